@@ -1,0 +1,511 @@
+"""The reverse-mode engine: Tensor, graph nodes, and the backward pass.
+
+Semantics follow PyTorch's autograd: a Tensor that requires grad records a `grad_fn`
+node; `backward` walks the nodes in reverse topological order (iteratively, so deep
+graphs work), applies each operation's rule, and sums cotangents that meet at a node.
+A pass owns its cotangents (a dict local to the pass); only `Tensor.backward`
+accumulates into `.grad`, as PyTorch does. Without `retain_graph` a node's saved
+values are freed as soon as its rule has run.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import GradcliError
+from .ops.common import format_shape
+from .ops.registry import OPS, Op
+
+_grad_enabled = True
+_current_span: tuple[int, int] | None = None
+_max_elements: int | None = None
+_sequence = itertools.count()
+
+
+class no_grad:
+    """Context manager (and decorator) under which operations record no graph."""
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self._previous = _grad_enabled
+        _grad_enabled = False
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self._previous
+
+    def __call__(self, fn):
+        def wrapped(*args, **kwargs):
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        return wrapped
+
+
+class enable_grad(no_grad):
+    """Context manager under which operations record a graph again."""
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self._previous = _grad_enabled
+        _grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+class element_limit:
+    """Context manager: refuse, before computing it, any result with more than n entries."""
+
+    def __init__(self, n: int | None):
+        self.n = n
+
+    def __enter__(self) -> None:
+        global _max_elements
+        self._previous = _max_elements
+        _max_elements = self.n
+
+    def __exit__(self, *exc: object) -> None:
+        global _max_elements
+        _max_elements = self._previous
+
+
+class source_span:
+    """Context manager: nodes created inside carry this span of the expression."""
+
+    def __init__(self, span: tuple[int, int] | None):
+        self.span = span
+
+    def __enter__(self) -> None:
+        global _current_span
+        self._previous = _current_span
+        _current_span = self.span
+
+    def __exit__(self, *exc: object) -> None:
+        global _current_span
+        _current_span = self._previous
+
+
+def as_array(data: Any) -> np.ndarray:
+    """float64 array of data (bools and integers are promoted)."""
+    if isinstance(data, np.ndarray) and data.dtype == np.float64:
+        return data
+    return np.asarray(data, dtype=np.float64)
+
+
+class Tensor:
+    """An array of float64 that can record the operations applied to it.
+
+    Tensor(data, requires_grad=False). Leaves (made by the user) accumulate gradients in
+    `.grad` on `backward()`; results of operations carry `.grad_fn`.
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "_leaf_node", "__weakref__")
+    __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
+
+    def __init__(self, data: Any, requires_grad: bool = False):
+        self.data = as_array(data.data if isinstance(data, Tensor) else data)
+        self.requires_grad = bool(requires_grad)
+        self.grad: np.ndarray | None = None
+        self.grad_fn: Node | None = None
+        self._leaf_node: LeafNode | None = None
+
+    @classmethod
+    def _result(cls, data: np.ndarray, grad_fn: Node | None) -> Tensor:
+        t = cls.__new__(cls)
+        t.data = data
+        t.requires_grad = grad_fn is not None
+        t.grad = None
+        t.grad_fn = grad_fn
+        t._leaf_node = None
+        return t
+
+    # -- introspection -------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def item(self) -> float:
+        return float(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", precision=4)
+        if self.grad_fn is not None:
+            return f"tensor({body}, grad_fn=<{self.grad_fn.name}>)"
+        return f"tensor({body}, requires_grad=True)" if self.requires_grad else f"tensor({body})"
+
+    def detach(self) -> Tensor:
+        """The same values, cut from the graph (no gradient flows back through it)."""
+        return Tensor._result(self.data, None)
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        if not self.is_leaf:
+            raise GradcliError("requires_grad can only be changed on a leaf tensor", kind="grad")
+        self.requires_grad = flag
+        return self
+
+    # -- operators -------------------------------------------------------------------
+    def __add__(self, other): return call("add", self, other)
+    def __radd__(self, other): return call("add", other, self)
+    def __sub__(self, other): return call("sub", self, other)
+    def __rsub__(self, other): return call("sub", other, self)
+    def __mul__(self, other): return call("mul", self, other)
+    def __rmul__(self, other): return call("mul", other, self)
+    def __truediv__(self, other): return call("div", self, other)
+    def __rtruediv__(self, other): return call("div", other, self)
+    def __pow__(self, other): return call("pow", self, other)
+    def __rpow__(self, other): return call("pow", other, self)
+    def __matmul__(self, other): return call("matmul", self, other)
+    def __rmatmul__(self, other): return call("matmul", other, self)
+    def __neg__(self): return call("neg", self)
+    def __pos__(self): return self
+    def __lt__(self, other): return call("lt", self, other)
+    def __le__(self, other): return call("le", self, other)
+    def __gt__(self, other): return call("gt", self, other)
+    def __ge__(self, other): return call("ge", self, other)
+    def __getitem__(self, key): return call("index", self, key=normalize_key(key, self.shape))
+
+    __hash__ = object.__hash__  # == is not overloaded: tensors are compared by identity
+
+    @property
+    def T(self) -> Tensor:
+        return call("transpose", self)
+
+    @property
+    def mT(self) -> Tensor:
+        """Swap of the last two axes (the batch-friendly transpose used in rules)."""
+        return call("permute", self, perm=(1, 0))
+
+    def sum(self, axis=None): return call("sum", self, axis=axis)
+    def mean(self, axis=None): return call("mean", self, axis=axis)
+
+    def reshape(self, *shape: int) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        new = np.empty(self.shape, dtype=np.bool_).reshape(shape).shape if -1 in shape else tuple(shape)
+        return call("reshape", self, src=self.shape, dst=new)
+
+    # -- differentiation -----------------------------------------------------------
+    def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf), weighted by `gradient`, into every leaf's `.grad`.
+
+        For a non-scalar tensor `gradient` (shaped like self) is required: the result is
+        the vector-Jacobian product gradientᵀ·J, as y.backward(gradient) in PyTorch.
+        """
+        if not self.requires_grad:
+            raise GradcliError(
+                "this tensor does not require grad and has no grad_fn: nothing to differentiate",
+                kind="grad",
+            )
+        seed = seed_cotangent(self, gradient)
+        leaves = run_backward([(self, seed)], retain_graph=retain_graph or create_graph,
+                              create_graph=create_graph)
+        for leaf_node, ct in leaves.items():
+            leaf = leaf_node.tensor
+            value = ct.data if not create_graph else ct
+            if leaf.grad is None:
+                leaf.grad = value if create_graph else owned_copy(value)
+            elif create_graph:
+                leaf.grad = call("add", leaf.grad, value)
+            else:
+                leaf.grad = leaf.grad + value
+
+
+def seed_cotangent(output: Tensor, gradient: Any) -> Tensor:
+    """The cotangent a backward pass starts from: 1 for a scalar, else `gradient`."""
+    if gradient is None:
+        if output.size != 1:
+            raise GradcliError(
+                f"grad can be implicitly created only for scalar outputs, and this output has "
+                f"shape {format_shape(output.shape)}: give a cotangent shaped like the output "
+                f"(--grad-output / backward(gradient)) for a vector-Jacobian product, or compute "
+                f"the full Jacobian",
+                kind="grad",
+            )
+        return Tensor._result(np.ones_like(output.data), None)
+    seed = gradient if isinstance(gradient, Tensor) else Tensor(gradient)
+    if seed.shape != output.shape:
+        raise GradcliError(
+            f"the gradient has shape {format_shape(seed.shape)} but the output has shape "
+            f"{format_shape(output.shape)}: they must match",
+            kind="shape",
+        )
+    return seed
+
+
+def owned_copy(a: np.ndarray) -> np.ndarray:
+    """a itself when it is a fresh writable array, else a copy (never a broadcast view)."""
+    if a.flags.writeable and a.flags.owndata:
+        return a
+    return np.array(a)
+
+
+def lift(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor._result(as_array(x), None)
+
+
+class Node:
+    """A recorded operation: the `grad_fn` of its output.
+
+    Holds what the operation's backward rule needs (inputs and/or the output value, per
+    the op's `saves`), the edges to its inputs' nodes, and the span of the
+    sub-expression it came from.
+    """
+
+    __slots__ = ("op", "params", "next_functions", "in_shapes", "out_shape", "needs",
+                 "saved", "_ans", "span", "seq", "freed", "name")
+
+    def __init__(self, op: Op, inputs: Sequence[Tensor], ans: np.ndarray, params: dict):
+        self.op = op
+        self.params = params
+        self.next_functions = tuple(edge_of(t) for t in inputs)
+        self.in_shapes = tuple(t.shape for t in inputs)
+        self.out_shape = ans.shape
+        self.needs = tuple(t.requires_grad for t in inputs)
+        self.saved = tuple(inputs) if op.saves in ("inputs", "both") else None
+        self._ans = ans if op.saves in ("output", "both") else None
+        self.span = _current_span
+        self.seq = next(_sequence)
+        self.freed = False
+        self.name = op.node_name(self.in_shapes, params)
+
+    # What backward rules read.
+    @property
+    def inputs(self) -> tuple[Tensor, ...]:
+        return self.saved
+
+    @property
+    def x(self) -> Tensor:
+        return self.saved[0]
+
+    @property
+    def y(self) -> Tensor:
+        return self.saved[1]
+
+    @property
+    def ans(self) -> Tensor:
+        """The forward output as a tensor whose grad_fn is this node (for second order)."""
+        return Tensor._result(self._ans, self if _grad_enabled else None)
+
+    def release(self) -> None:
+        self.saved = None
+        self._ans = None
+        self.freed = True
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+class LeafNode:
+    """AccumulateGrad: where gradients arrive for a leaf tensor that requires grad."""
+
+    __slots__ = ("tensor", "seq", "span", "next_functions", "name", "freed")
+
+    def __init__(self, tensor: Tensor):
+        self.tensor = tensor
+        self.seq = next(_sequence)
+        self.span = None
+        self.next_functions = ()
+        self.name = "AccumulateGrad"
+        self.freed = False
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
+
+
+def edge_of(t: Tensor) -> Node | LeafNode | None:
+    """The node a cotangent for t flows to: its grad_fn, its AccumulateGrad, or none."""
+    if t.grad_fn is not None:
+        return t.grad_fn
+    if not t.requires_grad:
+        return None
+    if t._leaf_node is None:
+        t._leaf_node = LeafNode(t)
+    return t._leaf_node
+
+
+def call(name_or_op: str | Op, *inputs: Any, **params: Any) -> Tensor:
+    """Apply an operation (by name or record) to tensors (or array-likes)."""
+    op = OPS[name_or_op] if isinstance(name_or_op, str) else name_or_op
+    if op.composite is not None:
+        return op.composite(*(lift(x) for x in inputs), **params)
+    tensors = [lift(x) for x in inputs]
+    if op.prepare is not None:
+        params = op.prepare(*(t.shape for t in tensors), **params)
+    if _max_elements is not None:
+        check_size(op, tensors, params)
+    ans = op.forward(*(t.data for t in tensors), **params)
+    if not isinstance(ans, np.ndarray) or ans.dtype != np.float64:
+        ans = as_array(ans)
+    if _grad_enabled and op.differentiable and any(t.requires_grad for t in tensors):
+        return Tensor._result(ans, Node(op, tensors, ans, params))
+    return Tensor._result(ans, None)
+
+
+def check_size(op: Op, tensors: Sequence[Tensor], params: dict) -> None:
+    """Raise before allocating when op's result would exceed the element limit."""
+    shape = op.shape(*(t.shape for t in tensors), **params)
+    size = 1
+    for n in shape:
+        size *= n
+    if size > _max_elements:
+        raise GradcliError(
+            f"{op.name} would make an array of shape {format_shape(shape)} ({size:,} entries); the limit "
+            f"is {_max_elements:,} entries (GRADCLI_MAX_ELEMENTS)", kind="limit")
+
+
+def topological_order(roots: Iterable[Node | LeafNode]) -> list[Node | LeafNode]:
+    """Nodes reachable from roots, each after every node that feeds it a cotangent.
+
+    Iterative depth-first search (no recursion), in a deterministic order.
+    """
+    order: list = []
+    visited: set[int] = set()
+    for root in roots:
+        if root is None or id(root) in visited:
+            continue
+        visited.add(id(root))
+        stack = [(root, iter(root.next_functions))]
+        while stack:
+            node, children = stack[-1]
+            for child in children:
+                if child is not None and id(child) not in visited:
+                    visited.add(id(child))
+                    stack.append((child, iter(child.next_functions)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    order.reverse()
+    return order
+
+
+def run_backward(
+    seeds: Sequence[tuple[Tensor, Tensor]],
+    *,
+    retain_graph: bool = False,
+    create_graph: bool = False,
+    observer: Any = None,
+) -> dict[LeafNode, Tensor]:
+    """One backward pass from (output, cotangent) pairs; returns cotangents at the leaves.
+
+    Cotangents may carry leading batch axes (a stack of seeds for a Jacobian): every rule
+    works on trailing axes, and each cotangent is summed back to its input's shape (batch
+    axes kept) here, once. `observer(node, g, cts)`, if given, sees each step (explain).
+    """
+    grads: dict[int, Tensor] = {}
+    owned: set[int] = set()  # ids of cotangent arrays this pass allocated (safe to add into)
+    roots = []
+    for output, seed in seeds:
+        node = edge_of(output)
+        if node is None:
+            continue
+        roots.append(node)
+        accumulate(grads, owned, node, seed, create_graph)
+    leaves: dict[LeafNode, Tensor] = {}
+    global _grad_enabled
+    previous = _grad_enabled
+    _grad_enabled = create_graph
+    try:
+        for node in topological_order(roots):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if isinstance(node, LeafNode):
+                leaves[node] = g
+                continue
+            if node.freed:
+                raise GradcliError(
+                    f"trying to backward through the graph a second time ({node.name} has "
+                    f"already freed its saved values): pass retain_graph=True to the first "
+                    f"backward if you need to do this",
+                    kind="grad",
+                )
+            batch_ndim = g.ndim - len(node.out_shape)
+            cts = node.op.backward(node, g)
+            for edge, ct, shape in zip(node.next_functions, cts, node.in_shapes):
+                if edge is None or ct is None:
+                    continue
+                ct = lift(ct)
+                target = g.shape[:batch_ndim] + shape
+                if ct.shape != target:
+                    ct = sum_to(ct, target, batch_ndim)
+                accumulate(grads, owned, edge, ct, create_graph)
+            if observer is not None:
+                observer(node, g, cts)
+            if not retain_graph:
+                node.release()
+    finally:
+        _grad_enabled = previous
+    return leaves
+
+
+def sum_to(ct: Tensor, target: tuple[int, ...], batch_ndim: int) -> Tensor:
+    """Undo broadcasting: sum ct (batch axes + broadcast shape) down to target."""
+    src = ct.shape[batch_ndim:]
+    dst = target[batch_ndim:]
+    if len(src) < len(dst) or ct.shape[:batch_ndim] != target[:batch_ndim]:
+        # A rule produced a cotangent smaller than its input (e.g. a kept dim): broadcast up.
+        return call("expand", ct, src=src, dst=dst)
+    return call("sum_to", ct, src=src, dst=dst)
+
+
+def accumulate(grads: dict, owned: set, node: Any, ct: Tensor, create_graph: bool) -> None:
+    key = id(node)
+    existing = grads.get(key)
+    if existing is None:
+        grads[key] = ct
+    elif create_graph:
+        grads[key] = call("add", existing, ct)
+    elif id(existing.data) in owned and existing.data.shape == ct.shape:
+        np.add(existing.data, ct.data, out=existing.data)
+    else:
+        total = existing.data + ct.data
+        owned.add(id(total))
+        grads[key] = Tensor._result(total, None)
+
+
+def normalize_key(key: Any, shape: tuple[int, ...]) -> tuple:
+    """An index key as a tuple of ints and slices, checked against shape."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    if len(key) > len(shape):
+        raise GradcliError(
+            f"too many indices ({len(key)}) for a value of shape {format_shape(shape)}", kind="index")
+    out = []
+    for axis, (k, n) in enumerate(zip(key, shape)):
+        if isinstance(k, slice):
+            out.append(k)
+            continue
+        if isinstance(k, (float, np.floating)) and float(k).is_integer():
+            k = int(k)
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
+            raise GradcliError(f"an index must be a whole number or a slice, not {k!r}", kind="index")
+        if not -n <= k < n:
+            raise GradcliError(
+                f"index {k} is out of range for axis {axis} of size {n}", kind="index")
+        out.append(int(k) % n)
+    return tuple(out)

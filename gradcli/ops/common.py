@@ -1,0 +1,82 @@
+"""Helpers the operation files share: shape rules, SymPy lifting, and `F` for rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..errors import GradcliError
+from .registry import OPS, Shape
+
+
+def format_shape(shape: Shape) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def same_shape(shape: Shape, **_: Any) -> Shape:
+    return shape
+
+
+def broadcast_shapes(*shapes: Shape, **_: Any) -> Shape:
+    """numpy's broadcast of shapes, or an error naming them."""
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        listed = " and ".join(format_shape(s) for s in shapes)
+        raise GradcliError(f"shapes {listed} cannot be broadcast together", kind="shape") from None
+
+
+def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    """axis (None, an int or a tuple of ints) as sorted negative axes of an ndim array.
+
+    Negative axes keep rules correct when a cotangent carries leading batch axes.
+    """
+    if axis is None:
+        return tuple(range(-ndim, 0))
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    out = set()
+    for a in axes:
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+            raise GradcliError(f"axis must be a whole number, not {a!r}", kind="index")
+        if not -ndim <= a < ndim:
+            raise GradcliError(f"axis {a} is out of range for a value with {ndim} dimension"
+                               f"{'' if ndim == 1 else 's'}", kind="index")
+        out.add(int(a) - ndim if a >= 0 else int(a))
+    return tuple(sorted(out))
+
+
+def reduced_shape(shape: Shape, axis: Any = None, keepdims: bool = False, **_: Any) -> Shape:
+    axes = {a + len(shape) for a in normalize_axes(axis, len(shape))}
+    if keepdims:
+        return tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def sympy_elementwise(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Lift a scalar SymPy function to object arrays (broadcasting like numpy)."""
+    def rule(sp: Any, *args: np.ndarray, **_: Any) -> np.ndarray:
+        ufunc = np.frompyfunc(lambda *xs: fn(sp, *xs), len(args), 1)
+        return np.asarray(ufunc(*args), dtype=object)
+    return rule
+
+
+class _Functions:
+    """F.name(*inputs, **params) applies the operation `name`: the vocabulary of rules."""
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        from ..engine import call
+
+        op = OPS[name]
+
+        def apply(*inputs: Any, **params: Any) -> Any:
+            return call(op, *inputs, **params)
+
+        apply.__name__ = name
+        apply.__doc__ = op.doc
+        setattr(self, name, apply)
+        return apply
+
+
+F = _Functions()

@@ -1,0 +1,117 @@
+"""Linear algebra: matmul (@), dot, outer, trace, det, inv.
+
+Rules use the swap of the last two axes (`.mT`), so batched cotangents pass through.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import GradcliError
+from .common import F, broadcast_shapes, format_shape
+from .registry import Sample, primitive
+
+
+def _matmul_shape(a, b):
+    if not a or not b:
+        raise GradcliError("@ needs arrays with at least one dimension, not scalars (use *)", kind="shape")
+    a2 = a if len(a) > 1 else (1,) + a
+    b2 = b if len(b) > 1 else b + (1,)
+    if a2[-1] != b2[-2]:
+        raise GradcliError(f"matrix product of shapes {format_shape(a)} and {format_shape(b)}: "
+                           f"inner sizes {a2[-1]} and {b2[-2]} differ", kind="shape")
+    batch = broadcast_shapes(a2[:-2], b2[:-2])
+    return batch + (a2[-2:-1] if len(a) > 1 else ()) + (b2[-1:] if len(b) > 1 else ())
+
+
+def _matmul_backward(n, g):
+    a, b = n.x, n.y
+    out = n.out_shape
+    ga = gb = None
+    if len(n.in_shapes[0]) == 1 and len(n.in_shapes[1]) == 1:
+        g1 = F.reshape(g, src=(), dst=(1,))
+        return (g1 * b if n.needs[0] else None, g1 * a if n.needs[1] else None)
+    if len(n.in_shapes[0]) == 1:  # (n,) @ (..., n, p) -> (..., p)
+        row = F.reshape(g, src=out, dst=out[:-1] + (1, out[-1]))
+        if n.needs[0]:
+            ga = row @ b.mT
+            ga = F.reshape(ga, src=out[:-1] + (1, a.shape[0]), dst=out[:-1] + (a.shape[0],))
+        if n.needs[1]:
+            gb = F.reshape(a, src=a.shape, dst=(a.shape[0], 1)) * row
+        return ga, gb
+    if len(n.in_shapes[1]) == 1:  # (..., n, m) @ (m,) -> (..., n)
+        if n.needs[0]:
+            ga = F.reshape(g, src=out, dst=out + (1,)) * b
+        if n.needs[1]:
+            row = F.reshape(g, src=out, dst=out[:-1] + (1, out[-1]))
+            gb = F.reshape(row @ a, src=out[:-1] + (1, b.shape[0]), dst=out[:-1] + (b.shape[0],))
+        return ga, gb
+    return (g @ b.mT if n.needs[0] else None, a.mT @ g if n.needs[1] else None)
+
+
+def _matmul_name(shapes, params):
+    a, b = (len(s) for s in shapes)
+    return {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (2, 2): "MmBackward0"}.get((a, b), "MatmulBackward0")
+
+
+primitive(name="matmul", doc="matrix product a @ b (numpy's matmul; dot is the same for vectors and matrices)",
+          signature="a @ b", family="linalg", forward=np.matmul, backward=_matmul_backward,
+          shape=_matmul_shape, sympy=lambda sp, a, b: np.asarray(np.matmul(a, b), dtype=object),
+          samples=(Sample(((3,), (3,))), Sample(((2, 3), (3,))), Sample(((3,), (3, 2))),
+                   Sample(((2, 3), (3, 4))), Sample(((2, 2, 3), (3, 2)))),
+          torch_name=_matmul_name, arity=2, symbol="@", aliases=("matmul", "dot"))
+
+
+def _outer(a, b):
+    return F.reshape(a, src=a.shape, dst=(a.size, 1)) * F.reshape(b, src=b.shape, dst=(1, b.size))
+
+
+def _trace(x):
+    if x.ndim != 2:
+        raise GradcliError(f"trace needs a matrix, not a value of shape {format_shape(x.shape)}", kind="shape")
+    return F.sum(x * np.eye(*x.shape))
+
+
+primitive(name="outer", doc="outer product of two vectors (inputs are flattened, as numpy)",
+          signature="outer(a, b)", family="linalg", composite=_outer, arity=2,
+          samples=(Sample(((3,), (2,))), Sample(((), (2,)))))
+primitive(name="trace", doc="sum of the diagonal of a matrix", signature="trace(x)", family="linalg",
+          composite=_trace, samples=(Sample(((3, 3),)), Sample(((2, 3),))))
+
+
+def _square(shape, **_):
+    if len(shape) < 2 or shape[-1] != shape[-2]:
+        raise GradcliError(f"needs a square matrix, not a value of shape {format_shape(shape)}", kind="shape")
+    return shape
+
+
+def _inv(x):
+    try:
+        return np.linalg.inv(x)
+    except np.linalg.LinAlgError:
+        raise GradcliError("inv: the matrix is singular", kind="value") from None
+
+
+def _det_backward(n, g):
+    scale = F.reshape(g * n.ans, src=n.out_shape, dst=n.out_shape + (1, 1))
+    return (scale * F.inv(n.x).mT,)
+
+
+primitive(name="det", doc="determinant of a square matrix", signature="det(x)", family="linalg",
+          forward=np.linalg.det, backward=_det_backward, shape=lambda s: _square(s)[:-2],
+          sympy=lambda sp, x: _sympy_matrix_fn(sp, x, lambda m: m.det()),
+          samples=(Sample(((2, 2),)), Sample(((3, 3),))), saves="both")
+primitive(name="inv", doc="inverse of a square matrix", signature="inv(x)", family="linalg",
+          forward=_inv, backward=lambda n, g: (-(n.ans.mT @ g @ n.ans.mT),), shape=_square,
+          sympy=lambda sp, x: _sympy_matrix_fn(sp, x, lambda m: m.inv()), saves="output",
+          samples=(Sample(((2, 2),), "spd"), Sample(((3, 3),), "spd")), torch_name="LinalgInvExBackward0")
+
+
+def _sympy_matrix_fn(sp, x, fn):
+    out = np.empty(x.shape[:-2], dtype=object)
+    for index in np.ndindex(out.shape):
+        result = fn(sp.Matrix(x[index].tolist()))
+        out[index] = np.array(result.tolist(), dtype=object) if hasattr(result, "tolist") else result
+    if out.ndim == 0 and isinstance(out[()], np.ndarray):
+        return out[()]
+    return out

@@ -1,0 +1,161 @@
+"""Reductions over the whole array or over `axis=`: sum, mean, prod, max, min, norm, ...
+
+Axes are stored negative (counted from the end), so a rule applied to a cotangent
+with leading batch axes reduces and spreads the right ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .common import F, normalize_axes, reduced_shape
+from .registry import Kink, Sample, primitive
+
+REDUCTION_SAMPLES = (
+    Sample(((3,),)), Sample(((2, 3),)), Sample(((2, 3),), params={"axis": 0}),
+    Sample(((2, 3),), params={"axis": -1}), Sample(((2, 3, 2),), params={"axis": (0, 2)}),
+)
+
+
+def _prepare(shape, axis=None, keepdims=False):
+    return {"axis": normalize_axes(axis, len(shape)), "keepdims": bool(keepdims)}
+
+
+def _spread(n, g):
+    """g (reduced shape, maybe batched) broadcast back over the reduced axes of the input."""
+    shape = n.in_shapes[0]
+    kept = reduced_shape(shape, n.params["axis"], keepdims=True)
+    if not n.params["keepdims"]:
+        g = F.reshape(g, src=n.out_shape, dst=kept)
+    return F.expand(g, src=kept, dst=shape)
+
+
+def _name(base):
+    def name(shapes, params):
+        whole = len(params["axis"]) == len(shapes[0]) and not params["keepdims"]
+        return f"{base}Backward{0 if whole else 1}"
+    return name
+
+
+def _sympy_reduce(combine):
+    def rule(sp, x, axis, keepdims):
+        axes = tuple(a + x.ndim for a in axis)
+        out = np.empty(reduced_shape(x.shape, axis, keepdims), dtype=object)
+        moved = np.moveaxis(x, axes, tuple(range(-len(axes), 0))).reshape(out.shape + (-1,)) if axes else x[..., None]
+        for index in np.ndindex(out.shape):
+            out[index] = combine(sp, list(moved[index]))
+        return out
+    return rule
+
+
+def reduction(name, forward, backward, sympy, doc, *, saves="inputs", kinks=(), domain="real"):
+    primitive(name=name, doc=doc, signature=f"{name}(x, axis=None)", family="reduction",
+              forward=lambda x, axis, keepdims: forward(x, axis, keepdims), backward=backward,
+              shape=reduced_shape, sympy=_sympy_reduce(sympy), prepare=_prepare, keywords=("axis",),
+              samples=tuple(Sample(s.shapes, domain, s.params) for s in REDUCTION_SAMPLES),
+              saves=saves, kinks=kinks, torch_name=_name(name.capitalize()))
+
+
+def _count(n):
+    shape = n.in_shapes[0]
+    return float(np.prod([shape[a] for a in n.params["axis"]])) if shape else 1.0
+
+
+def _prod_others(x, axis):
+    """For each entry, the product of the others along axis: exact when entries are 0."""
+    if not axis:
+        return np.ones_like(x)
+    axes = tuple(a + x.ndim for a in axis)
+    moved = np.moveaxis(x, axes, tuple(range(-len(axes), 0)))
+    flat = moved.reshape(moved.shape[:moved.ndim - len(axes)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,))
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return np.moveaxis((left * right).reshape(moved.shape), tuple(range(-len(axes), 0)), axes)
+
+
+def _prod_others_backward(n, u):
+    # d/dx_k sum_i u_i prod_{j != i} x_j = sum_{i != k} u_i prod_{j not in {i, k}} x_j
+    x, axis = n.x, n.params["axis"]
+    others = F.prod_others(x, axis=axis)
+    if np.all(x.data != 0):
+        weighted = u * others
+        total = F.sum(weighted, axis=axis, keepdims=True)
+        return ((total - weighted) / x,)
+    # NOTE: with zeros the quotient form divides by 0; take the exact (slower) sum instead.
+    data = x.data
+    out = np.zeros(np.broadcast_shapes(u.shape, data.shape))
+    axes = tuple(a + data.ndim for a in axis)
+    for k in np.ndindex(tuple(data.shape[a] for a in axes)):
+        spot = [slice(None)] * data.ndim
+        for a, i in zip(axes, k):
+            spot[a] = i
+        replaced = data.copy()
+        replaced[tuple(spot)] = 1.0
+        term = u.data * _prod_others(replaced, axis)
+        term[(Ellipsis, *spot)] = 0.0
+        out[(Ellipsis, *spot)] = np.sum(term, axis=axis)
+    return (out,)
+
+
+primitive(name="prod_others", doc="product of the other entries along axis", signature="prod_others(x)",
+          family="internal", public=False, forward=_prod_others, backward=_prod_others_backward,
+          shape=lambda s, axis: s, sympy=lambda sp, x, axis: _prod_others(x, axis))
+
+
+def _extreme_backward(n, g):
+    ans = _spread(n, n.ans)
+    mask = F.eq(n.x, ans)
+    # NOTE: ties share the gradient evenly, as PyTorch's max/min reductions do.
+    count = F.sum(mask, axis=n.params["axis"], keepdims=True)
+    return (_spread(n, g) * mask / count,)
+
+
+def _logsumexp(x, axis, keepdims):
+    peak = np.max(x, axis=axis, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0.0)
+    out = np.log(np.sum(np.exp(x - peak), axis=axis, keepdims=True)) + peak
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _norm_backward(n, g):
+    ans = _spread(n, n.ans)
+    # The zero vector's norm gets gradient 0 (x / 1 = 0 there), without a 0/0.
+    safe = F.where(F.eq(ans, 0.0), 1.0, ans)
+    return (_spread(n, g) * n.x / safe,)
+
+
+reduction("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+          lambda n, g: (_spread(n, g),), lambda sp, xs: sp.Add(*xs), "sum of the entries", saves="none")
+reduction("mean", lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
+          lambda n, g: (_spread(n, g) / _count(n),), lambda sp, xs: sp.Add(*xs) / len(xs),
+          "mean of the entries", saves="none")
+reduction("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims),
+          lambda n, g: (_spread(n, g) * F.prod_others(n.x, axis=n.params["axis"]),),
+          lambda sp, xs: sp.Mul(*xs), "product of the entries (exact gradient with zero entries)",
+          kinks=(Kink(([0.0, 2.0, 3.0],), ([6.0, 0.0, 0.0],), note="one zero entry"),))
+reduction("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), _extreme_backward,
+          lambda sp, xs: sp.Max(*xs), "largest entry (ties share the gradient evenly)", saves="both",
+          kinks=(Kink(([1.0, 3.0, 3.0],), ([0.0, 0.5, 0.5],), note="a tie shares the gradient"),))
+reduction("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), _extreme_backward,
+          lambda sp, xs: sp.Min(*xs), "smallest entry (ties share the gradient evenly)", saves="both",
+          kinks=(Kink(([2.0, 2.0, 3.0],), ([0.5, 0.5, 0.0],), note="a tie shares the gradient"),))
+reduction("norm", lambda x, axis, keepdims: np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims)),
+          _norm_backward, lambda sp, xs: sp.sqrt(sp.Add(*[v ** 2 for v in xs])),
+          "Euclidean (L2) norm (gradient 0 at the zero vector)", saves="both", domain="nonzero",
+          kinks=(Kink(([0.0, 0.0],), ([0.0, 0.0],), note="the zero vector gets gradient 0"),))
+reduction("logsumexp", _logsumexp, lambda n, g: (_spread(n, g) * F.exp(n.x - _spread(n, n.ans)),),
+          lambda sp, xs: sp.log(sp.Add(*[sp.exp(v) for v in xs])),
+          "log(sum(exp(x))), computed without overflow", saves="both")
+
+for _name, _doc in (("var", "variance (population, ddof=0, as numpy)"),
+                    ("std", "standard deviation (population, ddof=0, as numpy)")):
+    primitive(name=_name, doc=_doc, signature=f"{_name}(x, axis=None)", family="reduction", keywords=("axis",),
+              composite=(lambda x, axis=None, _std=_name == "std": _variance(x, axis, _std)),
+              samples=REDUCTION_SAMPLES)
+
+
+def _variance(x, axis, std):
+    centred = x - F.mean(x, axis=axis, keepdims=True)
+    var = F.mean(centred * centred, axis=axis)
+    return F.sqrt(var) if std else var

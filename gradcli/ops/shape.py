@@ -1,0 +1,161 @@
+"""Structure: indexing, stacking, transposes, reshapes, broadcasting, constants, detach.
+
+The internal operations (sum_to, expand, reshape, permute, index, index_put, stack) act
+on trailing axes, so a cotangent with leading batch axes passes through them unchanged:
+they are the vocabulary backward rules are written in, and each is the other's rule.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import GradcliError
+from .common import F, format_shape
+from .registry import Sample, primitive
+
+
+def _lead(x: np.ndarray, trailing: tuple) -> int:
+    return x.ndim - len(trailing)
+
+
+def _sum_to(x, src, dst):
+    lead = _lead(x, src)
+    drop = len(src) - len(dst)
+    if drop:
+        x = x.sum(axis=tuple(range(lead, lead + drop)))
+    keep = tuple(lead + i for i, (d, s) in enumerate(zip(dst, src[drop:])) if d == 1 and s != 1)
+    return x.sum(axis=keep, keepdims=True) if keep else x
+
+
+def _expand(x, src, dst):
+    lead = _lead(x, src)
+    padded = x.reshape(x.shape[:lead] + (1,) * (len(dst) - len(src)) + tuple(src))
+    return np.broadcast_to(padded, x.shape[:lead] + tuple(dst))
+
+
+def _sympy_sum_to(sp, x, src, dst):
+    return _sum_to(x, src, dst)
+
+
+def _sympy_expand(sp, x, src, dst):
+    return np.array(_expand(x, src, dst), dtype=object)
+
+
+primitive(name="sum_to", doc="sum a broadcast value back to a shape (undoes expand)", signature="sum_to(x)",
+          family="internal", public=False, forward=_sum_to, saves="none",
+          backward=lambda n, g: (F.expand(g, src=n.params["dst"], dst=n.params["src"]),),
+          shape=lambda s, src, dst: tuple(dst), sympy=_sympy_sum_to, torch_name="SumBackward1")
+primitive(name="expand", doc="broadcast to a larger shape", signature="expand(x)", family="internal",
+          public=False, forward=_expand, saves="none",
+          backward=lambda n, g: (F.sum_to(g, src=n.params["dst"], dst=n.params["src"]),),
+          shape=lambda s, src, dst: tuple(dst), sympy=_sympy_expand, torch_name="ExpandBackward0")
+primitive(name="reshape", doc="the same entries in a new shape", signature="reshape(x)", family="internal",
+          public=False, saves="none",
+          forward=lambda x, src, dst: x.reshape(x.shape[:_lead(x, src)] + tuple(dst)),
+          backward=lambda n, g: (F.reshape(g, src=n.params["dst"], dst=n.params["src"]),),
+          shape=lambda s, src, dst: tuple(dst),
+          sympy=lambda sp, x, src, dst: x.reshape(x.shape[:_lead(x, src)] + tuple(dst)),
+          torch_name="ViewBackward0")
+
+
+def _permute(x, perm):
+    lead = x.ndim - len(perm)
+    return np.transpose(x, tuple(range(lead)) + tuple(lead + p for p in perm))
+
+
+primitive(name="permute", doc="reorder the trailing axes", signature="permute(x)", family="internal",
+          public=False, forward=_permute, saves="none",
+          backward=lambda n, g: (F.permute(g, perm=tuple(np.argsort(n.params["perm"]).tolist())),),
+          shape=lambda s, perm: tuple(s[p] for p in perm),
+          sympy=lambda sp, x, perm: _permute(x, perm))
+primitive(name="transpose", doc="reverse the axes (x.T); a vector is left as it is",
+          signature="transpose(x)", family="linalg",
+          composite=lambda x: F.permute(x, perm=tuple(reversed(range(x.ndim)))) if x.ndim > 1 else x,
+          samples=(Sample(((2, 3),)), Sample(((3,),)), Sample(((2, 3, 4),))))
+
+
+def _full_key(key: tuple, src: tuple) -> tuple:
+    return (Ellipsis, *key, *(slice(None),) * (len(src) - len(key)))
+
+
+def _indexed_shape(shape: tuple, key: tuple) -> tuple:
+    # A zero-stride view: the shape of the result without allocating the array.
+    return np.broadcast_to(np.empty((), dtype=np.bool_), shape)[key].shape
+
+
+def _index_prepare(shape, key, src=None):
+    # src, the shape the key was written for, is fixed when the graph is built; a batched
+    # cotangent indexed later in a rule keeps it.
+    return {"key": key, "src": tuple(shape) if src is None else tuple(src)}
+
+
+def _index_put(g, key, src):
+    lead = g.shape[:g.ndim - len(_indexed_shape(src, key))]
+    out = np.zeros(lead + tuple(src))
+    out[_full_key(key, src)] = g
+    return out
+
+
+def _index_name(shapes, params):
+    return "SelectBackward0" if any(not isinstance(k, slice) for k in params["key"]) else "SliceBackward0"
+
+
+primitive(name="index", doc="x[i], x[i, j], x[a:b:c]: numpy's basic indexing", signature="x[...]",
+          family="internal", public=False, saves="none",
+          forward=lambda x, key, src: x[_full_key(key, src)],
+          backward=lambda n, g: (F.index_put(g, key=n.params["key"], src=n.params["src"]),),
+          shape=lambda s, key, src: _indexed_shape(s, key), prepare=_index_prepare, sympy=lambda sp, x, key, src: np.asarray(x[_full_key(key, src)], dtype=object),
+          torch_name=_index_name)
+primitive(name="index_put", doc="scatter into zeros at an index (undoes index)", signature="index_put(g)",
+          family="internal", public=False, forward=_index_put, saves="none",
+          backward=lambda n, g: (F.index(g, key=n.params["key"], src=n.params["src"]),),
+          shape=lambda s, key, src: tuple(src),
+          sympy=lambda sp, g, key, src: _sympy_index_put(g, key, src), torch_name="IndexPutBackward0")
+
+
+def _sympy_index_put(g, key, src):
+    out = np.zeros(tuple(src), dtype=object)
+    out[_full_key(key, src)] = g
+    return out
+
+
+def _stack(*xs, item_ndim):
+    return np.stack(xs, axis=-(item_ndim + 1))
+
+
+def _stack_backward(n, g):
+    k = n.params["item_ndim"]
+    src = n.out_shape
+    return tuple(F.index(g, key=(i,) + (slice(None),) * k, src=src) if need else None
+                 for i, need in enumerate(n.needs))
+
+
+def _stack_shape(*shapes, item_ndim):
+    if len(set(shapes)) > 1:
+        listed = ", ".join(format_shape(s) for s in shapes)
+        raise GradcliError(f"list items must have one shape, not {listed}", kind="shape")
+    return (len(shapes),) + shapes[0]
+
+
+primitive(name="stack", doc="[a, b, ...]: stack items along a new first axis", signature="[a, b, ...]",
+          family="internal", public=False, forward=_stack, backward=_stack_backward, saves="none",
+          shape=_stack_shape, sympy=lambda sp, *xs, item_ndim: np.stack(xs, axis=-(item_ndim + 1)),
+          arity=None)
+
+for _name in ("detach", "stop_gradient"):
+    primitive(name=_name, doc="the value of x, through which no gradient flows", signature=f"{_name}(x)",
+              family="gradient control", forward=lambda x: x, shape=lambda s: s, differentiable=False,
+              samples=(Sample(((3,),)),))
+
+
+def _constructor(name: str, forward, shape, doc: str, signature: str) -> None:
+    primitive(name=name, doc=doc, signature=signature, family="constant", forward=forward, shape=shape,
+              differentiable=False, constructor=True, arity=0)
+
+
+_constructor("zeros", lambda shape: np.zeros(shape), lambda shape: tuple(shape),
+             "an array of zeros of the given shape", "zeros(n, ...)")
+_constructor("ones", lambda shape: np.ones(shape), lambda shape: tuple(shape),
+             "an array of ones of the given shape", "ones(n, ...)")
+_constructor("eye", lambda shape: np.eye(*shape), lambda shape: (shape[0], shape[-1]),
+             "the n-by-n identity matrix (eye(n, m): n-by-m)", "eye(n)")
