@@ -1,0 +1,239 @@
+"""The functional API: grad, vjp, jacobian and hessian of an expression at a point.
+
+    >>> r = grad("mean(2*x)", {"x": [1, 2, 3]})
+    >>> r.value, r.gradients["x"]
+    (array(4.), array([0.66666667, 0.66666667, 0.66666667]))
+
+Each returns a Result whose attributes carry the JSON keys' names (value, gradients,
+jacobian, hessian) as numpy arrays. Shapes: gradients[v] is shaped like v;
+jacobian[v] is output.shape + v.shape (J[i, j] = d out_i / d v_j); hessian[a][b] is
+a.shape + b.shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .engine import LeafNode, Tensor, as_array, run_backward
+from .errors import GradcliError
+from .evaluate import evaluate, variables
+from .ops.common import format_shape
+from .parser import Expr, parse, unparse
+
+# Entries in one batched cotangent array before the basis is split into chunks.
+CHUNK_BUDGET = 1 << 23
+
+
+@dataclass
+class Problem:
+    """A parsed expression with its values: what every command starts from."""
+
+    source: str
+    tree: Expr
+    names: list[str]
+    wrt: list[str]
+    values: dict[str, np.ndarray]
+
+    @property
+    def expression(self) -> str:
+        return unparse(self.tree)
+
+    def leaves(self) -> dict[str, Tensor]:
+        """Fresh tensors for the values; those in wrt require grad."""
+        return {n: Tensor(v, requires_grad=n in self.wrt) for n, v in self.values.items()}
+
+    def forward(self, leaves: Mapping[str, Tensor] | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+        leaves = dict(leaves) if leaves is not None else self.leaves()
+        return evaluate(self.tree, leaves, source=self.source), leaves
+
+
+@dataclass
+class Result:
+    """What a command computed. Unused derivative fields stay None."""
+
+    kind: str  # grad, vjp, jacobian or hessian
+    problem: Problem
+    value: np.ndarray
+    gradients: dict[str, np.ndarray] | None = None
+    jacobian: dict[str, np.ndarray] | None = None
+    hessian: dict[str, dict[str, np.ndarray]] | None = None
+    grad_output: np.ndarray | None = None
+    warnings: list[GradcliError] = field(default_factory=list)
+
+    @property
+    def expression(self) -> str:
+        return self.problem.expression
+
+    @property
+    def wrt(self) -> list[str]:
+        return self.problem.wrt
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.value.shape
+
+
+def problem(expr: str | Expr, values: Mapping[str, Any], wrt: Iterable[str] | str | None = None,
+            *, source: str | None = None) -> Problem:
+    """Parse expr and check values and wrt against its variables."""
+    tree = parse(expr) if isinstance(expr, str) else expr
+    text = expr if isinstance(expr, str) else (source or unparse(tree))
+    names = variables(tree)
+    missing = [n for n in names if n not in values]
+    if missing:
+        listed = ", ".join(missing)
+        give = " ".join(f"--{n} VALUE" for n in missing)
+        raise GradcliError(f"no value for {listed}: give {give}", kind="name")
+    extra = [n for n in values if n not in names]
+    if extra:
+        raise GradcliError(f"{', '.join(extra)} {'is not a variable' if len(extra) == 1 else 'are not variables'} "
+                           f"of the expression (its variables: {', '.join(names) or 'none'})", kind="name")
+    if isinstance(wrt, str):
+        wrt = [w.strip() for w in wrt.split(",") if w.strip()]
+    chosen = list(names if wrt is None else wrt)
+    for w in chosen:
+        if w not in names:
+            raise GradcliError(f"--wrt names {w!r}, which is not a variable of the expression "
+                               f"(its variables: {', '.join(names) or 'none'})", kind="name")
+    if len(set(chosen)) != len(chosen):
+        raise GradcliError("--wrt names a variable twice", kind="name")
+    if not chosen:
+        raise GradcliError("the expression has no variables to differentiate", kind="name")
+    return Problem(text, tree, names, chosen, {n: as_array(values[n]) for n in names})
+
+
+def _leaf_cotangents(leaves: Mapping[str, Tensor], wrt: list[str], found: Mapping[LeafNode, Tensor],
+                     batch: tuple[int, ...] = ()) -> dict[str, np.ndarray]:
+    by_tensor = {id(node.tensor): ct for node, ct in found.items()}
+    out = {}
+    for name in wrt:
+        leaf = leaves[name]
+        ct = by_tensor.get(id(leaf))
+        out[name] = np.zeros(batch + leaf.shape) if ct is None else _owned(ct.data)
+    return out
+
+
+def _owned(a: np.ndarray) -> np.ndarray:
+    return a if a.flags.writeable and a.flags.c_contiguous else np.array(a)
+
+
+def grad(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] | str | None = None,
+         grad_output: Any = None) -> Result:
+    """Value and gradient of a scalar expression; with grad_output, the vector-Jacobian product.
+
+    gradients[v] has v's shape: d out / d v, or sum_i grad_output_i d out_i / d v.
+    """
+    p = expr if isinstance(expr, Problem) else problem(expr, values, wrt)
+    out, leaves = p.forward()
+    if grad_output is None and out.size != 1:
+        raise GradcliError(
+            f"the output has shape {format_shape(out.shape)}, not a scalar, and grad needs a scalar "
+            f"(PyTorch says: grad can be implicitly created only for scalar outputs). Either give "
+            f"--grad-output V shaped like the output for the vector-Jacobian product Vᵀ·J, as "
+            f"y.backward(V) does, or use `gradcli jacobian` for the full Jacobian", kind="grad")
+    seed = np.ones_like(out.data) if grad_output is None else as_array(grad_output)
+    if seed.shape != out.shape:
+        raise GradcliError(f"--grad-output has shape {format_shape(seed.shape)} but the output has shape "
+                           f"{format_shape(out.shape)}: they must match", kind="shape")
+    with np.errstate(all="ignore"):
+        found = run_backward([(out, Tensor(seed))]) if out.requires_grad else {}
+    result = Result("grad" if grad_output is None else "vjp", p, out.data,
+                    gradients=_leaf_cotangents(leaves, p.wrt, found),
+                    grad_output=None if grad_output is None else seed)
+    return _with_warnings(result)
+
+
+def _chunks(total: int, size: int) -> Iterable[range]:
+    for start in range(0, total, size):
+        yield range(start, min(total, start + size))
+
+
+def chunk_size(out_size: int, wrt_sizes: Iterable[int], chunk: int | None) -> int:
+    """Rows of the basis handled in one batched pass: bounded memory, few passes."""
+    if chunk is not None:
+        if chunk < 1:
+            raise GradcliError("--chunk must be at least 1", kind="usage")
+        return chunk
+    per_row = max([out_size, *wrt_sizes, 1])
+    return max(1, min(out_size, CHUNK_BUDGET // per_row))
+
+
+def _basis_vjps(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str], method: str,
+                chunk: int | None) -> dict[str, np.ndarray]:
+    """Rows d output_i / d v for every i, as VJPs with the standard basis: v -> (out.size,) + v.shape."""
+    n = output.size
+    rows = {name: np.zeros((n,) + leaves[name].shape) for name in wrt}
+    if not output.requires_grad or n == 0:
+        return rows
+    if method == "loop":
+        for i in range(n):
+            seed = np.zeros(n)
+            seed[i] = 1.0
+            found = run_backward([(output, Tensor(seed.reshape(output.shape)))], retain_graph=True)
+            for name, ct in _leaf_cotangents(leaves, wrt, found).items():
+                rows[name][i] = ct
+        return rows
+    if method != "batched":
+        raise GradcliError(f"unknown method {method!r}: use batched or loop", kind="usage")
+    size = chunk_size(n, (leaves[name].size for name in wrt), chunk)
+    for block in _chunks(n, size):
+        seeds = np.zeros((len(block), n))
+        seeds[np.arange(len(block)), np.asarray(block)] = 1.0
+        found = run_backward([(output, Tensor(seeds.reshape((len(block),) + output.shape)))], retain_graph=True)
+        for name, ct in _leaf_cotangents(leaves, wrt, found, (len(block),)).items():
+            rows[name][block.start:block.stop] = ct
+    return rows
+
+
+def jacobian(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] | str | None = None,
+             method: str = "batched", chunk: int | None = None) -> Result:
+    """Value and Jacobian: jacobian[v] has shape output.shape + v.shape.
+
+    Built from vector-Jacobian products with the standard basis: by default batched, a few
+    backward passes whose cotangents carry a leading axis of basis rows; method="loop" does
+    one pass per output entry (the reference the batched method is tested against).
+    """
+    p = expr if isinstance(expr, Problem) else problem(expr, values, wrt)
+    out, leaves = p.forward()
+    with np.errstate(all="ignore"):
+        rows = _basis_vjps(out, leaves, p.wrt, method, chunk)
+    jac = {name: r.reshape(out.shape + leaves[name].shape) for name, r in rows.items()}
+    return _with_warnings(Result("jacobian", p, out.data, jacobian=jac))
+
+
+def hessian(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] | str | None = None,
+            method: str = "batched", chunk: int | None = None) -> Result:
+    """Value and Hessian blocks of a scalar expression: hessian[a][b] = d²f / da db, a.shape + b.shape.
+
+    The gradient is computed with a differentiable backward pass (create_graph), then each
+    gradient block is differentiated again with VJPs over the standard basis.
+    """
+    p = expr if isinstance(expr, Problem) else problem(expr, values, wrt)
+    out, leaves = p.forward()
+    if out.size != 1:
+        raise GradcliError(f"the output has shape {format_shape(out.shape)}: a Hessian needs a scalar output "
+                           f"(use sum(...) or index one entry)", kind="grad")
+    blocks: dict[str, dict[str, np.ndarray]] = {}
+    with np.errstate(all="ignore"):
+        found = run_backward([(out, Tensor(np.ones_like(out.data)))], create_graph=True, retain_graph=True) \
+            if out.requires_grad else {}
+        by_tensor = {id(node.tensor): ct for node, ct in found.items()}
+        gradients = {}
+        for a in p.wrt:
+            ga = by_tensor.get(id(leaves[a]))
+            gradients[a] = np.zeros(leaves[a].shape) if ga is None else np.array(ga.data)
+            rows = _basis_vjps(ga, leaves, p.wrt, method, chunk) if ga is not None else \
+                {b: np.zeros((leaves[a].size,) + leaves[b].shape) for b in p.wrt}
+            blocks[a] = {b: rows[b].reshape(leaves[a].shape + leaves[b].shape) for b in p.wrt}
+    return _with_warnings(Result("hessian", p, out.data, gradients=gradients, hessian=blocks))
+
+
+def _with_warnings(result: Result) -> Result:
+    from .diagnose import nonfinite_warnings
+
+    result.warnings = nonfinite_warnings(result)
+    return result
