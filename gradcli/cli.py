@@ -236,3 +236,7 @@ def ops(format: FormatOpt = None, debug: DebugOpt = False) -> None:
 
 def main() -> None:
     app()
+
+
+# Command groups register themselves on `app`; they import nothing heavy at module level.
+from .commands import *  # noqa: E402,F401,F403
