@@ -239,4 +239,4 @@ def main() -> None:
 
 
 # Command groups register themselves on `app`; they import nothing heavy at module level.
-from .commands import *  # noqa: E402,F401,F403
+# One line per module: from .commands import NAME  # noqa: E402,F401
