@@ -68,6 +68,8 @@ class _Functions:
     def __getattr__(self, name: str) -> Callable[..., Any]:
         from ..engine import call
 
+        if name not in OPS:
+            raise AttributeError(f"no operation named {name!r}")
         op = OPS[name]
 
         def apply(*inputs: Any, **params: Any) -> Any:
