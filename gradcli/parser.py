@@ -359,7 +359,9 @@ def unparse(root: Expr) -> str:
             return text, 100
         if k == "attr":
             text, prec = kids[0]
-            return (f"({text})" if prec < 100 else text) + ".T", 100
+            # NOTE: a number needs parentheses too: "2.T" would read as "2." then "T".
+            bare = prec == 100 and node.args[0].kind != "num"
+            return (text if bare else f"({text})") + ".T", 100
         if k == "list":
             return "[" + ", ".join(t for t, _ in kids) + "]", 100
         if k == "tuple":
