@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 
 from .engine import LeafNode, Tensor, as_array, run_backward
-from .errors import GradcliError
+from .errors import GradcliError, closest
 from .evaluate import evaluate, variables
 from .ops.common import format_shape
-from .parser import Expr, parse, unparse
+from .ops.registry import FUNCTIONS
+from .parser import Expr, parse, postorder, unparse
 
 # Entries in one batched cotangent array before the basis is split into chunks.
 CHUNK_BUDGET = 1 << 23
@@ -84,11 +85,9 @@ def problem(expr: str | Expr, values: Mapping[str, Any], wrt: Iterable[str] | st
     text = expr if isinstance(expr, str) else (source or unparse(tree))
     names = variables(tree)
     missing = [n for n in names if n not in values]
-    if missing:
-        listed = ", ".join(missing)
-        give = " ".join(f"--{n} VALUE" for n in missing)
-        raise GradcliError(f"no value for {listed}: give {give}", kind="name")
     extra = [n for n in values if n not in names]
+    if missing:
+        raise _missing_value(tree, text, missing, extra)
     if extra:
         raise GradcliError(f"{', '.join(extra)} {'is not a variable' if len(extra) == 1 else 'are not variables'} "
                            f"of the expression (its variables: {', '.join(names) or 'none'})", kind="name")
@@ -104,6 +103,18 @@ def problem(expr: str | Expr, values: Mapping[str, Any], wrt: Iterable[str] | st
     if not chosen:
         raise GradcliError("the expression has no variables to differentiate", kind="name")
     return Problem(text, tree, names, chosen, {n: as_array(values[n]) for n in names})
+
+
+def _missing_value(tree: Expr, source: str, missing: list[str], given: list[str]) -> GradcliError:
+    """The error for variables without a value, pointing at the first one's first use."""
+    first = next(node for node in postorder(tree) if node.kind == "name" and node.value == missing[0])
+    message = f"no value for {', '.join(missing)}: give " + " ".join(f"--{n} VALUE" for n in missing)
+    hint = closest(missing[0], given)
+    if missing[0] in FUNCTIONS:
+        message += f" ({missing[0]} is a function: call it as {missing[0]}(...))"
+    elif hint:
+        message += f" (did you mean {hint}, which has a value?)"
+    return GradcliError(message, kind="name", span=first.span, source=source)
 
 
 def _leaf_cotangents(leaves: Mapping[str, Tensor], wrt: list[str], found: Mapping[LeafNode, Tensor],
