@@ -417,7 +417,9 @@ def run_backward(
     axes kept) here, once. `observer(node, g, cts)`, if given, sees each step (explain).
     """
     grads: dict[int, Tensor] = {}
-    owned: set[int] = set()  # ids of cotangent arrays this pass allocated (safe to add into)
+    # Cotangent arrays this pass allocated (safe to add into), by id; holding them keeps an id
+    # from being reused by another array (a user's seed, a read-only broadcast view).
+    owned: dict[int, np.ndarray] = {}
     roots = []
     for output, seed in seeds:
         node = edge_of(output)
@@ -473,7 +475,7 @@ def sum_to(ct: Tensor, target: tuple[int, ...], batch_ndim: int) -> Tensor:
     return call("sum_to", ct, src=src, dst=dst)
 
 
-def accumulate(grads: dict, owned: set, node: Any, ct: Tensor, create_graph: bool) -> None:
+def accumulate(grads: dict, owned: dict, node: Any, ct: Tensor, create_graph: bool) -> None:
     key = id(node)
     existing = grads.get(key)
     if existing is None:
@@ -483,8 +485,8 @@ def accumulate(grads: dict, owned: set, node: Any, ct: Tensor, create_graph: boo
     elif id(existing.data) in owned and existing.data.shape == ct.shape:
         np.add(existing.data, ct.data, out=existing.data)
     else:
-        total = existing.data + ct.data
-        owned.add(id(total))
+        total = np.asarray(existing.data + ct.data)  # 0-d + 0-d gives a numpy scalar
+        owned[id(total)] = total
         grads[key] = Tensor._result(total, None)
 
 
