@@ -1,0 +1,256 @@
+"""Every mistake a user can make, through the real CLI: exit status 2, the message on
+standard error, the caret under the right sub-expression, and never a traceback.
+A non-finite result is a warning instead: the command still succeeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import run_cli
+
+import gradcli.functional
+from gradcli.errors import GradcliError
+
+
+def fails(*args: str, input: str | None = None) -> str:
+    """Run the CLI, check it failed as a user error should, and return its stderr."""
+    run = run_cli(*args, input=input)
+    assert run.exit_code == 2, (run.exit_code, run.stdout, run.stderr)
+    assert run.stdout == ""
+    assert "Traceback" not in run.stderr
+    assert run.stderr.startswith("error: ")
+    return run.stderr
+
+
+def underlined(stderr: str) -> str:
+    """The text the `^~~~` line points at, checked to sit under the echoed expression."""
+    lines = stderr.splitlines()
+    marks = [i for i, line in enumerate(lines) if line.lstrip().startswith("^")]
+    assert len(marks) == 1, stderr
+    source, underline = lines[marks[0] - 1], lines[marks[0]]
+    start = underline.index("^")
+    return source[start:len(underline)]
+
+
+def test_syntax_error_has_a_caret_under_the_column():
+    err = fails("grad", "x + * y", "--x", "1", "--y", "2")
+    assert "unexpected '*'" in err
+    assert underlined(err) == "*"
+
+
+def test_unclosed_parenthesis_points_past_the_end():
+    err = fails("grad", "sum(x", "--x", "1,2")
+    assert "expected ')'" in err and "column 4" in err
+    lines = err.splitlines()
+    assert lines[-2] == "  sum(x"
+    assert lines[-1] == "       ^"
+
+
+def test_unknown_function_names_the_closest_known_one():
+    err = fails("grad", "sum(sinn(x))", "--x", "1,2")
+    assert "unknown function 'sinn'" in err
+    assert "did you mean 'sin'" in err
+    assert underlined(err) == "sinn"
+
+
+def test_unknown_function_without_a_close_name_points_at_gradcli_ops():
+    err = fails("grad", "zzzqqq(x)", "--x", "1")
+    assert "unknown function 'zzzqqq'" in err and "did you mean" not in err
+    assert "gradcli ops" in err
+
+
+def test_unknown_variable_given_a_value():
+    err = fails("grad", "x*2", "--x", "1", "--y", "2")
+    assert "y is not a variable of the expression" in err
+    assert "its variables: x" in err
+
+
+def test_variable_with_no_value_points_at_its_first_use():
+    err = fails("grad", "a*b + b", "--a", "1")
+    assert "no value for b" in err and "--b VALUE" in err
+    assert underlined(err) == "b"
+    lines = err.splitlines()
+    assert lines[-1].index("^") == lines[-2].index("b")
+
+
+def test_misspelt_variable_suggests_the_given_name():
+    err = fails("grad", "sum(xs)", "--x", "1,2")
+    assert "no value for xs" in err and "did you mean x" in err
+
+
+def test_function_name_used_as_a_variable():
+    err = fails("grad", "sin + x", "--x", "1")
+    assert "sin is a function" in err
+
+
+@pytest.mark.parametrize(("expr", "values", "shapes", "part"), [
+    ("sum(A@x) + 1", ("--A", "1,2;3,4", "--x", "1,2,3"), ("(2, 2)", "(3,)"), "A@x"),
+    ("sum(x + y*2)", ("--x", "1,2", "--y", "1,2,3"), ("(2,)", "(3,)"), "x + y*2"),
+    ("sum(exp(x) * m)", ("--x", "1,2,3", "--m", "1,2;3,4"), ("(3,)", "(2, 2)"), "exp(x) * m"),
+])
+def test_shapes_that_do_not_fit_name_both_with_a_caret(expr, values, shapes, part):
+    err = fails("grad", expr, *values)
+    first_line = err.splitlines()[0]
+    for shape in shapes:
+        assert shape in first_line
+    assert underlined(err) == part
+
+
+@pytest.mark.parametrize(("value", "words"), [
+    ("1,a", "'a' is not a number"),
+    ("1,2;3", "rows have different lengths"),
+    ("[1, [2]]", "not a rectangular array"),
+    ("[1, \"a\"]", "not a number"),
+    ("[1, 2", "not valid JSON"),
+    ("zeros(a)", "not a number"),
+    ("ones(-2)", "whole numbers"),
+    ("frobnicate(3)", "unknown constructor"),
+    ("1,,2", "an entry is empty"),
+    ("", "empty"),
+])
+def test_bad_value_names_the_variable(value, words):
+    err = fails("grad", "sum(weights)", "--weights", value)
+    assert err.startswith("error: --weights: ")
+    assert words in err
+
+
+def test_bad_grad_output_names_the_option():
+    err = fails("grad", "x*2", "--x", "1,2", "--grad-output", "1,b")
+    assert "--grad-output" in err and "'b' is not a number" in err
+
+
+def test_wrt_naming_a_variable_the_expression_lacks():
+    err = fails("grad", "x*y", "--x", "1", "--y", "2", "--wrt", "z")
+    assert "--wrt names 'z'" in err and "its variables: x, y" in err
+
+
+def test_grad_of_a_non_scalar_names_the_shape_and_both_ways_on():
+    err = fails("grad", "x*2", "--x", "1,2,3")
+    assert "shape (3,)" in err
+    assert "--grad-output" in err
+    assert "gradcli jacobian" in err
+
+
+def test_hessian_of_a_non_scalar():
+    err = fails("hessian", "x*x", "--x", "1,2")
+    assert "shape (2,)" in err and "scalar" in err
+
+
+def test_grad_output_of_the_wrong_shape():
+    err = fails("grad", "x*2", "--x", "1,2,3", "--grad-output", "1,2")
+    assert "(2,)" in err and "(3,)" in err
+
+
+@pytest.mark.parametrize(("expr", "words", "part"), [
+    ("x[5]", "index 5 is out of range for axis 0 of size 3", "x[5]"),
+    ("x[-4] + 1", "index -4 is out of range", "x[-4]"),
+    ("m[0, 2]", "index 2 is out of range for axis 1 of size 2", "m[0, 2]"),
+    ("x[0, 0]", "too many indices", "x[0, 0]"),
+    ("x[0.5]", "whole number", "x[0.5]"),
+])
+def test_out_of_range_index(expr, words, part):
+    values = ("--m", "1,2;3,4") if "m" in expr else ("--x", "1,2,3")
+    err = fails("grad", f"sum({expr})", *values)
+    assert words in err
+    assert underlined(err) == part
+
+
+@pytest.mark.parametrize("expr", ["sum(x, axis=3)", "softmax(x, axis=-2)[0]", "mean(x, axis=1)"])
+def test_out_of_range_axis(expr):
+    err = fails("grad", expr, "--x", "1,2,3")
+    assert "out of range" in err and "axis" in err
+    assert underlined(err) == expr.split("[")[0]
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nope.npy"
+    err = fails("grad", "sum(x)", "--x", f"@{path}")
+    assert "--x:" in err and "does not exist" in err and str(path) in err
+
+
+def test_folder_instead_of_a_file(tmp_path):
+    err = fails("grad", "sum(x)", "--x", f"@{tmp_path}/")
+    assert "--x:" in err
+
+
+def test_unreadable_files(tmp_path):
+    garbage = tmp_path / "garbage.npy"
+    garbage.write_bytes(b"not an npy file at all")
+    assert "cannot be read" in fails("grad", "sum(x)", "--x", f"@{garbage}")
+
+    pickled = tmp_path / "objects.npy"
+    np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    err = fails("grad", "sum(x)", "--x", f"@{pickled}")
+    assert "without pickles" in err
+
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"\xff\xfe\x00\x81")
+    assert "cannot be read" in fails("grad", "sum(x)", "--x", f"@{binary}")
+
+    text = tmp_path / "values.txt.gz"
+    text.write_text("1,2")
+    assert "use a .npy, .csv or .json file" in fails("grad", "sum(x)", "--x", f"@{text}")
+
+
+def test_usage_mistakes_exit_2():
+    assert "unexpected argument" in fails("grad", "x", "1")
+    assert "needs a value" in fails("grad", "x", "--x")
+    assert "given two values" in fails("grad", "x", "--x", "1", "--x", "2")
+    assert "NAME=VALUE" in fails("grad", "x", "-v", "x")
+
+
+def test_unknown_option_value_is_exit_2_from_the_option_parser():
+    run = run_cli("grad", "x", "--x", "1", "--format", "yaml")
+    assert run.exit_code == 2
+    assert "Traceback" not in run.stderr
+
+
+def test_debug_lets_the_traceback_through():
+    with pytest.raises(GradcliError, match="unknown function"):
+        run_cli("grad", "sinn(x)", "--x", "1", "--debug")
+
+
+def test_interrupt_exits_130(monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gradcli.functional, "grad", interrupted)
+    run = run_cli("grad", "x", "--x", "1")
+    assert run.exit_code == 130
+    assert "Traceback" not in run.stderr
+
+
+def test_a_failed_check_exits_1(monkeypatch):
+    def check_failed(*args, **kwargs):
+        raise GradcliError("the gradients disagree", kind="check")
+
+    monkeypatch.setattr(gradcli.functional, "grad", check_failed)
+    run = run_cli("grad", "x", "--x", "1")
+    assert run.exit_code == 1
+    assert run.stderr == "error: the gradients disagree\n"
+
+
+def test_nonfinite_gradient_warns_with_a_caret_and_succeeds():
+    run = run_cli("grad", "sum(sqrt(x)) + 1", "--x", "0,4", "--format", "json")
+    assert run.exit_code == 0
+    assert "Traceback" not in run.stderr
+    assert run.stderr.startswith("warning: the gradient became inf")
+    assert underlined(run.stderr) == "sqrt(x)"
+    out = run.json()
+    assert out["gradients"]["x"] == ["inf", 0.25]
+
+
+def test_nonfinite_value_points_at_the_first_sub_expression():
+    # log(0) is -inf first; the product with 0 then makes nan, which is not where it began
+    run = run_cli("grad", "sum(log(x) * 0)", "--x", "0,1", "--format", "json")
+    assert run.exit_code == 0
+    assert run.stderr.startswith("warning: the value became -inf")
+    assert underlined(run.stderr) == "log(x)"
+    assert run.json()["value"] == "nan"
+
+
+def test_nonfinite_warning_for_a_jacobian():
+    run = run_cli("jacobian", "x / y", "--x", "1,2", "--y", "0,1", "--format", "json")
+    assert run.exit_code == 0
+    assert "warning: the value became inf" in run.stderr
+    assert underlined(run.stderr) == "x / y"
