@@ -9,7 +9,8 @@ import numpy as np
 
 from ..errors import GradcliError
 from .common import F, broadcast_shapes, format_shape
-from .registry import Sample, primitive
+from .reductions import _prod_others
+from .registry import Kink, Sample, primitive
 
 
 def _matmul_shape(a, b):
@@ -93,14 +94,41 @@ def _inv(x):
 
 
 def _det_backward(n, g):
-    scale = F.reshape(g * n.ans, src=n.out_shape, dst=n.out_shape + (1, 1))
-    return (scale * F.inv(n.x).mT,)
+    scale = F.reshape(g, src=n.out_shape, dst=n.out_shape + (1, 1))
+    return (scale * F.cofactor(n.x),)
 
 
 primitive(name="det", doc="determinant of a square matrix", signature="det(x)", family="linalg",
+def _cofactor(x):
+    # NOTE: from the SVD x = U S Vᵀ, cof(x) = det(U) det(V) U diag(prod of the other s) Vᵀ,
+    # which needs no inverse, so it is exact for singular matrices too (cof = det · inv(x)ᵀ).
+    u, s, vh = np.linalg.svd(x)
+    sign = np.linalg.det(u) * np.linalg.det(vh)
+    return sign[..., None, None] * (u * _prod_others(s, (-1,))[..., None, :]) @ vh
+
+
+def _cofactor_backward(n, g):
+    # d cof = det tr(inv dx) inv^T - det (inv dx inv)^T where x is invertible.
+    inv_t = F.inv(n.x).mT
+    batch = n.in_shapes[0][:-2]
+    det = F.reshape(F.det(n.x), src=batch, dst=batch + (1, 1))
+    inner = F.sum(g * inv_t, axis=(-2, -1), keepdims=True)
+    return (det * (inner * inv_t - inv_t @ g.mT @ inv_t),)
+
+
+primitive(name="cofactor", doc="the cofactor matrix, det(x) inv(x)^T, also where x is singular",
+          signature="cofactor(x)", family="internal", public=False, forward=_cofactor,
+          backward=_cofactor_backward, shape=_square,
+          sympy=lambda sp, x: _sympy_matrix_fn(sp, x, lambda m: m.adjugate().T))
+
+
           forward=np.linalg.det, backward=_det_backward, shape=lambda s: _square(s)[:-2],
           sympy=lambda sp, x: _sympy_matrix_fn(sp, x, lambda m: m.det()),
-          samples=(Sample(((2, 2),)), Sample(((3, 3),))), saves="both")
+          samples=(Sample(((2, 2),)), Sample(((3, 3),))),
+          kinks=(Kink(([[0.0]],), ([[1.0]],), note="singular: the gradient is the cofactor matrix"),
+                 Kink(([[1.0, 2.0], [2.0, 4.0]],), ([[4.0, -2.0], [-2.0, 1.0]],), note="singular 2x2"),
+                 Kink(([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.0, 1.0, 1.0]],),
+                      ([[-2.0, -2.0, 2.0], [1.0, 1.0, -1.0], [0.0, 0.0, 0.0]],), note="rank 2")))
 primitive(name="inv", doc="inverse of a square matrix", signature="inv(x)", family="linalg",
           forward=_inv, backward=lambda n, g: (-(n.ans.mT @ g @ n.ans.mT),), shape=_square,
           sympy=lambda sp, x: _sympy_matrix_fn(sp, x, lambda m: m.inv()), saves="output",
