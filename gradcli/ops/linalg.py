@@ -93,12 +93,6 @@ def _inv(x):
         raise GradcliError("inv: the matrix is singular", kind="value") from None
 
 
-def _det_backward(n, g):
-    scale = F.reshape(g, src=n.out_shape, dst=n.out_shape + (1, 1))
-    return (scale * F.cofactor(n.x),)
-
-
-primitive(name="det", doc="determinant of a square matrix", signature="det(x)", family="linalg",
 def _cofactor(x):
     # NOTE: from the SVD x = U S Vᵀ, cof(x) = det(U) det(V) U diag(prod of the other s) Vᵀ,
     # which needs no inverse, so it is exact for singular matrices too (cof = det · inv(x)ᵀ).
@@ -122,6 +116,12 @@ primitive(name="cofactor", doc="the cofactor matrix, det(x) inv(x)^T, also where
           sympy=lambda sp, x: _sympy_matrix_fn(sp, x, lambda m: m.adjugate().T))
 
 
+def _det_backward(n, g):
+    scale = F.reshape(g, src=n.out_shape, dst=n.out_shape + (1, 1))
+    return (scale * F.cofactor(n.x),)
+
+
+primitive(name="det", doc="determinant of a square matrix", signature="det(x)", family="linalg",
           forward=np.linalg.det, backward=_det_backward, shape=lambda s: _square(s)[:-2],
           sympy=lambda sp, x: _sympy_matrix_fn(sp, x, lambda m: m.det()),
           samples=(Sample(((2, 2),)), Sample(((3, 3),))),
