@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from typer.testing import CliRunner
 
 from gradcli.cli import app
 
 DATA = Path(__file__).parent / "data"
+
+# Property and fuzz tests: a short run by default, a long one with GRADCLI_LONG_TESTS=1.
+settings.register_profile("short", max_examples=25, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("long", max_examples=2000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile("long" if os.environ.get("GRADCLI_LONG_TESTS") == "1" else "short")
 
 
 @dataclass
