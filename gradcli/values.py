@@ -201,6 +201,8 @@ def _from_csv(text: str, where: str) -> np.ndarray:
     if len({len(r) for r in rows}) != 1:
         raise GradcliError(f"{where}: the rows have different lengths", kind="file")
     array = np.array(rows, dtype=np.float64)
+    if array.shape == (1, 1):
+        return array.reshape(())  # one number is a 0-d value, as the VALUE "5" and np.loadtxt give
     if array.shape[0] == 1:
         return array[0]
     return array[:, 0] if array.shape[1] == 1 else array
