@@ -191,13 +191,20 @@ def _basis_vjps(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str], me
     if method != "batched":
         raise GradcliError(f"unknown method {method!r}: use batched or loop", kind="usage")
     size = chunk_size(n, (leaves[name].size for name in wrt), chunk)
+    if size >= n:
+        # One pass covers the basis: its cotangents are the rows, no copy into `rows` needed.
+        return _leaf_cotangents(leaves, wrt, _basis_pass(output, range(n)), (n,))
     for block in _chunks(n, size):
-        seeds = np.zeros((len(block), n))
-        seeds[np.arange(len(block)), np.asarray(block)] = 1.0
-        found = run_backward([(output, Tensor(seeds.reshape((len(block),) + output.shape)))], retain_graph=True)
-        for name, ct in _leaf_cotangents(leaves, wrt, found, (len(block),)).items():
+        for name, ct in _leaf_cotangents(leaves, wrt, _basis_pass(output, block), (len(block),)).items():
             rows[name][block.start:block.stop] = ct
     return rows
+
+
+def _basis_pass(output: Tensor, block: range) -> dict[LeafNode, Tensor]:
+    """One backward pass whose cotangent stacks the basis vectors e_i, i in block, on a leading axis."""
+    seeds = np.zeros((len(block), output.size))
+    seeds[np.arange(len(block)), np.asarray(block)] = 1.0
+    return run_backward([(output, Tensor(seeds.reshape((len(block),) + output.shape)))], retain_graph=True)
 
 
 def jacobian(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] | str | None = None,

@@ -34,7 +34,11 @@ def _matmul_backward(n, g):
         return (g1 * b if n.needs[0] else None, g1 * a if n.needs[1] else None)
     if len(n.in_shapes[0]) == 1:  # (n,) @ (..., n, p) -> (..., p)
         row = F.reshape(g, src=out, dst=out[:-1] + (1, out[-1]))
-        if n.needs[0]:
+        if n.needs[0] and b.ndim == 2:
+            # NOTE: g's leading (batch) axes stack as rows of one matrix product, not a
+            # batch of vector-matrix products.
+            ga = g @ b.mT
+        elif n.needs[0]:
             ga = row @ b.mT
             ga = F.reshape(ga, src=out[:-1] + (1, a.shape[0]), dst=out[:-1] + (a.shape[0],))
         if n.needs[1]:
@@ -43,7 +47,9 @@ def _matmul_backward(n, g):
     if len(n.in_shapes[1]) == 1:  # (..., n, m) @ (m,) -> (..., n)
         if n.needs[0]:
             ga = F.reshape(g, src=out, dst=out + (1,)) * b
-        if n.needs[1]:
+        if n.needs[1] and a.ndim == 2:
+            gb = g @ a  # one matrix product over the batch rows, as above
+        elif n.needs[1]:
             row = F.reshape(g, src=out, dst=out[:-1] + (1, out[-1]))
             gb = F.reshape(row @ a, src=out[:-1] + (1, b.shape[0]), dst=out[:-1] + (b.shape[0],))
         return ga, gb
