@@ -134,6 +134,8 @@ def emit(result: functional.Result, fmt: Format | None, output: str | None, prec
 
     for warning in result.warnings:
         report(warning, label="warning")
+    for note in result.notes:
+        sys.stderr.write(f"note: {note}\n")
     if output:
         render.write_output(result, output)
         return
@@ -187,8 +189,14 @@ Examples:
 @guarded
 def jacobian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: MethodOpt = "batched",
              chunk: ChunkOpt = None, format: FormatOpt = None, output: OutputOpt = None, seed: SeedOpt = 0,
-             precision: PrecisionOpt = 4, var: VarOpt = None, debug: DebugOpt = False) -> None:
+             precision: PrecisionOpt = 4, var: VarOpt = None,
+             explain: Annotated[bool, typer.Option("--explain", help="Show each row as one backward pass with a basis cotangent.")] = False,
+             debug: DebugOpt = False) -> None:
     values = read_values(ctx, var, seed)
+    if explain:
+        from .commands.inspect import show_jacobian_rows
+
+        return show_jacobian_rows(expr, values, wrt, format)
     emit(functional.jacobian(expr, values, wrt=wrt, method=method, chunk=chunk), format, output, precision)
 
 
@@ -240,3 +248,4 @@ def main() -> None:
 
 # Command groups register themselves on `app`; they import nothing heavy at module level.
 # One line per module: from .commands import NAME  # noqa: E402,F401
+from .commands import inspect  # noqa: E402,F401

@@ -21,6 +21,7 @@ import numpy as np
 from .engine import LeafNode, Tensor, as_array, run_backward
 from .errors import GradcliError, closest
 from .evaluate import evaluate, variables
+from .kinks import kink_notes
 from .ops.common import format_shape
 from .ops.registry import FUNCTIONS
 from .parser import Expr, parse, postorder, unparse
@@ -64,6 +65,7 @@ class Result:
     hessian: dict[str, dict[str, np.ndarray]] | None = None
     grad_output: np.ndarray | None = None
     warnings: list[GradcliError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # non-differentiable points met (kinks.py)
 
     @property
     def expression(self) -> str:
@@ -150,11 +152,12 @@ def grad(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] | st
     if seed.shape != out.shape:
         raise GradcliError(f"--grad-output has shape {format_shape(seed.shape)} but the output has shape "
                            f"{format_shape(out.shape)}: they must match", kind="shape")
+    notes = kink_notes(out, p.source)  # before backward frees the saved inputs it reads
     with np.errstate(all="ignore"):
         found = run_backward([(out, Tensor(seed))]) if out.requires_grad else {}
     result = Result("grad" if grad_output is None else "vjp", p, out.data,
                     gradients=_leaf_cotangents(leaves, p.wrt, found),
-                    grad_output=None if grad_output is None else seed)
+                    grad_output=None if grad_output is None else seed, notes=notes)
     return _with_warnings(result)
 
 
