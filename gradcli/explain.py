@@ -199,10 +199,9 @@ def local_rule(node: Node, i: int, names: Names, inputs: list[np.ndarray | None]
     """Input i's rule: words, and for elementwise rules the local derivative's value."""
     rule = rule_for(node.op.name, len(node.next_functions))
     if not rule.local:
-        words = rule.vjp[i]
-        for name, label in zip(rule.args, (names.input_label(node, j) for j in range(len(rule.args)))):
-            words = words.replace(f"{name}ᵀ", f"{wrap(label)}ᵀ").replace(f"({name})", f"({label})")
-        return {"rule": f"∂L/∂{wrap(names.input_label(node, i))} = {words}", "local": None}
+        labels = {a: wrap(names.input_label(node, j)) for j, a in enumerate(rule.args)}
+        words = rule.vjp[i].format(out=wrap(names.label(node)), **labels)
+        return {"rule": f"∂L/∂{labels[rule.args[i]]} = {words}", "local": None}
     formula = _formula(rule.local[i])
     exprs = names.input_exprs(node)
     own = names.expr_of.get(id(node))

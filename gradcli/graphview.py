@@ -187,8 +187,9 @@ def array_text(a: Any, digits: int = 6) -> str:
     arr = np.asarray(a, dtype=np.float64)
     if arr.ndim == 0:
         return number_text(arr, digits)
-    return np.array2string(arr, separator=", ", threshold=24, edgeitems=3, max_line_width=10**6,
+    text = np.array2string(arr, separator=", ", threshold=24, edgeitems=3, max_line_width=10**6,
                            formatter={"float_kind": lambda v: number_text(v, digits)})
+    return text.replace("\n", "")
 
 
 def _details(node: GraphNode) -> list[str]:

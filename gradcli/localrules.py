@@ -62,32 +62,36 @@ RULES: dict[str, LocalRule] = {
     "relu": _unary("x > 0"),
     "softplus": _unary("sigmoid(x)"),
     "bce_logits": LocalRule(("z", "y"), ("sigmoid(z) - y", "-z")),
-    "matmul": LocalRule(("a", "b"), vjp=("g @ bᵀ", "aᵀ @ g")),
-    "det": LocalRule(("x",), vjp=("g · det(x) · inv(x)ᵀ",)),
-    "inv": LocalRule(("x",), vjp=("-outᵀ @ g @ outᵀ",)),
+    "matmul": LocalRule(("a", "b"), vjp=("g @ {b}ᵀ", "{a}ᵀ @ g")),
+    "det": LocalRule(("x",), vjp=("g · det({x}) · inv({x})ᵀ",)),
+    "inv": LocalRule(("x",), vjp=("-{out}ᵀ @ g @ {out}ᵀ",)),
     "sum": _reduction("g, copied to every summed entry (∂sum/∂xᵢ = 1)"),
-    "mean": _reduction("g / n, copied to every averaged entry (∂mean/∂xᵢ = 1/n)"),
+    "mean": _reduction("g / n, copied to each of the n averaged entries (∂mean/∂xᵢ = 1/n)"),
     "prod": _reduction("g × the product of the other entries (∂prod/∂xᵢ = ∏ⱼ≠ᵢ xⱼ)"),
     "prod_others": _reduction("for each entry, g summed over the products that include it"),
-    "max": _reduction("g, to the entries equal to the max (shared evenly at a tie)"),
-    "min": _reduction("g, to the entries equal to the min (shared evenly at a tie)"),
-    "norm": _reduction("g × x / norm(x) (0 at the zero vector)"),
-    "logsumexp": _reduction("g × softmax(x) = g × exp(x - out)"),
+    "max": _reduction("g, to the entries equal to the maximum (shared evenly at a tie)"),
+    "min": _reduction("g, to the entries equal to the minimum (shared evenly at a tie)"),
+    "norm": _reduction("g × {x} / {out} (0 at the zero vector)"),
+    "logsumexp": _reduction("g × softmax({x}) = g × exp({x} - {out})"),
     "sum_to": _reduction("g, broadcast back over the axes that were summed"),
     "expand": _reduction("g, summed over the broadcast axes"),
-    "reshape": _reduction("g, reshaped back to x's shape"),
+    "reshape": _reduction("g, reshaped back to the shape of {x}"),
     "permute": _reduction("g, with the axes put back in their order"),
-    "index": _reduction("g, placed at the indexed entries of zeros shaped like x"),
+    "index": _reduction("g, placed at the indexed entries of zeros shaped like {x}"),
     "index_put": _reduction("g, read back at the index"),
 }
 
-STACK_WORDS = "item i gets g[i]"
 GENERIC_WORDS = "the vector-Jacobian product of {op}"
 
 
 def rule_for(op_name: str, arity: int) -> LocalRule:
-    """The rule of op_name; stack (any number of items) and unknown ops get words only."""
+    """The rule of op_name; stack (any number of items) and unknown ops get words only.
+
+    In vjp words, {name} stands for an argument's (or {out} the node's) sub-expression.
+    """
     if op_name in RULES:
         return RULES[op_name]
-    words = STACK_WORDS if op_name == "stack" else GENERIC_WORDS.format(op=op_name)
-    return LocalRule(tuple(f"x{i}" for i in range(arity)), vjp=(words,) * arity)
+    args = tuple(f"x{i}" for i in range(arity))
+    if op_name == "stack":
+        return LocalRule(args, vjp=tuple(f"g[{i}]" for i in range(arity)))
+    return LocalRule(args, vjp=(GENERIC_WORDS.format(op=op_name),) * arity)

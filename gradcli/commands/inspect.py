@@ -211,7 +211,7 @@ def jacobian_lines(e: Any) -> list[str]:
     root = e.forward[-1]["expression"] if e.forward else e.source
     for r in e.rows:
         lines += ["", f"Row {r['row']}: backward({_v(r['seed'])}), so L = out{r['index']}"]
-        lines += backward_lines(r["steps"], root)
+        lines += backward_lines(r["steps"], root, "out")
         lines += [f"  row {r['row']}:", *("  " + line for line in _gradient_lines(r["gradients"], f"out{r['index']}"))]
     lines += ["", "Jacobian (the rows stacked; as gradcli jacobian gives it)"]
     for name in e.wrt:
