@@ -38,6 +38,12 @@ class Format(str, Enum):
     table = "table"
     json = "json"
     plain = "plain"
+    csv = "csv"
+
+
+class OnError(str, Enum):
+    stop = "stop"
+    skip = "skip"
 
 
 def default_format() -> Format:
@@ -50,7 +56,7 @@ def default_format() -> Format:
 # -- options shared by the commands ------------------------------------------------------
 ExprArg = Annotated[str, typer.Argument(help="The expression, e.g. 'mean(2*x)'.", show_default=False)]
 WrtOpt = Annotated[Optional[str], typer.Option("--wrt", help="Variables to differentiate, comma separated (default: all).")]
-FormatOpt = Annotated[Optional[Format], typer.Option("--format", "-f", help="table, json or plain (default: $GRADCLI_FORMAT or table).", show_default=False)]
+FormatOpt = Annotated[Optional[Format], typer.Option("--format", "-f", help="table, json, plain or csv (default: $GRADCLI_FORMAT or table).", show_default=False)]
 OutputOpt = Annotated[Optional[str], typer.Option("--output", "-o", help="Write the result to a .json, .npy or .npz file.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for rand(...) and randn(...) values.")]
 PrecisionOpt = Annotated[int, typer.Option("--precision", min=1, max=17, help="Significant digits shown in tables.")]
@@ -58,6 +64,8 @@ VarOpt = Annotated[Optional[list[str]], typer.Option("--var", "-v", help="NAME=V
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the Python traceback of an error.")]
 MethodOpt = Annotated[str, typer.Option("--method", help="batched (one pass per chunk of rows) or loop (one pass per row).")]
 ChunkOpt = Annotated[Optional[int], typer.Option("--chunk", help="Rows of the Jacobian per batched pass (default: chosen from the sizes).")]
+PointsOpt = Annotated[Optional[str], typer.Option("--points", help="A CSV (header of names) or JSON Lines file of points, or - for standard input: one result per point.")]
+OnErrorOpt = Annotated[OnError, typer.Option("--on-error", help="With --points, a bad row: stop (exit 2) or skip it.")]
 
 
 def report(err: GradcliError, *, label: str = "error") -> None:
@@ -144,6 +152,11 @@ def emit(result: functional.Result, fmt: Format | None, output: str | None, prec
         sys.stdout.write(render.dumps(render.payload(result)) + "\n")
     elif fmt is Format.plain:
         sys.stdout.write(render.plain(result) + "\n")
+    elif fmt is Format.csv:
+        from .batch import from_result
+        from .rows import CsvRows
+
+        CsvRows(sys.stdout).write(from_result(result, 1))
     else:
         from rich.console import Console
 
@@ -170,9 +183,15 @@ Examples:
 def grad(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None,
          grad_output: Annotated[Optional[str], typer.Option("--grad-output", "-g", help="Cotangent V shaped like the output: gives Vᵀ·J.")] = None,
          format: FormatOpt = None, output: OutputOpt = None, seed: SeedOpt = 0, precision: PrecisionOpt = 4,
-         var: VarOpt = None, debug: DebugOpt = False) -> None:
+         var: VarOpt = None, points: PointsOpt = None, on_error: OnErrorOpt = OnError.stop,
+         debug: DebugOpt = False) -> None:
     values = read_values(ctx, var, seed)
     cotangent = parse_value(grad_output, "grad-output", seed=seed) if grad_output is not None else None
+    if points is not None:
+        from .commands.script import run_points
+
+        return run_points("grad", expr, values, wrt, points, on_error, format, output, precision, seed,
+                          grad_output=cotangent)
     emit(functional.grad(expr, values, wrt=wrt, grad_output=cotangent), format, output, precision)
 
 
@@ -189,7 +208,8 @@ Examples:
 @guarded
 def jacobian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: MethodOpt = "batched",
              chunk: ChunkOpt = None, format: FormatOpt = None, output: OutputOpt = None, seed: SeedOpt = 0,
-             precision: PrecisionOpt = 4, var: VarOpt = None,
+             precision: PrecisionOpt = 4, var: VarOpt = None, points: PointsOpt = None,
+             on_error: OnErrorOpt = OnError.stop,
              explain: Annotated[bool, typer.Option("--explain", help="Show each row as one backward pass with a basis cotangent.")] = False,
              debug: DebugOpt = False) -> None:
     values = read_values(ctx, var, seed)
@@ -197,6 +217,11 @@ def jacobian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: Meth
         from .commands.inspect import show_jacobian_rows
 
         return show_jacobian_rows(expr, values, wrt, format)
+    if points is not None:
+        from .commands.script import run_points
+
+        return run_points("jacobian", expr, values, wrt, points, on_error, format, output, precision, seed,
+                          method=method, chunk=chunk)
     emit(functional.jacobian(expr, values, wrt=wrt, method=method, chunk=chunk), format, output, precision)
 
 
@@ -213,8 +238,14 @@ Examples:
 @guarded
 def hessian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: MethodOpt = "batched",
             chunk: ChunkOpt = None, format: FormatOpt = None, output: OutputOpt = None, seed: SeedOpt = 0,
-            precision: PrecisionOpt = 4, var: VarOpt = None, debug: DebugOpt = False) -> None:
+            precision: PrecisionOpt = 4, var: VarOpt = None, points: PointsOpt = None,
+            on_error: OnErrorOpt = OnError.stop, debug: DebugOpt = False) -> None:
     values = read_values(ctx, var, seed)
+    if points is not None:
+        from .commands.script import run_points
+
+        return run_points("hessian", expr, values, wrt, points, on_error, format, output, precision, seed,
+                          method=method, chunk=chunk)
     emit(functional.hessian(expr, values, wrt=wrt, method=method, chunk=chunk), format, output, precision)
 
 
@@ -248,4 +279,5 @@ def main() -> None:
 
 # Command groups register themselves on `app`; they import nothing heavy at module level.
 # One line per module: from .commands import NAME  # noqa: E402,F401
+from .commands import script  # noqa: E402,F401
 from .commands import inspect  # noqa: E402,F401
