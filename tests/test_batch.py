@@ -1,0 +1,222 @@
+"""Batches of points: CSV and JSON Lines in and out, streaming, vectorised == one by one, bad rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from conftest import run_cli
+
+from gradcli.batch import Batch, Point, Results
+
+F = "x*y + sin(x)"
+
+
+def f_and_grad(x, y):
+    """The reference for F, by hand: value, d/dx, d/dy."""
+    return x * y + np.sin(x), y + np.cos(x), x
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def jsonl(stdout):
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def test_csv_points_give_one_json_line_each(tmp_path):
+    path = write(tmp_path, "p.csv", "x,y\n0.5,2\n# a comment\n\n-1,3\n2,-4\n")
+    run = run_cli("grad", F, "--points", path, "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    rows = jsonl(run.stdout)
+    assert [r["line"] for r in rows] == [2, 5, 6]
+    for r in rows:
+        x, y = r["values"]["x"], r["values"]["y"]
+        value, dx, dy = f_and_grad(x, y)
+        assert r["value"] == pytest.approx(value, rel=1e-14)
+        assert r["gradients"]["x"] == pytest.approx(dx, rel=1e-14)
+        assert r["gradients"]["y"] == pytest.approx(dy, rel=1e-14)
+
+
+def test_csv_out_has_inputs_value_and_one_column_per_derivative(tmp_path):
+    path = write(tmp_path, "p.csv", "x,y\n0.5,2\n-1,3\n")
+    run = run_cli("grad", F, "--points", path, "--format", "csv", "--wrt", "x")
+    assert run.exit_code == 0, run.stderr
+    table = list(csv.DictReader(io.StringIO(run.stdout)))
+    assert list(table[0]) == ["x", "y", "value", "d/dx"]
+    for row in table:
+        value, dx, _ = f_and_grad(float(row["x"]), float(row["y"]))
+        assert float(row["value"]) == pytest.approx(value, rel=1e-15)
+        assert float(row["d/dx"]) == pytest.approx(dx, rel=1e-15)
+
+
+def test_fixed_values_from_options_join_every_point(tmp_path):
+    path = write(tmp_path, "p.csv", "x\n1\n2\n")
+    run = run_cli("grad", F, "--y", "10", "--points", path, "--format", "json")
+    rows = jsonl(run.stdout)
+    assert [r["gradients"]["x"] for r in rows] == pytest.approx([10 + np.cos(1), 10 + np.cos(2)])
+    # the fixed variable's own derivative is per point too (d/dy = x), not summed over points
+    assert [r["gradients"]["y"] for r in rows] == [1.0, 2.0]
+
+
+def test_json_lines_with_arrays_and_csv_entry_columns(tmp_path):
+    points = [{"w": [[1, 2], [3, 4]], "x": 2}, {"w": [[0.5, -1], [2, 0]], "x": -1}]
+    path = write(tmp_path, "p.jsonl", "".join(json.dumps(p) + "\n" for p in points))
+    run = run_cli("grad", "sum(w*w) * x", "--points", path, "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    for p, r in zip(points, jsonl(run.stdout)):
+        w, x = np.array(p["w"], dtype=float), p["x"]
+        np.testing.assert_allclose(r["gradients"]["w"], 2 * w * x, rtol=1e-14)
+        assert r["gradients"]["x"] == pytest.approx(float(np.sum(w * w)))
+    run = run_cli("grad", "sum(w*w) * x", "--points", path, "--format", "csv", "--wrt", "w")
+    table = list(csv.DictReader(io.StringIO(run.stdout)))
+    assert list(table[0])[4:] == ["x", "value", "d/dw[0,0]", "d/dw[0,1]", "d/dw[1,0]", "d/dw[1,1]"]
+    assert float(table[1]["d/dw[1,0]"]) == 2 * 2 * -1
+
+
+def test_jacobian_and_hessian_columns(tmp_path):
+    path = write(tmp_path, "p.csv", "x,y\n0.5,2\n1.5,-1\n")
+    run = run_cli("hessian", F, "--points", path, "--format", "csv")
+    assert run.exit_code == 0, run.stderr
+    table = list(csv.DictReader(io.StringIO(run.stdout)))
+    assert list(table[0]) == ["x", "y", "value", "d/dx", "d/dy", "d2/dx/dx", "d2/dx/dy", "d2/dy/dx", "d2/dy/dy"]
+    for row in table:
+        x = float(row["x"])
+        assert float(row["d2/dx/dx"]) == pytest.approx(-np.sin(x), rel=1e-14)
+        assert float(row["d2/dx/dy"]) == float(row["d2/dy/dx"]) == 1
+        assert float(row["d2/dy/dy"]) == 0
+    path = write(tmp_path, "m.jsonl", '{"m": [2, 3]}\n')
+    run = run_cli("jacobian", "[m[0]**2, m[0]*m[1]]", "--points", path, "--format", "csv")
+    table = list(csv.DictReader(io.StringIO(run.stdout)))
+    assert {k: float(v) for k, v in table[0].items() if k.startswith("d")} == {
+        "d[0]/dm[0]": 4, "d[0]/dm[1]": 0, "d[1]/dm[0]": 3, "d[1]/dm[1]": 2}
+
+
+@pytest.mark.parametrize("kind", ["grad", "jacobian", "hessian"])
+def test_vectorised_equals_one_by_one(kind):
+    rng = np.random.default_rng(7)
+    expr = "x*y + sin(x) * exp(-y**2) + maximum(x, 0.3) / (1 + y**2) + tanh(x - y)"
+    points = [Point(i, {"x": float(a), "y": float(b)}) for i, (a, b) in enumerate(rng.normal(size=(300, 2)), 2)]
+    batch = Batch(kind, expr, {}, None)
+    assert batch.vectorise
+    (together,) = list(batch.compute(points))
+    assert isinstance(together, Results) and len(together) == 300
+    batch.vectorise = False
+    alone = list(batch.compute(points))
+    assert len(alone) == 300
+    key = "jacobian" if kind == "jacobian" else "gradients"
+    for i, one in enumerate(alone):
+        assert one.value[0] == pytest.approx(together.value[i], rel=1e-13)
+        for name in ("x", "y"):
+            assert getattr(one, key)[name][0] == pytest.approx(getattr(together, key)[name][i], rel=1e-12, abs=1e-14)
+            if kind == "hessian":
+                for other in ("x", "y"):
+                    assert one.hessian[name][other][0] == pytest.approx(together.hessian[name][other][i],
+                                                                       rel=1e-12, abs=1e-14)
+
+
+def test_expressions_that_cannot_batch_run_one_by_one(tmp_path):
+    batch = Batch("grad", "sum(x * v)", {"v": np.array([1.0, 2.0])}, None)
+    assert not batch.vectorise
+    path = write(tmp_path, "p.csv", "x\n1\n2\n3\n")
+    run = run_cli("grad", "sum(x * v)", "--v", "1,2", "--points", path, "--format", "json", "--wrt", "x")
+    assert [r["gradients"]["x"] for r in jsonl(run.stdout)] == [3.0, 3.0, 3.0]
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_bad_row_stops_by_default_keeping_what_was_written(tmp_path, fmt):
+    path = write(tmp_path, "p.csv", "x,y\n1,2\n3,abc\n2,5\n")
+    run = run_cli("grad", F, "--points", path, "--format", fmt)
+    assert run.exit_code == 2
+    assert "line 3: 'abc' is not a number" in run.stderr
+    out = run.stdout.splitlines()
+    assert len(out) == (1 if fmt == "json" else 2)  # the first point (and the CSV header) were written
+    assert "2.84147" in out[-1]
+
+
+def test_bad_rows_skipped_with_their_line_numbers(tmp_path):
+    path = write(tmp_path, "p.csv", "x,y\n1,2\n3,abc\n4\n2,5\n")
+    run = run_cli("grad", F, "--points", path, "--format", "json", "--on-error", "skip")
+    assert run.exit_code == 0
+    assert [r["line"] for r in jsonl(run.stdout)] == [2, 5]
+    assert "line 3: 'abc' is not a number (skipped)" in run.stderr
+    assert "line 4: 1 value for 2 columns (x, y) (skipped)" in run.stderr
+
+
+def test_json_lines_missing_variable_and_wrong_shape(tmp_path):
+    path = write(tmp_path, "p.jsonl", '{"x": 1, "y": 2}\n{"x": 1}\n{"x": [1, 2], "y": 1}\n{"x": 2, "y": 2}\n')
+    run = run_cli("grad", F, "--points", path, "--format", "json", "--on-error", "skip")
+    assert run.exit_code == 0
+    assert [r["line"] for r in jsonl(run.stdout)] == [1, 4]
+    assert "line 2: no value for y" in run.stderr
+    assert "line 3: the output has shape (2,)" in run.stderr
+
+
+def test_a_column_that_is_not_a_variable_is_refused(tmp_path):
+    path = write(tmp_path, "p.csv", "x,z\n1,2\n")
+    run = run_cli("grad", F, "--points", path)
+    assert run.exit_code == 2
+    assert "the column 'z' is not a variable of the expression (its variables: x, y)" in run.stderr
+
+
+def test_standard_input_is_read_with_dash():
+    run = run_cli("grad", "x**3", "--points", "-", "--format", "csv", input="x\n2\n-1\n")
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout.splitlines() == ["x,value,d/dx", "2,8,12", "-1,-1,3"]
+
+
+def test_non_finite_points_carry_their_warning():
+    run = run_cli("grad", "log(x) + x", "--points", "-", "--format", "json", input="x\n1\n-1\n2\n")
+    rows = jsonl(run.stdout)
+    assert "warnings" not in rows[0] and "warnings" not in rows[2]
+    assert rows[1]["value"] == "nan"
+    assert rows[1]["warnings"] == ["the value became nan here"]
+
+
+def test_results_stream_before_standard_input_closes():
+    proc = subprocess.Popen([sys.executable, "-m", "gradcli", "grad", "x**2", "--points", "-", "--format", "json"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        proc.stdin.write("x\n3\n")
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, "no result before standard input closed"
+        first = json.loads(proc.stdout.readline())
+        assert (first["line"], first["value"], first["gradients"]["x"]) == (2, 9.0, 6.0)
+        assert proc.poll() is None  # still waiting for more points
+        proc.stdin.write("4\n")
+        proc.stdin.close()
+        rest = proc.stdout.read()
+        assert json.loads(rest)["gradients"]["x"] == 8.0
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_hundred_thousand_points_are_vectorised(tmp_path):
+    rng = np.random.default_rng(1)
+    xy = rng.normal(size=(100_000, 2))
+    path = tmp_path / "big.csv"
+    path.write_text("x,y\n" + "\n".join(f"{a!r},{b!r}" for a, b in xy.tolist()) + "\n")
+    start = time.perf_counter()
+    run = run_cli("grad", F, "--points", str(path), "--format", "csv")
+    elapsed = time.perf_counter() - start
+    assert run.exit_code == 0
+    out = np.loadtxt(io.StringIO(run.stdout), delimiter=",", skiprows=1)
+    value, dx, dy = f_and_grad(xy[:, 0], xy[:, 1])
+    np.testing.assert_allclose(out[:, 2:], np.stack([value, dx, dy], axis=1), rtol=1e-13, atol=1e-15)
+    # one by one this takes tens of seconds; vectorised it takes about one (with room for a busy machine)
+    limit = float(os.environ.get("GRADCLI_BATCH_SECONDS", "10"))
+    assert elapsed < limit
