@@ -31,20 +31,15 @@ def _inputs(node: Node) -> list[np.ndarray]:
     return [t.data for t in node.saved]
 
 
-def _abs(node: Node) -> str | None:
-    at = _inputs(node)[0] == 0
-    if not at.any():
-        return None
-    return (f"is evaluated at 0{_where(at)}, where it has no derivative: gradcli uses sign(0) = 0 (as "
-            f"PyTorch); the one-sided derivatives are -1 and +1, and any value in [-1, 1] is a subgradient")
-
-
-def _relu(node: Node) -> str | None:
-    at = _inputs(node)[0] == 0
-    if not at.any():
-        return None
-    return (f"is evaluated at 0{_where(at)}, where it has no derivative: gradcli uses relu'(0) = 0 (as "
-            f"PyTorch); the derivative from the right would give 1, and any value in [0, 1] is a subgradient")
+def _at_zero(used: str, alternatives: str) -> Check:
+    """The check of a function with a corner at 0 (abs, relu)."""
+    def check(node: Node) -> str | None:
+        at = _inputs(node)[0] == 0
+        if not at.any():
+            return None
+        return (f"is evaluated at 0{_where(at)}, where it has no derivative: gradcli uses {used} (as "
+                f"PyTorch); {alternatives}")
+    return check
 
 
 def _tie(node: Node) -> str | None:
@@ -102,7 +97,10 @@ def _pow(node: Node) -> str | None:
 
 
 CHECKS: dict[str, Check] = {
-    "abs": _abs, "relu": _relu, "maximum": _tie, "minimum": _tie, "max": _reduction_tie,
+    "abs": _at_zero("sign(0) = 0", "the one-sided derivatives are -1 and +1, and any value in [-1, 1] is a "
+                    "subgradient"),
+    "relu": _at_zero("relu'(0) = 0", "the derivative from the right would give 1, and any value in [0, 1] is "
+                     "a subgradient"), "maximum": _tie, "minimum": _tie, "max": _reduction_tie,
     "min": _reduction_tie, "clip": _clip, "norm": _norm, "pow": _pow,
 }
 
