@@ -70,16 +70,17 @@ def descend(expr: str, values: Mapping[str, Any], wrt: Iterable[str] | str | Non
     """Run up to `steps` updates of the variables in wrt; the loss must be a scalar."""
     _check(lr, steps, optimizer, tol, momentum)
     p = functional.problem(expr, values, wrt)
+    loss, _ = p.forward()
+    if loss.size != 1:
+        raise GradcliError(f"the loss has shape {format_shape(loss.shape)}: gradient descent needs "
+                           f"a scalar loss (use sum(...) or mean(...))", kind="grad")
     state: dict[str, dict[str, np.ndarray]] = {name: {} for name in p.wrt}
     history: list[Step] = []
     stopped = "steps"
     for k in range(steps + 1):
         result = functional.grad(p, None)
-        if result.value.size != 1:
-            raise GradcliError(f"the loss has shape {format_shape(result.value.shape)}: gradient descent needs "
-                               f"a scalar loss (use sum(...) or mean(...))", kind="grad")
         grads = result.gradients
-        norm = math.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
+        norm = math.hypot(*np.concatenate([g.reshape(-1) for g in grads.values()]).tolist())  # no overflow in g²
         step = Step(k, float(result.value), {name: np.array(p.values[name]) for name in p.wrt}, norm)
         history.append(step)
         if on_step is not None:
