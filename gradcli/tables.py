@@ -168,7 +168,7 @@ def _header(result: Result, precision: int) -> Table:
         shown = array_cell(value, precision) if value.size <= 8 else "(below)"
         head.add_row(Text("value"), Text(f"{shown}   shape {format_shape(value.shape)}"))
     if result.grad_output is not None:
-        head.add_row(Text("v"), Text(array_cell(result.grad_output, precision) + "   (grad_output: vᵀ·J below)"))
+        head.add_row(Text("v"), Text(array_cell(result.grad_output, precision)))
     constants = [n for n in result.problem.names if n not in result.wrt]
     if constants:
         head.add_row(Text("constant"), Text(", ".join(constants)))
