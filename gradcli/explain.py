@@ -1,5 +1,6 @@
 """Reverse mode step by step: the forward pass, the backward pass, and where it went wrong.
 
+    >>> from gradcli.functional import problem
     >>> e = explain(problem("(w*x - y)**2", {"w": 1, "x": 2, "y": 4}, "w"))
     >>> [(s["expression"], float(s["value"])) for s in e.forward if s["op"] != "variable"]
     [('w*x', 2.0), ('w*x - y', -2.0), ('(w*x - y)**2', 4.0)]
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .engine import LeafNode, Node, Tensor, edge_of, lift, run_backward, sum_to
+from .errors import GradcliError
 from .evaluate import evaluate
 from .functional import Problem
 from .graphview import Traced, array_text, balanced_span, trace
@@ -85,7 +87,7 @@ class Names:
         expr = self.expr_of.get(id(node))
         if expr is None or expr.kind not in ("binary", "call", "unary", "index", "list"):
             return [None] * len(node.next_functions)
-        args = [a for a in expr.args if a is not None and a.kind not in ("slice",)]
+        args = [a for a in expr.args if a is not None and a.kind != "slice"]
         if expr.kind == "index":
             args = args[:1]
         return args if len(args) == len(node.next_functions) else [None] * len(node.next_functions)
@@ -125,7 +127,7 @@ def forward_steps(p: Problem, traced: Traced, names: Names) -> list[dict[str, An
             named.add(expr.value)
         step: dict[str, Any] = {"phase": "forward", "expression": names.text(expr),
                                 "span": list(balanced_span(p.source, expr.span)),
-                                "node": value.grad_fn.name if value.grad_fn is not None else None}
+                                "node": _node_name(value)}
         if expr.kind == "name":
             step.update(op="variable" if expr.value in variables else "constant", value=value.data,
                         requires_grad=value.requires_grad, inputs=[])
@@ -137,6 +139,12 @@ def forward_steps(p: Problem, traced: Traced, names: Names) -> list[dict[str, An
                         computed=_with_numbers(expr, names), value=value.data)
         steps.append(step)
     return steps
+
+
+def _node_name(value: Tensor) -> str | None:
+    if value.grad_fn is not None:
+        return value.grad_fn.name
+    return "AccumulateGrad" if value.requires_grad else None
 
 
 def _with_numbers(expr: Expr, names: Names) -> str:
@@ -209,14 +217,14 @@ def local_rule(node: Node, i: int, names: Names, inputs: list[np.ndarray | None]
     words_tree = _simplify(_substitute(formula, numeric))
     symbolic = {a: e if e is not None else Expr("name", (0, 0), wrap(names.input_label(node, j)))
                 for j, (a, e) in enumerate(zip(rule.args, exprs))}
-    symbolic["out"] = own if own is not None else Expr("name", (0, 0), "out")
+    symbolic["out"] = own if own is not None else Expr("name", (0, 0), wrap(names.label(node)))
     words = unparse(_substitute(words_tree, symbolic))
     env = {a: Tensor(v) for a, v in zip(rule.args, inputs) if v is not None}
     if out is not None:
         env["out"] = Tensor(out)
     try:
         local = evaluate(formula, env).data
-    except Exception:  # noqa: BLE001 - a missing value only means no number is shown
+    except GradcliError:  # an input whose value was not kept: the words stand without a number
         local = None
     own_text = wrap(names.label(node))
     return {"rule": f"∂{own_text}/∂{wrap(names.input_label(node, i))} = {words}", "local": local}
@@ -365,8 +373,6 @@ def jacobian_rows(p: Problem) -> Explanation:
 
 
 def _rows(p: Problem, traced: Traced, names: Names, *, with_steps: bool) -> list[dict[str, Any]]:
-    from .errors import GradcliError
-
     size = traced.output.size
     if size > MAX_ROWS:
         raise GradcliError(f"the output has {size} entries; explain shows one backward pass per Jacobian row "

@@ -1,5 +1,6 @@
 """The graph the engine built, as data, and its exporters (rich tree, DOT, Mermaid, JSON).
 
+    >>> from gradcli.functional import problem
     >>> g = computation_graph(problem("x*x + y", {"x": 3, "y": 1}))
     >>> [n.name for n in g.nodes]
     ['AccumulateGrad', 'MulBackward0', 'AccumulateGrad', 'AddBackward0']
@@ -192,6 +193,14 @@ def array_text(a: Any, digits: int = 6) -> str:
     return text.replace("\n", "")
 
 
+def shorten(text: str, width: int = 60) -> str:
+    """text, or its two ends around an ellipsis when it is longer than width."""
+    if len(text) <= width:
+        return text
+    half = (width - 1) // 2
+    return text[:half] + "…" + text[-half:]
+
+
 def _details(node: GraphNode) -> list[str]:
     parts = [f"shape {format_shape(node.shape)}"]
     if node.value is not None:
@@ -226,7 +235,7 @@ def rich_tree(graph: Graph) -> Any:
         text = Text()
         text.append(f"#{node.id} ", style="dim")
         text.append(node.name, style="bold green" if node.op == "leaf" else "bold cyan")
-        text.append(f"  {node.text}", style="bold" if node.op == "leaf" else "")
+        text.append(f"  {shorten(node.text)}", style="bold" if node.op == "leaf" else "")
         if first:
             text.append("  " + "  ".join(_details(node)), style="dim")
         else:
@@ -253,7 +262,7 @@ def dot(graph: Graph) -> str:
     """Graphviz DOT: one box per node, an edge from each input to the node that uses it."""
     lines = ["digraph gradcli {", "  rankdir=BT;", '  node [shape=box, fontname="monospace"];']
     for node in graph.nodes:
-        label = "\n".join([node.name, node.text, *_details(node)])
+        label = "\n".join([node.name, shorten(node.text), *_details(node)])
         style = ', style=filled, fillcolor="lightblue"' if node.op == "leaf" else ""
         if node.id == graph.output:
             style = ', style=filled, fillcolor="lightyellow"'
@@ -271,7 +280,7 @@ def mermaid(graph: Graph) -> str:
     """A Mermaid flowchart, inputs below the nodes that use them."""
     lines = ["flowchart BT"]
     for node in graph.nodes:
-        label = "<br/>".join(_mermaid_label(s) for s in (node.name, node.text, *_details(node)))
+        label = "<br/>".join(_mermaid_label(s) for s in (node.name, shorten(node.text), *_details(node)))
         lines.append(f'  n{node.id}["{label}"]' if node.op != "leaf" else f'  n{node.id}(["{label}"])')
     lines.extend(f"  n{i} --> n{node.id}" for node in graph.nodes for i in node.inputs if i is not None)
     return "\n".join(lines)

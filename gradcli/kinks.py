@@ -5,8 +5,9 @@ the zero vector, and x**0 at 0 have no derivative; gradcli follows PyTorch's cho
 there. `kink_notes(output, source)` walks a graph that still holds its saved inputs
 (call it before backward frees them) and returns one line per such node:
 
-    >>> from gradcli.engine import Tensor, call
-    >>> kink_notes(call("abs", Tensor(0.0, requires_grad=True)), "abs(x)")
+    >>> from gradcli.functional import problem
+    >>> out, _ = problem("abs(x)", {"x": 0.0}).forward()
+    >>> kink_notes(out, "abs(x)")
     ['abs(x) is evaluated at 0, where it has no derivative: gradcli uses sign(0) = 0 (as PyTorch); the one-sided derivatives are -1 and +1, and any value in [-1, 1] is a subgradient']
 """
 

@@ -161,3 +161,11 @@ def test_an_output_no_variable_reaches_is_said_plainly(cli):
     run = cli("graph", "detach(x) * 2", "--x", "3")
     assert run.exit_code == 0
     assert "no variable with a gradient reaches the output" in run.stdout
+
+
+def test_long_sub_expressions_are_shortened_in_labels_but_not_in_json(cli):
+    expr = "+".join(["x"] * 200)
+    parsed, = pydot.graph_from_dot_data(cli("graph", expr, "--x", "1", "--format", "dot").stdout)
+    root = parsed.get_node("n199")[0].get_label().strip('"').split("\\n")
+    assert len(root[1]) == 59 and "…" in root[1]
+    assert cli("graph", expr, "--x", "1", "--format", "json").json()["nodes"][-1]["expression"] == expr
