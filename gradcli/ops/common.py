@@ -55,10 +55,15 @@ def reduced_shape(shape: Shape, axis: Any = None, keepdims: bool = False, **_: A
 
 
 def sympy_elementwise(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Lift a scalar SymPy function to object arrays (broadcasting like numpy)."""
+    """Lift a scalar SymPy function to object arrays (broadcasting like numpy).
+
+    The rule is marked `elementwise`: entry i of the result depends on entry i of each
+    input only, so a translation may apply it to the entries that hold a symbol alone.
+    """
     def rule(sp: Any, *args: np.ndarray, **_: Any) -> np.ndarray:
         ufunc = np.frompyfunc(lambda *xs: fn(sp, *xs), len(args), 1)
         return np.asarray(ufunc(*args), dtype=object)
+    rule.elementwise = True  # type: ignore[attr-defined]
     return rule
 
 

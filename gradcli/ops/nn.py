@@ -16,12 +16,19 @@ def _softmax(x, axis=-1):
     return e / F.sum(e, axis=axis, keepdims=True)
 
 
+def _sympy_softmax(sp, x, axis=-1):
+    # NOTE: the composite subtracts a detached max, a value its graph does not keep, so a
+    # translation cannot expand it through the graph; this is its SymPy form instead.
+    e = np.asarray(np.frompyfunc(sp.exp, 1, 1)(x), dtype=object)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
 def _log_softmax(x, axis=-1):
     return x - F.logsumexp(x, axis=axis, keepdims=True)
 
 
 primitive(name="softmax", doc="exp(x) / sum(exp(x)) along axis (default the last)",
-          signature="softmax(x, axis=-1)", family="nn", composite=_softmax, keywords=("axis",),
+          signature="softmax(x, axis=-1)", family="nn", composite=_softmax, sympy=_sympy_softmax, keywords=("axis",),
           samples=AXIS_SAMPLES)
 primitive(name="log_softmax", doc="log(softmax(x)) along axis (default the last), computed stably",
           signature="log_softmax(x, axis=-1)", family="nn", composite=_log_softmax, keywords=("axis",),

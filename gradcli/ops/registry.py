@@ -54,7 +54,8 @@ class Op:
     """One operation of the language or of the engine's internals.
 
     A primitive has forward/backward/shape/sympy; a composite is built from other
-    operations (`composite`) and inherits their derivatives and SymPy forms.
+    operations (`composite`) and inherits their derivatives and SymPy forms (unless it
+    gives its own `sympy`, which a translation then uses instead of expanding it).
 
     forward(*arrays, **params) -> ndarray
     backward(node, g) -> tuple of cotangents, one per input (None where not needed);
