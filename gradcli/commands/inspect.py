@@ -138,7 +138,8 @@ def forward_lines(e: Any) -> list[str]:
             body = _v(s["value"])
             tag = s["op"] + (" (requires grad)" if s.get("requires_grad") else "")
         else:
-            body = f"{s['computed']} = {_v(s['value'])}"
+            value = _v(s["value"])
+            body = value if s["computed"] == value else f"{s['computed']} = {value}"
             tag = s["node"] or "no gradient"
         lines.append(f"  {s['expression']:<{width}} = {body}    {tag}")
     return lines
