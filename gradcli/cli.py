@@ -274,7 +274,8 @@ def ops(format: FormatOpt = None, debug: DebugOpt = False) -> None:
 
 
 def main() -> None:
-    app()
+    # NOTE: the same name under `python -m gradcli`, so completion's _GRADCLI_COMPLETE works there too
+    app(prog_name="gradcli")
 
 
 # Command groups register themselves on `app`; they import nothing heavy at module level.

@@ -102,11 +102,10 @@ adam as in torch.optim). Shows the first and last steps: loss, values, gradient 
 
 Examples:
 
+\b
   gradcli descend "(w*x - y)**2" --w 1 --x 2 --y 4 --wrt w --lr 0.1 --steps 2
-
   gradcli descend "mean((w*x - y)**2)" --x 1,2,3 --y 2,4,6 --w 1 --wrt w --lr 0.01 --steps 100
-
-  gradcli descend "(a - 3)**2 + (b + 1)**2" --a 0 --b 0 --wrt a,b --lr 0.1 --optimizer adam --steps 500 --tol 1e-6 --plot
+  gradcli descend "(a-3)**2 + (b+1)**2" --a 0 --b 0 --wrt a,b --optimizer adam --lr 0.1 --tol 1e-6 --plot
 """)
 @guarded
 def descend(ctx: typer.Context, expr: ExprArg,
@@ -247,10 +246,9 @@ variables are fixed by their values. Draws in the terminal, or writes a picture 
 
 Examples:
 
+\b
   gradcli plot "sin(x) * x" --x -3:3
-
   gradcli plot "tanh(w*x)" --x -2:2:101 --w 3
-
   gradcli plot "log(1 + exp(x))" --x -5:5 --output softplus.png
 """)
 @guarded
