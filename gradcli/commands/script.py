@@ -33,7 +33,8 @@ def progress(description: str, total: int | None, show: bool = True) -> Iterator
     from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(console=Console(stderr=True), transient=True) as bar:
+    # NOTE: standard output goes through the bar only when it is the same terminal; redirected, it stays a file.
+    with Progress(console=Console(stderr=True), transient=True, redirect_stdout=sys.stdout.isatty()) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
 
