@@ -1,0 +1,380 @@
+"""The three-way check: the engine's derivatives against SymPy's and central finite differences.
+
+    >>> from gradcli import functional
+    >>> report = verify(functional.grad("mean(2*x)", {"x": [1, 2, 3]}))
+    >>> report.ok, [(f.label, str(f.expr)) for f in report.formulas["x"]]
+    (True, [('∂f/∂x_i', '2/3')])
+
+The entries compared: for a gradient, ∂f/∂x_i; for a vector-Jacobian product, the
+gradient of v·f; for a Jacobian, ∂f_o/∂x_i; for a Hessian, the gradient's entries and
+∂²f/∂a_i∂b_j. At most `samples` coordinates of the variables (and `samples` output
+entries of a Jacobian) are compared, chosen at random with a fixed seed; the report says
+how many of each variable were.
+
+Finite differences: central, with step 1e-6·max(1, |x_i|) on one sampled coordinate at a
+time, compared as torch.autograd.gradcheck does: |engine - fd| <= atol + rtol·|fd|. Where
+the one-sided differences disagree, and still do at a step 16 times smaller, the point is
+a kink: the engine's value passes when it lies between the two one-sided slopes. Hessian
+entries are differences of the engine's gradient, as torch's gradgradcheck does (the
+gradient itself is checked against differences of f in the same report).
+
+SymPy: the derivative of the translated expression (symbolic.py), evaluated at the point
+with 30 digits, compared with |engine - sympy| <= 1e-12 + 1e-9·|sympy|. Where SymPy's
+value is undefined (zoo, nan, a DiracDelta at its spike, a complex number) the entry is
+not comparable at this point; where the expression cannot be translated, the SymPy
+sub-check says why and the finite differences decide alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .engine import Tensor, no_grad
+from .errors import GradcliError
+from .functional import Problem, Result
+from .functional import grad as engine_grad
+from .symbolic import Index, symbol_name, translate
+
+STEP = 1e-6
+SMALL_STEP_RATIO = 16  # a kink's one-sided gap does not shrink with the step; a curve's does
+SIMPLIFY_OPS = 60  # simplify() only formulas up to this many operations (it can take long)
+NOT_COMPARABLE = "not comparable at this point"
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """|engine - reference| <= atol + rtol·|reference|, per reference."""
+
+    rtol: float = 1e-3
+    atol: float = 1e-5
+    sympy_rtol: float = 1e-9
+    sympy_atol: float = 1e-12
+
+
+@dataclass
+class Entry:
+    """One derivative compared three ways.
+
+    wrt: one (name, index) for a first derivative, two for a second; out: the output
+    entry of a Jacobian (None for a scalar).
+    """
+
+    head: str  # f, f_0 (an output entry), (v·f)
+    wrt: tuple[tuple[str, Index], ...]
+    out: Index | None
+    engine: float
+    formula: Any = None
+    sympy: float | None = None
+    sympy_note: str = ""
+    sympy_ok: bool | None = None  # None: not compared
+    fd: float | None = None
+    fd_note: str = ""
+    fd_ok: bool | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.sympy_ok is not False and self.fd_ok is not False
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(symbol_name(n, i) for n, i in self.wrt)
+
+    @property
+    def label(self) -> str:
+        return derivative_label(self.head, self.names)
+
+
+@dataclass
+class Formula:
+    """∂head/∂wrt[0] (∂²head/∂wrt[0]∂wrt[1]) = expr, with symbol names for the coordinates."""
+
+    head: str
+    wrt: tuple[str, ...]
+    expr: Any
+
+    @property
+    def label(self) -> str:
+        return derivative_label(self.head, self.wrt)
+
+
+def derivative_label(head: str, wrt: tuple[str, ...]) -> str:
+    """∂f/∂x_0, ∂f_1/∂x_0, ∂²f/∂x_0∂y_1."""
+    return f"∂{'²' if len(wrt) == 2 else ''}{head}/" + "".join(f"∂{w}" for w in wrt)
+
+
+@dataclass
+class SubCheck:
+    """One reference's summary: the largest errors over the entries it was compared on."""
+
+    max_abs_err: float | None = None
+    max_rel_err: float | None = None
+    compared: int = 0
+    note: str = ""  # why it could not run at all
+
+    def add(self, engine: float, reference: float) -> tuple[float, float]:
+        abs_err = abs(engine - reference)
+        rel_err = abs_err / abs(reference) if reference != 0 else (0.0 if abs_err == 0 else math.inf)
+        self.max_abs_err = abs_err if self.max_abs_err is None else max(self.max_abs_err, abs_err)
+        self.max_rel_err = rel_err if self.max_rel_err is None else max(self.max_rel_err, rel_err)
+        self.compared += 1
+        return abs_err, rel_err
+
+
+@dataclass
+class Report:
+    """What a check found: every entry, each reference's summary, how much was sampled."""
+
+    result: Result
+    entries: list[Entry]
+    tolerance: Tolerance
+    samples: int  # the budget of coordinates (and of output entries)
+    sampled: dict[str, int]  # coordinates compared per variable
+    outputs: int | None  # output entries compared (Jacobian), else None
+    sympy: SubCheck = field(default_factory=SubCheck)
+    finite_difference: SubCheck = field(default_factory=SubCheck)
+    step: float = STEP
+    formulas: dict[str, list[Formula]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(e.ok for e in self.entries)
+
+    def disagreeing(self) -> list[str]:
+        return [e.label for e in self.entries if not e.ok]
+
+
+def verify(result: Result, tolerance: Tolerance = Tolerance(), samples: int = 32, seed: int = 0) -> Report:
+    """Compare result's derivatives with SymPy's and with central finite differences."""
+    report = plan(result, samples, seed, tolerance)
+    finite_differences(report)
+    symbolic_side(report, evaluate=True)
+    return report
+
+
+def formulas(result: Result, samples: int = 32, seed: int = 0) -> Report:
+    """The symbolic derivatives alone (simplified), as a report without numeric comparisons."""
+    report = plan(result, samples, seed, Tolerance())
+    symbolic_side(report, evaluate=False)
+    if report.sympy.note:
+        raise GradcliError(f"no symbolic derivative: {report.sympy.note}", kind="symbolic")
+    return report
+
+
+# -- which entries --------------------------------------------------------------------
+def choose(shapes: dict[str, tuple[int, ...]], budget: int, rng: np.random.Generator) -> dict[str, list[Index]]:
+    """All indices when there are at most budget in total, else about budget, spread by size."""
+    if budget < 1:
+        raise GradcliError("--check-samples must be at least 1", kind="usage")
+    sizes = {name: int(np.prod(shape, dtype=np.int64)) for name, shape in shapes.items()}
+    total = sum(sizes.values())
+    out = {}
+    for name, shape in shapes.items():
+        if total <= budget:
+            flat = np.arange(sizes[name])
+        else:
+            share = min(sizes[name], max(1, round(budget * sizes[name] / total)))
+            flat = np.sort(rng.choice(sizes[name], share, replace=False))
+        out[name] = [tuple(int(i) for i in np.unravel_index(k, shape)) for k in flat]
+    return out
+
+
+def plan(result: Result, samples: int, seed: int, tolerance: Tolerance) -> Report:
+    """The entries to compare, with the engine's values and labels."""
+    p = result.problem
+    rng = np.random.default_rng(seed)
+    coords = choose({n: p.values[n].shape for n in p.wrt}, samples, rng)
+    first = [(n, i) for n in p.wrt for i in coords[n]]
+    entries: list[Entry] = []
+    outputs = None
+    if result.kind == "jacobian":
+        outs = choose({"f": result.value.shape}, samples, rng)["f"]
+        outputs = len(outs)
+        for o in outs:
+            for n, i in first:
+                entries.append(Entry(symbol_name("f", o), ((n, i),), o, float(result.jacobian[n][o + i])))
+    else:
+        head = "(v·f)" if result.kind == "vjp" else "f"
+        for n, i in first:
+            entries.append(Entry(head, ((n, i),), None, float(result.gradients[n][i])))
+    if result.kind == "hessian":
+        for a, i in first:
+            for b, j in first:
+                entries.append(Entry("f", ((a, i), (b, j)), None, float(result.hessian[a][b][i + j])))
+    return Report(result, entries, tolerance, samples, {n: len(c) for n, c in coords.items()}, outputs)
+
+
+# -- finite differences ------------------------------------------------------------------
+def finite_differences(report: Report) -> None:
+    """Fill each entry's fd value by central differences in the sampled coordinates."""
+    result, tol = report.result, report.tolerance
+    p = result.problem
+    values = {n: np.array(v, dtype=np.float64) for n, v in p.values.items()}
+    cotangent = result.grad_output
+
+    def output(vals: dict[str, np.ndarray]) -> np.ndarray:
+        with no_grad(), np.errstate(all="ignore"):
+            out, _ = p.forward({n: Tensor(v) for n, v in vals.items()})
+        data = out.data
+        return np.atleast_1d(np.sum(data * cotangent) if cotangent is not None else data).reshape(-1)
+
+    def gradient(vals: dict[str, np.ndarray]) -> np.ndarray:
+        moved = Problem(p.source, p.tree, p.names, p.wrt, {n: np.array(v) for n, v in vals.items()})
+        found = engine_grad(moved, {}).gradients
+        return np.concatenate([np.ravel(found[n]) for n in p.wrt])
+
+    offsets = np.cumsum([0] + [p.values[n].size for n in p.wrt])
+    position = {n: k for n, k in zip(p.wrt, offsets)}
+    columns: dict[tuple, tuple] = {}
+    for order, fn in ((1, output), (2, gradient)):
+        needed = [e for e in report.entries if len(e.wrt) == order]
+        if not needed:
+            continue
+        base = fn(values)
+        for entry in needed:
+            coord = entry.wrt[-1]
+            key = (order, coord)
+            if key not in columns:
+                columns[key] = _column(fn, values, base, coord, tol)
+            central, low, high, kink = columns[key]
+            if order == 2:
+                a, i = entry.wrt[0]
+                row = position[a] + int(np.ravel_multi_index(i, p.values[a].shape)) if i else position[a]
+            else:
+                row = int(np.ravel_multi_index(entry.out, result.value.shape)) if entry.out else 0
+            _judge_fd(report, entry, central[row], low[row], high[row], bool(kink[row]))
+
+
+def _column(fn: Callable, values: dict[str, np.ndarray], base: np.ndarray, coord: tuple[str, Index],
+            tol: Tolerance) -> tuple[np.ndarray, ...]:
+    """d fn / d x[coord] by central differences, the one-sided slopes, and where it kinks."""
+    name, index = coord
+    x = values[name]
+    x0 = float(x[index])
+
+    def slopes(h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        up, down = x0 + h, x0 - h
+        try:
+            x[index] = up
+            f_up = fn(values)
+            x[index] = down
+            f_down = fn(values)
+        finally:
+            x[index] = x0
+        with np.errstate(all="ignore"):
+            return ((f_up - f_down) / (up - down), (f_up - base) / (up - x0), (base - f_down) / (x0 - down))
+
+    h = STEP * max(1.0, abs(x0))
+    central, right, left = slopes(h)
+    with np.errstate(invalid="ignore"):
+        gap = np.abs(right - left)
+        kink = gap > tol.atol + tol.rtol * np.abs(central)
+    if kink.any():
+        _, right2, left2 = slopes(h / SMALL_STEP_RATIO)
+        with np.errstate(invalid="ignore"):
+            kink &= np.abs(right2 - left2) > gap / 4
+    return central, np.minimum(left, right), np.maximum(left, right), kink
+
+
+def _judge_fd(report: Report, entry: Entry, central: float, low: float, high: float, kink: bool) -> None:
+    tol = report.tolerance
+    entry.fd = float(central)
+    if not np.isfinite(central):
+        entry.fd_note = f"{NOT_COMPARABLE} (the differences are {central})"
+        return
+    if kink:
+        entry.fd_note = f"a kink: the one-sided slopes are {low:.6g} and {high:.6g}"
+        slack = tol.atol + tol.rtol * max(abs(low), abs(high))
+        entry.fd_ok = bool(low - slack <= entry.engine <= high + slack)
+        return
+    report.finite_difference.add(entry.engine, entry.fd)
+    entry.fd_ok = bool(abs(entry.engine - entry.fd) <= tol.atol + tol.rtol * abs(entry.fd))
+
+
+# -- SymPy ---------------------------------------------------------------------------------
+def symbolic_side(report: Report, *, evaluate: bool) -> None:
+    """Fill each entry's SymPy formula (and, with evaluate, its value at the point)."""
+    import sympy as sp
+
+    result = report.result
+    p = result.problem
+    # Small problems get every entry of every variable as a symbol: general formulas.
+    if sum(v.size for v in p.values.values()) <= report.samples:
+        free = {n: list(np.ndindex(v.shape)) for n, v in p.values.items()}
+    else:
+        free = {n: sorted({i for e in report.entries for m, i in e.wrt if m == n}) for n in p.wrt}
+    try:
+        t = translate(p, free)
+    except GradcliError as err:
+        if err.kind != "symbolic":
+            raise
+        report.sympy.note = err.message
+        return
+    f = t.output
+    if result.kind == "vjp":
+        weights = (sp.Integer(int(c)) if float(c).is_integer() else sp.Float(float(c)) for c in np.ravel(result.grad_output))
+        f = np.asarray(sp.Add(*(c * e for c, e in zip(weights, f.reshape(-1)))), dtype=object)
+    point = {s: sp.Float(v, 30) for s, v in t.point.items()}
+    firsts: dict[tuple, Any] = {}
+    for entry in report.entries:
+        (a, i), *rest = entry.wrt
+        key = (entry.out, a, i)
+        if key not in firsts:
+            firsts[key] = sp.diff(sp.sympify(f[entry.out or ()]), t.symbols[a][i])
+        d = firsts[key]
+        if rest:
+            b, j = rest[0]
+            d = sp.diff(d, t.symbols[b][j])
+        entry.formula = d if evaluate else _tidy(sp, d)
+        if evaluate:
+            _judge_sympy(sp, report, entry, d, point)
+    report.formulas = group_formulas(sp, report, t.symbols)
+
+
+def _tidy(sp: Any, expr: Any) -> Any:
+    return sp.simplify(expr) if sp.count_ops(expr) <= SIMPLIFY_OPS else expr
+
+
+def _judge_sympy(sp: Any, report: Report, entry: Entry, d: Any, point: dict) -> None:
+    value = d.xreplace(point).evalf(30) if d.free_symbols else d.evalf(30)
+    if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        entry.sympy_note = f"{NOT_COMPARABLE} (SymPy gives {value})"
+        return
+    try:
+        c = complex(value)
+    except (TypeError, ValueError):
+        entry.sympy_note = f"{NOT_COMPARABLE} (SymPy gives {value})"
+        return
+    if abs(c.imag) > 1e-12 * max(1.0, abs(c.real)):
+        entry.sympy_note = f"{NOT_COMPARABLE} (SymPy gives a complex value {value})"
+        return
+    tol = report.tolerance
+    entry.sympy = c.real
+    if not math.isfinite(entry.engine):
+        entry.sympy_ok = False
+        return
+    report.sympy.add(entry.engine, entry.sympy)
+    entry.sympy_ok = abs(entry.engine - entry.sympy) <= tol.sympy_atol + tol.sympy_rtol * abs(entry.sympy)
+
+
+def group_formulas(sp: Any, report: Report, symbols: dict[str, dict[Index, Any]]) -> dict[str, list[Formula]]:
+    """Formulas by variable; one, in x_i, when every first derivative of a variable reads alike.
+
+    Each coordinate's own symbol is rewritten with letter indices (x_i, W_i_j) to compare.
+    """
+    out: dict[str, list[Formula]] = {}
+    for name in report.result.wrt:
+        mine = [e for e in report.entries if e.wrt[0][0] == name and e.formula is not None]
+        out[name] = [Formula(e.head, e.names, e.formula) for e in mine]
+        if len(mine) < 2 or any(len(e.wrt) > 1 or e.out is not None for e in mine):
+            continue
+        letters = tuple("ijklmn"[k] for k in range(len(mine[0].wrt[0][1])))
+        general = sp.Symbol(symbol_name(name, letters), real=True)
+        shared = {e.formula.xreplace({symbols[name][e.wrt[0][1]]: general}) for e in mine}
+        if len(shared) == 1:
+            out[name] = [Formula(mine[0].head, (general.name,), shared.pop())]
+    return out
