@@ -60,10 +60,10 @@ class Names:
         self.source = p.source
         self.traced = traced
         self.expr_of: dict[int, Expr] = {}
-        for expr, value in traced.on_node:
+        for expr, value in traced.events:
             if isinstance(value, Tensor) and value.grad_fn is not None:
                 self.expr_of.setdefault(id(value.grad_fn), expr)
-        self.values = {id(e): v for e, v in traced.on_node}
+        self.values = {id(e): v for e, v in traced.events}
 
     def text(self, expr: Expr) -> str:
         start, end = balanced_span(self.source, expr.span)
@@ -118,7 +118,7 @@ def forward_steps(p: Problem, traced: Traced, names: Names) -> list[dict[str, An
     steps = []
     variables = set(p.names)
     named: set[str] = set()
-    for expr, value in traced.on_node:
+    for expr, value in traced.events:
         if expr.kind in SKIPPED_KINDS or not isinstance(value, Tensor) or expr.kind == "unary" and expr.value == "pos":
             continue
         if expr.kind == "name":

@@ -66,7 +66,7 @@ class Traced:
     leaves: dict[str, Tensor]
     engine_nodes: list[Node | LeafNode]  # creation order
     values: dict[int, np.ndarray]  # id(engine node) -> forward value
-    on_node: list[tuple[Any, Any]]  # (Expr, value) for every sub-expression, in evaluation order
+    events: list[tuple[Any, Any]]  # (Expr, value) for every sub-expression, in evaluation order
 
     def text(self, node: Node | LeafNode, source: str = "") -> str:
         if isinstance(node, LeafNode):

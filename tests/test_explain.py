@@ -90,7 +90,7 @@ def elementwise_cases():
     for name, rule in RULES.items():
         op = OPS[name]
         if rule.local and op.public:
-            for i, sample in enumerate(op.samples):
+            for i in range(len(op.samples)):
                 yield name, i
 
 

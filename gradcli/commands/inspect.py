@@ -193,7 +193,8 @@ def explanation_lines(e: Any) -> list[str]:
         output = "out"
     lines += forward_lines(e) + [""]
     lines.append("Backward pass, in the order the engine runs it")
-    lines += backward_lines(e.backward, root, output) or ["  nothing to do: no variable with a gradient reaches the output"]
+    lines += backward_lines(e.backward, root, output) or [
+        "  nothing to do: no variable with a gradient reaches the output"]
     lines += ["", "Gradients (as gradcli grad gives them)", *_gradient_lines(e.gradients)]
     if e.rows:
         lines += ["", "The same result from the rows of the Jacobian, one backward pass per basis vector:"]
