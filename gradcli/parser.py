@@ -123,7 +123,8 @@ class _Parser:
     def expression(self, min_bp: int = 0) -> Expr:
         self.depth += 1
         if self.depth > self.max_depth:
-            raise GradcliError(f"the expression is nested more than {self.max_depth} levels deep",
+            raise GradcliError(f"the expression is nested more than {self.max_depth} levels deep "
+                               f"(GRADCLI_MAX_DEPTH)",
                                kind="limit", span=self.tok.span, source=self.source)
         left = self.prefix()
         while self.tok.kind == "op" and self.tok.text in BINARY:
@@ -261,6 +262,11 @@ def parse(source: str) -> Expr:
         raise GradcliError(f"the expression is {len(source):,} characters long; the limit is "
                            f"{LIMITS.max_length:,} (GRADCLI_MAX_LENGTH)", kind="limit")
     parser = _Parser(source, LIMITS.max_depth)
+    # Every node of the tree has a token of its own, so this bounds the tree before it is built.
+    parts = len(parser.tokens) - 1
+    if parts > LIMITS.max_nodes:
+        raise GradcliError(f"the expression has {parts:,} parts; the limit is {LIMITS.max_nodes:,} "
+                           f"(GRADCLI_MAX_NODES)", kind="limit")
     tree = parser.expression()
     if parser.tok.kind != "end":
         tok = parser.tok
@@ -270,10 +276,6 @@ def parse(source: str) -> Expr:
         elif tok.text == "=":
             message += ": use == to compare"
         raise parser.error(message, tok.span)
-    count = sum(1 for _ in postorder(tree))
-    if count > LIMITS.max_nodes:
-        raise GradcliError(f"the expression has {count:,} parts; the limit is {LIMITS.max_nodes:,} "
-                           f"(GRADCLI_MAX_NODES)", kind="limit")
     return tree
 
 

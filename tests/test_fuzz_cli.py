@@ -1,0 +1,113 @@
+"""The whole CLI against arbitrary and hostile text: a clean result or a clean error, fast.
+
+Every run must end with status 0, 1 or 2, say something when it fails, finish within
+seconds, and never print a traceback or a raw numpy warning. run_cli re-raises any
+exception that escapes the app, so an escaped non-GradcliError fails the test too.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import run_cli
+from hypothesis import given
+from hypothesis import strategies as st
+
+# CPU seconds of this process (not wall time, which other jobs on the machine stretch);
+# generous for slow CI machines: a hang would take far longer.
+SECONDS = 10
+
+NASTY_EXPRESSIONS = [
+    "", " ", "\t\n", "\x00", "x\x00", "\x1b[31mx\x1b[0m", "x\x7f", "\r", "x − 1", "2 × x", "x ÷ 2", "x·x",
+    "x²", "∑x", "ｘ", "x\u200b", "\u202ex", "😀", "\ud800", "((x", "x))", "[x, 1", "x]", "(]", "x[0",
+    "__import__('os').system('echo hi')", "__import__", "x.__class__",
+    "x.__class__.__bases__", "().__class__", "x.real", "x.T.T.shape", "lambda: 1", "lambda x: x",
+    "exec('1')", "eval", "open('/etc/passwd')", "10**10**10", "9**9**9", "-(10**10**10)", "1e999999",
+    "zeros(100000000000)", "ones(100000, 100000)", "eye(10**10)", "zeros(-1)", "zeros(1.5)", "zeros()",
+    "zeros(1e300)", "outer(ones(1000000), ones(1000000))", "x[99]", "x[::0]", "x[1.5]", "x[nan]",
+    "sum(x, axis=7)", "sum(x, axis=1.5)", "sum(x, axes=0)", "exp(1000)*x", "log(0*x)", "0/0*x", "1/(0*x)",
+    "inv(zeros(2, 2)) @ x[:2]", "x = 1", "x == x == x", "x; 1", "x,", "'x'", '"x"', "#", "@", "x @", "x..T",
+    "x.", "sum(", "sum)", "f(x)", "sin(x, x)", "pow(x)", "where(x)", "x[", "[]", "()", "x[]", "1e", "0x10", "1_0",
+]
+HUGE_EXPRESSIONS = [
+    "(" * 10_000 + "x" + ")" * 10_000, "-" * 10_000 + "x", "[" * 10_000 + "x" + "]" * 10_000,
+    "sin(" * 10_000 + "x" + ")" * 10_000, "+".join(["x[0]"] * 20_000), "*".join(["x"] * 20_000),
+    "x" * 2_000_000,
+]
+NASTY_VALUES = [
+    "", " ", "nan", "inf", "-inf", "1e309", "nan,inf", "[[1,2],[3]]", "[" * 10_000 + "1" + "]" * 10_000,
+    "[" * 100, "]", "zeros(1e12)", "zeros(100000000000)", "randn(100000,100000)", "@/nonexistent/file.csv",
+    "@/", "@/etc/passwd", "@", "1,,2", "1;;2", ";", ",", "\x00", "１,２", "−1", "1e", "True", "null",
+    '{"a": 1}', "[true]", '["1"]', "[1e999]", "arange(0, 1e300, 1e-300)", "linspace(0, 1, 1e12)",
+    "full(2, nan)", "eye(3,4,5)", "zeros(-2)", "rand()", "unknown(3)", "__import__('os')", "1" * 100_000,
+]
+
+
+def check(*args: str, input: str | None = None) -> None:
+    start = time.process_time()
+    run = run_cli(*args, input=input)
+    elapsed = time.process_time() - start
+    assert run.exit_code in (0, 1, 2), (args[:2], run.exit_code, run.stderr[-500:])
+    assert "Traceback" not in run.stderr and "Traceback" not in run.stdout
+    assert "Warning:" not in run.stderr, run.stderr[-500:]  # numpy's RuntimeWarning: ..., never ours
+    if run.exit_code != 0:
+        assert run.stderr.startswith("error: ") and len(run.stderr.strip()) > len("error: ")
+    assert elapsed < SECONDS, f"{args[1][:60]!r} took {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize("command", ["grad", "jacobian", "hessian"])
+@pytest.mark.parametrize("expr", NASTY_EXPRESSIONS, ids=range(len(NASTY_EXPRESSIONS)))
+def test_nasty_expression(command, expr):
+    check(command, expr, "--x", "1,2,3", "--format", "json")
+
+
+@pytest.mark.parametrize("expr", HUGE_EXPRESSIONS, ids=range(len(HUGE_EXPRESSIONS)))
+def test_huge_expression(expr):
+    check("grad", expr, "--x", "1.0001", "--format", "json")
+
+
+@pytest.mark.parametrize("value", NASTY_VALUES, ids=range(len(NASTY_VALUES)))
+def test_nasty_value(value):
+    check("jacobian", "sin(x) * 2", f"--x={value}", "--format", "json")
+
+
+def test_huge_sum_gives_the_right_gradient():
+    start = time.process_time()
+    run = run_cli("grad", "sum(" + "+".join(["x"] * 100_000) + ")", "--x", "1,2", "--format", "json")
+    assert time.process_time() - start < SECONDS
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["gradients"]["x"] == [100_000.0, 100_000.0]
+
+
+def test_deep_nesting_is_refused_with_the_limit():
+    run = run_cli("grad", "(" * 10_000 + "x" + ")" * 10_000, "--x", "1")
+    assert run.exit_code == 2
+    assert "nested more than" in run.stderr and "GRADCLI_MAX_DEPTH" in run.stderr
+
+
+@pytest.mark.parametrize("expr,says", [("__import__('os')", "no strings"), ("x.__class__", "only .T"),
+                                       ("lambda: 1", "unexpected ':'"), ("open(x)", "unknown function")])
+def test_code_is_never_run(expr, says):
+    run = run_cli("grad", expr, "--x", "1")
+    assert run.exit_code == 2 and says in run.stderr, run.stderr
+
+
+printable = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+language = st.lists(st.sampled_from(list("xy0129.e+-*/^@()[],:=<>!T _") + ["sum(", "exp(", "**", "max(", "[0]"]),
+                    max_size=30).map("".join)
+
+
+@given(expr=st.one_of(printable, language), command=st.sampled_from(["grad", "jacobian", "hessian"]))
+def test_arbitrary_expression(expr, command):
+    check(command, expr, "--x", "1,2", "--y", "0.5", "--format", "json")
+
+
+@given(value=st.one_of(printable, st.text(st.sampled_from(list("0123456789.,;-+e[] ")), max_size=30)))
+def test_arbitrary_value(value):
+    check("grad", "sum(x * x)", f"--x={value}", "--format", "json")
+
+
+@given(data=printable)
+def test_arbitrary_standard_input(data):
+    check("grad", "sum(x)", "--x", "@-", "--format", "json", input=data)
