@@ -36,7 +36,7 @@ import numpy as np
 
 from .engine import Tensor, no_grad
 from .errors import GradcliError
-from .functional import Problem, Result
+from .functional import Problem, Result, jacobian, problem
 from .functional import grad as engine_grad
 from .symbolic import Index, symbol_name, translate
 
@@ -96,6 +96,7 @@ class Formula:
     head: str
     wrt: tuple[str, ...]
     expr: Any
+    general: bool = False  # one formula for every entry of a variable, in x_i
 
     @property
     def label(self) -> str:
@@ -154,6 +155,14 @@ def verify(result: Result, tolerance: Tolerance = Tolerance(), samples: int = 32
     finite_differences(report)
     symbolic_side(report, evaluate=True)
     return report
+
+
+def derivative(expr: str, values: dict[str, Any], wrt: Any = None) -> Result:
+    """The gradient of a scalar expression, the Jacobian of any other: what `gradcli check` checks."""
+    p = problem(expr, values, wrt)
+    with no_grad():
+        out, _ = p.forward()
+    return engine_grad(p, {}) if out.size == 1 else jacobian(p, {})
 
 
 def formulas(result: Result, samples: int = 32, seed: int = 0) -> Report:
@@ -284,10 +293,10 @@ def _judge_fd(report: Report, entry: Entry, central: float, low: float, high: fl
     tol = report.tolerance
     entry.fd = float(central)
     if not np.isfinite(central):
-        entry.fd_note = f"{NOT_COMPARABLE} (the differences are {central})"
+        entry.fd_note = f"{NOT_COMPARABLE} (finite differences give {central})"
         return
     if kink:
-        entry.fd_note = f"a kink: the one-sided slopes are {low:.6g} and {high:.6g}"
+        entry.fd_note = f"kink: one-sided slopes {low:.4g} and {high:.4g}"
         slack = tol.atol + tol.rtol * max(abs(low), abs(high))
         entry.fd_ok = bool(low - slack <= entry.engine <= high + slack)
         return
@@ -376,5 +385,5 @@ def group_formulas(sp: Any, report: Report, symbols: dict[str, dict[Index, Any]]
         general = sp.Symbol(symbol_name(name, letters), real=True)
         shared = {e.formula.xreplace({symbols[name][e.wrt[0][1]]: general}) for e in mine}
         if len(shared) == 1:
-            out[name] = [Formula(mine[0].head, (general.name,), shared.pop())]
+            out[name] = [Formula(mine[0].head, (general.name,), shared.pop(), general=True)]
     return out

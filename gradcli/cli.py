@@ -66,6 +66,12 @@ MethodOpt = Annotated[str, typer.Option("--method", help="batched (one pass per 
 ChunkOpt = Annotated[Optional[int], typer.Option("--chunk", help="Rows of the Jacobian per batched pass (default: chosen from the sizes).")]
 PointsOpt = Annotated[Optional[str], typer.Option("--points", help="A CSV (header of names) or JSON Lines file of points, or - for standard input: one result per point.")]
 OnErrorOpt = Annotated[OnError, typer.Option("--on-error", help="With --points, a bad row: stop (exit 2) or skip it.")]
+CheckOpt = Annotated[bool, typer.Option("--check", help="Also differentiate with SymPy and by central finite differences, show them side by side, exit 1 on a disagreement.")]
+SymbolicOpt = Annotated[bool, typer.Option("--symbolic", help="Print only the symbolic derivative (SymPy, simplified).")]
+LatexOpt = Annotated[bool, typer.Option("--latex", help="Symbolic derivatives as LaTeX (alone: print only them).")]
+RtolOpt = Annotated[float, typer.Option("--rtol", help="Relative tolerance against finite differences (torch gradcheck's).")]
+AtolOpt = Annotated[float, typer.Option("--atol", help="Absolute tolerance against finite differences (torch gradcheck's).")]
+CheckSamplesOpt = Annotated[int, typer.Option("--check-samples", min=1, help="Most coordinates (and output entries) checked; larger inputs are sampled.")]
 
 
 def report(err: GradcliError, *, label: str = "error") -> None:
@@ -136,14 +142,19 @@ def read_values(ctx: typer.Context, var: list[str] | None, seed: int) -> dict[st
     return {name: parse_value(text, name, seed=seed) for name, text in texts.items()}
 
 
-def emit(result: functional.Result, fmt: Format | None, output: str | None, precision: int) -> None:
-    """Warnings to stderr, then the result to a file or standard output in the chosen format."""
-    from . import render
-
+def announce(result: functional.Result) -> None:
+    """A result's warnings and notes, to standard error."""
     for warning in result.warnings:
         report(warning, label="warning")
     for note in result.notes:
         sys.stderr.write(f"note: {note}\n")
+
+
+def emit(result: functional.Result, fmt: Format | None, output: str | None, precision: int) -> None:
+    """Warnings to stderr, then the result to a file or standard output in the chosen format."""
+    from . import render
+
+    announce(result)
     if output:
         render.write_output(result, output)
         return
@@ -166,6 +177,18 @@ def emit(result: functional.Result, fmt: Format | None, output: str | None, prec
     sys.stdout.flush()
 
 
+def conclude(result: functional.Result, fmt: Format | None, output: str | None, precision: int, *,
+             check: bool = False, symbolic: bool = False, latex: bool = False, rtol: float = 1e-3,
+             atol: float = 1e-5, samples: int = 32) -> None:
+    """emit the result; with --check, --symbolic or --latex, the cross-check's output (commands/check.py)."""
+    if not (check or symbolic or latex):
+        return emit(result, fmt, output, precision)
+    from .commands.check import checked
+
+    checked(result, fmt, output, precision, check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol,
+            samples=samples)
+
+
 @app.command(context_settings=VARIABLES, help="""Value and gradient of a scalar expression.
 
 With --grad-output V (shaped like the output) a non-scalar expression gives the
@@ -184,6 +207,8 @@ def grad(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None,
          grad_output: Annotated[Optional[str], typer.Option("--grad-output", "-g", help="Cotangent V shaped like the output: gives Vᵀ·J.")] = None,
          format: FormatOpt = None, output: OutputOpt = None, seed: SeedOpt = 0, precision: PrecisionOpt = 4,
          var: VarOpt = None, points: PointsOpt = None, on_error: OnErrorOpt = OnError.stop,
+         check: CheckOpt = False, symbolic: SymbolicOpt = False, latex: LatexOpt = False,
+         rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
          debug: DebugOpt = False) -> None:
     values = read_values(ctx, var, seed)
     cotangent = parse_value(grad_output, "grad-output", seed=seed) if grad_output is not None else None
@@ -192,7 +217,8 @@ def grad(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None,
 
         return run_points("grad", expr, values, wrt, points, on_error, format, output, precision, seed,
                           grad_output=cotangent)
-    emit(functional.grad(expr, values, wrt=wrt, grad_output=cotangent), format, output, precision)
+    conclude(functional.grad(expr, values, wrt=wrt, grad_output=cotangent), format, output, precision,
+             check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol, samples=check_samples)
 
 
 @app.command(context_settings=VARIABLES, help="""Value and full Jacobian (output.shape + variable.shape).
@@ -211,6 +237,8 @@ def jacobian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: Meth
              precision: PrecisionOpt = 4, var: VarOpt = None, points: PointsOpt = None,
              on_error: OnErrorOpt = OnError.stop,
              explain: Annotated[bool, typer.Option("--explain", help="Show each row as one backward pass with a basis cotangent.")] = False,
+             check: CheckOpt = False, symbolic: SymbolicOpt = False, latex: LatexOpt = False,
+             rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
              debug: DebugOpt = False) -> None:
     values = read_values(ctx, var, seed)
     if explain:
@@ -222,7 +250,8 @@ def jacobian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: Meth
 
         return run_points("jacobian", expr, values, wrt, points, on_error, format, output, precision, seed,
                           method=method, chunk=chunk)
-    emit(functional.jacobian(expr, values, wrt=wrt, method=method, chunk=chunk), format, output, precision)
+    conclude(functional.jacobian(expr, values, wrt=wrt, method=method, chunk=chunk), format, output, precision,
+             check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol, samples=check_samples)
 
 
 @app.command(context_settings=VARIABLES, help="""Value, gradient and Hessian blocks of a scalar expression.
@@ -239,14 +268,18 @@ Examples:
 def hessian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: MethodOpt = "batched",
             chunk: ChunkOpt = None, format: FormatOpt = None, output: OutputOpt = None, seed: SeedOpt = 0,
             precision: PrecisionOpt = 4, var: VarOpt = None, points: PointsOpt = None,
-            on_error: OnErrorOpt = OnError.stop, debug: DebugOpt = False) -> None:
+            on_error: OnErrorOpt = OnError.stop,
+            check: CheckOpt = False, symbolic: SymbolicOpt = False, latex: LatexOpt = False,
+            rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
+            debug: DebugOpt = False) -> None:
     values = read_values(ctx, var, seed)
     if points is not None:
         from .commands.script import run_points
 
         return run_points("hessian", expr, values, wrt, points, on_error, format, output, precision, seed,
                           method=method, chunk=chunk)
-    emit(functional.hessian(expr, values, wrt=wrt, method=method, chunk=chunk), format, output, precision)
+    conclude(functional.hessian(expr, values, wrt=wrt, method=method, chunk=chunk), format, output, precision,
+             check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol, samples=check_samples)
 
 
 @app.command(help="""Every function of the expression language, with a one-line description.
@@ -282,3 +315,4 @@ def main() -> None:
 # One line per module: from .commands import NAME  # noqa: E402,F401
 from .commands import script  # noqa: E402,F401
 from .commands import inspect  # noqa: E402,F401
+from .commands import check  # noqa: E402,F401
