@@ -63,7 +63,8 @@ def array_cell(a: np.ndarray, precision: int) -> str:
         return fmt(float(a), precision)
     if a.size > 8:
         return f"array of shape {format_shape(a.shape)}"
-    return np.array2string(a, separator=", ", formatter={"float_kind": lambda v: fmt(v, precision)})
+    text = np.array2string(a, separator=", ", formatter={"float_kind": lambda v: fmt(v, precision)})
+    return " ".join(text.split())  # one line: [[2, 4], [6, 8]]
 
 
 def titled(title: str, body: RenderableType) -> Group:
@@ -125,6 +126,8 @@ def grid_table(a: np.ndarray, rows: list[str], columns: list[str], precision: in
                width: int = 80) -> RenderableType:
     """A 2-d array as a grid: row labels down the left, column labels across the top; as many
     columns as fit in width characters, the middle ones elided."""
+    if a.size == 0:
+        return Text(f"(no entries: {a.shape[0]} × {a.shape[1]})", style="dim")
     shown_rows = _elided(a.shape[0], MAX_ROWS)
     texts = {i: [fmt(v, precision) for v in a[i]] for i in shown_rows if i is not None}
     widths = [max([len(columns[j]), *(len(t[j]) for t in texts.values())]) for j in range(a.shape[1])]
@@ -151,7 +154,7 @@ def entry_labels(name: str, shape: tuple[int, ...]) -> list[str]:
 def block_grid(block: np.ndarray, row_name: str, row_shape: tuple, col_name: str, col_shape: tuple,
                precision: int, width: int) -> RenderableType:
     """A derivative block shaped row_shape + col_shape as a grid of row entries by column entries."""
-    rows, cols = max(1, int(np.prod(row_shape))), max(1, int(np.prod(col_shape)))
+    rows, cols = int(np.prod(row_shape)), int(np.prod(col_shape))
     return grid_table(np.asarray(block).reshape(rows, cols), entry_labels(row_name, row_shape),
                       entry_labels(col_name, col_shape), precision, width=width)
 
@@ -227,6 +230,10 @@ def _derivative_blocks(result: Result, precision: int, width: int) -> list[Rende
                                                      precision, width)))
         return blocks
     blocks = _variable_blocks(result, "∂f/∂{}", precision, width)
+    if len(result.wrt) > 1 and sum(p.values[name].size for name in result.wrt) <= MAX_COLUMNS:
+        heading = f"∂²f/∂({', '.join(result.wrt)})²   every block at once"
+        blocks.append(titled(heading, _whole_hessian(result, precision, width)))
+        return blocks
     for a in result.wrt:
         for b in result.wrt:
             block = result.hessian[a][b]
@@ -234,6 +241,16 @@ def _derivative_blocks(result: Result, precision: int, width: int) -> list[Rende
             blocks.append(titled(heading, block_grid(block, a, p.values[a].shape, b, p.values[b].shape, precision,
                                                      width)))
     return blocks
+
+
+def _whole_hessian(result: Result, precision: int, width: int) -> RenderableType:
+    """All Hessian blocks as one symmetric grid over the entries of every variable."""
+    p = result.problem
+    labels = [label for name in result.wrt for label in entry_labels(name, p.values[name].shape)]
+    sizes = [p.values[name].size for name in result.wrt]
+    rows = [np.concatenate([result.hessian[a][b].reshape(sizes[i], sizes[j]) for j, b in enumerate(result.wrt)],
+                           axis=1) for i, a in enumerate(result.wrt)]
+    return grid_table(np.concatenate(rows, axis=0), labels, labels, precision, width=width)
 
 
 def render_table(result: Result, console: Console, precision: int = 4) -> None:

@@ -175,6 +175,26 @@ def test_table_headings_do_not_wrap_in_a_narrow_terminal():
     assert "∂f/∂m   shape (2, 2)" in text.splitlines()
 
 
+def test_table_hessian_of_small_variables_is_one_grid():
+    text = ok("hessian", "x**3 * y", "--x", "2", "--y", "5")
+    lines = text.splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("∂²f/∂(x, y)²")))
+    assert lines[start + 1].split() == ["x", "y"]
+    assert lines[start + 3].split() == ["x", "60", "12"]
+    assert lines[start + 4].split() == ["y", "12", "0"]
+
+
+def test_table_hessian_blocks_of_larger_variables():
+    text = ok("hessian", "sum(x*x) * y", "--x", "arange(9)", "--y", "2")
+    for heading in ("∂²f/∂x∂x   shape (9, 9)", "∂²f/∂x∂y   shape (9,)", "∂²f/∂y∂y   shape ()"):
+        assert heading in text.splitlines()
+
+
+@pytest.mark.parametrize("value", ["zeros(0)", "zeros(2,0)"])
+def test_table_of_empty_arrays(value):
+    assert "no entries" in ok("jacobian", "x*2", "--x", value)
+
+
 def test_table_precision():
     assert "0.6667" in ok("grad", "mean(2*x)", "--x", "1,2,3")
     text = ok("grad", "mean(2*x)", "--x", "1,2,3", "--precision", "8")
