@@ -143,16 +143,16 @@ def chunks(lines: Iterable[str], size: int, streaming: bool) -> Iterator[list[tu
     threading.Thread(target=read, daemon=True).start()
     while True:
         block = [arrived.get()]
-        while len(block) < size and not arrived.empty():
+        while len(block) < size and not arrived.empty() and not isinstance(block[-1], GradcliError):
             block.append(arrived.get())
-        finished = block[-1] is end
-        for item in block:
-            if isinstance(item, GradcliError):
-                raise item
-        block = [item for item in block if item is not end]
+        last = block[-1]
+        if last is end or isinstance(last, GradcliError):
+            block.pop()
         if block:
             yield block
-        if finished:
+        if isinstance(last, GradcliError):
+            raise last
+        if last is end:
             return
 
 
