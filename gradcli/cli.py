@@ -216,7 +216,7 @@ def grad(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None,
         from .commands.script import run_points
 
         return run_points("grad", expr, values, wrt, points, on_error, format, output, precision, seed,
-                          grad_output=cotangent)
+                          grad_output=cotangent, single={"--check": check, "--symbolic": symbolic, "--latex": latex})
     conclude(functional.grad(expr, values, wrt=wrt, grad_output=cotangent), format, output, precision,
              check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol, samples=check_samples)
 
@@ -249,7 +249,7 @@ def jacobian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: Meth
         from .commands.script import run_points
 
         return run_points("jacobian", expr, values, wrt, points, on_error, format, output, precision, seed,
-                          method=method, chunk=chunk)
+                          method=method, chunk=chunk, single={"--check": check, "--symbolic": symbolic, "--latex": latex})
     conclude(functional.jacobian(expr, values, wrt=wrt, method=method, chunk=chunk), format, output, precision,
              check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol, samples=check_samples)
 
@@ -277,7 +277,7 @@ def hessian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: Metho
         from .commands.script import run_points
 
         return run_points("hessian", expr, values, wrt, points, on_error, format, output, precision, seed,
-                          method=method, chunk=chunk)
+                          method=method, chunk=chunk, single={"--check": check, "--symbolic": symbolic, "--latex": latex})
     conclude(functional.hessian(expr, values, wrt=wrt, method=method, chunk=chunk), format, output, precision,
              check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol, samples=check_samples)
 

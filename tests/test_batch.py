@@ -220,3 +220,14 @@ def test_a_hundred_thousand_points_are_vectorised(tmp_path):
     # one by one this takes tens of seconds; vectorised it takes about one (with room for a busy machine)
     limit = float(os.environ.get("GRADCLI_BATCH_SECONDS", "10"))
     assert elapsed < limit
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--check"], "--check works on one point, not with --points"),
+    (["--output", "r.json"], "--output takes one result"),
+])
+def test_one_point_options_are_refused_with_points(tmp_path, option, message):
+    path = write(tmp_path, "p.csv", "x,y\n1,2\n")
+    run = run_cli("grad", F, "--points", path, *option)
+    assert run.exit_code == 2
+    assert message in run.stderr and run.stdout == ""

@@ -51,11 +51,19 @@ def _line_count(path: str) -> int | None:
 
 def run_points(kind: str, expr: str, fixed: dict[str, Any], wrt: str | None, path: str, on_error: OnError,
                fmt: Format | None, output: str | None, precision: int, seed: int, *,
-               grad_output: Any = None, method: str = "batched", chunk: int | None = None) -> None:
-    """One result per point of path: JSON Lines, CSV (also for plain) or a table on standard output."""
+               grad_output: Any = None, method: str = "batched", chunk: int | None = None,
+               single: dict[str, bool] | None = None) -> None:
+    """One result per point of path: JSON Lines, CSV (also for plain) or a table on standard output.
+
+    single names the options that work on one point only, with whether each was given.
+    """
     from ..batch import BadRow, Batch, run
     from ..rows import CsvRows, JsonRows, TableRows
 
+    given = [name for name, on in (single or {}).items() if on]
+    if given:
+        raise GradcliError(f"{', '.join(given)} work{'s' if len(given) == 1 else ''} on one point, not with --points",
+                           kind="usage")
     if output is not None:
         raise GradcliError("--output takes one result; with --points, choose --format json or csv and "
                            "redirect standard output", kind="usage")
