@@ -127,15 +127,17 @@ class _Parser:
                                f"(GRADCLI_MAX_DEPTH)",
                                kind="limit", span=self.tok.span, source=self.source)
         left = self.prefix()
+        compared = False  # a < b < c is refused; (a < b) == (c < d) compares two masks
         while self.tok.kind == "op" and self.tok.text in BINARY:
             name, lbp, rbp = BINARY[self.tok.text]
             if lbp < min_bp:
                 break
             op = self.advance()
+            if lbp == PRECEDENCE["lt"]:
+                if compared:
+                    raise self.error("comparisons cannot be chained: combine masks with *", op.span)
+                compared = True
             right = self.expression(rbp)
-            if lbp == 10 and right.kind == "binary" and PRECEDENCE.get(right.value) == 10 or \
-                    lbp == 10 and left.kind == "binary" and PRECEDENCE.get(left.value) == 10:
-                raise self.error("comparisons cannot be chained: combine masks with *", op.span)
             left = Expr("binary", (left.span[0], right.span[1]), name, (left, right))
         self.depth -= 1
         return left
@@ -341,7 +343,8 @@ def unparse(root: Expr) -> str:
             prec = PRECEDENCE[node.value]
             (lt, lp), (rt, rp) = kids
             right_assoc = node.value == "pow"
-            if lp < prec or (right_assoc and lp == prec):
+            chain = prec == PRECEDENCE["lt"]  # comparisons do not chain: parenthesise both sides
+            if lp < prec or ((right_assoc or chain) and lp == prec):
                 lt = f"({lt})"
             if rp < prec or (not right_assoc and rp == prec):
                 rt = f"({rt})"

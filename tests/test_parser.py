@@ -40,6 +40,8 @@ GOLDENS = [
     ("a<b", "(lt a b)"), ("a<=b", "(le a b)"), ("a>b", "(gt a b)"), ("a>=b", "(ge a b)"),
     ("a==b", "(eq a b)"), ("a!=b", "(ne a b)"),
     ("a+1 < b*2", "(lt (add a 1) (mul b 2))"),
+    ("(x > 0) == (y > 0)", "(eq (gt x 0) (gt y 0))"),
+    ("(a < b) < c", "(lt (lt a b) c)"),
     # indexing and slicing
     ("x[0]", "(index x 0)"),
     ("x[-1]", "(index x (neg 1))"),
@@ -104,6 +106,9 @@ def test_power_value_is_right_associative():
     ("(a+b).T", "(a + b).T"),
     ("sum(x,axis=0)", "sum(x, axis=0)"),
     ("m[:,0]", "m[:, 0]"),
+    ("(x>0)==(y>0)", "(x > 0) == (y > 0)"),
+    ("(a<b)<c", "(a < b) < c"),
+    ("(2).T", "(2).T"),
 ])
 def test_unparse_is_parenthesised_where_precedence_matters(text, canonical):
     assert unparse(parse(text)) == canonical
