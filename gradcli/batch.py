@@ -11,8 +11,9 @@ becomes a vector with a leading point axis. Because the points are independent,
 
     d sum_i f(x_i) / d x_j = f'(x_j),
 
-so one backward pass from sum(f) gives every point's gradient, and a second one from
-each sum(df/da) gives every point's Hessian entries. Anything else (arrays, reductions,
+so one backward pass from sum(f) gives every point's gradient; each point's output is
+one number, so its Jacobian is that gradient; and a second pass from each sum(df/da)
+gives every point's Hessian entries (df/da at one point depends on that point alone). Anything else (arrays, reductions,
 --grad-output) falls back to one computation per point.
 
     >>> b = Batch("grad", "x*y", {}, None)
@@ -290,7 +291,7 @@ class Batch:
         """Results for the points, vectorised when they allow it, else one by one."""
         if self.vectorise and len(points) > 1 and all(_scalar(v) for p in points for v in p.values.values()):
             try:
-                yield from self._vectorised(points)
+                yield self._diagnosed(self._vectorised(points), points)
                 return
             except GradcliError:
                 pass  # one by one finds the point at fault and reports it with its line
@@ -312,7 +313,7 @@ class Batch:
             return BadRow(point.line, err.with_source(self.source))
         return from_result(r, point.line)
 
-    def _vectorised(self, points: list[Point]) -> Iterator[Results | BadRow]:
+    def _vectorised(self, points: list[Point]) -> Results:
         n = len(points)
         values = {name: np.full(n, float(self.fixed[name])) if name in self.fixed
                   else np.array([p.values[name] for p in points], dtype=np.float64) for name in self.names}
@@ -337,9 +338,9 @@ class Batch:
                         if grads[a].requires_grad else {}
                     result.hessian[a] = {b: np.array(h.data) for b, h in _by_name(leaves, p.wrt, second, n).items()}
         result.warnings = [[] for _ in points]
-        yield from self._diagnosed(result, points)
+        return result
 
-    def _diagnosed(self, result: Results, points: list[Point]) -> Iterator[Results | BadRow]:
+    def _diagnosed(self, result: Results, points: list[Point]) -> Results:
         """Points whose numbers are not all finite are re-run alone, to say where they stopped being finite."""
         finite = np.isfinite(result.value)
         for block in (result.gradients, result.jacobian, *(result.hessian or {}).values()):
@@ -353,7 +354,7 @@ class Batch:
             result.warnings[i] = single.warnings[0] if isinstance(single, Results) else [single.error.message]
         if self.on_point is not None:
             self.on_point(len(points))
-        yield result
+        return result
 
 
 def _by_name(leaves: Mapping[str, Tensor], wrt: list[str], found: Mapping[Any, Tensor], n: int) -> dict[str, Tensor]:
