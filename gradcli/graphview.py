@@ -1,6 +1,5 @@
 """The graph the engine built, as data, and its exporters (rich tree, DOT, Mermaid, JSON).
 
-    >>> from gradcli.functional import problem
     >>> g = computation_graph(problem("x*x + y", {"x": 3, "y": 1}))
     >>> [n.name for n in g.nodes]
     ['AccumulateGrad', 'MulBackward0', 'AccumulateGrad', 'AddBackward0']
@@ -13,7 +12,7 @@ builds a tree, so `sin(x)*sin(x)` has two SinBackward0 nodes, as PyTorch would t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +20,10 @@ import numpy as np
 
 from .engine import LeafNode, Node, Tensor, edge_of, no_grad, run_backward, topological_order
 from .evaluate import evaluate
-from .functional import Problem
+from .errors import GradcliError
+from .evaluate import variables
+from .functional import Problem, problem
+from .parser import parse
 from .ops.common import format_shape
 
 
@@ -34,7 +36,7 @@ class GraphNode:
     op: str  # the operation's name, or "leaf"
     span: tuple[int, int] | None
     text: str  # the sub-expression it came from (a leaf: the variable's name)
-    shape: tuple[int, ...]
+    shape: tuple[int, ...] | None  # None when the graph was built without values
     inputs: list[int | None]
     value: np.ndarray | None = None
     grad: np.ndarray | None = None
@@ -47,7 +49,7 @@ class Graph:
     source: str
     nodes: list[GraphNode]
     output: int | None
-    value: np.ndarray
+    value: np.ndarray | None
     grad_output: np.ndarray | None = None
     parents: dict[int, list[int]] = field(default_factory=dict)
 
@@ -165,6 +167,28 @@ def computation_graph(p: Problem, grad_output: Any = None) -> Graph:
                  None if grad_output is None else seed)
 
 
+def graph_of(expr: str, values: Mapping[str, Any], wrt: Any = None, grad_output: Any = None) -> Graph:
+    """The graph of expr at values; variables without a value give the graph's structure only.
+
+    Such variables stand in as the scalar 1.0, and then no node shows a value, a gradient
+    or a shape (they would be the stand-in's, not the expression's).
+    """
+    names = variables(parse(expr))
+    missing = [n for n in names if n not in values]
+    if not missing:
+        return computation_graph(problem(expr, values, wrt), grad_output)
+    try:
+        g = computation_graph(problem(expr, {n: values.get(n, 1.0) for n in names}, wrt))
+    except GradcliError as err:
+        raise GradcliError(f"{err.message} (without values, {', '.join(missing)} stood in as scalars: give "
+                           f"{' '.join(f'--{n} VALUE' for n in missing)}, the graph depends on their shapes)",
+                           kind=err.kind, span=err.span, source=err.source) from None
+    for node in g.nodes:
+        node.value = node.grad = node.shape = None
+    g.value = None
+    return g
+
+
 def _seed(out: Tensor, grad_output: Any) -> np.ndarray | None:
     if grad_output is not None:
         from .engine import seed_cotangent
@@ -202,7 +226,7 @@ def shorten(text: str, width: int = 60) -> str:
 
 
 def _details(node: GraphNode) -> list[str]:
-    parts = [f"shape {format_shape(node.shape)}"]
+    parts = [] if node.shape is None else [f"shape {format_shape(node.shape)}"]
     if node.value is not None:
         parts.append(f"value {array_text(node.value, 4)}")
     if node.grad is not None:
@@ -236,14 +260,15 @@ def rich_tree(graph: Graph) -> Any:
         text.append(f"#{node.id} ", style="dim")
         text.append(node.name, style="bold green" if node.op == "leaf" else "bold cyan")
         text.append(f"  {shorten(node.text)}", style="bold" if node.op == "leaf" else "")
-        if first:
-            text.append("  " + "  ".join(_details(node)), style="dim")
-        else:
+        if not first:
             text.append(f"  (the same node #{node.id}, shown above)", style="dim italic")
+        elif _details(node):
+            text.append("  " + "  ".join(_details(node)), style="dim")
         return text
 
     if graph.output is None:
-        return Tree(Text(f"constant {array_text(graph.value)}: no variable with a gradient reaches the output"))
+        value = "" if graph.value is None else f" {array_text(graph.value)}"
+        return Tree(Text(f"constant{value}: no variable with a gradient reaches the output"))
     tree_at: dict[int, Any] = {}
     root = None
     for depth, node, first in walk_tree(graph):
@@ -290,12 +315,13 @@ def graph_payload(graph: Graph) -> dict[str, Any]:
     """The JSON object: expression, output id, value, and the nodes with their fields."""
     from .render import to_json
 
-    out: dict[str, Any] = {"expression": graph.source, "output": graph.output, "value": to_json(graph.value)}
+    out: dict[str, Any] = {"expression": graph.source, "output": graph.output,
+                           "value": None if graph.value is None else to_json(graph.value)}
     if graph.grad_output is not None:
         out["grad_output"] = to_json(graph.grad_output)
     out["nodes"] = [
         {"id": n.id, "name": n.name, "op": n.op, "span": None if n.span is None else list(n.span),
-         "expression": n.text, "shape": list(n.shape), "inputs": n.inputs,
+         "expression": n.text, "shape": None if n.shape is None else list(n.shape), "inputs": n.inputs,
          "parents": graph.parents.get(n.id, []),
          "value": None if n.value is None else to_json(n.value),
          "grad": None if n.grad is None else to_json(n.grad)}

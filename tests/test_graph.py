@@ -169,3 +169,21 @@ def test_long_sub_expressions_are_shortened_in_labels_but_not_in_json(cli):
     root = parsed.get_node("n199")[0].get_label().strip('"').split("\\n")
     assert len(root[1]) == 59 and "…" in root[1]
     assert cli("graph", expr, "--x", "1", "--format", "json").json()["nodes"][-1]["expression"] == expr
+
+
+def test_without_values_the_graph_shows_its_structure_only(cli):
+    g = cli("graph", "sin(x)*y + x", "--format", "json").json()
+    assert [n["name"] for n in g["nodes"]] == ["AccumulateGrad", "SinBackward0", "AccumulateGrad",
+                                               "MulBackward0", "AddBackward0"]
+    assert all(n["value"] is None and n["grad"] is None and n["shape"] is None for n in g["nodes"])
+    x = g["nodes"][0]
+    assert x["expression"] == "x" and sorted(x["parents"]) == [1, 4]
+    tree = cli("graph", "sin(x)*y + x").stdout
+    assert "SinBackward0  sin(x)\n" in tree and "value" not in tree
+
+
+def test_without_values_a_shape_dependent_graph_asks_for_them(cli):
+    run = cli("graph", "x[1]*2")
+    assert run.exit_code == 2
+    assert "give --x VALUE, the graph depends on their shapes" in run.stderr
+    assert run.stderr.splitlines()[1:] == ["  x[1]*2", "  ^~~~"]

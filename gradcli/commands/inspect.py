@@ -32,12 +32,15 @@ class GraphFormat(str, Enum):
 @app.command(context_settings=VARIABLES, help="""The computation graph the engine builds for an expression.
 
 Each node is shown with its PyTorch-style name (MulBackward0, ..., AccumulateGrad for a
-variable), the sub-expression it came from, its shape, its forward value and the
-gradient that flowed through it. A variable used twice is one node with two parents.
+variable), the sub-expression it came from and, with values given, its shape, its
+forward value and the gradient that flowed through it. A variable used twice is one
+node with two parents.
 
 Examples:
 
   gradcli graph "x*x + y" --x 3 --y 1
+
+  gradcli graph "sin(x)*y"
 
   gradcli graph "(w*x - y)**2" --w 1 --x 2 --y 4 --format dot | dot -Tsvg > graph.svg
 
@@ -50,10 +53,9 @@ def graph(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, grad_output: Gr
               show_default=False)] = None,
           seed: SeedOpt = 0, var: VarOpt = None, debug: DebugOpt = False) -> None:
     from .. import graphview
-    from ..functional import problem
 
     cotangent = parse_value(grad_output, "grad-output", seed=seed) if grad_output is not None else None
-    g = graphview.computation_graph(problem(expr, read_values(ctx, var, seed), wrt), cotangent)
+    g = graphview.graph_of(expr, read_values(ctx, var, seed), wrt, cotangent)
     fmt = format or (GraphFormat.json if default_format() is Format.json else GraphFormat.tree)
     if fmt is GraphFormat.tree:
         from rich.console import Console
