@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from .engine import LeafNode, Tensor, as_array, run_backward
+from .engine import LeafNode, Node, Tensor, as_array, run_backward, topological_order
 from .errors import GradcliError, closest
 from .evaluate import evaluate, variables
+from .limits import LIMITS
 from .kinks import kink_notes
 from .ops.common import format_shape
 from .ops.registry import FUNCTIONS
@@ -180,6 +181,12 @@ def _basis_vjps(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str], me
                 chunk: int | None) -> dict[str, np.ndarray]:
     """Rows d output_i / d v for every i, as VJPs with the standard basis: v -> (out.size,) + v.shape."""
     n = output.size
+    for name in wrt:
+        entries = n * leaves[name].size
+        if entries > LIMITS.max_elements:
+            raise GradcliError(f"the derivative of the output ({n:,} entries) with respect to {name} "
+                               f"({leaves[name].size:,} entries) would have {entries:,} entries; the limit is "
+                               f"{LIMITS.max_elements:,} (GRADCLI_MAX_ELEMENTS)", kind="limit")
     rows = {name: np.zeros((n,) + leaves[name].shape) for name in wrt}
     if not output.requires_grad or n == 0:
         return rows
@@ -193,7 +200,12 @@ def _basis_vjps(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str], me
         return rows
     if method != "batched":
         raise GradcliError(f"unknown method {method!r}: use batched or loop", kind="usage")
-    size = chunk_size(n, (leaves[name].size for name in wrt), chunk)
+    # NOTE: a batched pass holds a row of cotangent for every node of the graph, so the
+    # largest node (an outer product inside a sum, say) bounds the rows per pass.
+    largest = max(int(np.prod(node.out_shape)) for node in topological_order([output.grad_fn])
+                  if isinstance(node, Node))
+    size = chunk_size(n, (*(leaves[name].size for name in wrt), largest), chunk)
+    size = max(1, min(size, LIMITS.max_elements // max(1, largest)))
     if size >= n:
         # One pass covers the basis: its cotangents are the rows, no copy into `rows` needed.
         return _leaf_cotangents(leaves, wrt, _basis_pass(output, range(n)), (n,))
