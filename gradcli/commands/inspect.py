@@ -133,6 +133,7 @@ def _d(of: str, by: str) -> str:
 
 
 def forward_lines(e: Any) -> list[str]:
+    """One line per forward step: `text = operands = value    node name`."""
     lines = ["Forward pass, in evaluation order"]
     width = min(40, max((len(s["expression"]) for s in e.forward), default=0))
     for s in e.forward:
@@ -184,6 +185,7 @@ def _gradient_lines(gradients: dict[str, Any], of: str = "L") -> list[str]:
 
 
 def explanation_lines(e: Any) -> list[str]:
+    """The whole explanation as text: header, forward, backward, gradients, rows, trailer."""
     root = e.forward[-1]["expression"] if e.forward else e.source
     wrt = f"differentiated with respect to {', '.join(e.wrt)}"
     if e.grad_output is None:
@@ -210,6 +212,7 @@ def explanation_lines(e: Any) -> list[str]:
 
 
 def jacobian_lines(e: Any) -> list[str]:
+    """`jacobian --explain` as text: the forward pass, one backward pass per row, the rows stacked."""
     lines = [f"out = {e.source} = {_v(e.value)}", "", *forward_lines(e), "",
              "Each row of the Jacobian is one backward pass, seeded with a basis vector:"]
     root = e.forward[-1]["expression"] if e.forward else e.source
