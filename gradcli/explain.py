@@ -302,8 +302,10 @@ def first_nonfinite(e: Explanation) -> dict[str, Any] | None:
     """The first forward value, else the first passed gradient, that is nan or inf."""
     for step in e.forward:
         if not _finite(step["value"]):
-            return {"phase": "forward", "expression": step["expression"], "span": step["span"],
-                    "message": f"the value of {step['expression']} became {_kind(step['value'])}"}
+            message = f"the value of {step['expression']} became {_kind(step['value'])}"
+            if _finite(e.value):
+                message += " (the result stays finite: that value is not used, as in a where branch not taken)"
+            return {"phase": "forward", "expression": step["expression"], "span": step["span"], "message": message}
     for step in e.backward:
         if step["phase"] != "backward" or not _finite(step["upstream"]):
             continue

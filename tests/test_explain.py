@@ -209,3 +209,10 @@ def test_a_non_scalar_output_without_grad_output_says_what_to_do(cli):
     run = cli("explain", "x*2", "--x", "1,2")
     assert run.exit_code == 2
     assert "--grad-output" in run.stderr
+
+
+def test_a_non_finite_value_the_result_does_not_use_is_said_to_be_unused(cli):
+    e = explain_json(cli, "where(x > 0, log(x), 0)", "--x", "-1")
+    assert e["value"] == 0.0 and e["gradients"] == {"x": 0.0}
+    assert e["nonfinite"]["expression"] == "log(x)"
+    assert "the result stays finite" in e["nonfinite"]["message"]
