@@ -21,8 +21,8 @@ import numpy as np
 from .engine import LeafNode, Node, Tensor, as_array, run_backward, topological_order
 from .errors import GradcliError, closest
 from .evaluate import evaluate, variables
-from .limits import LIMITS
 from .kinks import kink_notes
+from .limits import LIMITS
 from .ops.common import format_shape
 from .ops.registry import FUNCTIONS
 from .parser import Expr, parse, postorder, unparse

@@ -145,12 +145,13 @@ def _range_like(kind: str, args: list[float]) -> np.ndarray:
     return np.arange(start, stop, step, dtype=np.float64)
 
 
-def _check_size(dims: tuple[int, ...]) -> None:
+def _check_size(dims: tuple[int, ...], where: str = "") -> None:
     size = 1
     for d in dims:
         size *= d
     if size > LIMITS.max_elements:
-        raise GradcliError(f"{size:,} entries is over the limit of {LIMITS.max_elements:,} "
+        prefix = f"{where}: " if where else ""
+        raise GradcliError(f"{prefix}{size:,} entries is over the limit of {LIMITS.max_elements:,} "
                            f"(GRADCLI_MAX_ELEMENTS)", kind="limit")
 
 
@@ -166,13 +167,7 @@ def load_file(path: str, *, stdin: IO[str] | None = None) -> np.ndarray:
     lower = path.lower()
     try:
         if lower.endswith(".npy"):
-            try:
-                data = np.load(path, allow_pickle=False)
-            except ValueError as err:
-                raise GradcliError(f"{where} cannot be read as .npy without pickles ({err})", kind="file") from None
-            if data.dtype.kind not in "biuf":
-                raise GradcliError(f"{where} holds {data.dtype} values, not numbers", kind="file")
-            return np.asarray(data, dtype=np.float64)
+            return _load_npy(path, where)
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except FileNotFoundError:
@@ -188,6 +183,26 @@ def load_file(path: str, *, stdin: IO[str] | None = None) -> np.ndarray:
     if lower.endswith(".csv") or lower.endswith(".txt"):
         return _from_csv(text.strip(), where)
     raise GradcliError(f"{where}: use a .npy, .csv or .json file", kind="file")
+
+
+def _load_npy(path: str, where: str) -> np.ndarray:
+    """A .npy file's numbers: the header is checked (shape, dtype) before any data is read."""
+    with open(path, "rb") as fh:
+        # NOTE: without the magic bytes np.load falls back to unpickling, and its refusal
+        # then advises loading the file unsafely: say what the file is instead.
+        if fh.read(6) != b"\x93NUMPY":
+            raise GradcliError(f"{where} is not a .npy file", kind="file")
+    try:
+        data = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as err:
+        text = str(err).lower()
+        reason = ("it holds Python objects, and pickles are never loaded" if "object" in text else
+                  "it is shorter than its header says" if "mmap length" in text else err)
+        raise GradcliError(f"{where} cannot be read as .npy ({reason})", kind="file") from None
+    if data.dtype.kind not in "biuf":
+        raise GradcliError(f"{where} holds {data.dtype} values, not numbers", kind="file")
+    _check_size(data.shape, where)
+    return np.array(data, dtype=np.float64)
 
 
 def _from_csv(text: str, where: str) -> np.ndarray:
