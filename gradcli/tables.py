@@ -12,8 +12,6 @@ User text always goes through rich.text.Text, never markup: expressions are full
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from rich import box
 from rich.columns import Columns
@@ -159,23 +157,23 @@ def block_grid(block: np.ndarray, row_name: str, row_shape: tuple, col_name: str
                       entry_labels(col_name, col_shape), precision, width=width)
 
 
-def _header(result: Result, precision: int) -> Table:
-    head = Table.grid(padding=(0, 2))
-    head.add_column(style=LABEL)
-    head.add_column()
-    head.add_row(Text("f"), Text(result.expression))
+def _header(result: Result, precision: int) -> Text:
+    """Label and text lines: the expression as parsed, its value, the cotangent, the constants."""
     value = result.value
     if value.ndim == 0:
-        head.add_row(Text("value"), number(float(value), precision))
+        shown = number(float(value), precision)
+    elif value.size <= 8:
+        shown = Text(f"{array_cell(value, precision)}   shape {format_shape(value.shape)}")
     else:
-        shown = array_cell(value, precision) if value.size <= 8 else "(below)"
-        head.add_row(Text("value"), Text(f"{shown}   shape {format_shape(value.shape)}"))
+        shown = Text(array_cell(value, precision) + ("   (entries below)" if result.kind == "jacobian" else ""))
+    lines = [("f", Text(result.expression)), ("value", shown)]
     if result.grad_output is not None:
-        head.add_row(Text("v"), Text(array_cell(result.grad_output, precision)))
+        lines.append(("v", Text(array_cell(result.grad_output, precision))))
     constants = [n for n in result.problem.names if n not in result.wrt]
     if constants:
-        head.add_row(Text("constant"), Text(", ".join(constants)))
-    return head
+        lines.append(("constant", Text(", ".join(constants))))
+    width = max(len(label) for label, _ in lines) + 2
+    return Text("\n").join(Text.assemble((label.ljust(width), LABEL), text) for label, text in lines)
 
 
 def _variable_blocks(result: Result, label: str, precision: int, width: int) -> list[RenderableType]:

@@ -94,8 +94,8 @@ def test_broadcasting_gradients_are_summed_to_each_shape():
         return np.sum(np.exp(v["m"] * v["row"] + v["col"]) * v["s"])
 
     r = gradcli.grad(expr, values)
-    for name in values:
-        assert r.gradients[name].shape == np.shape(values[name])
+    for name, value in values.items():
+        assert r.gradients[name].shape == np.shape(value)
         np.testing.assert_allclose(r.gradients[name], central_gradient(f, values, name), rtol=1e-6)
 
 
