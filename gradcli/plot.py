@@ -115,9 +115,9 @@ def chart(series: Series, width: int = 60, height: int = 12) -> list[tuple[str, 
     x0, x1 = float(series.xs[0]), float(series.xs[-1])
     rows = braille(series.xs, ys, width, height, (x0, x1, y0, y1))
     shown = (lambda v: _label(10 ** v)) if series.log else _label
-    top, bottom = shown(y1), shown(y0)
+    top, bottom = (shown(y1), shown(y0)) if finite.size else ("", "")
     margin = max(len(top), len(bottom)) + 1
-    out = [("", series.title)]
+    out = [("", series.title + ("" if finite.size else "  (no finite value over this range)"))]
     for i, row in enumerate(rows):
         label = top if i == 0 else bottom if i == height - 1 else ""
         out.append((label.rjust(margin - 1) + "┤", row))

@@ -119,3 +119,12 @@ def test_unknown_picture_type(tmp_path):
     run = run_cli("plot", "sin(x)", "--x", "-3:3", "--output", str(tmp_path / "p.gif"))
     assert run.exit_code == 2
     assert "use a .png, .svg or .pdf file" in run.stderr
+
+
+def test_a_curve_with_no_finite_value_says_so():
+    run = run_cli("plot", "log(x)", "--x", "-2:-1", "--height", "4")
+    assert run.exit_code == 0
+    lines = run.stdout.splitlines()
+    assert lines[0] == "f = log(x)  (no finite value over this range)"
+    assert set("".join(lines[1:5])) <= {"┤", " ", "\u2800"}  # nothing drawn, no made-up y labels
+    assert "(no finite" not in run.stdout.split("df/dx")[1]  # the slope 1/x is finite there
