@@ -151,7 +151,8 @@ def _check_size(dims: tuple[int, ...], where: str = "") -> None:
         size *= d
     if size > LIMITS.max_elements:
         prefix = f"{where}: " if where else ""
-        raise GradcliError(f"{prefix}{size:,} entries is over the limit of {LIMITS.max_elements:,} "
+        count = f"{size:,}" if size < 10**15 else f"{float(size):.3g}"  # arange(1e300) has 301 digits
+        raise GradcliError(f"{prefix}{count} entries is over the limit of {LIMITS.max_elements:,} "
                            f"(GRADCLI_MAX_ELEMENTS)", kind="limit")
 
 

@@ -162,7 +162,8 @@ def test_a_variable_named_like_an_option_via_var():
     ("linspace(0, 1, 0)", "whole number"),
     ("arange(0, 1, 0)", "arange(stop)"),
     ("evil(1)", "unknown constructor"),
-    ("zeros(100000, 100000)", "over the limit"),
+    ("zeros(100000, 100000)", "10,000,000,000 entries is over the limit"),
+    ("arange(1e300)", "1e+300 entries is over the limit"),
     ("@missing.json", "does not exist"),
 ])
 def test_bad_values_name_the_variable(text, words):
