@@ -202,8 +202,8 @@ def _basis_vjps(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str], me
         raise GradcliError(f"unknown method {method!r}: use batched or loop", kind="usage")
     # NOTE: a batched pass holds a row of cotangent for every node of the graph, so the
     # largest node (an outer product inside a sum, say) bounds the rows per pass.
-    largest = max(int(np.prod(node.out_shape)) for node in topological_order([output.grad_fn])
-                  if isinstance(node, Node))
+    largest = max((int(np.prod(node.out_shape)) for node in topological_order([output.grad_fn])
+                   if isinstance(node, Node)), default=n)
     size = chunk_size(n, (*(leaves[name].size for name in wrt), largest), chunk)
     size = max(1, min(size, LIMITS.max_elements // max(1, largest)))
     if size >= n:

@@ -285,3 +285,20 @@ def test_constant_exponent(exponent):
     if g.requires_grad:
         (h,) = vjp(call("sum", g), [x], np.ones(()))
         np.testing.assert_allclose(h, exponent * (exponent - 1) * base ** (exponent - 2), rtol=1e-12)
+
+
+@pytest.mark.parametrize("matrix", [np.zeros((1, 1)), np.zeros((3, 3)), np.array([[1.0, 2, 3], [2, 4, 6], [0, 1, 1]]),
+                                    np.outer([1.0, 2, 3, 4], [1.0, -1, 2, 0.5])])
+def test_det_second_derivatives_where_singular(matrix):
+    """The Hessian of det at singular matrices (where the inverse is no help) against SymPy."""
+    import sympy as sp
+
+    from gradcli import functional
+
+    n = matrix.shape[0]
+    symbols = sp.symbols(f"a0:{n * n}")
+    det = sp.Matrix(n, n, symbols).det()
+    at = dict(zip(symbols, matrix.ravel()))
+    expected = np.array([[float(sp.diff(det, a, b).subs(at)) for b in symbols] for a in symbols])
+    got = functional.hessian("det(x)", {"x": matrix}).hessian["x"]["x"].reshape(n * n, n * n)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)

@@ -37,8 +37,10 @@ def _pow_backward(n, g):
             c = float(b.data)
             grad_a = g * 0.0 if c == 0.0 else g if c == 1.0 else g * (a * 2.0) if c == 2.0 else g * (a ** (c - 1.0) * c)
         else:
-            # d/da a**b = b a**(b-1), taken as 0 where b == 0 (so d/dx x**0 = 0 at x = 0).
-            grad_a = g * F.where(F.eq(b, 0.0), 0.0, b * a ** (b - 1.0))
+            # d/da a**b = b a**(b-1), taken as 0 where a == b == 0 (so d/dx x**0 = 0 at x = 0).
+            # NOTE: masking only that point, not every b == 0, keeps d/db of this rule (1/a at
+            # b = 0), so the Hessian of a**b is symmetric there.
+            grad_a = g * F.where(F.eq(b, 0.0) * F.eq(a, 0.0), 0.0, b * a ** (b - 1.0))
     if n.needs[1]:
         # d/db a**b = a**b log(a), taken as 0 where a == 0 and b >= 0 (PyTorch's convention).
         mask = F.eq(a, 0.0) * F.ge(b, 0.0)

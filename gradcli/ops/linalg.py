@@ -107,7 +107,23 @@ def _cofactor(x):
     return sign[..., None, None] * (u * _prod_others(s, (-1,))[..., None, :]) @ vh
 
 
+def _cofactor_vjp_singular(x, g):
+    # NOTE: the VJP of cof is the derivative of cof(x + t g) at t = 0 (cof is the gradient of
+    # det, so its Jacobian is symmetric), and cof(x + t g) is a polynomial of degree n - 1 in t:
+    # its linear coefficient, from 2m + 1 >= n values, is exact where x is singular too.
+    if not np.any(g):
+        return np.zeros(np.broadcast_shapes(x.shape, g.shape))
+    m = max(1, x.shape[-1] // 2)
+    ts = np.arange(-m, m + 1, dtype=np.float64)
+    weights = np.linalg.inv(np.vander(ts, increasing=True))[1]
+    step = (np.max(np.abs(x)) + 1.0) / np.max(np.abs(g))
+    return sum(w * _cofactor(x + (t * step) * g) for w, t in zip(weights, ts)) / step
+
+
 def _cofactor_backward(n, g):
+    s = np.linalg.svd(n.x.data, compute_uv=False)
+    if np.any(s[..., -1] <= 1e-8 * s[..., 0]):  # (nearly) singular: the inverse below is not usable
+        return (_cofactor_vjp_singular(n.x.data, g.data),)
     # d cof = det tr(inv dx) inv^T - det (inv dx inv)^T where x is invertible.
     inv_t = F.inv(n.x).mT
     batch = n.in_shapes[0][:-2]
