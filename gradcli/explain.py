@@ -27,10 +27,11 @@ from .engine import LeafNode, Node, Tensor, edge_of, lift, run_backward, sum_to
 from .errors import GradcliError
 from .evaluate import evaluate
 from .functional import Problem
-from .graphview import Traced, array_text, balanced_span, trace
+from .graphview import Traced, array_text, trace
 from .kinks import kink_note
 from .localrules import rule_for
 from .parser import Expr, fold, parse, unparse
+from .spantext import balanced_span, span_text
 
 SKIPPED_KINDS = ("num", "slice", "tuple")
 MAX_ROWS = 64  # Jacobian rows explained one by one
@@ -66,8 +67,7 @@ class Names:
         self.values = {id(e): v for e, v in traced.events}
 
     def text(self, expr: Expr) -> str:
-        start, end = balanced_span(self.source, expr.span)
-        return self.source[start:end]
+        return span_text(self.source, expr.span)
 
     def label(self, node: Node | LeafNode) -> str:
         if isinstance(node, LeafNode):

@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 
 from .engine import LeafNode, Node, Tensor, edge_of, no_grad, run_backward, topological_order
-from .evaluate import evaluate
 from .errors import GradcliError
-from .evaluate import variables
+from .evaluate import evaluate, variables
 from .functional import Problem, problem
-from .parser import parse
 from .ops.common import format_shape
+from .parser import parse
+from .spantext import balanced_span, span_text
 
 
 @dataclass
@@ -75,26 +75,7 @@ class Traced:
             return next((k for k, t in self.leaves.items() if t is node.tensor), "leaf")
         if node.span is None:
             return node.op.name
-        start, end = balanced_span(source, node.span)
-        return source[start:end]
-
-
-def balanced_span(source: str, span: tuple[int, int]) -> tuple[int, int]:
-    """span widened over the brackets its operands were written in: a binary node's span
-    runs from its left operand to its right one, which leaves out "(" of `(a - b)**2`."""
-    start, end = span
-    text = source[start:end]
-    for opener, closer in ("()", "[]"):
-        missing_open = text.count(closer) - text.count(opener)
-        while missing_open > 0 and start > 0:
-            start = source.rindex(opener, 0, start) if opener in source[:start] else 0
-            missing_open -= 1
-        missing_close = text.count(opener) - text.count(closer)
-        while missing_close > 0 and closer in source[end:]:
-            end = source.index(closer, end) + 1
-            missing_close -= 1
-        text = source[start:end]
-    return start, end
+        return span_text(source, node.span)
 
 
 def trace(p: Problem) -> Traced:

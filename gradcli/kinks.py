@@ -14,17 +14,25 @@ there. `kink_notes(output, source)` walks a graph that still holds its saved inp
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from .engine import Node, Tensor, edge_of, topological_order
+from .spantext import span_text
 
-Check = Callable[[Node], str | None]
+
+@dataclass(frozen=True)
+class KinkCheck:
+    """at(node) marks the entries at the kink (None: not applicable); says is the note, with
+    {where} for how many entries and {op} for the operation's name."""
+
+    at: Callable[[Node], np.ndarray | None]
+    says: str
 
 
 def _where(mask: np.ndarray) -> str:
     """'' for a scalar, else how many entries the mask marks."""
-    mask = np.asarray(mask)
     return "" if mask.ndim == 0 else f" (at {int(mask.sum())} of {mask.size} entries)"
 
 
@@ -32,77 +40,63 @@ def _inputs(node: Node) -> list[np.ndarray]:
     return [t.data for t in node.saved]
 
 
-def _at_zero(used: str, alternatives: str) -> Check:
-    """The check of a function with a corner at 0 (abs, relu)."""
-    def check(node: Node) -> str | None:
-        at = _inputs(node)[0] == 0
-        if not at.any():
-            return None
-        return (f"is evaluated at 0{_where(at)}, where it has no derivative: gradcli uses {used} (as "
-                f"PyTorch); {alternatives}")
-    return check
+def _broadcast(mask: np.ndarray, *arrays: np.ndarray) -> np.ndarray:
+    return np.broadcast_to(mask, np.broadcast_shapes(*(a.shape for a in arrays)))
 
 
-def _tie(node: Node) -> str | None:
+def _at_zero(node: Node) -> np.ndarray:
+    return np.asarray(_inputs(node)[0] == 0)
+
+
+def _equal_arguments(node: Node) -> np.ndarray:
     a, b = _inputs(node)
-    at = np.broadcast_to(a == b, np.broadcast_shapes(a.shape, b.shape))
-    if not at.any():
-        return None
-    return (f"has a tie between its arguments{_where(at)}: each side gets half the gradient (as PyTorch's "
-            f"{node.op.name}); choosing one side would give it the whole gradient and the other 0")
+    return _broadcast(a == b, a, b)
 
 
-def _reduction_tie(node: Node) -> str | None:
-    x = _inputs(node)[0]
-    axis = node.params["axis"]
+def _tied_extremes(node: Node) -> np.ndarray | None:
+    x, axis = _inputs(node)[0], node.params["axis"]
     if x.size == 0 or not axis:
         return None
-    best = np.max(x, axis=axis, keepdims=True) if node.op.name == "max" else np.min(x, axis=axis, keepdims=True)
-    ties = np.sum(x == best, axis=axis) > 1
-    if not ties.any():
-        return None
-    return (f"has a tie for the {node.op.name}imum{_where(ties)}: the tied entries share the gradient evenly "
-            f"(as PyTorch's {node.op.name}()); an arg{node.op.name} rule (torch.{node.op.name}(x, dim)) would give "
-            f"all of it to one entry")
+    best = (np.max if node.op.name == "max" else np.min)(x, axis=axis, keepdims=True)
+    return np.asarray(np.sum(x == best, axis=axis) > 1)
 
 
-def _clip(node: Node) -> str | None:
+def _on_bound(node: Node) -> np.ndarray:
     x, lo, hi = _inputs(node)
-    shape = np.broadcast_shapes(x.shape, lo.shape, hi.shape)
-    at = np.broadcast_to((x == lo) | (x == hi), shape)
-    if not at.any():
-        return None
-    return (f"has x exactly on a bound{_where(at)}: x gets the gradient 1 there and the bound 0 (as "
-            f"torch.clamp); the one-sided derivative from outside the interval would give x 0 and the bound 1")
+    return _broadcast((x == lo) | (x == hi), x, lo, hi)
 
 
-def _norm(node: Node) -> str | None:
-    x = _inputs(node)[0]
-    axis = node.params["axis"]
-    if not axis:
-        return None
-    at = np.all(x == 0, axis=axis)
-    if not at.any():
-        return None
-    return (f"is the norm of a zero vector{_where(at)}, where it has no derivative: gradcli uses the gradient 0 "
-            f"(as PyTorch); any vector of length at most 1 is a subgradient there")
+def _zero_vector(node: Node) -> np.ndarray | None:
+    x, axis = _inputs(node)[0], node.params["axis"]
+    return np.asarray(np.all(x == 0, axis=axis)) if axis else None
 
 
-def _pow(node: Node) -> str | None:
+def _zero_to_the_zero(node: Node) -> np.ndarray | None:
     a, b = _inputs(node)
-    at = np.broadcast_to((a == 0) & (b == 0), np.broadcast_shapes(a.shape, b.shape))
-    if not node.needs[0] or not at.any():
-        return None
-    return (f"has base 0 and exponent 0{_where(at)}: gradcli uses d/dx x**0 = 0 (x**0 is 1 everywhere, as PyTorch); "
-            f"the formula b*x**(b - 1) would give 0*0**-1 = 0*inf = nan")
+    return _broadcast((a == 0) & (b == 0), a, b) if node.needs[0] else None
 
 
-CHECKS: dict[str, Check] = {
-    "abs": _at_zero("sign(0) = 0", "the one-sided derivatives are -1 and +1, and any value in [-1, 1] is a "
-                    "subgradient"),
-    "relu": _at_zero("relu'(0) = 0", "the derivative from the right would give 1, and any value in [0, 1] is "
-                     "a subgradient"), "maximum": _tie, "minimum": _tie, "max": _reduction_tie,
-    "min": _reduction_tie, "clip": _clip, "norm": _norm, "pow": _pow,
+_TIE = KinkCheck(_equal_arguments, "has a tie between its arguments{where}: each side gets half the gradient (as "
+                 "PyTorch's {op}); choosing one side would give it the whole gradient and the other 0")
+_EXTREME = KinkCheck(_tied_extremes, "has a tie for the {op}imum{where}: the tied entries share the gradient "
+                     "evenly (as PyTorch's {op}()); an arg{op} rule (torch.{op}(x, dim)) would give all of it "
+                     "to one entry")
+
+CHECKS: dict[str, KinkCheck] = {
+    "abs": KinkCheck(_at_zero, "is evaluated at 0{where}, where it has no derivative: gradcli uses sign(0) = 0 "
+                     "(as PyTorch); the one-sided derivatives are -1 and +1, and any value in [-1, 1] is a "
+                     "subgradient"),
+    "relu": KinkCheck(_at_zero, "is evaluated at 0{where}, where it has no derivative: gradcli uses relu'(0) = 0 "
+                      "(as PyTorch); the derivative from the right would give 1, and any value in [0, 1] is a "
+                      "subgradient"),
+    "maximum": _TIE, "minimum": _TIE, "max": _EXTREME, "min": _EXTREME,
+    "clip": KinkCheck(_on_bound, "has x exactly on a bound{where}: x gets the gradient 1 there and the bound 0 "
+                      "(as torch.clamp); the one-sided derivative from outside the interval would give x 0 and "
+                      "the bound 1"),
+    "norm": KinkCheck(_zero_vector, "is the norm of a zero vector{where}, where it has no derivative: gradcli uses "
+                      "the gradient 0 (as PyTorch); any vector of length at most 1 is a subgradient there"),
+    "pow": KinkCheck(_zero_to_the_zero, "has base 0 and exponent 0{where}: gradcli uses d/dx x**0 = 0 (x**0 is 1 "
+                     "everywhere, as PyTorch); the formula b*x**(b - 1) would give 0*0**-1 = 0*inf = nan"),
 }
 
 
@@ -114,11 +108,11 @@ def kink_note(node: Node, source: str) -> str | None:
     check = CHECKS.get(getattr(getattr(node, "op", None), "name", ""))
     if check is None or node.saved is None:
         return None
-    message = check(node)
-    if message is None:
+    at = check.at(node)
+    if at is None or not at.any():
         return None
-    where = source[node.span[0]:node.span[1]] if node.span is not None and source else node.op.name
-    return f"{where} {message}"
+    where = span_text(source, node.span) if node.span is not None and source else node.op.name
+    return f"{where} {check.says.format(where=_where(at), op=node.op.name)}"
 
 
 def kink_notes(output: Tensor, source: str) -> list[str]:

@@ -14,8 +14,20 @@ from typing import Annotated, Any, Optional
 import numpy as np
 import typer
 
-from ..cli import (VARIABLES, DebugOpt, ExprArg, Format, FormatOpt, SeedOpt, VarOpt, WrtOpt, app,
-                   default_format, guarded, read_values)
+from ..cli import (
+    VARIABLES,
+    DebugOpt,
+    ExprArg,
+    Format,
+    FormatOpt,
+    SeedOpt,
+    VarOpt,
+    WrtOpt,
+    app,
+    default_format,
+    guarded,
+    read_values,
+)
 from ..values import parse_value
 
 GradOutputOpt = Annotated[Optional[str], typer.Option(
