@@ -51,7 +51,7 @@ def parse_range(text: str, name: str) -> np.ndarray:
 
 def curve(expr: str, fixed: Mapping[str, Any], name: str, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """f and df/dname at each x, the other variables fixed; f must be a scalar at each point."""
-    from .batch import Batch, BadRow, Point
+    from .batch import BadRow, Batch, Point
 
     batch = Batch("grad", expr, fixed, name, diagnose=False)
     values, slopes = [], []

@@ -28,22 +28,22 @@ def gradcli_env(**extra: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("shell", sorted(SHELL_MARKERS))
 def test_completion_script_generates(shell):
-    out = subprocess.run([sys.executable, "-m", "gradcli"], capture_output=True, text=True, timeout=60,
+    out = subprocess.run([sys.executable, "-m", "gradcli"], check=False, capture_output=True, text=True, timeout=60,
                          env=gradcli_env(_GRADCLI_COMPLETE=f"source_{shell}"))
     assert out.returncode == 0, out.stderr
     assert SHELL_MARKERS[shell] in out.stdout
 
 
 def test_completion_completes_command_names():
-    out = subprocess.run([sys.executable, "-m", "gradcli"], capture_output=True, text=True, timeout=60,
+    out = subprocess.run([sys.executable, "-m", "gradcli"], check=False, capture_output=True, text=True, timeout=60,
                          env=gradcli_env(_GRADCLI_COMPLETE="complete_bash", COMP_WORDS="gradcli des", COMP_CWORD="1"))
     assert out.stdout.split() == ["descend"]
 
 
 def test_bash_accepts_the_completion_script():
-    script = subprocess.run([sys.executable, "-m", "gradcli"], capture_output=True, text=True, timeout=60,
+    script = subprocess.run([sys.executable, "-m", "gradcli"], check=False, capture_output=True, text=True, timeout=60,
                             env=gradcli_env(_GRADCLI_COMPLETE="source_bash")).stdout
-    out = subprocess.run(["bash", "-c", script + "\ncomplete -p gradcli"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(["bash", "-c", script + "\ncomplete -p gradcli"], check=False, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "_gradcli_completion" in out.stdout
 

@@ -10,15 +10,34 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from enum import Enum
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import numpy as np
 import typer
 
-from ..cli import (VARIABLES, DebugOpt, ExprArg, Format, FormatOpt, OnError, OutputOpt, PrecisionOpt, SeedOpt,
-                   VarOpt, app, default_format, guarded, read_values, report, variable_strings)
+from ..cli import (
+    VARIABLES,
+    DebugOpt,
+    ExprArg,
+    Format,
+    FormatOpt,
+    OnError,
+    PrecisionOpt,
+    SeedOpt,
+    VarOpt,
+    app,
+    default_format,
+    guarded,
+    read_values,
+    report,
+    variable_strings,
+)
 from ..errors import GradcliError
 from ..values import parse_value
+
+if TYPE_CHECKING:
+    from ..descend import Descent
+    from ..plot import Series
 
 WARNINGS_SHOWN = 10  # per-point warnings printed on standard error before they are only counted
 DESCEND_ROWS = 5  # steps shown at each end of the descend table
@@ -156,7 +175,7 @@ def descend(ctx: typer.Context, expr: ExprArg,
     sys.stdout.flush()
 
 
-def _descent_payload(result: Any) -> dict[str, Any]:
+def _descent_payload(result: Descent) -> dict[str, Any]:
     from ..render import json_number, to_json
 
     last = result.history[-1]
@@ -168,7 +187,7 @@ def _descent_payload(result: Any) -> dict[str, Any]:
                          "grad_norm": json_number(s.grad_norm)} for s in result.history]}
 
 
-def _descent_csv(result: Any) -> None:
+def _descent_csv(result: Descent) -> None:
     import csv
 
     from ..render import plain_number
@@ -182,7 +201,7 @@ def _descent_csv(result: Any) -> None:
         writer.writerow([s.step, plain_number(s.loss), *cells, plain_number(s.grad_norm)])
 
 
-def _descent_table(result: Any, every: int | None, precision: int) -> None:
+def _descent_table(result: Descent, every: int | None, precision: int) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -211,7 +230,7 @@ def _descent_table(result: Any, every: int | None, precision: int) -> None:
     Console().print(table)
 
 
-def _loss_series(result: Any) -> Any:
+def _loss_series(result: Descent) -> Series:
     from ..plot import Series
 
     losses = np.array([s.loss for s in result.history])
@@ -221,7 +240,7 @@ def _loss_series(result: Any) -> Any:
                   losses, "step", log=log)
 
 
-def _write_descent(result: Any, path: str) -> None:
+def _write_descent(result: Descent, path: str) -> None:
     from ..plot import save
     from ..render import dumps, write_atomic
 
@@ -233,7 +252,7 @@ def _write_descent(result: Any, path: str) -> None:
 
 
 # -- plot ---------------------------------------------------------------------------------
-def _draw(series: list[Any], height: int = 12) -> None:
+def _draw(series: list[Series], height: int = 12) -> None:
     from rich.console import Console
     from rich.text import Text
 
