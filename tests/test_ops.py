@@ -302,3 +302,12 @@ def test_det_second_derivatives_where_singular(matrix):
     expected = np.array([[float(sp.diff(det, a, b).subs(at)) for b in symbols] for a in symbols])
     got = functional.hessian("det(x)", {"x": matrix}).hessian["x"]["x"].reshape(n * n, n * n)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+def test_pow_hessian_is_symmetric_at_exponent_zero():
+    """d2/da db a**b at b = 0 is 1/a from both sides (a mask on b == 0 alone cut one side)."""
+    from gradcli import functional
+
+    h = functional.hessian("a**b", {"a": 2.0, "b": 0.0}).hessian
+    assert h["a"]["b"] == h["b"]["a"] == 0.5
+    np.testing.assert_allclose([h["a"]["a"], h["b"]["b"]], [0.0, np.log(2.0) ** 2], rtol=1e-15)
