@@ -95,6 +95,11 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
             raise typer.Exit(130) from None
+        except MemoryError:
+            # Limits catch what shapes predict; this is what they cannot (e.g. many large passes).
+            report(GradcliError("not enough memory for this computation: use smaller values, or lower "
+                                "GRADCLI_MAX_ELEMENTS to be stopped earlier", kind="limit"))
+            raise typer.Exit(2) from None
         except BrokenPipeError:
             # NOTE: the reader went away (| head): stop quietly, and keep Python from
             # complaining when it flushes stdout at exit.

@@ -226,3 +226,14 @@ def test_numpy_warnings_never_leak(command, expr):
     assert "RuntimeWarning" not in run.stderr and "Traceback" not in run.stderr
     if run.exit_code == 0:
         json.loads(run.stdout, parse_constant=lambda c: pytest.fail(f"non-strict JSON {c}"))
+
+
+def test_out_of_memory_is_a_clean_error(monkeypatch):
+    from gradcli import functional
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(functional, "jacobian", exhausted)
+    stderr = refused("jacobian", "x * 2", "--x", "1,2", says="not enough memory")
+    assert "Traceback" not in stderr and stderr.count("\n") == 1
