@@ -19,6 +19,7 @@ import numpy as np
 from .errors import GradcliError
 from .ops.common import format_shape
 from .ops.registry import OPS, Op
+from .parallel import apply_ufunc
 
 _grad_enabled = True
 _current_span: tuple[int, int] | None = None
@@ -357,7 +358,10 @@ def call(name_or_op: str | Op, *inputs: Any, **params: Any) -> Tensor:
         params = op.prepare(*(t.shape for t in tensors), **params)
     if _max_elements is not None:
         check_size(op, tensors, params)
-    ans = op.forward(*(t.data for t in tensors), **params)
+    if isinstance(op.forward, np.ufunc) and not params:
+        ans = apply_ufunc(op.forward, tuple(t.data for t in tensors))
+    else:
+        ans = op.forward(*(t.data for t in tensors), **params)
     if not isinstance(ans, np.ndarray) or ans.dtype != np.float64:
         ans = as_array(ans)
     if _grad_enabled and op.differentiable and any(t.requires_grad for t in tensors):

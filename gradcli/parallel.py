@@ -1,0 +1,64 @@
+"""Large elementwise operations split across threads (numpy releases the GIL in ufuncs).
+
+An elementwise ufunc over many entries runs on slices of its output along the first
+axis, one slice per core, each written in place into one preallocated result. Every
+entry is computed by the same ufunc loop from the same inputs, so the numbers are the
+ones a single call gives. GRADCLI_THREADS=1 turns this off.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+from typing import Any
+
+import numpy as np
+
+# Below this many entries a thread hand-off costs more than it saves.
+MIN_ENTRIES = 1 << 18
+
+_pool: Any = None
+
+
+def workers() -> int:
+    """Threads an elementwise operation may use: GRADCLI_THREADS, else the cores we may run on."""
+    text = os.environ.get("GRADCLI_THREADS", "")
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def apply_ufunc(fn: np.ufunc, arrays: tuple[np.ndarray, ...]) -> np.ndarray:
+    """fn(*arrays) (float64, broadcasting), in slices on several threads when it is large."""
+    # NOTE: a generalized ufunc (np.matmul has a signature) is not elementwise: never sliced.
+    if max(a.size for a in arrays) < MIN_ENTRIES or fn.signature is not None or fn.nout != 1 \
+            or any(a.dtype != np.float64 for a in arrays):
+        return fn(*arrays)
+    count = workers()
+    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    if count < 2 or shape[0] < count:
+        return fn(*arrays)
+    out = np.empty(shape)
+    full = tuple(np.broadcast_to(a, shape) for a in arrays)
+    bounds = np.linspace(0, shape[0], count + 1).astype(int)
+    pool = _threads(count)
+    # NOTE: numpy's errstate lives in a context variable; each worker runs in a copy of ours.
+    pending = [pool.submit(contextvars.copy_context().run, _slice, fn, full, out, lo, hi)
+               for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    _slice(fn, full, out, bounds[0], bounds[1])
+    for job in pending:
+        job.result()
+    return out
+
+
+def _slice(fn: np.ufunc, full: tuple[np.ndarray, ...], out: np.ndarray, lo: int, hi: int) -> None:
+    fn(*(a[lo:hi] for a in full), out=out[lo:hi])
+
+
+def _threads(count: int) -> Any:
+    global _pool
+    if _pool is None or _pool._max_workers < count - 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = ThreadPoolExecutor(max_workers=count - 1, thread_name_prefix="gradcli")
+    return _pool

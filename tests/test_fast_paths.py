@@ -1,0 +1,126 @@
+"""The fast paths give the numbers the simple paths give.
+
+Threaded elementwise operations against one numpy call, the batched Jacobian against
+the row loop (one chunk, several chunks, matrix products on both sides and with batch
+axes), a constant exponent against a variable one, in-place accumulation of cotangents
+against fresh sums. No timing here: bench/run.py measures speed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gradcli import functional, parallel
+from gradcli.engine import Tensor, call, run_backward
+from gradcli.ops.registry import OPS
+
+UFUNC_OPS = sorted(name for name, op in OPS.items() if isinstance(op.forward, np.ufunc) and op.forward.signature is None)
+
+
+def _inputs(op, shapes, rng):
+    # Values inside every op's domain (positive, below one), so the numbers are ordinary ones.
+    return [rng.uniform(0.1, 0.9, size=s) for s in shapes]
+
+
+@pytest.mark.parametrize("threads", ["2", "3"])
+@pytest.mark.parametrize("name", UFUNC_OPS)
+def test_threaded_elementwise_matches_one_numpy_call(name, threads, monkeypatch):
+    monkeypatch.setenv("GRADCLI_THREADS", threads)
+    op = OPS[name]
+    arity = op.forward.nin
+    rng = np.random.default_rng(0)
+    n = parallel.MIN_ENTRIES + 7  # an uneven split
+    # A long vector, and a matrix broadcast against a row (and a scalar for three inputs).
+    for shapes in ([(n,)] * arity, [(n // 500 + 1, 500)] + [(500,), ()][: arity - 1]):
+        arrays = _inputs(op, shapes, rng)
+        expected = op.forward(*arrays)
+        got = call(op, *arrays).data
+        assert got.shape == expected.shape
+        assert np.array_equal(got, expected, equal_nan=True)
+
+
+def test_threaded_elementwise_keeps_the_error_state_quiet():
+    # Workers run in a copy of the caller's numpy error state: no warnings from them.
+    x = np.full(parallel.MIN_ENTRIES * 2, -1.0)
+    with np.errstate(all="raise"), np.errstate(invalid="ignore"):
+        out = call("log", Tensor(x)).data
+    assert np.isnan(out).all()
+
+
+TANH = ("tanh(W @ x)", {"W": np.random.default_rng(1).standard_normal((7, 5)),
+                        "x": np.random.default_rng(2).standard_normal(5)})
+CASES = [
+    TANH,
+    ("sin(x) * x**2", {"x": np.linspace(-2, 2, 9)}),
+    ("x @ W", {"x": np.linspace(-1, 1, 4), "W": np.arange(12.0).reshape(4, 3) / 7}),
+    ("exp(W @ x) * y", {"W": np.arange(6.0).reshape(2, 3) / 5, "x": np.array([0.3, -0.2, 0.1]),
+                        "y": np.array([1.5, -2.0])}),
+]
+
+
+@pytest.mark.parametrize("expr, values", CASES)
+def test_batched_jacobian_equals_the_row_loop(expr, values):
+    loop = functional.jacobian(expr, values, method="loop").jacobian
+    for chunk in (None, 1, 3):  # one pass, one row per pass, uneven chunks
+        batched = functional.jacobian(expr, values, chunk=chunk).jacobian
+        for name in loop:
+            np.testing.assert_allclose(batched[name], loop[name], rtol=1e-13, atol=1e-15)
+
+
+def test_matrix_vector_rule_equals_its_broadcast_form():
+    # A 2-D matrix takes one matrix product over the batch rows; a stack of one matrix
+    # takes the general broadcast path. The Jacobians agree.
+    W, x = TANH[1]["W"], TANH[1]["x"]
+    flat = functional.jacobian("tanh(W @ x)", {"W": W, "x": x}, wrt="x").jacobian["x"]
+    stacked = functional.jacobian("tanh(W @ x)", {"W": W[None], "x": x}, wrt="x").jacobian["x"]
+    np.testing.assert_allclose(stacked[0], flat, rtol=1e-13, atol=1e-15)
+    flat_h = functional.hessian("sum(tanh(W @ x))", {"W": W, "x": x}, wrt="x").hessian["x"]["x"]
+    stacked_h = functional.hessian("sum(tanh(W @ x))", {"W": W[None], "x": x}, wrt="x").hessian["x"]["x"]
+    np.testing.assert_allclose(stacked_h, flat_h, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("c", [0.0, 1.0, 2.0, 3.0, 0.5, -1.5])
+def test_constant_exponent_equals_variable_exponent(c):
+    x = np.array([0.25, 1.5, 3.0])
+    constant = functional.grad(f"sum(x**{c})", {"x": x}).gradients["x"]
+    general = functional.grad("sum(x**p)", {"x": x, "p": c}, wrt="x").gradients["x"]
+    np.testing.assert_allclose(constant, general, rtol=1e-14)
+    second_constant = functional.hessian(f"sum(x**{c})", {"x": x}).hessian["x"]["x"]
+    second_general = functional.hessian("sum(x**p)", {"x": x, "p": c}, wrt="x").hessian["x"]["x"]
+    np.testing.assert_allclose(second_constant, second_general, rtol=1e-13)
+
+
+def test_mean_equals_sum_over_count():
+    x = np.arange(12.0).reshape(3, 4) / 3
+    for axis in ("", ", axis=0", ", axis=1"):
+        count = 12 if not axis else (3 if axis.endswith("0") else 4)
+        mean = functional.grad(f"sum(mean(x{axis})**2)", {"x": x}).gradients["x"]
+        ratio = functional.grad(f"sum((sum(x{axis}) / {count})**2)", {"x": x}).gradients["x"]
+        np.testing.assert_allclose(mean, ratio, rtol=1e-14)
+
+
+def test_in_place_accumulation_equals_fresh_sums():
+    # x meets the output on five paths: a first-order pass adds their cotangents in place,
+    # a create_graph pass adds them as fresh (differentiable) sums.
+    x_value = np.linspace(-1.0, 2.0, 6)
+    totals = []
+    for create_graph in (False, True):
+        x = Tensor(x_value, requires_grad=True)
+        out = call("sum", x * x + call("sin", x) + x * 3.0 - call("exp", x) / 2.0)
+        found = run_backward([(out, Tensor(1.0))], create_graph=create_graph, retain_graph=create_graph)
+        (ct,) = found.values()
+        totals.append(ct.data)
+    by_hand = 2 * x_value + np.cos(x_value) + 3.0 - np.exp(x_value) / 2.0
+    np.testing.assert_allclose(totals[0], by_hand, rtol=1e-14)
+    np.testing.assert_array_equal(totals[0], totals[1])
+
+
+def test_in_place_accumulation_leaves_the_seed_and_inputs_alone():
+    x_value = np.linspace(-1.0, 2.0, 6)
+    seed = np.ones(6)
+    x = Tensor(x_value.copy(), requires_grad=True)
+    out = x + x + x  # add passes its cotangent through: the seed itself reaches x three times
+    run_backward([(out, Tensor(seed))])
+    np.testing.assert_array_equal(seed, np.ones(6))
+    np.testing.assert_array_equal(x.data, x_value)
