@@ -1,6 +1,7 @@
 """Limits that keep any input from hanging or exhausting the machine, checked before work.
 
-Each can be set by an environment variable (and the CLI's options of the same meaning).
+Each can be set by an environment variable, read once at start-up: GRADCLI_MAX_LENGTH,
+GRADCLI_MAX_DEPTH, GRADCLI_MAX_NODES (tokens of the expression), GRADCLI_MAX_ELEMENTS.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def _env_int(name: str, default: int) -> int:
 class Limits:
     max_length: int = _env_int("GRADCLI_MAX_LENGTH", 1_000_000)  # characters of an expression
     max_depth: int = _env_int("GRADCLI_MAX_DEPTH", 200)  # nesting of the expression
-    max_nodes: int = _env_int("GRADCLI_MAX_NODES", 1_000_000)  # parts of the expression
+    max_nodes: int = _env_int("GRADCLI_MAX_NODES", 1_000_000)  # parts (tokens) of the expression
     max_elements: int = _env_int("GRADCLI_MAX_ELEMENTS", 100_000_000)  # entries of any array
 
 
