@@ -60,7 +60,8 @@ def _maximum_backward(n, g, larger=True):
 
 
 binary("add", "+", np.add, lambda n, g: (g, g), lambda sp, a, b: a + b, "sum", saves="none")
-binary("sub", "-", np.subtract, lambda n, g: (g, -g), lambda sp, a, b: a - b, "difference", saves="none")
+binary("sub", "-", np.subtract, lambda n, g: (g, -g if n.needs[1] else None), lambda sp, a, b: a - b,
+       "difference", saves="none")
 binary("mul", "*", np.multiply, lambda n, g: (g * n.y if n.needs[0] else None, g * n.x if n.needs[1] else None),
        lambda sp, a, b: a * b, "product")
 binary("div", "/", np.divide,

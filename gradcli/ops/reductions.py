@@ -141,7 +141,8 @@ def _norm_backward(n, g):
 reduction("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
           lambda n, g: (_spread(n, g),), _sympy_add, "sum of the entries", saves="none")
 reduction("mean", lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
-          lambda n, g: (_spread(n, g) / _count(n),), lambda sp, xs: _sympy_add(sp, xs) / len(xs),
+          # NOTE: divide the reduced cotangent, then spread it: one small division, not one per entry.
+          lambda n, g: (_spread(n, g / _count(n)),), lambda sp, xs: _sympy_add(sp, xs) / len(xs),
           "mean of the entries", saves="none")
 reduction("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims),
           lambda n, g: (_spread(n, g) * F.prod_others(n.x, axis=n.params["axis"]),),
