@@ -1,0 +1,118 @@
+"""The problems the benchmark times, and their references: hand-written numpy and PyTorch.
+
+The numpy versions are the limit for any numpy engine: the derivative worked out by
+hand, fused, with temporaries reused in place. PyTorch is imported only when asked for.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+LARGE_EXPRS = {
+    "sinexp": {"expr": "sum(sin(x)*exp(-x**2))", "wrt": "x",
+               "data": {"x": lambda rng, n: rng.standard_normal(n)}},
+    "mse": {"expr": "mean((w*x - y)**2)", "wrt": "w",
+            "data": {"w": lambda rng, n: np.float64(0.5), "x": lambda rng, n: rng.standard_normal(n),
+                     "y": lambda rng, n: rng.standard_normal(n)}},
+}
+JACOBIAN_EXPRS = {"tanh(W @ x)": "tanh(W @ x)", "sin(x)*x**2": "sin(x)*x**2"}
+HESSIAN_EXPR = "sum(tanh(W @ x))"
+
+
+@cache
+def torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# -- large gradients -----------------------------------------------------------------------------
+def numpy_large(label: str, data: dict[str, Any]) -> np.ndarray:
+    """Value and gradient by hand; returns the gradient."""
+    if label == "sinexp":
+        x = data["x"]
+        e = np.multiply(x, x)
+        np.negative(e, out=e)
+        np.exp(e, out=e)
+        s = np.sin(x)
+        _value = np.dot(s, e)
+        c = np.cos(x)
+        # d/dx sin(x) exp(-x²) = exp(-x²) (cos x - 2 x sin x)
+        s *= x
+        s *= 2.0
+        c -= s
+        c *= e
+        return c
+    w, x, y = data["w"], data["x"], data["y"]
+    r = w * x
+    r -= y
+    _value = np.dot(r, r) / r.size
+    return np.asarray(2.0 * np.dot(r, x) / r.size)
+
+
+def torch_large(label: str, data: dict[str, Any]) -> np.ndarray:
+    """Forward and backward in PyTorch (CPU, float64); returns the gradient."""
+    import torch
+
+    if label == "sinexp":
+        x = torch.from_numpy(data["x"]).requires_grad_()
+        (torch.sin(x) * torch.exp(-x**2)).sum().backward()
+        return x.grad.numpy()
+    w = torch.tensor(float(data["w"]), dtype=torch.float64, requires_grad=True)
+    x, y = torch.from_numpy(data["x"]), torch.from_numpy(data["y"])
+    ((w * x - y) ** 2).mean().backward()
+    return w.grad.numpy()
+
+
+# -- Jacobians and Hessians ----------------------------------------------------------------------
+def numpy_jacobian(label: str, values: dict[str, np.ndarray]) -> np.ndarray:
+    """The batched VJP with the identity basis, done by hand: rows I · diag(f') (· W)."""
+    x = values["x"]
+    basis = np.eye(x.size)
+    if label == "tanh(W @ x)":
+        t = np.tanh(values["W"] @ x)
+        basis *= 1.0 - t * t
+        return basis @ values["W"]
+    basis *= np.cos(x) * x * x + 2.0 * x * np.sin(x)
+    return basis
+
+
+def numpy_hessian(values: dict[str, np.ndarray]) -> np.ndarray:
+    """d²/dx² sum(tanh(W x)) = Wᵀ diag(-2 t (1 - t²)) W."""
+    W, x = values["W"], values["x"]
+    t = np.tanh(W @ x)
+    return W.T @ ((-2.0 * t * (1.0 - t * t))[:, None] * W)
+
+
+def torch_jacobians(label: str, values: dict[str, np.ndarray]) -> dict[str, Any]:
+    import torch
+    from torch.autograd.functional import jacobian
+    from torch.func import jacrev
+
+    x = torch.from_numpy(values["x"])
+    if label == "tanh(W @ x)":
+        W = torch.from_numpy(values["W"])
+
+        def f(v):
+            return torch.tanh(W @ v)
+    else:
+        def f(v):
+            return torch.sin(v) * v**2
+    return {
+        "torch jacrev": lambda: jacrev(f)(x),
+        "torch jacobian (vectorize off)": lambda: jacobian(f, x, vectorize=False),
+        "torch jacobian (vectorize on)": lambda: jacobian(f, x, vectorize=True),
+    }
+
+
+def torch_hessian(values: dict[str, np.ndarray]) -> Any:
+    import torch
+    from torch.func import hessian
+
+    W, x = torch.from_numpy(values["W"]), torch.from_numpy(values["x"])
+    return hessian(lambda v: torch.tanh(W @ v).sum())(x)

@@ -1,0 +1,158 @@
+"""Benchmark plumbing: interleaved timing, summaries, peak memory, the machine, tables.
+
+Every figure is a median over repeated runs with its min-max spread. Cases compared in
+one table run interleaved (case A, case B, case A, ...), so drift on a shared machine
+hits all of them alike, and ratios are taken between medians of the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+MIB = 2**20
+
+
+# Seconds of rest before each timed call: BLAS and OpenMP worker threads spin for a while
+# after a call, and would otherwise steal the cores from the next library's call.
+PAUSE = 0.1
+
+
+def interleaved(cases: Mapping[str, Callable[[], Any]], repeats: int, warmup: int = 1) -> dict[str, list[float]]:
+    """Seconds per call of each case, over `repeats` rounds that run every case once in turn."""
+    for _ in range(warmup):
+        for fn in cases.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(repeats):
+        for name, fn in cases.items():
+            time.sleep(PAUSE)
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def process_timer(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
+                  cwd: str | None = None) -> Callable[[], float]:
+    """A case that runs a whole process (stdout discarded) and fails loudly if it fails."""
+    def run() -> None:
+        done = subprocess.run(list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              env=None if env is None else {**os.environ, **env}, cwd=cwd)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.decode()[-500:]}")
+    return run
+
+
+def summary(times: Sequence[float]) -> dict[str, float]:
+    return {"median": statistics.median(times), "min": min(times), "max": max(times), "runs": len(times)}
+
+
+def peak_extra_mib(code: str, *, cwd: str | None = None) -> float:
+    """Extra peak resident memory (MiB) of `code`'s `run()` in a fresh Python process.
+
+    code defines setup (imports, data) at top level and a function run(); the figure is
+    the growth of the resident high-water mark (VmHWM) across run(), so data made in setup
+    does not count. (ru_maxrss would not do: Linux carries it over from the parent process.)
+    """
+    probe = code + (
+        "\ndef _hwm():\n"
+        "    with open('/proc/self/status') as f:\n"
+        "        return next(int(line.split()[1]) for line in f if line.startswith('VmHWM'))\n"
+        "_before = _hwm()\n"
+        "run()\n"
+        "print((_hwm() - _before) / 1024)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=cwd)
+    if done.returncode != 0:
+        raise RuntimeError(f"memory probe failed: {done.stderr[-800:]}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def machine() -> dict[str, Any]:
+    """What the figures depend on: CPU, cores, Python, numpy's BLAS kernel and threads."""
+    import numpy as np
+
+    info: dict[str, Any] = {
+        "cpu": _cpu_model(), "cores_visible": len(os.sched_getaffinity(0)), "cpu_count": os.cpu_count(),
+        "python": platform.python_version(), "numpy": np.__version__, "platform": platform.platform(),
+        "env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                           "MKL_NUM_THREADS", "GRADCLI_THREADS") if k in os.environ},
+    }
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    except ImportError:
+        info["torch"] = None
+    try:
+        import jax
+
+        info["jax"] = jax.__version__
+    except ImportError:
+        info["jax"] = None
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["threadpools"] = [{k: p.get(k) for k in ("internal_api", "architecture", "num_threads", "version")}
+                               for p in threadpool_info()]
+    except ImportError:
+        info["threadpools"] = "threadpoolctl not installed"
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def describe_machine(info: Mapping[str, Any]) -> str:
+    pools = info["threadpools"]
+    if isinstance(pools, list):
+        blas = ", ".join(f"{p['internal_api']} {p['version']} {p['architecture']} x{p['num_threads']}" for p in pools)
+    else:
+        blas = pools
+    env = " ".join(f"{k}={v}" for k, v in info["env"].items()) or "no thread/kernel variables set"
+    return (f"{info['cpu']}, {info['cores_visible']} cores visible; Python {info['python']}, numpy {info['numpy']}, "
+            f"torch {info['torch']} ({info.get('torch_threads')} threads), jax {info['jax']}; "
+            f"thread pools: {blas}; {env}")
+
+
+def fmt_seconds(s: Mapping[str, float]) -> str:
+    return f"{_short(s['median'])} [{_short(s['min'])}-{_short(s['max'])}]"
+
+
+def _short(seconds: float) -> str:
+    return f"{seconds * 1e3:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
+
+
+def render_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], notes: Sequence[str] = ()) -> str:
+    """A plain-text (Markdown) table: what the script prints and the README shows."""
+    cells = [[str(c) for c in columns]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
+    out = [f"### {title}", "", line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [line(r) for r in cells[1:]]
+    out += [""] + [f"- {n}" for n in notes]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def save(path: str, payload: Mapping[str, Any]) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(payload, f, indent=1, default=float)
+        f.write("\n")
