@@ -31,7 +31,6 @@ from .graphview import Traced, array_text, trace
 from .kinks import kink_note
 from .localrules import rule_for
 from .parser import Expr, fold, parse, unparse
-from .spantext import balanced_span, span_text
 
 SKIPPED_KINDS = ("num", "slice", "tuple")
 MAX_ROWS = 64  # Jacobian rows explained one by one
@@ -67,7 +66,7 @@ class Names:
         self.values = {id(e): v for e, v in traced.events}
 
     def text(self, expr: Expr) -> str:
-        return span_text(self.source, expr.span)
+        return self.source[expr.span[0]:expr.span[1]]
 
     def label(self, node: Node | LeafNode) -> str:
         if isinstance(node, LeafNode):
@@ -126,7 +125,7 @@ def forward_steps(p: Problem, traced: Traced, names: Names) -> list[dict[str, An
                 continue  # a variable is listed where it is first used
             named.add(expr.value)
         step: dict[str, Any] = {"phase": "forward", "expression": names.text(expr),
-                                "span": list(balanced_span(p.source, expr.span)),
+                                "span": list(expr.span),
                                 "node": _node_name(value)}
         if expr.kind == "name":
             step.update(op="variable" if expr.value in variables else "constant", value=value.data,
@@ -253,7 +252,7 @@ def backward_steps(p: Problem, traced: Traced, names: Names, seed: np.ndarray
         out = traced.values.get(id(node))
         step: dict[str, Any] = {"phase": "backward", "node": node.name, "op": node.op.name,
                                 "expression": names.label(node),
-                                "span": list(balanced_span(p.source, node.span)) if node.span else None,
+                                "span": list(node.span) if node.span else None,
                                 "upstream": g.data, "upstream_terms": terms.pop(id(node), [g.data]),
                                 "inputs": []}
         for i, (edge, ct, shape) in enumerate(zip(node.next_functions, cts, node.in_shapes)):

@@ -24,7 +24,6 @@ from .evaluate import evaluate, variables
 from .functional import Problem, problem
 from .ops.common import format_shape
 from .parser import parse
-from .spantext import balanced_span, span_text
 
 
 @dataclass
@@ -75,7 +74,7 @@ class Traced:
             return next((k for k, t in self.leaves.items() if t is node.tensor), "leaf")
         if node.span is None:
             return node.op.name
-        return span_text(source, node.span)
+        return source[node.span[0]:node.span[1]]
 
 
 def trace(p: Problem) -> Traced:
@@ -136,7 +135,7 @@ def computation_graph(p: Problem, grad_output: Any = None) -> Graph:
     nodes = [
         GraphNode(
             id=ids[id(n)], name=n.name, op="leaf" if isinstance(n, LeafNode) else n.op.name,
-            span=None if n.span is None else balanced_span(p.source, n.span), text=traced.text(n, p.source),
+            span=None if n.span is None else n.span, text=traced.text(n, p.source),
             shape=n.tensor.shape if isinstance(n, LeafNode) else n.out_shape,
             inputs=[None if e is None else ids[id(e)] for e in n.next_functions],
             value=traced.values.get(id(n)), grad=grads.get(id(n)),

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .engine import Node, Tensor, edge_of, topological_order
-from .spantext import span_text
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,7 @@ def kink_note(node: Node, source: str) -> str | None:
     at = check.at(node)
     if at is None or not at.any():
         return None
-    where = span_text(source, node.span) if node.span is not None and source else node.op.name
+    where = source[node.span[0]:node.span[1]] if node.span is not None and source else node.op.name
     return f"{where} {check.says.format(where=_where(at), op=node.op.name)}"
 
 

@@ -93,6 +93,12 @@ class _Parser:
         self.pos = 0
         self.depth = 0
         self.max_depth = max_depth
+        # A parenthesised sub-expression keeps its own span; the nodes built around it
+        # reach out to its brackets, so (a - b)**2 spans the whole text.
+        self.bracketed: dict[int, Span] = {}
+
+    def extent(self, e: Expr) -> Span:
+        return self.bracketed.get(id(e), e.span)
 
     # -- token helpers -----------------------------------------------------------
     @property
@@ -138,7 +144,7 @@ class _Parser:
                     raise self.error("comparisons cannot be chained: combine masks with *", op.span)
                 compared = True
             right = self.expression(rbp)
-            left = Expr("binary", (left.span[0], right.span[1]), name, (left, right))
+            left = Expr("binary", (self.extent(left)[0], self.extent(right)[1]), name, (left, right))
         self.depth -= 1
         return left
 
@@ -147,7 +153,7 @@ class _Parser:
         if self.at("-") or self.at("+"):
             self.advance()
             operand = self.expression(UNARY_POWER)
-            return Expr("unary", (tok.span[0], operand.span[1]), "neg" if tok.text == "-" else "pos", (operand,))
+            return Expr("unary", (tok.span[0], self.extent(operand)[1]), "neg" if tok.text == "-" else "pos", (operand,))
         return self.postfix(self.primary())
 
     def primary(self) -> Expr:
@@ -167,8 +173,8 @@ class _Parser:
             items = self.comma_list(")", tok)
             end = self.expect(")", tok)
             if len(items) == 1 and not self.tokens[self.pos - 2].text == ",":
-                inner = items[0]
-                return inner
+                self.bracketed[id(items[0])] = (tok.span[0], end.span[1])
+                return items[0]
             return Expr("tuple", (tok.span[0], end.span[1]), None, tuple(items))
         if self.at("["):
             self.advance()
@@ -223,7 +229,7 @@ class _Parser:
                     self.advance()
                     items.append(self.index_item())
                 end = self.expect("]", opener)
-                expr = Expr("index", (expr.span[0], end.span[1]), None, (expr, *items))
+                expr = Expr("index", (self.extent(expr)[0], end.span[1]), None, (expr, *items))
             elif self.at("."):
                 self.advance()
                 attr = self.tok
@@ -233,7 +239,7 @@ class _Parser:
                 if attr.text != "T":
                     raise self.error(f"unknown attribute {attr.text!r}: only .T (transpose) is allowed",
                                      attr.span)
-                expr = Expr("attr", (expr.span[0], attr.span[1]), "T", (expr,))
+                expr = Expr("attr", (self.extent(expr)[0], attr.span[1]), "T", (expr,))
             else:
                 return expr
 
