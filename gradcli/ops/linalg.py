@@ -157,11 +157,19 @@ primitive(name="inv", doc="inverse of a square matrix", signature="inv(x)", fami
           samples=(Sample(((2, 2),), "spd"), Sample(((3, 3),), "spd")), torch_name="LinalgInvExBackward0")
 
 
+SYMPY_MATRIX_LIMIT = 3  # a symbolic 4-by-4 inverse already takes SymPy seconds, a 6-by-6 det minutes
+
+
 def _sympy_matrix_fn(sp, x, fn):
-    out = np.empty(x.shape[:-2], dtype=object)
-    for index in np.ndindex(out.shape):
-        result = fn(sp.Matrix(x[index].tolist()))
-        out[index] = np.array(result.tolist(), dtype=object) if hasattr(result, "tolist") else result
-    if out.ndim == 0 and isinstance(out[()], np.ndarray):
-        return out[()]
+    """fn (a SymPy Matrix -> expression or Matrix) on each matrix of x's trailing two axes."""
+    n = x.shape[-1]
+    if n > SYMPY_MATRIX_LIMIT:
+        raise ValueError(f"SymPy expands matrices up to {SYMPY_MATRIX_LIMIT}-by-{SYMPY_MATRIX_LIMIT} here, "
+                         f"not {n}-by-{n}")
+    batch = list(np.ndindex(x.shape[:-2]))
+    results = [fn(sp.Matrix(x[index].tolist())) for index in batch]
+    matrices = bool(results) and hasattr(results[0], "tolist")
+    out = np.empty(x.shape[:-2] + ((n, n) if matrices else ()), dtype=object)
+    for index, result in zip(batch, results):
+        out[index] = np.array(result.tolist(), dtype=object) if matrices else result
     return out
