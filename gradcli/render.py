@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -103,6 +104,12 @@ def arrays(result: Result) -> dict[str, np.ndarray]:
     return out
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str, write: Callable[[Any], None], *, binary: bool) -> None:
     """Write through a temporary file in the same folder, renamed into place when complete."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -113,6 +120,8 @@ def write_atomic(path: str, write: Callable[[Any], None], *, binary: bool) -> No
     except OSError as err:
         raise GradcliError(f"cannot write {path!r}: {err.strerror}", kind="file") from None
     try:
+        # mkstemp makes the file owner-only; give it the mode a plain open() would (or the old file's).
+        os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode) if os.path.exists(path) else 0o666 & ~_umask())
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as fh:
             write(fh)
         os.replace(tmp, path)

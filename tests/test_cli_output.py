@@ -248,3 +248,28 @@ def test_ops_table_and_plain_show_every_signature_and_alias():
 def test_help_works(command):
     text = ok(command, "--help")
     assert "--format" in text
+
+
+def test_output_file_gets_the_usual_mode_and_keeps_an_existing_one(tmp_path):
+    import os
+    import stat
+
+    fresh = tmp_path / "fresh.json"
+    assert run_cli("grad", "sum(x**2)", "--x", "1,2", "--output", str(fresh)).exit_code == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~mask
+    kept = tmp_path / "kept.json"
+    kept.write_text("{}")
+    kept.chmod(0o640)
+    assert run_cli("grad", "sum(x**2)", "--x", "1,2", "--output", str(kept)).exit_code == 0
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640
+    assert json.loads(kept.read_text())["gradients"]["x"] == [2.0, 4.0]
+
+
+def test_jacobian_explain_refuses_points(tmp_path):
+    points = tmp_path / "p.csv"
+    points.write_text("x\n1\n")
+    run = run_cli("jacobian", "x*2", "--explain", "--points", str(points))
+    assert run.exit_code == 2
+    assert "cannot be combined with --points" in run.stderr
