@@ -28,16 +28,19 @@ sub-check says why and the finite differences decide alone.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .engine import Tensor, no_grad
+from .engine import Tensor, no_grad, run_backward
 from .errors import GradcliError
-from .functional import Problem, Result, jacobian, problem
+from .evaluate import evaluate
+from .functional import Result, jacobian, problem
 from .functional import grad as engine_grad
+from .ops.registry import FUNCTIONS
+from .parser import Expr
 from .symbolic import Index, symbol_name, translate
 
 STEP = 1e-6
@@ -218,28 +221,58 @@ def plan(result: Result, samples: int, seed: int, tolerance: Tolerance) -> Repor
 
 
 # -- finite differences ------------------------------------------------------------------
+class FrozenFunction:
+    """f at moved values, and the engine's gradient there, with every detached sub-expression
+    (detach, stop_gradient) frozen at its value at the point: the function whose derivative
+    autograd and SymPy both compute, since no gradient flows through those values.
+
+    The first evaluation must be at the point itself: it records the values to freeze.
+    """
+
+    def __init__(self, result: Result):
+        self.problem = result.problem
+        self.cotangent = result.grad_output
+        self.frozen: dict[int, np.ndarray] = {}
+
+    def _freeze(self, expr: Expr, value: Any) -> None:
+        op = FUNCTIONS.get(expr.value) if expr.kind == "call" else None
+        if op is not None and not op.differentiable and op.sympy is None and not op.constructor:
+            if id(expr) not in self.frozen:
+                self.frozen[id(expr)] = np.array(value.data)  # a copy: detach returns its input's array
+            value.data = self.frozen[id(expr)]
+
+    def _forward(self, values: dict[str, np.ndarray], wrt: Iterable[str] = ()) -> tuple[Tensor, dict]:
+        leaves = {n: Tensor(v, requires_grad=n in wrt) for n, v in values.items()}
+        p = self.problem
+        with np.errstate(all="ignore"):
+            return evaluate(p.tree, leaves, source=p.source, on_node=self._freeze), leaves
+
+    def output(self, values: dict[str, np.ndarray]) -> np.ndarray:
+        """f's entries (v·f for a vector-Jacobian product), flat."""
+        with no_grad():
+            data = self._forward(values)[0].data
+        return np.atleast_1d(np.sum(data * self.cotangent) if self.cotangent is not None else data).reshape(-1)
+
+    def gradient(self, values: dict[str, np.ndarray]) -> np.ndarray:
+        """The engine's gradient of a scalar f, every variable of wrt flattened one after another."""
+        wrt = self.problem.wrt
+        out, leaves = self._forward(values, wrt)
+        with np.errstate(all="ignore"):
+            found = run_backward([(out, Tensor(np.ones_like(out.data)))]) if out.requires_grad else {}
+        by_tensor = {id(node.tensor): ct.data for node, ct in found.items()}
+        return np.concatenate([np.ravel(by_tensor.get(id(leaves[n]), np.zeros(leaves[n].shape))) for n in wrt])
+
+
 def finite_differences(report: Report) -> None:
     """Fill each entry's fd value by central differences in the sampled coordinates."""
     result, tol = report.result, report.tolerance
     p = result.problem
     values = {n: np.array(v, dtype=np.float64) for n, v in p.values.items()}
-    cotangent = result.grad_output
-
-    def output(vals: dict[str, np.ndarray]) -> np.ndarray:
-        with no_grad(), np.errstate(all="ignore"):
-            out, _ = p.forward({n: Tensor(v) for n, v in vals.items()})
-        data = out.data
-        return np.atleast_1d(np.sum(data * cotangent) if cotangent is not None else data).reshape(-1)
-
-    def gradient(vals: dict[str, np.ndarray]) -> np.ndarray:
-        moved = Problem(p.source, p.tree, p.names, p.wrt, {n: np.array(v) for n, v in vals.items()})
-        found = engine_grad(moved, {}).gradients
-        return np.concatenate([np.ravel(found[n]) for n in p.wrt])
-
+    f = FrozenFunction(result)
     offsets = np.cumsum([0] + [p.values[n].size for n in p.wrt])
     position = {n: k for n, k in zip(p.wrt, offsets)}
     columns: dict[tuple, tuple] = {}
-    for order, fn in ((1, output), (2, gradient)):
+    for order, fn in ((1, f.output), (2, f.gradient)):
         needed = [e for e in report.entries if len(e.wrt) == order]
         if not needed:
             continue

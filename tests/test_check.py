@@ -1,0 +1,175 @@
+"""`gradcli check` and --check/--symbolic/--latex: the three-way comparison through the real CLI.
+
+A planted wrong backward rule must make the check fail and name the entries it spoils;
+every seed example must pass; exit statuses; sampling of large inputs; kinks and points
+where SymPy's derivative is undefined; an operation SymPy cannot expand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from conftest import run_cli
+from test_seed_examples import CASES, command
+
+from gradcli.engine import call
+from gradcli.ops.registry import FUNCTIONS, OPS
+
+
+def checked(*args: str, code: int = 0) -> dict:
+    run = run_cli(*args, "--format", "json")
+    assert run.exit_code == code, run.stderr
+    return run.json()["check"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c['kind']}:{c['expr']}" for c in CASES])
+def test_seed_example_passes_the_check(case):
+    check = checked(*command(case)[:-2], "--check")
+    assert check["ok"] and not check["disagreeing"]
+    assert "unavailable" not in check["sympy"]
+    # SymPy and finite differences were both compared on every entry, within their tolerances.
+    assert check["sympy"]["compared"] == check["finite_difference"]["compared"] == len(check["entries"])
+    assert check["sympy"]["max_rel_err"] <= 1e-9
+    assert check["finite_difference"]["max_abs_err"] <= 1e-5 + 1e-3 * max(abs(e["finite_difference"])
+                                                                        for e in check["entries"])
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c['kind']}:{c['expr']}" for c in CASES])
+def test_seed_expression_passes_gradcli_check(case):
+    args = ["check", case["expr"]] + [a for n, v in case["values"].items() for a in (f"--{n}", v)]
+    check = checked(*args, "--wrt", ",".join(case["wrt"]))
+    assert check["ok"]
+
+
+def planted(monkeypatch, name: str, backward) -> None:
+    """Replace op `name`'s backward rule for this test (the registry is restored afterwards)."""
+    wrong = dataclasses.replace(OPS[name], backward=backward)
+    monkeypatch.setitem(OPS, name, wrong)
+    if FUNCTIONS.get(name) is not None:
+        monkeypatch.setitem(FUNCTIONS, name, wrong)
+
+
+def test_a_wrong_rule_fails_the_check_and_names_every_entry_it_spoils(monkeypatch):
+    planted(monkeypatch, "sin", lambda n, g: (g * call("cos", n.x) * 1.01,))
+    x = np.array([0.5, 1.0, 2.0])
+    run = run_cli("check", "sum(sin(x))", "--x", "0.5,1,2", "--format", "json")
+    assert run.exit_code == 1
+    check = run.json()["check"]
+    assert not check["ok"] and check["disagreeing"] == ["∂f/∂x_0", "∂f/∂x_1", "∂f/∂x_2"]
+    assert "∂f/∂x_0, ∂f/∂x_1, ∂f/∂x_2" in run.stderr
+    entries = check["entries"]
+    np.testing.assert_allclose([e["autograd"] for e in entries], 1.01 * np.cos(x), rtol=1e-12)
+    np.testing.assert_allclose([e["sympy"] for e in entries], np.cos(x), rtol=1e-12)
+    np.testing.assert_allclose([e["finite_difference"] for e in entries], np.cos(x), rtol=1e-8)
+
+
+def test_a_wrong_rule_for_one_input_names_only_that_input(monkeypatch):
+    planted(monkeypatch, "mul", lambda n, g: (g * n.y if n.needs[0] else None, g * n.x * 2.0 if n.needs[1] else None))
+    run = run_cli("check", "x*y", "--x", "2", "--y", "3")
+    assert run.exit_code == 1
+    assert "1 of 2 entries disagree" in run.stderr and run.stderr.rstrip().endswith("∂f/∂y")
+    assert "✗" in run.stdout and "✓" in run.stdout
+
+
+def test_a_check_with_the_grad_command_fails_too(monkeypatch):
+    planted(monkeypatch, "exp", lambda n, g: (g * n.ans * 0.5,))
+    assert checked("grad", "exp(x)", "--x", "1", "--check", code=1)["disagreeing"] == ["∂f/∂x"]
+
+
+@pytest.mark.parametrize("args", [("check", "x +", "--x", "1"), ("check", "x*y", "--x", "1"),
+                                  ("check", "x", "--x", "1", "--check-samples", "0"),
+                                  ("grad", "x", "--x", "1", "--check", "--symbolic")])
+def test_bad_input_exits_2(args):
+    assert run_cli(*args).exit_code == 2
+
+
+def test_agreement_exits_0_and_tolerances_are_shown_and_settable():
+    check = checked("check", "exp(x)", "--x", "1")
+    assert check["tolerance"] == {"finite_difference": {"rtol": 1e-3, "atol": 1e-5},
+                                  "sympy": {"rtol": 1e-9, "atol": 1e-12}}
+    assert check["finite_difference"]["step"] == 1e-6
+    # Finite differences are never exact, so with no tolerance at all the check must fail.
+    strict = checked("grad", "exp(x)", "--x", "1", "--check", "--rtol", "0", "--atol", "0", code=1)
+    assert strict["tolerance"]["finite_difference"] == {"rtol": 0.0, "atol": 0.0}
+    assert strict["entries"][0]["sympy"] == pytest.approx(math.e, rel=1e-15)
+
+
+def test_large_inputs_are_sampled_and_fast():
+    start = time.perf_counter()
+    check = checked("check", "sum(sin(x)*exp(-x**2))", "--x", "randn(100000)")
+    assert time.perf_counter() - start < 30  # a few seconds; the benchmark times it properly
+    assert check["ok"] and check["sampled"] == {"x": {"checked": 32, "of": 100_000}}
+    assert check["sympy"]["compared"] == check["finite_difference"]["compared"] == 32
+    few = checked("check", "sum(sin(x)*exp(-x**2))", "--x", "randn(100000)", "--check-samples", "5")
+    assert len(few["entries"]) == 5 and few["sympy"]["max_rel_err"] <= 1e-9
+
+
+def test_a_jacobian_samples_outputs_too():
+    check = checked("check", "sin(x) * x[0]", "--x", "randn(50)", "--check-samples", "5")
+    assert check["sampled"] == {"x": {"checked": 5, "of": 50}, "output entries": {"checked": 5, "of": 50}}
+    assert len(check["entries"]) == 25 and check["ok"]
+
+
+def test_hessian_check_compares_second_derivatives():
+    check = checked("hessian", "x @ A @ x", "--x", "1,2", "--A", "1,2;3,4", "--wrt", "x", "--check")
+    second = {e["entry"]: e for e in check["entries"] if e["entry"].startswith("∂²")}
+    assert second["∂²f/∂x_0∂x_1"]["sympy"] == 5.0 and second["∂²f/∂x_1∂x_1"]["sympy"] == 8.0
+    assert check["sympy"]["derivatives"]["x"]["∂²f/∂x_0∂x_1"] == "A_0_1 + A_1_0"
+    assert check["ok"] and check["sympy"]["compared"] == 6
+
+
+def test_kinks_pass_under_the_same_convention():
+    check = checked("check", "relu(x) + abs(y) + maximum(x, y)", "--x", "0", "--y", "0")
+    by_entry = {e["entry"]: e for e in check["entries"]}
+    assert by_entry["∂f/∂x"]["autograd"] == by_entry["∂f/∂x"]["sympy"] == 0.5  # relu'(0)=0, a tie gives 1/2
+    assert all(any("kink" in n for n in e["notes"]) for e in check["entries"])
+
+
+def test_where_sympy_is_undefined_the_entry_is_not_comparable():
+    check = checked("check", "sqrt(x) + y", "--x", "0", "--y", "1")
+    entry = next(e for e in check["entries"] if e["entry"] == "∂f/∂x")
+    assert entry["autograd"] == "inf" and entry["sympy"] is None and entry["ok"]
+    assert any(n.startswith("not comparable at this point") for n in entry["notes"])
+
+
+def test_an_operation_sympy_cannot_expand_leaves_finite_differences_to_decide():
+    check = checked("check", "det(A)", "--A", "randn(5,5)")
+    assert "det" in check["sympy"]["unavailable"] and check["sympy"]["compared"] == 0
+    assert check["finite_difference"]["compared"] == 25 and check["ok"]
+
+
+def test_symbolic_prints_the_simplified_formula_only():
+    run = run_cli("grad", "mean(2*x)", "--x", "1,2,3", "--symbolic", "--format", "plain")
+    assert run.exit_code == 0 and run.stdout == "∂f/∂x_i = 2/3\n"
+    run = run_cli("grad", "sin(x)**2 + cos(x)**2 + x", "--x", "0.3", "--symbolic", "--format", "json")
+    assert run.json()["derivatives"] == {"x": {"∂f/∂x": "1"}}
+    run = run_cli("jacobian", "[m[0]**2, m[0]*m[1]]", "--m", "2,3", "--latex")
+    assert run.stdout.splitlines()[1] == r"\frac{\partial f_{0}}{\partial m_{1}} = 0"
+
+
+def test_the_table_shows_formula_values_and_verdicts():
+    run = run_cli("check", "mean(2*x)", "--x", "1,2,3")
+    assert run.exit_code == 0
+    for text in ("∂f/∂x_i = 2/3", "SymPy formula", "finite diff.", "✓ all 3 entries agree", "max rel error"):
+        assert text in run.stdout
+
+
+def test_plain_output_stays_parseable_and_the_verdict_goes_to_stderr():
+    run = run_cli("grad", "x**2", "--x", "3", "--check", "--format", "plain")
+    assert run.exit_code == 0 and run.stdout == "6\n" and "agree" in run.stderr
+
+
+def test_sympy_is_imported_only_for_a_check():
+    code = ("import sys; from gradcli.cli import app\n"
+            "try:\n    app(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "print('sympy' in sys.modules, file=sys.stderr)")
+    for extra, imported in (([], "False"), (["--check"], "True")):
+        run = subprocess.run([sys.executable, "-c", code, "grad", "sum(x**2)", "--x", "1,2", *extra],
+                             capture_output=True, text=True, check=True)
+        assert run.stderr.strip().splitlines()[-1] == imported
