@@ -73,15 +73,23 @@ class Entry:
     engine: float
     formula: Any = None
     sympy: float | None = None
-    sympy_note: str = ""
+    sympy_undefined: str = ""  # what SymPy gave where its value is undefined, e.g. zoo
     sympy_ok: bool | None = None  # None: not compared
     fd: float | None = None
-    fd_note: str = ""
+    fd_undefined: str = ""  # what the differences gave where they are not finite
+    kink: str = ""  # the one-sided slopes where the differences found a kink
     fd_ok: bool | None = None
 
     @property
     def ok(self) -> bool:
         return self.sympy_ok is not False and self.fd_ok is not False
+
+    @property
+    def note(self) -> str:
+        """Why a reference was not compared, or was compared as at a kink; '' otherwise."""
+        undefined = [n for n in (self.sympy_undefined, self.fd_undefined) if n]
+        parts = [f"{NOT_COMPARABLE} ({'; '.join(undefined)})"] if undefined else []
+        return "; ".join(parts + ([self.kink] if self.kink else []))
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -326,10 +334,10 @@ def _judge_fd(report: Report, entry: Entry, central: float, low: float, high: fl
     tol = report.tolerance
     entry.fd = float(central)
     if not np.isfinite(central):
-        entry.fd_note = f"{NOT_COMPARABLE} (finite differences give {central})"
+        entry.fd_undefined = f"differences give {central}"
         return
     if kink:
-        entry.fd_note = f"kink: one-sided slopes {low:.4g} and {high:.4g}"
+        entry.kink = f"kink: one-sided slopes {low:.4g} and {high:.4g}"
         slack = tol.atol + tol.rtol * max(abs(low), abs(high))
         entry.fd_ok = bool(low - slack <= entry.engine <= high + slack)
         return
@@ -384,15 +392,15 @@ def _tidy(sp: Any, expr: Any) -> Any:
 def _judge_sympy(sp: Any, report: Report, entry: Entry, d: Any, point: dict) -> None:
     value = d.xreplace(point).evalf(30) if d.free_symbols else d.evalf(30)
     if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
-        entry.sympy_note = f"{NOT_COMPARABLE} (SymPy gives {value})"
+        entry.sympy_undefined = f"SymPy gives {value}"
         return
     try:
         c = complex(value)
     except (TypeError, ValueError):
-        entry.sympy_note = f"{NOT_COMPARABLE} (SymPy gives {value})"
+        entry.sympy_undefined = f"SymPy gives {value}"
         return
     if abs(c.imag) > 1e-12 * max(1.0, abs(c.real)):
-        entry.sympy_note = f"{NOT_COMPARABLE} (SymPy gives a complex value {value})"
+        entry.sympy_undefined = f"SymPy gives the complex value {c:.6g}"
         return
     tol = report.tolerance
     entry.sympy = c.real

@@ -43,7 +43,7 @@ def check_payload(report: Report, latex: bool = False) -> dict[str, Any]:
         "sampled": {n: {"checked": k, "of": int(p.values[n].size)} for n, k in report.sampled.items()},
         "entries": [{"entry": e.label, "autograd": _number(e.engine), "sympy": _number(e.sympy),
                      "finite_difference": _number(e.fd), "ok": e.ok,
-                     "notes": [n for n in (e.sympy_note, e.fd_note) if n]} for e in report.entries],
+                     "note": e.note} for e in report.entries],
         "disagreeing": report.disagreeing(),
     }
     if report.outputs is not None:
@@ -104,12 +104,9 @@ def _summary(report: Report) -> list[str]:
     if sub.note:
         lines.append(f"SymPy: not checked: {sub.note}")
     else:
-        lines.append(f"SymPy: max abs error {_err(sub.max_abs_err)}, max rel error {_err(sub.max_rel_err)} over "
-                     f"{sub.compared} entries (tolerance {tol.sympy_atol:g} + {tol.sympy_rtol:g}·|SymPy|)")
-    sub = report.finite_difference
-    lines.append(f"finite differences (central, step {report.step:g}·max(1, |x|)): max abs error "
-                 f"{_err(sub.max_abs_err)}, max rel error {_err(sub.max_rel_err)} over {sub.compared} entries "
-                 f"(tolerance {tol.atol:g} + {tol.rtol:g}·|fd|)")
+        lines.append(f"SymPy: {_errors_text(sub)} (tolerance {tol.sympy_atol:g} + {tol.sympy_rtol:g}·|SymPy|)")
+    lines.append(f"finite differences (central, step {report.step:g}·max(1, |x|)): "
+                 f"{_errors_text(report.finite_difference)} (tolerance {tol.atol:g} + {tol.rtol:g}·|fd|)")
     p = report.result.problem
     for name, k in report.sampled.items():
         if k < p.values[name].size:
@@ -119,8 +116,11 @@ def _summary(report: Report) -> list[str]:
     return lines
 
 
-def _err(v: float | None) -> str:
-    return "-" if v is None else f"{v:.3g}"
+def _errors_text(sub: SubCheck) -> str:
+    if not sub.compared:
+        return "no entry comparable"
+    return (f"max abs error {sub.max_abs_err:.3g}, max rel error {sub.max_rel_err:.3g} over {sub.compared} "
+            f"entr{'y' if sub.compared == 1 else 'ies'}")
 
 
 def render_check(report: Report, console: Any, precision: int = 4, latex: bool = False) -> None:
@@ -147,7 +147,7 @@ def render_check(report: Report, console: Any, precision: int = 4, latex: bool =
                       number(e.sympy, precision) if e.sympy is not None else Text("-"),
                       number(e.fd, precision) if e.fd is not None else Text("-"),
                       Text("✓", style="green") if e.ok else Text("✗", style="bold red"),
-                      Text("; ".join(n for n in (e.sympy_note, e.fd_note) if n), style="dim"))
+                      Text(e.note, style="dim"))
     console.print(titled("check: autograd against SymPy and finite differences", table))
     notes = _summary(report)
     if len(shown) < len(report.entries):
