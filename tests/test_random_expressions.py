@@ -40,14 +40,16 @@ def reject_constant(text: str) -> None:
     raise AssertionError(f"non-strict JSON constant {text}")
 
 
-@given(expressions(smooth=True), expressions(smooth=True, max_depth=1))
-def test_gradient_matches_finite_differences(drawn: Drawn, cotangent_source: Drawn):
+@given(expressions(smooth=True))
+def test_gradient_matches_finite_differences(drawn: Drawn):
     tree = parse(drawn.text)
     f0 = value_at(tree, drawn.values)
     rng = np.random.default_rng(len(drawn.text))
     u = rng.standard_normal(f0.shape)
-    result = strict(functional.grad, drawn.text, drawn.values, grad_output=None if f0.ndim == 0 and not f0.shape else u)
+    result = strict(functional.grad, drawn.text, drawn.values, grad_output=None if f0.ndim == 0 else u)
     seed = np.ones(()) if result.grad_output is None else u
+    # Differences lose about eps * |value| / STEP to rounding: large values get that much slack.
+    rounding = 1e-9 * float(np.sum(np.abs(seed * f0)))
     for name, value in drawn.values.items():
         fd = np.zeros(value.shape)
         for j in np.ndindex(value.shape):
@@ -59,7 +61,7 @@ def test_gradient_matches_finite_differences(drawn: Drawn, cotangent_source: Dra
             fd[j] = (plus - minus) / (2 * STEP)
         got = result.gradients[name]
         scale = max(1.0, float(np.max(np.abs(got), initial=0.0)), float(np.max(np.abs(fd), initial=0.0)))
-        np.testing.assert_allclose(got, fd, rtol=0, atol=2e-5 * scale, err_msg=f"{drawn.text} d/d{name}")
+        np.testing.assert_allclose(got, fd, rtol=0, atol=2e-5 * scale + rounding, err_msg=f"{drawn.text} d/d{name}")
 
 
 @given(expressions(smooth=False))
