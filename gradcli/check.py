@@ -128,13 +128,15 @@ class SubCheck:
     compared: int = 0
     note: str = ""  # why it could not run at all
 
-    def add(self, engine: float, reference: float) -> tuple[float, float]:
+    def add(self, engine: float, reference: float, atol: float) -> None:
+        """Count one comparison. The relative error counts only where |reference| > atol:
+        nearer 0 the absolute tolerance decides, and a ratio of two roundings means nothing."""
         abs_err = abs(engine - reference)
-        rel_err = abs_err / abs(reference) if reference != 0 else (0.0 if abs_err == 0 else math.inf)
         self.max_abs_err = abs_err if self.max_abs_err is None else max(self.max_abs_err, abs_err)
-        self.max_rel_err = rel_err if self.max_rel_err is None else max(self.max_rel_err, rel_err)
+        if abs(reference) > atol:
+            rel_err = abs_err / abs(reference)
+            self.max_rel_err = rel_err if self.max_rel_err is None else max(self.max_rel_err, rel_err)
         self.compared += 1
-        return abs_err, rel_err
 
 
 @dataclass
@@ -341,7 +343,7 @@ def _judge_fd(report: Report, entry: Entry, central: float, low: float, high: fl
         slack = tol.atol + tol.rtol * max(abs(low), abs(high))
         entry.fd_ok = bool(low - slack <= entry.engine <= high + slack)
         return
-    report.finite_difference.add(entry.engine, entry.fd)
+    report.finite_difference.add(entry.engine, entry.fd, tol.atol)
     entry.fd_ok = bool(abs(entry.engine - entry.fd) <= tol.atol + tol.rtol * abs(entry.fd))
 
 
@@ -407,7 +409,7 @@ def _judge_sympy(sp: Any, report: Report, entry: Entry, d: Any, point: dict) -> 
     if not math.isfinite(entry.engine):
         entry.sympy_ok = False
         return
-    report.sympy.add(entry.engine, entry.sympy)
+    report.sympy.add(entry.engine, entry.sympy, tol.sympy_atol)
     entry.sympy_ok = abs(entry.engine - entry.sympy) <= tol.sympy_atol + tol.sympy_rtol * abs(entry.sympy)
 
 

@@ -119,8 +119,8 @@ def _summary(report: Report) -> list[str]:
 def _errors_text(sub: SubCheck) -> str:
     if not sub.compared:
         return "no entry comparable"
-    return (f"max abs error {sub.max_abs_err:.3g}, max rel error {sub.max_rel_err:.3g} over {sub.compared} "
-            f"entr{'y' if sub.compared == 1 else 'ies'}")
+    relative = "" if sub.max_rel_err is None else f", max rel error {sub.max_rel_err:.3g}"
+    return f"max abs error {sub.max_abs_err:.3g}{relative} over {sub.compared} entr{'y' if sub.compared == 1 else 'ies'}"
 
 
 def render_check(report: Report, console: Any, precision: int = 4, latex: bool = False) -> None:
