@@ -124,7 +124,8 @@ primitive(
     signature="clip(x, lo, hi)", family="binary",
     forward=lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi), backward=_clip_backward,
     shape=_where_shape, torch_name="ClampBackward1",
-    sympy=sympy_elementwise(lambda sp, x, lo, hi: sp.Piecewise((lo, x < lo), (hi, x > hi), (x, True))),
+    # NOTE: hi wins when lo > hi, as numpy's minimum(maximum(x, lo), hi) and torch.clamp do.
+    sympy=sympy_elementwise(lambda sp, x, lo, hi: sp.Piecewise((hi, (x > hi) | (lo > hi)), (lo, x < lo), (x, True))),
     samples=(Sample(((3,), (), ()), ("real", "real", "above_one")),
              Sample(((2, 3), (3,), ()), ("real", "real", "above_one"))),
     kinks=(Kink((1.0, 1.0, 2.0), (1.0, 0.0, 0.0), note="on a bound x passes the gradient"),),
