@@ -451,7 +451,12 @@ def run_backward(
                     kind="grad",
                 )
             batch_ndim = g.ndim - len(node.out_shape)
-            cts = node.op.backward(node, g)
+            try:
+                cts = node.op.backward(node, g)
+            except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
+                # A rule's numerics failed (the forward pass catches the same): say where.
+                raise GradcliError(f"the gradient of {node.op.name} could not be computed ({err})",
+                                   kind="value", span=node.span) from None
             for edge, ct, shape in zip(node.next_functions, cts, node.in_shapes):
                 if edge is None or ct is None:
                     continue

@@ -8,11 +8,14 @@ exception that escapes the app, so an escaped non-GradcliError fails the test to
 from __future__ import annotations
 
 import time
+import warnings
 
 import pytest
 from conftest import run_cli
 from hypothesis import given
 from hypothesis import strategies as st
+
+from gradcli.ops import FUNCTIONS
 
 # CPU seconds of this process (not wall time, which other jobs on the machine stretch);
 # generous for slow CI machines: a hang would take far longer.
@@ -46,7 +49,9 @@ NASTY_VALUES = [
 
 def check(*args: str, input: str | None = None) -> None:
     start = time.process_time()
-    run = run_cli(*args, input=input)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # numpy's warnings escape as exceptions
+        run = run_cli(*args, input=input)
     elapsed = time.process_time() - start
     assert run.exit_code in (0, 1, 2), (args[:2], run.exit_code, run.stderr[-500:])
     assert "Traceback" not in run.stderr and "Traceback" not in run.stdout
@@ -70,6 +75,28 @@ def test_huge_expression(expr):
 @pytest.mark.parametrize("value", NASTY_VALUES, ids=range(len(NASTY_VALUES)))
 def test_nasty_value(value):
     check("jacobian", "sin(x) * 2", f"--x={value}", "--format", "json")
+
+
+EDGE_VALUES = ["[]", "zeros(0, 0)", "nan", "inf,-inf,0", "nan,0;0,1", "0,0;0,0", "1e308,-1e308;5e-324,0"]
+
+
+def every_call() -> list[str]:
+    """Each function of the language applied to x (as often as it takes arguments), summed."""
+    calls = set()
+    for name, op in FUNCTIONS.items():
+        if op.constructor:
+            continue
+        arity = op.arity or 2
+        calls.add(f"sum({name}({', '.join(['x'] * arity)}))")
+    return sorted(calls)
+
+
+@pytest.mark.parametrize("expr", every_call())
+def test_every_function_at_edge_values(expr):
+    """Empty, non-finite, singular and extreme values through every function; the Hessian
+    runs the forward pass, a differentiable backward pass and a second one."""
+    for value in EDGE_VALUES:
+        check("hessian", expr, f"--x={value}", "--format", "json")
 
 
 def test_huge_sum_gives_the_right_gradient():

@@ -102,6 +102,8 @@ def _inv(x):
 def _cofactor(x):
     # NOTE: from the SVD x = U S Vᵀ, cof(x) = det(U) det(V) U diag(prod of the other s) Vᵀ,
     # which needs no inverse, so it is exact for singular matrices too (cof = det · inv(x)ᵀ).
+    if not np.all(np.isfinite(x)):
+        return np.full(x.shape, np.nan)  # the SVD does not converge on nan or inf entries
     u, s, vh = np.linalg.svd(x)
     sign = np.linalg.det(u) * np.linalg.det(vh)
     return sign[..., None, None] * (u * _prod_others(s, (-1,))[..., None, :]) @ vh
@@ -121,6 +123,8 @@ def _cofactor_vjp_singular(x, g):
 
 
 def _cofactor_backward(n, g):
+    if not np.all(np.isfinite(n.x.data)):
+        return (np.full(np.broadcast_shapes(g.shape, n.x.shape), np.nan),)
     s = np.linalg.svd(n.x.data, compute_uv=False)
     if np.any(s[..., -1] <= 1e-8 * s[..., 0]):  # (nearly) singular: the inverse below is not usable
         return (_cofactor_vjp_singular(n.x.data, g.data),)

@@ -69,14 +69,18 @@ def reduction(name, forward, backward, sympy, doc, *, saves="inputs", kinks=(), 
               saves=saves, kinks=kinks, torch_name=_name(name.capitalize()))
 
 
+def _size(shape, axis):
+    """Entries reduced over: the mean's divisor (0 for an empty array, whose mean is nan)."""
+    return float(np.prod([shape[a] for a in axis])) if shape else 1.0
+
+
 def _count(n):
-    shape = n.in_shapes[0]
-    return float(np.prod([shape[a] for a in n.params["axis"]])) if shape else 1.0
+    return _size(n.in_shapes[0], n.params["axis"])
 
 
 def _prod_others(x, axis):
     """For each entry, the product of the others along axis: exact when entries are 0."""
-    if not axis:
+    if not axis or x.size == 0:
         return np.ones_like(x)
     axes = tuple(a + x.ndim for a in axis)
     moved = np.moveaxis(x, axes, tuple(range(-len(axes), 0)))
@@ -140,7 +144,7 @@ def _norm_backward(n, g):
 
 reduction("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
           lambda n, g: (_spread(n, g),), _sympy_add, "sum of the entries", saves="none")
-reduction("mean", lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
+reduction("mean", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims) / _size(x.shape, axis),
           # NOTE: divide the reduced cotangent, then spread it: one small division, not one per entry.
           lambda n, g: (_spread(n, g / _count(n)),), lambda sp, xs: _sympy_add(sp, xs) / len(xs),
           "mean of the entries", saves="none")
