@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 # Below this many entries a thread hand-off costs more than it saves.
-MIN_ENTRIES = 1 << 18
+MIN_ENTRIES = 1 << 20
 
 _pool: Any = None
 
