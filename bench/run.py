@@ -112,20 +112,19 @@ def large(cfg: dict, quick: bool) -> dict:
             "notes": ["targets at 1e7: <= 1.0x torch, <= 1.4x hand-fused numpy, extra peak memory <= torch's",
                       "memory and whole-process columns: every size in a full run, the largest size with --quick",
                       "sinexp: sum(sin(x)*exp(-x**2)) w.r.t. x; mse: mean((w*x - y)**2) w.r.t. the scalar w",
-                      "extra peak memory: growth of ru_maxrss over one call in a fresh process"]}
+                      "extra peak memory: growth of the resident high-water mark over one call in a fresh process"]}
 
 
 def _memory_probe(label: str, tool: str, n: int) -> str:
-    setup = (f"import sys; sys.path.insert(0, {HERE!r})\nimport numpy as np\n"
-             f"from references import LARGE_EXPRS, numpy_large, torch_large\n"
-             f"spec = LARGE_EXPRS[{label!r}]\nrng = np.random.default_rng(0)\n"
-             f"data = {{k: make(rng, {n}) for k, make in spec['data'].items()}}\n")
-    if tool == "gradcli":
-        return setup + "from gradcli import functional\ndef run(): functional.grad(spec['expr'], data, wrt=spec['wrt'])\n"
-    if tool == "torch":
-        return setup + f"import torch\ntorch_large({label!r}, data)\ndata = {{k: make(rng, {n}) for k, make in spec['data'].items()}}\n" \
-                       f"def run(): torch_large({label!r}, data)\n"
-    return setup + f"def run(): numpy_large({label!r}, data)\n"
+    # Each tool first runs once on 10 entries (imports, thread pools), then the data is made.
+    call = {"gradcli": "functional.grad(spec['expr'], data, wrt=spec['wrt'])",
+            "torch": f"torch_large({label!r}, data)", "numpy": f"numpy_large({label!r}, data)"}[tool]
+    return (f"import sys; sys.path.insert(0, {HERE!r})\nimport numpy as np\n"
+            f"from references import LARGE_EXPRS, numpy_large, torch_large\nfrom gradcli import functional\n"
+            f"spec = LARGE_EXPRS[{label!r}]\nrng = np.random.default_rng(0)\n"
+            f"def make(n): return {{k: make(rng, n) for k, make in spec['data'].items()}}\n"
+            f"data = make(10)\n{call}\ndata = make({n})\n"
+            f"def run(): {call}\n")
 
 
 def _cli_runs(label: str, spec: dict, data: dict, workdir: str, repeats: int) -> dict:
