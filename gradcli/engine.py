@@ -494,7 +494,7 @@ def accumulate(grads: dict, owned: dict, node: Any, ct: Tensor, create_graph: bo
     elif id(existing.data) in owned and existing.data.shape == ct.shape:
         np.add(existing.data, ct.data, out=existing.data)
     else:
-        total = np.asarray(existing.data + ct.data)  # 0-d + 0-d gives a numpy scalar
+        total = np.asarray(apply_ufunc(np.add, (existing.data, ct.data)))  # 0-d + 0-d gives a numpy scalar
         owned[id(total)] = total
         grads[key] = Tensor._result(total, None)
 
