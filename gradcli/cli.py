@@ -322,4 +322,4 @@ def main() -> None:
 # One line per module: from .commands import NAME  # noqa: E402,F401
 from .commands import script  # noqa: E402,F401
 from .commands import inspect  # noqa: E402,F401
-from .commands import check  # noqa: E402,F401
+from .commands import check as check_commands  # noqa: E402,F401  (its name would shadow --check)

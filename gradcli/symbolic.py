@@ -250,7 +250,7 @@ def _apply(sp: Any, op: Op, inputs: list[_Value], params: dict, numeric: np.ndar
         exact = np.asarray(op.sympy(sp, *(v.objects() for v in inputs), **params), dtype=object)
     except GradcliError:
         raise
-    except Exception as err:  # SymPy and the rules raise many kinds; each means "no form here"
+    except Exception as err:  # noqa: BLE001 - SymPy and the rules raise many kinds; each means "no form here"
         raise unsupported(f"SymPy cannot express {op.name} here ({type(err).__name__}: {err})") from None
     if exact.shape != numeric.shape:
         raise unsupported(f"the SymPy rule of {op.name} gives shape {exact.shape}, not {numeric.shape}")

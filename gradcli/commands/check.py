@@ -11,9 +11,28 @@ from typing import Any
 
 import typer
 
-from ..cli import (VARIABLES, AtolOpt, CheckSamplesOpt, DebugOpt, ExprArg, Format, FormatOpt, LatexOpt, OutputOpt,
-                   PrecisionOpt, RtolOpt, SeedOpt, VarOpt, WrtOpt, announce, app, default_format, emit, guarded,
-                   read_values)
+from ..cli import (
+    VARIABLES,
+    AtolOpt,
+    CheckSamplesOpt,
+    DebugOpt,
+    ExprArg,
+    Format,
+    FormatOpt,
+    LatexOpt,
+    OutputOpt,
+    PrecisionOpt,
+    RtolOpt,
+    SeedOpt,
+    VarOpt,
+    WrtOpt,
+    announce,
+    app,
+    default_format,
+    emit,
+    guarded,
+    read_values,
+)
 from ..errors import GradcliError
 
 
