@@ -368,8 +368,11 @@ def symbolic_side(report: Report, *, evaluate: bool) -> None:
         return
     f = t.output
     if result.kind == "vjp":
-        weights = (sp.Integer(int(c)) if float(c).is_integer() else sp.Float(float(c)) for c in np.ravel(result.grad_output))
-        f = np.asarray(sp.Add(*(c * e for c, e in zip(weights, f.reshape(-1)))), dtype=object)
+        # v·f, leaving out the entries no symbol reaches: they are constants to every derivative.
+        terms = [(float(c), e) for c, e in zip(np.ravel(result.grad_output), f.reshape(-1))
+                 if getattr(e, "free_symbols", None)]
+        f = np.asarray(sp.Add(*((sp.Integer(int(c)) if c.is_integer() else sp.Float(c)) * e for c, e in terms)),
+                       dtype=object)
     point = {s: sp.Float(v, 30) for s, v in t.point.items()}
     firsts: dict[tuple, Any] = {}
     for entry in report.entries:
