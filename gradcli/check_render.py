@@ -91,9 +91,8 @@ def _cell(expr: Any, latex: bool) -> str:
 
     if expr is None:
         return ""
-    text = sp.latex(expr) if latex else sp.pretty(expr, use_unicode=True, wrap_line=False)
-    if "\n" in text:
-        text = str(expr)
+    # One line per cell: SymPy's plain spelling (its pretty form stacks powers and fractions).
+    text = sp.latex(expr) if latex else str(expr)
     return text if len(text) <= FORMULA_WIDTH else text[:FORMULA_WIDTH - 1] + "…"
 
 
