@@ -8,6 +8,7 @@ where SymPy's derivative is undefined; an operation SymPy cannot expand.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import subprocess
 import sys
@@ -163,6 +164,14 @@ def test_the_table_shows_formula_values_and_verdicts():
 def test_plain_output_stays_parseable_and_the_verdict_goes_to_stderr():
     run = run_cli("grad", "x**2", "--x", "3", "--check", "--format", "plain")
     assert run.exit_code == 0 and run.stdout == "6\n" and "agree" in run.stderr
+
+
+def test_a_json_file_holds_the_check(tmp_path):
+    path = tmp_path / "result.json"
+    run = run_cli("grad", "x**3", "--x", "2", "--check", "--output", str(path))
+    assert run.exit_code == 0 and run.stdout == "" and "agree" in run.stderr
+    check = json.loads(path.read_text())["check"]
+    assert check["ok"] and check["entries"][0]["sympy"] == 12.0
 
 
 def test_sympy_is_imported_only_for_a_check():

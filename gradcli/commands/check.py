@@ -48,16 +48,22 @@ def checked(result: Any, fmt: Format | None, output: str | None, precision: int,
                                "or --symbolic", kind="usage")
         return _formulas(checking.formulas(result, samples), fmt, latex)
     report = checking.verify(result, checking.Tolerance(rtol=rtol, atol=atol), samples)
-    if output or fmt not in (Format.json, Format.table):
-        # The check goes to standard error, so a file or parseable output stays as it was.
-        emit(result, fmt, output, precision)
-        _summary_to_stderr(report)
-    elif fmt is Format.json:
+    json_file = bool(output) and output.lower().endswith(".json")
+    if json_file or (fmt is Format.json and not output):
         from .. import render
         from ..check_render import check_payload
 
         announce(result)
-        sys.stdout.write(render.dumps({**render.payload(result), "check": check_payload(report, latex)}) + "\n")
+        text = render.dumps({**render.payload(result), "check": check_payload(report, latex)}) + "\n"
+        if json_file:
+            render.write_atomic(output, lambda fh: fh.write(text), binary=False)
+            _summary_to_stderr(report)
+        else:
+            sys.stdout.write(text)
+    elif output or fmt is not Format.table:
+        # The check goes to standard error, so arrays in a file or parseable text stay as they were.
+        emit(result, fmt, output, precision)
+        _summary_to_stderr(report)
     else:
         from rich.console import Console
 
