@@ -1,5 +1,6 @@
 """An expression at a point, in SymPy: the symbolic side of `--check` and `--symbolic`.
 
+    >>> from gradcli.functional import problem
     >>> t = translate(problem("mean(2*x)", {"x": [1, 2, 3]}), {"x": [(0,), (1,), (2,)]})
     >>> t.output[()]
     2*x_0/3 + 2*x_1/3 + 2*x_2/3
