@@ -132,6 +132,17 @@ def test_kinks_pass_under_the_same_convention():
     assert all(e["note"].startswith("kink: one-sided slopes") for e in check["entries"])
 
 
+def test_where_sympy_has_another_convention_at_a_kink_the_entry_is_not_comparable(monkeypatch):
+    check = checked("check", "max(x)", "--x", "3,3,3")
+    assert [e["autograd"] for e in check["entries"]] == [pytest.approx(1 / 3)] * 3  # ties share evenly
+    assert [e["sympy"] for e in check["entries"]] == [0.5] * 3  # SymPy's Heaviside(0)
+    assert all(e["note"].startswith("not comparable at this point (SymPy's convention at this kink gives 0.5)")
+               for e in check["entries"])
+    # A value outside the one-sided slopes is wrong there, whatever SymPy's convention.
+    planted(monkeypatch, "max", lambda n, g: (call("expand", g, src=(), dst=(3,)) * 2.0,))
+    assert checked("check", "max(x)", "--x", "3,3,3", code=1)["disagreeing"] == ["∂f/∂x_0", "∂f/∂x_1", "∂f/∂x_2"]
+
+
 def test_where_sympy_is_undefined_the_entry_is_not_comparable():
     check = checked("check", "sqrt(x) + y", "--x", "0", "--y", "1")
     entry = next(e for e in check["entries"] if e["entry"] == "∂f/∂x")
