@@ -261,7 +261,8 @@ class FrozenFunction:
         """f's entries (v·f for a vector-Jacobian product), flat."""
         with no_grad():
             data = self._forward(values)[0].data
-        return np.atleast_1d(np.sum(data * self.cotangent) if self.cotangent is not None else data).reshape(-1)
+        # A copy: f may be a variable itself, whose array the differences move in place.
+        return np.array(np.sum(data * self.cotangent) if self.cotangent is not None else data, ndmin=1).reshape(-1)
 
     def gradient(self, values: dict[str, np.ndarray]) -> np.ndarray:
         """The engine's gradient of a scalar f, every variable of wrt flattened one after another."""

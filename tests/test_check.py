@@ -17,8 +17,13 @@ import time
 import numpy as np
 import pytest
 from conftest import run_cli
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import expressions
 from test_seed_examples import CASES, command
 
+from gradcli import functional
+from gradcli.check import verify
 from gradcli.engine import call
 from gradcli.ops.registry import FUNCTIONS, OPS
 
@@ -46,6 +51,18 @@ def test_seed_expression_passes_gradcli_check(case):
     args = ["check", case["expr"]] + [a for n, v in case["values"].items() for a in (f"--{n}", v)]
     check = checked(*args, "--wrt", ",".join(case["wrt"]))
     assert check["ok"]
+
+
+@pytest.mark.parametrize("smooth", [True, False], ids=["smooth", "kinked"])
+@given(data=st.data())
+def test_random_expressions_pass_the_check(smooth, data):
+    """Through the library (the CLI is tested above): nested calls, broadcasting, reductions,
+    indexing, stacking, matrix products, and with kinks also masks, detach and constants."""
+    drawn = data.draw(expressions(smooth=smooth, max_depth=3))
+    kind = functional.grad if drawn.shape == () else functional.jacobian
+    report = verify(kind(drawn.text, drawn.values))
+    assert report.ok, [(e.label, e.engine, e.sympy, e.fd, e.note) for e in report.entries if not e.ok]
+    assert not report.sympy.note
 
 
 def planted(monkeypatch, name: str, backward) -> None:

@@ -23,6 +23,8 @@ RULED = [(n, i) for n, op in OPS.items() if op.sympy is not None and op.composit
          for i in range(len(samples_of(op)))]
 PUBLIC = [(n, i) for n, op in OPS.items() if op.public and not op.constructor for i in range(len(op.samples))]
 SEEDS = st.integers(0, 2**32 - 1)
+# Random points per operation and sample: a few by default, many with GRADCLI_LONG_TESTS=1.
+PER_CASE = max(3, settings.default.max_examples // 8)
 
 
 def at(expr, point: dict) -> float:
@@ -43,7 +45,7 @@ def sample_values(op, sample, seed: int) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("name, index", RULED, ids=[f"{n}-{i}" for n, i in RULED])
-@settings(max_examples=3, deadline=None)
+@settings(max_examples=PER_CASE, deadline=None)
 @given(seed=SEEDS)
 def test_rule_matches_forward(name, index, seed):
     op = OPS[name]
@@ -74,7 +76,7 @@ def spelled(name: str, sample) -> str:
 
 
 @pytest.mark.parametrize("name, index", PUBLIC, ids=[f"{n}-{i}" for n, i in PUBLIC])
-@settings(max_examples=3, deadline=None)
+@settings(max_examples=PER_CASE, deadline=None)
 @given(seed=SEEDS)
 def test_translation_matches_forward(name, index, seed):
     op = OPS[name]
