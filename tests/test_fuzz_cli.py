@@ -46,6 +46,14 @@ NASTY_VALUES = [
     "full(2, nan)", "eye(3,4,5)", "zeros(-2)", "rand()", "unknown(3)", "__import__('os')", "1" * 100_000,
 ]
 
+NASTY_OPTIONS = [
+    ["--chunk", "0"], ["--chunk", "-1"], ["--chunk", "1000000000000"], ["--chunk", "x"], ["--precision", "100"],
+    ["--method", "foo"], ["--wrt", ""], ["--wrt", "x,x"], ["--wrt", ",,,"], ["--wrt", "y"], ["--x", "3"],
+    ["-v", "x=1"], ["-v", "=1"], ["-v", "1x=2"], ["-v", "x"], ["-o", "/nonexistent/a.json"], ["-o", "a.txt"],
+    ["-o", "/"], ["--seed", "-1"], ["--seed", "99999999999999999999999"], ["-"], ["--="], ["---x", "1"],
+    ["--grad-output", "1,2"], ["--grad-output", "nan,inf"], ["--grad-output", "zeros(10000000000)"],
+]
+
 
 def check(*args: str, input: str | None = None) -> None:
     start = time.process_time()
@@ -56,8 +64,9 @@ def check(*args: str, input: str | None = None) -> None:
     assert run.exit_code in (0, 1, 2), (args[:2], run.exit_code, run.stderr[-500:])
     assert "Traceback" not in run.stderr and "Traceback" not in run.stdout
     assert "Warning:" not in run.stderr, run.stderr[-500:]  # numpy's RuntimeWarning: ..., never ours
-    if run.exit_code != 0:
-        assert run.stderr.startswith("error: ") and len(run.stderr.strip()) > len("error: ")
+    if run.exit_code != 0:  # gradcli's "error: ..." or, for a malformed option, click's usage error
+        assert run.stderr.startswith("error: ") or "\nError: " in run.stderr, run.stderr[-500:]
+        assert len(run.stderr.strip()) > len("error: ")
     assert elapsed < SECONDS, f"{args[1][:60]!r} took {elapsed:.1f} s"
 
 
@@ -70,6 +79,12 @@ def test_nasty_expression(command, expr):
 @pytest.mark.parametrize("expr", HUGE_EXPRESSIONS, ids=range(len(HUGE_EXPRESSIONS)))
 def test_huge_expression(expr):
     check("grad", expr, "--x", "1.0001", "--format", "json")
+
+
+@pytest.mark.parametrize("command,expr", [("grad", "sum(x**3)"), ("jacobian", "sin(x) * 2"), ("hessian", "sum(x**3)")])
+@pytest.mark.parametrize("option", NASTY_OPTIONS, ids=range(len(NASTY_OPTIONS)))
+def test_nasty_option(command, expr, option):
+    check(command, expr, "--x", "1,2", *option)
 
 
 @pytest.mark.parametrize("value", NASTY_VALUES, ids=range(len(NASTY_VALUES)))
