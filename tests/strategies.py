@@ -98,10 +98,17 @@ class _Builder:
         return fn.format(inner) if "{}" in fn else f"{fn}({inner})"
 
     def binary(self, shape: Shape, depth: int) -> str:
-        # One operand has the full shape, the other a broadcastable suffix (ones allowed).
+        # Operands that broadcast to shape: one may drop leading axes, and on each shared axis
+        # either may have size 1 ((2, 1) with (1, 3) gives (2, 3)).
         cut = self.draw(st.integers(0, len(shape)))
-        other = tuple(1 if self.draw(st.integers(0, 3)) == 0 else n for n in shape[cut:])
-        a, b = self.expr(shape, depth), self.expr(other, depth)
+        full, other = list(shape), list(shape[cut:])
+        for i in range(len(other)):
+            side = self.draw(st.integers(0, 3))
+            if side == 0:
+                other[i] = 1
+            elif side == 1:
+                full[cut + i] = 1
+        a, b = self.expr(tuple(full), depth), self.expr(tuple(other), depth)
         if self.draw(st.booleans()):
             a, b = b, a
         ops = ["+", "-", "*", "/", "pow"] + ([] if self.smooth else ["maximum", "minimum"])

@@ -237,3 +237,20 @@ def test_out_of_memory_is_a_clean_error(monkeypatch):
     monkeypatch.setattr(functional, "jacobian", exhausted)
     stderr = refused("jacobian", "x * 2", "--x", "1,2", says="not enough memory")
     assert "Traceback" not in stderr and stderr.count("\n") == 1
+
+
+def test_a_failing_backward_rule_is_a_clean_error():
+    """Numerics that raise inside a backward rule give a one-line error, as in the forward pass."""
+    from gradcli.ops import OPS
+
+    def broken(node, g):
+        raise ValueError("cannot broadcast")
+
+    sin = OPS["sin"]
+    original = sin.backward
+    object.__setattr__(sin, "backward", broken)  # Op is frozen: patched and restored by hand
+    try:
+        stderr = refused("grad", "sin(x)", "--x", "1", says="the gradient of sin could not be computed")
+    finally:
+        object.__setattr__(sin, "backward", original)
+    assert "Traceback" not in stderr and "cannot broadcast" in stderr
