@@ -282,7 +282,7 @@ def finite_differences(report: Report) -> None:
     f = FrozenFunction(result)
     offsets = np.cumsum([0] + [p.values[n].size for n in p.wrt])
     position = {n: k for n, k in zip(p.wrt, offsets)}
-    columns: dict[tuple, tuple] = {}
+    columns: dict[tuple, Slopes] = {}
     for order, fn in ((1, f.output), (2, f.gradient)):
         needed = [e for e in report.entries if len(e.wrt) == order]
         if not needed:
@@ -293,23 +293,40 @@ def finite_differences(report: Report) -> None:
             key = (order, coord)
             if key not in columns:
                 columns[key] = _column(fn, values, base, coord, tol)
-            central, low, high, kink = columns[key]
             if order == 2:
                 a, i = entry.wrt[0]
                 row = position[a] + int(np.ravel_multi_index(i, p.values[a].shape)) if i else position[a]
             else:
                 row = int(np.ravel_multi_index(entry.out, result.value.shape)) if entry.out else 0
-            _judge_fd(report, entry, central[row], low[row], high[row], bool(kink[row]))
+            _judge_fd(report, entry, columns[key], row)
+
+
+@dataclass
+class Slopes:
+    """Differences of every output entry in one coordinate: central, and what to trust of it.
+
+    unsettled: where the one-sided slopes disagree but the central difference moves with the
+    step (f changes on a scale finer than the step: no derivative can be read off);
+    kink: where they disagree the same way at a 16 times smaller step; noise: the rounding
+    error of the central difference, from the size of f.
+    """
+
+    central: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    kink: np.ndarray
+    unsettled: np.ndarray
+    noise: np.ndarray
 
 
 def _column(fn: Callable, values: dict[str, np.ndarray], base: np.ndarray, coord: tuple[str, Index],
-            tol: Tolerance) -> tuple[np.ndarray, ...]:
-    """d fn / d x[coord] by central differences, the one-sided slopes, and where it kinks."""
+            tol: Tolerance) -> Slopes:
+    """d fn / d x[coord] by central differences, with the one-sided slopes and their verdicts."""
     name, index = coord
     x = values[name]
     x0 = float(x[index])
 
-    def slopes(h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def slopes(h: float) -> tuple[np.ndarray, ...]:
         up, down = x0 + h, x0 - h
         try:
             x[index] = up
@@ -319,33 +336,41 @@ def _column(fn: Callable, values: dict[str, np.ndarray], base: np.ndarray, coord
         finally:
             x[index] = x0
         with np.errstate(all="ignore"):
-            return ((f_up - f_down) / (up - down), (f_up - base) / (up - x0), (base - f_down) / (x0 - down))
+            noise = 8 * np.finfo(np.float64).eps * np.maximum(np.abs(f_up), np.abs(f_down)) / (up - down)
+            return ((f_up - f_down) / (up - down), (f_up - base) / (up - x0), (base - f_down) / (x0 - down), noise)
 
     h = STEP * max(1.0, abs(x0))
-    central, right, left = slopes(h)
+    central, right, left, noise = slopes(h)
     with np.errstate(invalid="ignore"):
         gap = np.abs(right - left)
-        kink = gap > tol.atol + tol.rtol * np.abs(central)
-    if kink.any():
-        _, right2, left2 = slopes(h / SMALL_STEP_RATIO)
+        suspect = gap > tol.atol + tol.rtol * np.abs(central)
+    kink = unsettled = np.zeros_like(suspect)
+    if suspect.any():
+        central2, right2, left2, _ = slopes(h / SMALL_STEP_RATIO)
         with np.errstate(invalid="ignore"):
-            kink &= np.abs(right2 - left2) > gap / 4
-    return central, np.minimum(left, right), np.maximum(left, right), kink
+            persists = suspect & (np.abs(right2 - left2) > gap / 4)
+            settled = np.abs(central2 - central) <= tol.atol + tol.rtol * np.abs(central)
+        kink, unsettled = persists & settled, persists & ~settled
+    return Slopes(central, np.minimum(left, right), np.maximum(left, right), kink, unsettled, noise)
 
 
-def _judge_fd(report: Report, entry: Entry, central: float, low: float, high: float, kink: bool) -> None:
+def _judge_fd(report: Report, entry: Entry, slopes: Slopes, row: int) -> None:
     tol = report.tolerance
-    entry.fd = float(central)
+    central, low, high = float(slopes.central[row]), float(slopes.low[row]), float(slopes.high[row])
+    entry.fd = central
     if not np.isfinite(central):
         entry.fd_undefined = f"differences give {central}"
-        return
-    if kink:
+    elif slopes.noise[row] > tol.atol + tol.rtol * abs(central):
+        entry.fd_undefined = f"rounding swamps the step: differences are good to ±{slopes.noise[row]:.2g} only"
+    elif slopes.unsettled[row]:
+        entry.fd_undefined = "f changes faster than the step resolves: the differences do not settle"
+    elif slopes.kink[row]:
         entry.kink = f"kink: one-sided slopes {low:.4g} and {high:.4g}"
         slack = tol.atol + tol.rtol * max(abs(low), abs(high))
         entry.fd_ok = bool(low - slack <= entry.engine <= high + slack)
-        return
-    report.finite_difference.add(entry.engine, entry.fd, tol.atol)
-    entry.fd_ok = bool(abs(entry.engine - entry.fd) <= tol.atol + tol.rtol * abs(entry.fd))
+    else:
+        report.finite_difference.add(entry.engine, central, tol.atol)
+        entry.fd_ok = bool(abs(entry.engine - central) <= tol.atol + tol.rtol * abs(central))
 
 
 # -- SymPy ---------------------------------------------------------------------------------
@@ -379,15 +404,18 @@ def symbolic_side(report: Report, *, evaluate: bool) -> None:
     for entry in report.entries:
         (a, i), *rest = entry.wrt
         key = (entry.out, a, i)
-        if key not in firsts:
-            firsts[key] = sp.diff(sp.sympify(f[entry.out or ()]), t.symbols[a][i])
-        d = firsts[key]
-        if rest:
-            b, j = rest[0]
-            d = sp.diff(d, t.symbols[b][j])
-        entry.formula = d if evaluate else _tidy(sp, d)
-        if evaluate:
-            _judge_sympy(sp, report, entry, d, point)
+        try:
+            if key not in firsts:
+                firsts[key] = sp.diff(sp.sympify(f[entry.out or ()]), t.symbols[a][i])
+            d = firsts[key]
+            if rest:
+                b, j = rest[0]
+                d = sp.diff(d, t.symbols[b][j])
+            entry.formula = d if evaluate else _tidy(sp, d)
+            if evaluate:
+                _judge_sympy(sp, report, entry, d, point)
+        except Exception as err:  # noqa: BLE001 - SymPy fails in many ways (huge integers, ...); one entry says so
+            entry.sympy_undefined = f"SymPy fails here ({type(err).__name__}: {err})"
     report.formulas = group_formulas(sp, report, t.symbols)
 
 

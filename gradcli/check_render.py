@@ -43,6 +43,7 @@ def check_payload(report: Report, latex: bool = False) -> dict[str, Any]:
         "sampled": {n: {"checked": k, "of": int(p.values[n].size)} for n, k in report.sampled.items()},
         "entries": [{"entry": e.label, "autograd": _number(e.engine), "sympy": _number(e.sympy),
                      "finite_difference": _number(e.fd), "ok": e.ok,
+                     "agrees": {"sympy": e.sympy_ok, "finite_difference": e.fd_ok},
                      "note": e.note} for e in report.entries],
         "disagreeing": report.disagreeing(),
     }
