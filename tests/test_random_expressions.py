@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 from conftest import run_cli
 from hypothesis import given
+from hypothesis import strategies as st
 from strategies import Drawn, expressions
 
 from gradcli import functional
@@ -98,14 +99,15 @@ def test_unparse_then_parse_gives_the_same_tree(drawn: Drawn):
     assert unparse(again) == printed
 
 
-@given(expressions(smooth=False, wide=True))
-def test_cli_json_is_strict(drawn: Drawn):
-    run = run_cli("jacobian", drawn.text, *drawn.cli_args(), "--format", "json")
+@given(expressions(smooth=False, wide=True), st.sampled_from(["grad", "jacobian", "hessian"]))
+def test_cli_json_is_strict(drawn: Drawn, command: str):
+    text = drawn.text if command == "jacobian" else f"sum({drawn.text})"
+    run = run_cli(command, text, *drawn.cli_args(), "--format", "json")
     assert "Traceback" not in run.stderr and "RuntimeWarning" not in run.stderr
     # Huge values may make a matrix singular for inv: a clean error, never a crash.
     assert run.exit_code in (0, 2), run.stderr
     if run.exit_code == 0:
         out = json.loads(run.stdout, parse_constant=reject_constant)
-        assert np.shape(out["value"]) == drawn.shape
+        assert np.shape(out["value"]) == (drawn.shape if command == "jacobian" else ())
     else:
         assert run.stderr.startswith("error: ")
