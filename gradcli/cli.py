@@ -309,6 +309,12 @@ def ops(format: FormatOpt = None, debug: DebugOpt = False) -> None:
         sys.stdout.write(dumps(entries) + "\n")
     elif fmt is Format.plain:
         sys.stdout.write("\n".join(f"{e['signature']}\t{e['doc']}" for e in entries) + "\n")
+    elif fmt is Format.csv:
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["signature", "family", "doc"])
+        writer.writerows([e["signature"], e["family"], e["doc"]] for e in entries)
     else:
         render_catalog(entries)
 

@@ -273,3 +273,15 @@ def test_jacobian_explain_refuses_points(tmp_path):
     run = run_cli("jacobian", "x*2", "--explain", "--points", str(points))
     assert run.exit_code == 2
     assert "cannot be combined with --points" in run.stderr
+
+
+def test_ops_as_csv_has_a_row_per_entry():
+    import csv
+    import io
+
+    run = run_cli("ops", "--format", "csv")
+    assert run.exit_code == 0
+    rows = list(csv.reader(io.StringIO(run.stdout)))
+    assert rows[0] == ["signature", "family", "doc"]
+    signatures = {r[0] for r in rows[1:]}
+    assert {op.signature for op in OPS.values() if op.public} <= signatures
