@@ -139,7 +139,7 @@ def _cofactor_backward(n, g):
 primitive(name="cofactor", doc="the cofactor matrix, det(x) inv(x)^T, also where x is singular",
           signature="cofactor(x)", family="internal", public=False, forward=_cofactor,
           backward=_cofactor_backward, shape=_square,
-          sympy=lambda sp, x: _sympy_matrix_fn(sp, x, lambda m: m.adjugate().T))
+          sympy=lambda sp, x: _sympy_matrix_fn(x, _cofactors))
 
 
 def _det_backward(n, g):
@@ -149,7 +149,7 @@ def _det_backward(n, g):
 
 primitive(name="det", doc="determinant of a square matrix", signature="det(x)", family="linalg",
           forward=np.linalg.det, backward=_det_backward, shape=lambda s: _square(s)[:-2],
-          sympy=lambda sp, x: _sympy_matrix_fn(sp, x, lambda m: m.det()),
+          sympy=lambda sp, x: _sympy_matrix_fn(x, _laplace_det),
           samples=(Sample(((2, 2),)), Sample(((3, 3),))),
           kinks=(Kink(([[0.0]],), ([[1.0]],), note="singular: the gradient is the cofactor matrix"),
                  Kink(([[1.0, 2.0], [2.0, 4.0]],), ([[4.0, -2.0], [-2.0, 1.0]],), note="singular 2x2"),
@@ -157,23 +157,46 @@ primitive(name="det", doc="determinant of a square matrix", signature="det(x)", 
                       ([[-2.0, -2.0, 2.0], [1.0, 1.0, -1.0], [0.0, 0.0, 0.0]],), note="rank 2")))
 primitive(name="inv", doc="inverse of a square matrix", signature="inv(x)", family="linalg",
           forward=_inv, backward=lambda n, g: (-(n.ans.mT @ g @ n.ans.mT),), shape=_square,
-          sympy=lambda sp, x: _sympy_matrix_fn(sp, x, lambda m: m.inv()), saves="output",
+          sympy=lambda sp, x: _sympy_matrix_fn(x, _inverse), saves="output",
           samples=(Sample(((2, 2),), "spd"), Sample(((3, 3),), "spd")), torch_name="LinalgInvExBackward0")
 
 
-SYMPY_MATRIX_LIMIT = 3  # a symbolic 4-by-4 inverse already takes SymPy seconds, a 6-by-6 det minutes
+SYMPY_MATRIX_LIMIT = 4  # a symbolic n-by-n determinant has n! terms
 
 
-def _sympy_matrix_fn(sp, x, fn):
-    """fn (a SymPy Matrix -> expression or Matrix) on each matrix of x's trailing two axes."""
+def _minor(rows, i, j):
+    return [r[:j] + r[j + 1:] for k, r in enumerate(rows) if k != i]
+
+
+def _laplace_det(rows):
+    # NOTE: Laplace expansion in plain arithmetic keeps the entries as they are; SymPy's
+    # Matrix.det expands every product (20 s for a 3-by-3 of long entries).
+    if len(rows) == 1:
+        return rows[0][0]
+    return sum((-1) ** j * rows[0][j] * _laplace_det(_minor(rows, 0, j)) for j in range(len(rows)))
+
+
+def _cofactors(rows):
+    n = len(rows)
+    return [[(-1) ** (i + j) * _laplace_det(_minor(rows, i, j)) if n > 1 else 1 for j in range(n)]
+            for i in range(n)]
+
+
+def _inverse(rows):
+    det = _laplace_det(rows)
+    return [[c / det for c in column] for column in zip(*_cofactors(rows))]
+
+
+def _sympy_matrix_fn(x, fn):
+    """fn (nested lists of entries -> an entry or nested lists) on each matrix of x's last two axes."""
     n = x.shape[-1]
     if n > SYMPY_MATRIX_LIMIT:
-        raise ValueError(f"SymPy expands matrices up to {SYMPY_MATRIX_LIMIT}-by-{SYMPY_MATRIX_LIMIT} here, "
+        raise ValueError(f"symbolic matrices go up to {SYMPY_MATRIX_LIMIT}-by-{SYMPY_MATRIX_LIMIT} here, "
                          f"not {n}-by-{n}")
     batch = list(np.ndindex(x.shape[:-2]))
-    results = [fn(sp.Matrix(x[index].tolist())) for index in batch]
-    matrices = bool(results) and hasattr(results[0], "tolist")
+    results = [fn(x[index].tolist()) for index in batch]
+    matrices = bool(results) and isinstance(results[0], list)
     out = np.empty(x.shape[:-2] + ((n, n) if matrices else ()), dtype=object)
     for index, result in zip(batch, results):
-        out[index] = np.array(result.tolist(), dtype=object) if matrices else result
+        out[index] = np.array(result, dtype=object) if matrices else result
     return out
