@@ -1,7 +1,8 @@
 """The problems the benchmark times, and their references: hand-written numpy and PyTorch.
 
 The numpy versions are the limit for any numpy engine: the derivative worked out by
-hand, fused, with temporaries reused in place. PyTorch is imported only when asked for.
+hand, fused, with temporaries reused in place. PyTorch and JAX are imported only when
+asked for.
 """
 
 from __future__ import annotations
@@ -29,6 +30,46 @@ def torch_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+@cache
+def jax_available() -> bool:
+    try:
+        import jax
+    except ImportError:
+        return False
+    jax.config.update("jax_enable_x64", True)
+    return True
+
+
+@cache
+def _jax_functions() -> dict[str, Any]:
+    """The same problems in JAX, jit-compiled (the first, untimed call of a run compiles them)."""
+    import jax
+    import jax.numpy as jnp
+
+    return {
+        "sinexp": jax.jit(jax.value_and_grad(lambda x: jnp.sum(jnp.sin(x) * jnp.exp(-x**2)))),
+        "mse": jax.jit(jax.value_and_grad(lambda w, x, y: jnp.mean((w * x - y) ** 2))),
+        "tanh(W @ x)": jax.jit(jax.jacrev(lambda x, W: jnp.tanh(W @ x))),
+        "sin(x)*x**2": jax.jit(jax.jacrev(lambda x: jnp.sin(x) * x**2)),
+        "hessian": jax.jit(jax.hessian(lambda x, W: jnp.sum(jnp.tanh(W @ x)))),
+    }
+
+
+def jax_large(label: str, data: dict[str, Any]) -> np.ndarray:
+    args = (data["x"],) if label == "sinexp" else (data["w"], data["x"], data["y"])
+    _value, gradient = _jax_functions()[label](*args)
+    return np.asarray(gradient.block_until_ready())
+
+
+def jax_jacobian(label: str, values: dict[str, np.ndarray]) -> np.ndarray:
+    args = (values["x"], values["W"]) if "W" in values else (values["x"],)
+    return np.asarray(_jax_functions()[label](*args).block_until_ready())
+
+
+def jax_hessian(values: dict[str, np.ndarray]) -> np.ndarray:
+    return np.asarray(_jax_functions()["hessian"](values["x"], values["W"]).block_until_ready())
 
 
 # -- large gradients -----------------------------------------------------------------------------

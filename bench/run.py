@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -25,17 +26,37 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from references import (  # noqa: E402
-    HESSIAN_EXPR, JACOBIAN_EXPRS, LARGE_EXPRS, numpy_hessian, numpy_jacobian, numpy_large, torch_available,
-    torch_hessian, torch_jacobians, torch_large,
+import timing
+from references import (
+    HESSIAN_EXPR,
+    JACOBIAN_EXPRS,
+    LARGE_EXPRS,
+    jax_available,
+    jax_hessian,
+    jax_jacobian,
+    jax_large,
+    numpy_hessian,
+    numpy_jacobian,
+    numpy_large,
+    torch_available,
+    torch_hessian,
+    torch_jacobians,
+    torch_large,
 )
-import timing  # noqa: E402
-from timing import (  # noqa: E402
-    describe_machine, fmt_seconds, interleaved, machine, peak_extra_mib, process_timer, render_table, save, summary,
+from timing import (
+    describe_machine,
+    fmt_seconds,
+    interleaved,
+    machine,
+    peak_extra_mib,
+    process_timer,
+    render_table,
+    save,
+    summary,
 )
 
-import gradcli  # noqa: E402
-from gradcli import functional  # noqa: E402
+import gradcli
+from gradcli import functional
 
 GRADCLI = shutil.which("gradcli") or "gradcli"
 SIZES = {
@@ -48,6 +69,10 @@ SIZES = {
 
 def ratio(a: dict, b: dict | None) -> str:
     return f"{a['median'] / b['median']:.2f}x" if b else "n/a"
+
+
+def _jax_cell(times: dict) -> str:
+    return fmt_seconds(times["jax"]) if "jax" in times else "not installed"
 
 
 # -- 1. start-up ---------------------------------------------------------------------------
@@ -84,15 +109,18 @@ def large(cfg: dict, quick: bool) -> dict:
         for n in cfg["large"]:
             data = {name: make(rng, n) for name, make in spec["data"].items()}
             cases: dict[str, Callable[[], Any]] = {
-                "gradcli": lambda: functional.grad(spec["expr"], data, wrt=spec["wrt"]),
-                "numpy": lambda: numpy_large(label, data),
+                "gradcli": partial(functional.grad, spec["expr"], data, wrt=spec["wrt"]),
+                "numpy": partial(numpy_large, label, data),
             }
             if torch_available():
-                cases["torch"] = lambda: torch_large(label, data)
+                cases["torch"] = partial(torch_large, label, data)
+            if jax_available():
+                cases["jax"] = partial(jax_large, label, data)
             times = {k: summary(v) for k, v in interleaved(cases, cfg["repeats"]).items()}
             # Memory and whole runs cost a process each: at every size in a full run, the largest in --quick.
             whole = not quick or n == cfg["large"][-1]
-            memory = {tool: peak_extra_mib(_memory_probe(label, tool, n)) for tool in cases} if whole else {}
+            memory = {tool: peak_extra_mib(_memory_probe(label, tool, n))
+                      for tool in ("gradcli", "torch", "numpy") if tool in cases} if whole else {}
             cli = _cli_runs(label, spec, data, workdir, cfg["whole_runs"]) if whole else {}
             key = f"{label} n={n:.0e}"
             raw[key] = {"in_process": times, "extra_peak_mib": memory, "whole_process": cli}
@@ -101,13 +129,12 @@ def large(cfg: dict, quick: bool) -> dict:
                          ratio(g, t), ratio(g, npy),
                          " / ".join(f"{memory[k]:.0f}" for k in ("gradcli", "torch", "numpy") if k in memory) or "-",
                          fmt_seconds(cli["gradcli CLI"]) if cli else "-",
-                         fmt_seconds(cli["torch script"]) if "torch script" in cli else "-"])
-            del data
+                         fmt_seconds(cli["torch script"]) if "torch script" in cli else "-", _jax_cell(times)])
     shutil.rmtree(workdir, ignore_errors=True)
     return {"title": "Large gradients (float64): in-process `gradcli.functional.grad` and whole CLI runs",
             "columns": ["expression", "n", "gradcli", "torch fwd+bwd", "numpy hand-fused", "gradcli/torch",
                         "gradcli/numpy", "extra peak MiB gradcli / torch / numpy", "CLI --x @x.npy --output g.npz",
-                        "torch script (load, grad, save)"],
+                        "torch script (load, grad, save)", "jax (jit)"],
             "rows": rows, "raw": raw,
             "notes": ["targets at 1e7: <= 1.0x torch, <= 1.4x hand-fused numpy, extra peak memory <= torch's",
                       "memory and whole-process columns: every size in a full run, the largest size with --quick",
@@ -156,12 +183,14 @@ def jacobians(cfg: dict, quick: bool) -> dict:
             if "W" in expr:
                 values["W"] = rng.standard_normal((n, n)) / np.sqrt(n)
             cases: dict[str, Callable[[], Any]] = {
-                "gradcli batched": lambda: functional.jacobian(expr, values, wrt="x"),
-                "gradcli loop": lambda: functional.jacobian(expr, values, wrt="x", method="loop"),
-                "numpy batched VJP": lambda: numpy_jacobian(label, values),
+                "gradcli batched": partial(functional.jacobian, expr, values, wrt="x"),
+                "gradcli loop": partial(functional.jacobian, expr, values, wrt="x", method="loop"),
+                "numpy batched VJP": partial(numpy_jacobian, label, values),
             }
             if torch_available():
                 cases.update(torch_jacobians(label, values))
+            if jax_available():
+                cases["jax"] = partial(jax_jacobian, label, values)
             repeats = cfg["repeats"] if n < 1000 else max(3, cfg["repeats"] // 2)
             s = {k: summary(v) for k, v in interleaved(cases, repeats).items()}
             raw[f"{label} n={n}"] = s
@@ -169,14 +198,15 @@ def jacobians(cfg: dict, quick: bool) -> dict:
             rows.append([label, n, fmt_seconds(b), fmt_seconds(s["gradcli loop"]), ratio(s["gradcli loop"], b),
                          fmt_seconds(s["numpy batched VJP"]), ratio(b, s["numpy batched VJP"]),
                          *(x for k in ("torch jacrev", "torch jacobian (vectorize off)", "torch jacobian (vectorize on)")
-                           for x in ((fmt_seconds(s[k]), ratio(b, s[k])) if k in s else ("n/a", "n/a")))])
+                           for x in ((fmt_seconds(s[k]), ratio(b, s[k])) if k in s else ("n/a", "n/a"))),
+                         _jax_cell(s)])
     return {"title": "Jacobians w.r.t. x",
             "columns": ["expression", "n", "gradcli batched", "gradcli loop", "loop/batched", "numpy batched VJP",
                         "gradcli/numpy", "torch jacrev", "gradcli/jacrev", "torch vectorize off", "gradcli/off",
-                        "torch vectorize on", "gradcli/on"],
+                        "torch vectorize on", "gradcli/on", "jax jacrev (jit)"],
             "rows": rows, "raw": raw,
-            "notes": ["targets at n=1000: <= 1.0x jacrev, >= 5x faster than torch's row loop (vectorize off), "
-                      "batched >= 3x faster than gradcli's loop"]}
+            "notes": [("targets at n=1000: <= 1.0x jacrev, >= 5x faster than torch's row loop (vectorize off), "
+                       "batched >= 3x faster than gradcli's loop")]}
 
 
 # -- 4. Hessians ------------------------------------------------------------------------------
@@ -186,24 +216,27 @@ def hessians(cfg: dict, quick: bool) -> dict:
     for n in cfg["hessian"]:
         values = {"x": rng.standard_normal(n), "W": rng.standard_normal((n, n)) / np.sqrt(n)}
         cases: dict[str, Callable[[], Any]] = {
-            "gradcli": lambda: functional.hessian(HESSIAN_EXPR, values, wrt="x"),
-            "numpy closed form": lambda: numpy_hessian(values),
+            "gradcli": partial(functional.hessian, HESSIAN_EXPR, values, wrt="x"),
+            "numpy closed form": partial(numpy_hessian, values),
         }
         if torch_available():
-            cases["torch.func.hessian"] = lambda: torch_hessian(values)
+            cases["torch.func.hessian"] = partial(torch_hessian, values)
+        if jax_available():
+            cases["jax"] = partial(jax_hessian, values)
         s = {k: summary(v) for k, v in interleaved(cases, cfg["repeats"]).items()}
         raw[f"n={n}"] = s
         t = s.get("torch.func.hessian")
         rows.append([n, fmt_seconds(s["gradcli"]), fmt_seconds(t) if t else "n/a", ratio(s["gradcli"], t),
-                     fmt_seconds(s["numpy closed form"]), ratio(s["gradcli"], s["numpy closed form"])])
+                     fmt_seconds(s["numpy closed form"]), ratio(s["gradcli"], s["numpy closed form"]), _jax_cell(s)])
     return {"title": f"Hessians of `{HESSIAN_EXPR}` w.r.t. x",
-            "columns": ["n", "gradcli", "torch.func.hessian", "gradcli/torch", "numpy closed form", "gradcli/numpy"],
+            "columns": ["n", "gradcli", "torch.func.hessian", "gradcli/torch", "numpy closed form", "gradcli/numpy",
+                        "jax hessian (jit)"],
             "rows": rows, "raw": raw, "notes": ["target: <= 1.5x torch.func.hessian"]}
 
 
 # -- 5. cross-check cost and 6. batches of points -----------------------------------------------
 def _has(args: list[str], needle: str) -> bool:
-    done = subprocess.run([GRADCLI, *args, "--help"], capture_output=True, text=True)
+    done = subprocess.run([GRADCLI, *args, "--help"], capture_output=True, text=True, check=False)
     return done.returncode == 0 and needle in done.stdout
 
 
@@ -211,7 +244,8 @@ def _timed_process(argv: list[str], repeats: int, cwd: str | None = None) -> tup
     times, code, err = [], 0, ""
     for _ in range(repeats):
         start = time.perf_counter()
-        done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=cwd)
+        done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=cwd,
+                              check=False)
         times.append(time.perf_counter() - start)
         code, err = done.returncode, done.stderr.strip()[-300:]
     return summary(times), code, err
@@ -225,7 +259,7 @@ def check_cost(cfg: dict, quick: bool) -> dict:
     rows, raw = [], {}
     for n in cfg["check"]:
         s, code, err = _timed_process([GRADCLI, "check", "sum(sin(x)*exp(-x**2))", "--x", f"randn({n})"],
-                                      1 if n >= 10**5 else 3)
+                                      1 if quick or n >= 10**5 else 3)
         raw[f"n={n}"] = {**s, "exit": code}
         rows.append([f"{n:.0e}", fmt_seconds(s), code, err.splitlines()[-1] if code not in (0, 1) and err else ""])
     return {"title": title, "columns": ["n", "whole process", "exit status", "error"], "rows": rows, "raw": raw,
@@ -262,7 +296,7 @@ def main() -> None:
     cfg = SIZES["quick" if args.quick else "full"]
     if args.quick:
         timing.PAUSE = 0.02
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     info = machine()
     print(f"machine: {describe_machine(info)}\n", flush=True)
     if not torch_available():

@@ -45,7 +45,7 @@ def process_timer(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
     """A case that runs a whole process (stdout discarded) and fails loudly if it fails."""
     def run() -> None:
         done = subprocess.run(list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              env=None if env is None else {**os.environ, **env}, cwd=cwd)
+                              env=None if env is None else {**os.environ, **env}, cwd=cwd, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.decode()[-500:]}")
     return run
@@ -70,7 +70,7 @@ def peak_extra_mib(code: str, *, cwd: str | None = None) -> float:
         "run()\n"
         "print((_hwm() - _before) / 1024)\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=cwd)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=cwd, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"memory probe failed: {done.stderr[-800:]}")
     return float(done.stdout.strip().splitlines()[-1])
@@ -144,7 +144,10 @@ def render_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any
     """A plain-text (Markdown) table: what the script prints and the README shows."""
     cells = [[str(c) for c in columns]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
-    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
+
+    def line(r: Sequence[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"
+
     out = [f"### {title}", "", line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [line(r) for r in cells[1:]]
     out += [""] + [f"- {n}" for n in notes]

@@ -9,6 +9,7 @@ ones a single call gives. GRADCLI_THREADS=1 turns this off.
 from __future__ import annotations
 
 import contextvars
+import itertools
 import os
 from typing import Any
 
@@ -44,7 +45,7 @@ def apply_ufunc(fn: np.ufunc, arrays: tuple[np.ndarray, ...]) -> np.ndarray:
     pool = _threads(count)
     # NOTE: numpy's errstate lives in a context variable; each worker runs in a copy of ours.
     pending = [pool.submit(contextvars.copy_context().run, _slice, fn, full, out, lo, hi)
-               for lo, hi in zip(bounds[1:-1], bounds[2:])]
+               for lo, hi in itertools.pairwise(bounds[1:])]
     _slice(fn, full, out, bounds[0], bounds[1])
     for job in pending:
         job.result()
