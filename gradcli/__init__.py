@@ -11,12 +11,31 @@ Library use:
     array([0.66666667, 0.66666667, 0.66666667])
 """
 
-from . import ops  # noqa: F401  (registers every operation)
-from .engine import Tensor, enable_grad, is_grad_enabled, no_grad
-from .errors import GradcliError
-from .functional import grad, hessian, jacobian
-from .ops.common import F
+from __future__ import annotations
 
-__all__ = ["F", "GradcliError", "Tensor", "enable_grad", "grad", "hessian", "is_grad_enabled", "jacobian",
-           "no_grad"]
+import importlib
+from typing import Any
+
+# Exported names and the module each lives in. They load on first use, so that the
+# command's entry point can start (and take Ctrl-C cleanly) before numpy is imported.
+_EXPORTS = {
+    "Tensor": "engine", "enable_grad": "engine", "is_grad_enabled": "engine", "no_grad": "engine",
+    "GradcliError": "errors", "F": "ops.common",
+    "grad": "functional", "jacobian": "functional", "hessian": "functional",
+}
+
+__all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gradcli' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -1,5 +1,21 @@
-"""python -m gradcli: the same as the gradcli command."""
+"""The gradcli command's entry point (also `python -m gradcli`).
 
-from .cli import main
+It imports the CLI inside a handler, so Ctrl-C while numpy and typer load ends with
+status 130 and no traceback, as it does later on.
+"""
 
-main()
+import sys
+
+
+def main() -> None:
+    try:
+        from .cli import main as run
+
+        run()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -54,7 +54,7 @@ def default_format() -> Format:
 
 
 # -- options shared by the commands ------------------------------------------------------
-ExprArg = Annotated[str, typer.Argument(help="The expression, e.g. 'mean(2*x)'.", show_default=False)]
+ExprArg = Annotated[str, typer.Argument(help="The expression, e.g. 'mean(2*x)'.", show_default=False, metavar="EXPR")]
 WrtOpt = Annotated[Optional[str], typer.Option("--wrt", help="Variables to differentiate, comma separated (default: all).")]
 FormatOpt = Annotated[Optional[Format], typer.Option("--format", "-f", help="table, json, plain or csv (default: $GRADCLI_FORMAT or table).", show_default=False)]
 OutputOpt = Annotated[Optional[str], typer.Option("--output", "-o", help="Write the result to a .json, .npy or .npz file.")]

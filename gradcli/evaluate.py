@@ -16,7 +16,7 @@ from .engine import Tensor, call, element_limit, normalize_key, source_span
 from .errors import GradcliError, closest
 from .limits import LIMITS
 from .ops.common import broadcast_shapes
-from .ops.registry import FUNCTIONS
+from .ops.registry import FUNCTIONS, Op
 from .parser import CONSTANTS, Expr, postorder
 
 _NUMERIC_ERRORS = (ValueError, IndexError, ZeroDivisionError, OverflowError, np.linalg.LinAlgError)
@@ -104,7 +104,8 @@ def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor]) -> Any:
     raise AssertionError(f"unknown node kind {kind}")
 
 
-def _call(node: Expr, kids: list, kws: dict) -> Tensor:
+def function_of(node: Expr) -> Op:
+    """The operation a call node names, or an error pointing at the unknown name."""
     op = FUNCTIONS.get(node.value)
     if op is None:
         hint = closest(node.value, FUNCTIONS)
@@ -113,6 +114,21 @@ def _call(node: Expr, kids: list, kws: dict) -> Tensor:
             message += f": did you mean {hint!r}?"
         raise GradcliError(message + " (gradcli ops lists them all)", kind="name",
                            span=(node.span[0], node.span[0] + len(node.value)))
+    return op
+
+
+def check_functions(tree: Expr, source: str) -> None:
+    """Raise for the first call of an unknown function, before any value is looked at."""
+    for node in postorder(tree):
+        if node.kind == "call":
+            try:
+                function_of(node)
+            except GradcliError as err:
+                raise err.with_source(source) from None
+
+
+def _call(node: Expr, kids: list, kws: dict) -> Tensor:
+    op = function_of(node)
     for key in kws:
         if key not in op.keywords:
             allowed = ", ".join(op.keywords) or "none"

@@ -12,7 +12,8 @@ a.shape + b.shape.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from .engine import LeafNode, Node, Tensor, as_array, run_backward, topological_order
 from .errors import GradcliError, closest
-from .evaluate import evaluate, variables
+from .evaluate import check_functions, evaluate, variables
 from .kinks import kink_notes
 from .limits import LIMITS
 from .ops.common import format_shape
@@ -86,6 +87,7 @@ def problem(expr: str | Expr, values: Mapping[str, Any], wrt: Iterable[str] | st
     """Parse expr and check values and wrt against its variables."""
     tree = parse(expr) if isinstance(expr, str) else expr
     text = expr if isinstance(expr, str) else (source or unparse(tree))
+    check_functions(tree, text)
     names = variables(tree)
     missing = [n for n in names if n not in values]
     extra = [n for n in values if n not in names]
@@ -135,6 +137,16 @@ def _owned(a: np.ndarray) -> np.ndarray:
     return a if a.flags.writeable and a.flags.c_contiguous else np.array(a)
 
 
+@contextmanager
+def _differentiating(p: Problem) -> Iterator[None]:
+    """Around a backward pass: numpy's warnings off, and errors point into p's expression."""
+    try:
+        with np.errstate(all="ignore"):
+            yield
+    except GradcliError as err:
+        raise err.with_source(p.source) from None
+
+
 def grad(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] | str | None = None,
          grad_output: Any = None) -> Result:
     """Value and gradient of a scalar expression; with grad_output, the vector-Jacobian product.
@@ -154,7 +166,7 @@ def grad(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] | st
         raise GradcliError(f"--grad-output has shape {format_shape(seed.shape)} but the output has shape "
                            f"{format_shape(out.shape)}: they must match", kind="shape")
     notes = kink_notes(out, p.source)  # before backward frees the saved inputs it reads
-    with np.errstate(all="ignore"):
+    with _differentiating(p):
         found = run_backward([(out, Tensor(seed))]) if out.requires_grad else {}
     result = Result("grad" if grad_output is None else "vjp", p, out.data,
                     gradients=_leaf_cotangents(leaves, p.wrt, found),
@@ -232,7 +244,7 @@ def jacobian(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] 
     """
     p = expr if isinstance(expr, Problem) else problem(expr, values, wrt)
     out, leaves = p.forward()
-    with np.errstate(all="ignore"):
+    with _differentiating(p):
         rows = _basis_vjps(out, leaves, p.wrt, method, chunk)
     jac = {name: r.reshape(out.shape + leaves[name].shape) for name, r in rows.items()}
     return _with_warnings(Result("jacobian", p, out.data, jacobian=jac))
@@ -251,7 +263,7 @@ def hessian(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] |
         raise GradcliError(f"the output has shape {format_shape(out.shape)}: a Hessian needs a scalar output "
                            f"(use sum(...) or index one entry)", kind="grad")
     blocks: dict[str, dict[str, np.ndarray]] = {}
-    with np.errstate(all="ignore"):
+    with _differentiating(p):
         found = run_backward([(out, Tensor(np.ones_like(out.data)))], create_graph=True, retain_graph=True) \
             if out.requires_grad else {}
         by_tensor = {id(node.tensor): ct for node, ct in found.items()}

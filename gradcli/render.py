@@ -77,9 +77,10 @@ def plain_array(a: np.ndarray) -> str:
     a = np.asarray(a, dtype=np.float64)
     if a.ndim == 0:
         return plain_number(float(a))
-    if a.ndim == 1:
+    # A vector of one entry, or a matrix of one row, would read back with fewer axes: JSON keeps them.
+    if a.ndim == 1 and a.size > 1:
         return ",".join(plain_number(v) for v in a)
-    if a.ndim == 2:
+    if a.ndim == 2 and a.shape[0] > 1 and a.shape[1] > 0:
         return ";".join(",".join(plain_number(v) for v in row) for row in a)
     return dumps(to_json(a))
 

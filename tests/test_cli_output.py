@@ -285,3 +285,29 @@ def test_ops_as_csv_has_a_row_per_entry():
     assert rows[0] == ["signature", "family", "doc"]
     signatures = {r[0] for r in rows[1:]}
     assert {op.signature for op in OPS.values() if op.public} <= signatures
+
+
+def test_ctrl_c_while_the_cli_loads_ends_with_130_and_no_traceback():
+    # An import hook interrupts the import of numpy, as Ctrl-C during start-up would.
+    code = (
+        "import sys\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'numpy':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "sys.argv = ['gradcli', 'grad', 'x*2', '--x', '1']\n"
+        "from gradcli.__main__ import main\n"
+        "main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 130
+    assert proc.stderr == "interrupted\n"
+
+
+@pytest.mark.parametrize("value,shape", [("[5]", (1,)), ("[[1,2,3]]", (1, 3)), ("[[1],[2]]", (2, 1))])
+def test_plain_output_keeps_every_axis(value, shape):
+    run = run_cli("grad", "x*1", "--x", value, "--grad-output", value, "--format", "plain")
+    assert run.exit_code == 0, run.stderr
+    again = run_cli("grad", "sum(x)", "--x", run.stdout.strip(), "--format", "json")
+    assert np.asarray(again.json()["gradients"]["x"]).shape == shape
