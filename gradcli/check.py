@@ -276,7 +276,7 @@ class FrozenFunction:
 
 def finite_differences(report: Report) -> None:
     """Fill each entry's fd value by central differences in the sampled coordinates."""
-    result, tol = report.result, report.tolerance
+    result = report.result
     p = result.problem
     values = {n: np.array(v, dtype=np.float64) for n, v in p.values.items()}
     f = FrozenFunction(result)
@@ -292,7 +292,7 @@ def finite_differences(report: Report) -> None:
             coord = entry.wrt[-1]
             key = (order, coord)
             if key not in columns:
-                columns[key] = _column(fn, values, base, coord, tol)
+                columns[key] = Slopes(fn, values, base, coord)
             if order == 2:
                 a, i = entry.wrt[0]
                 row = position[a] + int(np.ravel_multi_index(i, p.values[a].shape)) if i else position[a]
@@ -301,76 +301,71 @@ def finite_differences(report: Report) -> None:
             _judge_fd(report, entry, columns[key], row)
 
 
-@dataclass
 class Slopes:
-    """Differences of every output entry in one coordinate: central, and what to trust of it.
+    """Differences of every output entry of fn in one coordinate, at step h and, when a verdict
+    needs it, at h/16.
 
-    unsettled: where the one-sided slopes disagree but the central difference moves with the
-    step (f changes on a scale finer than the step: no derivative can be read off);
-    kink: where they disagree the same way at a 16 times smaller step; noise: the rounding
-    error of the central difference, from the size of f.
+    At h: the central difference, the one-sided slopes, and the rounding noise of the central
+    difference (8·eps·|f| / 2h). At h/16 the differences tell a kink (one-sided slopes that
+    keep disagreeing while the central difference stays) from f changing faster than the
+    step resolves (the central difference moves: a jump, a saturated exponential).
     """
 
-    central: np.ndarray
-    low: np.ndarray
-    high: np.ndarray
-    kink: np.ndarray
-    unsettled: np.ndarray
-    noise: np.ndarray
+    def __init__(self, fn: Callable, values: dict[str, np.ndarray], base: np.ndarray, coord: tuple[str, Index]):
+        self.fn, self.values, self.base, self.coord = fn, values, base, coord
+        self.x0 = float(values[coord[0]][coord[1]])
+        self.h = STEP * max(1.0, abs(self.x0))
+        self.central, self.right, self.left, self.noise = self._at(self.h)
+        self._fine: tuple[np.ndarray, ...] | None = None
 
-
-def _column(fn: Callable, values: dict[str, np.ndarray], base: np.ndarray, coord: tuple[str, Index],
-            tol: Tolerance) -> Slopes:
-    """d fn / d x[coord] by central differences, with the one-sided slopes and their verdicts."""
-    name, index = coord
-    x = values[name]
-    x0 = float(x[index])
-
-    def slopes(h: float) -> tuple[np.ndarray, ...]:
+    def _at(self, h: float) -> tuple[np.ndarray, ...]:
+        name, index = self.coord
+        x, x0 = self.values[name], self.x0
         up, down = x0 + h, x0 - h
         try:
             x[index] = up
-            f_up = fn(values)
+            f_up = self.fn(self.values)
             x[index] = down
-            f_down = fn(values)
+            f_down = self.fn(self.values)
         finally:
             x[index] = x0
         with np.errstate(all="ignore"):
             noise = 8 * np.finfo(np.float64).eps * np.maximum(np.abs(f_up), np.abs(f_down)) / (up - down)
-            return ((f_up - f_down) / (up - down), (f_up - base) / (up - x0), (base - f_down) / (x0 - down), noise)
+            return (f_up - f_down) / (up - down), (f_up - self.base) / (up - x0), (self.base - f_down) / (x0 - down), noise
 
-    h = STEP * max(1.0, abs(x0))
-    central, right, left, noise = slopes(h)
-    with np.errstate(invalid="ignore"):
-        gap = np.abs(right - left)
-        suspect = gap > tol.atol + tol.rtol * np.abs(central)
-    kink = unsettled = np.zeros_like(suspect)
-    if suspect.any():
-        central2, right2, left2, _ = slopes(h / SMALL_STEP_RATIO)
-        with np.errstate(invalid="ignore"):
-            persists = suspect & (np.abs(right2 - left2) > gap / 4)
-            settled = np.abs(central2 - central) <= tol.atol + tol.rtol * np.abs(central)
-        kink, unsettled = persists & settled, persists & ~settled
-    return Slopes(central, np.minimum(left, right), np.maximum(left, right), kink, unsettled, noise)
+    def fine(self) -> tuple[np.ndarray, ...]:
+        if self._fine is None:
+            self._fine = self._at(self.h / SMALL_STEP_RATIO)
+        return self._fine
 
 
 def _judge_fd(report: Report, entry: Entry, slopes: Slopes, row: int) -> None:
     tol = report.tolerance
-    central, low, high = float(slopes.central[row]), float(slopes.low[row]), float(slopes.high[row])
+    central = float(slopes.central[row])
+    right, left = float(slopes.right[row]), float(slopes.left[row])
     entry.fd = central
+    allowed = tol.atol + tol.rtol * abs(central)
     if not np.isfinite(central):
         entry.fd_undefined = f"differences give {central}"
-    elif slopes.noise[row] > tol.atol + tol.rtol * abs(central):
+        return
+    if slopes.noise[row] > allowed:
         entry.fd_undefined = f"rounding swamps the step: differences are good to ±{slopes.noise[row]:.2g} only"
-    elif slopes.unsettled[row]:
-        entry.fd_undefined = "f changes faster than the step resolves: the differences do not settle"
-    elif slopes.kink[row]:
-        entry.kink = f"kink: one-sided slopes {low:.4g} and {high:.4g}"
-        slack = tol.atol + tol.rtol * max(abs(low), abs(high))
-        entry.fd_ok = bool(low - slack <= entry.engine <= high + slack)
-    else:
-        report.finite_difference.add(entry.engine, central, tol.atol)
-        entry.fd_ok = bool(abs(entry.engine - central) <= tol.atol + tol.rtol * abs(central))
+        return
+    gap = abs(right - left)
+    if gap > allowed or abs(entry.engine - central) > allowed:
+        # Before reading a kink or blaming the engine, look again at a smaller step.
+        central2, right2, left2, _ = (float(a[row]) for a in slopes.fine())
+        if not abs(central2 - central) <= allowed:
+            entry.fd_undefined = "f changes faster than the step resolves: the differences do not settle"
+            return
+        if gap > allowed and abs(right2 - left2) > gap / 4:
+            low, high = min(left, right), max(left, right)
+            entry.kink = f"kink: one-sided slopes {low:.4g} and {high:.4g}"
+            slack = tol.atol + tol.rtol * max(abs(low), abs(high))
+            entry.fd_ok = bool(low - slack <= entry.engine <= high + slack)
+            return
+    report.finite_difference.add(entry.engine, central, tol.atol)
+    entry.fd_ok = bool(abs(entry.engine - central) <= allowed)
 
 
 # -- SymPy ---------------------------------------------------------------------------------

@@ -116,6 +116,18 @@ def _summary(report: Report) -> list[str]:
     return lines
 
 
+def verdict(report: Report) -> str:
+    """One line: all agree, none disagrees (some not comparable), or which disagree."""
+    n = len(report.entries)
+    bad = report.disagreeing()
+    if bad:
+        return f"✗ {len(bad)} of {n} entries disagree: {', '.join(bad)}"
+    unmatched = sum(e.sympy_ok is None and e.fd_ok is None for e in report.entries)
+    if unmatched:
+        return f"✓ no entry disagrees; {unmatched} of {n} not comparable at this point"
+    return "✓ the entry agrees" if n == 1 else f"✓ all {n} entries agree"
+
+
 def _errors_text(sub: SubCheck) -> str:
     if not sub.compared:
         return "no entry comparable"
@@ -152,7 +164,5 @@ def render_check(report: Report, console: Any, precision: int = 4, latex: bool =
     notes = _summary(report)
     if len(shown) < len(report.entries):
         notes.append(f"{len(report.entries) - len(shown)} agreeing entries not shown; --format json for all")
-    bad = report.disagreeing()
-    notes.append(f"✓ all {len(report.entries)} entries agree" if not bad else
-                 f"✗ {len(bad)} of {len(report.entries)} entries disagree: {', '.join(bad)}")
-    console.print(Text("\n".join(notes), style="dim" if not bad else ""))
+    notes.append(verdict(report))
+    console.print(Text("\n".join(notes), style="dim" if report.ok else ""))

@@ -99,9 +99,10 @@ def _formulas(report: Any, fmt: Format, latex: bool) -> None:
 
 
 def _summary_to_stderr(report: Any) -> None:
-    bad = report.disagreeing()
-    if not bad:
-        sys.stderr.write(f"check: all {len(report.entries)} entries agree with SymPy and finite differences\n")
+    from ..check_render import verdict
+
+    if report.ok:
+        sys.stderr.write(f"check: {verdict(report)}\n")
     if report.sympy.note:
         sys.stderr.write(f"check: SymPy not checked: {report.sympy.note}\n")
 
