@@ -19,6 +19,7 @@ import numpy as np
 MIN_ENTRIES = 1 << 20
 
 _pool: Any = None
+_pool_pid = 0  # the process that made _pool: a forked child has none of its threads
 
 
 def workers() -> int:
@@ -57,9 +58,10 @@ def _slice(fn: np.ufunc, full: tuple[np.ndarray, ...], out: np.ndarray, lo: int,
 
 
 def _threads(count: int) -> Any:
-    global _pool
-    if _pool is None or _pool._max_workers < count - 1:
+    global _pool, _pool_pid
+    if _pool is None or _pool._max_workers < count - 1 or _pool_pid != os.getpid():
         from concurrent.futures import ThreadPoolExecutor
 
         _pool = ThreadPoolExecutor(max_workers=count - 1, thread_name_prefix="gradcli")
+        _pool_pid = os.getpid()
     return _pool

@@ -124,3 +124,21 @@ def test_in_place_accumulation_leaves_the_seed_and_inputs_alone():
     run_backward([(out, Tensor(seed))])
     np.testing.assert_array_equal(seed, np.ones(6))
     np.testing.assert_array_equal(x.data, x_value)
+
+
+def test_threaded_elementwise_in_a_forked_child(monkeypatch):
+    # A child made by fork has none of the parent's worker threads: it must make its own
+    # (a job handed to the parent's pool would wait forever).
+    import multiprocessing
+
+    monkeypatch.setenv("GRADCLI_THREADS", "2")
+    x = np.linspace(-3.0, 3.0, parallel.MIN_ENTRIES + 5)
+    expected = np.sin(x)
+    np.testing.assert_array_equal(call("sin", Tensor(x)).data, expected)  # the parent's pool exists now
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        result = pool.apply_async(_child_sin, (x,))
+        np.testing.assert_array_equal(result.get(timeout=60), expected)
+
+
+def _child_sin(x: np.ndarray) -> np.ndarray:
+    return call("sin", Tensor(x)).data
