@@ -72,7 +72,10 @@ def _zero_vector(node: Node) -> np.ndarray | None:
 
 def _zero_to_the_zero(node: Node) -> np.ndarray | None:
     a, b = _inputs(node)
-    return _broadcast((a == 0) & (b == 0), a, b) if node.needs[0] else None
+    # Most exponents are a nonzero constant: then no entry can be 0**0, and x need not be scanned.
+    if not node.needs[0] or not np.any(b == 0):
+        return None
+    return _broadcast((a == 0) & (b == 0), a, b)
 
 
 _TIE = KinkCheck(_equal_arguments, "has a tie between its arguments{where}: each side gets half the gradient (as "
