@@ -247,8 +247,9 @@ def jacobian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: Meth
              debug: DebugOpt = False) -> None:
     values = read_values(ctx, var, seed)
     if explain:
-        if points is not None:
-            raise GradcliError("--explain shows one point; it cannot be combined with --points", kind="usage")
+        if points is not None or check or symbolic or latex:
+            raise GradcliError("--explain shows the rows of one point; it cannot be combined with --points, "
+                               "--check, --symbolic or --latex", kind="usage")
         from .commands.inspect import show_jacobian_rows
 
         return show_jacobian_rows(expr, values, wrt, format)

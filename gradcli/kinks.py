@@ -70,6 +70,11 @@ def _zero_vector(node: Node) -> np.ndarray | None:
     return np.asarray(np.all(x == 0, axis=axis)) if axis else None
 
 
+def _equal_entries(node: Node) -> np.ndarray | None:
+    x, axis = _inputs(node)[0], node.params["axis"]
+    return np.asarray(np.ptp(x, axis=axis) == 0) if axis and x.size else None
+
+
 def _zero_to_the_zero(node: Node) -> np.ndarray | None:
     a, b = _inputs(node)
     # Most exponents are a nonzero constant: then no entry can be 0**0, and x need not be scanned.
@@ -97,6 +102,9 @@ CHECKS: dict[str, KinkCheck] = {
                       "the bound 1"),
     "norm": KinkCheck(_zero_vector, "is the norm of a zero vector{where}, where it has no derivative: gradcli uses "
                       "the gradient 0 (as PyTorch); any vector of length at most 1 is a subgradient there"),
+    "std": KinkCheck(_equal_entries, "is the standard deviation of equal entries{where}, where it has no "
+                     "derivative: gradcli uses the gradient 0 (as PyTorch); the formula (x - mean)/(n*std) would "
+                     "give 0/0 = nan"),
     "pow": KinkCheck(_zero_to_the_zero, "has base 0 and exponent 0{where}: gradcli uses d/dx x**0 = 0 (x**0 is 1 "
                      "everywhere, as PyTorch); the formula b*x**(b - 1) would give 0*0**-1 = 0*inf = nan"),
 }

@@ -73,6 +73,7 @@ RULES: dict[str, LocalRule] = {
     "min": _reduction("g, to the entries equal to the minimum (shared evenly at a tie)"),
     "norm": _reduction("g × {x} / {out} (0 at the zero vector)"),
     "logsumexp": _reduction("g × softmax({x}) = g × exp({x} - {out})"),
+    "std": _reduction("g × ({x} - mean({x})) / (count × {out}) (0 where the entries are equal)"),
     "sum_to": _reduction("g, broadcast back over the axes that were summed"),
     "expand": _reduction("g, summed over the broadcast axes"),
     "reshape": _reduction("g, reshaped back to the shape of {x}"),

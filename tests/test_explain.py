@@ -135,6 +135,7 @@ KINKS = [  # expression, values at the kink, values away from it, the rule named
     ("clip(x, 0, 1)", ["--x", "1"], ["--x", "0.5"], "gets the gradient 1 there", {"x": 1.0}),
     ("norm(x)", ["--x", "0,0"], ["--x", "0,1"], "gradient 0", {"x": [0.0, 0.0]}),
     ("x**0", ["--x", "0"], ["--x", "1"], "d/dx x**0 = 0", {"x": 0.0}),
+    ("std(x)", ["--x", "2,2,2"], ["--x", "1,2,2"], "gradient 0", {"x": [0.0, 0.0, 0.0]}),
 ]
 
 

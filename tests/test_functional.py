@@ -253,3 +253,21 @@ def test_result_attributes_are_numpy_arrays():
     assert isinstance(r.gradients["x"], np.ndarray)
     assert isinstance(r.hessian["x"]["x"], np.ndarray)
     assert r.wrt == ["x"] and r.expression == "sum(x**2)"
+
+
+def test_clip_with_crossed_bounds_gives_the_upper_bound_all_the_gradient():
+    # min(max(x, lo), hi) with lo > hi is hi everywhere; torch.clamp agrees.
+    r = gradcli.grad("clip(x, lo, hi)", {"x": 1.7, "lo": 2.0, "hi": 1.5})
+    assert (float(r.gradients["x"]), float(r.gradients["lo"]), float(r.gradients["hi"])) == (0.0, 0.0, 1.0)
+
+
+def test_logsumexp_gradient_keeps_its_digits_at_huge_magnitudes():
+    r = gradcli.grad("logsumexp(x)", {"x": [-1.34e67, -1e308, -1.34e67]})
+    np.testing.assert_array_equal(r.gradients["x"], [0.5, 0.0, 0.5])
+
+
+def test_std_of_equal_entries_has_gradient_zero_and_matches_the_formula_elsewhere():
+    np.testing.assert_array_equal(gradcli.grad("std(x)", {"x": [2.0, 2.0, 2.0]}).gradients["x"], [0.0, 0.0, 0.0])
+    x = np.array([1.0, 2.0, 4.0])
+    expected = (x - x.mean()) / (x.size * x.std())
+    np.testing.assert_allclose(gradcli.grad("std(x)", {"x": x}).gradients["x"], expected, rtol=1e-14)

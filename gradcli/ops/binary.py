@@ -114,9 +114,10 @@ primitive(
 def _clip_backward(n, g):
     x, lo, hi = n.inputs
     inside = F.ge(x, lo) * F.le(x, hi)
+    # As the forward min(max(x, lo), hi): with lo > hi every entry is hi, so hi takes the gradient.
     return (g * inside if n.needs[0] else None,
-            g * F.lt(x, lo) if n.needs[1] else None,
-            g * F.gt(x, hi) if n.needs[2] else None)
+            g * F.lt(x, lo) * F.le(lo, hi) if n.needs[1] else None,
+            g * F.gt(F.maximum(x, lo), hi) if n.needs[2] else None)
 
 
 primitive(

@@ -162,18 +162,40 @@ reduction("norm", lambda x, axis, keepdims: np.sqrt(np.sum(x * x, axis=axis, kee
           _norm_backward, lambda sp, xs: sp.sqrt(_sympy_add(sp, [v ** 2 for v in xs])),
           "Euclidean (L2) norm (gradient 0 at the zero vector)", saves="both", domain="nonzero",
           kinks=(Kink(([0.0, 0.0],), ([0.0, 0.0],), note="the zero vector gets gradient 0"),))
-reduction("logsumexp", _logsumexp, lambda n, g: (_spread(n, g) * F.exp(n.x - _spread(n, n.ans)),),
+# NOTE: the gradient is softmax(x), computed from x itself: exp(x - ans) loses digits once
+# |ans| is so large that ans - max(x) rounds away (|x| ~ 1e16 and beyond).
+reduction("logsumexp", _logsumexp, lambda n, g: (_spread(n, g) * F.softmax(n.x, axis=n.params["axis"]),),
           lambda sp, xs: sp.log(sp.Add(*[sp.exp(v) for v in xs])),
-          "log(sum(exp(x))), computed without overflow", saves="both")
-
-for _name, _doc in (("var", "variance (population, ddof=0, as numpy)"),
-                    ("std", "standard deviation (population, ddof=0, as numpy)")):
-    primitive(name=_name, doc=_doc, signature=f"{_name}(x, axis=None)", family="reduction", keywords=("axis",),
-              composite=(lambda x, axis=None, _std=_name == "std": _variance(x, axis, _std)),
-              samples=REDUCTION_SAMPLES)
+          "log(sum(exp(x))), computed without overflow")
 
 
-def _variance(x, axis, std):
-    centred = x - F.mean(x, axis=axis, keepdims=True)
-    var = F.mean(centred * centred, axis=axis)
-    return F.sqrt(var) if std else var
+def _centred(x, axis):
+    return x - F.mean(x, axis=axis, keepdims=True)
+
+
+def _std_backward(n, g):
+    ans = _spread(n, n.ans)
+    # d std / dx = (x - mean) / (count * std); equal entries get 0 (as PyTorch), not 0/0.
+    safe = F.where(F.eq(ans, 0.0), 1.0, ans)
+    return (_spread(n, g) * _centred(n.x, n.params["axis"]) / (safe * _count(n)),)
+
+
+def _sympy_std(sp, xs):
+    mean = _sympy_add(sp, xs) / len(xs)
+    return sp.sqrt(_sympy_add(sp, [(v - mean) ** 2 for v in xs]) / len(xs))
+
+
+primitive(name="var", doc="variance (population, ddof=0, as numpy)", signature="var(x, axis=None)",
+          family="reduction", keywords=("axis",), samples=REDUCTION_SAMPLES,
+          composite=lambda x, axis=None: F.mean(_centred(x, axis) * _centred(x, axis), axis=axis))
+def _std(x, axis, keepdims):
+    # np.std's steps, without its warning for an empty array (0/0 is nan under errstate).
+    size = _size(x.shape, axis)
+    centred = x - np.sum(x, axis=axis, keepdims=True) / size
+    return np.sqrt(np.sum(centred * centred, axis=axis, keepdims=keepdims) / size)
+
+
+reduction("std", _std, _std_backward, _sympy_std,
+          "standard deviation (population, ddof=0, as numpy; gradient 0 where all entries are equal)",
+          saves="both",
+          kinks=(Kink(([1.0, 1.0, 1.0],), ([0.0, 0.0, 0.0],), note="equal entries get gradient 0"),))
