@@ -11,8 +11,9 @@ values are freed as soon as its rule has run.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ContextManager
 
 import numpy as np
 
@@ -21,75 +22,50 @@ from .ops.common import format_shape
 from .ops.registry import OPS, Op
 from .parallel import apply_ufunc
 
-_grad_enabled = True
-_current_span: tuple[int, int] | None = None
-_max_elements: int | None = None
+class _Mode:
+    """What the operations applied now should do: record a graph, carry a span, check sizes."""
+
+    grad_enabled = True
+    span: tuple[int, int] | None = None  # of the sub-expression being evaluated
+    max_elements: int | None = None  # refuse results with more entries than this
+
+
+_mode = _Mode()
 _sequence = itertools.count()
 
 
-class no_grad:
+@contextmanager
+def _setting(name: str, value: Any) -> Iterator[None]:
+    previous = getattr(_mode, name)
+    setattr(_mode, name, value)
+    try:
+        yield
+    finally:
+        setattr(_mode, name, previous)
+
+
+def no_grad() -> ContextManager[None]:
     """Context manager (and decorator) under which operations record no graph."""
-
-    def __enter__(self) -> None:
-        global _grad_enabled
-        self._previous = _grad_enabled
-        _grad_enabled = False
-
-    def __exit__(self, *exc: object) -> None:
-        global _grad_enabled
-        _grad_enabled = self._previous
-
-    def __call__(self, fn):
-        def wrapped(*args, **kwargs):
-            with no_grad():
-                return fn(*args, **kwargs)
-
-        return wrapped
+    return _setting("grad_enabled", False)
 
 
-class enable_grad(no_grad):
-    """Context manager under which operations record a graph again."""
-
-    def __enter__(self) -> None:
-        global _grad_enabled
-        self._previous = _grad_enabled
-        _grad_enabled = True
+def enable_grad() -> ContextManager[None]:
+    """Context manager (and decorator) under which operations record a graph again."""
+    return _setting("grad_enabled", True)
 
 
 def is_grad_enabled() -> bool:
-    return _grad_enabled
+    return _mode.grad_enabled
 
 
-class element_limit:
+def element_limit(n: int | None) -> ContextManager[None]:
     """Context manager: refuse, before computing it, any result with more than n entries."""
-
-    def __init__(self, n: int | None):
-        self.n = n
-
-    def __enter__(self) -> None:
-        global _max_elements
-        self._previous = _max_elements
-        _max_elements = self.n
-
-    def __exit__(self, *exc: object) -> None:
-        global _max_elements
-        _max_elements = self._previous
+    return _setting("max_elements", n)
 
 
-class source_span:
+def source_span(span: tuple[int, int] | None) -> ContextManager[None]:
     """Context manager: nodes created inside carry this span of the expression."""
-
-    def __init__(self, span: tuple[int, int] | None):
-        self.span = span
-
-    def __enter__(self) -> None:
-        global _current_span
-        self._previous = _current_span
-        _current_span = self.span
-
-    def __exit__(self, *exc: object) -> None:
-        global _current_span
-        _current_span = self._previous
+    return _setting("span", span)
 
 
 def as_array(data: Any) -> np.ndarray:
@@ -288,7 +264,7 @@ class Node:
         self.needs = tuple(t.requires_grad for t in inputs)
         self.saved = tuple(inputs) if op.saves in ("inputs", "both") else None
         self._ans = ans if op.saves in ("output", "both") else None
-        self.span = _current_span
+        self.span = _mode.span
         self.seq = next(_sequence)
         self.freed = False
         self.name = op.node_name(self.in_shapes, params)
@@ -309,7 +285,7 @@ class Node:
     @property
     def ans(self) -> Tensor:
         """The forward output as a tensor whose grad_fn is this node (for second order)."""
-        return Tensor._result(self._ans, self if _grad_enabled else None)
+        return Tensor._result(self._ans, self if _mode.grad_enabled else None)
 
     def release(self) -> None:
         self.saved = None
@@ -356,7 +332,7 @@ def call(name_or_op: str | Op, *inputs: Any, **params: Any) -> Tensor:
     tensors = [lift(x) for x in inputs]
     if op.prepare is not None:
         params = op.prepare(*(t.shape for t in tensors), **params)
-    if _max_elements is not None:
+    if _mode.max_elements is not None:
         check_size(op, tensors, params)
     if isinstance(op.forward, np.ufunc) and not params:
         ans = apply_ufunc(op.forward, tuple(t.data for t in tensors))
@@ -364,7 +340,7 @@ def call(name_or_op: str | Op, *inputs: Any, **params: Any) -> Tensor:
         ans = op.forward(*(t.data for t in tensors), **params)
     if not isinstance(ans, np.ndarray) or ans.dtype != np.float64:
         ans = as_array(ans)
-    if _grad_enabled and op.differentiable and any(t.requires_grad for t in tensors):
+    if _mode.grad_enabled and op.differentiable and any(t.requires_grad for t in tensors):
         return Tensor._result(ans, Node(op, tensors, ans, params))
     return Tensor._result(ans, None)
 
@@ -375,10 +351,10 @@ def check_size(op: Op, tensors: Sequence[Tensor], params: dict) -> None:
     size = 1
     for n in shape:
         size *= n
-    if size > _max_elements:
+    if size > _mode.max_elements:
         raise GradcliError(
             f"{op.name} would make an array of shape {format_shape(shape)} ({size:,} entries); the limit "
-            f"is {_max_elements:,} entries (GRADCLI_MAX_ELEMENTS)", kind="limit")
+            f"is {_mode.max_elements:,} entries (GRADCLI_MAX_ELEMENTS)", kind="limit")
 
 
 def topological_order(roots: Iterable[Node | LeafNode]) -> list[Node | LeafNode]:
@@ -432,10 +408,7 @@ def run_backward(
         roots.append(node)
         accumulate(grads, owned, node, seed, create_graph)
     leaves: dict[LeafNode, Tensor] = {}
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = create_graph
-    try:
+    with _setting("grad_enabled", create_graph):
         for node in topological_order(roots):
             g = grads.pop(id(node), None)
             if g is None:
@@ -469,8 +442,6 @@ def run_backward(
                 observer(node, g, cts)
             if not retain_graph:
                 node.release()
-    finally:
-        _grad_enabled = previous
     return leaves
 
 
