@@ -20,14 +20,15 @@ if TYPE_CHECKING:
     from .functional import Result
 
 
-def _finite(a: Any) -> bool:
-    return bool(np.all(np.isfinite(a)))
+def finite(a: Any) -> bool:
+    """No nan or inf in a (None counts as finite)."""
+    return a is None or bool(np.all(np.isfinite(a)))
 
 
-def _describe(a: np.ndarray) -> str:
-    if np.isnan(a).any():
-        return "nan"
-    return "inf" if (a > 0).any() and np.isinf(a).any() else "-inf"
+def nonfinite_kind(a: Any) -> str:
+    """'nan', 'inf' or '-inf': the worst non-finite value in a."""
+    a = np.asarray(a)
+    return "nan" if np.isnan(a).any() else ("inf" if (a == np.inf).any() else "-inf")
 
 
 def first_nonfinite_value(tree: Expr, leaves: dict[str, Tensor], source: str) -> tuple[Expr, np.ndarray] | None:
@@ -35,7 +36,7 @@ def first_nonfinite_value(tree: Expr, leaves: dict[str, Tensor], source: str) ->
     found: list[tuple[Expr, np.ndarray]] = []
 
     def watch(node: Expr, value: Any) -> None:
-        if not found and isinstance(value, Tensor) and not _finite(value.data):
+        if not found and isinstance(value, Tensor) and not finite(value.data):
             found.append((node, value.data))
 
     evaluate(tree, leaves, source=source, on_node=watch)
@@ -47,10 +48,10 @@ def first_nonfinite_gradient(output: Tensor, seed: np.ndarray) -> Any:
     found: list = []
 
     def watch(node: Any, g: Tensor, cts: tuple) -> None:
-        if found or not _finite(g.data):
+        if found or not finite(g.data):
             return
         for ct in cts:
-            if ct is not None and not _finite(np.asarray(getattr(ct, "data", ct))):
+            if ct is not None and not finite(np.asarray(getattr(ct, "data", ct))):
                 found.append((node, np.asarray(getattr(ct, "data", ct))))
                 return
 
@@ -64,13 +65,13 @@ def nonfinite_warnings(result: Result) -> list[GradcliError]:
     p = result.problem
     derivatives = [*(result.gradients or {}).values(), *(result.jacobian or {}).values(),
                    *(b for row in (result.hessian or {}).values() for b in row.values())]
-    if _finite(result.value) and all(_finite(d) for d in derivatives):
+    if finite(result.value) and all(finite(d) for d in derivatives):
         return []
-    if not _finite(result.value):
+    if not finite(result.value):
         hit = first_nonfinite_value(p.tree, p.leaves(), p.source)
         if hit is not None:
             node, value = hit
-            return [GradcliError(f"the value became {_describe(value)} here", kind="value",
+            return [GradcliError(f"the value became {nonfinite_kind(value)} here", kind="value",
                                  span=node.span, source=p.source)]
         return [GradcliError("the value is not finite", kind="value")]
     out, _ = p.forward()
@@ -78,6 +79,6 @@ def nonfinite_warnings(result: Result) -> list[GradcliError]:
     hit = first_nonfinite_gradient(out, seed) if out.requires_grad and out.size == seed.size else None
     if hit is not None:
         node, ct = hit
-        return [GradcliError(f"the gradient became {_describe(ct)} here ({node.name})", kind="value",
+        return [GradcliError(f"the gradient became {nonfinite_kind(ct)} here ({node.name})", kind="value",
                              span=node.span, source=p.source)]
     return [GradcliError("some derivatives are not finite", kind="value")]

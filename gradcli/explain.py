@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .engine import LeafNode, Node, Tensor, edge_of, lift, run_backward, sum_to
+from .diagnose import finite, nonfinite_kind
 from .errors import GradcliError
 from .evaluate import evaluate
 from .functional import Problem
@@ -293,36 +294,27 @@ def backward_steps(p: Problem, traced: Traced, names: Names, seed: np.ndarray
     return steps, gradients
 
 
-def _finite(a: Any) -> bool:
-    return a is None or bool(np.all(np.isfinite(a)))
-
-
 def first_nonfinite(e: Explanation) -> dict[str, Any] | None:
     """The first forward value, else the first passed gradient, that is nan or inf."""
     for step in e.forward:
-        if not _finite(step["value"]):
-            message = f"the value of {step['expression']} became {_kind(step['value'])}"
-            if _finite(e.value):
+        if not finite(step["value"]):
+            message = f"the value of {step['expression']} became {nonfinite_kind(step['value'])}"
+            if finite(e.value):
                 message += " (the result stays finite: that value is not used, as in a where branch not taken)"
             return {"phase": "forward", "expression": step["expression"], "span": step["span"], "message": message}
     for step in e.backward:
-        if step["phase"] != "backward" or not _finite(step["upstream"]):
+        if step["phase"] != "backward" or not finite(step["upstream"]):
             continue
-        bad = next((x for x in step["inputs"] if not _finite(x["gradient"])), None)
+        bad = next((x for x in step["inputs"] if not finite(x["gradient"])), None)
         if bad is None:
             continue
         found = {"phase": "backward", "expression": step["expression"], "span": step["span"],
                  "message": (f"the gradient passed from {step['expression']} to {bad['expression']} became "
-                             f"{_kind(bad['gradient'])} ({step['node']}: {bad['rule']})")}
+                             f"{nonfinite_kind(bad['gradient'])} ({step['node']}: {bad['rule']})")}
         if step["where_cond"] is not None and np.any(np.asarray(step["upstream"]) == 0):
             found["where_trap"] = _where_trap(step["where_cond"], step, bad)
         return found
     return None
-
-
-def _kind(a: Any) -> str:
-    a = np.asarray(a)
-    return "nan" if np.isnan(a).any() else ("inf" if (a == np.inf).any() else "-inf")
 
 
 def _where_trap(cond: str, step: dict, bad: dict) -> str:
