@@ -23,6 +23,7 @@ from .errors import GradcliError
 from .evaluate import evaluate, variables
 from .functional import Problem, problem
 from .ops.common import format_shape
+from .render import json_number
 from .parser import parse
 
 
@@ -182,7 +183,7 @@ def number_text(v: float, digits: int = 6) -> str:
     """A number as people write it: 2.0, -0.5, 1e-08, nan, inf."""
     v = float(v)
     if not np.isfinite(v):
-        return "nan" if np.isnan(v) else ("inf" if v > 0 else "-inf")
+        return json_number(v)
     text = f"{v:.{digits}g}"
     return text if any(c in text for c in ".en") else text + ".0"
 

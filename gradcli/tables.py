@@ -21,6 +21,7 @@ from rich.text import Text
 
 from .functional import Result
 from .ops.common import format_shape
+from .render import json_number
 
 MAX_ROWS = 20  # rows shown before the middle is elided
 MAX_COLUMNS = 8  # columns of a grid shown before the middle is elided
@@ -30,10 +31,8 @@ INDEX = "dim"
 
 def fmt(v: float, precision: int) -> str:
     """A number with `precision` significant digits; nan and ±inf spelled as JSON does."""
-    if np.isnan(v):
-        return "nan"
-    if np.isinf(v):
-        return "inf" if v > 0 else "-inf"
+    if not np.isfinite(v):
+        return json_number(float(v))
     text = f"{v:.{precision}g}"
     return "0" if text == "-0" else text
 
