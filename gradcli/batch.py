@@ -38,7 +38,7 @@ from .errors import GradcliError
 from .evaluate import variables
 from .ops.registry import FUNCTIONS, OPS
 from .parser import Expr, parse, postorder
-from .values import parse_numbers, parse_value
+from .values import numeric_array, parse_numbers, parse_value
 
 CHUNK = 8192  # points per vectorised pass
 ELEMENTWISE_FAMILIES = {"operator", "binary", "comparison", "elementwise", "gradient control"}
@@ -117,7 +117,7 @@ def open_lines(path: str, stdin: IO[str] | None = None) -> tuple[Iterable[str], 
         raise GradcliError(f"--points: cannot read {path!r} ({err.strerror or err})", kind="file") from None
 
 
-def chunks(lines: Iterable[str], size: int, streaming: bool) -> Iterator[list[tuple[int, str]]]:
+def chunks(lines: Iterable[str], size: int, streaming: bool, path: str = "-") -> Iterator[list[tuple[int, str]]]:
     """Numbered lines (1-based) in lists of at most size.
 
     Streaming: a thread reads, and each list holds what has arrived (at least one line),
@@ -126,7 +126,10 @@ def chunks(lines: Iterable[str], size: int, streaming: bool) -> Iterator[list[tu
     numbered = enumerate(lines, start=1)
     if not streaming:
         while True:
-            block = [item for _, item in zip(range(size), numbered)]
+            try:
+                block = [item for _, item in zip(range(size), numbered)]
+            except (OSError, UnicodeDecodeError, ValueError) as err:
+                raise GradcliError(f"--points: cannot read {path!r} ({err})", kind="file") from None
             if not block:
                 return
             yield block
@@ -219,7 +222,7 @@ class PointReader:
             elif isinstance(item, str) and not item.strip().startswith("@"):
                 out[name] = parse_value(item, name, seed=self.seed)
             elif isinstance(item, list):
-                out[name] = parse_value(json.dumps(item), name)
+                out[name] = numeric_array(item, name)
             else:
                 raise GradcliError(f"{name}: {json.dumps(item)[:40]} is not a number, a list of numbers "
                                    f"or a VALUE string", kind="value")
@@ -256,6 +259,7 @@ class Batch:
         self.tree = parse(expr)
         self.names = variables(self.tree)
         self.wrt = wrt
+        functional.check_method(method, chunk)
         self.grad_output, self.method, self.chunk = grad_output, method, chunk
         self.diagnose, self.on_point = diagnose, on_point
         self.vectorise = (grad_output is None and elementwise(self.tree)
@@ -369,7 +373,7 @@ def run(batch: Batch, path: str, *, stdin: IO[str] | None = None, seed: int = 0,
     lines, streaming = open_lines(path, stdin)
     reader = PointReader(seed)
     try:
-        for block in chunks(lines, size, streaming):
+        for block in chunks(lines, size, streaming, path):
             segment: list[Point] = []
             for number, text in block:
                 had_columns = reader.columns is not None

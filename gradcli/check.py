@@ -58,6 +58,12 @@ class Tolerance:
     sympy_rtol: float = 1e-9
     sympy_atol: float = 1e-12
 
+    def __post_init__(self) -> None:
+        for name in ("rtol", "atol"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise GradcliError(f"--{name} must be a finite number >= 0, not {value}", kind="usage")
+
 
 @dataclass
 class Entry:
@@ -457,7 +463,8 @@ def group_formulas(sp: Any, report: Report, symbols: dict[str, dict[Index, Any]]
         out[name] = [Formula(e.head, e.names, e.formula) for e in mine]
         if len(mine) < 2 or any(len(e.wrt) > 1 or e.out is not None for e in mine):
             continue
-        letters = tuple("ijklmn"[k] for k in range(len(mine[0].wrt[0][1])))
+        rank = len(mine[0].wrt[0][1])
+        letters = tuple("ijklmn"[k] for k in range(rank)) if rank <= 6 else tuple(f"i{k}" for k in range(rank))
         general = sp.Symbol(symbol_name(name, letters), real=True)
         shared = {e.formula.xreplace({symbols[name][e.wrt[0][1]]: general}) for e in mine}
         if len(shared) == 1:

@@ -179,11 +179,17 @@ def _chunks(total: int, size: int) -> Iterable[range]:
         yield range(start, min(total, start + size))
 
 
+def check_method(method: str, chunk: int | None) -> None:
+    """Raise for a Jacobian method or chunk size that does not exist."""
+    if method not in ("batched", "loop"):
+        raise GradcliError(f"unknown method {method!r}: use batched or loop", kind="usage")
+    if chunk is not None and chunk < 1:
+        raise GradcliError("--chunk must be at least 1", kind="usage")
+
+
 def chunk_size(out_size: int, wrt_sizes: Iterable[int], chunk: int | None) -> int:
     """Rows of the basis handled in one batched pass: bounded memory, few passes."""
     if chunk is not None:
-        if chunk < 1:
-            raise GradcliError("--chunk must be at least 1", kind="usage")
         return chunk
     per_row = max([out_size, *wrt_sizes, 1])
     return max(1, min(out_size, CHUNK_BUDGET // per_row))
@@ -199,6 +205,7 @@ def _basis_vjps(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str], me
             raise GradcliError(f"the derivative of the output ({n:,} entries) with respect to {name} "
                                f"({leaves[name].size:,} entries) would have {entries:,} entries; the limit is "
                                f"{LIMITS.max_elements:,} (GRADCLI_MAX_ELEMENTS)", kind="limit")
+    check_method(method, chunk)
     rows = {name: np.zeros((n,) + leaves[name].shape) for name in wrt}
     if not output.requires_grad or n == 0:
         return rows
@@ -210,8 +217,6 @@ def _basis_vjps(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str], me
             for name, ct in _leaf_cotangents(leaves, wrt, found).items():
                 rows[name][i] = ct
         return rows
-    if method != "batched":
-        raise GradcliError(f"unknown method {method!r}: use batched or loop", kind="usage")
     # NOTE: a batched pass holds a row of cotangent for every node of the graph, so the
     # largest node (an outer product inside a sum, say) bounds the rows per pass.
     largest = max((int(np.prod(node.out_shape)) for node in topological_order([output.grad_fn])

@@ -154,12 +154,16 @@ def graph_of(expr: str, values: Mapping[str, Any], wrt: Any = None, grad_output:
     Such variables stand in as the scalar 1.0, and then no node shows a value, a gradient
     or a shape (they would be the stand-in's, not the expression's).
     """
-    names = variables(parse(expr))
+    tree = parse(expr)
+    names = variables(tree)
     missing = [n for n in names if n not in values]
     if not missing:
-        return computation_graph(problem(expr, values, wrt), grad_output)
+        return computation_graph(problem(tree, values, wrt, source=expr), grad_output)
+    if grad_output is not None:
+        raise GradcliError(f"--grad-output needs the values of every variable; give "
+                           f"{' '.join(f'--{n} VALUE' for n in missing)}", kind="usage")
     try:
-        g = computation_graph(problem(expr, {n: values.get(n, 1.0) for n in names}, wrt))
+        g = computation_graph(problem(tree, {n: values.get(n, 1.0) for n in names}, wrt, source=expr))
     except GradcliError as err:
         raise GradcliError(f"{err.message} (without values, {', '.join(missing)} stood in as scalars: give "
                            f"{' '.join(f'--{n} VALUE' for n in missing)}, the graph depends on their shapes)",

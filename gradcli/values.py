@@ -77,10 +77,12 @@ def _from_json(text: str, where: str) -> np.ndarray:
         data = json.loads(text)
     except (ValueError, RecursionError) as err:
         raise GradcliError(f"{where} is not valid JSON ({err})", kind="value") from None
-    return _numeric_array(data, where)
+    return numeric_array(data, where)
 
 
-def _numeric_array(data: object, where: str) -> np.ndarray:
+def numeric_array(data: object, where: str) -> np.ndarray:
+    """A rectangular nested list of numbers (already parsed JSON) as a float64 array."""
+
     def check(item: object, depth: int) -> None:
         if depth > 32:
             raise GradcliError(f"{where} is nested too deeply", kind="value")

@@ -226,3 +226,8 @@ def test_sympy_is_imported_only_for_a_check():
         run = subprocess.run([sys.executable, "-c", code, "grad", "sum(x**2)", "--x", "1,2", *extra],
                              capture_output=True, text=True, check=True)
         assert run.stderr.strip().splitlines()[-1] == imported
+
+
+def test_a_variable_of_seven_axes_is_checked():
+    check = checked("check", "sum(x**2)", "--x", "ones(1,1,1,1,1,1,2)")
+    assert check["ok"] and [e["autograd"] for e in check["entries"]] == [2.0, 2.0]

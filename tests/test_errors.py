@@ -254,3 +254,28 @@ def test_nonfinite_warning_for_a_jacobian():
     assert run.exit_code == 0
     assert "warning: the value became inf" in run.stderr
     assert underlined(run.stderr) == "x / y"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["check", "x**2", "--x", "1", "--atol", "-1", "--rtol", "0"], "--atol must be a finite number >= 0"),
+    (["check", "x**2", "--x", "1", "--rtol", "nan"], "--rtol must be a finite number >= 0"),
+    (["grad", "x**2", "--x", "1", "--symbolic", "--output", "never-written.json"], "do not write --output files"),
+    (["graph", "x*y", "--x", "1,2", "--grad-output", "1,2"], "--grad-output needs the values of every variable"),
+])
+def test_options_that_would_be_ignored_or_meaningless_are_usage_errors(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = run_cli(*args)
+    assert run.exit_code == 2, run.stdout
+    assert message in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "never-written.json").exists()
+
+
+def test_points_with_an_unknown_method_or_a_file_that_is_not_text(tmp_path):
+    points = tmp_path / "p.csv"
+    points.write_text("x,y\n1,2\n")
+    run = run_cli("jacobian", "x*y", "--points", str(points), "--method", "foo")
+    assert run.exit_code == 2 and "unknown method 'foo'" in run.stderr
+    binary = tmp_path / "bad.csv"
+    binary.write_bytes(b"\xff\xfe\n")
+    run = run_cli("grad", "x", "--points", str(binary))
+    assert run.exit_code == 2 and f"cannot read {str(binary)!r}" in run.stderr and "Traceback" not in run.stderr

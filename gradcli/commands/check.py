@@ -46,6 +46,9 @@ def checked(result: Any, fmt: Format | None, output: str | None, precision: int,
         if check:
             raise GradcliError("--symbolic prints the formulas only, with no numbers to check: drop --check "
                                "or --symbolic", kind="usage")
+        if output:
+            raise GradcliError("--symbolic and --latex print the formulas; they do not write --output files "
+                               "(use --check --output FILE.json for formulas with the numbers)", kind="usage")
         return _formulas(checking.formulas(result, samples), fmt, latex)
     report = checking.verify(result, checking.Tolerance(rtol=rtol, atol=atol), samples)
     json_file = bool(output) and output.lower().endswith(".json")
