@@ -51,6 +51,7 @@ class Explanation:
     notes: list[str] = field(default_factory=list)
     nonfinite: dict[str, Any] | None = None
     rows: list[dict[str, Any]] = field(default_factory=list)
+    jacobian: dict[str, np.ndarray] = field(default_factory=dict)  # the rows stacked, output.shape + x.shape
 
 
 # -- naming ------------------------------------------------------------------------------
@@ -361,6 +362,8 @@ def jacobian_rows(p: Problem) -> Explanation:
     names = Names(p, traced)
     e = Explanation(p.source, list(p.wrt), traced.output.data, forward_steps(p, traced, names))
     e.rows = _rows(p, traced, names, with_steps=True)
+    e.jacobian = {n: np.reshape([r["gradients"][n] for r in e.rows], e.value.shape + traced.leaves[n].shape)
+                  for n in p.wrt}
     e.notes = list(dict.fromkeys(s["note"] for row in e.rows for s in row.get("steps", []) if "note" in s))
     return e
 

@@ -234,9 +234,7 @@ def jacobian_lines(e: Any) -> list[str]:
         lines += [f"  row {r['row']}:", *("  " + line for line in _gradient_lines(r["gradients"], f"out{r['index']}"))]
     lines += ["", "Jacobian (the rows stacked; as gradcli jacobian gives it)"]
     for name in e.wrt:
-        stacked = np.stack([r["gradients"][name] for r in e.rows]).reshape(np.shape(e.value) + np.shape(
-            e.rows[0]["gradients"][name])) if e.rows else np.zeros(0)
-        lines.append(f"  {_d('out', name)} = {_v(stacked)}")
+        lines.append(f"  {_d('out', name)} = {_v(e.jacobian[name])}")
     return lines + _trailer(e)
 
 

@@ -90,7 +90,8 @@ def run_points(kind: str, expr: str, fixed: dict[str, Any], wrt: str | None, pat
     batch = Batch(kind, expr, fixed, wrt, grad_output=grad_output, method=method, chunk=chunk)
     warned = 0
     # NOTE: the bar is for points computed one by one; vectorised chunks are done before it would draw.
-    with progress("points", _line_count(path), show=not batch.vectorise) as advance:
+    show = not batch.vectorise and sys.stderr.isatty()
+    with progress("points", _line_count(path) if show else None, show=show) as advance:
         batch.on_point = advance
         writer = JsonRows(sys.stdout) if fmt is Format.json else \
             TableRows(sys.stdout, precision) if fmt is Format.table else CsvRows(sys.stdout)
