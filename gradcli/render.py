@@ -65,6 +65,16 @@ def dumps(data: Any) -> str:
     return json.dumps(data, allow_nan=False)
 
 
+def index_label(name: str, index: tuple[int, ...], separator: str = ", ") -> str:
+    """name for a scalar's empty index, else name[i, j]."""
+    return name if not index else f"{name}[{separator.join(str(i) for i in index)}]"
+
+
+def entry_labels(name: str, shape: tuple[int, ...]) -> list[str]:
+    """name[i,j] for every entry of an array of shape, in row-major order (name alone for a scalar)."""
+    return [index_label(name, index, ",") for index in np.ndindex(shape)]
+
+
 def plain_number(v: float) -> str:
     if v == 0:
         return "0"

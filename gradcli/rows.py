@@ -22,16 +22,11 @@ import numpy as np
 
 from .batch import Results
 from .errors import GradcliError
-from .render import plain_number, to_json
+from .render import entry_labels, plain_number, to_json
 
 TABLE_ROWS = 10  # rows kept at each end of a table
 # NOTE: one strict encoder for every line; json.dumps(allow_nan=False) would build one per call.
 encode = json.JSONEncoder(allow_nan=False, check_circular=False).encode
-
-
-def entry_names(label: str, shape: tuple[int, ...]) -> list[str]:
-    """label for a scalar, else label[i,j] for every entry in row-major order."""
-    return [label] if not shape else [f"{label}[{','.join(str(i) for i in index)}]" for index in np.ndindex(shape)]
 
 
 def columns(results: Results) -> list[tuple[list[str], np.ndarray]]:
@@ -43,20 +38,20 @@ def columns(results: Results) -> list[tuple[list[str], np.ndarray]]:
         groups.append((names, np.asarray(a, dtype=np.float64).reshape(n, -1)))
 
     for name, a in results.inputs.items():
-        add(entry_names(name, a.shape[1:]), a)
+        add(entry_labels(name, a.shape[1:]), a)
     out_shape = results.value.shape[1:]
-    add(entry_names("value", out_shape), results.value)
+    add(entry_labels("value", out_shape), results.value)
     if results.jacobian is not None:
-        outs = entry_names("d", out_shape)
+        outs = entry_labels("d", out_shape)
         for name, a in results.jacobian.items():
-            add([f"{o}/{v}" for o in outs for v in entry_names("d" + name, results.inputs[name].shape[1:])], a)
+            add([f"{o}/{v}" for o in outs for v in entry_labels("d" + name, results.inputs[name].shape[1:])], a)
         return groups
     for name, a in (results.gradients or {}).items():
-        add(entry_names("d/d" + name, a.shape[1:]), a)
+        add(entry_labels("d/d" + name, a.shape[1:]), a)
     for a_name, row in (results.hessian or {}).items():
         for b_name, a in row.items():
-            firsts = entry_names("d" + a_name, results.inputs[a_name].shape[1:])
-            seconds = entry_names("d" + b_name, results.inputs[b_name].shape[1:])
+            firsts = entry_labels("d" + a_name, results.inputs[a_name].shape[1:])
+            seconds = entry_labels("d" + b_name, results.inputs[b_name].shape[1:])
             add([f"d2/{f}/{s}" for f in firsts for s in seconds], a)
     return groups
 

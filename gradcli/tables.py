@@ -21,7 +21,7 @@ from rich.text import Text
 
 from .functional import Result
 from .ops.common import format_shape
-from .render import json_number
+from .render import entry_labels, index_label, json_number
 
 MAX_ROWS = 20  # rows shown before the middle is elided
 MAX_COLUMNS = 8  # columns of a grid shown before the middle is elided
@@ -39,10 +39,6 @@ def fmt(v: float, precision: int) -> str:
 
 def number(v: float, precision: int) -> Text:
     return Text(fmt(v, precision), style="" if np.isfinite(v) else "bold red")
-
-
-def index_label(name: str, index: tuple[int, ...], separator: str = ", ") -> str:
-    return name if not index else f"{name}[{separator.join(str(i) for i in index)}]"
 
 
 def _elided(n: int, limit: int) -> list[int | None]:
@@ -142,10 +138,6 @@ def grid_table(a: np.ndarray, rows: list[str], columns: list[str], precision: in
         table.add_row(Text(rows[i]), *cells)
     cut = len(shown_rows) < a.shape[0] or len(shown_columns) < a.shape[1]
     return with_note(table, f"{a.shape[0]} × {a.shape[1]}, cut to fit" if cut else None)
-
-
-def entry_labels(name: str, shape: tuple[int, ...]) -> list[str]:
-    return [index_label(name, index, ",") for index in np.ndindex(shape)]
 
 
 def block_grid(block: np.ndarray, row_name: str, row_shape: tuple, col_name: str, col_shape: tuple,

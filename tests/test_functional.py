@@ -271,3 +271,10 @@ def test_std_of_equal_entries_has_gradient_zero_and_matches_the_formula_elsewher
     x = np.array([1.0, 2.0, 4.0])
     expected = (x - x.mean()) / (x.size * x.std())
     np.testing.assert_allclose(gradcli.grad("std(x)", {"x": x}).gradients["x"], expected, rtol=1e-14)
+
+
+@pytest.mark.parametrize("x,norm", [([2.26e-162], 2.26e-162), ([3e200, 4e200], 5e200), ([3.0, 4.0], 5.0)])
+def test_norm_neither_underflows_nor_overflows(x, norm):
+    r = gradcli.grad("norm(x)", {"x": x})
+    np.testing.assert_allclose(r.value, norm, rtol=1e-15)
+    np.testing.assert_allclose(r.gradients["x"], np.array(x) / norm, rtol=1e-15)

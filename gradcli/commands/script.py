@@ -191,12 +191,11 @@ def _descent_payload(result: Descent) -> dict[str, Any]:
 def _descent_csv(result: Descent) -> None:
     import csv
 
-    from ..render import plain_number
-    from ..rows import entry_names
+    from ..render import entry_labels, plain_number
 
     writer = csv.writer(sys.stdout, lineterminator="\n")
     first = result.history[0].values
-    writer.writerow(["step", "loss", *(e for n in result.wrt for e in entry_names(n, first[n].shape)), "grad_norm"])
+    writer.writerow(["step", "loss", *(e for n in result.wrt for e in entry_labels(n, first[n].shape)), "grad_norm"])
     for s in result.history:
         cells = [plain_number(v) for n in result.wrt for v in np.asarray(s.values[n]).reshape(-1)]
         writer.writerow([s.step, plain_number(s.loss), *cells, plain_number(s.grad_norm)])

@@ -158,7 +158,17 @@ reduction("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdim
 reduction("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), _extreme_backward,
           lambda sp, xs: sp.Min(*xs), "smallest entry (ties share the gradient evenly)", saves="both",
           kinks=(Kink(([2.0, 2.0, 3.0],), ([0.5, 0.5, 0.0],), note="a tie shares the gradient"),))
-reduction("norm", lambda x, axis, keepdims: np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims)),
+def _norm(x, axis, keepdims):
+    # NOTE: scaled by the largest entry, so squares of tiny (1e-162) or huge (1e200) entries
+    # neither underflow nor overflow, as np.linalg.norm's hypot does.
+    scale = np.max(np.abs(x), axis=axis, keepdims=True) if x.size else np.ones(())
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+    scaled = x / scale
+    out = scale * np.sqrt(np.sum(scaled * scaled, axis=axis, keepdims=True))
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+reduction("norm", _norm,
           _norm_backward, lambda sp, xs: sp.sqrt(_sympy_add(sp, [v ** 2 for v in xs])),
           "Euclidean (L2) norm (gradient 0 at the zero vector)", saves="both", domain="nonzero",
           kinks=(Kink(([0.0, 0.0],), ([0.0, 0.0],), note="the zero vector gets gradient 0"),))
