@@ -362,9 +362,9 @@ class Batch:
 
 
 def _by_name(leaves: Mapping[str, Tensor], wrt: list[str], found: Mapping[Any, Tensor], n: int) -> dict[str, Tensor]:
-    """Cotangents at the leaves by variable name, zeros where none flowed."""
-    by_tensor = {id(node.tensor): ct for node, ct in found.items()}
-    return {name: by_tensor.get(id(leaves[name]), Tensor(np.zeros(n))) for name in wrt}
+    """Cotangents at the leaves by variable name, zeros (one per point) where none flowed."""
+    return {name: Tensor(np.zeros(n)) if ct is None else ct
+            for name, ct in functional.leaf_cotangents(leaves, wrt, found).items()}
 
 
 def run(batch: Batch, path: str, *, stdin: IO[str] | None = None, seed: int = 0,

@@ -37,7 +37,7 @@ import numpy as np
 from .engine import Tensor, no_grad, run_backward
 from .errors import GradcliError
 from .evaluate import evaluate
-from .functional import Result, jacobian, problem
+from .functional import Result, jacobian, leaf_cotangents, problem
 from .functional import grad as engine_grad
 from .ops.registry import FUNCTIONS
 from .parser import Expr
@@ -276,8 +276,8 @@ class FrozenFunction:
         out, leaves = self._forward(values, wrt)
         with np.errstate(all="ignore"):
             found = run_backward([(out, Tensor(np.ones_like(out.data)))]) if out.requires_grad else {}
-        by_tensor = {id(node.tensor): ct.data for node, ct in found.items()}
-        return np.concatenate([np.ravel(by_tensor.get(id(leaves[n]), np.zeros(leaves[n].shape))) for n in wrt])
+        grads = leaf_cotangents(leaves, wrt, found)
+        return np.concatenate([np.zeros(leaves[n].size) if grads[n] is None else np.ravel(grads[n].data) for n in wrt])
 
 
 def finite_differences(report: Report) -> None:

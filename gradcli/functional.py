@@ -122,15 +122,18 @@ def _missing_value(tree: Expr, source: str, missing: list[str], given: list[str]
     return GradcliError(message, kind="name", span=first.span, source=source)
 
 
+def leaf_cotangents(leaves: Mapping[str, Tensor], wrt: Iterable[str],
+                    found: Mapping[LeafNode, Tensor]) -> dict[str, Tensor | None]:
+    """The cotangent a backward pass left at each variable of wrt; None where none flowed."""
+    by_tensor = {id(node.tensor): ct for node, ct in found.items()}
+    return {name: by_tensor.get(id(leaves[name])) for name in wrt}
+
+
 def _leaf_cotangents(leaves: Mapping[str, Tensor], wrt: list[str], found: Mapping[LeafNode, Tensor],
                      batch: tuple[int, ...] = ()) -> dict[str, np.ndarray]:
-    by_tensor = {id(node.tensor): ct for node, ct in found.items()}
-    out = {}
-    for name in wrt:
-        leaf = leaves[name]
-        ct = by_tensor.get(id(leaf))
-        out[name] = np.zeros(batch + leaf.shape) if ct is None else _owned(ct.data)
-    return out
+    """As leaf_cotangents, as arrays shaped batch + the variable's shape (zeros where none flowed)."""
+    return {name: np.zeros(batch + leaves[name].shape) if ct is None else _owned(ct.data)
+            for name, ct in leaf_cotangents(leaves, wrt, found).items()}
 
 
 def _owned(a: np.ndarray) -> np.ndarray:
@@ -271,10 +274,10 @@ def hessian(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] |
     with _differentiating(p):
         found = run_backward([(out, Tensor(np.ones_like(out.data)))], create_graph=True, retain_graph=True) \
             if out.requires_grad else {}
-        by_tensor = {id(node.tensor): ct for node, ct in found.items()}
+        first = leaf_cotangents(leaves, p.wrt, found)
         gradients = {}
         for a in p.wrt:
-            ga = by_tensor.get(id(leaves[a]))
+            ga = first[a]
             gradients[a] = np.zeros(leaves[a].shape) if ga is None else np.array(ga.data)
             rows = _basis_vjps(ga, leaves, p.wrt, method, chunk) if ga is not None else \
                 {b: np.zeros((leaves[a].size,) + leaves[b].shape) for b in p.wrt}
