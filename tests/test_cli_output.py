@@ -311,3 +311,11 @@ def test_plain_output_keeps_every_axis(value, shape):
     assert run.exit_code == 0, run.stderr
     again = run_cli("grad", "sum(x)", "--x", run.stdout.strip(), "--format", "json")
     assert np.asarray(again.json()["gradients"]["x"]).shape == shape
+
+
+def test_plot_plain_is_csv_and_explain_refuses_csv():
+    run = run_cli("plot", "x**2", "--x", "0:1:3", "--format", "plain")
+    assert run.exit_code == 0
+    assert run.stdout.splitlines() == ["x,value,d/dx", "0,0,0", "0.5,0.25,1", "1,1,2"]
+    run = run_cli("explain", "x*2", "--x", "1", "--format", "csv")
+    assert run.exit_code == 2 and "not CSV" in run.stderr

@@ -28,6 +28,7 @@ from ..cli import (
     guarded,
     read_values,
 )
+from ..errors import GradcliError
 from ..values import parse_value
 
 GradOutputOpt = Annotated[Optional[str], typer.Option(
@@ -125,6 +126,8 @@ def _write(e: Any, fmt: Format | None, lines: list[str]) -> None:
     from ..render import dumps
 
     fmt = fmt or default_format()
+    if fmt is Format.csv:
+        raise GradcliError("explain writes text (table or plain) or JSON, not CSV", kind="usage")
     text = dumps(explanation_payload(e)) if fmt is Format.json else "\n".join(lines)
     sys.stdout.write(text + "\n")
     if e.notes and fmt is Format.json:

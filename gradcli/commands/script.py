@@ -304,7 +304,7 @@ def plot(ctx: typer.Context, expr: ExprArg, format: FormatOpt = None,
     if fmt is Format.json:
         sys.stdout.write(dumps({"expression": expr, "variable": name, name: to_json(xs), "value": to_json(ys),
                                 f"d/d{name}": to_json(slopes)}) + "\n")
-    elif fmt is Format.csv:
+    elif fmt in (Format.csv, Format.plain):
         from ..render import plain_number
 
         sys.stdout.write(f"{name},value,d/d{name}\n")
