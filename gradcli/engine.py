@@ -6,6 +6,12 @@ graphs work), applies each operation's rule, and sums cotangents that meet at a 
 A pass owns its cotangents (a dict local to the pass); only `Tensor.backward`
 accumulates into `.grad`, as PyTorch does. Without `retain_graph` a node's saved
 values are freed as soon as its rule has run.
+
+Memory is reused where nothing can see it: a Tensor is `_fresh` when its array was
+allocated for it by an elementwise operation and no graph node keeps it. A caller that
+gives such a tensor up (`call(..., reuse=(i,))`: the expression walk for values used
+once, a rule for its own temporaries or for a cotangent it reads once) lets the result
+be written into it, and cotangents meeting at a node are summed in place.
 """
 
 from __future__ import annotations
@@ -82,7 +88,7 @@ class Tensor:
     `.grad` on `backward()`; results of operations carry `.grad_fn`.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "_leaf_node", "__weakref__")
+    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "_leaf_node", "_fresh", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init__(self, data: Any, requires_grad: bool = False):
@@ -91,6 +97,7 @@ class Tensor:
         self.grad: np.ndarray | None = None
         self.grad_fn: Node | None = None
         self._leaf_node: LeafNode | None = None
+        self._fresh = False  # see the module docstring: may an operation write into data?
 
     @classmethod
     def _result(cls, data: np.ndarray, grad_fn: Node | None) -> Tensor:
@@ -100,6 +107,7 @@ class Tensor:
         t.grad = None
         t.grad_fn = grad_fn
         t._leaf_node = None
+        t._fresh = False
         return t
 
     # -- introspection -------------------------------------------------------------
@@ -253,9 +261,10 @@ class Node:
     """
 
     __slots__ = ("op", "params", "next_functions", "in_shapes", "out_shape", "needs",
-                 "saved", "_ans", "span", "seq", "freed", "name")
+                 "saved", "given", "_ans", "span", "seq", "freed", "name")
 
-    def __init__(self, op: Op, inputs: Sequence[Tensor], ans: np.ndarray, params: dict):
+    def __init__(self, op: Op, inputs: Sequence[Tensor], ans: np.ndarray, params: dict,
+                 reuse: tuple[int, ...] = ()):
         self.op = op
         self.params = params
         self.next_functions = tuple(edge_of(t) for t in inputs)
@@ -263,7 +272,12 @@ class Node:
         self.out_shape = ans.shape
         self.needs = tuple(t.requires_grad for t in inputs)
         self.saved = tuple(inputs) if op.saves in ("inputs", "both") else None
+        # Saved inputs nothing else holds: a backward pass that frees this node may let its
+        # rule write into them (see run_backward).
+        self.given = tuple(i for i in reuse if inputs[i]._fresh) if self.saved else ()
         self._ans = ans if op.saves in ("output", "both") else None
+        for t in self.saved or ():
+            t._fresh = False
         self.span = _mode.span
         self.seq = next(_sequence)
         self.freed = False
@@ -324,8 +338,12 @@ def edge_of(t: Tensor) -> Node | LeafNode | None:
     return t._leaf_node
 
 
-def call(name_or_op: str | Op, *inputs: Any, **params: Any) -> Tensor:
-    """Apply an operation (by name or record) to tensors (or array-likes)."""
+def call(name_or_op: str | Op, *inputs: Any, reuse: tuple[int, ...] = (), **params: Any) -> Tensor:
+    """Apply an operation (by name or record) to tensors (or array-likes).
+
+    reuse: positions of inputs the caller will not read again; an elementwise result may
+    be written into one of their arrays when it is `_fresh` and the new node keeps no inputs.
+    """
     op = OPS[name_or_op] if isinstance(name_or_op, str) else name_or_op
     if op.composite is not None:
         return op.composite(*(lift(x) for x in inputs), **params)
@@ -334,15 +352,34 @@ def call(name_or_op: str | Op, *inputs: Any, **params: Any) -> Tensor:
         params = op.prepare(*(t.shape for t in tensors), **params)
     if _mode.max_elements is not None:
         check_size(op, tensors, params)
-    if isinstance(op.forward, np.ufunc) and not params:
-        ans = apply_ufunc(op.forward, tuple(t.data for t in tensors))
+    record = _mode.grad_enabled and op.differentiable and any(t.requires_grad for t in tensors)
+    # NOTE: np.matmul is a ufunc too, but a generalized one (it has a signature): not elementwise.
+    elementwise = isinstance(op.forward, np.ufunc) and op.forward.signature is None and not params
+    if elementwise:
+        into = _reusable(tensors, reuse) if reuse and not (record and op.saves in ("inputs", "both")) else None
+        ans = apply_ufunc(op.forward, tuple(t.data for t in tensors), into)
     else:
         ans = op.forward(*(t.data for t in tensors), **params)
     if not isinstance(ans, np.ndarray) or ans.dtype != np.float64:
         ans = as_array(ans)
-    if _mode.grad_enabled and op.differentiable and any(t.requires_grad for t in tensors):
-        return Tensor._result(ans, Node(op, tensors, ans, params))
-    return Tensor._result(ans, None)
+    node = Node(op, tensors, ans, params, reuse) if record else None
+    result = Tensor._result(ans, node)
+    result._fresh = elementwise and (node is None or node._ans is None)
+    return result
+
+
+def _reusable(tensors: Sequence[Tensor], reuse: tuple[int, ...]) -> np.ndarray | None:
+    """The array of a given-up input the elementwise result can be written into, if any."""
+    try:
+        shape = np.broadcast_shapes(*(t.shape for t in tensors))
+    except ValueError:
+        return None  # the operation itself reports the mismatch
+    for i in reuse:
+        t = tensors[i]
+        if t._fresh and t.data.shape == shape and t.data.flags.writeable:
+            t._fresh = False  # its array now belongs to the result
+            return t.data
+    return None
 
 
 def check_size(op: Op, tensors: Sequence[Tensor], params: dict) -> None:
@@ -397,16 +434,13 @@ def run_backward(
     axes kept) here, once. `observer(node, g, cts)`, if given, sees each step (explain).
     """
     grads: dict[int, Tensor] = {}
-    # Cotangent arrays this pass allocated (safe to add into), by id; holding them keeps an id
-    # from being reused by another array (a user's seed, a read-only broadcast view).
-    owned: dict[int, np.ndarray] = {}
     roots = []
     for output, seed in seeds:
         node = edge_of(output)
         if node is None:
             continue
         roots.append(node)
-        accumulate(grads, owned, node, seed, create_graph)
+        accumulate(grads, node, seed, create_graph)
     leaves: dict[LeafNode, Tensor] = {}
     with _setting("grad_enabled", create_graph):
         for node in topological_order(roots):
@@ -424,12 +458,18 @@ def run_backward(
                     kind="grad",
                 )
             batch_ndim = g.ndim - len(node.out_shape)
+            if observer is not None:
+                g._fresh = False  # the observer keeps g and the cotangents: none may be overwritten
+            elif not (retain_graph or create_graph):
+                for i in node.given:  # freed after this rule: its rule may write into them
+                    node.saved[i]._fresh = True
             try:
                 cts = node.op.backward(node, g)
             except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
                 # A rule's numerics failed (the forward pass catches the same): say where.
                 raise GradcliError(f"the gradient of {node.op.name} could not be computed ({err})",
                                    kind="value", span=node.span) from None
+            given: set[int] = set()
             for edge, ct, shape in zip(node.next_functions, cts, node.in_shapes):
                 if edge is None or ct is None:
                     continue
@@ -437,7 +477,10 @@ def run_backward(
                 target = g.shape[:batch_ndim] + shape
                 if ct.shape != target:
                     ct = sum_to(ct, target, batch_ndim)
-                accumulate(grads, owned, edge, ct, create_graph)
+                if observer is not None or id(ct) in given:
+                    ct._fresh = False  # seen by the observer, or sent to two inputs (a sum's rule)
+                given.add(id(ct))
+                accumulate(grads, edge, ct, create_graph)
             if observer is not None:
                 observer(node, g, cts)
             if not retain_graph:
@@ -455,19 +498,20 @@ def sum_to(ct: Tensor, target: tuple[int, ...], batch_ndim: int) -> Tensor:
     return call("sum_to", ct, src=src, dst=dst)
 
 
-def accumulate(grads: dict, owned: dict, node: Any, ct: Tensor, create_graph: bool) -> None:
+def accumulate(grads: dict, node: Any, ct: Tensor, create_graph: bool) -> None:
+    """Add ct to the cotangent gathered for node: in place when this pass owns that array."""
     key = id(node)
     existing = grads.get(key)
     if existing is None:
         grads[key] = ct
     elif create_graph:
         grads[key] = call("add", existing, ct)
-    elif id(existing.data) in owned and existing.data.shape == ct.shape:
-        np.add(existing.data, ct.data, out=existing.data)
+    elif existing._fresh and existing.data.shape == ct.shape:
+        apply_ufunc(np.add, (existing.data, ct.data), existing.data)
     else:
-        total = np.asarray(apply_ufunc(np.add, (existing.data, ct.data)))  # 0-d + 0-d gives a numpy scalar
-        owned[id(total)] = total
-        grads[key] = Tensor._result(total, None)
+        total = Tensor._result(np.asarray(apply_ufunc(np.add, (existing.data, ct.data))), None)
+        total._fresh = True  # 0-d + 0-d gives a numpy scalar: asarray makes it an array
+        grads[key] = total
 
 
 def normalize_key(key: Any, shape: tuple[int, ...]) -> tuple:

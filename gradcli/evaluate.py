@@ -36,16 +36,21 @@ def evaluate(tree: Expr, env: Mapping[str, Tensor], *, source: str = "",
              on_node: Callable[[Expr, Any], None] | None = None) -> Tensor:
     """The value of tree with variables from env, as a Tensor recording its graph.
 
-    on_node(expr, value), if given, sees every sub-expression's value as it is computed.
+    on_node(expr, value), if given, sees every sub-expression's value as it is computed;
+    without it, a sub-expression's value is read once (by its parent), so the parent may
+    write its result into that value's array.
     """
     results: dict[int, Any] = {}
+    given = {id(t) for t in env.values()}  # the caller's tensors are never given up
     with element_limit(LIMITS.max_elements), np.errstate(all="ignore"):
         for node in postorder(tree):
             kids = [results.pop(id(c)) if c is not None else None for c in node.args]
             kws = {k: results.pop(id(v)) for k, v in node.keywords}
+            reuse = () if on_node is not None else tuple(
+                i for i, k in enumerate(kids) if isinstance(k, Tensor) and id(k) not in given)
             try:
                 with source_span(node.span):
-                    value = _apply(node, kids, kws, env)
+                    value = _apply(node, kids, kws, env, reuse)
             except GradcliError as err:
                 if err.span is None:
                     err.span = node.span
@@ -65,7 +70,7 @@ def evaluate(tree: Expr, env: Mapping[str, Tensor], *, source: str = "",
     return out
 
 
-def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor]) -> Any:
+def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor], reuse: tuple[int, ...]) -> Any:
     kind = node.kind
     if kind == "num":
         return Tensor(node.value)
@@ -77,11 +82,11 @@ def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor]) -> Any:
                                kind="name")
         return env[node.value]
     if kind == "unary":
-        return call("neg", _tensor(kids[0])) if node.value == "neg" else _tensor(kids[0])
+        return call("neg", _tensor(kids[0]), reuse=reuse) if node.value == "neg" else _tensor(kids[0])
     if kind == "binary":
-        return call(node.value, _tensor(kids[0]), _tensor(kids[1]))
+        return call(node.value, _tensor(kids[0]), _tensor(kids[1]), reuse=reuse)
     if kind == "call":
-        return _call(node, kids, kws)
+        return _call(node, kids, kws, reuse)
     if kind == "index":
         target, *items = kids
         target = _tensor(target)
@@ -127,7 +132,7 @@ def check_functions(tree: Expr, source: str) -> None:
                 raise err.with_source(source) from None
 
 
-def _call(node: Expr, kids: list, kws: dict) -> Tensor:
+def _call(node: Expr, kids: list, kws: dict, reuse: tuple[int, ...]) -> Tensor:
     op = function_of(node)
     for key in kws:
         if key not in op.keywords:
@@ -142,7 +147,7 @@ def _call(node: Expr, kids: list, kws: dict) -> Tensor:
     if op.arity is not None and len(kids) != op.arity:
         raise GradcliError(f"{op.signature} takes {op.arity} argument{'s' if op.arity != 1 else ''}, "
                            f"not {len(kids)}", kind="syntax")
-    return call(op, *(_tensor(k) for k in kids), **params)
+    return call(op, *(_tensor(k) for k in kids), reuse=reuse, **params)
 
 
 def _flatten(items: list) -> list:

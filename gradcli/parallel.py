@@ -30,17 +30,21 @@ def workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def apply_ufunc(fn: np.ufunc, arrays: tuple[np.ndarray, ...]) -> np.ndarray:
-    """fn(*arrays) (float64, broadcasting), in slices on several threads when it is large."""
+def apply_ufunc(fn: np.ufunc, arrays: tuple[np.ndarray, ...], out: np.ndarray | None = None) -> np.ndarray:
+    """fn(*arrays) (float64, broadcasting), in slices on several threads when it is large.
+
+    out, if given, is an array shaped like the result to write it into (it may be an input).
+    """
     # NOTE: a generalized ufunc (np.matmul has a signature) is not elementwise: never sliced.
     if max(a.size for a in arrays) < MIN_ENTRIES or fn.signature is not None or fn.nout != 1 \
             or any(a.dtype != np.float64 for a in arrays):
-        return fn(*arrays)
+        return fn(*arrays) if out is None else fn(*arrays, out=out)
     count = workers()
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
     if count < 2 or shape[0] < count:
-        return fn(*arrays)
-    out = np.empty(shape)
+        return fn(*arrays) if out is None else fn(*arrays, out=out)
+    if out is None:
+        out = np.empty(shape)
     full = tuple(np.broadcast_to(a, shape) for a in arrays)
     bounds = np.linspace(0, shape[0], count + 1).astype(int)
     pool = _threads(count)

@@ -115,6 +115,7 @@ def test_local_rule_words_are_the_engines_rule(name, index):
         got = np.asarray(ct.data if isinstance(ct, Tensor) else ct)
         if got.shape != inputs[i].shape:
             got = sum_to(Tensor(got), inputs[i].shape, 0).data
+        if expected.shape != inputs[i].shape:  # a rule may sum a broadcast input's share itself
             expected = sum_to(Tensor(expected), inputs[i].shape, 0).data
         assert np.allclose(got, expected), (name, formula)
 

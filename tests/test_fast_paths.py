@@ -173,3 +173,126 @@ def test_the_command_reuses_freed_memory_instead_of_faulting_it_in_again():
 
     assert faults("kept") < 10
     assert faults("plain") >= 40  # at least 8 faults per 32 MB array, even with 2 MB pages
+
+
+# -- memory reuse: results written into arrays nothing else reads ---------------------------
+from gradcli.evaluate import evaluate  # noqa: E402
+from gradcli.parser import parse  # noqa: E402
+
+REUSE_CASES = [
+    ("sum(sin(x)*exp(-x**2))", {"x": np.linspace(-2.0, 2.0, 11)}, "x"),
+    ("mean((w*x - y)**2)", {"w": 0.7, "x": np.linspace(-1.0, 1.0, 9), "y": np.cos(np.arange(9.0))}, "w"),
+    ("mean((w*x - y)**2)", {"w": 0.7, "x": np.linspace(-1.0, 1.0, 9), "y": np.cos(np.arange(9.0))}, "x,y"),
+    ("sum(cos(x)*tanh(2*x) + sigmoid(x*x) - log(x*x + 1) / sqrt(x*x + 2))", {"x": np.linspace(-1.5, 1.5, 7)}, "x"),
+    ("sum((x / (y*y + 1))**3 - (-exp(x - y)))", {"x": np.linspace(0.1, 1.0, 5), "y": np.linspace(-1, 1, 5)}, "x,y"),
+    ("sum(x*y) + sum(2*x*x) + sum((x + y)*(x - y))", {"x": np.arange(4.0), "y": np.arange(4.0)[::-1] / 3}, "x,y"),
+    # add sends one cotangent to both terms; each term's rule would write into it
+    ("sum(cos(x) * (exp(x) + (-x)))", {"x": np.linspace(-1.0, 1.0, 5)}, "x"),
+    ("sum(W @ (tanh(x) * (x + 1)))", {"W": np.arange(12.0).reshape(3, 4) / 9, "x": np.linspace(-1, 1, 4)}, "W,x"),
+]
+
+
+def _without_reuse(expr: str, values: dict, wrt: str) -> dict:
+    # An on_node callback and an observer are the two readers that turn reuse off.
+    leaves = {k: Tensor(v, requires_grad=k in wrt.split(",")) for k, v in values.items()}
+    out = evaluate(parse(expr), leaves, on_node=lambda node, value: None)
+    found = run_backward([(out, Tensor(1.0))], observer=lambda node, g, cts: None)
+    by_id = {id(node.tensor): ct.data for node, ct in found.items()}
+    return {k: by_id[id(leaves[k])] for k in wrt.split(",")}
+
+
+@pytest.mark.parametrize("expr, values, wrt", REUSE_CASES)
+def test_reused_memory_gives_the_same_numbers(expr, values, wrt):
+    kept = {k: np.array(v, copy=True) for k, v in values.items()}
+    result = functional.grad(expr, values, wrt=wrt)
+    reference = _without_reuse(expr, values, wrt)
+    for name, g in result.gradients.items():
+        np.testing.assert_array_equal(g, reference[name])
+        assert g.flags.writeable and not any(np.shares_memory(g, np.asarray(v)) for v in values.values())
+    for name, v in values.items():  # the caller's arrays are never written into
+        np.testing.assert_array_equal(np.asarray(v), kept[name])
+
+
+def test_large_gradient_with_reuse_and_threads_matches_the_formula():
+    x = np.linspace(-3.0, 3.0, parallel.MIN_ENTRIES + 11)
+    got = functional.grad("sum(sin(x)*exp(-x**2))", {"x": x}).gradients["x"]
+    np.testing.assert_allclose(got, np.exp(-x * x) * (np.cos(x) - 2 * x * np.sin(x)), rtol=1e-13, atol=1e-15)
+    np.testing.assert_array_equal(got, _without_reuse("sum(sin(x)*exp(-x**2))", {"x": x}, "x")["x"])
+
+
+def test_a_given_up_temporary_takes_the_result():
+    x = np.linspace(-1.0, 1.0, 5)
+    temp = call("exp", Tensor(x))
+    negated = call("neg", temp, reuse=(0,))
+    assert np.shares_memory(negated.data, temp.data)
+    np.testing.assert_array_equal(negated.data, -np.exp(x))
+
+
+def test_reuse_is_refused_for_the_callers_arrays_and_for_saved_values():
+    x = np.linspace(-1.0, 1.0, 5)
+    given = Tensor(x)  # made by the caller: never written into
+    assert not np.shares_memory(call("neg", given, reuse=(0,)).data, x)
+    np.testing.assert_array_equal(x, np.linspace(-1.0, 1.0, 5))
+    leaf = Tensor(x, requires_grad=True)
+    doubled = leaf * 2.0  # fresh, but sin's node keeps its input for the backward pass
+    sine = call("sin", doubled, reuse=(0,))
+    assert not np.shares_memory(sine.data, doubled.data)
+    exp = call("exp", leaf)  # exp's node keeps its output
+    assert not np.shares_memory(call("neg", exp, reuse=(0,)).data, exp.data)
+    call("sum", sine + call("neg", exp)).backward()
+    np.testing.assert_allclose(leaf.grad, 2 * np.cos(2 * x) - np.exp(x), rtol=1e-15)
+
+
+def test_retained_graph_keeps_its_saved_values_for_a_second_pass():
+    x = Tensor(np.linspace(-1.0, 1.0, 6), requires_grad=True)
+    out = evaluate(parse("sum(sin(exp(-(2*x)**2)) * (x*x - 1))"), {"x": x})
+    out.backward(retain_graph=True)
+    first = x.grad.copy()
+    out.backward()
+    np.testing.assert_array_equal(x.grad, 2 * first)
+
+
+def test_a_leaf_gradient_never_aliases_another_value():
+    # d sum(x*y) / dx is y itself: the leaf gets its own copy, as PyTorch's does.
+    y_value = np.arange(4.0)
+    x, y = Tensor(np.ones(4), requires_grad=True), Tensor(y_value)
+    call("sum", x * y).backward()
+    assert not np.shares_memory(x.grad, y_value) and x.grad.flags.writeable
+    x.grad[0] = 99.0
+    np.testing.assert_array_equal(y_value, np.arange(4.0))
+
+
+def test_a_sums_cotangent_takes_the_plain_rules_numbers():
+    # sum() sends back a broadcast 1 (and mean() a broadcast 1/n): the product and power rules
+    # skip multiplying by it. An explicit cotangent of ones goes through the plain rules.
+    rng = np.random.default_rng(5)
+    values = {"x": rng.standard_normal(8), "y": rng.standard_normal(8)}
+    for inner in ("x*y", "x**2 * y", "(x*y)**2"):
+        summed = functional.grad(f"sum({inner})", values).gradients
+        plain = functional.grad(inner, values, grad_output=np.ones(8)).gradients
+        averaged = functional.grad(f"mean({inner})", values).gradients
+        plain_mean = functional.grad(inner, values, grad_output=np.full(8, 1 / 8)).gradients
+        for name in values:
+            np.testing.assert_array_equal(summed[name], plain[name])
+            np.testing.assert_array_equal(averaged[name], plain_mean[name])
+
+
+@pytest.mark.parametrize("expr", ["w*x", "x*w", "w*X", "sin(w*x)"])
+def test_a_scalar_factors_gradient_is_a_dot_product(expr):
+    # Its cotangent is summed by one dot product instead of a product array: the same value
+    # up to the order of the additions, for a gradient, a batched Jacobian and a Hessian.
+    rng = np.random.default_rng(6)
+    other = "X" if "X" in expr else "x"
+    values = {"w": 0.3, other: rng.standard_normal((2, 3) if other == "X" else 6)}
+    seed = rng.standard_normal(values[other].shape)
+    got = functional.grad(expr, values, wrt="w", grad_output=seed).gradients["w"]
+    inner = values[other]
+    local = np.cos(0.3 * inner) * inner if "sin" in expr else inner
+    np.testing.assert_allclose(got, np.sum(seed * local), rtol=1e-13)
+    loop = functional.jacobian(expr, values, wrt="w", method="loop").jacobian["w"]
+    batched = functional.jacobian(expr, values, wrt="w").jacobian["w"]
+    np.testing.assert_allclose(batched, loop, rtol=1e-13)
+    np.testing.assert_allclose(loop, local, rtol=1e-13)
+    if "sin" not in expr:  # (sum w x)^2 has second derivative 2 (sum x)^2
+        hess = functional.hessian(f"sum({expr})**2", values, wrt="w").hessian["w"]["w"]
+        np.testing.assert_allclose(hess, 2 * np.sum(inner) ** 2, rtol=1e-12)

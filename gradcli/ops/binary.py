@@ -1,14 +1,15 @@
 """Arithmetic operators and elementwise functions of several arguments, with broadcasting.
 
 Rules return cotangents shaped like the broadcast output; the engine sums them back to
-each input's shape, once, so no rule here deals with broadcasting.
+each input's shape, once. The product's rule may return a scalar factor's cotangent
+already summed (a dot product, see factor_cotangent).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .common import F, broadcast_shapes, sympy_elementwise
+from .common import F, broadcast_shapes, factor_cotangent, sympy_elementwise, uniform
 from .registry import Kink, Sample, primitive
 
 PAIR_SAMPLES = ((3,), (3,)), ((2, 3), (3,)), ((), (2, 3)), ((2, 1), (1, 3))
@@ -35,7 +36,17 @@ def _pow_backward(n, g):
         if not b.requires_grad and b.ndim == 0:
             # NOTE: a constant exponent (x**2): no mask needed unless it is 0, and 2 is common.
             c = float(b.data)
-            grad_a = g * 0.0 if c == 0.0 else g if c == 1.0 else g * (a * 2.0) if c == 2.0 else g * (a ** (c - 1.0) * c)
+            v = uniform(n, g) if c == 2.0 else None
+            if c == 0.0:
+                grad_a = g * 0.0
+            elif c == 1.0:
+                grad_a = g
+            elif v is not None:  # a sum's cotangent: one pass (2v is exact: the same numbers)
+                grad_a = F.mul(a, 2.0 * v, reuse=(0,))
+            elif c == 2.0:  # g * 2a as 2 (g a): doubling is exact, and g's array can take both
+                grad_a = F.mul(F.mul(g, a, reuse=(0,)), 2.0, reuse=(0,))
+            else:
+                grad_a = F.mul(g, F.mul(a ** (c - 1.0), c, reuse=(0,)), reuse=(1,))
         else:
             # d/da a**b = b a**(b-1), taken as 0 where a == b == 0 (so d/dx x**0 = 0 at x = 0).
             # NOTE: masking only that point, not every b == 0, keeps d/db of this rule (1/a at
@@ -62,10 +73,13 @@ def _maximum_backward(n, g, larger=True):
 binary("add", "+", np.add, lambda n, g: (g, g), lambda sp, a, b: a + b, "sum", saves="none")
 binary("sub", "-", np.subtract, lambda n, g: (g, -g if n.needs[1] else None), lambda sp, a, b: a - b,
        "difference", saves="none")
-binary("mul", "*", np.multiply, lambda n, g: (g * n.y if n.needs[0] else None, g * n.x if n.needs[1] else None),
+binary("mul", "*", np.multiply,
+       lambda n, g: (factor_cotangent(n, g, 0, n.y) if n.needs[0] else None,
+                     factor_cotangent(n, g, 1, n.x) if n.needs[1] else None),
        lambda sp, a, b: a * b, "product")
 binary("div", "/", np.divide,
-       lambda n, g: (g / n.y if n.needs[0] else None, -(g * n.x) / (n.y * n.y) if n.needs[1] else None),
+       lambda n, g: (F.div(g, n.y, reuse=() if n.needs[1] else (0,)) if n.needs[0] else None,
+                     F.div(F.neg(F.mul(g, n.x), reuse=(0,)), n.y * n.y, reuse=(0, 1)) if n.needs[1] else None),
        lambda sp, a, b: a / b, "quotient", domain=("real", "nonzero"))
 binary("pow", "**", np.power, _pow_backward, lambda sp, a, b: a ** b,
        "power a**b (also a^b and pow(a, b)); a numeric exponent gets no gradient",

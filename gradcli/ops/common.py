@@ -87,3 +87,56 @@ class _Functions:
 
 
 F = _Functions()
+
+
+# -- fast paths rules share ----------------------------------------------------------------
+# Each gives the same numbers as the plain rule (the op-table tests compare them) with fewer
+# passes over memory.
+
+def uniform(n: Any, g: Any) -> float | None:
+    """The one number g holds when it is a constant broadcast of a scalar, else None.
+
+    That is the cotangent a sum or a mean sends back (a view with zero strides). Only for a
+    first-order pass (no graph recorded) and a cotangent without batch axes.
+    """
+    from ..engine import is_grad_enabled
+
+    d = g.data
+    if d.ndim == 0 or any(d.strides) or g.ndim != len(n.out_shape) or g.requires_grad or is_grad_enabled():
+        return None
+    return float(d.flat[0])
+
+
+def pass_on(t: Any) -> Any:
+    """A saved value passed on as a cotangent, as values without a graph.
+
+    When the pass owns t's array (t is `_fresh`) the cotangent takes it over; otherwise it
+    gets a read-only view, so nothing downstream writes into a value the graph still holds.
+    """
+    from ..engine import Tensor
+
+    if t._fresh:
+        t._fresh = False
+        ct = Tensor._result(t.data, None)
+        ct._fresh = True
+        return ct
+    view = t.data.view()
+    view.flags.writeable = False
+    return Tensor._result(view, None)
+
+
+def factor_cotangent(n: Any, g: Any, i: int, other: Any) -> Any:
+    """g * other: the cotangent of input i of a product whose other factor is `other`."""
+    v = uniform(n, g) if other.shape == n.out_shape else None
+    if v is not None:
+        return pass_on(other) if v == 1.0 else F.mul(other, v, reuse=(0,))
+    batch = g.ndim - len(n.out_shape)
+    if n.in_shapes[i] == () and other.shape == n.out_shape and other.ndim and batch <= 1:
+        # A scalar factor's cotangent is the dot product of g and the other factor: one pass,
+        # no product array to fill and sum.
+        size = other.size
+        if other.ndim > 1:
+            other = F.reshape(other, src=other.shape, dst=(size,))
+            g = F.reshape(g, src=g.shape, dst=g.shape[:batch] + (size,))
+        return F.matmul(g, other)
+    return g * other

@@ -2,7 +2,8 @@
 
 Each row: name, numpy forward, backward rule (cotangent g, node n), SymPy form, domain
 of its test samples, what the rule needs saved. Rules reuse the forward output where
-that is cheaper (exp: g * ans).
+that is cheaper (exp: g * ans), and name with `reuse=` the arrays they read once (their
+own temporaries, and g when the rule reads it once) so large results need no new memory.
 """
 
 from __future__ import annotations
@@ -38,18 +39,18 @@ def _zero_rule(n: Any, g: Any) -> tuple:
     return (F.mul(g, 0.0),)
 
 
-unary("neg", np.negative, lambda n, g: (F.neg(g),), lambda sp, x: -x,
+unary("neg", np.negative, lambda n, g: (F.neg(g, reuse=(0,)),), lambda sp, x: -x,
       "negation, -x", saves="none")
-unary("exp", np.exp, lambda n, g: (g * n.ans,), lambda sp, x: sp.exp(x),
+unary("exp", np.exp, lambda n, g: (F.mul(g, n.ans, reuse=(0,)),), lambda sp, x: sp.exp(x),
       "e to the power x", saves="output")
-unary("log", np.log, lambda n, g: (g / n.x,), lambda sp, x: sp.log(x),
+unary("log", np.log, lambda n, g: (F.div(g, n.x, reuse=(0,)),), lambda sp, x: sp.log(x),
       "natural logarithm (gradient inf at 0)", domain="positive",
       kinks=(Kink((0.0,), (np.inf,), note="log'(0) = 1/0 = inf"),))
 unary("log1p", np.log1p, lambda n, g: (g / (n.x + 1.0),), lambda sp, x: sp.log(1 + x),
       "log(1 + x), accurate for small x", domain="positive")
 unary("expm1", np.expm1, lambda n, g: (g * (n.ans + 1.0),), lambda sp, x: sp.exp(x) - 1,
       "exp(x) - 1, accurate for small x", saves="output")
-unary("sqrt", np.sqrt, lambda n, g: (g / (n.ans * 2.0),), lambda sp, x: sp.sqrt(x),
+unary("sqrt", np.sqrt, lambda n, g: (F.div(g, n.ans * 2.0, reuse=(1, 0)),), lambda sp, x: sp.sqrt(x),
       "square root (gradient inf at 0)", domain="positive", saves="output",
       kinks=(Kink((0.0,), (np.inf,), note="sqrt'(0) = 1/(2*0) = inf"),))
 unary("abs", np.abs, lambda n, g: (g * F.sign(n.x),), lambda sp, x: sp.Abs(x),
@@ -58,8 +59,8 @@ unary("abs", np.abs, lambda n, g: (g * F.sign(n.x),), lambda sp, x: sp.Abs(x),
 unary("sign", np.sign, _zero_rule, lambda sp, x: sp.sign(x),
       "sign of x: -1, 0 or 1 (gradient 0)", saves="none", domain="nonzero",
       kinks=(Kink((0.0,), (0.0,), note="sign has gradient 0 everywhere"),))
-unary("sin", np.sin, lambda n, g: (g * F.cos(n.x),), lambda sp, x: sp.sin(x), "sine")
-unary("cos", np.cos, lambda n, g: (-(g * F.sin(n.x)),), lambda sp, x: sp.cos(x), "cosine")
+unary("sin", np.sin, lambda n, g: (F.mul(g, F.cos(n.x), reuse=(1, 0)),), lambda sp, x: sp.sin(x), "sine")
+unary("cos", np.cos, lambda n, g: (F.neg(F.mul(g, F.sin(n.x), reuse=(1, 0)), reuse=(0,)),), lambda sp, x: sp.cos(x), "cosine")
 unary("tan", np.tan, lambda n, g: (g * (n.ans * n.ans + 1.0),), lambda sp, x: sp.tan(x),
       "tangent", domain="unit", saves="output")
 unary("asin", np.arcsin, lambda n, g: (g / F.sqrt(1.0 - n.x * n.x),), lambda sp, x: sp.asin(x),
@@ -70,9 +71,9 @@ unary("atan", np.arctan, lambda n, g: (g / (n.x * n.x + 1.0),), lambda sp, x: sp
       "inverse tangent", aliases=("arctan",))
 unary("sinh", np.sinh, lambda n, g: (g * F.cosh(n.x),), lambda sp, x: sp.sinh(x), "hyperbolic sine")
 unary("cosh", np.cosh, lambda n, g: (g * F.sinh(n.x),), lambda sp, x: sp.cosh(x), "hyperbolic cosine")
-unary("tanh", np.tanh, lambda n, g: (g * (1.0 - n.ans * n.ans),), lambda sp, x: sp.tanh(x),
+unary("tanh", np.tanh, lambda n, g: (F.mul(g, F.sub(1.0, n.ans * n.ans, reuse=(1,)), reuse=(1, 0)),), lambda sp, x: sp.tanh(x),
       "hyperbolic tangent", saves="output")
-unary("sigmoid", _sigmoid, lambda n, g: (g * (n.ans * (1.0 - n.ans)),),
+unary("sigmoid", _sigmoid, lambda n, g: (F.mul(g, F.mul(n.ans, 1.0 - n.ans, reuse=(1,)), reuse=(1, 0)),),
       lambda sp, x: 1 / (1 + sp.exp(-x)), "logistic function 1 / (1 + exp(-x))", saves="output")
 unary("relu", lambda x: np.maximum(x, 0.0), lambda n, g: (g * F.gt(n.x, 0.0),),
       lambda sp, x: sp.Piecewise((x, x > 0), (0, True)),
