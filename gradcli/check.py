@@ -407,7 +407,10 @@ def symbolic_side(report: Report, *, evaluate: bool) -> None:
         key = (entry.out, a, i)
         try:
             if key not in firsts:
-                firsts[key] = sp.diff(sp.sympify(f[entry.out or ()]), t.symbols[a][i])
+                # NOTE: a gradient's entries name no output index; its output may still be
+                # shaped, with one entry, as (1,) or (1, 1).
+                out = f[entry.out] if entry.out else f.reshape(-1)[0]
+                firsts[key] = sp.diff(sp.sympify(out), t.symbols[a][i])
             d = firsts[key]
             if rest:
                 b, j = rest[0]

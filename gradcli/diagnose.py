@@ -22,7 +22,13 @@ if TYPE_CHECKING:
 
 def finite(a: Any) -> bool:
     """No nan or inf in a (None counts as finite)."""
-    return a is None or bool(np.all(np.isfinite(a)))
+    if a is None:
+        return True
+    a = np.asarray(a)
+    # NOTE: a nan or inf entry makes the sum nan or inf, so a finite sum settles it in one
+    # pass without a mask; only a sum that overflows needs the entry-by-entry test.
+    with np.errstate(all="ignore"):
+        return bool(np.isfinite(np.sum(a))) or bool(np.all(np.isfinite(a)))
 
 
 def nonfinite_kind(a: Any) -> str:

@@ -239,7 +239,9 @@ def _basis_pass(output: Tensor, block: range) -> dict[LeafNode, Tensor]:
     """One backward pass whose cotangent stacks the basis vectors e_i, i in block, on a leading axis."""
     seeds = np.zeros((len(block), output.size))
     seeds[np.arange(len(block)), np.asarray(block)] = 1.0
-    return run_backward([(output, Tensor(seeds.reshape((len(block),) + output.shape)))], retain_graph=True)
+    seed = Tensor(seeds.reshape((len(block),) + output.shape))
+    seed._fresh = True  # nothing else reads it: the first rule may write its result into it
+    return run_backward([(output, seed)], retain_graph=True)
 
 
 def jacobian(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] | str | None = None,

@@ -24,8 +24,10 @@ from test_seed_examples import CASES, command
 
 from gradcli import functional
 from gradcli.check import verify
-from gradcli.engine import call
+from gradcli.engine import Tensor, call
+from gradcli.evaluate import evaluate
 from gradcli.ops.registry import FUNCTIONS, OPS
+from gradcli.parser import parse, postorder
 
 
 def checked(*args: str, code: int = 0) -> dict:
@@ -59,6 +61,10 @@ def test_random_expressions_pass_the_check(smooth, data):
     """Through the library (the CLI is tested above): nested calls, broadcasting, reductions,
     indexing, stacking, matrix products, and with kinks also masks, detach and constants."""
     drawn = data.draw(expressions(smooth=smooth, max_depth=3))
+    # At a tie the program's derivative is not the function's: where(x == 0, 0, x) follows the
+    # branch taken (gradient 0, as PyTorch) while differences see x on both sides (slope 1),
+    # and the check rightly says they disagree.
+    assume(not _comparison_ties(drawn.text, drawn.values))
     kind = functional.grad if drawn.shape == () else functional.jacobian
     result = kind(drawn.text, drawn.values)
     # A non-finite derivative (std of one entry: sqrt at 0) is the engine's, with its own warning,
@@ -67,6 +73,29 @@ def test_random_expressions_pass_the_check(smooth, data):
     report = verify(result)
     assert report.ok, [(e.label, e.engine, e.sympy, e.fd, e.note) for e in report.entries if not e.ok]
     assert not report.sympy.note
+
+
+def _comparison_ties(text: str, values: dict) -> bool:
+    """Whether some comparison in text has equal operands somewhere at these values."""
+    tree, seen = parse(text), {}
+    evaluate(tree, {k: Tensor(v) for k, v in values.items()}, on_node=lambda e, v: seen.__setitem__(id(e), v))
+    return any(np.any(seen[id(node.args[0])].data == seen[id(node.args[1])].data)
+               for node in postorder(tree) if node.kind == "binary" and not OPS[node.value].differentiable)
+
+
+def test_check_knows_where_follows_the_branch_taken_at_a_tie():
+    # The disagreement the random test above steps around: the check reports it.
+    report = verify(functional.grad("sum(where(x == y, 0 * x, x))", {"x": [0.0], "y": [0.0]}, wrt="x"))
+    (entry,) = report.entries
+    assert not report.ok and entry.engine == 0.0 and abs(entry.fd - 1.0) < 1e-9
+
+
+@pytest.mark.parametrize("shape", ["[[1.5]]", "[1.5]"])
+def test_a_one_entry_shaped_output_gets_its_sympy_comparison(shape):
+    # The gradient of an output of shape (1, 1) or (1,): its one entry, not the array, goes to SymPy.
+    check = checked("check", "x*y", "--x", shape, "--y", "2", "--wrt", "x,y")
+    assert check["ok"] and check["sympy"]["compared"] == 2
+    assert [e["sympy"] for e in check["entries"]] == [2.0, 1.5]
 
 
 def planted(monkeypatch, name: str, backward) -> None:

@@ -296,3 +296,14 @@ def test_a_scalar_factors_gradient_is_a_dot_product(expr):
     if "sin" not in expr:  # (sum w x)^2 has second derivative 2 (sum x)^2
         hess = functional.hessian(f"sum({expr})**2", values, wrt="w").hessian["w"]["w"]
         np.testing.assert_allclose(hess, 2 * np.sum(inner) ** 2, rtol=1e-12)
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([1.0, -2.0, 3.5], True), ([1e308, 1e308, -1e308], True),  # the sum overflows: entries are checked
+    ([1.0, np.nan], False), ([np.inf, 1.0], False), ([np.inf, -np.inf], False), ([], True),
+])
+def test_finite_by_sum_agrees_with_the_entrywise_test(values, expected):
+    from gradcli.diagnose import finite
+
+    a = np.array(values, dtype=np.float64)
+    assert finite(a) is expected is bool(np.all(np.isfinite(a)))

@@ -43,7 +43,9 @@ def _pow_backward(n, g):
                 grad_a = g
             elif v is not None:  # a sum's cotangent: one pass (2v is exact: the same numbers)
                 grad_a = F.mul(a, 2.0 * v, reuse=(0,))
-            elif c == 2.0:  # g * 2a as 2 (g a): doubling is exact, and g's array can take both
+            elif c == 2.0 and g.size > a.size:  # batch axes: 2a is the small factor, one pass over g
+                grad_a = F.mul(g, a * 2.0, reuse=(0,))
+            elif c == 2.0:  # g * 2a as (g a) 2: doubling is exact, and g's array can take both
                 grad_a = F.mul(F.mul(g, a, reuse=(0,)), 2.0, reuse=(0,))
             else:
                 grad_a = F.mul(g, F.mul(a ** (c - 1.0), c, reuse=(0,)), reuse=(1,))
