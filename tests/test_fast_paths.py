@@ -186,6 +186,8 @@ REUSE_CASES = [
     ("sum(cos(x)*tanh(2*x) + sigmoid(x*x) - log(x*x + 1) / sqrt(x*x + 2))", {"x": np.linspace(-1.5, 1.5, 7)}, "x"),
     ("sum((x / (y*y + 1))**3 - (-exp(x - y)))", {"x": np.linspace(0.1, 1.0, 5), "y": np.linspace(-1, 1, 5)}, "x,y"),
     ("sum(x*y) + sum(2*x*x) + sum((x + y)*(x - y))", {"x": np.arange(4.0), "y": np.arange(4.0)[::-1] / 3}, "x,y"),
+    # the inner product and quotient get a cotangent of their own and read it twice
+    ("sum(exp(x) * (x*y) * sin(y) + (x / y) * cos(x))", {"x": np.linspace(0.5, 1.5, 6), "y": np.linspace(1, 2, 6)}, "x,y"),
     # add sends one cotangent to both terms; each term's rule would write into it
     ("sum(cos(x) * (exp(x) + (-x)))", {"x": np.linspace(-1.0, 1.0, 5)}, "x"),
     ("sum(W @ (tanh(x) * (x + 1)))", {"W": np.arange(12.0).reshape(3, 4) / 9, "x": np.linspace(-1, 1, 4)}, "W,x"),

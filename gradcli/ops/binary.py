@@ -77,11 +77,12 @@ binary("sub", "-", np.subtract, lambda n, g: (g, -g if n.needs[1] else None), la
        "difference", saves="none")
 binary("mul", "*", np.multiply,
        lambda n, g: (factor_cotangent(n, g, 0, n.y) if n.needs[0] else None,
-                     factor_cotangent(n, g, 1, n.x) if n.needs[1] else None),
+                     factor_cotangent(n, g, 1, n.x, last=True) if n.needs[1] else None),
        lambda sp, a, b: a * b, "product")
 binary("div", "/", np.divide,
        lambda n, g: (F.div(g, n.y, reuse=() if n.needs[1] else (0,)) if n.needs[0] else None,
-                     F.div(F.neg(F.mul(g, n.x), reuse=(0,)), n.y * n.y, reuse=(0, 1)) if n.needs[1] else None),
+                     F.div(F.neg(F.mul(g, n.x, reuse=(0,)), reuse=(0,)), n.y * n.y, reuse=(0, 1))
+                     if n.needs[1] else None),  # (the tuple is built left to right: g's last read)
        lambda sp, a, b: a / b, "quotient", domain=("real", "nonzero"))
 binary("pow", "**", np.power, _pow_backward, lambda sp, a, b: a ** b,
        "power a**b (also a^b and pow(a, b)); a numeric exponent gets no gradient",

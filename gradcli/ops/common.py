@@ -125,8 +125,11 @@ def pass_on(t: Any) -> Any:
     return Tensor._result(view, None)
 
 
-def factor_cotangent(n: Any, g: Any, i: int, other: Any) -> Any:
-    """g * other: the cotangent of input i of a product whose other factor is `other`."""
+def factor_cotangent(n: Any, g: Any, i: int, other: Any, last: bool = False) -> Any:
+    """g * other: the cotangent of input i of a product whose other factor is `other`.
+
+    last: the rule reads g no more after this, so the product may be written into g.
+    """
     v = uniform(n, g) if other.shape == n.out_shape else None
     if v is not None:
         return pass_on(other) if v == 1.0 else F.mul(other, v, reuse=(0,))
@@ -139,4 +142,4 @@ def factor_cotangent(n: Any, g: Any, i: int, other: Any) -> Any:
             other = F.reshape(other, src=other.shape, dst=(size,))
             g = F.reshape(g, src=g.shape, dst=g.shape[:batch] + (size,))
         return F.matmul(g, other)
-    return g * other
+    return F.mul(g, other, reuse=(0,) if last else ())
