@@ -261,7 +261,7 @@ class Node:
     """
 
     __slots__ = ("op", "params", "next_functions", "in_shapes", "out_shape", "needs",
-                 "saved", "given", "_ans", "span", "seq", "freed", "name")
+                 "saved", "given", "_ans", "span", "seq", "freed")
 
     def __init__(self, op: Op, inputs: Sequence[Tensor], ans: np.ndarray, params: dict,
                  reuse: tuple[int, ...] = ()):
@@ -281,7 +281,11 @@ class Node:
         self.span = _mode.span
         self.seq = next(_sequence)
         self.freed = False
-        self.name = op.node_name(self.in_shapes, params)
+
+    @property
+    def name(self) -> str:
+        """The PyTorch-style grad_fn name, e.g. MulBackward0 (made when asked: most never are)."""
+        return self.op.node_name(self.in_shapes, self.params)
 
     # What backward rules read.
     @property
@@ -350,11 +354,11 @@ def call(name_or_op: str | Op, *inputs: Any, reuse: tuple[int, ...] = (), **para
     tensors = [lift(x) for x in inputs]
     if op.prepare is not None:
         params = op.prepare(*(t.shape for t in tensors), **params)
-    if _mode.max_elements is not None:
-        check_size(op, tensors, params)
-    record = _mode.grad_enabled and op.differentiable and any(t.requires_grad for t in tensors)
     # NOTE: np.matmul is a ufunc too, but a generalized one (it has a signature): not elementwise.
     elementwise = isinstance(op.forward, np.ufunc) and op.forward.signature is None and not params
+    if _mode.max_elements is not None and not (elementwise and _within(tensors, _mode.max_elements)):
+        check_size(op, tensors, params)
+    record = _mode.grad_enabled and op.differentiable and any(t.requires_grad for t in tensors)
     if elementwise:
         into = _reusable(tensors, reuse) if reuse and not (record and op.saves in ("inputs", "both")) else None
         ans = apply_ufunc(op.forward, tuple(t.data for t in tensors), into)
@@ -370,8 +374,9 @@ def call(name_or_op: str | Op, *inputs: Any, reuse: tuple[int, ...] = (), **para
 
 def _reusable(tensors: Sequence[Tensor], reuse: tuple[int, ...]) -> np.ndarray | None:
     """The array of a given-up input the elementwise result can be written into, if any."""
+    shapes = {t.shape for t in tensors}
     try:
-        shape = np.broadcast_shapes(*(t.shape for t in tensors))
+        shape = shapes.pop() if len(shapes) == 1 else np.broadcast_shapes(*shapes)
     except ValueError:
         return None  # the operation itself reports the mismatch
     for i in reuse:
@@ -380,6 +385,14 @@ def _reusable(tensors: Sequence[Tensor], reuse: tuple[int, ...]) -> np.ndarray |
             t._fresh = False  # its array now belongs to the result
             return t.data
     return None
+
+
+def _within(tensors: Sequence[Tensor], limit: int) -> bool:
+    """Whether the product of the inputs' sizes, a bound on any broadcast of them, is within limit."""
+    bound = 1
+    for t in tensors:
+        bound *= t.data.size or 1
+    return bound <= limit
 
 
 def check_size(op: Op, tensors: Sequence[Tensor], params: dict) -> None:

@@ -35,9 +35,13 @@ def apply_ufunc(fn: np.ufunc, arrays: tuple[np.ndarray, ...], out: np.ndarray | 
 
     out, if given, is an array shaped like the result to write it into (it may be an input).
     """
+    for a in arrays:  # (a loop: this runs for every operation, most of them small)
+        if a.size >= MIN_ENTRIES:
+            break
+    else:
+        return fn(*arrays) if out is None else fn(*arrays, out=out)
     # NOTE: a generalized ufunc (np.matmul has a signature) is not elementwise: never sliced.
-    if max(a.size for a in arrays) < MIN_ENTRIES or fn.signature is not None or fn.nout != 1 \
-            or any(a.dtype != np.float64 for a in arrays):
+    if fn.signature is not None or fn.nout != 1 or any(a.dtype != np.float64 for a in arrays):
         return fn(*arrays) if out is None else fn(*arrays, out=out)
     count = workers()
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
