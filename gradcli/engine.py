@@ -356,7 +356,7 @@ def call(name_or_op: str | Op, *inputs: Any, reuse: tuple[int, ...] = (), **para
         params = op.prepare(*(t.shape for t in tensors), **params)
     # NOTE: np.matmul is a ufunc too, but a generalized one (it has a signature): not elementwise.
     elementwise = isinstance(op.forward, np.ufunc) and op.forward.signature is None and not params
-    if _mode.max_elements is not None and not (elementwise and _within(tensors, _mode.max_elements)):
+    if _mode.max_elements is not None and not (elementwise and _same_shape_within(tensors, _mode.max_elements)):
         check_size(op, tensors, params)
     record = _mode.grad_enabled and op.differentiable and any(t.requires_grad for t in tensors)
     if elementwise:
@@ -387,12 +387,13 @@ def _reusable(tensors: Sequence[Tensor], reuse: tuple[int, ...]) -> np.ndarray |
     return None
 
 
-def _within(tensors: Sequence[Tensor], limit: int) -> bool:
-    """Whether the product of the inputs' sizes, a bound on any broadcast of them, is within limit."""
-    bound = 1
-    for t in tensors:
-        bound *= t.data.size or 1
-    return bound <= limit
+def _same_shape_within(tensors: Sequence[Tensor], limit: int) -> bool:
+    """Whether the inputs share one shape (the result's, then) of at most limit entries.
+
+    Other cases go through the shape rule, which also names mismatched shapes.
+    """
+    first = tensors[0].data
+    return first.size <= limit and all(t.data.shape == first.shape for t in tensors)
 
 
 def check_size(op: Op, tensors: Sequence[Tensor], params: dict) -> None:
