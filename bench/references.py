@@ -130,7 +130,13 @@ def numpy_hessian(values: dict[str, np.ndarray]) -> np.ndarray:
     return W.T @ ((-2.0 * t * (1.0 - t * t))[:, None] * W)
 
 
-def torch_jacobians(label: str, values: dict[str, np.ndarray]) -> dict[str, Any]:
+TORCH_JACOBIANS = {"torch jacrev": "jacrev", "torch jacobian (vectorize off)": "loop",
+                   "torch jacobian (vectorize on)": "vectorized"}
+
+
+def torch_jacobian(label: str, values: dict[str, np.ndarray], method: str) -> Any:
+    """The Jacobian w.r.t. x in PyTorch: torch.func.jacrev, or autograd.functional.jacobian
+    with vectorize off (a loop of rows) or on."""
     import torch
     from torch.autograd.functional import jacobian
     from torch.func import jacrev
@@ -144,11 +150,9 @@ def torch_jacobians(label: str, values: dict[str, np.ndarray]) -> dict[str, Any]
     else:
         def f(v):
             return torch.sin(v) * v**2
-    return {
-        "torch jacrev": lambda: jacrev(f)(x),
-        "torch jacobian (vectorize off)": lambda: jacobian(f, x, vectorize=False),
-        "torch jacobian (vectorize on)": lambda: jacobian(f, x, vectorize=True),
-    }
+    if method == "jacrev":
+        return jacrev(f)(x)
+    return jacobian(f, x, vectorize=method == "vectorized")
 
 
 def torch_hessian(values: dict[str, np.ndarray]) -> Any:

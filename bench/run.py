@@ -40,13 +40,15 @@ from references import (
     numpy_large,
     torch_available,
     torch_hessian,
-    torch_jacobians,
+    TORCH_JACOBIANS,
+    torch_jacobian,
     torch_large,
 )
 from timing import (
     describe_machine,
     fmt_seconds,
     interleaved,
+    interleaved_apart,
     machine,
     peak_extra_mib,
     process_timer,
@@ -116,7 +118,7 @@ def large(cfg: dict, quick: bool) -> dict:
                 cases["torch"] = partial(torch_large, label, data)
             if jax_available():
                 cases["jax"] = partial(jax_large, label, data)
-            times = {k: summary(v) for k, v in interleaved(cases, cfg["repeats"]).items()}
+            times = {k: summary(v) for k, v in interleaved_apart(cases, cfg["repeats"]).items()}
             # Memory and whole runs cost a process each: at every size in a full run, the largest in --quick.
             whole = not quick or n == cfg["large"][-1]
             memory = {tool: peak_extra_mib(_memory_probe(label, tool, n))
@@ -188,11 +190,11 @@ def jacobians(cfg: dict, quick: bool) -> dict:
                 "numpy batched VJP": partial(numpy_jacobian, label, values),
             }
             if torch_available():
-                cases.update(torch_jacobians(label, values))
+                cases.update({k: partial(torch_jacobian, label, values, m) for k, m in TORCH_JACOBIANS.items()})
             if jax_available():
                 cases["jax"] = partial(jax_jacobian, label, values)
             repeats = cfg["repeats"] if n < 1000 else max(3, cfg["repeats"] // 2)
-            s = {k: summary(v) for k, v in interleaved(cases, repeats).items()}
+            s = {k: summary(v) for k, v in interleaved_apart(cases, repeats).items()}
             raw[f"{label} n={n}"] = s
             b = s["gradcli batched"]
             rows.append([label, n, fmt_seconds(b), fmt_seconds(s["gradcli loop"]), ratio(s["gradcli loop"], b),
@@ -223,7 +225,7 @@ def hessians(cfg: dict, quick: bool) -> dict:
             cases["torch.func.hessian"] = partial(torch_hessian, values)
         if jax_available():
             cases["jax"] = partial(jax_hessian, values)
-        s = {k: summary(v) for k, v in interleaved(cases, cfg["repeats"]).items()}
+        s = {k: summary(v) for k, v in interleaved_apart(cases, cfg["repeats"]).items()}
         raw[f"n={n}"] = s
         t = s.get("torch.func.hessian")
         rows.append([n, fmt_seconds(s["gradcli"]), fmt_seconds(t) if t else "n/a", ratio(s["gradcli"], t),

@@ -2,7 +2,9 @@
 
 Every figure is a median over repeated runs with its min-max spread. Cases compared in
 one table run interleaved (case A, case B, case A, ...), so drift on a shared machine
-hits all of them alike, and ratios are taken between medians of the same run.
+hits all of them alike, and ratios are taken between medians of the same run. In-process
+cases each run in a worker process of their own (interleaved_apart), so no library's
+threads or allocator state slow another's calls.
 """
 
 from __future__ import annotations
@@ -38,6 +40,60 @@ def interleaved(cases: Mapping[str, Callable[[], Any]], repeats: int, warmup: in
             fn()
             times[name].append(time.perf_counter() - start)
     return times
+
+
+def interleaved_apart(cases: Mapping[str, Callable[[], Any]], repeats: int,
+                      warmup: int = 1) -> dict[str, list[float]]:
+    """As interleaved, but each case lives in a process of its own, timed there.
+
+    One library's runtime cannot slow another's calls from inside the same process (torch's
+    OpenMP workers, woken by its calls, took a core from every other gradcli call that
+    followed a torch call: 200 ms <-> 400 ms for a 1e7 gradient). Rounds still alternate
+    the cases, so drift hits them alike. Cases must pickle (module-level functions, partial).
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    workers = {}
+    try:
+        for name, fn in cases.items():
+            mine, theirs = context.Pipe()
+            process = context.Process(target=_timed_worker, args=(theirs, fn, warmup, PAUSE), daemon=True)
+            process.start()
+            workers[name] = (process, mine)
+        for name, (_, pipe) in workers.items():
+            _answer(pipe, name)  # warm: imports, thread pools, first-call caches
+        times: dict[str, list[float]] = {name: [] for name in cases}
+        for _ in range(repeats):
+            for name, (_, pipe) in workers.items():
+                pipe.send("run")
+                times[name].append(_answer(pipe, name))
+        return times
+    finally:
+        for process, pipe in workers.values():
+            pipe.send("stop")
+            process.join(timeout=30)
+
+
+def _answer(pipe: Any, name: str) -> Any:
+    kind, value = pipe.recv()
+    if kind == "error":
+        raise RuntimeError(f"{name} failed in its worker process: {value}")
+    return value
+
+
+def _timed_worker(pipe: Any, fn: Callable[[], Any], warmup: int, pause: float) -> None:
+    try:
+        for _ in range(warmup):
+            fn()
+        pipe.send(("ready", None))
+        while pipe.recv() == "run":
+            time.sleep(pause)
+            start = time.perf_counter()
+            fn()
+            pipe.send(("time", time.perf_counter() - start))
+    except Exception as err:  # noqa: BLE001 - reported to the parent, which raises
+        pipe.send(("error", f"{type(err).__name__}: {err}"))
 
 
 def process_timer(argv: Sequence[str], *, env: Mapping[str, str] | None = None,

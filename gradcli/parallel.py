@@ -1,7 +1,8 @@
 """Large elementwise operations split across threads (numpy releases the GIL in ufuncs).
 
 An elementwise ufunc over many entries runs on slices of its output along the first
-axis, one slice per core, each written in place into one preallocated result. Every
+axis, taken in turn by one thread per core, each written in place into one
+preallocated result. Every
 entry is computed by the same ufunc loop from the same inputs, so the numbers are the
 ones a single call gives. GRADCLI_THREADS=1 turns this off.
 """
@@ -17,6 +18,7 @@ import numpy as np
 
 # Below this many entries a thread hand-off costs more than it saves.
 MIN_ENTRIES = 1 << 20
+PIECES_PER_THREAD = 8
 
 _pool: Any = None
 _pool_pid = 0  # the process that made _pool: a forked child has none of its threads
@@ -50,19 +52,26 @@ def apply_ufunc(fn: np.ufunc, arrays: tuple[np.ndarray, ...], out: np.ndarray | 
     if out is None:
         out = np.empty(shape)
     full = tuple(np.broadcast_to(a, shape) for a in arrays)
-    bounds = np.linspace(0, shape[0], count + 1).astype(int)
+    # Pieces rather than one slice per thread: a thread whose core is taken away for a while
+    # (a busy neighbour, a virtual CPU the host preempts) leaves its pieces to the others
+    # instead of holding up the whole operation.
+    pieces = min(shape[0], count * PIECES_PER_THREAD)
+    bounds = np.linspace(0, shape[0], pieces + 1).astype(int)
+    queue = iter(itertools.pairwise(bounds.tolist()))  # next() on it is atomic under the GIL
     pool = _threads(count)
     # NOTE: numpy's errstate lives in a context variable; each worker runs in a copy of ours.
-    pending = [pool.submit(contextvars.copy_context().run, _slice, fn, full, out, lo, hi)
-               for lo, hi in itertools.pairwise(bounds[1:])]
-    _slice(fn, full, out, bounds[0], bounds[1])
+    pending = [pool.submit(contextvars.copy_context().run, _take, fn, full, out, queue)
+               for _ in range(count - 1)]
+    _take(fn, full, out, queue)
     for job in pending:
         job.result()
     return out
 
 
-def _slice(fn: np.ufunc, full: tuple[np.ndarray, ...], out: np.ndarray, lo: int, hi: int) -> None:
-    fn(*(a[lo:hi] for a in full), out=out[lo:hi])
+def _take(fn: np.ufunc, full: tuple[np.ndarray, ...], out: np.ndarray, queue: Any) -> None:
+    """Compute pieces [lo, hi) of the first axis until none is left."""
+    for lo, hi in queue:
+        fn(*(a[lo:hi] for a in full), out=out[lo:hi])
 
 
 def _threads(count: int) -> Any:
