@@ -309,3 +309,44 @@ def test_finite_by_sum_agrees_with_the_entrywise_test(values, expected):
 
     a = np.array(values, dtype=np.float64)
     assert finite(a) is expected is bool(np.all(np.isfinite(a)))
+
+
+def _rows_case(g: np.ndarray, m: np.ndarray):
+    from gradcli.engine import no_grad
+    from gradcli.ops.linalg import _rows_times
+
+    with no_grad(), np.errstate(all="ignore"):  # as in a backward pass
+        return _rows_times(Tensor(g), Tensor(m))
+
+
+@pytest.mark.parametrize("offset, rows", [(0, 6), (2, 3), (0, 2)])
+def test_diagonal_cotangent_rows_skip_the_matrix_product(offset, rows):
+    # Basis rows scaled by elementwise rules (a chunk of them at an offset, some scaled by 0)
+    # times a matrix: row i is d_i * m[offset + i], the matrix product's numbers.
+    rng = np.random.default_rng(7)
+    m = rng.standard_normal((6, 4))
+    g = np.zeros((rows, 6))
+    d = rng.standard_normal(rows)
+    d[min(1, rows - 1)] = 0.0
+    g[np.arange(rows), offset + np.arange(rows)] = d
+    got = _rows_case(g, m)
+    assert got._fresh  # the shortcut made it (a matrix product's result is not marked)
+    np.testing.assert_array_equal(got.data, g @ m)
+
+
+@pytest.mark.parametrize("case", ["two in a row", "below the diagonal", "inf in m", "all zero"])
+def test_other_cotangent_rows_take_the_matrix_product(case):
+    rng = np.random.default_rng(8)
+    m, g = rng.standard_normal((5, 3)), np.diag(rng.standard_normal(5))[:4]
+    if case == "two in a row":
+        g[2, 4] = 1.0
+    elif case == "below the diagonal":
+        g[3, 0] = 1.0
+    elif case == "inf in m":
+        m[4, 1] = np.inf  # 0 * inf is nan in every row of the product: the shortcut would say 0
+    else:
+        g[:] = 0.0
+    got = _rows_case(g, m)
+    assert not got._fresh
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(got.data, g @ m)

@@ -25,6 +25,46 @@ def _matmul_shape(a, b):
     return batch + (a2[-2:-1] if len(a) > 1 else ()) + (b2[-1:] if len(b) > 1 else ())
 
 
+def _rows_times(g, m):
+    """g @ m for a stack of cotangent rows g (2-D, one row per basis vector) and a matrix m.
+
+    A Jacobian's basis rows often reach a matrix product through elementwise rules only:
+    g is then diagonal, d on the diagonal at some column offset (a chunk of the basis), and
+    the product is d[:, None] * m[offset:offset + rows], one pass over m instead of a
+    matrix product. Only without a graph, and for a finite m, where the two agree entry
+    for entry (0 * inf is nan in the product).
+    """
+    from ..engine import Tensor, is_grad_enabled
+
+    gd, md = g.data, m.data
+    if is_grad_enabled() or g.requires_grad or gd.ndim != 2 or md.ndim != 2 or len(gd) < 2:
+        return g @ m
+    offset = _diagonal_offset(gd)
+    if offset is None or not np.isfinite(np.sum(md)):
+        return g @ m
+    rows = len(gd)
+    d = np.diagonal(gd, offset=offset)
+    product = Tensor._result(d[:, None] * md[offset:offset + rows], None)
+    product._fresh = True  # made here, held by nothing else
+    return product
+
+
+def _diagonal_offset(gd):
+    """The column offset k when every nonzero of gd sits at [i, i + k]; None otherwise."""
+    rows, cols = gd.shape
+    for i in range(min(rows, 8)):  # the first row with a nonzero gives the offset
+        nonzero = np.flatnonzero(gd[i])
+        if len(nonzero) > 1:
+            return None
+        if len(nonzero) == 1:
+            offset = int(nonzero[0]) - i
+            if offset < 0 or offset + rows > cols:
+                return None
+            diagonal = np.diagonal(gd, offset=offset)
+            return offset if np.count_nonzero(gd) == np.count_nonzero(diagonal) else None
+    return None
+
+
 def _matmul_backward(n, g):
     a, b = n.x, n.y
     out = n.out_shape
@@ -37,7 +77,7 @@ def _matmul_backward(n, g):
         if n.needs[0] and b.ndim == 2:
             # NOTE: g's leading (batch) axes stack as rows of one matrix product, not a
             # batch of vector-matrix products.
-            ga = g @ b.mT
+            ga = _rows_times(g, b.mT)
         elif n.needs[0]:
             ga = row @ b.mT
             ga = F.reshape(ga, src=out[:-1] + (1, a.shape[0]), dst=out[:-1] + (a.shape[0],))
@@ -48,7 +88,7 @@ def _matmul_backward(n, g):
         if n.needs[0]:
             ga = F.reshape(g, src=out, dst=out + (1,)) * b
         if n.needs[1] and a.ndim == 2:
-            gb = g @ a  # one matrix product over the batch rows, as above
+            gb = _rows_times(g, a)  # one matrix product over the batch rows, as above
         elif n.needs[1]:
             row = F.reshape(g, src=out, dst=out[:-1] + (1, out[-1]))
             gb = F.reshape(row @ a, src=out[:-1] + (1, b.shape[0]), dst=out[:-1] + (b.shape[0],))
