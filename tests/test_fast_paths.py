@@ -44,6 +44,15 @@ def test_threaded_elementwise_matches_one_numpy_call(name, threads, monkeypatch)
         assert np.array_equal(got, expected, equal_nan=True)
 
 
+@pytest.mark.parametrize("name", ["sin", "cos"])
+def test_slow_functions_split_from_fewer_entries(name, monkeypatch):
+    # sin and cos go to threads from 2^17 entries: still the single call's numbers.
+    monkeypatch.setenv("GRADCLI_THREADS", "2")
+    x = np.random.default_rng(3).standard_normal(parallel.MIN_ENTRIES_SLOW + 3)
+    assert parallel.MIN_ENTRIES_SLOW < x.size < parallel.MIN_ENTRIES
+    np.testing.assert_array_equal(call(name, Tensor(x)).data, OPS[name].forward(x))
+
+
 def test_threaded_elementwise_keeps_the_error_state_quiet():
     # Workers run in a copy of the caller's numpy error state: no warnings from them.
     x = np.full(parallel.MIN_ENTRIES * 2, -1.0)
