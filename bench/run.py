@@ -193,7 +193,7 @@ def jacobians(cfg: dict, quick: bool) -> dict:
                 cases.update({k: partial(torch_jacobian, label, values, m) for k, m in TORCH_JACOBIANS.items()})
             if jax_available():
                 cases["jax"] = partial(jax_jacobian, label, values)
-            repeats = cfg["repeats"] if n < 1000 else max(3, cfg["repeats"] // 2)
+            repeats = cfg["repeats"]
             s = {k: summary(v) for k, v in interleaved_apart(cases, repeats).items()}
             raw[f"{label} n={n}"] = s
             b = s["gradcli batched"]

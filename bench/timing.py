@@ -43,13 +43,15 @@ def interleaved(cases: Mapping[str, Callable[[], Any]], repeats: int, warmup: in
 
 
 def interleaved_apart(cases: Mapping[str, Callable[[], Any]], repeats: int,
-                      warmup: int = 1) -> dict[str, list[float]]:
+                      warmup: int = 2) -> dict[str, list[float]]:
     """As interleaved, but each case lives in a process of its own, timed there.
 
     One library's runtime cannot slow another's calls from inside the same process (torch's
     OpenMP workers, woken by its calls, took a core from every other gradcli call that
     followed a torch call: 200 ms <-> 400 ms for a 1e7 gradient). Rounds still alternate
     the cases, so drift hits them alike. Cases must pickle (module-level functions, partial).
+    A fresh process pays for its first large arrays (the kernel maps and zeroes their
+    pages), so each case runs `warmup` times before it is timed.
     """
     import multiprocessing
 
