@@ -46,12 +46,13 @@ def interleaved_apart(cases: Mapping[str, Callable[[], Any]], repeats: int,
                       warmup: int = 2) -> dict[str, list[float]]:
     """As interleaved, but each case lives in a process of its own, timed there.
 
-    One library's runtime cannot slow another's calls from inside the same process (torch's
-    OpenMP workers, woken by its calls, took a core from every other gradcli call that
-    followed a torch call: 200 ms <-> 400 ms for a 1e7 gradient). Rounds still alternate
-    the cases, so drift hits them alike. Cases must pickle (module-level functions, partial).
-    A fresh process pays for its first large arrays (the kernel maps and zeroes their
-    pages), so each case runs `warmup` times before it is timed.
+    One library's runtime cannot slow another's calls: every worker but the one being timed
+    is stopped (SIGSTOP), so no thread of another library spins on a core meanwhile
+    (torch's OpenMP workers keep spinning after a call: in one process, or merely running
+    beside it, they doubled about every other gradcli call on 2 cores). Rounds still
+    alternate the cases, so drift hits them alike. Cases must pickle (module-level
+    functions, partial). A fresh process pays for its first large arrays (the kernel maps
+    and zeroes their pages), so each case runs `warmup` times before it is timed.
     """
     import multiprocessing
 
@@ -63,18 +64,29 @@ def interleaved_apart(cases: Mapping[str, Callable[[], Any]], repeats: int,
             process = context.Process(target=_timed_worker, args=(theirs, fn, warmup, PAUSE), daemon=True)
             process.start()
             workers[name] = (process, mine)
-        for name, (_, pipe) in workers.items():
-            _answer(pipe, name)  # warm: imports, thread pools, first-call caches
+            _answer(mine, name)  # warm: imports, thread pools, first-call caches
+            _pause(process, True)
         times: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(repeats):
-            for name, (_, pipe) in workers.items():
+            for name, (process, pipe) in workers.items():
+                _pause(process, False)
                 pipe.send("run")
                 times[name].append(_answer(pipe, name))
+                _pause(process, True)
         return times
     finally:
         for process, pipe in workers.values():
+            _pause(process, False)
             pipe.send("stop")
             process.join(timeout=30)
+
+
+def _pause(process: Any, stop: bool) -> None:
+    """Stop or resume a worker process (where the platform has the signals)."""
+    import signal
+
+    if hasattr(signal, "SIGSTOP") and process.is_alive():
+        os.kill(process.pid, signal.SIGSTOP if stop else signal.SIGCONT)
 
 
 def _answer(pipe: Any, name: str) -> Any:
