@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import LeafNode, Node, Tensor, as_array, run_backward, topological_order
+from .engine import LeafNode, Node, Tensor, as_array, edge_of, run_backward, topological_order
 from .errors import GradcliError, closest
 from .evaluate import check_functions, evaluate, variables
 from .kinks import kink_notes
@@ -212,6 +212,10 @@ def _basis_vjps(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str], me
     rows = {name: np.zeros((n,) + leaves[name].shape) for name in wrt}
     if not output.requires_grad or n == 0:
         return rows
+    if method == "batched":
+        diagonal = _diagonal_rows(output, leaves, wrt)
+        if diagonal is not None:
+            return diagonal
     if method == "loop":
         for i in range(n):
             seed = np.zeros(n)
@@ -232,6 +236,40 @@ def _basis_vjps(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str], me
     for block in _chunks(n, size):
         for name, ct in _leaf_cotangents(leaves, wrt, _basis_pass(output, block), (len(block),)).items():
             rows[name][block.start:block.stop] = ct
+    return rows
+
+
+def _diagonal_rows(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str]) -> dict[str, np.ndarray] | None:
+    """The rows when the output is an elementwise function of every variable, else None.
+
+    Then entry i of the output depends on entry i of each variable only: each Jacobian is
+    diagonal, and one backward pass with a cotangent of ones gives every diagonal (the
+    products each basis row would have met, entry by entry). That holds when every node
+    between the output and the variables is an elementwise ufunc whose output, and whose
+    inputs on those paths, have the variables' shape (nothing broadcast, reduced or moved).
+    """
+    shape = output.shape
+    if any(leaves[name].shape != shape for name in wrt):
+        return None
+    reaching = {id(edge_of(leaves[name])) for name in wrt}
+    for node in reversed(topological_order([edge_of(output)])):  # inputs before their consumers
+        if isinstance(node, LeafNode):
+            continue
+        on_path = [i for i, edge in enumerate(node.next_functions) if edge is not None and id(edge) in reaching]
+        if not on_path:
+            continue
+        forward = node.op.forward
+        if not (isinstance(forward, np.ufunc) and forward.signature is None and not node.params) \
+                or node.out_shape != shape or any(node.in_shapes[i] != shape for i in on_path):
+            return None
+        reaching.add(id(node))
+    found = run_backward([(output, Tensor(np.ones(shape)))], retain_graph=True)
+    n = output.size
+    rows = {}
+    for name, diagonal in _leaf_cotangents(leaves, wrt, found).items():
+        r = np.zeros((n, n))
+        r[np.arange(n), np.arange(n)] = diagonal.ravel()
+        rows[name] = r.reshape((n,) + shape)
     return rows
 
 
