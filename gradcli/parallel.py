@@ -2,9 +2,8 @@
 
 An elementwise ufunc over many entries runs on slices of its output along the first
 axis, taken in turn by one thread per core, each written in place into one
-preallocated result. Every
-entry is computed by the same ufunc loop from the same inputs, so the numbers are the
-ones a single call gives. GRADCLI_THREADS=1 turns this off.
+preallocated result. Every entry is computed by the same ufunc loop from the same
+inputs, so the numbers are the ones a single call gives. GRADCLI_THREADS=1 turns this off.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import itertools
 import os
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -62,7 +62,7 @@ def apply_ufunc(fn: np.ufunc, arrays: tuple[np.ndarray, ...], out: np.ndarray | 
     # instead of holding up the whole operation.
     pieces = min(shape[0], count * PIECES_PER_THREAD)
     bounds = np.linspace(0, shape[0], pieces + 1).astype(int)
-    queue = iter(itertools.pairwise(bounds.tolist()))  # next() on it is atomic under the GIL
+    queue = deque(itertools.pairwise(bounds.tolist()))  # popleft is thread-safe
     pool = _threads(count)
     # NOTE: numpy's errstate lives in a context variable; each worker runs in a copy of ours.
     pending = [pool.submit(contextvars.copy_context().run, _take, fn, full, out, queue)
@@ -73,9 +73,13 @@ def apply_ufunc(fn: np.ufunc, arrays: tuple[np.ndarray, ...], out: np.ndarray | 
     return out
 
 
-def _take(fn: np.ufunc, full: tuple[np.ndarray, ...], out: np.ndarray, queue: Any) -> None:
+def _take(fn: np.ufunc, full: tuple[np.ndarray, ...], out: np.ndarray, queue: deque) -> None:
     """Compute pieces [lo, hi) of the first axis until none is left."""
-    for lo, hi in queue:
+    while True:
+        try:
+            lo, hi = queue.popleft()
+        except IndexError:
+            return
         fn(*(a[lo:hi] for a in full), out=out[lo:hi])
 
 
