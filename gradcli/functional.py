@@ -264,9 +264,14 @@ def _diagonal_rows(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str])
             return None
         reaching.add(id(node))
     found = run_backward([(output, Tensor(np.ones(shape)))], retain_graph=True)
+    diagonals = _leaf_cotangents(leaves, wrt, found)
+    if not all(np.isfinite(d).all() for d in diagonals.values()):
+        # A nan or inf factor at entry j makes the basis rows' 0 * factor nan across column j,
+        # as the row loop and PyTorch report it: let those passes run.
+        return None
     n = output.size
     rows = {}
-    for name, diagonal in _leaf_cotangents(leaves, wrt, found).items():
+    for name, diagonal in diagonals.items():
         r = np.zeros((n, n))
         r[np.arange(n), np.arange(n)] = diagonal.ravel()
         rows[name] = r.reshape((n,) + shape)
