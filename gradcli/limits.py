@@ -1,7 +1,8 @@
 """Limits that keep any input from hanging or exhausting the machine, checked before work.
 
 Each can be set by an environment variable, read once at start-up: GRADCLI_MAX_LENGTH,
-GRADCLI_MAX_DEPTH, GRADCLI_MAX_NODES (tokens of the expression), GRADCLI_MAX_ELEMENTS.
+GRADCLI_MAX_DEPTH, GRADCLI_MAX_NODES (tokens of the expression), GRADCLI_MAX_ELEMENTS,
+GRADCLI_MAX_TEXT (bytes of a value read as text: a .csv or .json file, standard input).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Limits:
     max_depth: int = _env_int("GRADCLI_MAX_DEPTH", 200)  # nesting of the expression
     max_nodes: int = _env_int("GRADCLI_MAX_NODES", 1_000_000)  # parts (tokens) of the expression
     max_elements: int = _env_int("GRADCLI_MAX_ELEMENTS", 100_000_000)  # entries of any array
+    max_text: int = _env_int("GRADCLI_MAX_TEXT", 256 * 2**20)  # bytes of a value given as text
 
 
 LIMITS = Limits()

@@ -10,6 +10,7 @@ refused. Integers become float64.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import zlib
@@ -161,7 +162,10 @@ def _check_size(dims: tuple[int, ...], where: str = "") -> None:
 def load_file(path: str, *, stdin: IO[str] | None = None) -> np.ndarray:
     """An array from .npy (no pickles), .csv, .json, or '-' (standard input, JSON or text)."""
     if path == "-":
-        text = (stdin or sys.stdin).read()
+        # NOTE: read at most one character past the limit: an endless pipe cannot fill memory.
+        text = (stdin or sys.stdin).read(LIMITS.max_text + 1)
+        if len(text) > LIMITS.max_text:
+            raise _too_long("standard input")
         stripped = text.strip()
         if stripped.startswith("["):
             return _from_json(stripped, "standard input")
@@ -171,6 +175,8 @@ def load_file(path: str, *, stdin: IO[str] | None = None) -> np.ndarray:
     try:
         if lower.endswith(".npy"):
             return _load_npy(path, where)
+        if os.path.getsize(path) > LIMITS.max_text:
+            raise _too_long(where)
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except FileNotFoundError:
@@ -186,6 +192,11 @@ def load_file(path: str, *, stdin: IO[str] | None = None) -> np.ndarray:
     if lower.endswith(".csv") or lower.endswith(".txt"):
         return _from_csv(text.strip(), where)
     raise GradcliError(f"{where}: use a .npy, .csv or .json file", kind="file")
+
+
+def _too_long(where: str) -> GradcliError:
+    return GradcliError(f"{where} is longer than the limit of {LIMITS.max_text:,} bytes for a value given as "
+                        f"text (GRADCLI_MAX_TEXT; a .npy file has no such limit)", kind="limit")
 
 
 def _load_npy(path: str, where: str) -> np.ndarray:

@@ -254,3 +254,20 @@ def test_a_failing_backward_rule_is_a_clean_error():
     finally:
         object.__setattr__(sin, "backward", original)
     assert "Traceback" not in stderr and "cannot broadcast" in stderr
+
+
+def test_text_values_are_refused_past_the_byte_limit(tmp_path, monkeypatch):
+    # Standard input is read only one character past the limit; a file's size is checked
+    # before it is read. Within the limit both load.
+    monkeypatch.setattr(LIMITS, "max_text", 20)
+    run = run_cli("grad", "sum(x)", "--x", "@-", "--format", "json", input="1," * 50)
+    assert run.exit_code == 2 and "standard input is longer than the limit of 20 bytes" in run.stderr
+    assert "GRADCLI_MAX_TEXT" in run.stderr
+    long_file = tmp_path / "long.csv"
+    long_file.write_text("1\n" * 50)
+    refused("grad", "sum(x)", "--x", f"@{long_file}", says="is longer than the limit of 20 bytes")
+    short = run_cli("grad", "sum(x)", "--x", "@-", "--format", "json", input="1,2,3")
+    assert short.exit_code == 0 and short.json()["gradients"]["x"] == [1.0, 1.0, 1.0]
+    (tmp_path / "short.json").write_text("[1, 2]")
+    ok = run_cli("grad", "sum(x*x)", "--x", f"@{tmp_path / 'short.json'}", "--format", "json")
+    assert ok.exit_code == 0 and ok.json()["gradients"]["x"] == [2.0, 4.0]
