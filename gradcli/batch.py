@@ -36,6 +36,7 @@ from . import functional
 from .engine import Tensor, run_backward
 from .errors import GradcliError
 from .evaluate import variables
+from .limits import LIMITS
 from .ops.registry import FUNCTIONS, OPS
 from .parser import Expr, parse, postorder
 from .values import numeric_array, parse_numbers, parse_value
@@ -117,6 +118,19 @@ def open_lines(path: str, stdin: IO[str] | None = None) -> tuple[Iterable[str], 
         raise GradcliError(f"--points: cannot read {path!r} ({err.strerror or err})", kind="file") from None
 
 
+def bounded(lines: IO[str], path: str = "-") -> Iterator[str]:
+    """The lines of a stream, each read only up to the text limit: an endless line cannot fill memory."""
+    while True:
+        line = lines.readline(LIMITS.max_text + 1)
+        if not line:
+            return
+        if len(line) > LIMITS.max_text:
+            where = "standard input" if path == "-" else repr(path)
+            raise GradcliError(f"--points: a line of {where} is longer than the limit of {LIMITS.max_text:,} "
+                               f"bytes (GRADCLI_MAX_TEXT)", kind="limit")
+        yield line
+
+
 def chunks(lines: Iterable[str], size: int, streaming: bool, path: str = "-") -> Iterator[list[tuple[int, str]]]:
     """Numbered lines (1-based) in lists of at most size.
 
@@ -142,6 +156,8 @@ def chunks(lines: Iterable[str], size: int, streaming: bool, path: str = "-") ->
                 arrived.put(item)
         except (OSError, UnicodeDecodeError, ValueError) as err:
             arrived.put(GradcliError(f"--points: cannot read standard input ({err})", kind="file"))
+        except GradcliError as err:  # a line over the limit: handed to the reading side
+            arrived.put(err)
         arrived.put(end)
 
     threading.Thread(target=read, daemon=True).start()
@@ -373,7 +389,7 @@ def run(batch: Batch, path: str, *, stdin: IO[str] | None = None, seed: int = 0,
     lines, streaming = open_lines(path, stdin)
     reader = PointReader(seed)
     try:
-        for block in chunks(lines, size, streaming, path):
+        for block in chunks(bounded(lines, path), size, streaming, path):
             segment: list[Point] = []
             for number, text in block:
                 had_columns = reader.columns is not None

@@ -271,3 +271,17 @@ def test_text_values_are_refused_past_the_byte_limit(tmp_path, monkeypatch):
     (tmp_path / "short.json").write_text("[1, 2]")
     ok = run_cli("grad", "sum(x*x)", "--x", f"@{tmp_path / 'short.json'}", "--format", "json")
     assert ok.exit_code == 0 and ok.json()["gradients"]["x"] == [2.0, 4.0]
+
+
+def test_a_points_line_past_the_byte_limit_is_refused(tmp_path, monkeypatch):
+    # --points streams standard input line by line; a line is read only up to the limit.
+    monkeypatch.setattr(LIMITS, "max_text", 30)
+    header = "x,y\n"
+    run = run_cli("grad", "x*y", "--points", "-", "--format", "json", input=header + "1" * 100 + ",2\n")
+    assert run.exit_code == 2
+    assert "a line of standard input is longer than the limit of 30 bytes (GRADCLI_MAX_TEXT)" in run.stderr
+    path = tmp_path / "p.csv"
+    path.write_text(header + "1,2\n" + "3" * 100 + ",4\n")
+    refused("grad", "x*y", "--points", str(path), says="is longer than the limit of 30 bytes")
+    ok = run_cli("grad", "x*y", "--points", "-", "--format", "json", input=header + "1,2\n3,4\n")
+    assert ok.exit_code == 0 and [json.loads(r)["gradients"]["x"] for r in ok.stdout.splitlines()] == [2.0, 4.0]
