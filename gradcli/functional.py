@@ -263,9 +263,11 @@ def _diagonal_rows(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str])
                 or node.out_shape != shape or any(node.in_shapes[i] != shape for i in on_path):
             return None
         reaching.add(id(node))
+    from .diagnose import finite
+
     found = run_backward([(output, Tensor(np.ones(shape)))], retain_graph=True)
     diagonals = _leaf_cotangents(leaves, wrt, found)
-    if not all(np.isfinite(d).all() for d in diagonals.values()):
+    if not all(finite(d) for d in diagonals.values()):
         # A nan or inf factor at entry j makes the basis rows' 0 * factor nan across column j,
         # as the row loop and PyTorch report it: let those passes run.
         return None

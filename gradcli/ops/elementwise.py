@@ -60,7 +60,8 @@ unary("sign", np.sign, _zero_rule, lambda sp, x: sp.sign(x),
       "sign of x: -1, 0 or 1 (gradient 0)", saves="none", domain="nonzero",
       kinks=(Kink((0.0,), (0.0,), note="sign has gradient 0 everywhere"),))
 unary("sin", np.sin, lambda n, g: (F.mul(g, F.cos(n.x), reuse=(1, 0)),), lambda sp, x: sp.sin(x), "sine")
-unary("cos", np.cos, lambda n, g: (F.neg(F.mul(g, F.sin(n.x), reuse=(1, 0)), reuse=(0,)),), lambda sp, x: sp.cos(x), "cosine")
+unary("cos", np.cos, lambda n, g: (F.neg(F.mul(g, F.sin(n.x), reuse=(1, 0)), reuse=(0,)),),
+      lambda sp, x: sp.cos(x), "cosine")
 unary("tan", np.tan, lambda n, g: (g * (n.ans * n.ans + 1.0),), lambda sp, x: sp.tan(x),
       "tangent", domain="unit", saves="output")
 unary("asin", np.arcsin, lambda n, g: (g / F.sqrt(1.0 - n.x * n.x),), lambda sp, x: sp.asin(x),
@@ -71,8 +72,8 @@ unary("atan", np.arctan, lambda n, g: (g / (n.x * n.x + 1.0),), lambda sp, x: sp
       "inverse tangent", aliases=("arctan",))
 unary("sinh", np.sinh, lambda n, g: (g * F.cosh(n.x),), lambda sp, x: sp.sinh(x), "hyperbolic sine")
 unary("cosh", np.cosh, lambda n, g: (g * F.sinh(n.x),), lambda sp, x: sp.cosh(x), "hyperbolic cosine")
-unary("tanh", np.tanh, lambda n, g: (F.mul(g, F.sub(1.0, n.ans * n.ans, reuse=(1,)), reuse=(1, 0)),), lambda sp, x: sp.tanh(x),
-      "hyperbolic tangent", saves="output")
+unary("tanh", np.tanh, lambda n, g: (F.mul(g, F.sub(1.0, n.ans * n.ans, reuse=(1,)), reuse=(1, 0)),),
+      lambda sp, x: sp.tanh(x), "hyperbolic tangent", saves="output")
 unary("sigmoid", _sigmoid, lambda n, g: (F.mul(g, F.mul(n.ans, 1.0 - n.ans, reuse=(1,)), reuse=(1, 0)),),
       lambda sp, x: 1 / (1 + sp.exp(-x)), "logistic function 1 / (1 + exp(-x))", saves="output")
 unary("relu", lambda x: np.maximum(x, 0.0), lambda n, g: (g * F.gt(n.x, 0.0),),
