@@ -58,7 +58,7 @@ from timing import (
 )
 
 import gradcli
-from gradcli import functional
+from gradcli.api import functional
 
 GRADCLI = shutil.which("gradcli") or "gradcli"
 SIZES = {
@@ -133,7 +133,7 @@ def large(cfg: dict, quick: bool) -> dict:
                          fmt_seconds(cli["gradcli CLI"]) if cli else "-",
                          fmt_seconds(cli["torch script"]) if "torch script" in cli else "-", _jax_cell(times)])
     shutil.rmtree(workdir, ignore_errors=True)
-    return {"title": "Large gradients (float64): in-process `gradcli.functional.grad` and whole CLI runs",
+    return {"title": "Large gradients (float64): in-process `gradcli.api.functional.grad` and whole CLI runs",
             "columns": ["expression", "n", "gradcli", "torch fwd+bwd", "numpy hand-fused", "gradcli/torch",
                         "gradcli/numpy", "extra peak MiB gradcli / torch / numpy", "CLI --x @x.npy --output g.npz",
                         "torch script (load, grad, save)", "jax (jit)"],
@@ -149,7 +149,7 @@ def _memory_probe(label: str, tool: str, n: int) -> str:
     call = {"gradcli": "functional.grad(spec['expr'], data, wrt=spec['wrt'])",
             "torch": f"torch_large({label!r}, data)", "numpy": f"numpy_large({label!r}, data)"}[tool]
     return (f"import sys; sys.path.insert(0, {HERE!r})\nimport numpy as np\n"
-            f"from references import LARGE_EXPRS, numpy_large, torch_large\nfrom gradcli import functional\n"
+            f"from references import LARGE_EXPRS, numpy_large, torch_large\nfrom gradcli.api import functional\n"
             f"spec = LARGE_EXPRS[{label!r}]\nrng = np.random.default_rng(0)\n"
             f"def make(n): return {{k: make(rng, n) for k, make in spec['data'].items()}}\n"
             f"data = make(10)\n{call}\ndata = make({n})\n"

@@ -19,9 +19,9 @@ from typing import Any
 # Exported names and the module each lives in. They load on first use, so that the
 # command's entry point can start (and take Ctrl-C cleanly) before numpy is imported.
 _EXPORTS = {
-    "Tensor": "engine", "enable_grad": "engine", "is_grad_enabled": "engine", "no_grad": "engine",
-    "GradcliError": "errors", "F": "ops.common",
-    "grad": "functional", "jacobian": "functional", "hessian": "functional",
+    "Tensor": "autodiff.engine", "enable_grad": "autodiff.engine", "is_grad_enabled": "autodiff.engine",
+    "no_grad": "autodiff.engine", "GradcliError": "errors", "F": "ops.common",
+    "grad": "api.functional", "jacobian": "api.functional", "hessian": "api.functional",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -32,6 +32,7 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'gradcli' has no attribute {name!r}")
+    importlib.import_module(".ops", __name__)  # registers every operation the engine calls by name
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value

@@ -33,7 +33,7 @@ def keep_freed_memory() -> None:
 def main() -> None:
     try:
         keep_freed_memory()
-        from .cli import main as run
+        from gradcli.cli.app import main as run
 
         run()
     except KeyboardInterrupt:

@@ -62,3 +62,8 @@ def closest(name: str, known: Iterable[str]) -> str | None:
     """The known name closest to `name`, for 'did you mean' hints."""
     matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return matches[0] if matches else None
+
+
+def format_shape(shape: tuple[int, ...]) -> str:
+    """A shape as Python writes a tuple: (3,), (2, 3), ()."""
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"

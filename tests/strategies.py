@@ -19,8 +19,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from gradcli.evaluate import variables
-from gradcli.parser import parse
+from gradcli.api.evaluate import variables
+from gradcli.lang.parser import parse
 
 Shape = tuple[int, ...]
 SIZES = st.integers(1, 3)

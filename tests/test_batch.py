@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-from gradcli.batch import Batch, Point, Results
+from gradcli.api.batch import Batch, Point, Results
 
 F = "x*y + sin(x)"
 

@@ -22,12 +22,12 @@ from hypothesis import strategies as st
 from strategies import expressions
 from test_seed_examples import CASES, command
 
-from gradcli import functional
-from gradcli.check import verify
-from gradcli.engine import Tensor, call
-from gradcli.evaluate import evaluate
-from gradcli.ops.registry import FUNCTIONS, OPS
-from gradcli.parser import parse, postorder
+from gradcli.api import functional
+from gradcli.analysis.check import verify
+from gradcli.autodiff.engine import Tensor, call
+from gradcli.api.evaluate import evaluate
+from gradcli.autodiff.op import FUNCTIONS, OPS
+from gradcli.lang.parser import parse, postorder
 
 
 def checked(*args: str, code: int = 0) -> dict:
@@ -248,7 +248,7 @@ def test_a_json_file_holds_the_check(tmp_path):
 
 
 def test_sympy_is_imported_only_for_a_check():
-    code = ("import sys; from gradcli.cli import app\n"
+    code = ("import sys; from gradcli.cli.app import app\n"
             "try:\n    app(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
             "print('sympy' in sys.modules, file=sys.stderr)")
     for extra, imported in (([], "False"), (["--check"], "True")):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-from gradcli.ops.registry import OPS
+from gradcli.autodiff.op import OPS
 
 
 def strict_json(text: str):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-import gradcli.functional
+import gradcli.api.functional
 from gradcli.errors import GradcliError
 
 
@@ -214,7 +214,7 @@ def test_interrupt_exits_130(monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(gradcli.functional, "grad", interrupted)
+    monkeypatch.setattr(gradcli.api.functional, "grad", interrupted)
     run = run_cli("grad", "x", "--x", "1")
     assert run.exit_code == 130
     assert "Traceback" not in run.stderr
@@ -224,7 +224,7 @@ def test_a_failed_check_exits_1(monkeypatch):
     def check_failed(*args, **kwargs):
         raise GradcliError("the gradients disagree", kind="check")
 
-    monkeypatch.setattr(gradcli.functional, "grad", check_failed)
+    monkeypatch.setattr(gradcli.api.functional, "grad", check_failed)
     run = run_cli("grad", "x", "--x", "1")
     assert run.exit_code == 1
     assert run.stderr == "error: the gradients disagree\n"

@@ -12,11 +12,11 @@ import zlib
 import numpy as np
 import pytest
 
-from gradcli.engine import Tensor, call, sum_to
-from gradcli.evaluate import evaluate
-from gradcli.localrules import RULES, rule_for
+from gradcli.autodiff.engine import Tensor, call, sum_to
+from gradcli.api.evaluate import evaluate
+from gradcli.analysis.localrules import RULES, rule_for
 from gradcli.ops import OPS
-from gradcli.parser import parse
+from gradcli.lang.parser import parse
 
 WORKED = ["(w*x - y)**2", "--w", "1", "--x", "2", "--y", "4", "--wrt", "w"]
 

@@ -15,9 +15,10 @@ import sys
 import numpy as np
 import pytest
 
-from gradcli import functional, parallel
-from gradcli.engine import Tensor, call, run_backward
-from gradcli.ops.registry import OPS
+from gradcli.api import functional
+from gradcli.autodiff import parallel
+from gradcli.autodiff.engine import Tensor, call, run_backward
+from gradcli.autodiff.op import OPS
 
 UFUNC_OPS = sorted(name for name, op in OPS.items() if isinstance(op.forward, np.ufunc) and op.forward.signature is None)
 
@@ -185,8 +186,8 @@ def test_the_command_reuses_freed_memory_instead_of_faulting_it_in_again():
 
 
 # -- memory reuse: results written into arrays nothing else reads ---------------------------
-from gradcli.evaluate import evaluate  # noqa: E402
-from gradcli.parser import parse  # noqa: E402
+from gradcli.api.evaluate import evaluate  # noqa: E402
+from gradcli.lang.parser import parse  # noqa: E402
 
 REUSE_CASES = [
     ("sum(sin(x)*exp(-x**2))", {"x": np.linspace(-2.0, 2.0, 11)}, "x"),
@@ -314,14 +315,14 @@ def test_a_scalar_factors_gradient_is_a_dot_product(expr):
     ([1.0, np.nan], False), ([np.inf, 1.0], False), ([np.inf, -np.inf], False), ([], True),
 ])
 def test_finite_by_sum_agrees_with_the_entrywise_test(values, expected):
-    from gradcli.diagnose import finite
+    from gradcli.api.diagnose import finite
 
     a = np.array(values, dtype=np.float64)
     assert finite(a) is expected is bool(np.all(np.isfinite(a)))
 
 
 def _rows_case(g: np.ndarray, m: np.ndarray):
-    from gradcli.engine import no_grad
+    from gradcli.autodiff.engine import no_grad
     from gradcli.ops.linalg import _rows_times
 
     with no_grad(), np.errstate(all="ignore"):  # as in a backward pass

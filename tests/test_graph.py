@@ -13,10 +13,12 @@ import numpy as np
 import pydot
 import pytest
 
-from gradcli.parser import parse
+from gradcli.lang.parser import parse
 
-from gradcli.functional import grad, problem
-from gradcli.graphview import computation_graph, dot, mermaid
+from gradcli.api.functional import grad
+from gradcli.api.problem import problem
+from gradcli.analysis.graph import computation_graph
+from gradcli.render.graph import dot, mermaid
 
 # pydot's parser calls pyparsing names that newer pyparsing marks deprecated.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pydot.dot_parser")

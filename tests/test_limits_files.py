@@ -229,7 +229,7 @@ def test_numpy_warnings_never_leak(command, expr):
 
 
 def test_out_of_memory_is_a_clean_error(monkeypatch):
-    from gradcli import functional
+    from gradcli.api import functional
 
     def exhausted(*args, **kwargs):
         raise MemoryError

@@ -14,7 +14,7 @@ import zlib
 import numpy as np
 import pytest
 
-from gradcli.engine import Tensor, call, no_grad, run_backward
+from gradcli.autodiff.engine import Tensor, call, no_grad, run_backward
 from gradcli.ops import OPS, Sample
 
 # Internal operations, with params as the rules write them.
@@ -292,7 +292,7 @@ def test_det_second_derivatives_where_singular(matrix):
     """The Hessian of det at singular matrices (where the inverse is no help) against SymPy."""
     import sympy as sp
 
-    from gradcli import functional
+    from gradcli.api import functional
 
     n = matrix.shape[0]
     symbols = sp.symbols(f"a0:{n * n}")
@@ -305,7 +305,7 @@ def test_det_second_derivatives_where_singular(matrix):
 
 def test_pow_hessian_is_symmetric_at_exponent_zero():
     """d2/da db a**b at b = 0 is 1/a from both sides (a mask on b == 0 alone cut one side)."""
-    from gradcli import functional
+    from gradcli.api import functional
 
     h = functional.hessian("a**b", {"a": 2.0, "b": 0.0}).hessian
     assert h["a"]["b"] == h["b"]["a"] == 0.5

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gradcli.errors import GradcliError
-from gradcli.parser import parse, postorder, sexpr, unparse
+from gradcli.lang.parser import parse, postorder, sexpr, unparse
 
 GOLDENS = [
     # numbers, names, constants

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-from gradcli.plot import braille, parse_range
+from gradcli.render.plot import braille, parse_range
 
 
 def plot_json(*args: str):

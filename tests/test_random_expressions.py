@@ -16,10 +16,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import Drawn, expressions
 
-from gradcli import functional
-from gradcli.engine import Tensor, no_grad, run_backward
-from gradcli.evaluate import evaluate
-from gradcli.parser import parse, sexpr, unparse
+from gradcli.api import functional
+from gradcli.autodiff.engine import Tensor, no_grad, run_backward
+from gradcli.api.evaluate import evaluate
+from gradcli.lang.parser import parse, sexpr, unparse
 
 STEP = 1e-6
 

@@ -12,7 +12,7 @@ import sys
 import pytest
 from conftest import run_cli
 
-from gradcli.cli import app
+from gradcli.cli.app import app
 
 COLOUR = re.compile(r"\x1b\[(?:[0-9]+;)*(?:3[0-8]|9[0-7])(?:;[0-9]+)*m")  # SGR with a foreground colour
 COMMANDS = sorted(c.name or c.callback.__name__ for c in app.registered_commands)

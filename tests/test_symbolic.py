@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_ops import draw, samples_of
 
-from gradcli.engine import Tensor, call, no_grad
+from gradcli.autodiff.engine import Tensor, call, no_grad
 from gradcli.errors import GradcliError
-from gradcli.functional import problem
-from gradcli.ops.registry import FUNCTIONS, OPS
-from gradcli.symbolic import symbol_name, translate
+from gradcli.api.problem import problem
+from gradcli.autodiff.op import FUNCTIONS, OPS
+from gradcli.analysis.symbolic import symbol_name, translate
 
 # Every primitive with a SymPy rule, on its own; every public operation, through an expression.
 RULED = [(n, i) for n, op in OPS.items() if op.sympy is not None and op.composite is None

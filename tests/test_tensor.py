@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gradcli import F, GradcliError, Tensor, no_grad
-from gradcli.engine import LeafNode, topological_order
+from gradcli.autodiff.engine import LeafNode, topological_order
 
 
 def test_backward_accumulates_across_calls():

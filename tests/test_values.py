@@ -10,7 +10,7 @@ import pytest
 from conftest import run_cli
 
 from gradcli.errors import GradcliError
-from gradcli.values import parse_value
+from gradcli.lang.values import parse_value
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -1,6 +1,11 @@
 """The operations of gradcli, one family a file; importing this package registers them all."""
 
-from . import binary, elementwise, linalg, nn, reductions, shape  # noqa: F401
-from .registry import FUNCTIONS, OPS, Kink, Op, Sample
+from gradcli.ops import binary  # noqa: F401
+from gradcli.ops import elementwise  # noqa: F401
+from gradcli.ops import linalg  # noqa: F401
+from gradcli.ops import nn  # noqa: F401
+from gradcli.ops import reductions  # noqa: F401
+from gradcli.ops import shape  # noqa: F401
+from gradcli.autodiff.op import FUNCTIONS, OPS, Kink, Op, Sample
 
 __all__ = ["FUNCTIONS", "OPS", "Kink", "Op", "Sample"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import F, broadcast_shapes, factor_cotangent, sympy_elementwise, uniform
-from .registry import Kink, Sample, primitive
+from gradcli.ops.common import F, broadcast_shapes, factor_cotangent, sympy_elementwise, uniform
+from gradcli.autodiff.op import Kink, Sample, primitive
 
 PAIR_SAMPLES = ((3,), (3,)), ((2, 3), (3,)), ((), (2, 3)), ((2, 1), (1, 3))
 

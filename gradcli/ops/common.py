@@ -7,12 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import GradcliError
-from .registry import OPS, Shape
-
-
-def format_shape(shape: Shape) -> str:
-    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+from gradcli.errors import GradcliError, format_shape
+from gradcli.autodiff.op import OPS, Shape
 
 
 def same_shape(shape: Shape, **_: Any) -> Shape:
@@ -71,7 +67,7 @@ class _Functions:
     """F.name(*inputs, **params) applies the operation `name`: the vocabulary of rules."""
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
-        from ..engine import call
+        from gradcli.autodiff.engine import call
 
         if name not in OPS:
             raise AttributeError(f"no operation named {name!r}")
@@ -99,7 +95,7 @@ def uniform(n: Any, g: Any) -> float | None:
     That is the cotangent a sum or a mean sends back (a view with zero strides). Only for a
     first-order pass (no graph recorded) and a cotangent without batch axes.
     """
-    from ..engine import is_grad_enabled
+    from gradcli.autodiff.engine import is_grad_enabled
 
     d = g.data
     if d.ndim == 0 or any(d.strides) or g.ndim != len(n.out_shape) or g.requires_grad or is_grad_enabled():
@@ -113,7 +109,7 @@ def pass_on(t: Any) -> Any:
     When the pass owns t's array (t is `_fresh`) the cotangent takes it over; otherwise it
     gets a read-only view, so nothing downstream writes into a value the graph still holds.
     """
-    from ..engine import Tensor
+    from gradcli.autodiff.engine import Tensor
 
     if t._fresh:
         t._fresh = False

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .common import F, same_shape, sympy_elementwise
-from .registry import Kink, Sample, primitive
+from gradcli.ops.common import F, same_shape, sympy_elementwise
+from gradcli.autodiff.op import Kink, Sample, primitive
 
 SAMPLE_SHAPES = ((), (3,), (2, 3))
 

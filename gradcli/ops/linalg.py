@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import GradcliError
-from .common import F, broadcast_shapes, format_shape
-from .reductions import _prod_others
-from .registry import Kink, Sample, primitive
+from gradcli.errors import GradcliError
+from gradcli.ops.common import F, broadcast_shapes
+from gradcli.errors import format_shape
+from gradcli.ops.reductions import _prod_others
+from gradcli.autodiff.op import Kink, Sample, primitive
 
 
 def _matmul_shape(a, b):
@@ -34,7 +35,7 @@ def _rows_times(g, m):
     matrix product. Only without a graph, and for a finite m, where the two agree entry
     for entry (0 * inf is nan in the product).
     """
-    from ..engine import Tensor, is_grad_enabled
+    from gradcli.autodiff.engine import Tensor, is_grad_enabled
 
     gd, md = g.data, m.data
     if is_grad_enabled() or g.requires_grad or gd.ndim != 2 or md.ndim != 2 or len(gd) < 2:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import F, broadcast_shapes, sympy_elementwise
-from .registry import Sample, primitive
+from gradcli.ops.common import F, broadcast_shapes, sympy_elementwise
+from gradcli.autodiff.op import Sample, primitive
 
 AXIS_SAMPLES = (Sample(((3,),)), Sample(((2, 3),)), Sample(((2, 3),), params={"axis": 0}))
 

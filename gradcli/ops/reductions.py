@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from .common import F, normalize_axes, reduced_shape
-from .registry import Kink, Sample, primitive
+from gradcli.ops.common import F, normalize_axes, reduced_shape
+from gradcli.autodiff.op import Kink, Sample, primitive
 
 REDUCTION_SAMPLES = (
     Sample(((3,),)), Sample(((2, 3),)), Sample(((2, 3),), params={"axis": 0}),

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import GradcliError
-from .common import F, format_shape
-from .registry import Sample, primitive
+from gradcli.errors import GradcliError
+from gradcli.ops.common import F
+from gradcli.errors import format_shape
+from gradcli.autodiff.op import Sample, primitive
 
 
 def _lead(x: np.ndarray, trailing: tuple) -> int:

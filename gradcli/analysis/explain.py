@@ -1,0 +1,392 @@
+"""Reverse mode step by step: the forward pass, the backward pass, and where it went wrong.
+
+    >>> from gradcli.api.problem import problem
+    >>> e = explain(problem("(w*x - y)**2", {"w": 1, "x": 2, "y": 4}, "w"))
+    >>> [(s["expression"], float(s["value"])) for s in e.forward if s["op"] != "variable"]
+    [('w*x', 2.0), ('w*x - y', -2.0), ('(w*x - y)**2', 4.0)]
+    >>> float(e.gradients["w"])
+    -8.0
+
+The forward steps follow the evaluation order of the expression; the backward steps
+are the engine's own, seen through run_backward's observer, so they come in the order
+the engine runs them. Each backward step holds the upstream gradient (with the terms
+that were added when several paths met), and for each input the local rule in words,
+its value and the gradient passed on. A Jacobian row is the same backward pass seeded
+with a basis vector (`jacobian_rows`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from gradcli.autodiff.engine import LeafNode, Node, Tensor, edge_of, lift, run_backward, sum_to
+from gradcli.api.diagnose import finite, nonfinite_kind
+from gradcli.errors import GradcliError
+from gradcli.api.evaluate import evaluate
+from gradcli.api.problem import Problem
+from gradcli.analysis.graph import Traced, trace
+from gradcli.lang.numbers import array_text
+from gradcli.api.kinks import kink_note
+from gradcli.analysis.localrules import rule_for
+from gradcli.lang.parser import Expr, fold, parse, unparse
+
+SKIPPED_KINDS = ("num", "slice", "tuple")
+MAX_ROWS = 64  # Jacobian rows explained one by one
+
+
+@dataclass
+class Explanation:
+    """What explain found: steps as dicts of plain values and arrays (see module docstring)."""
+
+    source: str
+    wrt: list[str]
+    value: np.ndarray
+    forward: list[dict[str, Any]]
+    backward: list[dict[str, Any]] = field(default_factory=list)
+    gradients: dict[str, np.ndarray] = field(default_factory=dict)
+    grad_output: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+    nonfinite: dict[str, Any] | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    jacobian: dict[str, np.ndarray] = field(default_factory=dict)  # the rows stacked, output.shape + x.shape
+
+
+# -- naming ------------------------------------------------------------------------------
+class Names:
+    """Labels for the engine nodes of one traced pass: sub-expression texts and variable names."""
+
+    def __init__(self, p: Problem, traced: Traced):
+        self.source = p.source
+        self.traced = traced
+        self.expr_of: dict[int, Expr] = {}
+        for expr, value in traced.events:
+            if isinstance(value, Tensor) and value.grad_fn is not None:
+                self.expr_of.setdefault(id(value.grad_fn), expr)
+        self.values = {id(e): v for e, v in traced.events}
+
+    def text(self, expr: Expr) -> str:
+        return self.source[expr.span[0]:expr.span[1]]
+
+    def label(self, node: Node | LeafNode) -> str:
+        if isinstance(node, LeafNode):
+            return self.traced.text(node)
+        expr = self.expr_of.get(id(node))
+        if expr is not None:
+            return self.text(expr)
+        return f"{node.name} in {self.traced.text(node, self.source)}"
+
+    def where_cond(self, where: Node) -> str:
+        """The condition text of a where node ("cond" when the tree does not say)."""
+        expr = self.expr_of.get(id(where))
+        return self.text(expr.args[0]) if expr is not None and expr.kind == "call" else "cond"
+
+    def input_exprs(self, node: Node) -> list[Expr | None]:
+        """The sub-expressions node's inputs came from, where the tree says so."""
+        expr = self.expr_of.get(id(node))
+        if expr is None or expr.kind not in ("binary", "call", "unary", "index", "list"):
+            return [None] * len(node.next_functions)
+        args = [a for a in expr.args if a is not None and a.kind != "slice"]
+        if expr.kind == "index":
+            args = args[:1]
+        return args if len(args) == len(node.next_functions) else [None] * len(node.next_functions)
+
+    def input_label(self, node: Node, i: int) -> str:
+        edge = node.next_functions[i]
+        expr = self.input_exprs(node)[i]
+        if expr is not None:
+            return self.text(expr)
+        return self.label(edge) if edge is not None else "a constant"
+
+
+def wrap(text: str) -> str:
+    """text as a name in ∂a/∂b: bare when it is one word, else in parentheses."""
+    return text if text.replace("_", "").isalnum() else f"({text})"
+
+
+# -- forward -----------------------------------------------------------------------------
+def _number_expr(value: Any) -> Expr:
+    text = array_text(value)
+    if text.startswith("-"):
+        text = f"({text})"
+    return Expr("num", (0, 0), 0.0, text=text)
+
+
+def forward_steps(p: Problem, traced: Traced, names: Names) -> list[dict[str, Any]]:
+    """Every sub-expression in evaluation order: its op, inputs, value and graph node."""
+    steps = []
+    variables = set(p.names)
+    named: set[str] = set()
+    for expr, value in traced.events:
+        if expr.kind in SKIPPED_KINDS or not isinstance(value, Tensor) or expr.kind == "unary" and expr.value == "pos":
+            continue
+        if expr.kind == "name":
+            if expr.value in named:
+                continue  # a variable is listed where it is first used
+            named.add(expr.value)
+        step: dict[str, Any] = {"phase": "forward", "expression": names.text(expr),
+                                "span": list(expr.span),
+                                "node": _node_name(value)}
+        if expr.kind == "name":
+            step.update(op="variable" if expr.value in variables else "constant", value=value.data,
+                        requires_grad=value.requires_grad, inputs=[])
+        else:
+            kids = [a for a in expr.args if a is not None and a.kind not in SKIPPED_KINDS]
+            step.update(op=expr.value if expr.kind in ("binary", "call", "unary") else expr.kind,
+                        inputs=[{"expression": names.text(k), "value": names.values[id(k)].data} for k in kids
+                                if isinstance(names.values.get(id(k)), Tensor)],
+                        computed=_with_numbers(expr, names), value=value.data)
+        steps.append(step)
+    return steps
+
+
+def _node_name(value: Tensor) -> str | None:
+    if value.grad_fn is not None:
+        return value.grad_fn.name
+    return "AccumulateGrad" if value.requires_grad else None
+
+
+def _with_numbers(expr: Expr, names: Names) -> str:
+    """expr with its direct operands replaced by their values: (w*x - y)**2 -> (-2.0)**2."""
+    def put(arg: Expr | None) -> Expr | None:
+        value = names.values.get(id(arg)) if arg is not None and arg.kind != "num" else None
+        return _number_expr(value.data) if isinstance(value, Tensor) else arg
+
+    return unparse(Expr(expr.kind, expr.span, expr.value, tuple(put(a) for a in expr.args),
+                        tuple((k, put(v)) for k, v in expr.keywords), expr.text))
+
+
+# -- local rules -------------------------------------------------------------------------
+@lru_cache(maxsize=None)
+def _formula(text: str) -> Expr:
+    return parse(text)
+
+
+def _rebuild(node: Expr, kids: list, kws: list) -> Expr:
+    return Expr(node.kind, node.span, node.value, tuple(kids), tuple(kws), node.text)
+
+
+def _substitute(tree: Expr, mapping: dict[str, Expr]) -> Expr:
+    """tree with names replaced by (fresh copies of) expressions: fold needs unshared nodes."""
+    def combine(node: Expr, kids: list, kws: list) -> Expr:
+        if node.kind == "name" and node.value in mapping:
+            return fold(mapping[node.value], _rebuild)
+        return _rebuild(node, kids, kws)
+    return fold(tree, combine)
+
+
+_ARITHMETIC = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+               "div": lambda a, b: a / b if b else None, "pow": lambda a, b: a ** b if a or b > 0 else None}
+
+
+def _simplify(tree: Expr) -> Expr:
+    """Fold numeric constants and drop x**1 and 1*x, so 2*(u)**(2 - 1) reads 2*u."""
+    def num(v: float) -> Expr:
+        return Expr("num", (0, 0), v, text=array_text(v).removesuffix(".0"))
+
+    def combine(node: Expr, kids: list, kws: list) -> Expr:
+        if node.kind == "binary":
+            a, b = kids
+            if a.kind == "num" and b.kind == "num" and node.value in _ARITHMETIC:
+                v = _ARITHMETIC[node.value](a.value, b.value)
+                if v is not None:
+                    return num(v)
+            if node.value == "pow" and b.kind == "num" and b.value == 1:
+                return a
+            if node.value == "mul" and a.kind == "num" and a.value == 1:
+                return b
+            if node.value in ("mul", "div") and b.kind == "num" and b.value == 1:
+                return a
+        return _rebuild(node, kids, kws)
+    return fold(tree, combine)
+
+
+def local_rule(node: Node, i: int, names: Names, inputs: list[np.ndarray | None],
+               out: np.ndarray | None) -> dict[str, Any]:
+    """Input i's rule: words, and for elementwise rules the local derivative's value."""
+    rule = rule_for(node.op.name, len(node.next_functions))
+    if not rule.local:
+        labels = {a: wrap(names.input_label(node, j)) for j, a in enumerate(rule.args)}
+        words = rule.vjp[i].format(out=wrap(names.label(node)), **labels)
+        return {"rule": f"∂L/∂{labels[rule.args[i]]} = {words}", "local": None}
+    formula = _formula(rule.local[i])
+    exprs = names.input_exprs(node)
+    own = names.expr_of.get(id(node))
+    numeric = {a: e for a, e in zip(rule.args, exprs) if e is not None and e.kind == "num"}
+    words_tree = _simplify(_substitute(formula, numeric))
+    symbolic = {a: e if e is not None else Expr("name", (0, 0), wrap(names.input_label(node, j)))
+                for j, (a, e) in enumerate(zip(rule.args, exprs))}
+    symbolic["out"] = own if own is not None else Expr("name", (0, 0), wrap(names.label(node)))
+    words = unparse(_substitute(words_tree, symbolic))
+    env = {a: Tensor(v) for a, v in zip(rule.args, inputs) if v is not None}
+    if out is not None:
+        env["out"] = Tensor(out)
+    try:
+        local = evaluate(formula, env).data
+    except GradcliError:  # an input whose value was not kept: the words stand without a number
+        local = None
+    own_text = wrap(names.label(node))
+    return {"rule": f"∂{own_text}/∂{wrap(names.input_label(node, i))} = {words}", "local": local}
+
+
+def _input_values(node: Node, traced: Traced) -> list[np.ndarray | None]:
+    if node.saved is not None:
+        return [t.data for t in node.saved]
+    return [None if e is None else traced.values.get(id(e)) for e in node.next_functions]
+
+
+# -- backward ----------------------------------------------------------------------------
+def backward_steps(p: Problem, traced: Traced, names: Names, seed: np.ndarray
+                   ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """One backward pass from seed, observed node by node; then the leaves' totals."""
+    steps: list[dict[str, Any]] = []
+    terms: dict[int, list[np.ndarray]] = {}
+    masked_by: dict[int, Node] = {}  # node -> the where node that masked its gradient
+    leaf_sources: dict[int, list[str]] = {}
+    root = edge_of(traced.output)
+    terms[id(root)] = [seed]
+
+    def observe(node: Node, g: Tensor, cts: tuple) -> None:
+        batch_ndim = g.ndim - len(node.out_shape)
+        inputs = _input_values(node, traced)
+        out = traced.values.get(id(node))
+        step: dict[str, Any] = {"phase": "backward", "node": node.name, "op": node.op.name,
+                                "expression": names.label(node),
+                                "span": list(node.span) if node.span else None,
+                                "upstream": g.data, "upstream_terms": terms.pop(id(node), [g.data]),
+                                "inputs": []}
+        for i, (edge, ct, shape) in enumerate(zip(node.next_functions, cts, node.in_shapes)):
+            if edge is None or ct is None:
+                continue
+            ct = lift(ct)
+            target = g.shape[:batch_ndim] + shape
+            passed = (sum_to(ct, target, batch_ndim) if ct.shape != target else ct).data
+            entry = {"expression": names.input_label(node, i), **local_rule(node, i, names, inputs, out),
+                     "gradient": passed, "summed": ct.shape != target}
+            step["inputs"].append(entry)
+            terms.setdefault(id(edge), []).append(passed)
+            if isinstance(edge, LeafNode):
+                leaf_sources.setdefault(id(edge), []).append(names.label(node))
+            where = node if node.op.name == "where" else masked_by.get(id(node))
+            if where is not None:
+                masked_by.setdefault(id(edge), where)
+        note = kink_note(node, p.source)
+        if note:
+            step["note"] = note
+        where = masked_by.get(id(node))
+        step["where_cond"] = names.where_cond(where) if where is not None else None
+        steps.append(step)
+
+    with np.errstate(all="ignore"):
+        found = run_backward([(traced.output, Tensor(seed))], retain_graph=True, observer=observe)
+    by_tensor = {id(leaf.tensor): (leaf, ct.data) for leaf, ct in found.items()}
+    gradients = {}
+    for name in p.wrt:
+        leaf = traced.leaves[name]
+        hit = by_tensor.get(id(leaf))
+        batch = seed.shape[:seed.ndim - traced.output.ndim]
+        gradients[name] = np.zeros(batch + leaf.shape) if hit is None else np.array(hit[1])
+        if hit is not None:
+            steps.append({"phase": "accumulate", "node": "AccumulateGrad", "op": "leaf", "expression": name,
+                          "terms": terms.get(id(hit[0]), [hit[1]]), "from": leaf_sources.get(id(hit[0]), []),
+                          "gradient": gradients[name]})
+    return steps, gradients
+
+
+def first_nonfinite(e: Explanation) -> dict[str, Any] | None:
+    """The first forward value, else the first passed gradient, that is nan or inf."""
+    for step in e.forward:
+        if not finite(step["value"]):
+            message = f"the value of {step['expression']} became {nonfinite_kind(step['value'])}"
+            if finite(e.value):
+                message += " (the result stays finite: that value is not used, as in a where branch not taken)"
+            return {"phase": "forward", "expression": step["expression"], "span": step["span"], "message": message}
+    for step in e.backward:
+        if step["phase"] != "backward" or not finite(step["upstream"]):
+            continue
+        bad = next((x for x in step["inputs"] if not finite(x["gradient"])), None)
+        if bad is None:
+            continue
+        found = {"phase": "backward", "expression": step["expression"], "span": step["span"],
+                 "message": (f"the gradient passed from {step['expression']} to {bad['expression']} became "
+                             f"{nonfinite_kind(bad['gradient'])} ({step['node']}: {bad['rule']})")}
+        if step["where_cond"] is not None and np.any(np.asarray(step["upstream"]) == 0):
+            found["where_trap"] = _where_trap(step["where_cond"], step, bad)
+        return found
+    return None
+
+
+def _where_trap(cond: str, step: dict, bad: dict) -> str:
+    text = step["expression"]
+    if bad["expression"] in text:
+        safe = text.replace(bad["expression"], f"where({cond}, {bad['expression']}, 1)", 1)
+        rewrite = f"rewrite {text} as {safe}"
+    else:
+        rewrite = f"feed {text} a safe input where {cond} is false, e.g. where({cond}, {bad['expression']}, 1)"
+    return (f"the where trap: where({cond}, ...) passes a zero gradient into the branch it did not take, "
+            f"but {text} has an infinite or undefined derivative there, and 0 × inf = nan. Both branches are "
+            f"differentiated, so make the untaken one safe: {rewrite} (any value where {text} is finite "
+            f"will do in place of 1)")
+
+
+# -- the whole explanation ---------------------------------------------------------------
+def explain(p: Problem, grad_output: Any = None) -> Explanation:
+    """Forward and backward steps of p, seeded with 1 (scalar output) or grad_output.
+
+    With a non-scalar output and grad_output, `rows` also holds the Jacobian rows (basis
+    VJPs) that the vector-Jacobian product combines, when there are at most MAX_ROWS.
+    """
+    from gradcli.autodiff.engine import seed_cotangent
+
+    traced = trace(p)
+    names = Names(p, traced)
+    e = Explanation(p.source, list(p.wrt), traced.output.data, forward_steps(p, traced, names))
+    e.grad_output = None if grad_output is None else np.asarray(grad_output, dtype=np.float64)
+    seed = seed_cotangent(traced.output, grad_output).data
+    if traced.output.requires_grad:
+        e.backward, e.gradients = backward_steps(p, traced, names, seed)
+    else:
+        e.gradients = {n: np.zeros(traced.leaves[n].shape) for n in p.wrt}
+    e.notes = [s["note"] for s in e.backward if "note" in s]
+    e.nonfinite = first_nonfinite(e)
+    if grad_output is not None and 1 < traced.output.size <= MAX_ROWS:
+        e.rows = _rows(p, traced, names, with_steps=False)
+    return e
+
+
+def jacobian_rows(p: Problem) -> Explanation:
+    """Each row of the Jacobian as its own backward pass, seeded with a basis vector."""
+    traced = trace(p)
+    names = Names(p, traced)
+    e = Explanation(p.source, list(p.wrt), traced.output.data, forward_steps(p, traced, names))
+    e.rows = _rows(p, traced, names, with_steps=True)
+    e.jacobian = {n: np.reshape([r["gradients"][n] for r in e.rows], e.value.shape + traced.leaves[n].shape)
+                  for n in p.wrt}
+    e.notes = list(dict.fromkeys(s["note"] for row in e.rows for s in row.get("steps", []) if "note" in s))
+    return e
+
+
+def _rows(p: Problem, traced: Traced, names: Names, *, with_steps: bool) -> list[dict[str, Any]]:
+    size = traced.output.size
+    if size > MAX_ROWS:
+        raise GradcliError(f"the output has {size} entries; explain shows one backward pass per Jacobian row "
+                           f"and stops at {MAX_ROWS}: explain a part of it (index the output) instead",
+                           kind="limit")
+    rows = []
+    for i in range(size):
+        basis = np.zeros(size)
+        basis[i] = 1.0
+        seed = basis.reshape(traced.output.shape)
+        index = list(np.unravel_index(i, traced.output.shape)) if traced.output.ndim else []
+        if traced.output.requires_grad:
+            steps, grads = backward_steps(p, traced, names, seed)
+        else:
+            steps, grads = [], {n: np.zeros(traced.leaves[n].shape) for n in p.wrt}
+        row = {"phase": "row", "row": i, "index": [int(k) for k in index], "seed": seed, "gradients": grads}
+        if with_steps:
+            row["steps"] = steps
+        rows.append(row)
+    return rows

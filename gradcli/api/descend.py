@@ -1,0 +1,112 @@
+"""Gradient descent on a scalar expression: the training loop written by hand, as one call.
+
+Each step computes the gradient g of the loss at the current values and updates the
+chosen variables v (the optimisers follow PyTorch's torch.optim defaults):
+
+    sgd       v <- v - lr * g
+    momentum  b <- mu * b + g;  v <- v - lr * b
+    adam      m <- b1 m + (1 - b1) g;  s <- b2 s + (1 - b2) g²;
+              v <- v - lr * m / (1 - b1^t) / (sqrt(s / (1 - b2^t)) + eps)
+
+    >>> d = descend("(w*x - y)**2", {"w": 1.0, "x": 2.0, "y": 4.0}, "w", lr=0.1, steps=2)
+    >>> [float(s.values["w"]) for s in d.history]
+    [1.0, 1.8, 1.96]
+
+history[k] holds the values after k updates, the loss there and the gradient norm there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gradcli.api import functional
+from gradcli.errors import GradcliError
+from gradcli.errors import format_shape
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+BETAS = (0.9, 0.999)
+EPS = 1e-8
+
+
+@dataclass
+class Step:
+    step: int
+    loss: float
+    values: dict[str, np.ndarray]  # the variables being fitted, after `step` updates
+    grad_norm: float  # the 2-norm of every gradient entry together, at these values
+
+
+@dataclass
+class Descent:
+    expression: str
+    optimizer: str
+    lr: float
+    wrt: list[str]
+    history: list[Step]
+    stopped: str  # steps (all done), tol (gradient norm below it) or diverged (loss not finite)
+
+
+def _check(lr: float, steps: int, optimizer: str, tol: float | None, momentum: float) -> None:
+    if optimizer not in OPTIMIZERS:
+        raise GradcliError(f"unknown optimizer {optimizer!r}: use {', '.join(OPTIMIZERS)}", kind="usage")
+    if not (math.isfinite(lr) and lr > 0):
+        raise GradcliError(f"--lr must be a positive number, not {lr}", kind="usage")
+    if steps < 0:
+        raise GradcliError("--steps must be 0 or more", kind="usage")
+    if tol is not None and not tol >= 0:
+        raise GradcliError("--tol must be 0 or more", kind="usage")
+    if not 0 <= momentum < 1:
+        raise GradcliError("--momentum must be in [0, 1)", kind="usage")
+
+
+def descend(expr: str, values: Mapping[str, Any], wrt: Iterable[str] | str | None, *, lr: float, steps: int,
+            optimizer: str = "sgd", tol: float | None = None, momentum: float = 0.9,
+            on_step: Callable[[Step], None] | None = None) -> Descent:
+    """Run up to `steps` updates of the variables in wrt; the loss must be a scalar."""
+    _check(lr, steps, optimizer, tol, momentum)
+    p = functional.problem(expr, values, wrt)
+    loss, _ = p.forward()
+    if loss.size != 1:
+        raise GradcliError(f"the loss has shape {format_shape(loss.shape)}: gradient descent needs "
+                           f"a scalar loss (use sum(...) or mean(...))", kind="grad")
+    state: dict[str, dict[str, np.ndarray]] = {name: {} for name in p.wrt}
+    history: list[Step] = []
+    stopped = "steps"
+    for k in range(steps + 1):
+        result = functional.grad(p, None)
+        grads = result.gradients
+        norm = math.hypot(*np.concatenate([g.reshape(-1) for g in grads.values()]).tolist())  # no overflow in g²
+        step = Step(k, float(result.value), {name: np.array(p.values[name]) for name in p.wrt}, norm)
+        history.append(step)
+        if on_step is not None:
+            on_step(step)
+        if not (math.isfinite(step.loss) and math.isfinite(norm)):
+            stopped = "diverged"
+            break
+        if tol is not None and norm < tol:
+            stopped = "tol"
+            break
+        if k == steps:
+            break
+        for name in p.wrt:
+            p.values[name] = np.asarray(p.values[name] - lr * _direction(optimizer, state[name], grads[name], k + 1, momentum))
+    return Descent(p.expression, optimizer, lr, list(p.wrt), history, stopped)
+
+
+def _direction(optimizer: str, state: dict[str, np.ndarray], g: np.ndarray, t: int, momentum: float) -> np.ndarray:
+    """The update direction (before the learning rate) of update number t, keeping state per variable."""
+    if optimizer == "sgd":
+        return g
+    if optimizer == "momentum":
+        # NOTE: PyTorch starts the buffer at the first gradient, not at zero.
+        state["buf"] = g.copy() if "buf" not in state else momentum * state["buf"] + g
+        return state["buf"]
+    b1, b2 = BETAS
+    state["m"] = b1 * state.get("m", 0.0) + (1 - b1) * g
+    state["s"] = b2 * state.get("s", 0.0) + (1 - b2) * g * g
+    return state["m"] / (1 - b1 ** t) / (np.sqrt(state["s"] / (1 - b2 ** t)) + EPS)

@@ -1,0 +1,176 @@
+"""From an expression tree and values to a Tensor: building the graph, with spans.
+
+Every operation is applied under the span of the sub-expression it came from, so graph
+nodes, shape errors and non-finite warnings can point back into the text. The walk is
+iterative, so deep expressions work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from gradcli.autodiff.engine import Tensor, call, element_limit, normalize_key, source_span
+from gradcli.errors import GradcliError, closest
+from gradcli.limits import LIMITS
+from gradcli.ops.common import broadcast_shapes
+from gradcli.autodiff.op import FUNCTIONS, Op
+from gradcli.lang.parser import CONSTANTS, Expr, postorder
+
+_NUMERIC_ERRORS = (ValueError, IndexError, ZeroDivisionError, OverflowError, np.linalg.LinAlgError)
+
+
+def variables(tree: Expr) -> list[str]:
+    """The variable names of an expression, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for node in postorder(tree):
+        if node.kind == "name" and node.value not in CONSTANTS:
+            seen.setdefault(node.value, None)
+    # postorder visits leaves left to right, so this is reading order
+    return list(seen)
+
+
+def evaluate(tree: Expr, env: Mapping[str, Tensor], *, source: str = "",
+             on_node: Callable[[Expr, Any], None] | None = None) -> Tensor:
+    """The value of tree with variables from env, as a Tensor recording its graph.
+
+    on_node(expr, value), if given, sees every sub-expression's value as it is computed;
+    without it, a sub-expression's value is read once (by its parent), so the parent may
+    write its result into that value's array.
+    """
+    results: dict[int, Any] = {}
+    given = {id(t) for t in env.values()}  # the caller's tensors are never given up
+    with element_limit(LIMITS.max_elements), np.errstate(all="ignore"):
+        for node in postorder(tree):
+            kids = [results.pop(id(c)) if c is not None else None for c in node.args]
+            kws = {k: results.pop(id(v)) for k, v in node.keywords}
+            reuse = () if on_node is not None else tuple(
+                i for i, k in enumerate(kids) if isinstance(k, Tensor) and id(k) not in given)
+            try:
+                with source_span(node.span):
+                    value = _apply(node, kids, kws, env, reuse)
+            except GradcliError as err:
+                if err.span is None:
+                    err.span = node.span
+                raise err.with_source(source) from None
+            except MemoryError:
+                raise GradcliError("not enough memory for this sub-expression", kind="limit",
+                                   span=node.span, source=source) from None
+            except _NUMERIC_ERRORS as err:
+                raise GradcliError(str(err), kind="value", span=node.span, source=source) from None
+            results[id(node)] = value
+            if on_node is not None:
+                on_node(node, value)
+    out = results[id(tree)]
+    if not isinstance(out, Tensor):
+        raise GradcliError("the expression must have a numeric value", kind="syntax",
+                           span=tree.span, source=source)
+    return out
+
+
+def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor], reuse: tuple[int, ...]) -> Any:
+    kind = node.kind
+    if kind == "num":
+        return Tensor(node.value)
+    if kind == "name":
+        if node.value in CONSTANTS:
+            return Tensor(CONSTANTS[node.value])
+        if node.value not in env:
+            raise GradcliError(f"variable {node.value!r} has no value: give one with --{node.value} VALUE",
+                               kind="name")
+        return env[node.value]
+    if kind == "unary":
+        return call("neg", _tensor(kids[0]), reuse=reuse) if node.value == "neg" else _tensor(kids[0])
+    if kind == "binary":
+        return call(node.value, _tensor(kids[0]), _tensor(kids[1]), reuse=reuse)
+    if kind == "call":
+        return _call(node, kids, kws, reuse)
+    if kind == "index":
+        target, *items = kids
+        target = _tensor(target)
+        key = tuple(_index_part(item) for item in items)
+        return call("index", target, key=normalize_key(key, target.shape))
+    if kind == "slice":
+        start, stop, step = (None if k is None else _whole(k, "a slice bound") for k in kids)
+        if step == 0:
+            raise GradcliError("a slice step cannot be 0", kind="index")
+        return slice(start, stop, step)
+    if kind == "attr":
+        return call("transpose", _tensor(kids[0]))
+    if kind == "list":
+        items = [_tensor(k) for k in kids]
+        shape = broadcast_shapes(*(t.shape for t in items))
+        items = [t if t.shape == shape else call("expand", t, src=t.shape, dst=shape) for t in items]
+        return call("stack", *items, item_ndim=len(shape))
+    if kind == "tuple":
+        return tuple(kids)
+    raise AssertionError(f"unknown node kind {kind}")
+
+
+def function_of(node: Expr) -> Op:
+    """The operation a call node names, or an error pointing at the unknown name."""
+    op = FUNCTIONS.get(node.value)
+    if op is None:
+        hint = closest(node.value, FUNCTIONS)
+        message = f"unknown function {node.value!r}"
+        if hint:
+            message += f": did you mean {hint!r}?"
+        raise GradcliError(message + " (gradcli ops lists them all)", kind="name",
+                           span=(node.span[0], node.span[0] + len(node.value)))
+    return op
+
+
+def check_functions(tree: Expr, source: str) -> None:
+    """Raise for the first call of an unknown function, before any value is looked at."""
+    for node in postorder(tree):
+        if node.kind == "call":
+            try:
+                function_of(node)
+            except GradcliError as err:
+                raise err.with_source(source) from None
+
+
+def _call(node: Expr, kids: list, kws: dict, reuse: tuple[int, ...]) -> Tensor:
+    op = function_of(node)
+    for key in kws:
+        if key not in op.keywords:
+            allowed = ", ".join(op.keywords) or "none"
+            raise GradcliError(f"{node.value}() takes no keyword {key!r} (keywords: {allowed})", kind="syntax")
+    params = {k: _axis(v) for k, v in kws.items()}
+    if op.constructor:
+        dims = tuple(_whole(k, "a size") for k in _flatten(kids))
+        if not dims or any(d < 0 for d in dims) or (op.name == "eye" and len(dims) > 2):
+            raise GradcliError(f"{op.signature}: give the size as whole numbers", kind="value")
+        return call(op, shape=dims)
+    if op.arity is not None and len(kids) != op.arity:
+        raise GradcliError(f"{op.signature} takes {op.arity} argument{'s' if op.arity != 1 else ''}, "
+                           f"not {len(kids)}", kind="syntax")
+    return call(op, *(_tensor(k) for k in kids), reuse=reuse, **params)
+
+
+def _flatten(items: list) -> list:
+    return [x for item in items for x in (item if isinstance(item, tuple) else (item,))]
+
+
+def _tensor(value: Any) -> Tensor:
+    if isinstance(value, Tensor):
+        return value
+    raise GradcliError("a tuple or slice cannot be used as a value here", kind="syntax")
+
+
+def _whole(value: Any, what: str) -> int:
+    if isinstance(value, Tensor) and value.ndim == 0 and np.isfinite(value.data) and float(value.data).is_integer():
+        return int(value.data)
+    raise GradcliError(f"{what} must be a whole number", kind="index")
+
+
+def _index_part(value: Any) -> Any:
+    return value if isinstance(value, slice) else _whole(value, "an index")
+
+
+def _axis(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_whole(v, "axis") for v in value)
+    return _whole(value, "axis")

@@ -1,0 +1,218 @@
+"""The functional API: grad, vjp, jacobian and hessian of an expression at a point.
+
+    >>> r = grad("mean(2*x)", {"x": [1, 2, 3]})
+    >>> r.value, r.gradients["x"]
+    (array(4.), array([0.66666667, 0.66666667, 0.66666667]))
+
+Each returns a Result whose attributes carry the JSON keys' names (value, gradients,
+jacobian, hessian) as numpy arrays. Shapes: gradients[v] is shaped like v;
+jacobian[v] is output.shape + v.shape (J[i, j] = d out_i / d v_j); hessian[a][b] is
+a.shape + b.shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from gradcli.autodiff.engine import LeafNode, Node, Tensor, as_array, edge_of, run_backward, topological_order
+from gradcli.errors import GradcliError
+from gradcli.api.kinks import kink_notes
+from gradcli.api.problem import Problem, Result, differentiating, leaf_arrays, leaf_cotangents, problem
+from gradcli.limits import LIMITS
+from gradcli.errors import format_shape
+from gradcli.lang.parser import Expr
+
+# Entries in one batched cotangent array before the basis is split into chunks.
+CHUNK_BUDGET = 1 << 23
+
+
+def grad(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] | str | None = None,
+         grad_output: Any = None) -> Result:
+    """Value and gradient of a scalar expression; with grad_output, the vector-Jacobian product.
+
+    gradients[v] has v's shape: d out / d v, or sum_i grad_output_i d out_i / d v.
+    """
+    p = expr if isinstance(expr, Problem) else problem(expr, values, wrt)
+    out, leaves = p.forward()
+    if grad_output is None and out.size != 1:
+        raise GradcliError(
+            f"the output has shape {format_shape(out.shape)}, not a scalar, and grad needs a scalar "
+            f"(PyTorch says: grad can be implicitly created only for scalar outputs). Either give "
+            f"--grad-output V shaped like the output for the vector-Jacobian product Vᵀ·J, as "
+            f"y.backward(V) does, or use `gradcli jacobian` for the full Jacobian", kind="grad")
+    seed = np.ones_like(out.data) if grad_output is None else as_array(grad_output)
+    if seed.shape != out.shape:
+        raise GradcliError(f"--grad-output has shape {format_shape(seed.shape)} but the output has shape "
+                           f"{format_shape(out.shape)}: they must match", kind="shape")
+    notes = kink_notes(out, p.source)  # before backward frees the saved inputs it reads
+    with differentiating(p):
+        found = run_backward([(out, Tensor(seed))]) if out.requires_grad else {}
+    result = Result("grad" if grad_output is None else "vjp", p, out.data,
+                    gradients=leaf_arrays(leaves, p.wrt, found),
+                    grad_output=None if grad_output is None else seed, notes=notes)
+    return _with_warnings(result)
+
+
+def _chunks(total: int, size: int) -> Iterable[range]:
+    for start in range(0, total, size):
+        yield range(start, min(total, start + size))
+
+
+def check_method(method: str, chunk: int | None) -> None:
+    """Raise for a Jacobian method or chunk size that does not exist."""
+    if method not in ("batched", "loop"):
+        raise GradcliError(f"unknown method {method!r}: use batched or loop", kind="usage")
+    if chunk is not None and chunk < 1:
+        raise GradcliError("--chunk must be at least 1", kind="usage")
+
+
+def chunk_size(out_size: int, wrt_sizes: Iterable[int], chunk: int | None) -> int:
+    """Rows of the basis handled in one batched pass: bounded memory, few passes."""
+    if chunk is not None:
+        return chunk
+    per_row = max([out_size, *wrt_sizes, 1])
+    return max(1, min(out_size, CHUNK_BUDGET // per_row))
+
+
+def _basis_vjps(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str], method: str,
+                chunk: int | None) -> dict[str, np.ndarray]:
+    """Rows d output_i / d v for every i, as VJPs with the standard basis: v -> (out.size,) + v.shape."""
+    n = output.size
+    for name in wrt:
+        entries = n * leaves[name].size
+        if entries > LIMITS.max_elements:
+            raise GradcliError(f"the derivative of the output ({n:,} entries) with respect to {name} "
+                               f"({leaves[name].size:,} entries) would have {entries:,} entries; the limit is "
+                               f"{LIMITS.max_elements:,} (GRADCLI_MAX_ELEMENTS)", kind="limit")
+    check_method(method, chunk)
+    rows = {name: np.zeros((n,) + leaves[name].shape) for name in wrt}
+    if not output.requires_grad or n == 0:
+        return rows
+    if method == "batched":
+        diagonal = _diagonal_rows(output, leaves, wrt)
+        if diagonal is not None:
+            return diagonal
+    if method == "loop":
+        for i in range(n):
+            seed = np.zeros(n)
+            seed[i] = 1.0
+            found = run_backward([(output, Tensor(seed.reshape(output.shape)))], retain_graph=True)
+            for name, ct in leaf_arrays(leaves, wrt, found).items():
+                rows[name][i] = ct
+        return rows
+    # NOTE: a batched pass holds a row of cotangent for every node of the graph, so the
+    # largest node (an outer product inside a sum, say) bounds the rows per pass.
+    largest = max((int(np.prod(node.out_shape)) for node in topological_order([output.grad_fn])
+                   if isinstance(node, Node)), default=n)
+    size = chunk_size(n, (*(leaves[name].size for name in wrt), largest), chunk)
+    size = max(1, min(size, LIMITS.max_elements // max(1, largest)))
+    if size >= n:
+        # One pass covers the basis: its cotangents are the rows, no copy into `rows` needed.
+        return leaf_arrays(leaves, wrt, _basis_pass(output, range(n)), (n,))
+    for block in _chunks(n, size):
+        for name, ct in leaf_arrays(leaves, wrt, _basis_pass(output, block), (len(block),)).items():
+            rows[name][block.start:block.stop] = ct
+    return rows
+
+
+def _diagonal_rows(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str]) -> dict[str, np.ndarray] | None:
+    """The rows when the output is an elementwise function of every variable, else None.
+
+    Then entry i of the output depends on entry i of each variable only: each Jacobian is
+    diagonal, and one backward pass with a cotangent of ones gives every diagonal (the
+    products each basis row would have met, entry by entry). That holds when every node
+    between the output and the variables is an elementwise ufunc whose output, and whose
+    inputs on those paths, have the variables' shape (nothing broadcast, reduced or moved).
+    """
+    shape = output.shape
+    if any(leaves[name].shape != shape for name in wrt):
+        return None
+    reaching = {id(edge_of(leaves[name])) for name in wrt}
+    for node in reversed(topological_order([edge_of(output)])):  # inputs before their consumers
+        if isinstance(node, LeafNode):
+            continue
+        on_path = [i for i, edge in enumerate(node.next_functions) if edge is not None and id(edge) in reaching]
+        if not on_path:
+            continue
+        forward = node.op.forward
+        if not (isinstance(forward, np.ufunc) and forward.signature is None and not node.params) \
+                or node.out_shape != shape or any(node.in_shapes[i] != shape for i in on_path):
+            return None
+        reaching.add(id(node))
+    from gradcli.api.diagnose import finite
+
+    found = run_backward([(output, Tensor(np.ones(shape)))], retain_graph=True)
+    diagonals = leaf_arrays(leaves, wrt, found)
+    if not all(finite(d) for d in diagonals.values()):
+        # A nan or inf factor at entry j makes the basis rows' 0 * factor nan across column j,
+        # as the row loop and PyTorch report it: let those passes run.
+        return None
+    n = output.size
+    rows = {}
+    for name, diagonal in diagonals.items():
+        r = np.zeros((n, n))
+        r[np.arange(n), np.arange(n)] = diagonal.ravel()
+        rows[name] = r.reshape((n,) + shape)
+    return rows
+
+
+def _basis_pass(output: Tensor, block: range) -> dict[LeafNode, Tensor]:
+    """One backward pass whose cotangent stacks the basis vectors e_i, i in block, on a leading axis."""
+    seeds = np.zeros((len(block), output.size))
+    seeds[np.arange(len(block)), np.asarray(block)] = 1.0
+    seed = Tensor(seeds.reshape((len(block),) + output.shape))
+    seed._fresh = True  # nothing else reads it: the first rule may write its result into it
+    return run_backward([(output, seed)], retain_graph=True)
+
+
+def jacobian(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] | str | None = None,
+             method: str = "batched", chunk: int | None = None) -> Result:
+    """Value and Jacobian: jacobian[v] has shape output.shape + v.shape.
+
+    Built from vector-Jacobian products with the standard basis: by default batched, a few
+    backward passes whose cotangents carry a leading axis of basis rows; method="loop" does
+    one pass per output entry (the reference the batched method is tested against).
+    """
+    p = expr if isinstance(expr, Problem) else problem(expr, values, wrt)
+    out, leaves = p.forward()
+    with differentiating(p):
+        rows = _basis_vjps(out, leaves, p.wrt, method, chunk)
+    jac = {name: r.reshape(out.shape + leaves[name].shape) for name, r in rows.items()}
+    return _with_warnings(Result("jacobian", p, out.data, jacobian=jac))
+
+
+def hessian(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] | str | None = None,
+            method: str = "batched", chunk: int | None = None) -> Result:
+    """Value and Hessian blocks of a scalar expression: hessian[a][b] = d²f / da db, a.shape + b.shape.
+
+    The gradient is computed with a differentiable backward pass (create_graph), then each
+    gradient block is differentiated again with VJPs over the standard basis.
+    """
+    p = expr if isinstance(expr, Problem) else problem(expr, values, wrt)
+    out, leaves = p.forward()
+    if out.size != 1:
+        raise GradcliError(f"the output has shape {format_shape(out.shape)}: a Hessian needs a scalar output "
+                           f"(use sum(...) or index one entry)", kind="grad")
+    blocks: dict[str, dict[str, np.ndarray]] = {}
+    with differentiating(p):
+        found = run_backward([(out, Tensor(np.ones_like(out.data)))], create_graph=True, retain_graph=True) \
+            if out.requires_grad else {}
+        first = leaf_cotangents(leaves, p.wrt, found)
+        gradients = {}
+        for a in p.wrt:
+            ga = first[a]
+            gradients[a] = np.zeros(leaves[a].shape) if ga is None else np.array(ga.data)
+            rows = _basis_vjps(ga, leaves, p.wrt, method, chunk) if ga is not None else \
+                {b: np.zeros((leaves[a].size,) + leaves[b].shape) for b in p.wrt}
+            blocks[a] = {b: rows[b].reshape(leaves[a].shape + leaves[b].shape) for b in p.wrt}
+    return _with_warnings(Result("hessian", p, out.data, gradients=gradients, hessian=blocks))
+
+
+def _with_warnings(result: Result) -> Result:
+    from gradcli.api.diagnose import nonfinite_warnings
+
+    result.warnings = nonfinite_warnings(result)
+    return result

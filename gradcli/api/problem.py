@@ -1,0 +1,138 @@
+"""A problem (an expression with its values) and a Result (what a command computed).
+
+Every command starts from `problem(expr, values, wrt)`: the expression parsed, its
+functions and variables checked, its values as float64 arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gradcli.api.evaluate import check_functions, evaluate, variables
+from gradcli.autodiff.engine import LeafNode, Tensor, as_array
+from gradcli.autodiff.op import FUNCTIONS
+from gradcli.errors import GradcliError, closest
+from gradcli.lang.parser import Expr, parse, postorder, unparse
+
+
+@dataclass
+class Problem:
+    """A parsed expression with its values: what every command starts from."""
+
+    source: str
+    tree: Expr
+    names: list[str]
+    wrt: list[str]
+    values: dict[str, np.ndarray]
+
+    @property
+    def expression(self) -> str:
+        return unparse(self.tree)
+
+    def leaves(self) -> dict[str, Tensor]:
+        """Fresh tensors for the values; those in wrt require grad."""
+        return {n: Tensor(v, requires_grad=n in self.wrt) for n, v in self.values.items()}
+
+    def forward(self, leaves: Mapping[str, Tensor] | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+        leaves = dict(leaves) if leaves is not None else self.leaves()
+        return evaluate(self.tree, leaves, source=self.source), leaves
+
+
+@dataclass
+class Result:
+    """What a command computed. Unused derivative fields stay None."""
+
+    kind: str  # grad, vjp, jacobian or hessian
+    problem: Problem
+    value: np.ndarray
+    gradients: dict[str, np.ndarray] | None = None
+    jacobian: dict[str, np.ndarray] | None = None
+    hessian: dict[str, dict[str, np.ndarray]] | None = None
+    grad_output: np.ndarray | None = None
+    warnings: list[GradcliError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # non-differentiable points met (kinks.py)
+
+    @property
+    def expression(self) -> str:
+        return self.problem.expression
+
+    @property
+    def wrt(self) -> list[str]:
+        return self.problem.wrt
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.value.shape
+
+
+def problem(expr: str | Expr, values: Mapping[str, Any], wrt: Iterable[str] | str | None = None,
+            *, source: str | None = None) -> Problem:
+    """Parse expr and check values and wrt against its variables."""
+    tree = parse(expr) if isinstance(expr, str) else expr
+    text = expr if isinstance(expr, str) else (source or unparse(tree))
+    check_functions(tree, text)
+    names = variables(tree)
+    missing = [n for n in names if n not in values]
+    extra = [n for n in values if n not in names]
+    if missing:
+        raise _missing_value(tree, text, missing, extra)
+    if extra:
+        raise GradcliError(f"{', '.join(extra)} {'is not a variable' if len(extra) == 1 else 'are not variables'} "
+                           f"of the expression (its variables: {', '.join(names) or 'none'})", kind="name")
+    if isinstance(wrt, str):
+        wrt = [w.strip() for w in wrt.split(",") if w.strip()]
+    chosen = list(names if wrt is None else wrt)
+    for w in chosen:
+        if w not in names:
+            raise GradcliError(f"--wrt names {w!r}, which is not a variable of the expression "
+                               f"(its variables: {', '.join(names) or 'none'})", kind="name")
+    if len(set(chosen)) != len(chosen):
+        raise GradcliError("--wrt names a variable twice", kind="name")
+    if not chosen:
+        raise GradcliError("the expression has no variables to differentiate", kind="name")
+    return Problem(text, tree, names, chosen, {n: as_array(values[n]) for n in names})
+
+
+def _missing_value(tree: Expr, source: str, missing: list[str], given: list[str]) -> GradcliError:
+    """The error for variables without a value, pointing at the first one's first use."""
+    first = next(node for node in postorder(tree) if node.kind == "name" and node.value == missing[0])
+    message = f"no value for {', '.join(missing)}: give " + " ".join(f"--{n} VALUE" for n in missing)
+    hint = closest(missing[0], given)
+    if missing[0] in FUNCTIONS:
+        message += f" ({missing[0]} is a function: call it as {missing[0]}(...))"
+    elif hint:
+        message += f" (did you mean {hint}, which has a value?)"
+    return GradcliError(message, kind="name", span=first.span, source=source)
+
+
+def leaf_cotangents(leaves: Mapping[str, Tensor], wrt: Iterable[str],
+                    found: Mapping[LeafNode, Tensor]) -> dict[str, Tensor | None]:
+    """The cotangent a backward pass left at each variable of wrt; None where none flowed."""
+    by_tensor = {id(node.tensor): ct for node, ct in found.items()}
+    return {name: by_tensor.get(id(leaves[name])) for name in wrt}
+
+
+def leaf_arrays(leaves: Mapping[str, Tensor], wrt: list[str], found: Mapping[LeafNode, Tensor],
+                     batch: tuple[int, ...] = ()) -> dict[str, np.ndarray]:
+    """As leaf_cotangents, as arrays shaped batch + the variable's shape (zeros where none flowed)."""
+    return {name: np.zeros(batch + leaves[name].shape) if ct is None else owned(ct.data)
+            for name, ct in leaf_cotangents(leaves, wrt, found).items()}
+
+
+def owned(a: np.ndarray) -> np.ndarray:
+    return a if a.flags.writeable and a.flags.c_contiguous else np.array(a)
+
+
+@contextmanager
+def differentiating(p: Problem) -> Iterator[None]:
+    """Around a backward pass: numpy's warnings off, and errors point into p's expression."""
+    try:
+        with np.errstate(all="ignore"):
+            yield
+    except GradcliError as err:
+        raise err.with_source(p.source) from None

@@ -1,0 +1,182 @@
+"""The command line: parse options, make one library call, render. No maths here.
+
+Variables are given as --NAME VALUE (or --NAME=VALUE, or -v NAME=VALUE for a name that
+clashes with an option). Errors are rendered here, once: a message and a caret under
+the expression on standard error, exit status 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import sys
+from collections.abc import Callable
+from enum import Enum
+from typing import Annotated, Any, Optional
+
+import typer
+
+from gradcli.api import functional
+from gradcli.errors import GradcliError
+from gradcli.lang.values import parse_value
+
+app = typer.Typer(
+    name="gradcli",
+    help="A gradient calculator: type an expression and values, get the value and its derivatives.",
+    add_completion=True,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+VARIABLES = {"allow_extra_args": True, "ignore_unknown_options": True}
+NAME = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    plain = "plain"
+    csv = "csv"
+
+
+class OnError(str, Enum):
+    stop = "stop"
+    skip = "skip"
+
+
+def default_format() -> Format:
+    try:
+        return Format(os.environ.get("GRADCLI_FORMAT", "table"))
+    except ValueError:
+        return Format.table
+
+
+# -- options shared by the commands ------------------------------------------------------
+ExprArg = Annotated[str, typer.Argument(help="The expression, e.g. 'mean(2*x)'.", show_default=False, metavar="EXPR")]
+WrtOpt = Annotated[Optional[str], typer.Option("--wrt", help="Variables to differentiate, comma separated (default: all).")]
+FormatOpt = Annotated[Optional[Format], typer.Option("--format", "-f", help="table, json, plain or csv (default: $GRADCLI_FORMAT or table).", show_default=False)]
+OutputOpt = Annotated[Optional[str], typer.Option("--output", "-o", help="Write the result to a .json, .npy or .npz file.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for rand(...) and randn(...) values.")]
+PrecisionOpt = Annotated[int, typer.Option("--precision", min=1, max=17, help="Significant digits shown in tables.")]
+VarOpt = Annotated[Optional[list[str]], typer.Option("--var", "-v", help="NAME=VALUE, for a variable whose name clashes with an option.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the Python traceback of an error.")]
+MethodOpt = Annotated[str, typer.Option("--method", help="batched (one pass per chunk of rows) or loop (one pass per row).")]
+ChunkOpt = Annotated[Optional[int], typer.Option("--chunk", help="Rows of the Jacobian per batched pass (default: chosen from the sizes).")]
+PointsOpt = Annotated[Optional[str], typer.Option("--points", help="A CSV (header of names) or JSON Lines file of points, or - for standard input: one result per point.")]
+OnErrorOpt = Annotated[OnError, typer.Option("--on-error", help="With --points, a bad row: stop (exit 2) or skip it.")]
+CheckOpt = Annotated[bool, typer.Option("--check", help="Also differentiate with SymPy and by central finite differences, show them side by side, exit 1 on a disagreement.")]
+SymbolicOpt = Annotated[bool, typer.Option("--symbolic", help="Print only the symbolic derivative (SymPy, simplified).")]
+LatexOpt = Annotated[bool, typer.Option("--latex", help="Symbolic derivatives as LaTeX (alone: print only them).")]
+RtolOpt = Annotated[float, typer.Option("--rtol", help="Relative tolerance against finite differences (torch gradcheck's).")]
+AtolOpt = Annotated[float, typer.Option("--atol", help="Absolute tolerance against finite differences (torch gradcheck's).")]
+CheckSamplesOpt = Annotated[int, typer.Option("--check-samples", min=1, help="Most coordinates (and output entries) checked; larger inputs are sampled.")]
+
+
+def report(err: GradcliError, *, label: str = "error") -> None:
+    """Print an error or warning to standard error: message, then the caret lines."""
+    lines = [f"{label}: {err.message}", *err.caret_lines()]
+    sys.stderr.write("\n".join(lines) + "\n")
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command body: GradcliError -> stderr and exit 2, Ctrl-C -> 130, closed pipe -> quiet."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = kwargs.get("debug", False)
+        try:
+            return fn(*args, **kwargs)
+        except GradcliError as err:
+            if debug:
+                raise
+            report(err)
+            raise typer.Exit(1 if err.kind == "check" else 2) from None
+        except KeyboardInterrupt:
+            sys.stderr.write("interrupted\n")
+            raise typer.Exit(130) from None
+        except MemoryError:
+            # Limits catch what shapes predict; this is what they cannot (e.g. many large passes).
+            report(GradcliError("not enough memory for this computation: use smaller values, or lower "
+                                "GRADCLI_MAX_ELEMENTS to be stopped earlier", kind="limit"))
+            raise typer.Exit(2) from None
+        except BrokenPipeError:
+            # NOTE: the reader went away (| head): stop quietly, and keep Python from
+            # complaining when it flushes stdout at exit.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(0) from None
+    return wrapper
+
+
+def variable_strings(extra: list[str], var: list[str] | None) -> dict[str, str]:
+    """NAME -> VALUE text from the extra arguments (--NAME VALUE, --NAME=VALUE) and -v NAME=VALUE."""
+    out: dict[str, str] = {}
+
+    def put(name: str, value: str, shown: str) -> None:
+        if not NAME.match(name):
+            raise GradcliError(f"{shown}: {name!r} is not a variable name (letters, digits and _)", kind="usage")
+        if name in out:
+            raise GradcliError(f"{name} is given two values", kind="usage")
+        out[name] = value
+
+    i = 0
+    while i < len(extra):
+        token = extra[i]
+        if not token.startswith("--") or len(token) == 2:
+            raise GradcliError(f"unexpected argument {token!r}: the expression comes first, then --NAME VALUE "
+                               f"for each variable (quote the expression if it has spaces)", kind="usage")
+        name, eq, value = token[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(extra):
+                raise GradcliError(f"{token} needs a value, e.g. {token} 1,2,3", kind="usage")
+            value = extra[i + 1]
+            i += 1
+        put(name, value, token)
+        i += 1
+    for item in var or []:
+        name, eq, value = item.partition("=")
+        if not eq:
+            raise GradcliError(f"-v {item!r}: write NAME=VALUE", kind="usage")
+        put(name.strip(), value, f"-v {item}")
+    return out
+
+
+def read_values(ctx: typer.Context, var: list[str] | None, seed: int) -> dict[str, Any]:
+    texts = variable_strings(list(ctx.args), var)
+    return {name: parse_value(text, name, seed=seed) for name, text in texts.items()}
+
+
+def announce(result: functional.Result) -> None:
+    """A result's warnings and notes, to standard error."""
+    for warning in result.warnings:
+        report(warning, label="warning")
+    for note in result.notes:
+        sys.stderr.write(f"note: {note}\n")
+
+
+def emit(result: functional.Result, fmt: Format | None, output: str | None, precision: int) -> None:
+    """Warnings to stderr, then the result to a file or standard output in the chosen format."""
+    from gradcli.render import output as render
+
+    announce(result)
+    if output:
+        render.write_output(result, output)
+        return
+    fmt = fmt or default_format()
+    if fmt is Format.json:
+        sys.stdout.write(render.dumps(render.payload(result)) + "\n")
+    elif fmt is Format.plain:
+        sys.stdout.write(render.plain(result) + "\n")
+    elif fmt is Format.csv:
+        from gradcli.api.batch import from_result
+        from gradcli.render.rows import CsvRows
+
+        CsvRows(sys.stdout).write(from_result(result, 1))
+    else:
+        from rich.console import Console
+
+        from gradcli.render.tables import render_table
+
+        render_table(result, Console(), precision)
+    sys.stdout.flush()

@@ -1,0 +1,154 @@
+"""`gradcli grad`, `jacobian`, `hessian` and `ops`: the derivative commands and the language reference."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from gradcli.api import functional
+from gradcli.cli.base import (
+    VARIABLES, AtolOpt, CheckOpt, CheckSamplesOpt, ChunkOpt, DebugOpt, ExprArg, Format, FormatOpt, LatexOpt,
+    MethodOpt, OnError, OnErrorOpt, OutputOpt, PointsOpt, PrecisionOpt, RtolOpt, SeedOpt, SymbolicOpt, VarOpt,
+    WrtOpt, app, default_format, emit, guarded, read_values,
+)
+from gradcli.cli.check import checked
+from gradcli.errors import GradcliError
+from gradcli.lang.values import parse_value
+
+
+def conclude(result: functional.Result, fmt: Format | None, output: str | None, precision: int, *,
+             check: bool = False, symbolic: bool = False, latex: bool = False, rtol: float = 1e-3,
+             atol: float = 1e-5, samples: int = 32) -> None:
+    """emit the result; with --check, --symbolic or --latex, the cross-check's output (commands/check.py)."""
+    if not (check or symbolic or latex):
+        return emit(result, fmt, output, precision)
+    checked(result, fmt, output, precision, check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol,
+            samples=samples)
+
+
+@app.command(context_settings=VARIABLES, help="""Value and gradient of a scalar expression.
+
+With --grad-output V (shaped like the output) a non-scalar expression gives the
+vector-Jacobian product, as y.backward(V) does in PyTorch.
+
+Examples:
+
+  gradcli grad "mean(2*x)" --x 1,2,3
+
+  gradcli grad "(w*x - y)**2" --w 1 --x 2 --y 4 --wrt w
+
+  gradcli grad "[m[0]**2, m[1]**3]" --m 2,3 --grad-output 2,3
+""")
+@guarded
+def grad(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None,
+         grad_output: Annotated[Optional[str], typer.Option("--grad-output", "-g", help="Cotangent V shaped like the output: gives Vᵀ·J.")] = None,
+         format: FormatOpt = None, output: OutputOpt = None, seed: SeedOpt = 0, precision: PrecisionOpt = 4,
+         var: VarOpt = None, points: PointsOpt = None, on_error: OnErrorOpt = OnError.stop,
+         check: CheckOpt = False, symbolic: SymbolicOpt = False, latex: LatexOpt = False,
+         rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
+         debug: DebugOpt = False) -> None:
+    values = read_values(ctx, var, seed)
+    cotangent = parse_value(grad_output, "grad-output", seed=seed) if grad_output is not None else None
+    if points is not None:
+        from gradcli.cli.script import run_points
+
+        return run_points("grad", expr, values, wrt, points, on_error, format, output, precision, seed,
+                          grad_output=cotangent, single={"--check": check, "--symbolic": symbolic, "--latex": latex})
+    conclude(functional.grad(expr, values, wrt=wrt, grad_output=cotangent), format, output, precision,
+             check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol, samples=check_samples)
+
+
+@app.command(context_settings=VARIABLES, help="""Value and full Jacobian (output.shape + variable.shape).
+
+J[i, j] = d out[i] / d x[j], built from vector-Jacobian products with the standard basis.
+
+Examples:
+
+  gradcli jacobian "[m[0]**2 + 3*m[1], m[1]**2 + 2*m[0]]" --m 2,3
+
+  gradcli jacobian "tanh(W @ x)" --W "randn(3,3)" --x 1,2,3 --wrt x
+""")
+@guarded
+def jacobian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: MethodOpt = "batched",
+             chunk: ChunkOpt = None, format: FormatOpt = None, output: OutputOpt = None, seed: SeedOpt = 0,
+             precision: PrecisionOpt = 4, var: VarOpt = None, points: PointsOpt = None,
+             on_error: OnErrorOpt = OnError.stop,
+             explain: Annotated[bool, typer.Option("--explain", help="Show each row as one backward pass with a basis cotangent.")] = False,
+             check: CheckOpt = False, symbolic: SymbolicOpt = False, latex: LatexOpt = False,
+             rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
+             debug: DebugOpt = False) -> None:
+    values = read_values(ctx, var, seed)
+    if explain:
+        if points is not None or check or symbolic or latex:
+            raise GradcliError("--explain shows the rows of one point; it cannot be combined with --points, "
+                               "--check, --symbolic or --latex", kind="usage")
+        from gradcli.cli.inspect import show_jacobian_rows
+
+        return show_jacobian_rows(expr, values, wrt, format)
+    if points is not None:
+        from gradcli.cli.script import run_points
+
+        return run_points("jacobian", expr, values, wrt, points, on_error, format, output, precision, seed,
+                          method=method, chunk=chunk, single={"--check": check, "--symbolic": symbolic, "--latex": latex})
+    conclude(functional.jacobian(expr, values, wrt=wrt, method=method, chunk=chunk), format, output, precision,
+             check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol, samples=check_samples)
+
+
+@app.command(context_settings=VARIABLES, help="""Value, gradient and Hessian blocks of a scalar expression.
+
+H[a][b] = d²f / da db, shaped a.shape + b.shape.
+
+Examples:
+
+  gradcli hessian "x @ A @ x" --x 1,2 --A "1,2;3,4" --wrt x
+
+  gradcli hessian "sum(sin(x)) * y**2" --x 0.5,1 --y 3
+""")
+@guarded
+def hessian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: MethodOpt = "batched",
+            chunk: ChunkOpt = None, format: FormatOpt = None, output: OutputOpt = None, seed: SeedOpt = 0,
+            precision: PrecisionOpt = 4, var: VarOpt = None, points: PointsOpt = None,
+            on_error: OnErrorOpt = OnError.stop,
+            check: CheckOpt = False, symbolic: SymbolicOpt = False, latex: LatexOpt = False,
+            rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
+            debug: DebugOpt = False) -> None:
+    values = read_values(ctx, var, seed)
+    if points is not None:
+        from gradcli.cli.script import run_points
+
+        return run_points("hessian", expr, values, wrt, points, on_error, format, output, precision, seed,
+                          method=method, chunk=chunk, single={"--check": check, "--symbolic": symbolic, "--latex": latex})
+    conclude(functional.hessian(expr, values, wrt=wrt, method=method, chunk=chunk), format, output, precision,
+             check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol, samples=check_samples)
+
+
+@app.command(help="""Every function of the expression language, with a one-line description.
+
+Examples:
+
+  gradcli ops
+
+  gradcli ops --format json
+""")
+@guarded
+def ops(format: FormatOpt = None, debug: DebugOpt = False) -> None:
+    from gradcli.render.catalog import catalog, render_catalog
+
+    entries = catalog()
+    fmt = format or default_format()
+    if fmt is Format.json:
+        from gradcli.render.output import dumps
+
+        sys.stdout.write(dumps(entries) + "\n")
+    elif fmt is Format.plain:
+        sys.stdout.write("\n".join(f"{e['signature']}\t{e['doc']}" for e in entries) + "\n")
+    elif fmt is Format.csv:
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["signature", "family", "doc"])
+        writer.writerows([e["signature"], e["family"], e["doc"]] for e in entries)
+    else:
+        render_catalog(entries)

@@ -1,0 +1,381 @@
+"""The expression language: text to a tree of `Expr`, and back to text.
+
+A hand-written tokenizer and Pratt parser (no `eval`, no Python `ast`), so that `^` is a
+power, spans are character offsets, and deep or huge inputs fail with a clear error.
+
+Precedence, lowest first: comparisons; + -; * / @; unary - +; ** and ^ (right
+associative; a unary operator binds looser, so -x**2 is -(x**2)); then calls,
+indexing and `.T`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from gradcli.errors import GradcliError, Span
+from gradcli.limits import LIMITS
+
+BINARY = {  # token -> (operation name, left binding power, right binding power)
+    "<": ("lt", 10, 11), "<=": ("le", 10, 11), ">": ("gt", 10, 11), ">=": ("ge", 10, 11),
+    "==": ("eq", 10, 11), "!=": ("ne", 10, 11),
+    "+": ("add", 20, 21), "-": ("sub", 20, 21),
+    "*": ("mul", 30, 31), "/": ("div", 30, 31), "@": ("matmul", 30, 31),
+    "**": ("pow", 50, 49), "^": ("pow", 50, 49),
+}
+SYMBOLS = {name: token for token, (name, _, _) in BINARY.items() if token != "^"}
+PRECEDENCE = {name: left for _, (name, left, _) in BINARY.items()}
+UNARY_POWER = 40
+CONSTANTS = {"pi": 3.141592653589793, "e": 2.718281828459045}
+LOOKALIKES = {"−": "-", "–": "-", "×": "*", "·": "*", "÷": "/", "＊": "*", "＋": "+", "（": "(", "）": ")",
+              "，": ",", "²": "**2", "³": "**3"}
+
+TOKEN = re.compile(r"""
+    (?P<space>\s+)
+  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
+  | (?P<op>\*\*|<=|>=|==|!=|[-+*/@^<>()\[\],:.=])
+""", re.VERBOSE)
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A node of the expression tree.
+
+    kind: num (value: float), name (value: str), unary (value: "neg" | "pos"),
+    binary (value: an operation name, args: left, right), call (value: function name,
+    args, keywords), index (args: target, *items), slice (args: start, stop, step; any
+    may be None), attr (value: "T"), list (args: items), tuple (args: items).
+    """
+
+    kind: str
+    span: Span
+    value: Any = None
+    args: tuple[Expr | None, ...] = ()
+    keywords: tuple[tuple[str, Expr], ...] = field(default=())
+    text: str = ""  # the source text of a number, so `x[1]` reads as the integer 1
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # number, name, op, end
+    text: str
+    span: Span
+
+
+def tokenize(source: str) -> list[Token]:
+    tokens = []
+    pos = 0
+    while pos < len(source):
+        m = TOKEN.match(source, pos)
+        if m is None:
+            ch = source[pos]
+            hint = LOOKALIKES.get(ch)
+            message = f"unexpected character {ch!r}"
+            if hint:
+                message += f": did you mean {hint!r}?"
+            elif ch == "'" or ch == '"':
+                message += ": the language has no strings"
+            raise GradcliError(message, kind="syntax", span=(pos, pos + 1), source=source)
+        if m.lastgroup != "space":
+            tokens.append(Token(m.lastgroup, m.group(), (pos, m.end())))
+        pos = m.end()
+    tokens.append(Token("end", "", (len(source), len(source))))
+    return tokens
+
+
+class _Parser:
+    def __init__(self, source: str, max_depth: int):
+        self.source = source
+        self.tokens = tokenize(source)
+        self.pos = 0
+        self.depth = 0
+        self.max_depth = max_depth
+        # A parenthesised sub-expression keeps its own span; the nodes built around it
+        # reach out to its brackets, so (a - b)**2 spans the whole text.
+        self.bracketed: dict[int, Span] = {}
+
+    def extent(self, e: Expr) -> Span:
+        return self.bracketed.get(id(e), e.span)
+
+    # -- token helpers -----------------------------------------------------------
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.pos]
+
+    def advance(self) -> Token:
+        tok = self.tokens[self.pos]
+        self.pos += 1
+        return tok
+
+    def at(self, text: str) -> bool:
+        return self.tok.kind == "op" and self.tok.text == text
+
+    def expect(self, text: str, opener: Token | None = None) -> Token:
+        if self.at(text):
+            return self.advance()
+        found = "the end of the expression" if self.tok.kind == "end" else repr(self.tok.text)
+        message = f"expected {text!r} but found {found}"
+        if opener is not None:
+            message += f" (to close the {opener.text!r} at column {opener.span[0] + 1})"
+        raise self.error(message, self.tok.span)
+
+    def error(self, message: str, span: Span) -> GradcliError:
+        return GradcliError(message, kind="syntax", span=span, source=self.source)
+
+    # -- grammar -----------------------------------------------------------------
+    def expression(self, min_bp: int = 0) -> Expr:
+        self.depth += 1
+        if self.depth > self.max_depth:
+            raise GradcliError(f"the expression is nested more than {self.max_depth} levels deep "
+                               f"(GRADCLI_MAX_DEPTH)",
+                               kind="limit", span=self.tok.span, source=self.source)
+        left = self.prefix()
+        compared = False  # a < b < c is refused; (a < b) == (c < d) compares two masks
+        while self.tok.kind == "op" and self.tok.text in BINARY:
+            name, lbp, rbp = BINARY[self.tok.text]
+            if lbp < min_bp:
+                break
+            op = self.advance()
+            if lbp == PRECEDENCE["lt"]:
+                if compared:
+                    raise self.error("comparisons cannot be chained: combine masks with *", op.span)
+                compared = True
+            right = self.expression(rbp)
+            left = Expr("binary", (self.extent(left)[0], self.extent(right)[1]), name, (left, right))
+        self.depth -= 1
+        return left
+
+    def prefix(self) -> Expr:
+        tok = self.tok
+        if self.at("-") or self.at("+"):
+            self.advance()
+            operand = self.expression(UNARY_POWER)
+            return Expr("unary", (tok.span[0], self.extent(operand)[1]), "neg" if tok.text == "-" else "pos", (operand,))
+        return self.postfix(self.primary())
+
+    def primary(self) -> Expr:
+        tok = self.tok
+        if tok.kind == "number":
+            self.advance()
+            return Expr("num", tok.span, float(tok.text), text=tok.text)
+        if tok.kind == "name":
+            self.advance()
+            if self.at("("):
+                return self.call(tok)
+            return Expr("name", tok.span, tok.text)
+        if self.at("("):
+            self.advance()
+            if self.at(")"):
+                raise self.error("empty parentheses", (tok.span[0], self.tok.span[1]))
+            items = self.comma_list(")", tok)
+            end = self.expect(")", tok)
+            if len(items) == 1 and not self.tokens[self.pos - 2].text == ",":
+                self.bracketed[id(items[0])] = (tok.span[0], end.span[1])
+                return items[0]
+            return Expr("tuple", (tok.span[0], end.span[1]), None, tuple(items))
+        if self.at("["):
+            self.advance()
+            items = [] if self.at("]") else self.comma_list("]", tok)
+            end = self.expect("]", tok)
+            if not items:
+                raise self.error("an empty list has no value", (tok.span[0], end.span[1]))
+            return Expr("list", (tok.span[0], end.span[1]), None, tuple(items))
+        if tok.kind == "end":
+            if self.pos == 0:
+                raise self.error("the expression is empty", tok.span)
+            raise self.error("the expression ends too early", tok.span)
+        raise self.error(f"unexpected {tok.text!r}", tok.span)
+
+    def comma_list(self, closer: str, opener: Token) -> list[Expr]:
+        items = [self.expression()]
+        while self.at(","):
+            self.advance()
+            if self.at(closer):
+                break
+            items.append(self.expression())
+        return items
+
+    def call(self, name: Token) -> Expr:
+        opener = self.advance()
+        args: list[Expr] = []
+        keywords: list[tuple[str, Expr]] = []
+        while not self.at(")"):
+            if self.tok.kind == "name" and self.tokens[self.pos + 1].text == "=" and \
+                    self.tokens[self.pos + 1].kind == "op":
+                key = self.advance()
+                self.advance()
+                if any(k == key.text for k, _ in keywords):
+                    raise self.error(f"keyword {key.text!r} given twice", key.span)
+                keywords.append((key.text, self.expression()))
+            else:
+                if keywords:
+                    raise self.error("a positional argument cannot follow a keyword argument", self.tok.span)
+                args.append(self.expression())
+            if not self.at(","):
+                break
+            self.advance()
+        end = self.expect(")", opener)
+        return Expr("call", (name.span[0], end.span[1]), name.text, tuple(args), tuple(keywords))
+
+    def postfix(self, expr: Expr) -> Expr:
+        while True:
+            if self.at("["):
+                opener = self.advance()
+                items = [self.index_item()]
+                while self.at(","):
+                    self.advance()
+                    items.append(self.index_item())
+                end = self.expect("]", opener)
+                expr = Expr("index", (self.extent(expr)[0], end.span[1]), None, (expr, *items))
+            elif self.at("."):
+                self.advance()
+                attr = self.tok
+                if attr.kind != "name":
+                    raise self.error("expected a name after '.'", attr.span)
+                self.advance()
+                if attr.text != "T":
+                    raise self.error(f"unknown attribute {attr.text!r}: only .T (transpose) is allowed",
+                                     attr.span)
+                expr = Expr("attr", (self.extent(expr)[0], attr.span[1]), "T", (expr,))
+            else:
+                return expr
+
+    def index_item(self) -> Expr:
+        start_tok = self.tok
+        parts: list[Expr | None] = [None, None, None]
+        if not self.at(":"):
+            parts[0] = self.expression()
+            if not self.at(":"):
+                return parts[0]
+        for slot in (1, 2):
+            if not self.at(":"):
+                break
+            self.advance()
+            if not (self.at(":") or self.at(",") or self.at("]")):
+                parts[slot] = self.expression()
+        end = self.tokens[self.pos - 1].span[1]
+        return Expr("slice", (start_tok.span[0], end), None, tuple(parts))
+
+
+def parse(source: str) -> Expr:
+    """The expression tree of source, or a GradcliError with the span at fault.
+
+    >>> sexpr(parse("-x**2"))
+    '(neg (pow x 2))'
+    """
+    if len(source) > LIMITS.max_length:
+        raise GradcliError(f"the expression is {len(source):,} characters long; the limit is "
+                           f"{LIMITS.max_length:,} (GRADCLI_MAX_LENGTH)", kind="limit")
+    parser = _Parser(source, LIMITS.max_depth)
+    # Every node of the tree has a token of its own, so this bounds the tree before it is built.
+    parts = len(parser.tokens) - 1
+    if parts > LIMITS.max_nodes:
+        raise GradcliError(f"the expression has {parts:,} parts; the limit is {LIMITS.max_nodes:,} "
+                           f"(GRADCLI_MAX_NODES)", kind="limit")
+    tree = parser.expression()
+    if parser.tok.kind != "end":
+        tok = parser.tok
+        message = f"unexpected {tok.text!r}"
+        if tok.text == ")" or tok.text == "]":
+            message = f"unmatched {tok.text!r}"
+        elif tok.text == "=":
+            message += ": use == to compare"
+        raise parser.error(message, tok.span)
+    return tree
+
+
+def children(e: Expr) -> Iterator[Expr]:
+    for a in e.args:
+        if a is not None:
+            yield a
+    for _, v in e.keywords:
+        yield v
+
+
+def postorder(root: Expr) -> Iterator[Expr]:
+    """Every node after its children, without recursion (deep trees are fine)."""
+    stack: list[tuple[Expr, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            yield node
+            continue
+        stack.append((node, True))
+        for child in reversed(list(children(node))):
+            stack.append((child, False))
+
+
+def fold(root: Expr, combine) -> Any:
+    """Bottom-up fold over the tree: combine(node, child_results) for every node."""
+    results: dict[int, Any] = {}
+    for node in postorder(root):
+        kids = [results.pop(id(c)) if c is not None else None for c in node.args]
+        kws = [(k, results.pop(id(v))) for k, v in node.keywords]
+        results[id(node)] = combine(node, kids, kws)
+    return results[id(root)]
+
+
+def sexpr(root: Expr) -> str:
+    """S-expression form, for tests: -x**2 -> (neg (pow x 2))."""
+    def combine(node: Expr, kids: list, kws: list) -> str:
+        if node.kind == "num":
+            v = node.value
+            return str(int(v)) if v.is_integer() and abs(v) < 1e16 else repr(v)
+        if node.kind == "name":
+            return node.value
+        head = {"unary": node.value, "binary": node.value, "call": node.value, "attr": "T"}.get(node.kind, node.kind)
+        parts = [k if k is not None else "_" for k in kids] + [f"{k}={v}" for k, v in kws]
+        return "(" + " ".join([head, *parts]) + ")"
+    return fold(root, combine)
+
+
+def unparse(root: Expr) -> str:
+    """Canonical text, parenthesised wherever precedence matters: -x**2 -> -(x**2)."""
+    def combine(node: Expr, kids: list, kws: list) -> tuple[str, int]:
+        k = node.kind
+        if k == "num":
+            return node.text or repr(node.value), 100
+        if k == "name":
+            return node.value, 100
+        if k == "unary":
+            text, prec = kids[0]
+            if prec < 100:
+                text = f"({text})"
+            return ("-" if node.value == "neg" else "+") + text, UNARY_POWER
+        if k == "binary":
+            prec = PRECEDENCE[node.value]
+            (lt, lp), (rt, rp) = kids
+            right_assoc = node.value == "pow"
+            chain = prec == PRECEDENCE["lt"]  # comparisons do not chain: parenthesise both sides
+            if lp < prec or ((right_assoc or chain) and lp == prec):
+                lt = f"({lt})"
+            if rp < prec or (not right_assoc and rp == prec):
+                rt = f"({rt})"
+            sym = SYMBOLS[node.value]
+            return (f"{lt} {sym} {rt}" if prec <= 20 or sym == "@" else f"{lt}{sym}{rt}"), prec
+        if k == "call":
+            args = [t for t, _ in kids] + [f"{name}={t}" for name, (t, _) in kws]
+            return f"{node.value}({', '.join(args)})", 100
+        if k == "index":
+            (target, tp), *items = kids
+            if tp < 100:
+                target = f"({target})"
+            return f"{target}[{', '.join(t for t, _ in items)}]", 100
+        if k == "slice":
+            parts = ["" if c is None else c[0] for c in kids]
+            text = f"{parts[0]}:{parts[1]}" + (f":{parts[2]}" if kids[2] is not None else "")
+            return text, 100
+        if k == "attr":
+            text, prec = kids[0]
+            # NOTE: a number needs parentheses too: "2.T" would read as "2." then "T".
+            bare = prec == 100 and node.args[0].kind != "num"
+            return (text if bare else f"({text})") + ".T", 100
+        if k == "list":
+            return "[" + ", ".join(t for t, _ in kids) + "]", 100
+        if k == "tuple":
+            return "(" + ", ".join(t for t, _ in kids) + ("," if len(kids) == 1 else "") + ")", 100
+        raise AssertionError(k)
+    return fold(root, combine)[0]

@@ -1,0 +1,168 @@
+"""The check's output: its JSON object, its rich table, and symbolic derivatives as text.
+
+Both the table and the JSON are built from a check.Report; formulas are written by SymPy
+(pretty, LaTeX or its plain `str`). rich and sympy are imported by the functions that
+draw or print with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from gradcli.analysis.check import Formula, Report, SubCheck
+from gradcli.lang.numbers import json_number
+
+FORMULA_WIDTH = 48  # characters of a formula shown in a table cell (JSON has it whole)
+MAX_ENTRIES = 40  # table rows before only disagreeing entries and the first others are shown
+
+
+def _number(v: float | None) -> float | str | None:
+    return None if v is None else json_number(v)
+
+
+def _errors(sub: SubCheck) -> dict[str, Any]:
+    return {"max_abs_err": _number(sub.max_abs_err), "max_rel_err": _number(sub.max_rel_err), "compared": sub.compared}
+
+
+def check_payload(report: Report, latex: bool = False) -> dict[str, Any]:
+    """The "check" object of the JSON output."""
+    tol = report.tolerance
+    sympy: dict[str, Any] = {**_errors(report.sympy), "derivatives": formula_strings(report)}
+    if latex:
+        sympy["latex"] = formula_strings(report, latex=True)
+    if report.sympy.note:
+        sympy["unavailable"] = report.sympy.note
+    p = report.result.problem
+    out: dict[str, Any] = {
+        "ok": report.ok,
+        "sympy": sympy,
+        "finite_difference": {**_errors(report.finite_difference), "step": report.step},
+        "tolerance": {"finite_difference": {"rtol": tol.rtol, "atol": tol.atol},
+                      "sympy": {"rtol": tol.sympy_rtol, "atol": tol.sympy_atol}},
+        "sampled": {n: {"checked": k, "of": int(p.values[n].size)} for n, k in report.sampled.items()},
+        "entries": [{"entry": e.label, "autograd": _number(e.engine), "sympy": _number(e.sympy),
+                     "finite_difference": _number(e.fd), "ok": e.ok,
+                     "agrees": {"sympy": e.sympy_ok, "finite_difference": e.fd_ok},
+                     "note": e.note} for e in report.entries],
+        "disagreeing": report.disagreeing(),
+    }
+    if report.outputs is not None:
+        out["sampled"]["output entries"] = {"checked": report.outputs, "of": int(report.result.value.size)}
+    return out
+
+
+def formula_strings(report: Report, latex: bool = False) -> dict[str, dict[str, str]]:
+    """{variable: {∂f/∂x_i: formula}} in SymPy's plain (or LaTeX) spelling."""
+    import sympy as sp
+
+    return {name: {_latex_label(f) if latex else f.label: sp.latex(f.expr) if latex else str(f.expr) for f in fs}
+            for name, fs in report.formulas.items()}
+
+
+def _latex_label(f: Formula) -> str:
+    import sympy as sp
+
+    head = r"(v \cdot f)" if f.head == "(v·f)" else sp.latex(sp.Symbol(f.head))
+    order = "^{2}" if len(f.wrt) == 2 else ""
+    below = " ".join(rf"\partial {sp.latex(sp.Symbol(w))}" for w in f.wrt)
+    return rf"\frac{{\partial{order} {head}}}{{{below}}}"
+
+
+def formula_lines(formulas: Iterable[Formula], *, latex: bool = False, pretty: bool = True) -> list[str]:
+    """One `∂f/∂x_i = ...` per formula: SymPy's pretty form (several lines for a fraction), LaTeX, or plain."""
+    import sympy as sp
+
+    lines = []
+    for f in formulas:
+        if latex:
+            lines.append(f"{_latex_label(f)} = {sp.latex(f.expr)}")
+        elif not pretty:
+            lines.append(f"{f.label} = {f.expr}")
+        else:
+            # A placeholder as wide as the label keeps SymPy's alignment of tall formulas.
+            placeholder = "X" * len(f.label)
+            art = sp.pretty(sp.Eq(sp.Symbol(placeholder), f.expr, evaluate=False), use_unicode=True, wrap_line=False)
+            lines.append(art.replace(placeholder, f.label))
+    return lines
+
+
+def _cell(expr: Any, latex: bool) -> str:
+    import sympy as sp
+
+    if expr is None:
+        return ""
+    # One line per cell: SymPy's plain spelling (its pretty form stacks powers and fractions).
+    text = sp.latex(expr) if latex else str(expr)
+    return text if len(text) <= FORMULA_WIDTH else text[:FORMULA_WIDTH - 1] + "…"
+
+
+def _summary(report: Report) -> list[str]:
+    tol = report.tolerance
+    lines = []
+    sub = report.sympy
+    if sub.note:
+        lines.append(f"SymPy: not checked: {sub.note}")
+    else:
+        lines.append(f"SymPy: {_errors_text(sub)} (tolerance {tol.sympy_atol:g} + {tol.sympy_rtol:g}·|SymPy|)")
+    lines.append(f"finite differences (central, step {report.step:g}·max(1, |x|)): "
+                 f"{_errors_text(report.finite_difference)} (tolerance {tol.atol:g} + {tol.rtol:g}·|fd|)")
+    p = report.result.problem
+    for name, k in report.sampled.items():
+        if k < p.values[name].size:
+            lines.append(f"sampled {k} of {p.values[name].size:,} coordinates of {name} (--check-samples)")
+    if report.outputs is not None and report.outputs < report.result.value.size:
+        lines.append(f"sampled {report.outputs} of {report.result.value.size:,} output entries (--check-samples)")
+    return lines
+
+
+def verdict(report: Report) -> str:
+    """One line: all agree, none disagrees (some not comparable), or which disagree."""
+    n = len(report.entries)
+    bad = report.disagreeing()
+    if bad:
+        return f"✗ {len(bad)} of {n} entries disagree: {', '.join(bad)}"
+    unmatched = sum(e.sympy_ok is None and e.fd_ok is None for e in report.entries)
+    if unmatched:
+        return f"✓ no entry disagrees; {unmatched} of {n} not comparable at this point"
+    return "✓ the entry agrees" if n == 1 else f"✓ all {n} entries agree"
+
+
+def _errors_text(sub: SubCheck) -> str:
+    if not sub.compared:
+        return "no entry comparable"
+    relative = "" if sub.max_rel_err is None else f", max rel error {sub.max_rel_err:.3g}"
+    return f"max abs error {sub.max_abs_err:.3g}{relative} over {sub.compared} entr{'y' if sub.compared == 1 else 'ies'}"
+
+
+def render_check(report: Report, console: Any, precision: int = 4, latex: bool = False) -> None:
+    """The check table (entry, autograd, SymPy formula and value, finite differences, ✓/✗) and its summary."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from gradcli.render.tables import number, titled
+
+    shared = [f for fs in report.formulas.values() for f in fs if f.general]
+    if shared:
+        console.print(Text("\n".join(formula_lines(shared, latex=latex))))
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
+    for header, justify in (("entry", "left"), ("autograd", "right"), ("SymPy formula", "left"), ("SymPy", "right"),
+                            ("finite diff.", "right"), ("", "center"), ("note", "left")):
+        table.add_column(Text(header), justify=justify)
+    shown = report.entries
+    if len(shown) > MAX_ENTRIES:
+        bad = [e for e in shown if not e.ok]
+        shown = bad + [e for e in shown if e.ok][:max(0, MAX_ENTRIES - len(bad))]
+    for e in shown:
+        table.add_row(Text(e.label), number(e.engine, precision), Text(_cell(e.formula, latex)),
+                      number(e.sympy, precision) if e.sympy is not None else Text("-"),
+                      number(e.fd, precision) if e.fd is not None else Text("-"),
+                      Text("✓", style="green") if e.ok else Text("✗", style="bold red"),
+                      Text(e.note, style="dim"))
+    console.print(titled("check: autograd against SymPy and finite differences", table))
+    notes = _summary(report)
+    if len(shown) < len(report.entries):
+        notes.append(f"{len(report.entries) - len(shown)} agreeing entries not shown; --format json for all")
+    notes.append(verdict(report))
+    console.print(Text("\n".join(notes), style="dim" if report.ok else ""))
