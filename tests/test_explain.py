@@ -14,7 +14,7 @@ import pytest
 
 from gradcli.autodiff.engine import Tensor, call, sum_to
 from gradcli.api.evaluate import evaluate
-from gradcli.analysis.localrules import RULES, rule_for
+from gradcli.analysis.explain import GENERIC_WORDS, words_of
 from gradcli.ops import OPS
 from gradcli.lang.parser import parse
 
@@ -87,21 +87,18 @@ def test_backward_steps_follow_the_engine_and_end_with_grads_answer(cli):
 
 
 def elementwise_cases():
-    for name, rule in RULES.items():
-        op = OPS[name]
-        if rule.local and op.public:
+    for name, op in OPS.items():
+        if op.words is not None and op.words.local:
             for i in range(len(op.samples)):
                 yield name, i
 
 
 @pytest.mark.parametrize("name,index", list(elementwise_cases()))
 def test_local_rule_words_are_the_engines_rule(name, index):
-    from test_ops import draw  # the registry tests' sampler of each domain
-
-    op, rule = OPS[name], RULES[name]
-    sample = op.samples[index]
+    op = OPS[name]
+    rule, sample = op.words, op.samples[index]
     rng = np.random.default_rng(zlib.crc32(f"rule/{name}/{index}".encode()))
-    arrays = [draw(rng, d, s) for d, s in zip(sample.domains(), sample.shapes)]
+    arrays = sample.draw(rng)
     inputs = [Tensor(a, requires_grad=d != "mask") for a, d in zip(arrays, sample.domains())]
     out = call(op, *inputs, **sample.params)
     g = rng.standard_normal(out.shape)
@@ -122,10 +119,23 @@ def test_local_rule_words_are_the_engines_rule(name, index):
 
 def test_every_public_primitive_has_its_rule_in_words():
     missing = [op.name for op in OPS.values()
-               if op.public and op.is_primitive and op.differentiable and op.name not in RULES]
+               if op.public and op.is_primitive and op.differentiable and op.words is None]
     assert missing == []
-    assert rule_for("stack", 3).vjp == ("g[0]", "g[1]", "g[2]")
-    assert "some_new_op" in rule_for("some_new_op", 1).vjp[0]
+    for op in OPS.values():  # words name every input, and say one thing per input
+        if op.words is not None and op.arity is not None:
+            assert len(op.words.args) == op.arity, op.name
+            assert len(op.words.local or op.words.vjp) == op.arity, op.name
+
+
+def test_words_for_any_number_of_inputs_and_for_an_operation_without_words():
+    items = [Tensor(np.array([1.0, 2.0]), requires_grad=True) for _ in range(3)]
+    stacked = call("stack", *items, item_ndim=1).grad_fn
+    assert words_of(stacked).args == ("x0", "x1", "x2")
+    assert words_of(stacked).vjp == ("g[0]", "g[1]", "g[2]")
+    matrix = Tensor(np.array([[2.0, 1.0], [1.0, 3.0]]), requires_grad=True)
+    cofactor = call("cofactor", matrix).grad_fn
+    assert OPS["cofactor"].words is None
+    assert words_of(cofactor).vjp == (GENERIC_WORDS.format(op="cofactor"),)
 
 
 KINKS = [  # expression, values at the kink, values away from it, the rule named, gradients at the kink

@@ -17,7 +17,8 @@ import pytest
 
 from gradcli.api import functional
 from gradcli.autodiff import parallel
-from gradcli.autodiff.engine import Tensor, call, run_backward
+from gradcli.autodiff.engine import Tensor, call, run_backward, without_donation
+from gradcli.ops.common import F
 from gradcli.autodiff.op import OPS
 
 UFUNC_OPS = sorted(name for name, op in OPS.items() if isinstance(op.forward, np.ufunc) and op.forward.signature is None)
@@ -205,10 +206,10 @@ REUSE_CASES = [
 
 
 def _without_reuse(expr: str, values: dict, wrt: str) -> dict:
-    # An on_node callback and an observer are the two readers that turn reuse off.
     leaves = {k: Tensor(v, requires_grad=k in wrt.split(",")) for k, v in values.items()}
-    out = evaluate(parse(expr), leaves, on_node=lambda node, value: None)
-    found = run_backward([(out, Tensor(1.0))], observer=lambda node, g, cts: None)
+    with without_donation():
+        out = evaluate(parse(expr), leaves)
+        found = run_backward([(out, Tensor(1.0))])
     by_id = {id(node.tensor): ct.data for node, ct in found.items()}
     return {k: by_id[id(leaves[k])] for k in wrt.split(",")}
 
@@ -232,26 +233,39 @@ def test_large_gradient_with_reuse_and_threads_matches_the_formula():
     np.testing.assert_array_equal(got, _without_reuse("sum(sin(x)*exp(-x**2))", {"x": x}, "x")["x"])
 
 
-def test_a_given_up_temporary_takes_the_result():
+def _address(t: Tensor) -> int:
+    return t.data.ctypes.data
+
+
+def test_a_temporary_takes_the_result():
     x = np.linspace(-1.0, 1.0, 5)
-    temp = call("exp", Tensor(x))
-    negated = call("neg", temp, reuse=(0,))
-    assert np.shares_memory(negated.data, temp.data)
+    box = [call("exp", Tensor(x))]
+    address = _address(box[0])
+    negated = -box.pop()  # popped: a temporary, as the expression walk hands values on
+    assert _address(negated) == address
     np.testing.assert_array_equal(negated.data, -np.exp(x))
+    box = [call("exp", Tensor(x))]
+    address = _address(box[0])
+    with without_donation():
+        assert _address(-box.pop()) != address
 
 
-def test_reuse_is_refused_for_the_callers_arrays_and_for_saved_values():
+def test_reuse_is_refused_for_named_values_the_callers_arrays_and_saved_values():
     x = np.linspace(-1.0, 1.0, 5)
-    given = Tensor(x)  # made by the caller: never written into
-    assert not np.shares_memory(call("neg", given, reuse=(0,)).data, x)
+    assert not np.shares_memory((-Tensor(x)).data, x)  # a temporary Tensor, but the caller keeps x
     np.testing.assert_array_equal(x, np.linspace(-1.0, 1.0, 5))
+    named = call("exp", Tensor(x))
+    assert not np.shares_memory((-named).data, named.data)
     leaf = Tensor(x, requires_grad=True)
-    doubled = leaf * 2.0  # fresh, but sin's node keeps its input for the backward pass
-    sine = call("sin", doubled, reuse=(0,))
+    box = [leaf * 2.0]  # a temporary, but sin's node keeps its input for the backward pass
+    doubled = box[0]
+    sine = F.sin(box.pop())
     assert not np.shares_memory(sine.data, doubled.data)
-    exp = call("exp", leaf)  # exp's node keeps its output
-    assert not np.shares_memory(call("neg", exp, reuse=(0,)).data, exp.data)
-    call("sum", sine + call("neg", exp)).backward()
+    box = [F.exp(leaf)]  # exp's node keeps its output
+    exp_value = box[0].data
+    negated = -box.pop()
+    assert not np.shares_memory(negated.data, exp_value)
+    call("sum", sine + negated).backward()
     np.testing.assert_allclose(leaf.grad, 2 * np.cos(2 * x) - np.exp(x), rtol=1e-15)
 
 
@@ -321,16 +335,19 @@ def test_finite_by_sum_agrees_with_the_entrywise_test(values, expected):
     assert finite(a) is expected is bool(np.all(np.isfinite(a)))
 
 
-def _rows_case(g: np.ndarray, m: np.ndarray):
+def _rows_case(g: np.ndarray, m: np.ndarray, monkeypatch=None):
+    """_rows_times(g, m); with monkeypatch, a matrix product fails the test (the shortcut must run)."""
     from gradcli.autodiff.engine import no_grad
     from gradcli.ops.linalg import _rows_times
 
+    if monkeypatch is not None:
+        monkeypatch.setattr(Tensor, "__matmul__", lambda *a: pytest.fail("a matrix product for diagonal rows"))
     with no_grad(), np.errstate(all="ignore"):  # as in a backward pass
         return _rows_times(Tensor(g), Tensor(m))
 
 
 @pytest.mark.parametrize("offset, rows", [(0, 6), (2, 3), (0, 2)])
-def test_diagonal_cotangent_rows_skip_the_matrix_product(offset, rows):
+def test_diagonal_cotangent_rows_skip_the_matrix_product(offset, rows, monkeypatch):
     # Basis rows scaled by elementwise rules (a chunk of them at an offset, some scaled by 0)
     # times a matrix: row i is d_i * m[offset + i], the matrix product's numbers.
     rng = np.random.default_rng(7)
@@ -339,13 +356,12 @@ def test_diagonal_cotangent_rows_skip_the_matrix_product(offset, rows):
     d = rng.standard_normal(rows)
     d[min(1, rows - 1)] = 0.0
     g[np.arange(rows), offset + np.arange(rows)] = d
-    got = _rows_case(g, m)
-    assert got._fresh  # the shortcut made it (a matrix product's result is not marked)
+    got = _rows_case(g, m, monkeypatch)
     np.testing.assert_array_equal(got.data, g @ m)
 
 
 @pytest.mark.parametrize("case", ["two in a row", "below the diagonal", "inf in m", "all zero"])
-def test_other_cotangent_rows_take_the_matrix_product(case):
+def test_other_cotangent_rows_take_the_matrix_product(case, monkeypatch):
     rng = np.random.default_rng(8)
     m, g = rng.standard_normal((5, 3)), np.diag(rng.standard_normal(5))[:4]
     if case == "two in a row":
@@ -356,8 +372,11 @@ def test_other_cotangent_rows_take_the_matrix_product(case):
         m[4, 1] = np.inf  # 0 * inf is nan in every row of the product: the shortcut would say 0
     else:
         g[:] = 0.0
+    calls = []
+    product = Tensor.__matmul__
+    monkeypatch.setattr(Tensor, "__matmul__", lambda a, b: calls.append(1) or product(a, b))
     got = _rows_case(g, m)
-    assert not got._fresh
+    assert calls == [1]
     with np.errstate(invalid="ignore"):
         np.testing.assert_array_equal(got.data, g @ m)
 
@@ -367,13 +386,16 @@ ELEMENTWISE = [
     ("exp(x)*y - x/y + 3", {"x": np.linspace(-1, 1, 5), "y": np.linspace(1, 2, 5)}),
     ("maximum(x, y) * tanh(x)", {"x": np.array([1.0, -2.0, 0.5]), "y": np.array([1.0, 0.0, 2.0])}),  # a tie
     ("sqrt(x*x + 1) * W", {"x": np.arange(6.0).reshape(2, 3), "W": np.ones((2, 3)) / 3}),
+    # elementwise by their records, though not numpy ufuncs
+    ("where(x > 0, x, 2*x) * relu(x + 0.5)", {"x": np.linspace(-1, 1, 4)}),
+    ("sigmoid(x) * clip(x, -0.5, 0.5) - detach(x)", {"x": np.linspace(-1, 1, 5)}),
 ]
 NOT_ELEMENTWISE = [
     ("exp(x)*0 + x", {"x": np.array([1.0, 800.0, 2.0])}),  # 0 * inf: nan across a column, as the loop
     ("x * sum(x)", {"x": np.linspace(-1, 1, 4)}),  # a reduction
     ("x + y", {"x": np.linspace(-1, 1, 4), "y": np.array([2.0])}),  # y is broadcast
     ("x[::-1] * x", {"x": np.linspace(-1, 1, 4)}),  # entries move
-    ("where(x > 0, x, 2*x)", {"x": np.linspace(-1, 1, 4)}),
+    ("where(x > 0, x, 2*x) * relu(sum(x))", {"x": np.linspace(-1, 1, 4)}),  # a reduction
 ]
 
 

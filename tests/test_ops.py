@@ -1,276 +1,89 @@
 """Every operation of the registry, every sample, every order of derivative.
 
-One parametrised suite walks OPS (plus a small table of the engine's internal operations,
-which declare no samples because their params are written by rules): first derivatives by
-a dot-product check against central differences and by full Jacobians, second derivatives
-(the create_graph path a Hessian takes) against differences of the gradient, batched
-cotangents against the row-by-row loop, documented kinks, and shape rules.
+One parametrised suite walks OPS (every operation declares its samples, internal ones with
+params as the rules write them, and each domain its sampler) with the checks of
+tests/opchecks.py: first derivatives by a dot-product check against central differences
+and by full Jacobians, second derivatives (the create_graph path a Hessian takes) against
+differences of the gradient, batched cotangents against the row-by-row loop, documented
+kinks (and the note at each kink the operation's check must fire at), and shape rules.
 """
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 import pytest
 
-from gradcli.autodiff.engine import Tensor, call, no_grad, run_backward
-from gradcli.ops import OPS, Sample
+from gradcli.autodiff.engine import Tensor, call
+from gradcli.ops import OPS
+from opchecks import (check_batched_cotangents_match_loop, check_documented_kink, check_first_derivatives,
+                      check_full_jacobian, check_kink_is_noted, check_second_derivatives,
+                      check_shape_rule_matches_forward, is_small, vjp)
 
-# Internal operations, with params as the rules write them.
-INTERNAL_SAMPLES = {
-    "sum_to": (Sample(((2, 3),), params={"src": (2, 3), "dst": (3,)}),
-               Sample(((2, 3),), params={"src": (2, 3), "dst": (2, 1)})),
-    "expand": (Sample(((3,),), params={"src": (3,), "dst": (2, 3)}),
-               Sample(((2, 1),), params={"src": (2, 1), "dst": (2, 3)})),
-    "reshape": (Sample(((2, 3),), params={"src": (2, 3), "dst": (3, 2)}),),
-    "permute": (Sample(((2, 3, 4),), params={"perm": (2, 0, 1)}),),
-    "index": (Sample(((3, 4),), params={"key": (1, slice(None))}),
-              Sample(((5,),), params={"key": (slice(0, 5, 2),)}),
-              Sample(((3, 4),), params={"key": (slice(None, None, -1), 2)})),
-    "index_put": (Sample(((2,),), params={"key": (slice(0, 3, 2),), "src": (3,)}),
-                  Sample(((4,),), params={"key": (1,), "src": (3, 4)})),
-    "stack": (Sample(((3,), (3,)), params={"item_ndim": 1}), Sample(((), (), ()), params={"item_ndim": 0})),
-    "prod_others": (Sample(((4,),), params={"axis": (-1,)}), Sample(((2, 3),), params={"axis": (-2,)})),
-    "bce_logits": (Sample(((3,), (3,)), ("real", "unit")),),
-    "cofactor": (Sample(((2, 2),)), Sample(((3, 3),)), Sample(((2, 3, 3),))),
-}
-
-STEP = 1e-6  # central differences of the function
-STEP2 = 1e-5  # central differences of the gradient
-FULL_JACOBIAN_SIZE = 40  # compare whole Jacobians when inputs and output are at most this big
-
-
-def samples_of(op) -> tuple[Sample, ...]:
-    return op.samples or INTERNAL_SAMPLES.get(op.name, ())
-
-
-CASES = [(name, i) for name, op in OPS.items() for i in range(len(samples_of(op)))]
+CASES = [(name, i) for name, op in OPS.items() for i in range(len(op.samples))]
 DIFFERENTIABLE = [(n, i) for n, i in CASES if OPS[n].differentiable]
 
-
-def draw(rng: np.random.Generator, domain: str, shape: tuple[int, ...]) -> np.ndarray:
-    """Values of one domain, kept away from its edges so differences stay accurate."""
-    if domain == "real":
-        return rng.standard_normal(shape)
-    if domain == "positive":
-        return rng.uniform(0.5, 2.0, shape)
-    if domain == "unit":
-        return rng.uniform(-0.8, 0.8, shape)
-    if domain == "nonzero":
-        return rng.choice([-1.0, 1.0], shape) * rng.uniform(0.5, 2.0, shape)
-    if domain == "above_one":
-        return rng.uniform(1.5, 3.0, shape)
-    if domain == "mask":
-        return rng.integers(0, 2, shape).astype(np.float64)
-    if domain == "spd":
-        n = shape[-1]
-        b = rng.standard_normal(shape)
-        return b @ np.swapaxes(b, -1, -2) + n * np.eye(n)
-    raise AssertionError(f"unknown domain {domain!r}")
-
-
-class Case:
-    """One op and sample: its input arrays, which of them are differentiated, and f."""
-
-    def __init__(self, name: str, index: int):
-        self.op = OPS[name]
-        self.sample = samples_of(self.op)[index]
-        self.rng = np.random.default_rng(zlib.crc32(f"{name}/{index}".encode()))
-        domains = self.sample.domains()
-        self.arrays = [draw(self.rng, d, s) for d, s in zip(domains, self.sample.shapes)]
-        # A mask selects: moving it by a small step is not a derivative of anything.
-        self.active = [d != "mask" for d in domains]
-
-    def f(self, *arrays: np.ndarray) -> np.ndarray:
-        with no_grad():
-            return call(self.op, *(Tensor(a) for a in arrays), **self.sample.params).data
-
-    def leaves(self, active=None) -> list[Tensor]:
-        active = self.active if active is None else active
-        return [Tensor(a, requires_grad=on) for a, on in zip(self.arrays, active)]
-
-    def out(self, leaves: list[Tensor]) -> Tensor:
-        return call(self.op, *leaves, **self.sample.params)
-
-    def random_like(self, shape) -> np.ndarray:
-        return self.rng.standard_normal(shape)
-
-
-def vjp(out: Tensor, leaves: list[Tensor], seed, *, create_graph: bool = False, batch=()) -> list:
-    """Cotangents at each leaf (zeros where none arrives), as Tensors when create_graph."""
-    seed = seed if isinstance(seed, Tensor) else Tensor(seed)
-    found = run_backward([(out, seed)], retain_graph=True, create_graph=create_graph)
-    by_leaf = {id(node.tensor): ct for node, ct in found.items()}
-    result = []
-    for leaf in leaves:
-        ct = by_leaf.get(id(leaf))
-        if ct is None:
-            ct = Tensor(np.zeros(batch + leaf.shape))
-        assert ct.shape == batch + leaf.shape
-        result.append(ct if create_graph else ct.data)
-    return result
-
-
-def directional(fn, arrays: list[np.ndarray], directions: list[np.ndarray], step: float):
-    """Central difference of fn along directions: (fn(x + h v) - fn(x - h v)) / 2h."""
-    plus = fn(*(a + step * v for a, v in zip(arrays, directions)))
-    minus = fn(*(a - step * v for a, v in zip(arrays, directions)))
-    return (np.asarray(plus) - np.asarray(minus)) / (2 * step)
-
-
-def assert_close_scalar(actual: float, expected: float, tol: float = 1e-6) -> None:
-    scale = max(1.0, abs(actual), abs(expected))
-    assert abs(actual - expected) <= tol * scale, f"{actual!r} != {expected!r}"
-
-
-def active_subsets(case: Case) -> list[list[bool]]:
-    """All differentiable inputs at once, then each one alone (exercises `needs`)."""
-    subsets = [case.active]
-    on = [i for i, a in enumerate(case.active) if a]
-    if len(on) > 1:
-        subsets += [[i == j for j in range(len(case.active))] for i in on]
-    return subsets
-
-
 def test_every_operation_is_sampled():
-    """A new operation without samples fails here (public ones fail already at registration)."""
-    unsampled = [name for name, op in OPS.items() if not samples_of(op) and not op.constructor]
+    """A new operation without samples fails here (and already at registration)."""
+    unsampled = [name for name, op in OPS.items() if not op.samples and not op.constructor]
     assert unsampled == []
     assert {n for n, _ in CASES} >= {n for n, op in OPS.items() if not op.constructor}
-
-
-@pytest.mark.parametrize("name,index", CASES)
-def test_shape_rule_matches_forward(name, index):
-    case = Case(name, index)
-    out = case.f(*case.arrays)
-    assert out.dtype == np.float64
-    if case.op.is_primitive:
-        params = case.sample.params
-        if case.op.prepare is not None:
-            params = case.op.prepare(*case.sample.shapes, **params)
-        assert tuple(case.op.shape(*case.sample.shapes, **params)) == out.shape
-    if not case.op.differentiable:
-        assert not case.out(case.leaves([True] * len(case.arrays))).requires_grad
-
-
-@pytest.mark.parametrize("name,index", DIFFERENTIABLE)
-def test_first_derivatives(name, index):
-    case = Case(name, index)
-    for active in active_subsets(case):
-        leaves = case.leaves(active)
-        out = case.out(leaves)
-        u = case.random_like(out.shape)
-        grads = vjp(out, leaves, u)
-        vs = [case.random_like(a.shape) if on else np.zeros(a.shape) for a, on in zip(case.arrays, active)]
-        # <u, J v> by differences against <vjp(u), v>: one number checks the rule at any shape.
-        fd = float(np.sum(u * directional(case.f, case.arrays, vs, STEP)))
-        assert_close_scalar(sum(float(np.sum(g * v)) for g, v in zip(grads, vs)), fd)
-        for i, on in enumerate(active):
-            if not on:
-                assert not np.any(grads[i]), "an input without requires_grad received a gradient"
-
-
-def is_small(name: str, index: int) -> bool:
-    case = Case(name, index)
-    return case.f(*case.arrays).size + sum(a.size for a in case.arrays) <= FULL_JACOBIAN_SIZE
-
-
-@pytest.mark.parametrize("name,index", [c for c in DIFFERENTIABLE if is_small(*c)])
-def test_full_jacobian(name, index):
-    """Every entry of the Jacobian, row by row, against differences (small samples)."""
-    case = Case(name, index)
-    out = case.out(case.leaves())
-    for i, array in enumerate(case.arrays):
-        if not case.active[i]:
-            continue
-        expected = np.zeros(out.shape + array.shape)
-        for j in np.ndindex(array.shape):
-            direction = [np.zeros(a.shape) for a in case.arrays]
-            direction[i][j] = 1.0
-            expected[(Ellipsis, *j)] = directional(case.f, case.arrays, direction, STEP)
-        rows = np.zeros(out.shape + array.shape)
-        for k in np.ndindex(out.shape):
-            seed = np.zeros(out.shape)
-            seed[k] = 1.0
-            leaves = case.leaves()
-            rows[k] = vjp(case.out(leaves), leaves, seed)[i]
-        np.testing.assert_allclose(rows, expected, rtol=1e-6, atol=1e-7)
-
-
-@pytest.mark.parametrize("name,index", DIFFERENTIABLE)
-def test_second_derivatives(name, index):
-    """d/dx <vjp(u), w> (the create_graph path) against differences of the gradient; and d/du."""
-    case = Case(name, index)
-    leaves = case.leaves()
-    out = case.out(leaves)
-    u = Tensor(case.random_like(out.shape), requires_grad=True)
-    grads = vjp(out, leaves, u, create_graph=True)
-    ws = [case.random_like(a.shape) for a in case.arrays]
-    vs = [case.random_like(a.shape) if on else np.zeros(a.shape) for a, on in zip(case.arrays, case.active)]
-    total = None
-    for g, w, on in zip(grads, ws, case.active):
-        if on and g.requires_grad:
-            term = call("sum", g * Tensor(w))
-            total = term if total is None else total + term
-    assert total is not None, "a vjp always depends on its cotangent u"
-    second = vjp(total, [*leaves, u], np.ones(()))
-    hvp, jvp_w = second[:-1], second[-1]
-
-    def weighted_gradient(*arrays):
-        inner = [Tensor(a, requires_grad=on) for a, on in zip(arrays, case.active)]
-        gs = vjp(call(case.op, *inner, **case.sample.params), inner, u.data)
-        return sum(float(np.sum(g * w)) for g, w, on in zip(gs, ws, case.active) if on)
-
-    fd = float(directional(weighted_gradient, case.arrays, vs, STEP2))
-    assert_close_scalar(sum(float(np.sum(h * v)) for h, v in zip(hvp, vs)), fd, tol=1e-5)
-    # <vjp(u), w> is linear in u, with gradient J w: the rules must be differentiable in g too.
-    w_active = [w if on else np.zeros(w.shape) for w, on in zip(ws, case.active)]
-    np.testing.assert_allclose(jvp_w, directional(case.f, case.arrays, w_active, STEP), rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("name,index", DIFFERENTIABLE)
-def test_batched_cotangents_match_loop(name, index):
-    """A stack of cotangents (leading batch axis) gives the stack of single VJPs, both orders."""
-    case = Case(name, index)
-    leaves = case.leaves()
-    out = case.out(leaves)
-    batch = case.random_like((3,) + out.shape)
-    batched = vjp(out, leaves, batch, batch=(3,))
-    for i, array in enumerate(case.arrays):
-        rows = np.stack([vjp(out, leaves, row)[i] for row in batch])
-        np.testing.assert_allclose(batched[i], rows, rtol=1e-12, atol=1e-12)
-    # Second order: a batch of cotangents sent back through the gradient's own graph (the
-    # way a batched Hessian is built) against one pass per row.
-    grads = vjp(out, leaves, np.ones(out.shape), create_graph=True)
-    pairs = [(g, case.random_like((3,) + g.shape)) for g, on in zip(grads, case.active) if on and g.requires_grad]
-    if not pairs:
-        return
-    found = run_backward([(g, Tensor(w)) for g, w in pairs], retain_graph=True)
-    by_leaf = {id(node.tensor): ct.data for node, ct in found.items()}
-    for leaf in leaves:
-        rows = []
-        for r in range(3):
-            single = run_backward([(g, Tensor(w[r])) for g, w in pairs], retain_graph=True)
-            rows.append(next((ct.data for node, ct in single.items() if node.tensor is leaf), np.zeros(leaf.shape)))
-        np.testing.assert_allclose(by_leaf.get(id(leaf), np.zeros((3,) + leaf.shape)), np.stack(rows),
-                                   rtol=1e-10, atol=1e-12)
 
 
 KINKS = [(name, i) for name, op in OPS.items() for i in range(len(op.kinks))]
 
 
+@pytest.mark.parametrize("name,index", CASES)
+def test_shape_rule_matches_forward(name, index):
+    check_shape_rule_matches_forward(name, index)
+
+
+@pytest.mark.parametrize("name,index", DIFFERENTIABLE)
+def test_first_derivatives(name, index):
+    check_first_derivatives(name, index)
+
+
+@pytest.mark.parametrize("name,index", [c for c in DIFFERENTIABLE if is_small(*c)])
+def test_full_jacobian(name, index):
+    check_full_jacobian(name, index)
+
+
+@pytest.mark.parametrize("name,index", DIFFERENTIABLE)
+def test_second_derivatives(name, index):
+    check_second_derivatives(name, index)
+
+
+@pytest.mark.parametrize("name,index", DIFFERENTIABLE)
+def test_batched_cotangents_match_loop(name, index):
+    check_batched_cotangents_match_loop(name, index)
+
+
 @pytest.mark.parametrize("name,index", KINKS)
 def test_documented_kink(name, index):
-    op = OPS[name]
-    kink = op.kinks[index]
-    leaves = [Tensor(x, requires_grad=True) for x in kink.inputs]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = call(op, *leaves, **kink.params)
-        grads = vjp(out, leaves, np.ones(out.shape))
-    for got, expected in zip(grads, kink.grads):
-        np.testing.assert_allclose(got, np.asarray(expected, dtype=np.float64), rtol=1e-12, atol=1e-12,
-                                   err_msg=kink.note)
+    check_documented_kink(name, index)
+
+
+NOTED_KINKS = [(name, i) for name, i in KINKS if OPS[name].kinks[i].noted]
+
+
+@pytest.mark.parametrize("name,index", NOTED_KINKS)
+def test_a_kink_is_noted_by_the_command_line(name, index, cli):
+    """Every noted kink: the operation's check fires, and `gradcli grad` prints its note there."""
+    found = check_kink_is_noted(name, index)
+    if found is None:  # an internal operation: no expression calls it
+        return
+    text, values, note = found
+    args = [arg for var, v in values.items() for arg in (f"--{var}", value_text(v))]
+    out = OPS[name].shape(*(v.shape for v in values.values()))
+    run = cli("grad", text, *args, *(["--grad-output", value_text(np.ones(out))] if out else []))
+    assert run.exit_code == 0, run.stderr
+    assert [line for line in run.stderr.splitlines() if line.startswith("note: ")] == [f"note: {note}"]
+
+
+def value_text(v: np.ndarray) -> str:
+    """v in the command line's VALUE syntax: 2, 1,2,3 or 1,2;3,4."""
+    if v.ndim == 2:
+        return ";".join(",".join(repr(float(x)) for x in row) for row in v)
+    return ",".join(repr(float(x)) for x in np.atleast_1d(v))
 
 
 @pytest.mark.parametrize("exponent", [0.0, 1.0, 2.0, 3.0, -1.0, -2.0, 0.5])

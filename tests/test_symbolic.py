@@ -10,7 +10,6 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_ops import draw, samples_of
 
 from gradcli.autodiff.engine import Tensor, call, no_grad
 from gradcli.errors import GradcliError
@@ -20,7 +19,7 @@ from gradcli.analysis.symbolic import symbol_name, translate
 
 # Every primitive with a SymPy rule, on its own; every public operation, through an expression.
 RULED = [(n, i) for n, op in OPS.items() if op.sympy is not None and op.composite is None
-         for i in range(len(samples_of(op)))]
+         for i in range(len(op.samples))]
 PUBLIC = [(n, i) for n, op in OPS.items() if op.public and not op.constructor for i in range(len(op.samples))]
 SEEDS = st.integers(0, 2**32 - 1)
 # Random points per operation and sample: a few by default, many with GRADCLI_LONG_TESTS=1.
@@ -41,7 +40,7 @@ def assert_matches(exact: np.ndarray, point: dict, numeric: np.ndarray) -> None:
 
 def sample_values(op, sample, seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
-    return [draw(rng, d, s) for d, s in zip(sample.domains(), sample.shapes)]
+    return sample.draw(rng)
 
 
 @pytest.mark.parametrize("name, index", RULED, ids=[f"{n}-{i}" for n, i in RULED])
@@ -49,7 +48,7 @@ def sample_values(op, sample, seed: int) -> list[np.ndarray]:
 @given(seed=SEEDS)
 def test_rule_matches_forward(name, index, seed):
     op = OPS[name]
-    sample = samples_of(op)[index]
+    sample = op.samples[index]
     arrays = sample_values(op, sample, seed)
     symbols = [np.empty(a.shape, dtype=object) for a in arrays]
     point = {}

@@ -31,10 +31,11 @@ from gradcli.api.problem import Problem
 from gradcli.analysis.graph import Traced, trace
 from gradcli.lang.numbers import array_text
 from gradcli.api.kinks import kink_note
-from gradcli.analysis.localrules import rule_for
+from gradcli.autodiff.op import Words
 from gradcli.lang.parser import Expr, fold, parse, unparse
 
 SKIPPED_KINDS = ("num", "slice", "tuple")
+GENERIC_WORDS = "the vector-Jacobian product of {op}"  # for an operation without words of its own
 MAX_ROWS = 64  # Jacobian rows explained one by one
 
 
@@ -204,10 +205,18 @@ def _simplify(tree: Expr) -> Expr:
     return fold(tree, combine)
 
 
+def words_of(node: Node) -> Words:
+    """The words of node's operation (in its record), or a generic sentence."""
+    count = len(node.next_functions)
+    if node.op.words is not None:
+        return node.op.words.for_inputs(count)
+    return Words(tuple(f"x{i}" for i in range(count)), vjp=(GENERIC_WORDS.format(op=node.op.name),) * count)
+
+
 def local_rule(node: Node, i: int, names: Names, inputs: list[np.ndarray | None],
                out: np.ndarray | None) -> dict[str, Any]:
     """Input i's rule: words, and for elementwise rules the local derivative's value."""
-    rule = rule_for(node.op.name, len(node.next_functions))
+    rule = words_of(node)
     if not rule.local:
         labels = {a: wrap(names.input_label(node, j)) for j, a in enumerate(rule.args)}
         words = rule.vjp[i].format(out=wrap(names.label(node)), **labels)
@@ -270,7 +279,7 @@ def backward_steps(p: Problem, traced: Traced, names: Names, seed: np.ndarray
             terms.setdefault(id(edge), []).append(passed)
             if isinstance(edge, LeafNode):
                 leaf_sources.setdefault(id(edge), []).append(names.label(node))
-            where = node if node.op.name == "where" else masked_by.get(id(node))
+            where = node if node.op.selector else masked_by.get(id(node))
             if where is not None:
                 masked_by.setdefault(id(edge), where)
         note = kink_note(node, p.source)

@@ -244,7 +244,7 @@ def _apply(sp: Any, op: Op, inputs: list[_Value], params: dict, numeric: np.ndar
     if all(v.exact is None for v in inputs):
         return _Value(numeric)
     try:
-        if getattr(op.sympy, "elementwise", False):
+        if op.elementwise:
             return _elementwise(sp, op, inputs, params, numeric)
         if not any(v.has_symbols() for v in inputs) and max(v.numeric.size for v in inputs) > SMALL:
             return _Value(numeric)

@@ -42,7 +42,6 @@ from gradcli.lang.parser import Expr, parse, postorder
 from gradcli.lang.values import numeric_array, parse_numbers, parse_value
 
 CHUNK = 8192  # points per vectorised pass
-ELEMENTWISE_FAMILIES = {"operator", "binary", "comparison", "elementwise", "gradient control"}
 DIAGNOSED_PER_CHUNK = 32  # non-finite points of a vectorised chunk re-run one by one for their warning
 
 
@@ -252,7 +251,7 @@ def elementwise(tree: Expr) -> bool:
         if node.kind in ("num", "name", "unary"):
             continue
         op = OPS.get(node.value) if node.kind == "binary" else FUNCTIONS.get(node.value) if node.kind == "call" else None
-        if op is None or op.family not in ELEMENTWISE_FAMILIES or op.constructor:
+        if op is None or not op.elementwise:
             return False
     return True
 

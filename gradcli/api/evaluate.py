@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.autodiff.engine import Tensor, call, element_limit, normalize_key, source_span
+from gradcli.autodiff.engine import Tensor, call, element_limit, function, normalize_key, source_span
 from gradcli.errors import GradcliError, closest
 from gradcli.limits import LIMITS
 from gradcli.ops.common import broadcast_shapes
-from gradcli.autodiff.op import FUNCTIONS, Op
+from gradcli.autodiff.op import FUNCTIONS, OPS, Op
 from gradcli.lang.parser import CONSTANTS, Expr, postorder
 
 _NUMERIC_ERRORS = (ValueError, IndexError, ZeroDivisionError, OverflowError, np.linalg.LinAlgError)
@@ -36,21 +36,18 @@ def evaluate(tree: Expr, env: Mapping[str, Tensor], *, source: str = "",
              on_node: Callable[[Expr, Any], None] | None = None) -> Tensor:
     """The value of tree with variables from env, as a Tensor recording its graph.
 
-    on_node(expr, value), if given, sees every sub-expression's value as it is computed;
-    without it, a sub-expression's value is read once (by its parent), so the parent may
-    write its result into that value's array.
+    on_node(expr, value), if given, sees every sub-expression's value as it is computed.
+    The walk holds a value only until its parent takes it (see _applied), so the engine may
+    write the parent's result into a value nothing else keeps.
     """
     results: dict[int, Any] = {}
-    given = {id(t) for t in env.values()}  # the caller's tensors are never given up
     with element_limit(LIMITS.max_elements), np.errstate(all="ignore"):
         for node in postorder(tree):
             kids = [results.pop(id(c)) if c is not None else None for c in node.args]
             kws = {k: results.pop(id(v)) for k, v in node.keywords}
-            reuse = () if on_node is not None else tuple(
-                i for i, k in enumerate(kids) if isinstance(k, Tensor) and id(k) not in given)
             try:
                 with source_span(node.span):
-                    value = _apply(node, kids, kws, env, reuse)
+                    value = _apply(node, kids, kws, env)
             except GradcliError as err:
                 if err.span is None:
                     err.span = node.span
@@ -63,6 +60,7 @@ def evaluate(tree: Expr, env: Mapping[str, Tensor], *, source: str = "",
             results[id(node)] = value
             if on_node is not None:
                 on_node(node, value)
+            del value  # the table alone holds it now
     out = results[id(tree)]
     if not isinstance(out, Tensor):
         raise GradcliError("the expression must have a numeric value", kind="syntax",
@@ -70,7 +68,7 @@ def evaluate(tree: Expr, env: Mapping[str, Tensor], *, source: str = "",
     return out
 
 
-def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor], reuse: tuple[int, ...]) -> Any:
+def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor]) -> Any:
     kind = node.kind
     if kind == "num":
         return Tensor(node.value)
@@ -82,11 +80,11 @@ def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor], reuse: 
                                kind="name")
         return env[node.value]
     if kind == "unary":
-        return call("neg", _tensor(kids[0]), reuse=reuse) if node.value == "neg" else _tensor(kids[0])
+        return _applied(OPS["neg"], kids, {}) if node.value == "neg" else _tensor(kids[0])
     if kind == "binary":
-        return call(node.value, _tensor(kids[0]), _tensor(kids[1]), reuse=reuse)
+        return _applied(OPS[node.value], kids, {})
     if kind == "call":
-        return _call(node, kids, kws, reuse)
+        return _call(node, kids, kws)
     if kind == "index":
         target, *items = kids
         target = _tensor(target)
@@ -132,7 +130,7 @@ def check_functions(tree: Expr, source: str) -> None:
                 raise err.with_source(source) from None
 
 
-def _call(node: Expr, kids: list, kws: dict, reuse: tuple[int, ...]) -> Tensor:
+def _call(node: Expr, kids: list, kws: dict) -> Tensor:
     op = function_of(node)
     for key in kws:
         if key not in op.keywords:
@@ -141,13 +139,31 @@ def _call(node: Expr, kids: list, kws: dict, reuse: tuple[int, ...]) -> Tensor:
     params = {k: _axis(v) for k, v in kws.items()}
     if op.constructor:
         dims = tuple(_whole(k, "a size") for k in _flatten(kids))
-        if not dims or any(d < 0 for d in dims) or (op.name == "eye" and len(dims) > 2):
+        if not dims or any(d < 0 for d in dims) or (op.max_sizes is not None and len(dims) > op.max_sizes):
             raise GradcliError(f"{op.signature}: give the size as whole numbers", kind="value")
         return call(op, shape=dims)
     if op.arity is not None and len(kids) != op.arity:
         raise GradcliError(f"{op.signature} takes {op.arity} argument{'s' if op.arity != 1 else ''}, "
                            f"not {len(kids)}", kind="syntax")
-    return call(op, *(_tensor(k) for k in kids), reuse=reuse, **params)
+    return _applied(op, kids, params)
+
+
+def _applied(op: Op, kids: list, params: dict) -> Tensor:
+    """op of the kids, which leave the list as they go into the call.
+
+    Popped straight into the call's arguments, a value only the walk held reaches the
+    operation as the temporary it is, and may take its result (autodiff/call.py).
+    """
+    fn = function(op)
+    args = [_tensor(k) for k in kids]
+    kids.clear()
+    if params or len(args) > 3:
+        return fn(*args, **params)
+    if len(args) == 1:
+        return fn(args.pop())
+    if len(args) == 2:
+        return fn(args.pop(0), args.pop(0))
+    return fn(args.pop(0), args.pop(0), args.pop(0))
 
 
 def _flatten(items: list) -> list:

@@ -124,8 +124,9 @@ def _diagonal_rows(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str])
     Then entry i of the output depends on entry i of each variable only: each Jacobian is
     diagonal, and one backward pass with a cotangent of ones gives every diagonal (the
     products each basis row would have met, entry by entry). That holds when every node
-    between the output and the variables is an elementwise ufunc whose output, and whose
-    inputs on those paths, have the variables' shape (nothing broadcast, reduced or moved).
+    between the output and the variables is an elementwise operation (as its record says)
+    whose output, and whose inputs on those paths, have the variables' shape (nothing
+    broadcast, reduced or moved).
     """
     shape = output.shape
     if any(leaves[name].shape != shape for name in wrt):
@@ -137,9 +138,7 @@ def _diagonal_rows(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str])
         on_path = [i for i, edge in enumerate(node.next_functions) if edge is not None and id(edge) in reaching]
         if not on_path:
             continue
-        forward = node.op.forward
-        if not (isinstance(forward, np.ufunc) and forward.signature is None and not node.params) \
-                or node.out_shape != shape or any(node.in_shapes[i] != shape for i in on_path):
+        if not node.op.elementwise or node.out_shape != shape or any(node.in_shapes[i] != shape for i in on_path):
             return None
         reaching.add(id(node))
     from gradcli.api.diagnose import finite
@@ -163,9 +162,8 @@ def _basis_pass(output: Tensor, block: range) -> dict[LeafNode, Tensor]:
     """One backward pass whose cotangent stacks the basis vectors e_i, i in block, on a leading axis."""
     seeds = np.zeros((len(block), output.size))
     seeds[np.arange(len(block)), np.asarray(block)] = 1.0
-    seed = Tensor(seeds.reshape((len(block),) + output.shape))
-    seed._fresh = True  # nothing else reads it: the first rule may write its result into it
-    return run_backward([(output, seed)], retain_graph=True)
+    # A temporary: the pass owns it, and the first rule may write its result into it.
+    return run_backward([(output, Tensor(seeds.reshape((len(block),) + output.shape)))], retain_graph=True)
 
 
 def jacobian(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] | str | None = None,

@@ -1,9 +1,11 @@
 """The operation record and the registry every other layer reads.
 
-An operation is defined once, in one file of this package: its surface name, a one-line
+An operation is defined once, in one file of `gradcli.ops`: its surface name, a one-line
 doc, forward (numpy), backward rule (in the engine's own differentiable operations),
-output-shape rule, SymPy counterpart and the sample inputs the tests draw from. The
-parser, `gradcli ops`, the SymPy translation and the test suite all walk OPS.
+output-shape rule, SymPy counterpart, its derivative in words, the check that notes an
+evaluation at a kink, whether it acts entry by entry, and the sample inputs the tests draw
+from (with DOMAINS, the sampler of each domain). The parser, `gradcli ops`, the engine's
+fast paths, the SymPy translation, `gradcli explain` and the test suite all walk OPS.
 """
 
 from __future__ import annotations
@@ -12,10 +14,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 Shape = tuple[int, ...]
 
-# Domains sample values are drawn from in tests (and documented by `gradcli ops`).
-DOMAINS = ("real", "positive", "unit", "nonzero", "above_one", "mask", "spd")
+
+def _spd(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    n = shape[-1]
+    b = rng.standard_normal(shape)
+    return b @ np.swapaxes(b, -1, -2) + n * np.eye(n)
+
+
+# The domains test values are drawn from, each with its sampler (rng, shape) -> array. Values
+# are kept away from a domain's edges, so that central differences stay accurate.
+DOMAINS: dict[str, Callable[[np.random.Generator, Shape], np.ndarray]] = {
+    "real": lambda rng, shape: rng.standard_normal(shape),
+    "positive": lambda rng, shape: rng.uniform(0.5, 2.0, shape),
+    "unit": lambda rng, shape: rng.uniform(-0.8, 0.8, shape),
+    "nonzero": lambda rng, shape: rng.choice([-1.0, 1.0], shape) * rng.uniform(0.5, 2.0, shape),
+    "above_one": lambda rng, shape: rng.uniform(1.5, 3.0, shape),
+    "mask": lambda rng, shape: rng.integers(0, 2, shape).astype(np.float64),  # selects: no derivative
+    "spd": _spd,  # symmetric positive definite matrices
+}
 
 
 @dataclass(frozen=True)
@@ -29,24 +49,73 @@ class Sample:
     domain: str | tuple[str, ...] = "real"
     params: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        unknown = [d for d in self.domains() if d not in DOMAINS]
+        if unknown:
+            raise ValueError(f"unknown sample domain {unknown[0]!r}: one of {', '.join(DOMAINS)}")
+
     def domains(self) -> tuple[str, ...]:
         if isinstance(self.domain, str):
             return (self.domain,) * len(self.shapes)
         return self.domain
 
+    def draw(self, rng: np.random.Generator) -> list[np.ndarray]:
+        """One array per input, from its domain's sampler."""
+        return [DOMAINS[d](rng, s) for d, s in zip(self.domains(), self.shapes)]
+
 
 @dataclass(frozen=True)
 class Kink:
-    """A documented value at a non-differentiable point: inputs and the gradient of each.
+    """A documented value where the derivative needs care (a kink, a pole): inputs, gradients.
 
     `grads` are the gradients of sum(op(*inputs)) with respect to each input, the
-    convention gradcli follows (PyTorch's).
+    convention gradcli follows (PyTorch's). noted: the operation's kink check fires here
+    (False for a value that is only documented: a pole such as log at 0, or a point that
+    has a derivative but needs care, such as det of a singular matrix).
     """
 
     inputs: tuple[Any, ...]
     grads: tuple[Any, ...]
     params: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    noted: bool = True
+
+
+@dataclass(frozen=True)
+class KinkCheck:
+    """Which entries of an evaluation sit at a kink, and what gradcli did there.
+
+    at(node) marks them (None: not applicable) from the node's saved inputs; says is the
+    note, with {where} for how many entries and {op} for the operation's name.
+    """
+
+    at: Callable[[Any], np.ndarray | None]
+    says: str
+
+
+@dataclass(frozen=True)
+class Words:
+    """An operation's derivative in words, for `gradcli explain`.
+
+    args: names of the inputs. An elementwise rule gives `local`: per input, d out / d arg
+    in the expression language over args and `out` (the forward value), or None where no
+    gradient flows; explain substitutes the sub-expressions and evaluates it. Other rules
+    give `vjp`: per input, words for the cotangent it receives, with g for the upstream
+    gradient and {arg} or {out} for sub-expressions. An operation of any number of inputs
+    (stack) gives one arg and one vjp with {i} for the input's position.
+    """
+
+    args: tuple[str, ...]
+    local: tuple[str | None, ...] = ()
+    vjp: tuple[str, ...] = ()
+
+    def for_inputs(self, count: int) -> Words:
+        """The words for a node of count inputs."""
+        if "{i}" not in self.args[0]:
+            return self
+        each = [str(i) for i in range(count)]
+        return Words(tuple(self.args[0].replace("{i}", i) for i in each),
+                     vjp=tuple(self.vjp[0].replace("{i}", i) for i in each))
 
 
 @dataclass(frozen=True)
@@ -64,6 +133,16 @@ class Op:
     shape(*shapes, **params) -> output shape (raises GradcliError when shapes do not fit)
     sympy(sp, *object_arrays, **params) -> object array of SymPy expressions; an operation
         without a gradient may leave it out (its numeric value is a constant to SymPy)
+    words: its derivative in words (explain); kink_check: notes an evaluation at one of its
+        documented `kinks` (required when a kink is `noted`)
+    elementwise: entry i of the output depends on entry i of each input only (after
+        broadcasting), so Jacobians are diagonal, a point axis passes through, and SymPy may
+        translate entry by entry; decided at registration when not declared: a forward
+        that is a plain numpy ufunc is. `ufunc` is then that ufunc: the engine runs it on
+        threads when large and may write its result into an input nobody reads again.
+    selector: the first input chooses, entry by entry, which of the others passes (where),
+        so a gradient it masks out is still computed for the branch not taken
+    max_sizes: most whole numbers a constructor takes (eye(n, m): 2)
     """
 
     name: str
@@ -87,8 +166,21 @@ class Op:
     arity: int | None = 1  # number of tensor inputs; None means any number
     constructor: bool = False  # called with whole numbers (a shape), not tensors
     symbol: str = ""  # infix spelling for operators, e.g. "+"
+    words: Words | None = None
+    kink_check: KinkCheck | None = None
+    elementwise: bool | None = None
+    selector: bool = False
+    max_sizes: int | None = None
+    ufunc: np.ufunc | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # NOTE: np.matmul is a ufunc too, but a generalized one (it has a signature): not elementwise.
+        plain = isinstance(self.forward, np.ufunc) and self.forward.signature is None and self.forward.nout == 1
+        object.__setattr__(self, "ufunc", self.forward if plain else None)
+        if self.elementwise is None:
+            object.__setattr__(self, "elementwise", plain)
+        elif plain and not self.elementwise:
+            raise ValueError(f"operation {self.name!r}: a plain ufunc forward is elementwise")
         if self.saves not in ("inputs", "output", "both", "none"):
             raise ValueError(f"{self.name}: saves must be inputs, output, both or none")
         if self.composite is None:
@@ -99,8 +191,12 @@ class Op:
                 missing.append("sympy")
             if missing:
                 raise ValueError(f"operation {self.name!r} lacks {', '.join(missing)}")
-        if self.public and not self.samples and not self.constructor:
+        if not self.samples and not self.constructor:
             raise ValueError(f"operation {self.name!r} declares no test samples")
+        if any(k.noted for k in self.kinks) and self.kink_check is None:
+            raise ValueError(f"operation {self.name!r} documents a kink but has no kink_check to note it")
+        if self.kink_check is not None and not any(k.noted for k in self.kinks):
+            raise ValueError(f"operation {self.name!r} has a kink_check but documents no kink it fires at")
 
     @property
     def is_primitive(self) -> bool:
@@ -128,6 +224,15 @@ def register(op: Op) -> Op:
         for name in op.aliases if op.symbol else (op.name, *op.aliases):
             FUNCTIONS[name] = op
     return op
+
+
+def unregister(op: Op) -> None:
+    """Remove op and the names it is called by (an operation defined for a while, as in a test)."""
+    if OPS.get(op.name) is not op:
+        raise ValueError(f"operation {op.name!r} is not registered")
+    del OPS[op.name]
+    for name in [n for n, o in FUNCTIONS.items() if o is op]:
+        del FUNCTIONS[name]
 
 
 def primitive(**fields: Any) -> Op:

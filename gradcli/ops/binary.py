@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from gradcli.ops.common import F, broadcast_shapes, factor_cotangent, sympy_elementwise, uniform
-from gradcli.autodiff.op import Kink, Sample, primitive
+from gradcli.ops.kinkchecks import broadcast_mask, equal_arguments, saved_inputs
+from gradcli.autodiff.op import Kink, KinkCheck, Sample, Words, primitive
 
 PAIR_SAMPLES = ((3,), (3,)), ((2, 3), (3,)), ((), (2, 3)), ((2, 1), (1, 3))
 
@@ -19,14 +20,28 @@ def pair_samples(domain: str | tuple[str, ...] = "real") -> tuple[Sample, ...]:
     return tuple(Sample(shapes, domain) for shapes in PAIR_SAMPLES)
 
 
-def binary(name: str, symbol: str, forward, backward, sympy, doc: str, *, domain="real",
-           saves="inputs", torch_name="", kinks=(), aliases=()) -> None:
+def binary(name: str, symbol: str, forward, backward, sympy, doc: str, *, local: tuple[str, str],
+           domain="real", saves="inputs", torch_name="", kinks=(), kink_check=None, aliases=()) -> None:
+    """local: d out / da and d out / db in the expression language, over a, b and out."""
     primitive(
         name=name, doc=doc, signature=f"a {symbol} b" if symbol else f"{name}(a, b)",
         family="operator" if symbol else "binary", forward=forward, backward=backward,
         shape=broadcast_shapes, sympy=sympy_elementwise(sympy), samples=pair_samples(domain),
-        saves=saves, torch_name=torch_name, kinks=kinks, arity=2, symbol=symbol, aliases=aliases,
+        words=Words(("a", "b"), local), saves=saves, torch_name=torch_name, kinks=kinks,
+        kink_check=kink_check, arity=2, symbol=symbol, aliases=aliases, elementwise=True,
     )
+
+
+def _zero_to_the_zero(node):
+    a, b = saved_inputs(node)
+    # Most exponents are a nonzero constant: then no entry can be 0**0, and x need not be scanned.
+    if not node.needs[0] or not np.any(b == 0):
+        return None
+    return broadcast_mask((a == 0) & (b == 0), a, b)
+
+
+TIE = KinkCheck(equal_arguments, "has a tie between its arguments{where}: each side gets half the gradient (as "
+                "PyTorch's {op}); choosing one side would give it the whole gradient and the other 0")
 
 
 def _pow_backward(n, g):
@@ -41,14 +56,14 @@ def _pow_backward(n, g):
                 grad_a = g * 0.0
             elif c == 1.0:
                 grad_a = g
-            elif v is not None:  # a sum's cotangent: one pass (2v is exact: the same numbers)
-                grad_a = F.mul(a, 2.0 * v, reuse=(0,))
+            elif v is not None:  # a sum's cotangent: one pass over a, none over g (2v is exact)
+                grad_a = a * (2.0 * v)
             elif c == 2.0 and g.size > a.size:  # batch axes: 2a is the small factor, one pass over g
-                grad_a = F.mul(g, a * 2.0, reuse=(0,))
-            elif c == 2.0:  # g * 2a as (g a) 2: doubling is exact, and g's array can take both
-                grad_a = F.mul(F.mul(g, a, reuse=(0,)), 2.0, reuse=(0,))
+                grad_a = g * (a * 2.0)
+            elif c == 2.0:  # g * 2a as (g a) 2: doubling is exact, and no array is made for 2a
+                grad_a = g * a * 2.0
             else:
-                grad_a = F.mul(g, F.mul(a ** (c - 1.0), c, reuse=(0,)), reuse=(1,))
+                grad_a = g * (a ** (c - 1.0) * c)
         else:
             # d/da a**b = b a**(b-1), taken as 0 where a == b == 0 (so d/dx x**0 = 0 at x = 0).
             # NOTE: masking only that point, not every b == 0, keeps d/db of this rule (1/a at
@@ -72,30 +87,33 @@ def _maximum_backward(n, g, larger=True):
     return g * m, g * (1.0 - m)
 
 
-binary("add", "+", np.add, lambda n, g: (g, g), lambda sp, a, b: a + b, "sum", saves="none")
+binary("add", "+", np.add, lambda n, g: (g, g), lambda sp, a, b: a + b, "sum", saves="none", local=("1", "1"))
 binary("sub", "-", np.subtract, lambda n, g: (g, -g if n.needs[1] else None), lambda sp, a, b: a - b,
-       "difference", saves="none")
+       "difference", saves="none", local=("1", "-1"))
 binary("mul", "*", np.multiply,
        lambda n, g: (factor_cotangent(n, g, 0, n.y) if n.needs[0] else None,
-                     factor_cotangent(n, g, 1, n.x, last=True) if n.needs[1] else None),
-       lambda sp, a, b: a * b, "product")
+                     factor_cotangent(n, g, 1, n.x) if n.needs[1] else None),
+       lambda sp, a, b: a * b, "product", local=("b", "a"))
 binary("div", "/", np.divide,
-       lambda n, g: (F.div(g, n.y, reuse=() if n.needs[1] else (0,)) if n.needs[0] else None,
-                     F.div(F.neg(F.mul(g, n.x, reuse=(0,)), reuse=(0,)), n.y * n.y, reuse=(0, 1))
-                     if n.needs[1] else None),  # (the tuple is built left to right: g's last read)
-       lambda sp, a, b: a / b, "quotient", domain=("real", "nonzero"))
+       lambda n, g: (g / n.y if n.needs[0] else None, -(g * n.x) / (n.y * n.y) if n.needs[1] else None),
+       lambda sp, a, b: a / b, "quotient", domain=("real", "nonzero"), local=("1/b", "-a/b**2"))
 binary("pow", "**", np.power, _pow_backward, lambda sp, a, b: a ** b,
        "power a**b (also a^b and pow(a, b)); a numeric exponent gets no gradient",
-       domain=("positive", "real"), aliases=("pow",),
-       kinks=(Kink((0.0, 0.0), (0.0, 0.0), note="d/dx x**0 = 0 at x = 0"),))
+       domain=("positive", "real"), aliases=("pow",), local=("b*a**(b - 1)", "out*log(a)"),
+       kinks=(Kink((0.0, 0.0), (0.0, 0.0), note="d/dx x**0 = 0 at x = 0"),),
+       kink_check=KinkCheck(_zero_to_the_zero, "has base 0 and exponent 0{where}: gradcli uses d/dx x**0 = 0 "
+                            "(x**0 is 1 everywhere, as PyTorch); the formula b*x**(b - 1) would give "
+                            "0*0**-1 = 0*inf = nan"))
 binary("maximum", "", np.maximum, _maximum_backward,
        lambda sp, a, b: sp.Piecewise((a, a > b), ((a + b) / 2, sp.Eq(a, b)), (b, True)),
        "elementwise larger of a and b (a tie gives each side half the gradient)",
-       kinks=(Kink((1.0, 1.0), (0.5, 0.5), note="a tie gives each side half"),))
+       local=("(a > b) + 0.5*(a == b)", "(b > a) + 0.5*(a == b)"),
+       kinks=(Kink((1.0, 1.0), (0.5, 0.5), note="a tie gives each side half"),), kink_check=TIE)
 binary("minimum", "", np.minimum, lambda n, g: _maximum_backward(n, g, larger=False),
        lambda sp, a, b: sp.Piecewise((a, a < b), ((a + b) / 2, sp.Eq(a, b)), (b, True)),
        "elementwise smaller of a and b (a tie gives each side half the gradient)",
-       kinks=(Kink((1.0, 1.0), (0.5, 0.5), note="a tie gives each side half"),))
+       local=("(a < b) + 0.5*(a == b)", "(b < a) + 0.5*(a == b)"),
+       kinks=(Kink((1.0, 1.0), (0.5, 0.5), note="a tie gives each side half"),), kink_check=TIE)
 
 for _name, _symbol, _fn, _rel in (
     ("lt", "<", np.less, "Lt"), ("le", "<=", np.less_equal, "Le"), ("gt", ">", np.greater, "Gt"),
@@ -106,7 +124,7 @@ for _name, _symbol, _fn, _rel in (
         signature=f"a {_symbol} b", family="comparison",
         forward=lambda a, b, _fn=_fn: _fn(a, b).astype(np.float64), shape=broadcast_shapes,
         sympy=sympy_elementwise(lambda sp, a, b, _rel=_rel: sp.Piecewise((1, getattr(sp, _rel)(a, b)), (0, True))),
-        samples=pair_samples(), differentiable=False, arity=2, symbol=_symbol,
+        samples=pair_samples(), differentiable=False, arity=2, symbol=_symbol, elementwise=True,
     )
 
 
@@ -124,7 +142,8 @@ primitive(
     sympy=sympy_elementwise(lambda sp, c, a, b: sp.Piecewise((a, sp.Ne(c, 0)), (b, True))),
     samples=(Sample(((3,), (3,), (3,)), ("mask", "real", "real")),
              Sample(((2, 3), (3,), ()), ("mask", "real", "real"))),
-    arity=3,
+    words=Words(("cond", "a", "b"), (None, "where(cond, 1, 0)", "where(cond, 0, 1)")),
+    arity=3, elementwise=True, selector=True,
 )
 
 
@@ -137,6 +156,11 @@ def _clip_backward(n, g):
             g * F.gt(F.maximum(x, lo), hi) if n.needs[2] else None)
 
 
+def _on_bound(node):
+    x, lo, hi = saved_inputs(node)
+    return broadcast_mask((x == lo) | (x == hi), x, lo, hi)
+
+
 primitive(
     name="clip", doc="x limited to [lo, hi] (gradient 1 on the bounds, as torch.clamp)",
     signature="clip(x, lo, hi)", family="binary",
@@ -146,6 +170,10 @@ primitive(
     sympy=sympy_elementwise(lambda sp, x, lo, hi: sp.Piecewise((hi, (x > hi) | (lo > hi)), (lo, x < lo), (x, True))),
     samples=(Sample(((3,), (), ()), ("real", "real", "above_one")),
              Sample(((2, 3), (3,), ()), ("real", "real", "above_one"))),
+    words=Words(("x", "lo", "hi"), ("(x >= lo)*(x <= hi)", "x < lo", "x > hi")),
     kinks=(Kink((1.0, 1.0, 2.0), (1.0, 0.0, 0.0), note="on a bound x passes the gradient"),),
-    arity=3,
+    kink_check=KinkCheck(_on_bound, "has x exactly on a bound{where}: x gets the gradient 1 there and the bound 0 "
+                         "(as torch.clamp); the one-sided derivative from outside the interval would give x 0 "
+                         "and the bound 1"),
+    arity=3, elementwise=True,
 )

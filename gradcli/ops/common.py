@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from gradcli.errors import GradcliError, format_shape
+from gradcli.autodiff.engine import function, is_grad_enabled
 from gradcli.autodiff.op import OPS, Shape
 
 
@@ -51,15 +52,10 @@ def reduced_shape(shape: Shape, axis: Any = None, keepdims: bool = False, **_: A
 
 
 def sympy_elementwise(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Lift a scalar SymPy function to object arrays (broadcasting like numpy).
-
-    The rule is marked `elementwise`: entry i of the result depends on entry i of each
-    input only, so a translation may apply it to the entries that hold a symbol alone.
-    """
+    """Lift a scalar SymPy function to object arrays (broadcasting like numpy)."""
     def rule(sp: Any, *args: np.ndarray, **_: Any) -> np.ndarray:
         ufunc = np.frompyfunc(lambda *xs: fn(sp, *xs), len(args), 1)
         return np.asarray(ufunc(*args), dtype=object)
-    rule.elementwise = True  # type: ignore[attr-defined]
     return rule
 
 
@@ -67,17 +63,9 @@ class _Functions:
     """F.name(*inputs, **params) applies the operation `name`: the vocabulary of rules."""
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
-        from gradcli.autodiff.engine import call
-
         if name not in OPS:
             raise AttributeError(f"no operation named {name!r}")
-        op = OPS[name]
-
-        def apply(*inputs: Any, **params: Any) -> Any:
-            return call(op, *inputs, **params)
-
-        apply.__name__ = name
-        apply.__doc__ = op.doc
+        apply = function(OPS[name])
         setattr(self, name, apply)
         return apply
 
@@ -95,40 +83,17 @@ def uniform(n: Any, g: Any) -> float | None:
     That is the cotangent a sum or a mean sends back (a view with zero strides). Only for a
     first-order pass (no graph recorded) and a cotangent without batch axes.
     """
-    from gradcli.autodiff.engine import is_grad_enabled
-
     d = g.data
     if d.ndim == 0 or any(d.strides) or g.ndim != len(n.out_shape) or g.requires_grad or is_grad_enabled():
         return None
     return float(d.flat[0])
 
 
-def pass_on(t: Any) -> Any:
-    """A saved value passed on as a cotangent, as values without a graph.
-
-    When the pass owns t's array (t is `_fresh`) the cotangent takes it over; otherwise it
-    gets a read-only view, so nothing downstream writes into a value the graph still holds.
-    """
-    from gradcli.autodiff.engine import Tensor
-
-    if t._fresh:
-        t._fresh = False
-        ct = Tensor._result(t.data, None)
-        ct._fresh = True
-        return ct
-    view = t.data.view()
-    view.flags.writeable = False
-    return Tensor._result(view, None)
-
-
-def factor_cotangent(n: Any, g: Any, i: int, other: Any, last: bool = False) -> Any:
-    """g * other: the cotangent of input i of a product whose other factor is `other`.
-
-    last: the rule reads g no more after this, so the product may be written into g.
-    """
+def factor_cotangent(n: Any, g: Any, i: int, other: Any) -> Any:
+    """g * other: the cotangent of input i of a product whose other factor is `other`."""
     v = uniform(n, g) if other.shape == n.out_shape else None
-    if v is not None:
-        return pass_on(other) if v == 1.0 else F.mul(other, v, reuse=(0,))
+    if v is not None:  # a sum's cotangent: the other factor itself (times v), no product with g
+        return other.detach() if v == 1.0 else F.mul(other, v)
     batch = g.ndim - len(n.out_shape)
     if n.in_shapes[i] == () and other.shape == n.out_shape and other.ndim and batch <= 1:
         # A scalar factor's cotangent is the dot product of g and the other factor: one pass,
@@ -138,4 +103,4 @@ def factor_cotangent(n: Any, g: Any, i: int, other: Any, last: bool = False) -> 
             other = F.reshape(other, src=other.shape, dst=(size,))
             g = F.reshape(g, src=g.shape, dst=g.shape[:batch] + (size,))
         return F.matmul(g, other)
-    return F.mul(g, other, reuse=(0,) if last else ())
+    return F.mul(g, other)

@@ -11,7 +11,7 @@ from gradcli.errors import GradcliError
 from gradcli.ops.common import F, broadcast_shapes
 from gradcli.errors import format_shape
 from gradcli.ops.reductions import _prod_others
-from gradcli.autodiff.op import Kink, Sample, primitive
+from gradcli.autodiff.op import Kink, Sample, Words, primitive
 
 
 def _matmul_shape(a, b):
@@ -45,9 +45,7 @@ def _rows_times(g, m):
         return g @ m
     rows = len(gd)
     d = np.diagonal(gd, offset=offset)
-    product = Tensor._result(d[:, None] * md[offset:offset + rows], None)
-    product._fresh = True  # made here, held by nothing else
-    return product
+    return Tensor._result(d[:, None] * md[offset:offset + rows], None)
 
 
 def _diagonal_offset(gd):
@@ -107,7 +105,8 @@ primitive(name="matmul", doc="matrix product a @ b (numpy's matmul; dot is the s
           shape=_matmul_shape, sympy=lambda sp, a, b: np.asarray(np.matmul(a, b), dtype=object),
           samples=(Sample(((3,), (3,))), Sample(((2, 3), (3,))), Sample(((3,), (3, 2))),
                    Sample(((2, 3), (3, 4))), Sample(((2, 2, 3), (3, 2)))),
-          torch_name=_matmul_name, arity=2, symbol="@", aliases=("matmul", "dot"))
+          torch_name=_matmul_name, arity=2, symbol="@", aliases=("matmul", "dot"),
+          words=Words(("a", "b"), vjp=("g @ {b}ᵀ", "{a}ᵀ @ g")))
 
 
 def _outer(a, b):
@@ -180,7 +179,8 @@ def _cofactor_backward(n, g):
 primitive(name="cofactor", doc="the cofactor matrix, det(x) inv(x)^T, also where x is singular",
           signature="cofactor(x)", family="internal", public=False, forward=_cofactor,
           backward=_cofactor_backward, shape=_square,
-          sympy=lambda sp, x: _sympy_matrix_fn(x, _cofactors))
+          sympy=lambda sp, x: _sympy_matrix_fn(x, _cofactors),
+          samples=(Sample(((2, 2),)), Sample(((3, 3),)), Sample(((2, 3, 3),))))
 
 
 def _det_backward(n, g):
@@ -191,15 +191,18 @@ def _det_backward(n, g):
 primitive(name="det", doc="determinant of a square matrix", signature="det(x)", family="linalg",
           forward=np.linalg.det, backward=_det_backward, shape=lambda s: _square(s)[:-2],
           sympy=lambda sp, x: _sympy_matrix_fn(x, _laplace_det),
-          samples=(Sample(((2, 2),)), Sample(((3, 3),))),
-          kinks=(Kink(([[0.0]],), ([[1.0]],), note="singular: the gradient is the cofactor matrix"),
-                 Kink(([[1.0, 2.0], [2.0, 4.0]],), ([[4.0, -2.0], [-2.0, 1.0]],), note="singular 2x2"),
+          samples=(Sample(((2, 2),)), Sample(((3, 3),))), words=Words(("x",), vjp=("g · det({x}) · inv({x})ᵀ",)),
+          # det is differentiable where x is singular too: documented values, not kinks.
+          kinks=(Kink(([[0.0]],), ([[1.0]],), note="singular: the gradient is the cofactor matrix", noted=False),
+                 Kink(([[1.0, 2.0], [2.0, 4.0]],), ([[4.0, -2.0], [-2.0, 1.0]],), note="singular 2x2",
+                      noted=False),
                  Kink(([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.0, 1.0, 1.0]],),
-                      ([[-2.0, -2.0, 2.0], [1.0, 1.0, -1.0], [0.0, 0.0, 0.0]],), note="rank 2")))
+                      ([[-2.0, -2.0, 2.0], [1.0, 1.0, -1.0], [0.0, 0.0, 0.0]],), note="rank 2", noted=False)))
 primitive(name="inv", doc="inverse of a square matrix", signature="inv(x)", family="linalg",
           forward=_inv, backward=lambda n, g: (-(n.ans.mT @ g @ n.ans.mT),), shape=_square,
           sympy=lambda sp, x: _sympy_matrix_fn(x, _inverse), saves="output",
-          samples=(Sample(((2, 2),), "spd"), Sample(((3, 3),), "spd")), torch_name="LinalgInvExBackward0")
+          samples=(Sample(((2, 2),), "spd"), Sample(((3, 3),), "spd")), torch_name="LinalgInvExBackward0",
+          words=Words(("x",), vjp=("-{out}ᵀ @ g @ {out}ᵀ",)))
 
 
 SYMPY_MATRIX_LIMIT = 4  # a symbolic n-by-n determinant has n! terms

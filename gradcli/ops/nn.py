@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradcli.ops.common import F, broadcast_shapes, sympy_elementwise
-from gradcli.autodiff.op import Sample, primitive
+from gradcli.autodiff.op import Sample, Words, primitive
 
 AXIS_SAMPLES = (Sample(((3,),)), Sample(((2, 3),)), Sample(((2, 3),), params={"axis": 0}))
 
@@ -48,7 +48,8 @@ primitive(name="bce_logits", doc="elementwise binary cross-entropy of logits z a
           backward=lambda n, g: (g * (F.sigmoid(n.x) - n.y) if n.needs[0] else None,
                                  -(g * n.x) if n.needs[1] else None),
           shape=broadcast_shapes, sympy=sympy_elementwise(lambda sp, z, y: sp.log(1 + sp.exp(z)) - z * y),
-          torch_name="BinaryCrossEntropyWithLogitsBackward0", arity=2)
+          torch_name="BinaryCrossEntropyWithLogitsBackward0", arity=2, elementwise=True,
+          words=Words(("z", "y"), ("sigmoid(z) - y", "-z")), samples=(Sample(((3,), (3,)), ("real", "unit")),))
 primitive(name="binary_cross_entropy_with_logits",
           doc="mean binary cross-entropy of logits z against targets y, in the stable form",
           signature="binary_cross_entropy_with_logits(z, y)", family="nn", arity=2,

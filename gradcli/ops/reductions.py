@@ -11,7 +11,8 @@ import math
 import numpy as np
 
 from gradcli.ops.common import F, normalize_axes, reduced_shape
-from gradcli.autodiff.op import Kink, Sample, primitive
+from gradcli.ops.kinkchecks import saved_inputs
+from gradcli.autodiff.op import Kink, KinkCheck, Sample, Words, primitive
 
 REDUCTION_SAMPLES = (
     Sample(((3,),)), Sample(((2, 3),)), Sample(((2, 3),), params={"axis": 0}),
@@ -61,12 +62,15 @@ def _sympy_add(sp, xs):
     return sp.Add(math.fsum(numbers), *terms) if numbers else sp.Add(*terms)
 
 
-def reduction(name, forward, backward, sympy, doc, *, saves="inputs", kinks=(), domain="real"):
+def reduction(name, forward, backward, sympy, doc, *, vjp, saves="inputs", kinks=(), kink_check=None,
+              domain="real"):
+    """vjp: in words, what x receives from the upstream gradient g ({x}, {out}: sub-expressions)."""
     primitive(name=name, doc=doc, signature=f"{name}(x, axis=None)", family="reduction",
               forward=lambda x, axis, keepdims: forward(x, axis, keepdims), backward=backward,
               shape=reduced_shape, sympy=_sympy_reduce(sympy), prepare=_prepare, keywords=("axis",),
               samples=tuple(Sample(s.shapes, domain, s.params) for s in REDUCTION_SAMPLES),
-              saves=saves, kinks=kinks, torch_name=_name(name.capitalize()))
+              words=Words(("x",), vjp=(vjp,)), saves=saves, kinks=kinks, kink_check=kink_check,
+              torch_name=_name(name.capitalize()))
 
 
 def _size(shape, axis):
@@ -117,7 +121,9 @@ def _prod_others_backward(n, u):
 
 primitive(name="prod_others", doc="product of the other entries along axis", signature="prod_others(x)",
           family="internal", public=False, forward=_prod_others, backward=_prod_others_backward,
-          shape=lambda s, axis: s, sympy=lambda sp, x, axis: _prod_others(x, axis))
+          shape=lambda s, axis: s, sympy=lambda sp, x, axis: _prod_others(x, axis),
+          words=Words(("x",), vjp=("for each entry, g summed over the products that include it",)),
+          samples=(Sample(((4,),), params={"axis": (-1,)}), Sample(((2, 3),), params={"axis": (-2,)})))
 
 
 def _extreme_backward(n, g):
@@ -126,6 +132,32 @@ def _extreme_backward(n, g):
     # NOTE: ties share the gradient evenly, as PyTorch's max/min reductions do.
     count = F.sum(mask, axis=n.params["axis"], keepdims=True)
     return (_spread(n, g) * mask / count,)
+
+
+def _tied_extremes(extreme):
+    """A kink check: the reduced entries where extreme (np.max, np.min) is reached more than once."""
+    def at(node):
+        x, axis = saved_inputs(node)[0], node.params["axis"]
+        if x.size == 0 or not axis:
+            return None
+        best = extreme(x, axis=axis, keepdims=True)
+        return np.asarray(np.sum(x == best, axis=axis) > 1)
+    return at
+
+
+def _extreme_note(at):
+    return KinkCheck(at, "has a tie for the {op}imum{where}: the tied entries share the gradient evenly (as "
+                     "PyTorch's {op}()); an arg{op} rule (torch.{op}(x, dim)) would give all of it to one entry")
+
+
+def _zero_vector(node):
+    x, axis = saved_inputs(node)[0], node.params["axis"]
+    return np.asarray(np.all(x == 0, axis=axis)) if axis else None
+
+
+def _equal_entries(node):
+    x, axis = saved_inputs(node)[0], node.params["axis"]
+    return np.asarray(np.ptp(x, axis=axis) == 0) if axis and x.size else None
 
 
 def _logsumexp(x, axis, keepdims):
@@ -143,21 +175,28 @@ def _norm_backward(n, g):
 
 
 reduction("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
-          lambda n, g: (_spread(n, g),), _sympy_add, "sum of the entries", saves="none")
+          lambda n, g: (_spread(n, g),), _sympy_add, "sum of the entries", saves="none",
+          vjp="g, copied to every summed entry (∂sum/∂xᵢ = 1)")
 reduction("mean", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims) / _size(x.shape, axis),
           # NOTE: divide the reduced cotangent, then spread it: one small division, not one per entry.
           lambda n, g: (_spread(n, g / _count(n)),), lambda sp, xs: _sympy_add(sp, xs) / len(xs),
-          "mean of the entries", saves="none")
+          "mean of the entries", saves="none",
+          vjp="g / n, copied to each of the n averaged entries (∂mean/∂xᵢ = 1/n)")
 reduction("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims),
           lambda n, g: (_spread(n, g) * F.prod_others(n.x, axis=n.params["axis"]),),
           lambda sp, xs: sp.Mul(*xs), "product of the entries (exact gradient with zero entries)",
-          kinks=(Kink(([0.0, 2.0, 3.0],), ([6.0, 0.0, 0.0],), note="one zero entry"),))
+          vjp="g × the product of the other entries (∂prod/∂xᵢ = ∏ⱼ≠ᵢ xⱼ)",
+          kinks=(Kink(([0.0, 2.0, 3.0],), ([6.0, 0.0, 0.0],), note="one zero entry", noted=False),))
 reduction("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), _extreme_backward,
           lambda sp, xs: sp.Max(*xs), "largest entry (ties share the gradient evenly)", saves="both",
-          kinks=(Kink(([1.0, 3.0, 3.0],), ([0.0, 0.5, 0.5],), note="a tie shares the gradient"),))
+          vjp="g, to the entries equal to the maximum (shared evenly at a tie)",
+          kinks=(Kink(([1.0, 3.0, 3.0],), ([0.0, 0.5, 0.5],), note="a tie shares the gradient"),),
+          kink_check=_extreme_note(_tied_extremes(np.max)))
 reduction("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), _extreme_backward,
           lambda sp, xs: sp.Min(*xs), "smallest entry (ties share the gradient evenly)", saves="both",
-          kinks=(Kink(([2.0, 2.0, 3.0],), ([0.5, 0.5, 0.0],), note="a tie shares the gradient"),))
+          vjp="g, to the entries equal to the minimum (shared evenly at a tie)",
+          kinks=(Kink(([2.0, 2.0, 3.0],), ([0.5, 0.5, 0.0],), note="a tie shares the gradient"),),
+          kink_check=_extreme_note(_tied_extremes(np.min)))
 def _norm(x, axis, keepdims):
     # NOTE: scaled by the largest entry, so squares of tiny (1e-162) or huge (1e200) entries
     # neither underflow nor overflow, as np.linalg.norm's hypot does.
@@ -171,12 +210,16 @@ def _norm(x, axis, keepdims):
 reduction("norm", _norm,
           _norm_backward, lambda sp, xs: sp.sqrt(_sympy_add(sp, [v ** 2 for v in xs])),
           "Euclidean (L2) norm (gradient 0 at the zero vector)", saves="both", domain="nonzero",
-          kinks=(Kink(([0.0, 0.0],), ([0.0, 0.0],), note="the zero vector gets gradient 0"),))
+          vjp="g × {x} / {out} (0 at the zero vector)",
+          kinks=(Kink(([0.0, 0.0],), ([0.0, 0.0],), note="the zero vector gets gradient 0"),),
+          kink_check=KinkCheck(_zero_vector, "is the norm of a zero vector{where}, where it has no derivative: "
+                               "gradcli uses the gradient 0 (as PyTorch); any vector of length at most 1 is a "
+                               "subgradient there"))
 # NOTE: the gradient is softmax(x), computed from x itself: exp(x - ans) loses digits once
 # |ans| is so large that ans - max(x) rounds away (|x| ~ 1e16 and beyond).
 reduction("logsumexp", _logsumexp, lambda n, g: (_spread(n, g) * F.softmax(n.x, axis=n.params["axis"]),),
           lambda sp, xs: sp.log(sp.Add(*[sp.exp(v) for v in xs])),
-          "log(sum(exp(x))), computed without overflow")
+          "log(sum(exp(x))), computed without overflow", vjp="g × softmax({x}) = g × exp({x} - {out})")
 
 
 def _centred(x, axis):
@@ -207,5 +250,8 @@ def _std(x, axis, keepdims):
 
 reduction("std", _std, _std_backward, _sympy_std,
           "standard deviation (population, ddof=0, as numpy; gradient 0 where all entries are equal)",
-          saves="both",
-          kinks=(Kink(([1.0, 1.0, 1.0],), ([0.0, 0.0, 0.0],), note="equal entries get gradient 0"),))
+          saves="both", vjp="g × ({x} - mean({x})) / (count × {out}) (0 where the entries are equal)",
+          kinks=(Kink(([1.0, 1.0, 1.0],), ([0.0, 0.0, 0.0],), note="equal entries get gradient 0"),),
+          kink_check=KinkCheck(_equal_entries, "is the standard deviation of equal entries{where}, where it has "
+                               "no derivative: gradcli uses the gradient 0 (as PyTorch); the formula "
+                               "(x - mean)/(n*std) would give 0/0 = nan"))

@@ -12,7 +12,11 @@ import numpy as np
 from gradcli.errors import GradcliError
 from gradcli.ops.common import F
 from gradcli.errors import format_shape
-from gradcli.autodiff.op import Sample, primitive
+from gradcli.autodiff.op import Sample, Words, primitive
+
+
+def _g_words(words: str) -> Words:
+    return Words(("x",), vjp=(words,))
 
 
 def _lead(x: np.ndarray, trailing: tuple) -> int:
@@ -45,18 +49,25 @@ def _sympy_expand(sp, x, src, dst):
 primitive(name="sum_to", doc="sum a broadcast value back to a shape (undoes expand)", signature="sum_to(x)",
           family="internal", public=False, forward=_sum_to, saves="none",
           backward=lambda n, g: (F.expand(g, src=n.params["dst"], dst=n.params["src"]),),
-          shape=lambda s, src, dst: tuple(dst), sympy=_sympy_sum_to, torch_name="SumBackward1")
+          shape=lambda s, src, dst: tuple(dst), sympy=_sympy_sum_to, torch_name="SumBackward1",
+          words=_g_words("g, broadcast back over the axes that were summed"),
+          samples=(Sample(((2, 3),), params={"src": (2, 3), "dst": (3,)}),
+                   Sample(((2, 3),), params={"src": (2, 3), "dst": (2, 1)})))
 primitive(name="expand", doc="broadcast to a larger shape", signature="expand(x)", family="internal",
           public=False, forward=_expand, saves="none",
           backward=lambda n, g: (F.sum_to(g, src=n.params["dst"], dst=n.params["src"]),),
-          shape=lambda s, src, dst: tuple(dst), sympy=_sympy_expand, torch_name="ExpandBackward0")
+          shape=lambda s, src, dst: tuple(dst), sympy=_sympy_expand, torch_name="ExpandBackward0",
+          words=_g_words("g, summed over the broadcast axes"),
+          samples=(Sample(((3,),), params={"src": (3,), "dst": (2, 3)}),
+                   Sample(((2, 1),), params={"src": (2, 1), "dst": (2, 3)})))
 primitive(name="reshape", doc="the same entries in a new shape", signature="reshape(x)", family="internal",
           public=False, saves="none",
           forward=lambda x, src, dst: x.reshape(x.shape[:_lead(x, src)] + tuple(dst)),
           backward=lambda n, g: (F.reshape(g, src=n.params["dst"], dst=n.params["src"]),),
           shape=lambda s, src, dst: tuple(dst),
           sympy=lambda sp, x, src, dst: x.reshape(x.shape[:_lead(x, src)] + tuple(dst)),
-          torch_name="ViewBackward0")
+          torch_name="ViewBackward0", words=_g_words("g, reshaped back to the shape of {x}"),
+          samples=(Sample(((2, 3),), params={"src": (2, 3), "dst": (3, 2)}),))
 
 
 def _permute(x, perm):
@@ -68,7 +79,9 @@ primitive(name="permute", doc="reorder the trailing axes", signature="permute(x)
           public=False, forward=_permute, saves="none",
           backward=lambda n, g: (F.permute(g, perm=tuple(np.argsort(n.params["perm"]).tolist())),),
           shape=lambda s, perm: tuple(s[p] for p in perm),
-          sympy=lambda sp, x, perm: _permute(x, perm))
+          sympy=lambda sp, x, perm: _permute(x, perm),
+          words=_g_words("g, with the axes put back in their order"),
+          samples=(Sample(((2, 3, 4),), params={"perm": (2, 0, 1)}),))
 primitive(name="transpose", doc="reverse the axes (x.T); a vector is left as it is",
           signature="transpose(x)", family="linalg",
           composite=lambda x: F.permute(x, perm=tuple(reversed(range(x.ndim)))) if x.ndim > 1 else x,
@@ -106,12 +119,18 @@ primitive(name="index", doc="x[i], x[i, j], x[a:b:c]: numpy's basic indexing", s
           forward=lambda x, key, src: x[_full_key(key, src)],
           backward=lambda n, g: (F.index_put(g, key=n.params["key"], src=n.params["src"]),),
           shape=lambda s, key, src: _indexed_shape(s, key), prepare=_index_prepare, sympy=lambda sp, x, key, src: np.asarray(x[_full_key(key, src)], dtype=object),
-          torch_name=_index_name)
+          torch_name=_index_name, words=_g_words("g, placed at the indexed entries of zeros shaped like {x}"),
+          samples=(Sample(((3, 4),), params={"key": (1, slice(None))}),
+                   Sample(((5,),), params={"key": (slice(0, 5, 2),)}),
+                   Sample(((3, 4),), params={"key": (slice(None, None, -1), 2)})))
 primitive(name="index_put", doc="scatter into zeros at an index (undoes index)", signature="index_put(g)",
           family="internal", public=False, forward=_index_put, saves="none",
           backward=lambda n, g: (F.index(g, key=n.params["key"], src=n.params["src"]),),
           shape=lambda s, key, src: tuple(src),
-          sympy=lambda sp, g, key, src: _sympy_index_put(g, key, src), torch_name="IndexPutBackward0")
+          sympy=lambda sp, g, key, src: _sympy_index_put(g, key, src), torch_name="IndexPutBackward0",
+          words=_g_words("g, read back at the index"),
+          samples=(Sample(((2,),), params={"key": (slice(0, 3, 2),), "src": (3,)}),
+                   Sample(((4,),), params={"key": (1,), "src": (3, 4)})))
 
 
 def _sympy_index_put(g, key, src):
@@ -141,17 +160,18 @@ def _stack_shape(*shapes, item_ndim):
 primitive(name="stack", doc="[a, b, ...]: stack items along a new first axis", signature="[a, b, ...]",
           family="internal", public=False, forward=_stack, backward=_stack_backward, saves="none",
           shape=_stack_shape, sympy=lambda sp, *xs, item_ndim: np.stack(xs, axis=-(item_ndim + 1)),
-          arity=None)
+          arity=None, words=Words(("x{i}",), vjp=("g[{i}]",)),
+          samples=(Sample(((3,), (3,)), params={"item_ndim": 1}), Sample(((), (), ()), params={"item_ndim": 0})))
 
 for _name in ("detach", "stop_gradient"):
     primitive(name=_name, doc="the value of x, through which no gradient flows", signature=f"{_name}(x)",
               family="gradient control", forward=lambda x: x, shape=lambda s: s, differentiable=False,
-              samples=(Sample(((3,),)),))
+              samples=(Sample(((3,),)),), elementwise=True)
 
 
-def _constructor(name: str, forward, shape, doc: str, signature: str) -> None:
+def _constructor(name: str, forward, shape, doc: str, signature: str, max_sizes: int | None = None) -> None:
     primitive(name=name, doc=doc, signature=signature, family="constant", forward=forward, shape=shape,
-              differentiable=False, constructor=True, arity=0)
+              differentiable=False, constructor=True, arity=0, max_sizes=max_sizes)
 
 
 _constructor("zeros", lambda shape: np.zeros(shape), lambda shape: tuple(shape),
@@ -159,4 +179,4 @@ _constructor("zeros", lambda shape: np.zeros(shape), lambda shape: tuple(shape),
 _constructor("ones", lambda shape: np.ones(shape), lambda shape: tuple(shape),
              "an array of ones of the given shape", "ones(n, ...)")
 _constructor("eye", lambda shape: np.eye(*shape), lambda shape: (shape[0], shape[-1]),
-             "the n-by-n identity matrix (eye(n, m): n-by-m)", "eye(n)")
+             "the n-by-n identity matrix (eye(n, m): n-by-m)", "eye(n)", max_sizes=2)

@@ -1,0 +1,183 @@
+"""Applying an operation to tensors, and the one place that decides memory reuse.
+
+`call(op, *inputs, **params)` runs op's forward on the inputs' arrays, refuses a result
+over the element limit before computing it, and records a Node when a graph is being
+built. The Tensor operators and `function(op)` (F.<name>, the vocabulary of backward
+rules) enter through `operate`, which may also write an elementwise result into an input's
+array. It does so only when nothing can read that array again:
+
+- the input Tensor is an interpreter temporary (`a*b` in `a*b + c`, `cos(x)` in
+  `g * cos(x)`): at the check a temporary shows a fixed number of references and a value
+  with a name (or held by a list, a dict, a graph node) at least one more. That number
+  is calibrated on first use by sending a known temporary and a known named value down
+  these very paths; if the two read the same (another Python), nothing is ever written
+  into an input;
+- it has no weak reference, is not a leaf that requires grad, and its array is float64, its own (not a view), writeable,
+  C-contiguous, shaped like the result, and held by that Tensor alone (no view of it, no
+  graph node, no caller keeps it);
+- the new node does not keep its inputs for the backward pass.
+
+A backward pass may also give up the cotangent of a rule that reads it at most once
+(backward.py): that Tensor may show the extra references of the rule's own name for it.
+
+What no reference count shows: a reference C code lends without counting it, as when
+`operator.mul(*pair)` or `itertools.starmap(operator.mul, pairs)` hands a Tensor operator
+the items of a tuple that lives on. (A tuple unpacked in Python, `F.mul(*pair)`, is
+counted.) Rules and the expression walk never do that; nor should a library caller.
+
+`without_donation()` (mode.py) turns reuse off in a thread: the same numbers, more memory.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+from weakref import getweakrefcount
+
+import numpy as np
+
+from gradcli.errors import GradcliError, format_shape
+from gradcli.autodiff.graph import Node
+from gradcli.autodiff.mode import mode, setting
+from gradcli.autodiff.op import OPS, Op
+from gradcli.autodiff.parallel import apply_ufunc
+from gradcli.autodiff.tensor import Tensor, as_array, lift
+
+
+def call(name_or_op: str | Op, *inputs: Any, **params: Any) -> Tensor:
+    """Apply an operation (by name or record) to tensors (or array-likes); no input is written into."""
+    return _apply(OPS[name_or_op] if isinstance(name_or_op, str) else name_or_op, inputs, params, False)
+
+
+def operate(name_or_op: str | Op, *inputs: Any, **params: Any) -> Tensor:
+    """As call, but an elementwise result may take the array of an input that is a temporary."""
+    return _apply(OPS[name_or_op] if isinstance(name_or_op, str) else name_or_op, inputs, params, True)
+
+
+def function(op: Op) -> Callable[..., Tensor]:
+    """op as a function of tensors, as F.<name> gives it to rules: function(OPS['mul'])(a, b)."""
+    def apply(*inputs: Any, **params: Any) -> Tensor:
+        return operate(op, *inputs, **params)
+
+    apply.__name__ = op.name
+    apply.__doc__ = op.doc
+    return apply
+
+
+Tensor._operate = staticmethod(operate)
+
+
+def _apply(op: Op, inputs: tuple, params: dict, donate: bool) -> Tensor:
+    if op.composite is not None:
+        return op.composite(*(lift(x) for x in inputs), **params)
+    tensors = [lift(x) for x in inputs]
+    if op.prepare is not None:
+        params = op.prepare(*(t.shape for t in tensors), **params)
+    elementwise = op.ufunc is not None  # see Op: a plain ufunc runs on threads and may reuse memory
+    if mode.max_elements is not None and not (elementwise and _same_shape_within(tensors, mode.max_elements)):
+        check_size(op, tensors, params)
+    record = mode.grad_enabled and op.differentiable and any(t.requires_grad for t in tensors)
+    if elementwise:
+        keeps_inputs = record and op.saves in ("inputs", "both")
+        into = _donor(tensors) if donate and mode.donate and not keeps_inputs else None
+        ans = apply_ufunc(op.ufunc, tuple(t.data for t in tensors), into)
+    else:
+        ans = op.forward(*(t.data for t in tensors), **params)
+    if not isinstance(ans, np.ndarray) or ans.dtype != np.float64:
+        ans = as_array(ans)
+    return Tensor._result(ans, Node(op, tensors, ans, params) if record else None)
+
+
+def holders(t: Tensor) -> tuple[int, int] | None:
+    """(references to t, references to its array) when that array could take a result, else None.
+
+    The counts include this call's own; callers compare them with calibrated ones.
+    """
+    a = t.data
+    if a.dtype != np.float64 or not (a.flags.owndata and a.flags.writeable and a.flags.c_contiguous):
+        return None
+    if getweakrefcount(t) or (t.requires_grad and t.grad_fn is None):
+        return None  # (a leaf that requires grad: the node about to be made keeps it)
+    return sys.getrefcount(t), sys.getrefcount(a)
+
+
+_temporary: tuple[int, int] | None = None  # holders() of a temporary input; (0, 0): reuse is off
+
+
+def temporary_holders() -> tuple[int, int]:
+    """holders() of a temporary input at the check, calibrated on first use; (0, 0) when reuse is off."""
+    if _temporary is None:
+        _calibrate()
+    return _temporary
+
+
+def _donor(tensors: Sequence[Tensor]) -> np.ndarray | None:
+    """The array of an input nothing reads again that can take the elementwise result, if any."""
+    probing = mode.probing
+    temporary = temporary_holders() if probing is None else None
+    given = mode.given
+    shape = None
+    for t in tensors:
+        counts = holders(t)
+        if probing is not None:
+            probing.append(counts)
+            continue
+        if counts is None or counts[1] != temporary[1] or not temporary[0]:
+            continue
+        if counts[0] != temporary[0] and not (given is not None and given[0] == id(t)
+                                              and counts[0] == temporary[0] + given[1]):
+            continue
+        if shape is None:
+            try:
+                shape = np.broadcast_shapes(*(u.shape for u in tensors))
+            except ValueError:
+                return None  # the operation itself reports the mismatch
+        if t.data.shape == shape:
+            return t.data
+    return None
+
+
+def _calibrate() -> None:
+    """Measure what a temporary and a named input show at the check, through both entries."""
+    global _temporary
+    neg = OPS.get("neg")
+    if neg is None or not hasattr(sys, "getrefcount"):
+        _temporary = (0, 0)
+        return
+    seen: list = []
+    with setting("probing", seen):
+        -_probe()  # a Tensor operator on a temporary
+        named = _probe()
+        -named  # noqa: B018 (the same on a named value)
+        function(neg)(_probe())  # F.<name> on a temporary
+        function(neg)(named)
+    op_temporary, op_named, f_temporary, f_named = seen
+    agree = op_temporary is not None and op_temporary == f_temporary and op_named == f_named
+    apart = agree and op_named == (op_temporary[0] + 1, op_temporary[1])
+    _temporary = op_temporary if apart else (0, 0)
+
+
+def _probe() -> Tensor:
+    return Tensor._result(np.zeros(2), None)
+
+
+def _same_shape_within(tensors: Sequence[Tensor], limit: int) -> bool:
+    """Whether the inputs share one shape (the result's, then) of at most limit entries.
+
+    Other cases go through the shape rule, which also names mismatched shapes.
+    """
+    first = tensors[0].data
+    return first.size <= limit and all(t.data.shape == first.shape for t in tensors)
+
+
+def check_size(op: Op, tensors: Sequence[Tensor], params: dict) -> None:
+    """Raise before allocating when op's result would exceed the element limit."""
+    shape = op.shape(*(t.shape for t in tensors), **params)
+    size = 1
+    for n in shape:
+        size *= n
+    if size > mode.max_elements:
+        raise GradcliError(
+            f"{op.name} would make an array of shape {format_shape(shape)} ({size:,} entries); the limit "
+            f"is {mode.max_elements:,} entries (GRADCLI_MAX_ELEMENTS)", kind="limit")

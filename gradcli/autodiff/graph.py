@@ -1,0 +1,127 @@
+"""The recorded graph: a Node per operation applied with grad on, a LeafNode per leaf that
+requires grad, the edge a cotangent takes from a tensor, and the order a backward pass
+visits nodes in.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from gradcli.autodiff.mode import mode
+from gradcli.autodiff.op import Op
+from gradcli.autodiff.tensor import Tensor
+
+_sequence = itertools.count()  # creation order of nodes (next() on it is atomic)
+
+
+class Node:
+    """A recorded operation: the `grad_fn` of its output.
+
+    Holds what the operation's backward rule needs (inputs and/or the output value, per
+    the op's `saves`), the edges to its inputs' nodes, and the span of the
+    sub-expression it came from.
+    """
+
+    __slots__ = ("op", "params", "next_functions", "in_shapes", "out_shape", "needs",
+                 "saved", "_ans", "span", "seq", "freed")
+
+    def __init__(self, op: Op, inputs: Sequence[Tensor], ans: np.ndarray, params: dict):
+        self.op = op
+        self.params = params
+        self.next_functions = tuple(edge_of(t) for t in inputs)
+        self.in_shapes = tuple(t.shape for t in inputs)
+        self.out_shape = ans.shape
+        self.needs = tuple(t.requires_grad for t in inputs)
+        self.saved = tuple(inputs) if op.saves in ("inputs", "both") else None
+        self._ans = ans if op.saves in ("output", "both") else None
+        self.span = mode.span
+        self.seq = next(_sequence)
+        self.freed = False
+
+    @property
+    def name(self) -> str:
+        """The PyTorch-style grad_fn name, e.g. MulBackward0 (made when asked: most never are)."""
+        return self.op.node_name(self.in_shapes, self.params)
+
+    # What backward rules read.
+    @property
+    def inputs(self) -> tuple[Tensor, ...]:
+        return self.saved
+
+    @property
+    def x(self) -> Tensor:
+        return self.saved[0]
+
+    @property
+    def y(self) -> Tensor:
+        return self.saved[1]
+
+    @property
+    def ans(self) -> Tensor:
+        """The forward output as a tensor whose grad_fn is this node (for second order)."""
+        return Tensor._result(self._ans, self if mode.grad_enabled else None)
+
+    def release(self) -> None:
+        self.saved = None
+        self._ans = None
+        self.freed = True
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+class LeafNode:
+    """AccumulateGrad: where gradients arrive for a leaf tensor that requires grad."""
+
+    __slots__ = ("tensor", "seq", "span", "next_functions", "name", "freed")
+
+    def __init__(self, tensor: Tensor):
+        self.tensor = tensor
+        self.seq = next(_sequence)
+        self.span = None
+        self.next_functions = ()
+        self.name = "AccumulateGrad"
+        self.freed = False
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
+
+
+def edge_of(t: Tensor) -> Node | LeafNode | None:
+    """The node a cotangent for t flows to: its grad_fn, its AccumulateGrad, or none."""
+    if t.grad_fn is not None:
+        return t.grad_fn
+    if not t.requires_grad:
+        return None
+    if t._leaf_node is None:
+        t._leaf_node = LeafNode(t)
+    return t._leaf_node
+
+
+def topological_order(roots: Iterable[Node | LeafNode]) -> list[Node | LeafNode]:
+    """Nodes reachable from roots, each after every node that feeds it a cotangent.
+
+    Iterative depth-first search (no recursion), in a deterministic order.
+    """
+    order: list = []
+    visited: set[int] = set()
+    for root in roots:
+        if root is None or id(root) in visited:
+            continue
+        visited.add(id(root))
+        stack = [(root, iter(root.next_functions))]
+        while stack:
+            node, children = stack[-1]
+            for child in children:
+                if child is not None and id(child) not in visited:
+                    visited.add(id(child))
+                    stack.append((child, iter(child.next_functions)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    order.reverse()
+    return order

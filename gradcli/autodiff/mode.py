@@ -1,0 +1,68 @@
+"""What the operations applied now should do, per thread: record a graph or not, which span
+of the expression they come from, how large a result may be, whether memory may be reused.
+
+Each thread has its own mode, as in PyTorch: `no_grad()` in one thread leaves the graphs
+other threads are recording alone.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ContextManager
+
+
+class _Mode(threading.local):
+    """The defaults every thread starts from (a thread's own settings shadow them)."""
+
+    grad_enabled = True
+    span: tuple[int, int] | None = None  # of the sub-expression being evaluated
+    max_elements: int | None = None  # refuse results with more entries than this
+    donate = True  # may an elementwise result be written into an input nothing reads again (call.py)
+    # (id of a cotangent a rule reads once, the references it may show beyond a temporary's): backward.py
+    given: tuple[int, int] | None = None
+    probing: list | None = None  # while calibrating the reuse checks: what they measured
+
+
+mode = _Mode()
+
+
+@contextmanager
+def setting(name: str, value: Any) -> Iterator[None]:
+    """Context manager: mode.name is value inside (in this thread), as it was after."""
+    previous = getattr(mode, name)
+    setattr(mode, name, value)
+    try:
+        yield
+    finally:
+        setattr(mode, name, previous)
+
+
+def no_grad() -> ContextManager[None]:
+    """Context manager (and decorator) under which operations record no graph (in this thread)."""
+    return setting("grad_enabled", False)
+
+
+def enable_grad() -> ContextManager[None]:
+    """Context manager (and decorator) under which operations record a graph again."""
+    return setting("grad_enabled", True)
+
+
+def is_grad_enabled() -> bool:
+    return mode.grad_enabled
+
+
+def element_limit(n: int | None) -> ContextManager[None]:
+    """Context manager: refuse, before computing it, any result with more than n entries."""
+    return setting("max_elements", n)
+
+
+def source_span(span: tuple[int, int] | None) -> ContextManager[None]:
+    """Context manager: nodes created inside carry this span of the expression."""
+    return setting("span", span)
+
+
+def without_donation() -> ContextManager[None]:
+    """Context manager: no result is written into an input's array (the same numbers, more memory)."""
+    return setting("donate", False)
