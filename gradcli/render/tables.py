@@ -21,8 +21,8 @@ from rich.text import Text
 
 from gradcli.api.problem import Result
 from gradcli.errors import format_shape
-from gradcli.lang.numbers import json_number
-from gradcli.render.output import entry_labels, index_label
+from gradcli.lang.numbers import table_number
+from gradcli.render.rows import entry_labels, index_label
 
 MAX_ROWS = 20  # rows shown before the middle is elided
 MAX_COLUMNS = 8  # columns of a grid shown before the middle is elided
@@ -30,16 +30,9 @@ LABEL = "bold cyan"
 INDEX = "dim"
 
 
-def fmt(v: float, precision: int) -> str:
-    """A number with `precision` significant digits; nan and ±inf spelled as JSON does."""
-    if not np.isfinite(v):
-        return json_number(float(v))
-    text = f"{v:.{precision}g}"
-    return "0" if text == "-0" else text
-
-
 def number(v: float, precision: int) -> Text:
-    return Text(fmt(v, precision), style="" if np.isfinite(v) else "bold red")
+    """A table cell: the number with `precision` significant digits, red when not finite."""
+    return Text(table_number(v, precision), style="" if np.isfinite(v) else "bold red")
 
 
 def _elided(n: int, limit: int) -> list[int | None]:
@@ -54,10 +47,10 @@ def array_cell(a: np.ndarray, precision: int) -> str:
     """A compact one-cell form of a small array, e.g. [0.6667, 0.6667]."""
     a = np.asarray(a)
     if a.ndim == 0:
-        return fmt(float(a), precision)
+        return table_number(float(a), precision)
     if a.size > 8:
         return f"array of shape {format_shape(a.shape)}"
-    text = np.array2string(a, separator=", ", formatter={"float_kind": lambda v: fmt(v, precision)})
+    text = np.array2string(a, separator=", ", formatter={"float_kind": lambda v: table_number(v, precision)})
     return " ".join(text.split())  # one line: [[2, 4], [6, 8]]
 
 
@@ -123,7 +116,7 @@ def grid_table(a: np.ndarray, rows: list[str], columns: list[str], precision: in
     if a.size == 0:
         return Text(f"(no entries: {a.shape[0]} × {a.shape[1]})", style="dim")
     shown_rows = _elided(a.shape[0], MAX_ROWS)
-    texts = {i: [fmt(v, precision) for v in a[i]] for i in shown_rows if i is not None}
+    texts = {i: [table_number(v, precision) for v in a[i]] for i in shown_rows if i is not None}
     widths = [max([len(columns[j]), *(len(t[j]) for t in texts.values())]) for j in range(a.shape[1])]
     label_width = max([len(corner), *(len(rows[i]) for i in texts)]) + 2
     shown_columns = _fitting_columns(widths, label_width, width)
