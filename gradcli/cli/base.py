@@ -74,7 +74,7 @@ ChunkOpt = Annotated[Optional[int], typer.Option("--chunk", help="Rows of the Ja
 PointsOpt = Annotated[Optional[str], typer.Option("--points", help="A CSV (header of names) or JSON Lines file of points, or - for standard input: one result per point.")]
 OnErrorOpt = Annotated[OnError, typer.Option("--on-error", help="With --points, a bad row: stop (exit 2) or skip it.")]
 CheckOpt = Annotated[bool, typer.Option("--check", help="Also differentiate with SymPy and by central finite differences, show them side by side, exit 1 on a disagreement.")]
-SymbolicOpt = Annotated[bool, typer.Option("--symbolic", help="Print only the symbolic derivative (SymPy, simplified).")]
+SymbolicOpt = Annotated[bool, typer.Option("--symbolic", help="Print only the symbolic derivative (SymPy, simplified). Formats: table, SymPy's pretty form; json, one object; csv, a row per derivative (variable, derivative, formula); plain, one `∂f/∂x = formula` line each, in SymPy's spelling.")]
 LatexOpt = Annotated[bool, typer.Option("--latex", help="Symbolic derivatives as LaTeX (alone: print only them).")]
 RtolOpt = Annotated[float, typer.Option("--rtol", help="Relative tolerance against finite differences (torch gradcheck's).")]
 AtolOpt = Annotated[float, typer.Option("--atol", help="Absolute tolerance against finite differences (torch gradcheck's).")]

@@ -18,7 +18,6 @@ from gradcli.cli.base import (
     DebugOpt,
     ExprArg,
     Format,
-    FormatOpt,
     LatexOpt,
     OutputOpt,
     PrecisionOpt,
@@ -30,10 +29,17 @@ from gradcli.cli.base import (
     app,
     default_format,
     emit,
+    format_option,
     guarded,
     read_values,
 )
 from gradcli.errors import GradcliError
+
+CheckFormatOpt = format_option(
+    "table: for people, the result and the check side by side. json: one object, the result's with a "
+    "\"check\" object. csv: a header line, then the result's row. plain: numbers only, the result's "
+    "derivatives one line each, in the syntax VALUE accepts. With csv and plain the verdict goes to "
+    "standard error.")
 
 
 def checked(result: Any, fmt: Format | None, output: str | None, precision: int, *, check: bool, symbolic: bool,
@@ -96,7 +102,7 @@ Examples:
   gradcli check "sum(sin(x)*exp(-x**2))" --x "randn(100000)" --format json
 """)
 @guarded
-def check_command(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, format: FormatOpt = None,
+def check_command(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, format: CheckFormatOpt = None,
                   output: OutputOpt = None, seed: SeedOpt = 0, precision: PrecisionOpt = 4, var: VarOpt = None,
                   rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
                   latex: LatexOpt = False, debug: DebugOpt = False) -> None:

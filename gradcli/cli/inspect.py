@@ -35,8 +35,8 @@ GradOutputOpt = Annotated[Optional[str], typer.Option(
 
 
 ExplainFormatOpt = format_option(
-    "table: the steps as text for people. json: one object with every step. csv and plain: refused, as the "
-    "steps are not rows of numbers (gradcli grad and jacobian give the numbers alone).")
+    "table: the steps as text for people. json: one object with every step. csv: refused. plain: refused. "
+    "The steps are prose with numbers in it; gradcli grad and jacobian give the numbers alone.")
 
 
 class GraphFormat(str, Enum):

@@ -40,10 +40,6 @@ class Format(str, Enum):
     csv = "csv"
 
 
-# What each format means, for every command; each command's --help states it.
-FORMAT_HELP = ("table: for people; json: one JSON object; csv: a header line, then rows; "
-               "plain: numbers only, no labels, in the syntax VALUE accepts, so they read back")
-
 Batches = Callable[[], Iterable[Any]]
 Producer = Union[Batches, str]  # a str: why this format does not apply
 # NOTE: one strict encoder for every object; json.dumps(allow_nan=False) would build one per call.
