@@ -60,7 +60,7 @@ def curve(expr: str, fixed: Mapping[str, Any], name: str, xs: np.ndarray) -> tup
     values, slopes = [], []
     for item in batch.compute([Point(i, {name: float(x)}) for i, x in enumerate(xs)]):
         if isinstance(item, BadRow):
-            raise GradcliError(f"at {name} = {xs[item.line]:g}: {item.error.message}", kind=item.error.kind,
+            raise GradcliError(f"at {name} = {table_number(xs[item.line], 6)}: {item.error.message}", kind=item.error.kind,
                                span=item.error.span, source=item.error.source)
         values.append(item.value.reshape(-1))
         slopes.append(item.gradients[name].reshape(-1))

@@ -42,7 +42,8 @@ class Format(str, Enum):
 
 Batches = Callable[[], Iterable[Any]]
 Producer = Union[Batches, str]  # a str: why this format does not apply
-# NOTE: one strict encoder for every object; json.dumps(allow_nan=False) would build one per call.
+# NOTE: one strict encoder for every object (non-finite numbers are strings already: lang.numbers.to_json);
+# json.dumps(allow_nan=False) would build one per call.
 encode = json.JSONEncoder(allow_nan=False, check_circular=False).encode
 
 
@@ -62,11 +63,6 @@ class View:
     text: Mapping[str, Batches] = field(default_factory=dict)
     # --output: extension -> writer of that file; .json writes the json object. A str refuses --output.
     files: Mapping[str, Callable[[str], None]] | str = field(default_factory=dict)
-
-
-def dumps(data: Any) -> str:
-    """Strict JSON text (non-finite numbers must already be strings: see lang.numbers.to_json)."""
-    return encode(data)
 
 
 def _cell(v: Any) -> Any:
