@@ -145,16 +145,14 @@ def _errors_text(sub: SubCheck) -> str:
 
 def render_check(report: Report, console: Any, precision: int = 4, latex: bool = False) -> None:
     """The check table (entry, autograd, SymPy formula and value, finite differences, ✓/✗) and its summary."""
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
 
-    from gradcli.render.tables import number, titled
+    from gradcli.render.tables import number, simple_table, titled
 
     shared = [f for fs in report.formulas.values() for f in fs if f.general]
     if shared:
         console.print(Text("\n".join(formula_lines(shared, latex=latex))))
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
+    table = simple_table()
     for header, justify in (("entry", "left"), ("autograd", "right"), ("SymPy formula", "left"), ("SymPy", "right"),
                             ("finite diff.", "right"), ("", "center"), ("note", "left")):
         table.add_column(Text(header), justify=justify)

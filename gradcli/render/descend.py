@@ -14,7 +14,7 @@ import numpy as np
 
 from gradcli.api.descend import Descent
 from gradcli.lang.numbers import json_number, plain_array, table_number, to_json
-from gradcli.render.plot import Series, save
+from gradcli.render.plot import Series, picture_files
 from gradcli.render.rows import entry_labels
 from gradcli.render.view import View, once
 
@@ -79,11 +79,8 @@ def loss_series(result: Descent) -> Series:
 
 
 def descent_view(result: Descent, every: int | None, precision: int) -> View:
-    def picture(path: str) -> None:
-        save(path, [loss_series(result)])
-
     return View(json=once(lambda: [descent_payload(result)]),
                 csv=once(lambda: descent_rows(result)),
                 plain=once(lambda: [plain_array(result.history[-1].values[n]) for n in result.wrt]),
                 table=lambda console: descent_table(result, every, precision, console),
-                files={".png": picture, ".svg": picture, ".pdf": picture})
+                files=picture_files(lambda: [loss_series(result)]))

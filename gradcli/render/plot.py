@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,6 +153,14 @@ def save(path: str, series: Sequence[Series]) -> None:
     write_atomic(path, lambda fh: fig.savefig(fh, format=kind), binary=True)
 
 
+PICTURES = (".png", ".svg", ".pdf")
+
+
+def picture_files(series: Callable[[], Sequence[Series]]) -> dict[str, Callable[[str], None]]:
+    """A View's --output writers for pictures of the series (made when a picture is asked for)."""
+    return {extension: lambda path: save(path, series()) for extension in PICTURES}
+
+
 def draw(series: Sequence[Series], console: Any, height: int = 12) -> None:
     """Each series as a terminal chart on console, the curve in colour."""
     from rich.text import Text
@@ -169,13 +177,9 @@ def curve_view(expr: str, name: str, xs: np.ndarray, ys: np.ndarray, slopes: np.
     a row per x; plain the same rows without the header; charts; a .png, .svg or .pdf picture."""
     series = [Series(f"f = {expr}", xs, ys, name), Series(f"df/d{name}", xs, slopes, name)]
     table = np.stack([xs, ys, slopes], axis=1)
-
-    def picture(path: str) -> None:
-        save(path, series)
-
     return View(json=once(lambda: [{"expression": expr, "variable": name, name: to_json(xs), "value": to_json(ys),
                                     f"d/d{name}": to_json(slopes)}]),
                 csv=lambda: [[[name, "value", f"d/d{name}"]], table],
                 plain=lambda: [table],
                 table=lambda console: draw(series, console, height),
-                files={".png": picture, ".svg": picture, ".pdf": picture})
+                files=picture_files(lambda: series))

@@ -59,8 +59,9 @@ def titled(title: str, body: RenderableType) -> Group:
     return Group(Text(title, style="bold"), body)
 
 
-def _table(*, header: bool = True) -> Table:
-    return Table(box=box.SIMPLE_HEAD, show_header=header, show_edge=False, pad_edge=False, padding=(0, 1))
+def simple_table() -> Table:
+    """The tables of results and checks: a rule under the header, no outer edge."""
+    return Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
 
 
 def entry_rows(columns: list[np.ndarray], name: str, precision: int) -> tuple[list[list[Text]], int]:
@@ -89,7 +90,7 @@ def _not_shown(hidden: int) -> str | None:
 
 def entries_table(columns: list[tuple[str, np.ndarray]], name: str, precision: int) -> RenderableType:
     """One row per entry of arrays of one shape: the entry's index, then each column's value."""
-    table = _table()
+    table = simple_table()
     table.add_column(Text("entry"), style=INDEX)
     for header, _ in columns:
         table.add_column(Text(header), justify="right")
@@ -120,7 +121,7 @@ def grid_table(a: np.ndarray, rows: list[str], columns: list[str], precision: in
     widths = [max([len(columns[j]), *(len(t[j]) for t in texts.values())]) for j in range(a.shape[1])]
     label_width = max([len(corner), *(len(rows[i]) for i in texts)]) + 2
     shown_columns = _fitting_columns(widths, label_width, width)
-    table = _table()
+    table = simple_table()
     table.add_column(Text(corner, style=INDEX), style=INDEX, no_wrap=True)
     for j in shown_columns:
         table.add_column(Text("…" if j is None else columns[j]), justify="right", no_wrap=True)
@@ -168,7 +169,7 @@ def _variable_blocks(result: Result, label: str, precision: int, width: int) -> 
     flat = [name for name in result.wrt if values[name].ndim < 2]
     blocks: list[RenderableType] = []
     if flat:
-        table = _table()
+        table = simple_table()
         table.add_column(Text("variable"), style=INDEX)
         table.add_column(Text("value"), justify="right")
         table.add_column(Text("vᵀ·J" if result.kind == "vjp" else "gradient"), justify="right")
