@@ -125,12 +125,39 @@ def jacobian_lines(e: Explanation) -> list[str]:
     return lines + _trailer(e)
 
 
+def nonfinite_report(bad: dict[str, Any]) -> dict[str, Any]:
+    """The first nan or inf in words: where it is, a message, and the rewrite that avoids a where trap."""
+    out = {"phase": bad["phase"], "expression": bad["expression"], "span": bad["span"]}
+    if bad["phase"] == "forward":
+        out["message"] = f"the value of {bad['expression']} became {bad['became']}"
+        if bad["unused"]:
+            out["message"] += " (the result stays finite: that value is not used, as in a where branch not taken)"
+        return out
+    out["message"] = (f"the gradient passed from {bad['expression']} to {bad['input']} became {bad['became']} "
+                      f"({bad['node']}: {bad['rule']})")
+    if "where_cond" in bad:
+        out["where_trap"] = _where_trap(bad["where_cond"], bad["expression"], bad["input"])
+    return out
+
+
+def _where_trap(cond: str, text: str, input_text: str) -> str:
+    if input_text in text:
+        safe = text.replace(input_text, f"where({cond}, {input_text}, 1)", 1)
+        rewrite = f"rewrite {text} as {safe}"
+    else:
+        rewrite = f"feed {text} a safe input where {cond} is false, e.g. where({cond}, {input_text}, 1)"
+    return (f"the where trap: where({cond}, ...) passes a zero gradient into the branch it did not take, "
+            f"but {text} has an infinite or undefined derivative there, and 0 × inf = nan. Both branches are "
+            f"differentiated, so make the untaken one safe: {rewrite} (any value where {text} is finite "
+            f"will do in place of 1)")
+
+
 def _trailer(e: Explanation) -> list[str]:
     lines = []
     if e.notes:
         lines += ["", "Non-differentiable points", *(f"  note: {n}" for n in e.notes)]
     if e.nonfinite:
-        bad = e.nonfinite
+        bad = nonfinite_report(e.nonfinite)
         lines += ["", f"Not finite: {bad['message']}"]
         if bad["span"] is not None:
             lines += caret_lines(e.source, tuple(bad["span"]))
@@ -154,7 +181,7 @@ def explanation_payload(e: Explanation) -> dict[str, Any]:
     """The JSON object: expression, wrt, value, steps (forward, backward, accumulate), result."""
     out = {"expression": e.source, "wrt": e.wrt, "value": e.value,
            "steps": [*e.forward, *e.backward], "gradients": e.gradients, "notes": e.notes,
-           "nonfinite": e.nonfinite}
+           "nonfinite": e.nonfinite and nonfinite_report(e.nonfinite)}
     if e.grad_output is not None:
         out["grad_output"] = e.grad_output
     if e.rows:
