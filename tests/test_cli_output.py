@@ -234,14 +234,23 @@ def test_ops_json_lists_every_public_operation():
         assert named[op.name]["doc"] == op.doc
 
 
-def test_ops_table_and_plain_show_every_signature_and_alias():
+def test_ops_table_and_csv_show_every_signature_and_alias_and_plain_is_refused():
+    import csv
+    import io
+
     table = ok("ops", env={"COLUMNS": "160"})
-    plain = ok("ops", "--format", "plain")
+    rows = {(r["signature"], r["doc"]) for r in csv.DictReader(io.StringIO(ok("ops", "--format", "csv")))}
     for op in PUBLIC:
-        assert op.signature in table and f"{op.signature}\t{op.doc}" in plain
+        assert op.signature in table and (op.signature, op.doc) in rows
         for alias in op.aliases:
             assert alias in table
     assert "Precedence" in table
+    run = run_cli("ops", "--format", "plain")
+    assert run.exit_code == 2 and run.stdout == ""
+    assert run.stderr == ("error: gradcli ops lists functions, not numbers, so it has no plain format: "
+                          "use --format table, csv or json\n")
+    # GRADCLI_FORMAT=plain is a default, not a request: ops falls back to its table.
+    assert ok("ops", env={"GRADCLI_FORMAT": "plain", "COLUMNS": "160"}) == table
 
 
 @pytest.mark.parametrize("command", ["grad", "jacobian", "hessian", "ops"])
@@ -313,9 +322,16 @@ def test_plain_output_keeps_every_axis(value, shape):
     assert np.asarray(again.json()["gradients"]["x"]).shape == shape
 
 
-def test_plot_plain_is_csv_and_explain_refuses_csv():
-    run = run_cli("plot", "x**2", "--x", "0:1:3", "--format", "plain")
+def test_plot_csv_has_a_header_and_plain_is_its_rows_alone_and_explain_refuses_both():
+    run = run_cli("plot", "x**2", "--x", "0:1:3", "--format", "csv")
     assert run.exit_code == 0
     assert run.stdout.splitlines() == ["x,value,d/dx", "0,0,0", "0.5,0.25,1", "1,1,2"]
+    run = run_cli("plot", "x**2", "--x", "0:1:3", "--format", "plain")
+    assert run.exit_code == 0
+    assert run.stdout.splitlines() == ["0,0,0", "0.5,0.25,1", "1,1,2"]
     run = run_cli("explain", "x*2", "--x", "1", "--format", "csv")
-    assert run.exit_code == 2 and "not CSV" in run.stderr
+    assert run.exit_code == 2 and run.stdout == ""
+    assert "not CSV: `gradcli grad --format csv` gives the numbers alone" in run.stderr
+    run = run_cli("explain", "x*2", "--x", "1", "--format", "plain")
+    assert run.exit_code == 2 and run.stdout == ""
+    assert "not plain numbers: `gradcli grad --format plain` gives the numbers alone" in run.stderr

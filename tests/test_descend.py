@@ -127,10 +127,15 @@ def test_history_to_a_json_file(tmp_path):
 
 
 def test_plot_draws_the_loss_curve():
+    run = run_cli("descend", FIT, *DATA, "--lr", "0.01", "--steps", "100", "--plot")
+    assert run.exit_code == 0
+    assert "loss (log scale)" in run.stdout and "100 steps" in run.stdout
+    assert any("\u2801" <= ch <= "\u28ff" for ch in run.stdout)  # braille dots drawn
+    # With a format for programs, the chart goes to standard error and standard output stays plain.
     run = run_cli("descend", FIT, *DATA, "--lr", "0.01", "--steps", "100", "--plot", "--format", "plain")
     assert run.exit_code == 0
-    assert "loss (log scale)" in run.stdout
-    assert any("\u2801" <= ch <= "\u28ff" for ch in run.stdout)  # braille dots drawn
+    assert float(run.stdout) == pytest.approx(2.0, abs=1e-3)  # w of the fit y = 2x
+    assert "loss (log scale)" in run.stderr and any("\u2801" <= ch <= "\u28ff" for ch in run.stderr)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sys
 import xml.etree.ElementTree as ET
 
@@ -118,7 +119,16 @@ def test_missing_matplotlib_names_the_extra(tmp_path, monkeypatch):
 def test_unknown_picture_type(tmp_path):
     run = run_cli("plot", "sin(x)", "--x", "-3:3", "--output", str(tmp_path / "p.gif"))
     assert run.exit_code == 2
-    assert "use a .png, .svg or .pdf file" in run.stderr
+    assert "use a .json, .png, .svg or .pdf file" in run.stderr
+
+
+def test_a_json_file_holds_what_format_json_prints(tmp_path):
+    path = tmp_path / "curve.json"
+    run = run_cli("plot", "x**2", "--x", "0:1:3", "--output", str(path))
+    assert run.exit_code == 0 and run.stdout == ""
+    assert path.read_text() == run_cli("plot", "x**2", "--x", "0:1:3", "--format", "json").stdout
+    data = json.loads(path.read_text())
+    assert data["x"] == [0.0, 0.5, 1.0] and data["value"] == [0.0, 0.25, 1.0] and data["d/dx"] == [0.0, 1.0, 2.0]
 
 
 def test_a_curve_with_no_finite_value_says_so():

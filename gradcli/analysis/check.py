@@ -41,6 +41,7 @@ from gradcli.api.functional import jacobian
 from gradcli.api.problem import Result, leaf_cotangents, problem
 from gradcli.api.functional import grad as engine_grad
 from gradcli.autodiff.op import FUNCTIONS
+from gradcli.lang.numbers import table_number
 from gradcli.lang.parser import Expr
 from gradcli.analysis.symbolic import Index, symbol_name, translate
 
@@ -356,7 +357,7 @@ def _judge_fd(report: Report, entry: Entry, slopes: Slopes, row: int) -> None:
         entry.fd_undefined = f"differences give {central}"
         return
     if slopes.noise[row] > allowed:
-        entry.fd_undefined = f"rounding swamps the step: differences are good to ±{slopes.noise[row]:.2g} only"
+        entry.fd_undefined = f"rounding swamps the step: differences are good to ±{table_number(slopes.noise[row], 2)} only"
         return
     gap = abs(right - left)
     if gap > allowed or abs(entry.engine - central) > allowed:
@@ -367,7 +368,7 @@ def _judge_fd(report: Report, entry: Entry, slopes: Slopes, row: int) -> None:
             return
         if gap > allowed and abs(right2 - left2) > gap / 4:
             low, high = min(left, right), max(left, right)
-            entry.kink = f"kink: one-sided slopes {low:.4g} and {high:.4g}"
+            entry.kink = f"kink: one-sided slopes {table_number(low, 4)} and {table_number(high, 4)}"
             slack = tol.atol + tol.rtol * max(abs(low), abs(high))
             entry.fd_ok = bool(low - slack <= entry.engine <= high + slack)
             return
@@ -449,7 +450,7 @@ def _judge_sympy(sp: Any, report: Report, entry: Entry, d: Any, point: dict) -> 
         # NOTE: SymPy has conventions of its own at some kinks (a three-way tie in Max gives each
         # Heaviside(0) = 1/2, gradcli 1/3); the engine lies between the one-sided slopes, so
         # neither is wrong there.
-        entry.sympy_undefined = f"SymPy's convention at this kink gives {entry.sympy:.6g}"
+        entry.sympy_undefined = f"SymPy's convention at this kink gives {table_number(entry.sympy, 6)}"
         return
     if math.isfinite(entry.engine):
         report.sympy.add(entry.engine, entry.sympy, tol.sympy_atol)

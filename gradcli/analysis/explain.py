@@ -306,13 +306,16 @@ def backward_steps(p: Problem, traced: Traced, names: Names, seed: np.ndarray
 
 
 def first_nonfinite(e: Explanation) -> dict[str, Any] | None:
-    """The first forward value, else the first passed gradient, that is nan or inf."""
+    """The first forward value, else the first passed gradient, that is nan or inf: where, and what it became.
+
+    A forward value has "unused" when the result stays finite all the same; a gradient names the
+    input it was passed to, the node and its rule, and "where_cond" when a where(...) upstream
+    passed a zero into a branch it did not take (the where trap: 0 × inf = nan).
+    """
     for step in e.forward:
         if not finite(step["value"]):
-            message = f"the value of {step['expression']} became {nonfinite_kind(step['value'])}"
-            if finite(e.value):
-                message += " (the result stays finite: that value is not used, as in a where branch not taken)"
-            return {"phase": "forward", "expression": step["expression"], "span": step["span"], "message": message}
+            return {"phase": "forward", "expression": step["expression"], "span": step["span"],
+                    "became": nonfinite_kind(step["value"]), "unused": finite(e.value)}
     for step in e.backward:
         if step["phase"] != "backward" or not finite(step["upstream"]):
             continue
@@ -320,25 +323,12 @@ def first_nonfinite(e: Explanation) -> dict[str, Any] | None:
         if bad is None:
             continue
         found = {"phase": "backward", "expression": step["expression"], "span": step["span"],
-                 "message": (f"the gradient passed from {step['expression']} to {bad['expression']} became "
-                             f"{nonfinite_kind(bad['gradient'])} ({step['node']}: {bad['rule']})")}
+                 "input": bad["expression"], "became": nonfinite_kind(bad["gradient"]), "node": step["node"],
+                 "rule": bad["rule"]}
         if step["where_cond"] is not None and np.any(np.asarray(step["upstream"]) == 0):
-            found["where_trap"] = _where_trap(step["where_cond"], step, bad)
+            found["where_cond"] = step["where_cond"]
         return found
     return None
-
-
-def _where_trap(cond: str, step: dict, bad: dict) -> str:
-    text = step["expression"]
-    if bad["expression"] in text:
-        safe = text.replace(bad["expression"], f"where({cond}, {bad['expression']}, 1)", 1)
-        rewrite = f"rewrite {text} as {safe}"
-    else:
-        rewrite = f"feed {text} a safe input where {cond} is false, e.g. where({cond}, {bad['expression']}, 1)"
-    return (f"the where trap: where({cond}, ...) passes a zero gradient into the branch it did not take, "
-            f"but {text} has an infinite or undefined derivative there, and 0 × inf = nan. Both branches are "
-            f"differentiated, so make the untaken one safe: {rewrite} (any value where {text} is finite "
-            f"will do in place of 1)")
 
 
 # -- the whole explanation ---------------------------------------------------------------

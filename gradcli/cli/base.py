@@ -20,6 +20,7 @@ import typer
 from gradcli.api import functional
 from gradcli.errors import GradcliError
 from gradcli.lang.values import parse_value
+from gradcli.render.view import Format, View
 
 app = typer.Typer(
     name="gradcli",
@@ -32,13 +33,6 @@ app = typer.Typer(
 
 VARIABLES = {"allow_extra_args": True, "ignore_unknown_options": True}
 NAME = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
-
-
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    plain = "plain"
-    csv = "csv"
 
 
 class OnError(str, Enum):
@@ -56,7 +50,20 @@ def default_format() -> Format:
 # -- options shared by the commands ------------------------------------------------------
 ExprArg = Annotated[str, typer.Argument(help="The expression, e.g. 'mean(2*x)'.", show_default=False, metavar="EXPR")]
 WrtOpt = Annotated[Optional[str], typer.Option("--wrt", help="Variables to differentiate, comma separated (default: all).")]
-FormatOpt = Annotated[Optional[Format], typer.Option("--format", "-f", help="table, json, plain or csv (default: $GRADCLI_FORMAT or table).", show_default=False)]
+
+
+def format_option(meaning: str) -> Any:
+    """The --format option of a command, its help saying what each format gives there."""
+    return Annotated[Optional[Format], typer.Option(
+        "--format", "-f", show_default=False,
+        help=f"{meaning} Default: $GRADCLI_FORMAT where the command has it, else table.")]
+
+
+FormatOpt = format_option(
+    "table: for people. json: one object. csv: a header line, then one row (inputs, value, derivative "
+    "entries). plain: numbers only, one line per derivative (Hessian: per block), in the syntax VALUE "
+    "accepts, so it reads back. With --points: json gives one object per line (JSON Lines), csv one row "
+    "per point, plain the same rows without the header.")
 OutputOpt = Annotated[Optional[str], typer.Option("--output", "-o", help="Write the result to a .json, .npy or .npz file.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for rand(...) and randn(...) values.")]
 PrecisionOpt = Annotated[int, typer.Option("--precision", min=1, max=17, help="Significant digits shown in tables.")]
@@ -67,7 +74,7 @@ ChunkOpt = Annotated[Optional[int], typer.Option("--chunk", help="Rows of the Ja
 PointsOpt = Annotated[Optional[str], typer.Option("--points", help="A CSV (header of names) or JSON Lines file of points, or - for standard input: one result per point.")]
 OnErrorOpt = Annotated[OnError, typer.Option("--on-error", help="With --points, a bad row: stop (exit 2) or skip it.")]
 CheckOpt = Annotated[bool, typer.Option("--check", help="Also differentiate with SymPy and by central finite differences, show them side by side, exit 1 on a disagreement.")]
-SymbolicOpt = Annotated[bool, typer.Option("--symbolic", help="Print only the symbolic derivative (SymPy, simplified).")]
+SymbolicOpt = Annotated[bool, typer.Option("--symbolic", help="Print only the symbolic derivative (SymPy, simplified). Formats: table, SymPy's pretty form; json, one object; csv, a row per derivative (variable, derivative, formula); plain, one `∂f/∂x = formula` line each, in SymPy's spelling.")]
 LatexOpt = Annotated[bool, typer.Option("--latex", help="Symbolic derivatives as LaTeX (alone: print only them).")]
 RtolOpt = Annotated[float, typer.Option("--rtol", help="Relative tolerance against finite differences (torch gradcheck's).")]
 AtolOpt = Annotated[float, typer.Option("--atol", help="Absolute tolerance against finite differences (torch gradcheck's).")]
@@ -155,28 +162,20 @@ def announce(result: functional.Result) -> None:
         sys.stderr.write(f"note: {note}\n")
 
 
-def emit(result: functional.Result, fmt: Format | None, output: str | None, precision: int) -> None:
-    """Warnings to stderr, then the result to a file or standard output in the chosen format."""
-    from gradcli.render import output as render
+def emit(view: View, fmt: Format | str | None, output: str | None) -> None:
+    """The view to a file (--output) or standard output in fmt: given (a Format, or a text format
+    such as the graph's "dot"), else $GRADCLI_FORMAT where the view has that format, else table."""
+    from gradcli.render.view import emit as write
+
+    chosen = fmt or default_format()
+    if fmt is None and isinstance(getattr(view, chosen.value), str):
+        chosen = Format.table
+    write(view, chosen, output)
+
+
+def emit_result(result: functional.Result, fmt: Format | None, output: str | None, precision: int) -> None:
+    """A derivative result: its warnings and notes to standard error, then the result."""
+    from gradcli.render.result import result_view
 
     announce(result)
-    if output:
-        render.write_output(result, output)
-        return
-    fmt = fmt or default_format()
-    if fmt is Format.json:
-        sys.stdout.write(render.dumps(render.payload(result)) + "\n")
-    elif fmt is Format.plain:
-        sys.stdout.write(render.plain(result) + "\n")
-    elif fmt is Format.csv:
-        from gradcli.api.batch import from_result
-        from gradcli.render.rows import CsvRows
-
-        CsvRows(sys.stdout).write(from_result(result, 1))
-    else:
-        from rich.console import Console
-
-        from gradcli.render.tables import render_table
-
-        render_table(result, Console(), precision)
-    sys.stdout.flush()
+    emit(result_view(result, precision), fmt, output)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Optional
 
 import typer
@@ -11,11 +10,15 @@ from gradcli.api import functional
 from gradcli.cli.base import (
     VARIABLES, AtolOpt, CheckOpt, CheckSamplesOpt, ChunkOpt, DebugOpt, ExprArg, Format, FormatOpt, LatexOpt,
     MethodOpt, OnError, OnErrorOpt, OutputOpt, PointsOpt, PrecisionOpt, RtolOpt, SeedOpt, SymbolicOpt, VarOpt,
-    WrtOpt, app, default_format, emit, guarded, read_values,
+    WrtOpt, app, emit, emit_result, format_option, guarded, read_values,
 )
 from gradcli.cli.check import checked
 from gradcli.errors import GradcliError
 from gradcli.lang.values import parse_value
+
+OpsFormatOpt = format_option("table: for people, a table per family. json: one array, an object per function. "
+                             "csv: a header line (signature, family, doc), then a row per function. plain: "
+                             "refused, as there are no numbers to give.")
 
 
 def conclude(result: functional.Result, fmt: Format | None, output: str | None, precision: int, *,
@@ -23,7 +26,7 @@ def conclude(result: functional.Result, fmt: Format | None, output: str | None, 
              atol: float = 1e-5, samples: int = 32) -> None:
     """emit the result; with --check, --symbolic or --latex, the cross-check's output (commands/check.py)."""
     if not (check or symbolic or latex):
-        return emit(result, fmt, output, precision)
+        return emit_result(result, fmt, output, precision)
     checked(result, fmt, output, precision, check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol,
             samples=samples)
 
@@ -133,22 +136,7 @@ Examples:
   gradcli ops --format json
 """)
 @guarded
-def ops(format: FormatOpt = None, debug: DebugOpt = False) -> None:
-    from gradcli.render.catalog import catalog, render_catalog
+def ops(format: OpsFormatOpt = None, debug: DebugOpt = False) -> None:
+    from gradcli.render.catalog import catalog_view
 
-    entries = catalog()
-    fmt = format or default_format()
-    if fmt is Format.json:
-        from gradcli.render.output import dumps
-
-        sys.stdout.write(dumps(entries) + "\n")
-    elif fmt is Format.plain:
-        sys.stdout.write("\n".join(f"{e['signature']}\t{e['doc']}" for e in entries) + "\n")
-    elif fmt is Format.csv:
-        import csv
-
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["signature", "family", "doc"])
-        writer.writerows([e["signature"], e["family"], e["doc"]] for e in entries)
-    else:
-        render_catalog(entries)
+    emit(catalog_view(), format, None)

@@ -1,7 +1,8 @@
 """The language reference that `gradcli ops` prints, read from the operation registry.
 
 `catalog()` gives one entry per public operation (and the syntax that is not an
-operation), so a new operation shows up here with no change to this file.
+operation), so a new operation shows up here with no change to this file; `catalog_view()`
+is its View: a table per family, the entries as CSV rows or one JSON array.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from gradcli.autodiff.op import OPS
+from gradcli.render.view import View, once
 
 FAMILY_TITLES = {  # in the order they are shown
     "operator": "Operators",
@@ -58,14 +60,12 @@ def _call(entry: dict[str, Any]) -> str:
     return entry["signature"] + (f"   also {', '.join(aliases)}" if aliases else "")
 
 
-def render_catalog(entries: list[dict[str, Any]]) -> None:
+def render_catalog(entries: list[dict[str, Any]], console: Any) -> None:
     """Print the entries grouped by family, each family a heading and a two-column table."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = Console()
     width = max(len(_call(e)) for e in entries)
     families = sorted({e["family"] for e in entries}, key=_rank)
     for family in families:
@@ -79,3 +79,17 @@ def render_catalog(entries: list[dict[str, Any]]) -> None:
         console.print(table)
         console.print()
     console.print(Text(PRECEDENCE, style="dim"))
+
+
+NO_PLAIN = ("gradcli ops lists functions, not numbers, so it has no plain format: use --format table, "
+            "csv or json")
+
+
+def catalog_view() -> View:
+    """json: one array, an object per entry; csv: signature, family, doc; a table per family."""
+    entries = catalog()
+    return View(json=once(lambda: [entries]),
+                csv=once(lambda: [["signature", "family", "doc"],
+                                  *([e["signature"], e["family"], e["doc"]] for e in entries)]),
+                plain=NO_PLAIN,
+                table=lambda console: render_catalog(entries, console))

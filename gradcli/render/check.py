@@ -1,4 +1,5 @@
-"""The check's output: its JSON object, its rich table, and symbolic derivatives as text.
+"""The check's output: its View (the result's, with the check's JSON object and rich
+table added), and the View of symbolic derivatives (--symbolic, --latex).
 
 Both the table and the JSON are built from a check.Report; formulas are written by SymPy
 (pretty, LaTeX or its plain `str`). rich and sympy are imported by the functions that
@@ -11,7 +12,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from gradcli.analysis.check import Formula, Report, SubCheck
-from gradcli.lang.numbers import json_number
+from gradcli.api.problem import Result
+from gradcli.lang.numbers import json_number, table_number
+from gradcli.render.result import payload, result_view
+from gradcli.render.view import View, once
 
 FORMULA_WIDTH = 48  # characters of a formula shown in a table cell (JSON has it whole)
 MAX_ENTRIES = 40  # table rows before only disagreeing entries and the first others are shown
@@ -104,9 +108,9 @@ def _summary(report: Report) -> list[str]:
     if sub.note:
         lines.append(f"SymPy: not checked: {sub.note}")
     else:
-        lines.append(f"SymPy: {_errors_text(sub)} (tolerance {tol.sympy_atol:g} + {tol.sympy_rtol:g}·|SymPy|)")
-    lines.append(f"finite differences (central, step {report.step:g}·max(1, |x|)): "
-                 f"{_errors_text(report.finite_difference)} (tolerance {tol.atol:g} + {tol.rtol:g}·|fd|)")
+        lines.append(f"SymPy: {_errors_text(sub)} (tolerance {_g(tol.sympy_atol)} + {_g(tol.sympy_rtol)}·|SymPy|)")
+    lines.append(f"finite differences (central, step {_g(report.step)}·max(1, |x|)): "
+                 f"{_errors_text(report.finite_difference)} (tolerance {_g(tol.atol)} + {_g(tol.rtol)}·|fd|)")
     p = report.result.problem
     for name, k in report.sampled.items():
         if k < p.values[name].size:
@@ -128,25 +132,27 @@ def verdict(report: Report) -> str:
     return "✓ the entry agrees" if n == 1 else f"✓ all {n} entries agree"
 
 
+def _g(v: float) -> str:
+    return table_number(v, 6)
+
+
 def _errors_text(sub: SubCheck) -> str:
     if not sub.compared:
         return "no entry comparable"
-    relative = "" if sub.max_rel_err is None else f", max rel error {sub.max_rel_err:.3g}"
-    return f"max abs error {sub.max_abs_err:.3g}{relative} over {sub.compared} entr{'y' if sub.compared == 1 else 'ies'}"
+    relative = "" if sub.max_rel_err is None else f", max rel error {table_number(sub.max_rel_err, 3)}"
+    return f"max abs error {table_number(sub.max_abs_err, 3)}{relative} over {sub.compared} entr{'y' if sub.compared == 1 else 'ies'}"
 
 
 def render_check(report: Report, console: Any, precision: int = 4, latex: bool = False) -> None:
     """The check table (entry, autograd, SymPy formula and value, finite differences, ✓/✗) and its summary."""
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
 
-    from gradcli.render.tables import number, titled
+    from gradcli.render.tables import number, simple_table, titled
 
     shared = [f for fs in report.formulas.values() for f in fs if f.general]
     if shared:
         console.print(Text("\n".join(formula_lines(shared, latex=latex))))
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
+    table = simple_table()
     for header, justify in (("entry", "left"), ("autograd", "right"), ("SymPy formula", "left"), ("SymPy", "right"),
                             ("finite diff.", "right"), ("", "center"), ("note", "left")):
         table.add_column(Text(header), justify=justify)
@@ -166,3 +172,45 @@ def render_check(report: Report, console: Any, precision: int = 4, latex: bool =
         notes.append(f"{len(report.entries) - len(shown)} agreeing entries not shown; --format json for all")
     notes.append(verdict(report))
     console.print(Text("\n".join(notes), style="dim" if report.ok else ""))
+
+
+def check_view(result: Result, report: Report, precision: int, latex: bool) -> View:
+    """The result's View with the check added: a "check" object in the JSON, its table below the result's.
+
+    CSV, plain and the files stay the result's own, so they still read back.
+    """
+    own = result_view(result, precision)
+
+    def table(console: Any) -> None:
+        own.table(console)
+        render_check(report, console, precision, latex)
+
+    return View(json=once(lambda: [{**payload(result), "check": check_payload(report, latex)}]),
+                csv=own.csv, plain=own.plain, table=table, files=own.files)
+
+
+def formulas_view(report: Report, latex: bool) -> View:
+    """The symbolic derivatives alone: SymPy's pretty form for people, its plain (or LaTeX) spelling
+    one per line for plain, a row per derivative for CSV, and {"derivatives": ...} for JSON."""
+    every = [f for fs in report.formulas.values() for f in fs]
+
+    def data() -> dict[str, Any]:
+        out: dict[str, Any] = {"expression": report.result.expression, "wrt": report.result.wrt,
+                               "derivatives": formula_strings(report)}
+        if latex:
+            out["latex"] = formula_strings(report, latex=True)
+        return out
+
+    def rows() -> list[list[str]]:
+        plain = formula_strings(report)
+        spelled = formula_strings(report, latex=True) if latex else plain
+        return [["variable", "derivative", "formula", *(["latex"] if latex else [])],
+                *([name, label, text, *([tex] if latex else [])]
+                  for name in plain for (label, text), tex in zip(plain[name].items(), spelled[name].values()))]
+
+    def table(console: Any) -> None:
+        # SymPy's pretty form is laid out already: written as it is, never re-wrapped.
+        console.file.write("\n".join(formula_lines(every, latex=latex)) + "\n")
+
+    return View(json=once(lambda: [data()]), csv=once(rows),
+                plain=once(lambda: formula_lines(every, latex=latex, pretty=False)), table=table)

@@ -1,4 +1,6 @@
-"""The computation graph drawn: a rich tree, Graphviz DOT, a Mermaid flowchart, its JSON object."""
+"""The computation graph drawn: a rich tree, Graphviz DOT, a Mermaid flowchart, its JSON
+object; and its View, where the tree is the table and dot and mermaid are text formats.
+The graph is data (analysis/graph.py); everything here draws it."""
 
 from __future__ import annotations
 
@@ -7,8 +9,8 @@ from typing import Any
 
 from gradcli.analysis.graph import Graph, GraphNode
 from gradcli.errors import format_shape
-from gradcli.lang.numbers import array_text
-from gradcli.render.output import to_json
+from gradcli.lang.numbers import array_text, to_json
+from gradcli.render.view import View, once
 
 
 def shorten(text: str, width: int = 60) -> str:
@@ -120,3 +122,13 @@ def graph_payload(graph: Graph) -> dict[str, Any]:
         for n in graph.nodes
     ]
     return out
+
+
+NOT_NUMBERS = "the graph is drawn (tree, dot, mermaid) or given as data (json), not as {}"
+
+
+def graph_view(graph: Graph) -> View:
+    """tree for people (the table), dot and mermaid as text, json the graph's object."""
+    return View(json=once(lambda: [graph_payload(graph)]), csv=NOT_NUMBERS.format("CSV"),
+                plain=NOT_NUMBERS.format("plain numbers"), table=lambda console: console.print(rich_tree(graph)),
+                text={"dot": once(lambda: [dot(graph)]), "mermaid": once(lambda: [mermaid(graph)])})

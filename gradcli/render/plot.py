@@ -1,4 +1,5 @@
-"""Curves of an expression over a range: sampling, terminal drawing and picture files.
+"""Curves of an expression over a range: sampling, terminal drawing, picture files, and the
+View of `gradcli plot`.
 
     >>> xs = parse_range("-3:3:7", "x")
     >>> f, df = curve("x**2", {}, "x", xs)
@@ -6,8 +7,8 @@
     [-6.0, -4.0, -2.0, 0.0, 2.0, 4.0, 6.0]
 
 The terminal drawing uses braille characters (2 × 4 dots per character cell), so a
-curve is drawn at twice the width and four times the height of the text; it returns
-plain strings and leaves colour to the caller. Picture files (.png, .svg, .pdf) use
+curve is drawn at twice the width and four times the height of the text; `chart` returns
+plain strings and `draw` adds the colour. Picture files (.png, .svg, .pdf) use
 matplotlib, an optional extra imported only here.
 """
 
@@ -15,14 +16,16 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from gradcli.errors import GradcliError
+from gradcli.lang.numbers import table_number, to_json
 from gradcli.lang.values import parse_numbers
+from gradcli.render.view import View, once
 
 RANGE = re.compile(r"^\s*([^:]+):([^:]+)(?::([^:]+))?\s*$")
 DEFAULT_POINTS = 201
@@ -57,7 +60,7 @@ def curve(expr: str, fixed: Mapping[str, Any], name: str, xs: np.ndarray) -> tup
     values, slopes = [], []
     for item in batch.compute([Point(i, {name: float(x)}) for i, x in enumerate(xs)]):
         if isinstance(item, BadRow):
-            raise GradcliError(f"at {name} = {xs[item.line]:g}: {item.error.message}", kind=item.error.kind,
+            raise GradcliError(f"at {name} = {table_number(xs[item.line], 6)}: {item.error.message}", kind=item.error.kind,
                                span=item.error.span, source=item.error.source)
         values.append(item.value.reshape(-1))
         slopes.append(item.gradients[name].reshape(-1))
@@ -104,7 +107,7 @@ def braille(xs: np.ndarray, ys: np.ndarray, width: int, height: int,
 
 
 def _label(v: float) -> str:
-    return f"{v:.4g}"
+    return table_number(v, 4)
 
 
 def chart(series: Series, width: int = 60, height: int = 12) -> list[tuple[str, str]]:
@@ -148,3 +151,35 @@ def save(path: str, series: Sequence[Series]) -> None:
         ax.set_xlabel(s.xlabel)
         ax.grid(True, alpha=0.3)
     write_atomic(path, lambda fh: fig.savefig(fh, format=kind), binary=True)
+
+
+PICTURES = (".png", ".svg", ".pdf")
+
+
+def picture_files(series: Callable[[], Sequence[Series]]) -> dict[str, Callable[[str], None]]:
+    """A View's --output writers for pictures of the series (made when a picture is asked for)."""
+    return {extension: lambda path: save(path, series()) for extension in PICTURES}
+
+
+def draw(series: Sequence[Series], console: Any, height: int = 12) -> None:
+    """Each series as a terminal chart on console, the curve in colour."""
+    from rich.text import Text
+
+    width = max(20, min(100, console.width - 12))
+    for s, style in zip(series, ("cyan", "magenta")):
+        for margin, drawing in chart(s, width, height):
+            console.print(Text(margin) + Text(drawing, style=style if margin.endswith("┤") else "bold"),
+                          soft_wrap=True)
+
+
+def curve_view(expr: str, name: str, xs: np.ndarray, ys: np.ndarray, slopes: np.ndarray, height: int) -> View:
+    """`gradcli plot`: json {"expression", "variable", NAME, "value", "d/dNAME"}; csv NAME, value, d/dNAME
+    a row per x; plain the same rows without the header; charts; a .png, .svg or .pdf picture."""
+    series = [Series(f"f = {expr}", xs, ys, name), Series(f"df/d{name}", xs, slopes, name)]
+    table = np.stack([xs, ys, slopes], axis=1)
+    return View(json=once(lambda: [{"expression": expr, "variable": name, name: to_json(xs), "value": to_json(ys),
+                                    f"d/d{name}": to_json(slopes)}]),
+                csv=lambda: [[[name, "value", f"d/d{name}"]], table],
+                plain=lambda: [table],
+                table=lambda console: draw(series, console, height),
+                files=picture_files(lambda: series))

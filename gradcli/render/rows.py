@@ -1,4 +1,5 @@
-"""Results at many points as rows: CSV, JSON Lines or a table, written as they arrive.
+"""Results as rows of numbers: the column layout shared by one result and many points, and
+the View of a --points run, written as the points arrive.
 
 CSV columns are the inputs, the value, then one column per derivative entry:
 
@@ -12,78 +13,80 @@ in the input) and "values" (its inputs). rich is imported only when a table is d
 
 from __future__ import annotations
 
-import csv
-import json
 from collections import deque
-from collections.abc import Iterator
-from typing import IO, Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
 from gradcli.api.batch import Results
 from gradcli.errors import GradcliError
-from gradcli.render.output import entry_labels, plain_number, to_json
+from gradcli.lang.numbers import table_number, to_json
+from gradcli.render.view import View
 
 TABLE_ROWS = 10  # rows kept at each end of a table
-# NOTE: one strict encoder for every line; json.dumps(allow_nan=False) would build one per call.
-encode = json.JSONEncoder(allow_nan=False, check_circular=False).encode
+POINTS_OUTPUT = ("--output takes one result; with --points, choose --format json or csv and redirect "
+                 "standard output")
 
 
-def columns(results: Results) -> list[tuple[list[str], np.ndarray]]:
-    """Column groups: their names and an (n, entries) array each, in output order."""
-    n = len(results)
+def index_label(name: str, index: tuple[int, ...], separator: str = ", ") -> str:
+    """name for a scalar's empty index, else name[i, j]."""
+    return name if not index else f"{name}[{separator.join(str(i) for i in index)}]"
+
+
+def entry_labels(name: str, shape: tuple[int, ...]) -> list[str]:
+    """name[i,j] for every entry of an array of shape, in row-major order (name alone for a scalar)."""
+    return [index_label(name, index, ",") for index in np.ndindex(shape)]
+
+
+Block = Mapping[str, np.ndarray]
+
+
+def columns(inputs: Block, value: np.ndarray, *, gradients: Block | None = None, jacobian: Block | None = None,
+            hessian: Mapping[str, Block] | None = None, points: int | None = None) -> list[tuple[list[str], np.ndarray]]:
+    """Column groups: their names and an (n, entries) array each, in output order.
+
+    With points=n every array has a leading point axis of length n; without, the arrays
+    are one result's and make one row.
+    """
+    lead = 0 if points is None else 1
+    n = 1 if points is None else points
     groups: list[tuple[list[str], np.ndarray]] = []
+
+    def shape(a: np.ndarray) -> tuple[int, ...]:
+        return np.shape(a)[lead:]
 
     def add(names: list[str], a: np.ndarray) -> None:
         groups.append((names, np.asarray(a, dtype=np.float64).reshape(n, -1)))
 
-    for name, a in results.inputs.items():
-        add(entry_labels(name, a.shape[1:]), a)
-    out_shape = results.value.shape[1:]
-    add(entry_labels("value", out_shape), results.value)
-    if results.jacobian is not None:
+    for name, a in inputs.items():
+        add(entry_labels(name, shape(a)), a)
+    out_shape = shape(value)
+    add(entry_labels("value", out_shape), value)
+    if jacobian is not None:
         outs = entry_labels("d", out_shape)
-        for name, a in results.jacobian.items():
-            add([f"{o}/{v}" for o in outs for v in entry_labels("d" + name, results.inputs[name].shape[1:])], a)
+        for name, a in jacobian.items():
+            add([f"{o}/{v}" for o in outs for v in entry_labels("d" + name, shape(inputs[name]))], a)
         return groups
-    for name, a in (results.gradients or {}).items():
-        add(entry_labels("d/d" + name, a.shape[1:]), a)
-    for a_name, row in (results.hessian or {}).items():
+    for name, a in (gradients or {}).items():
+        add(entry_labels("d/d" + name, shape(a)), a)
+    for a_name, row in (hessian or {}).items():
         for b_name, a in row.items():
-            firsts = entry_labels("d" + a_name, results.inputs[a_name].shape[1:])
-            seconds = entry_labels("d" + b_name, results.inputs[b_name].shape[1:])
+            firsts = entry_labels("d" + a_name, shape(inputs[a_name]))
+            seconds = entry_labels("d" + b_name, shape(inputs[b_name]))
             add([f"d2/{f}/{s}" for f in firsts for s in seconds], a)
     return groups
 
 
 def flat(results: Results, header: list[str] | None = None, what: str = "a CSV") -> tuple[list[str], np.ndarray]:
     """All column names and an (n, columns) array; the names must match header when one is given."""
-    groups = columns(results)
+    groups = columns(results.inputs, results.value, gradients=results.gradients, jacobian=results.jacobian,
+                     hessian=results.hessian, points=len(results))
     names = [name for names, _ in groups for name in names]
     if header is not None and names != header:
         raise GradcliError(f"line {results.lines[0]}: its shapes differ from the first point's, and {what} "
                            f"holds one shape per column (--format json takes any shapes)", kind="shape")
     return names, np.concatenate([a for _, a in groups], axis=1)
-
-
-class CsvRows:
-    """CSV with one header (from the first results); later points must have the same columns."""
-
-    def __init__(self, out: IO[str]):
-        self.out = out
-        self.header: list[str] | None = None
-
-    def write(self, results: Results) -> None:
-        names, table = flat(results, self.header)
-        if self.header is None:
-            self.header = names
-            csv.writer(self.out, lineterminator="\n").writerow(names)
-        # numbers never need CSV quoting, so rows are joined directly (the csv module is slower)
-        self.out.write("".join(",".join(map(plain_number, row)) + "\n" for row in table.tolist()))
-        self.out.flush()
-
-    def close(self) -> None:
-        pass
 
 
 def objects(results: Results) -> Iterator[dict[str, Any]]:
@@ -106,61 +109,58 @@ def objects(results: Results) -> Iterator[dict[str, Any]]:
         yield obj
 
 
-class JsonRows:
-    """JSON Lines: one object per point, flushed after each batch of results."""
-
-    def __init__(self, out: IO[str]):
-        self.out = out
-
-    def write(self, results: Results) -> None:
-        self.out.write("".join(encode(obj) + "\n" for obj in objects(results)))
-        self.out.flush()
-
-    def close(self) -> None:
-        pass
+def _rows(stream: Iterable[Results], what: str, header: bool) -> Iterator[Any]:
+    """Blocks of numbers (n, columns), after the header row when header is set; one shape throughout."""
+    names = None
+    for results in stream:
+        names, table = flat(results, names, what)
+        if header:
+            yield [names]
+            header = False
+        yield table
 
 
-class TableRows:
-    """A rich table drawn when the input ends: the first and last rows, the count of the rest."""
+def _table(stream: Iterable[Results], precision: int, console: Any) -> None:
+    """A rich table drawn when the input ends (or stops): the first and last rows, the count of the rest."""
+    header: list[str] | None = None
+    first: list[list[str]] = []
+    last: deque[list[str]] = deque(maxlen=TABLE_ROWS)
+    count = 0
+    try:
+        for results in stream:
+            header, table = flat(results, header, "a table")
+            for line, row in zip(results.lines, table.tolist()):
+                cells = [str(line), *(table_number(v, precision) for v in row)]
+                count += 1
+                (first if len(first) < TABLE_ROWS else last).append(cells)
+    finally:
+        if header is not None:
+            _draw(header, first, last, count, console)
 
-    def __init__(self, out: IO[str], precision: int):
-        self.out = out
-        self.precision = precision
-        self.header: list[str] | None = None
-        self.first: list[list[str]] = []
-        self.last: deque[list[str]] = deque(maxlen=TABLE_ROWS)
-        self.count = 0
 
-    def write(self, results: Results) -> None:
-        from gradcli.render.tables import fmt
+def _draw(header: list[str], first: list[list[str]], last: Iterable[list[str]], count: int, console: Any) -> None:
+    from rich.table import Table
+    from rich.text import Text
 
-        names, table = flat(results, self.header, "a table")
-        self.header = names
-        for line, row in zip(results.lines, table.tolist()):
-            cells = [str(line), *(fmt(v, self.precision) for v in row)]
-            self.count += 1
-            if len(self.first) < TABLE_ROWS:
-                self.first.append(cells)
-            else:
-                self.last.append(cells)
+    table = Table()
+    for i, name in enumerate(["line", *header]):
+        table.add_column(Text(name), justify="right" if i else "left")
+    hidden = count - len(first) - len(list(last))
+    for cells in first:
+        table.add_row(*(Text(c) for c in cells))
+    if hidden:
+        table.add_row(*(Text("…") for _ in table.columns))
+    for cells in last:
+        table.add_row(*(Text(c) for c in cells))
+    if hidden:
+        table.caption = Text(f"{hidden:,} of {count:,} points not shown; --format csv or json for all")
+    console.print(table)
 
-    def close(self) -> None:
-        if self.header is None:
-            return
-        from rich.console import Console
-        from rich.table import Table
-        from rich.text import Text
 
-        table = Table()
-        for i, header in enumerate(["line", *self.header]):
-            table.add_column(Text(header), justify="right" if i else "left")
-        hidden = self.count - len(self.first) - len(self.last)
-        for cells in self.first:
-            table.add_row(*(Text(c) for c in cells))
-        if hidden:
-            table.add_row(*(Text("…") for _ in table.columns))
-        for cells in self.last:
-            table.add_row(*(Text(c) for c in cells))
-        if hidden:
-            table.caption = Text(f"{hidden:,} of {self.count:,} points not shown; --format csv or json for all")
-        Console(file=self.out).print(table)
+def points_view(stream: Iterable[Results], precision: int) -> View:
+    """A --points run: JSON Lines, CSV, plain rows (CSV without its header) or a table; no --output file."""
+    return View(json=lambda: (list(objects(results)) for results in stream),
+                csv=lambda: _rows(stream, "a CSV", header=True),
+                plain=lambda: _rows(stream, "plain output", header=False),
+                table=lambda console: _table(stream, precision, console),
+                files=POINTS_OUTPUT)

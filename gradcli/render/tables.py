@@ -21,8 +21,8 @@ from rich.text import Text
 
 from gradcli.api.problem import Result
 from gradcli.errors import format_shape
-from gradcli.lang.numbers import json_number
-from gradcli.render.output import entry_labels, index_label
+from gradcli.lang.numbers import table_number
+from gradcli.render.rows import entry_labels, index_label
 
 MAX_ROWS = 20  # rows shown before the middle is elided
 MAX_COLUMNS = 8  # columns of a grid shown before the middle is elided
@@ -30,16 +30,9 @@ LABEL = "bold cyan"
 INDEX = "dim"
 
 
-def fmt(v: float, precision: int) -> str:
-    """A number with `precision` significant digits; nan and ±inf spelled as JSON does."""
-    if not np.isfinite(v):
-        return json_number(float(v))
-    text = f"{v:.{precision}g}"
-    return "0" if text == "-0" else text
-
-
 def number(v: float, precision: int) -> Text:
-    return Text(fmt(v, precision), style="" if np.isfinite(v) else "bold red")
+    """A table cell: the number with `precision` significant digits, red when not finite."""
+    return Text(table_number(v, precision), style="" if np.isfinite(v) else "bold red")
 
 
 def _elided(n: int, limit: int) -> list[int | None]:
@@ -54,10 +47,10 @@ def array_cell(a: np.ndarray, precision: int) -> str:
     """A compact one-cell form of a small array, e.g. [0.6667, 0.6667]."""
     a = np.asarray(a)
     if a.ndim == 0:
-        return fmt(float(a), precision)
+        return table_number(float(a), precision)
     if a.size > 8:
         return f"array of shape {format_shape(a.shape)}"
-    text = np.array2string(a, separator=", ", formatter={"float_kind": lambda v: fmt(v, precision)})
+    text = np.array2string(a, separator=", ", formatter={"float_kind": lambda v: table_number(v, precision)})
     return " ".join(text.split())  # one line: [[2, 4], [6, 8]]
 
 
@@ -66,8 +59,9 @@ def titled(title: str, body: RenderableType) -> Group:
     return Group(Text(title, style="bold"), body)
 
 
-def _table(*, header: bool = True) -> Table:
-    return Table(box=box.SIMPLE_HEAD, show_header=header, show_edge=False, pad_edge=False, padding=(0, 1))
+def simple_table() -> Table:
+    """The tables of results and checks: a rule under the header, no outer edge."""
+    return Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
 
 
 def entry_rows(columns: list[np.ndarray], name: str, precision: int) -> tuple[list[list[Text]], int]:
@@ -96,7 +90,7 @@ def _not_shown(hidden: int) -> str | None:
 
 def entries_table(columns: list[tuple[str, np.ndarray]], name: str, precision: int) -> RenderableType:
     """One row per entry of arrays of one shape: the entry's index, then each column's value."""
-    table = _table()
+    table = simple_table()
     table.add_column(Text("entry"), style=INDEX)
     for header, _ in columns:
         table.add_column(Text(header), justify="right")
@@ -123,11 +117,11 @@ def grid_table(a: np.ndarray, rows: list[str], columns: list[str], precision: in
     if a.size == 0:
         return Text(f"(no entries: {a.shape[0]} × {a.shape[1]})", style="dim")
     shown_rows = _elided(a.shape[0], MAX_ROWS)
-    texts = {i: [fmt(v, precision) for v in a[i]] for i in shown_rows if i is not None}
+    texts = {i: [table_number(v, precision) for v in a[i]] for i in shown_rows if i is not None}
     widths = [max([len(columns[j]), *(len(t[j]) for t in texts.values())]) for j in range(a.shape[1])]
     label_width = max([len(corner), *(len(rows[i]) for i in texts)]) + 2
     shown_columns = _fitting_columns(widths, label_width, width)
-    table = _table()
+    table = simple_table()
     table.add_column(Text(corner, style=INDEX), style=INDEX, no_wrap=True)
     for j in shown_columns:
         table.add_column(Text("…" if j is None else columns[j]), justify="right", no_wrap=True)
@@ -175,7 +169,7 @@ def _variable_blocks(result: Result, label: str, precision: int, width: int) -> 
     flat = [name for name in result.wrt if values[name].ndim < 2]
     blocks: list[RenderableType] = []
     if flat:
-        table = _table()
+        table = simple_table()
         table.add_column(Text("variable"), style=INDEX)
         table.add_column(Text("value"), justify="right")
         table.add_column(Text("vᵀ·J" if result.kind == "vjp" else "gradient"), justify="right")
