@@ -417,3 +417,9 @@ def test_a_sum_of_elementwise_terms_has_a_diagonal_hessian():
     np.testing.assert_allclose(hess, np.diag(2 * np.cos(x) - x * np.sin(x)), rtol=1e-14, atol=1e-15)
     loop = functional.hessian("sum(sin(x)*x)", {"x": x}, method="loop").hessian["x"]["x"]
     np.testing.assert_array_equal(hess, loop)
+
+
+def test_a_sum_of_an_empty_product_takes_the_uniform_path_safely():
+    """A sum's cotangent of an empty array holds no number to read (it crashed once)."""
+    r = functional.grad("sum(x*x)", {"x": np.zeros(0)})
+    assert r.value == 0.0 and r.gradients["x"].shape == (0,)

@@ -84,7 +84,7 @@ def uniform(n: Any, g: Any) -> float | None:
     first-order pass (no graph recorded) and a cotangent without batch axes.
     """
     d = g.data
-    if d.ndim == 0 or any(d.strides) or g.ndim != len(n.out_shape) or g.requires_grad or is_grad_enabled():
+    if d.ndim == 0 or d.size == 0 or any(d.strides) or g.ndim != len(n.out_shape) or g.requires_grad or is_grad_enabled():
         return None
     return float(d.flat[0])
 
