@@ -10,7 +10,6 @@ import os
 import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -40,24 +39,19 @@ def test_readme_stays_short():
     assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 300
 
 
-@cache
-def runs() -> dict[str, object]:
-    """Every block's outcomes (or the error of its set-up), run a few at a time: they are processes."""
-    def run(block):
-        try:
-            return update_docs.run_block(block)
-        except Exception as err:  # reported by the block's own test
-            return err
-
-    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
-        return dict(zip([b.name for b in BLOCKS], pool.map(run, BLOCKS)))
+@pytest.fixture(scope="session")
+def block_runs(request):
+    """The selected blocks, started a few at a time (each command is a process): name -> future."""
+    selected = [item.callspec.params["block"] for item in request.session.items
+                if getattr(item, "originalname", None) == "test_example_output_matches_a_run"]
+    pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1))
+    yield {block.name: pool.submit(update_docs.run_block, block) for block in selected}
+    pool.shutdown(cancel_futures=True)   # after -x, the blocks not yet started never start
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.name for b in BLOCKS])
-def test_example_output_matches_a_run(block):
-    outcomes = runs()[block.name]
-    if isinstance(outcomes, Exception):
-        raise outcomes
+def test_example_output_matches_a_run(block, block_runs):
+    outcomes = block_runs[block.name].result()
     problems = update_docs.mismatches(block, outcomes)
     assert not problems, f"{block.name}: {REPASTE}\n\n" + "\n\n".join(problems)
 
