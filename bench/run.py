@@ -3,8 +3,9 @@
 Scenarios: startup, gradients (large, in-process and whole CLI runs), jacobians, hessians,
 check (cross-check cost) and points (batches of points). Each prints one table of
 medians with their min-max spread and ratios taken in the same run, and the whole run
-is saved as JSON under bench/results/. References that are not installed (PyTorch,
-JAX) or gradcli commands that do not exist yet are reported as such. Not a test.
+is saved as JSON under bench/runs/ (ignored by git; bench/results/ keeps the run the docs
+cite). References that are not installed (PyTorch, JAX) or gradcli commands that do not
+exist yet are reported as such. Not a test.
 """
 
 from __future__ import annotations
@@ -293,7 +294,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and few repeats (under a minute)")
     parser.add_argument("--only", nargs="+", choices=sorted(SCENARIOS), help="run only these scenarios")
-    parser.add_argument("--results", default=os.path.join(HERE, "results"), help="where the JSON goes")
+    parser.add_argument("--results", default=os.path.join(HERE, "runs"), help="where the JSON goes")
     args = parser.parse_args()
     cfg = SIZES["quick" if args.quick else "full"]
     if args.quick:
