@@ -20,9 +20,9 @@ Memory the pass owns is reused, decided here and in call.py only:
 from __future__ import annotations
 
 import dis
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import CodeType, SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -258,6 +258,7 @@ def accumulate(grads: dict, node: Any, ct: Tensor, create_graph: bool) -> None:
 
 
 def _own_leaf_arrays(leaves: dict[LeafNode, Tensor]) -> None:
+    # (not .items(): its iterator keeps the last pair, one more reference to each cotangent)
     for node in leaves:
         ct = leaves[node]
         if not _pass_owns(ct):

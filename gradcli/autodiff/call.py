@@ -95,18 +95,25 @@ def holders(t: Tensor) -> tuple[int, int] | None:
     The counts include this call's own; callers compare them with calibrated ones.
     """
     a = t.data
-    if a.dtype != np.float64 or not (a.flags.owndata and a.flags.writeable and a.flags.c_contiguous):
+    if not _may_take(t, a):
         return None
-    if getweakrefcount(t) or (t.requires_grad and t.grad_fn is None):
-        return None  # (a leaf that requires grad: the node about to be made keeps it)
     return sys.getrefcount(t), sys.getrefcount(a)
 
 
-_temporary: tuple[int, int] | None = None  # holders() of a temporary input; (0, 0): reuse is off
+def _may_take(t: Tensor, a: np.ndarray) -> bool:
+    """Whether t's array a is of a kind a result may be written into (references aside)."""
+    flags = a.flags
+    if a.dtype != np.float64 or not (flags.owndata and flags.writeable and flags.c_contiguous):
+        return False
+    # (a leaf that requires grad: the node about to be made keeps it)
+    return not getweakrefcount(t) and not (t.requires_grad and t.grad_fn is None)
+
+
+_temporary: tuple[int, int] | None = None  # what _donor reads on a temporary input; (0, 0): reuse is off
 
 
 def temporary_holders() -> tuple[int, int]:
-    """holders() of a temporary input at the check, calibrated on first use; (0, 0) when reuse is off."""
+    """(references to a temporary input, to its array) as _donor reads them; (0, 0) when reuse is off."""
     if _temporary is None:
         _calibrate()
     return _temporary
@@ -115,26 +122,31 @@ def temporary_holders() -> tuple[int, int]:
 def _donor(tensors: Sequence[Tensor]) -> np.ndarray | None:
     """The array of an input nothing reads again that can take the elementwise result, if any."""
     probing = mode.probing
-    temporary = temporary_holders() if probing is None else None
+    temporary = temporary_holders() if probing is None else (0, 0)
+    if probing is None and not temporary[0]:
+        return None
     given = mode.given
     shape = None
     for t in tensors:
-        counts = holders(t)
+        refs = sys.getrefcount(t)  # first, as it turns most inputs (named ones) away at once
+        if probing is None and refs != temporary[0] and not (
+                given is not None and given[0] == id(t) and refs == temporary[0] + given[1]):
+            continue
+        a = t.data
+        if not _may_take(t, a):
+            continue
         if probing is not None:
-            probing.append(counts)
+            probing.append((refs, sys.getrefcount(a)))
             continue
-        if counts is None or counts[1] != temporary[1] or not temporary[0]:
-            continue
-        if counts[0] != temporary[0] and not (given is not None and given[0] == id(t)
-                                              and counts[0] == temporary[0] + given[1]):
+        if sys.getrefcount(a) != temporary[1]:
             continue
         if shape is None:
             try:
                 shape = np.broadcast_shapes(*(u.shape for u in tensors))
             except ValueError:
                 return None  # the operation itself reports the mismatch
-        if t.data.shape == shape:
-            return t.data
+        if a.shape == shape:
+            return a
     return None
 
 
@@ -152,8 +164,11 @@ def _calibrate() -> None:
         -named  # noqa: B018 (the same on a named value)
         function(neg)(_probe())  # F.<name> on a temporary
         function(neg)(named)
+    if len(seen) != 4:
+        _temporary = (0, 0)
+        return
     op_temporary, op_named, f_temporary, f_named = seen
-    agree = op_temporary is not None and op_temporary == f_temporary and op_named == f_named
+    agree = op_temporary == f_temporary and op_named == f_named
     apart = agree and op_named == (op_temporary[0] + 1, op_temporary[1])
     _temporary = op_temporary if apart else (0, 0)
 
