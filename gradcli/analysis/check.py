@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from gradcli.autodiff.engine import Tensor, no_grad, run_backward
-from gradcli.errors import GradcliError
+from gradcli.errors import GradcliError, param
 from gradcli.api.evaluate import evaluate
 from gradcli.api.functional import jacobian
 from gradcli.api.problem import Result, leaf_cotangents, problem
@@ -63,7 +63,7 @@ class Tolerance:
         for name in ("rtol", "atol"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
-                raise GradcliError(f"--{name} must be a finite number >= 0, not {value}", kind="usage")
+                raise GradcliError(f"{param(name)} must be a finite number >= 0, not {value}", kind="usage")
 
 
 @dataclass
@@ -198,7 +198,7 @@ def formulas(result: Result, samples: int = 32, seed: int = 0) -> Report:
 def choose(shapes: dict[str, tuple[int, ...]], budget: int, rng: np.random.Generator) -> dict[str, list[Index]]:
     """All indices when there are at most budget in total, else about budget, spread by size."""
     if budget < 1:
-        raise GradcliError("--check-samples must be at least 1", kind="usage")
+        raise GradcliError(f"{param('check_samples')} must be at least 1", kind="usage")
     sizes = {name: int(np.prod(shape, dtype=np.int64)) for name, shape in shapes.items()}
     total = sum(sizes.values())
     out = {}

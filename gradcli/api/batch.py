@@ -34,7 +34,7 @@ import numpy as np
 
 from gradcli.api import functional
 from gradcli.autodiff.engine import Tensor, run_backward
-from gradcli.errors import GradcliError
+from gradcli.errors import GradcliError, param, spelled, value_hint, variable
 from gradcli.api.evaluate import variables
 from gradcli.limits import LIMITS
 from gradcli.autodiff.op import FUNCTIONS, OPS
@@ -63,7 +63,7 @@ class BadRow:
 
     @property
     def message(self) -> str:
-        return f"line {self.line}: {self.error.message}"
+        return spelled(f"line {self.line}: {self.error.words}")
 
 
 @dataclass
@@ -111,11 +111,11 @@ def open_lines(path: str, stdin: IO[str] | None = None) -> tuple[Iterable[str], 
     try:
         return open(path, encoding="utf-8"), False
     except FileNotFoundError:
-        raise GradcliError(f"--points: file {path!r} does not exist", kind="file") from None
+        raise GradcliError(f"{param('points')}: file {path!r} does not exist", kind="file") from None
     except IsADirectoryError:
-        raise GradcliError(f"--points: {path!r} is a folder, not a file", kind="file") from None
+        raise GradcliError(f"{param('points')}: {path!r} is a folder, not a file", kind="file") from None
     except OSError as err:
-        raise GradcliError(f"--points: cannot read {path!r} ({err.strerror or err})", kind="file") from None
+        raise GradcliError(f"{param('points')}: cannot read {path!r} ({err.strerror or err})", kind="file") from None
 
 
 def bounded(lines: IO[str], path: str = "-") -> Iterator[str]:
@@ -126,7 +126,7 @@ def bounded(lines: IO[str], path: str = "-") -> Iterator[str]:
             return
         if len(line) > LIMITS.max_text:
             where = "standard input" if path == "-" else repr(path)
-            raise GradcliError(f"--points: a line of {where} is longer than the limit of {LIMITS.max_text:,} "
+            raise GradcliError(f"{param('points')}: a line of {where} is longer than the limit of {LIMITS.max_text:,} "
                                f"bytes (GRADCLI_MAX_TEXT)", kind="limit")
         yield line
 
@@ -143,7 +143,7 @@ def chunks(lines: Iterable[str], size: int, streaming: bool, path: str = "-") ->
             try:
                 block = [item for _, item in zip(range(size), numbered)]
             except (OSError, UnicodeDecodeError, ValueError) as err:
-                raise GradcliError(f"--points: cannot read {path!r} ({err})", kind="file") from None
+                raise GradcliError(f"{param('points')}: cannot read {path!r} ({err})", kind="file") from None
             if not block:
                 return
             yield block
@@ -155,7 +155,7 @@ def chunks(lines: Iterable[str], size: int, streaming: bool, path: str = "-") ->
             for item in numbered:
                 arrived.put(item)
         except (OSError, UnicodeDecodeError, ValueError) as err:
-            arrived.put(GradcliError(f"--points: cannot read standard input ({err})", kind="file"))
+            arrived.put(GradcliError(f"{param('points')}: cannot read standard input ({err})", kind="file"))
         except GradcliError as err:  # a line over the limit: handed to the reading side
             arrived.put(err)
         arrived.put(end)
@@ -205,7 +205,7 @@ class PointReader:
     def _header(self, line: int, text: str) -> list[str]:
         names = [n.strip() for n in text.split(",")]
         if len(set(names)) != len(names):
-            raise GradcliError(f"--points: line {line}: the CSV header names a variable twice", kind="file")
+            raise GradcliError(f"{param('points')}: line {line}: the CSV header names a variable twice", kind="file")
         return names
 
     def _row(self, text: str) -> dict[str, float]:
@@ -286,16 +286,16 @@ class Batch:
         columns = list(columns)
         twice = [c for c in columns if c in self.fixed]
         if twice:
-            raise GradcliError(f"--points: {', '.join(twice)} is given both as a column and as --{twice[0]}",
+            raise GradcliError(f"{param('points')}: {', '.join(twice)} is given both as a column and as {variable(twice[0])}",
                                kind="usage")
         extra = [c for c in columns if c not in self.names]
         if extra:
-            raise GradcliError(f"--points: the column {extra[0]!r} is not a variable of the expression "
+            raise GradcliError(f"{param('points')}: the column {extra[0]!r} is not a variable of the expression "
                                f"(its variables: {', '.join(self.names)})", kind="name")
         missing = [n for n in self.names if n not in columns and n not in self.fixed]
         if missing:
-            raise GradcliError(f"--points: no value for {', '.join(missing)}: add a column "
-                               f"{missing[0]} or give --{missing[0]} VALUE", kind="name")
+            raise GradcliError(f"{param('points')}: no value for {', '.join(missing)}: add a column "
+                               f"{missing[0]} or give {value_hint(missing[0])}", kind="name")
 
     def point_error(self, point: Point) -> BadRow | None:
         missing = [n for n in self.names if n not in point.values and n not in self.fixed]
@@ -407,7 +407,7 @@ def run(batch: Batch, path: str, *, stdin: IO[str] | None = None, seed: int = 0,
                 yield bad
             yield from batch.compute(segment)
         if reader.jsonl is None:
-            raise GradcliError(f"--points: {'standard input' if path == '-' else repr(path)} holds no points",
+            raise GradcliError(f"{param('points')}: {'standard input' if path == '-' else repr(path)} holds no points",
                                kind="file")
     finally:
         if not streaming:

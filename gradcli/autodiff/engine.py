@@ -23,7 +23,7 @@ from typing import Any, ContextManager
 
 import numpy as np
 
-from gradcli.errors import GradcliError
+from gradcli.errors import GradcliError, param
 from gradcli.errors import format_shape
 from gradcli.autodiff.op import OPS, Op
 from gradcli.autodiff.parallel import apply_ufunc
@@ -226,7 +226,7 @@ def seed_cotangent(output: Tensor, gradient: Any) -> Tensor:
             raise GradcliError(
                 f"grad can be implicitly created only for scalar outputs, and this output has "
                 f"shape {format_shape(output.shape)}: give a cotangent shaped like the output "
-                f"(--grad-output / backward(gradient)) for a vector-Jacobian product, or compute "
+                f"({param('grad_output')} / backward(gradient)) for a vector-Jacobian product, or compute "
                 f"the full Jacobian",
                 kind="grad",
             )
