@@ -15,59 +15,17 @@ import numpy as np
 import pytest
 
 from gradcli.autodiff.engine import Tensor, call, no_grad, run_backward
-from gradcli.ops import OPS, Sample
+from conftest import draw, samples_of
 
-# Internal operations, with params as the rules write them.
-INTERNAL_SAMPLES = {
-    "sum_to": (Sample(((2, 3),), params={"src": (2, 3), "dst": (3,)}),
-               Sample(((2, 3),), params={"src": (2, 3), "dst": (2, 1)})),
-    "expand": (Sample(((3,),), params={"src": (3,), "dst": (2, 3)}),
-               Sample(((2, 1),), params={"src": (2, 1), "dst": (2, 3)})),
-    "reshape": (Sample(((2, 3),), params={"src": (2, 3), "dst": (3, 2)}),),
-    "permute": (Sample(((2, 3, 4),), params={"perm": (2, 0, 1)}),),
-    "index": (Sample(((3, 4),), params={"key": (1, slice(None))}),
-              Sample(((5,),), params={"key": (slice(0, 5, 2),)}),
-              Sample(((3, 4),), params={"key": (slice(None, None, -1), 2)})),
-    "index_put": (Sample(((2,),), params={"key": (slice(0, 3, 2),), "src": (3,)}),
-                  Sample(((4,),), params={"key": (1,), "src": (3, 4)})),
-    "stack": (Sample(((3,), (3,)), params={"item_ndim": 1}), Sample(((), (), ()), params={"item_ndim": 0})),
-    "prod_others": (Sample(((4,),), params={"axis": (-1,)}), Sample(((2, 3),), params={"axis": (-2,)})),
-    "bce_logits": (Sample(((3,), (3,)), ("real", "unit")),),
-    "cofactor": (Sample(((2, 2),)), Sample(((3, 3),)), Sample(((2, 3, 3),))),
-}
+from gradcli.ops import OPS
 
 STEP = 1e-6  # central differences of the function
 STEP2 = 1e-5  # central differences of the gradient
 FULL_JACOBIAN_SIZE = 40  # compare whole Jacobians when inputs and output are at most this big
 
 
-def samples_of(op) -> tuple[Sample, ...]:
-    return op.samples or INTERNAL_SAMPLES.get(op.name, ())
-
-
 CASES = [(name, i) for name, op in OPS.items() for i in range(len(samples_of(op)))]
 DIFFERENTIABLE = [(n, i) for n, i in CASES if OPS[n].differentiable]
-
-
-def draw(rng: np.random.Generator, domain: str, shape: tuple[int, ...]) -> np.ndarray:
-    """Values of one domain, kept away from its edges so differences stay accurate."""
-    if domain == "real":
-        return rng.standard_normal(shape)
-    if domain == "positive":
-        return rng.uniform(0.5, 2.0, shape)
-    if domain == "unit":
-        return rng.uniform(-0.8, 0.8, shape)
-    if domain == "nonzero":
-        return rng.choice([-1.0, 1.0], shape) * rng.uniform(0.5, 2.0, shape)
-    if domain == "above_one":
-        return rng.uniform(1.5, 3.0, shape)
-    if domain == "mask":
-        return rng.integers(0, 2, shape).astype(np.float64)
-    if domain == "spd":
-        n = shape[-1]
-        b = rng.standard_normal(shape)
-        return b @ np.swapaxes(b, -1, -2) + n * np.eye(n)
-    raise AssertionError(f"unknown domain {domain!r}")
 
 
 class Case:

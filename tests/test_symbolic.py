@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 import sympy as sp
+from conftest import draw, samples_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_ops import draw, samples_of
 
 from gradcli.autodiff.engine import Tensor, call, no_grad
 from gradcli.errors import GradcliError
