@@ -11,6 +11,8 @@ import pytest
 from conftest import run_cli
 
 import gradcli
+from gradcli.api.batch import Batch, run
+from gradcli.api.points import BadRow
 from gradcli.errors import GradcliError, param, spelled, spelling, value_hint, variable
 from gradcli.lang.values import parse_value
 
@@ -130,3 +132,13 @@ def test_missing_values():
     err = library_message(lambda: gradcli.grad("x*y+z", {"x": 1.0}))
     assert err.message == "no value for y, z: give y=VALUE z=VALUE" and err.variable == "y"
     assert cli_message("grad", "x*y+z", "--x", "1") == "error: no value for y, z: give --y VALUE --z VALUE"
+
+
+def test_a_bad_row_of_points(tmp_path):
+    path = tmp_path / "points.jsonl"
+    path.write_text('{"x": "a"}\n{"x": 2}\n')
+    rows = list(run(Batch("grad", "sum(x*2)", {}, None), str(path)))
+    assert isinstance(rows[0], BadRow) and rows[0].message == "line 1: x: 'a' is not a number"
+    assert float(rows[1].gradients["x"][0]) == 2.0
+    stderr = run_cli("grad", "sum(x*2)", "--points", str(path), "--on-error", "skip").stderr
+    assert stderr.splitlines()[0] == "warning: line 1: --x: 'a' is not a number (skipped)"
