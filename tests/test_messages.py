@@ -102,6 +102,9 @@ def test_chunk():
     err = library_message(lambda: gradcli.jacobian("x*2", {"x": [1.0, 2.0]}, chunk=0))
     assert err.message == "chunk must be at least 1" and err.param == "chunk"
     assert cli_message("jacobian", "x*2", "--x", "1,2", "--chunk", "0") == "error: --chunk must be at least 1"
+    with pytest.raises(GradcliError) as info:  # --debug: Python prints it, after the command
+        run_cli("jacobian", "x*2", "--x", "1,2", "--chunk", "0", "--debug")
+    assert str(info.value) == "--chunk must be at least 1"
 
 
 def test_grad_output():

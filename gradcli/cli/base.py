@@ -19,7 +19,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from gradcli.api import functional
-from gradcli.errors import GradcliError, spelling
+from gradcli.errors import GradcliError, spelled, spelling
 from gradcli.lang.values import parse_value
 
 app = typer.Typer(
@@ -101,6 +101,7 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
                 return fn(*args, **kwargs)
         except GradcliError as err:
             if debug:
+                err.words = spelled(err.words, flag_spelling)  # Python prints it after the command
                 raise
             report(err)
             raise typer.Exit(1 if err.kind == "check" else 2) from None
