@@ -38,7 +38,7 @@ def docstrings(tree: ast.AST) -> set[int]:
 
 
 def literal_text(node: ast.AST) -> str | None:
-    """A string literal's text, an f-string's with each placeholder as `X`."""
+    """A string literal's text; an f-string's with each placeholder as `X`, so `--{name}` reads as a flag."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     if isinstance(node, ast.JoinedStr):
