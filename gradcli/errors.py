@@ -1,29 +1,104 @@
-"""The one error type of gradcli, and where in the expression it points.
+"""The one error type of gradcli, where in the expression it points, and whom it names.
 
 Errors are raised deep (parser, shape checks, value parsing, the engine) with the
 character span of the sub-expression at fault, and rendered once, at the CLI edge.
+
+Messages speak the library's language: `chunk must be at least 1`, `x: 'a' is not a
+number`. A parameter or variable named in a message is marked with `param`, `variable`
+or `value_hint`, and spelled when the message is read, by the spelling in force: the
+library's by default (`chunk`, `x`, `x=VALUE`); the command line installs its own
+(`--chunk`, `--x`, `--x VALUE`) with `spelling`.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 Span = tuple[int, int]  # 0-based, half-open character offsets into the expression
 
+# NOTE: marks are private-use characters, which user text has no reason to contain, so
+# an expression or value copied into a message is not taken for a mark.
+_MARK = re.compile("\ue000(param|variable|value):([^\ue001]*)\ue001")
+Spelling = Callable[[str, str], str]  # (mark kind, name) -> the text a reader sees
+
+
+def param(name: str) -> str:
+    """A parameter of the library named in a message: `chunk`; on the command line `--chunk`."""
+    return f"\ue000param:{name}\ue001"
+
+
+def variable(name: str) -> str:
+    """A variable of the expression named in a message: `x`; on the command line `--x`."""
+    return f"\ue000variable:{name}\ue001"
+
+
+def value_hint(name: str) -> str:
+    """How to give variable `name` a value: `x=VALUE`; on the command line `--x VALUE`."""
+    return f"\ue000value:{name}\ue001"
+
+
+def library_spelling(kind: str, name: str) -> str:
+    """How a library caller reads a marked name: chunk, x, x=VALUE."""
+    return f"{name}=VALUE" if kind == "value" else name
+
+
+_SPELLING: ContextVar[Spelling] = ContextVar("gradcli_spelling", default=library_spelling)
+
+
+@contextmanager
+def spelling(spell: Spelling) -> Iterator[None]:
+    """Read every error message with `spell` for the marked names, within the block."""
+    token = _SPELLING.set(spell)
+    try:
+        yield
+    finally:
+        _SPELLING.reset(token)
+
+
+def spelled(words: str, spell: Spelling | None = None) -> str:
+    """`words` with each marked name spelled by `spell`, or by the spelling in force."""
+    spell = spell or _SPELLING.get()
+    return _MARK.sub(lambda m: spell(m[1], m[2]), words)
+
 
 class GradcliError(Exception):
-    """A user-facing error: a message, a kind, and optionally a span into `source`.
+    """A user-facing error: a message, a kind, optionally a span into `source`, and the
+    parameter or variable it is about (by default, the first name its message marks).
 
     kind is one of: syntax, name, value, shape, index, limit, file, grad, usage, check.
+    `words` is the message with its names marked (see `param`); `message` reads it.
     """
 
-    def __init__(self, message: str, *, kind: str = "usage", span: Span | None = None, source: str | None = None):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, kind: str = "usage", span: Span | None = None, source: str | None = None,
+                 param: str | None = None, variable: str | None = None):
+        super().__init__()
+        self.words = message
         self.kind = kind
         self.span = span
         self.source = source
+        first = _MARK.search(message)
+        if param is None and variable is None and first:
+            # The first name a message marks is what it is about, unless told otherwise.
+            param, variable = (first[2], None) if first[1] == "param" else (None, first[2])
+        self.param = param
+        self.variable = variable
+
+    @property
+    def words(self) -> str:
+        return self._words
+
+    @words.setter
+    def words(self, words: str) -> None:
+        self._words = words
+        self.args = (spelled(words, library_spelling),)
+
+    @property
+    def message(self) -> str:
+        return spelled(self.words)
 
     def with_source(self, source: str) -> GradcliError:
         """Attach the expression text, unless a more specific one is already there."""

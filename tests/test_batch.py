@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-from gradcli.api.batch import Batch, Point, Results
+from gradcli.api.batch import Batch, Results
+from gradcli.api.points import Point
 
 F = "x*y + sin(x)"
 

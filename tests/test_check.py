@@ -16,11 +16,11 @@ import time
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import SEED_CASES as CASES
+from conftest import run_cli, seed_command
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from strategies import expressions
-from test_seed_examples import CASES, command
 
 from gradcli.api import functional
 from gradcli.analysis.check import verify
@@ -38,7 +38,7 @@ def checked(*args: str, code: int = 0) -> dict:
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c['kind']}:{c['expr']}" for c in CASES])
 def test_seed_example_passes_the_check(case):
-    check = checked(*command(case)[:-2], "--check")
+    check = checked(*seed_command(case)[:-2], "--check")
     assert check["ok"] and not check["disagreeing"]
     assert "unavailable" not in check["sympy"]
     # SymPy and finite differences were both compared on every entry, within their tolerances.

@@ -169,7 +169,7 @@ def test_a_variable_named_like_an_option_via_var():
 def test_bad_values_name_the_variable(text, words):
     with pytest.raises(GradcliError) as info:
         parse_value(text, "theta")
-    assert info.value.message.startswith("--theta: ")
+    assert info.value.message.startswith("theta: ") and info.value.variable == "theta"
     assert words in info.value.message
 
 

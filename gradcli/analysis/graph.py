@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from gradcli.autodiff.engine import LeafNode, Node, Tensor, edge_of, no_grad, run_backward, topological_order
-from gradcli.errors import GradcliError
+from gradcli.errors import GradcliError, param, value_hint
 from gradcli.api.evaluate import evaluate, variables
 from gradcli.api.problem import Problem, problem
 from gradcli.lang.parser import parse
@@ -158,13 +158,13 @@ def graph_of(expr: str, values: Mapping[str, Any], wrt: Any = None, grad_output:
     if not missing:
         return computation_graph(problem(tree, values, wrt, source=expr), grad_output)
     if grad_output is not None:
-        raise GradcliError(f"--grad-output needs the values of every variable; give "
-                           f"{' '.join(f'--{n} VALUE' for n in missing)}", kind="usage")
+        raise GradcliError(f"{param('grad_output')} needs the values of every variable; give "
+                           f"{' '.join(value_hint(n) for n in missing)}", kind="usage")
     try:
         g = computation_graph(problem(tree, {n: values.get(n, 1.0) for n in names}, wrt, source=expr))
     except GradcliError as err:
-        raise GradcliError(f"{err.message} (without values, {', '.join(missing)} stood in as scalars: give "
-                           f"{' '.join(f'--{n} VALUE' for n in missing)}, the graph depends on their shapes)",
+        raise GradcliError(f"{err.words} (without values, {', '.join(missing)} stood in as scalars: give "
+                           f"{' '.join(value_hint(n) for n in missing)}, the graph depends on their shapes)",
                            kind=err.kind, span=err.span, source=err.source) from None
     for node in g.nodes:
         node.value = node.grad = node.shape = None

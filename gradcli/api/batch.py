@@ -1,9 +1,4 @@
-"""Many points, one expression: reading points and computing derivatives at each.
-
-Points come from CSV (a header of variable names, one row of scalars per point) or JSON
-Lines (one object per point, values of any shape); the first content line tells which.
-Standard input is read by a thread and handed over in chunks of whatever has arrived, so
-the first results appear before the input ends.
+"""Many points, one expression: derivatives at each point, vectorised where the points allow.
 
 The expression is parsed once. When it is built only from elementwise operations and
 every value is a scalar, a chunk of points is evaluated in one pass: each variable
@@ -13,8 +8,9 @@ becomes a vector with a leading point axis. Because the points are independent,
 
 so one backward pass from sum(f) gives every point's gradient; each point's output is
 one number, so its Jacobian is that gradient; and a second pass from each sum(df/da)
-gives every point's Hessian entries (df/da at one point depends on that point alone). Anything else (arrays, reductions,
---grad-output) falls back to one computation per point.
+gives every point's Hessian entries (df/da at one point depends on that point alone).
+Anything else (arrays, reductions, a grad_output) falls back to one computation per
+point. Reading the points is points.py's.
 
     >>> b = Batch("grad", "x*y", {}, None)
     >>> [r.gradients["x"] for r in b.compute([Point(2, {"x": 1.0, "y": 3.0})])]
@@ -23,9 +19,6 @@ gives every point's Hessian entries (df/da at one point depends on that point al
 
 from __future__ import annotations
 
-import json
-import queue
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -33,36 +26,15 @@ from typing import IO, Any
 import numpy as np
 
 from gradcli.api import functional
-from gradcli.autodiff.engine import Tensor, run_backward
-from gradcli.errors import GradcliError
 from gradcli.api.evaluate import variables
-from gradcli.limits import LIMITS
+from gradcli.api.points import BadRow, Point, PointReader, bounded, chunks, open_lines
+from gradcli.autodiff.engine import Tensor, run_backward
 from gradcli.autodiff.op import FUNCTIONS, OPS
+from gradcli.errors import GradcliError, param, value_hint, variable
 from gradcli.lang.parser import Expr, parse, postorder
-from gradcli.lang.values import numeric_array, parse_numbers, parse_value
 
 CHUNK = 8192  # points per vectorised pass
 DIAGNOSED_PER_CHUNK = 32  # non-finite points of a vectorised chunk re-run one by one for their warning
-
-
-@dataclass
-class Point:
-    """One point: its line in the input and a value per variable (floats for CSV rows)."""
-
-    line: int
-    values: dict[str, Any]
-
-
-@dataclass
-class BadRow:
-    """A point that could not be read or computed, with the error (which may carry a span)."""
-
-    line: int
-    error: GradcliError
-
-    @property
-    def message(self) -> str:
-        return f"line {self.line}: {self.error.message}"
 
 
 @dataclass
@@ -100,151 +72,6 @@ def from_result(r: functional.Result, line: int) -> Results:
         warnings=[[w.message for w in r.warnings]])
 
 
-# -- reading ------------------------------------------------------------------------------
-def open_lines(path: str, stdin: IO[str] | None = None) -> tuple[Iterable[str], bool]:
-    """The lines of a file, or of standard input for '-'; and whether they are streamed."""
-    import sys
-
-    if path == "-":
-        return (stdin or sys.stdin), True
-    try:
-        return open(path, encoding="utf-8"), False
-    except FileNotFoundError:
-        raise GradcliError(f"--points: file {path!r} does not exist", kind="file") from None
-    except IsADirectoryError:
-        raise GradcliError(f"--points: {path!r} is a folder, not a file", kind="file") from None
-    except OSError as err:
-        raise GradcliError(f"--points: cannot read {path!r} ({err.strerror or err})", kind="file") from None
-
-
-def bounded(lines: IO[str], path: str = "-") -> Iterator[str]:
-    """The lines of a stream, each read only up to the text limit: an endless line cannot fill memory."""
-    while True:
-        line = lines.readline(LIMITS.max_text + 1)
-        if not line:
-            return
-        if len(line) > LIMITS.max_text:
-            where = "standard input" if path == "-" else repr(path)
-            raise GradcliError(f"--points: a line of {where} is longer than the limit of {LIMITS.max_text:,} "
-                               f"bytes (GRADCLI_MAX_TEXT)", kind="limit")
-        yield line
-
-
-def chunks(lines: Iterable[str], size: int, streaming: bool, path: str = "-") -> Iterator[list[tuple[int, str]]]:
-    """Numbered lines (1-based) in lists of at most size.
-
-    Streaming: a thread reads, and each list holds what has arrived (at least one line),
-    so a slow producer's lines are handled as they come.
-    """
-    numbered = enumerate(lines, start=1)
-    if not streaming:
-        while True:
-            try:
-                block = [item for _, item in zip(range(size), numbered)]
-            except (OSError, UnicodeDecodeError, ValueError) as err:
-                raise GradcliError(f"--points: cannot read {path!r} ({err})", kind="file") from None
-            if not block:
-                return
-            yield block
-    arrived: queue.Queue = queue.Queue(maxsize=4 * size)
-    end = object()
-
-    def read() -> None:
-        try:
-            for item in numbered:
-                arrived.put(item)
-        except (OSError, UnicodeDecodeError, ValueError) as err:
-            arrived.put(GradcliError(f"--points: cannot read standard input ({err})", kind="file"))
-        except GradcliError as err:  # a line over the limit: handed to the reading side
-            arrived.put(err)
-        arrived.put(end)
-
-    threading.Thread(target=read, daemon=True).start()
-    while True:
-        block = [arrived.get()]
-        while len(block) < size and not arrived.empty() and not isinstance(block[-1], GradcliError):
-            block.append(arrived.get())
-        last = block[-1]
-        if last is end or isinstance(last, GradcliError):
-            block.pop()
-        if block:
-            yield block
-        if isinstance(last, GradcliError):
-            raise last
-        if last is end:
-            return
-
-
-class PointReader:
-    """Turns numbered lines into Points: the first content line is a CSV header or a JSON object.
-
-    Blank lines and lines starting with # are skipped. A CSV row holds one number per
-    column; a JSON Lines object maps names to numbers, nested lists or VALUE strings.
-    """
-
-    def __init__(self, seed: int = 0):
-        self.columns: list[str] | None = None
-        self.jsonl: bool | None = None
-        self.seed = seed
-
-    def read(self, line: int, text: str) -> Point | BadRow | None:
-        text = text.strip()
-        if not text or text.startswith("#"):
-            return None
-        if self.jsonl is None:
-            self.jsonl = text.startswith("{")
-            if not self.jsonl:
-                self.columns = self._header(line, text)
-                return None
-        try:
-            return Point(line, self._object(text) if self.jsonl else self._row(text))
-        except GradcliError as err:
-            return BadRow(line, err)
-
-    def _header(self, line: int, text: str) -> list[str]:
-        names = [n.strip() for n in text.split(",")]
-        if len(set(names)) != len(names):
-            raise GradcliError(f"--points: line {line}: the CSV header names a variable twice", kind="file")
-        return names
-
-    def _row(self, text: str) -> dict[str, float]:
-        assert self.columns is not None
-        if ";" in text:
-            raise GradcliError("a CSV row holds numbers separated by commas", kind="value")
-        try:
-            # NOTE: float() is the fast path; parse_numbers gives the error message (and refuses 1_000).
-            if "_" in text:
-                raise ValueError
-            cells = [float(c) for c in text.split(",")]
-        except ValueError:
-            cells = np.atleast_1d(parse_numbers(text)).tolist()
-        if len(cells) != len(self.columns):
-            raise GradcliError(f"{len(cells)} value{'s' if len(cells) != 1 else ''} for {len(self.columns)} "
-                               f"columns ({', '.join(self.columns)})", kind="value")
-        return dict(zip(self.columns, cells))
-
-    def _object(self, text: str) -> dict[str, Any]:
-        try:
-            data = json.loads(text)
-        except (ValueError, RecursionError) as err:
-            raise GradcliError(f"not valid JSON ({err})", kind="value") from None
-        if not isinstance(data, dict):
-            raise GradcliError("a JSON Lines point is an object such as {\"x\": 1.5}", kind="value")
-        out: dict[str, Any] = {}
-        for name, item in data.items():
-            if isinstance(item, (int, float)) and not isinstance(item, bool):
-                out[name] = float(item)
-            elif isinstance(item, str) and not item.strip().startswith("@"):
-                out[name] = parse_value(item, name, seed=self.seed)
-            elif isinstance(item, list):
-                out[name] = numeric_array(item, name)
-            else:
-                raise GradcliError(f"{name}: {json.dumps(item)[:40]} is not a number, a list of numbers "
-                                   f"or a VALUE string", kind="value")
-        return out
-
-
-# -- computing ----------------------------------------------------------------------------
 def elementwise(tree: Expr) -> bool:
     """Whether every operation of tree acts entry by entry (so a point axis passes through)."""
     for node in postorder(tree):
@@ -285,16 +112,16 @@ class Batch:
         columns = list(columns)
         twice = [c for c in columns if c in self.fixed]
         if twice:
-            raise GradcliError(f"--points: {', '.join(twice)} is given both as a column and as --{twice[0]}",
+            raise GradcliError(f"{param('points')}: {', '.join(twice)} is given both as a column and as {variable(twice[0])}",
                                kind="usage")
         extra = [c for c in columns if c not in self.names]
         if extra:
-            raise GradcliError(f"--points: the column {extra[0]!r} is not a variable of the expression "
+            raise GradcliError(f"{param('points')}: the column {extra[0]!r} is not a variable of the expression "
                                f"(its variables: {', '.join(self.names)})", kind="name")
         missing = [n for n in self.names if n not in columns and n not in self.fixed]
         if missing:
-            raise GradcliError(f"--points: no value for {', '.join(missing)}: add a column "
-                               f"{missing[0]} or give --{missing[0]} VALUE", kind="name")
+            raise GradcliError(f"{param('points')}: no value for {', '.join(missing)}: add a column "
+                               f"{missing[0]} or give {value_hint(missing[0])}", kind="name")
 
     def point_error(self, point: Point) -> BadRow | None:
         missing = [n for n in self.names if n not in point.values and n not in self.fixed]
@@ -382,13 +209,13 @@ def _by_name(leaves: Mapping[str, Tensor], wrt: list[str], found: Mapping[Any, T
             for name, ct in functional.leaf_cotangents(leaves, wrt, found).items()}
 
 
-def run(batch: Batch, path: str, *, stdin: IO[str] | None = None, seed: int = 0,
+def run(batch: Batch, points: str, *, stdin: IO[str] | None = None, seed: int = 0,
         size: int = CHUNK) -> Iterator[Results | BadRow]:
-    """Read the points of path ('-': standard input) and compute at each, in input order."""
-    lines, streaming = open_lines(path, stdin)
+    """Read the points file ('-': standard input) and compute at each point, in input order."""
+    lines, streaming = open_lines(points, stdin)
     reader = PointReader(seed)
     try:
-        for block in chunks(bounded(lines, path), size, streaming, path):
+        for block in chunks(bounded(lines, points), size, streaming, points):
             segment: list[Point] = []
             for number, text in block:
                 had_columns = reader.columns is not None
@@ -406,7 +233,7 @@ def run(batch: Batch, path: str, *, stdin: IO[str] | None = None, seed: int = 0,
                 yield bad
             yield from batch.compute(segment)
         if reader.jsonl is None:
-            raise GradcliError(f"--points: {'standard input' if path == '-' else repr(path)} holds no points",
+            raise GradcliError(f"{param('points')}: {'standard input' if points == '-' else repr(points)} holds no points",
                                kind="file")
     finally:
         if not streaming:

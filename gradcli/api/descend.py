@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from gradcli.api import functional
-from gradcli.errors import GradcliError
+from gradcli.errors import GradcliError, param
 from gradcli.errors import format_shape
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -55,13 +55,13 @@ def _check(lr: float, steps: int, optimizer: str, tol: float | None, momentum: f
     if optimizer not in OPTIMIZERS:
         raise GradcliError(f"unknown optimizer {optimizer!r}: use {', '.join(OPTIMIZERS)}", kind="usage")
     if not (math.isfinite(lr) and lr > 0):
-        raise GradcliError(f"--lr must be a positive number, not {lr}", kind="usage")
+        raise GradcliError(f"{param('lr')} must be a positive number, not {lr}", kind="usage")
     if steps < 0:
-        raise GradcliError("--steps must be 0 or more", kind="usage")
+        raise GradcliError(f"{param('steps')} must be 0 or more", kind="usage")
     if tol is not None and not tol >= 0:
-        raise GradcliError("--tol must be 0 or more", kind="usage")
+        raise GradcliError(f"{param('tol')} must be 0 or more", kind="usage")
     if not 0 <= momentum < 1:
-        raise GradcliError("--momentum must be in [0, 1)", kind="usage")
+        raise GradcliError(f"{param('momentum')} must be in [0, 1)", kind="usage")
 
 
 def descend(expr: str, values: Mapping[str, Any], wrt: Iterable[str] | str | None, *, lr: float, steps: int,

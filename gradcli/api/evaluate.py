@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from gradcli.autodiff.engine import Tensor, call, element_limit, function, normalize_key, source_span
-from gradcli.errors import GradcliError, closest
+from gradcli.errors import GradcliError, closest, value_hint
 from gradcli.limits import LIMITS
 from gradcli.ops.common import broadcast_shapes
 from gradcli.autodiff.op import FUNCTIONS, OPS, Op
@@ -76,7 +76,7 @@ def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor]) -> Any:
         if node.value in CONSTANTS:
             return Tensor(CONSTANTS[node.value])
         if node.value not in env:
-            raise GradcliError(f"variable {node.value!r} has no value: give one with --{node.value} VALUE",
+            raise GradcliError(f"variable {node.value!r} has no value: give one with {value_hint(node.value)}",
                                kind="name")
         return env[node.value]
     if kind == "unary":

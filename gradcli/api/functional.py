@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from gradcli.autodiff.engine import LeafNode, Node, Tensor, as_array, edge_of, run_backward, topological_order
-from gradcli.errors import GradcliError
+from gradcli.errors import GradcliError, param
 from gradcli.api.kinks import kink_notes
 from gradcli.api.problem import Problem, Result, differentiating, leaf_arrays, leaf_cotangents, problem
 from gradcli.limits import LIMITS
@@ -41,11 +41,11 @@ def grad(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] | st
         raise GradcliError(
             f"the output has shape {format_shape(out.shape)}, not a scalar, and grad needs a scalar "
             f"(PyTorch says: grad can be implicitly created only for scalar outputs). Either give "
-            f"--grad-output V shaped like the output for the vector-Jacobian product Vᵀ·J, as "
+            f"{param('grad_output')} V shaped like the output for the vector-Jacobian product Vᵀ·J, as "
             f"y.backward(V) does, or use `gradcli jacobian` for the full Jacobian", kind="grad")
     seed = np.ones_like(out.data) if grad_output is None else as_array(grad_output)
     if seed.shape != out.shape:
-        raise GradcliError(f"--grad-output has shape {format_shape(seed.shape)} but the output has shape "
+        raise GradcliError(f"{param('grad_output')} has shape {format_shape(seed.shape)} but the output has shape "
                            f"{format_shape(out.shape)}: they must match", kind="shape")
     notes = kink_notes(out, p.source)  # before backward frees the saved inputs it reads
     with differentiating(p):
@@ -66,7 +66,7 @@ def check_method(method: str, chunk: int | None) -> None:
     if method not in ("batched", "loop"):
         raise GradcliError(f"unknown method {method!r}: use batched or loop", kind="usage")
     if chunk is not None and chunk < 1:
-        raise GradcliError("--chunk must be at least 1", kind="usage")
+        raise GradcliError(f"{param('chunk')} must be at least 1", kind="usage")
 
 
 def chunk_size(out_size: int, wrt_sizes: Iterable[int], chunk: int | None) -> int:

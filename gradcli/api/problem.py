@@ -16,7 +16,7 @@ import numpy as np
 from gradcli.api.evaluate import check_functions, evaluate, variables
 from gradcli.autodiff.engine import LeafNode, Tensor, as_array
 from gradcli.autodiff.op import FUNCTIONS
-from gradcli.errors import GradcliError, closest
+from gradcli.errors import GradcliError, closest, param, value_hint
 from gradcli.lang.parser import Expr, parse, postorder, unparse
 
 
@@ -89,10 +89,10 @@ def problem(expr: str | Expr, values: Mapping[str, Any], wrt: Iterable[str] | st
     chosen = list(names if wrt is None else wrt)
     for w in chosen:
         if w not in names:
-            raise GradcliError(f"--wrt names {w!r}, which is not a variable of the expression "
+            raise GradcliError(f"{param('wrt')} names {w!r}, which is not a variable of the expression "
                                f"(its variables: {', '.join(names) or 'none'})", kind="name")
     if len(set(chosen)) != len(chosen):
-        raise GradcliError("--wrt names a variable twice", kind="name")
+        raise GradcliError(f"{param('wrt')} names a variable twice", kind="name")
     if not chosen:
         raise GradcliError("the expression has no variables to differentiate", kind="name")
     return Problem(text, tree, names, chosen, {n: as_array(values[n]) for n in names})
@@ -101,7 +101,7 @@ def problem(expr: str | Expr, values: Mapping[str, Any], wrt: Iterable[str] | st
 def _missing_value(tree: Expr, source: str, missing: list[str], given: list[str]) -> GradcliError:
     """The error for variables without a value, pointing at the first one's first use."""
     first = next(node for node in postorder(tree) if node.kind == "name" and node.value == missing[0])
-    message = f"no value for {', '.join(missing)}: give " + " ".join(f"--{n} VALUE" for n in missing)
+    message = f"no value for {', '.join(missing)}: give " + " ".join(value_hint(n) for n in missing)
     hint = closest(missing[0], given)
     if missing[0] in FUNCTIONS:
         message += f" ({missing[0]} is a function: call it as {missing[0]}(...))"

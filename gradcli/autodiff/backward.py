@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.errors import GradcliError, format_shape
+from gradcli.errors import GradcliError, format_shape, param
 from gradcli.autodiff.call import call, function, holders, temporary_holders
 from gradcli.autodiff.graph import LeafNode, Node, edge_of, topological_order
 from gradcli.autodiff.mode import mode, setting
@@ -65,7 +65,7 @@ def seed_cotangent(output: Tensor, gradient: Any) -> Tensor:
             raise GradcliError(
                 f"grad can be implicitly created only for scalar outputs, and this output has "
                 f"shape {format_shape(output.shape)}: give a cotangent shaped like the output "
-                f"(--grad-output / backward(gradient)) for a vector-Jacobian product, or compute "
+                f"({param('grad_output')} / backward(gradient)) for a vector-Jacobian product, or compute "
                 f"the full Jacobian",
                 kind="grad",
             )

@@ -2,7 +2,8 @@
 
 Variables are given as --NAME VALUE (or --NAME=VALUE, or -v NAME=VALUE for a name that
 clashes with an option). Errors are rendered here, once: a message and a caret under
-the expression on standard error, exit status 2.
+the expression on standard error, exit status 2. The library's messages name parameters
+and variables (`chunk`, `x`); while a command runs, they name the options (`--chunk`, `--x`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from gradcli.api import functional
-from gradcli.errors import GradcliError
+from gradcli.errors import GradcliError, spelled, spelling
 from gradcli.lang.values import parse_value
 from gradcli.render.view import Format, View
 
@@ -81,21 +82,33 @@ AtolOpt = Annotated[float, typer.Option("--atol", help="Absolute tolerance again
 CheckSamplesOpt = Annotated[int, typer.Option("--check-samples", min=1, help="Most coordinates (and output entries) checked; larger inputs are sampled.")]
 
 
+def flag_spelling(kind: str, name: str) -> str:
+    """A name marked in a library message as the command line spells it: --chunk, --x, --x VALUE."""
+    if kind == "param":
+        return "--" + name.replace("_", "-")
+    return f"--{name} VALUE" if kind == "value" else f"--{name}"
+
+
 def report(err: GradcliError, *, label: str = "error") -> None:
-    """Print an error or warning to standard error: message, then the caret lines."""
-    lines = [f"{label}: {err.message}", *err.caret_lines()]
+    """Print an error or warning to standard error: message (naming options), then the caret lines."""
+    with spelling(flag_spelling):
+        lines = [f"{label}: {err.message}", *err.caret_lines()]
     sys.stderr.write("\n".join(lines) + "\n")
 
 
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a command body: GradcliError -> stderr and exit 2, Ctrl-C -> 130, closed pipe -> quiet."""
+    """Run a command body: GradcliError -> stderr and exit 2, Ctrl-C -> 130, closed pipe -> quiet.
+
+    Within the body, messages name options, so that rows and payloads built from them do too."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = kwargs.get("debug", False)
         try:
-            return fn(*args, **kwargs)
+            with spelling(flag_spelling):
+                return fn(*args, **kwargs)
         except GradcliError as err:
             if debug:
+                err.words = spelled(err.words, flag_spelling)  # Python prints it after the command
                 raise
             report(err)
             raise typer.Exit(1 if err.kind == "check" else 2) from None

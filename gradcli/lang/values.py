@@ -18,7 +18,7 @@ from typing import IO
 
 import numpy as np
 
-from gradcli.errors import GradcliError
+from gradcli.errors import GradcliError, variable
 from gradcli.limits import LIMITS
 
 CONSTRUCTOR = re.compile(r"^\s*([a-z]+)\s*\((.*)\)\s*$", re.DOTALL)
@@ -30,8 +30,8 @@ def parse_value(text: str, name: str, *, seed: int = 0, stdin: IO[str] | None = 
     try:
         return _parse(text.strip(), name, seed, stdin)
     except GradcliError as err:
-        if not err.message.startswith("--"):
-            err.message = f"--{name}: {err.message}"
+        if err.variable is None:
+            err.words, err.variable = f"{variable(name)}: {err.words}", name
         raise
 
 
@@ -226,7 +226,7 @@ def _from_csv(text: str, where: str) -> np.ndarray:
     try:
         rows = [[_number(c) for c in line.replace(";", ",").split(",")] for line in lines]
     except GradcliError as err:
-        raise GradcliError(f"{where}: {err.message}", kind="file") from None
+        raise GradcliError(f"{where}: {err.words}", kind="file") from None
     if len({len(r) for r in rows}) != 1:
         raise GradcliError(f"{where}: the rows have different lengths", kind="file")
     array = np.array(rows, dtype=np.float64)
