@@ -14,7 +14,7 @@ import pytest
 
 from gradcli.autodiff.engine import Tensor, call, sum_to
 from gradcli.api.evaluate import evaluate
-from gradcli.analysis.explain import GENERIC_WORDS, words_of
+from gradcli.analysis.rule_words import GENERIC_WORDS, words_of
 from gradcli.ops import OPS
 from gradcli.lang.parser import parse
 

@@ -1,6 +1,6 @@
 """The three-way check: the engine's derivatives against SymPy's and central finite differences.
 
-    >>> from gradcli import functional
+    >>> from gradcli.api import functional
     >>> report = verify(functional.grad("mean(2*x)", {"x": [1, 2, 3]}))
     >>> report.ok, [(f.label, str(f.expr)) for f in report.formulas["x"]]
     (True, [('∂f/∂x_i', '2/3')])

@@ -6,6 +6,9 @@ power, spans are character offsets, and deep or huge inputs fail with a clear er
 Precedence, lowest first: comparisons; + -; * / @; unary - +; ** and ^ (right
 associative; a unary operator binds looser, so -x**2 is -(x**2)); then calls,
 indexing and `.T`.
+
+The tokenizer, the parser and the printer stay in one module because they read one
+operator table (spelling, precedence, associativity); apart, each would need its copy.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.analysis.explain import Explanation, wrap
+from gradcli.analysis.explain import Explanation
+from gradcli.analysis.rule_words import wrap
 from gradcli.errors import caret_lines
 from gradcli.lang.numbers import array_text, to_json
 from gradcli.render.view import View, once
