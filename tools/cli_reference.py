@@ -3,7 +3,8 @@
     python tools/cli_reference.py           write docs/cli.md
     python tools/cli_reference.py --check   exit 1 if docs/cli.md differs from the application
 
-The help is rendered by click at 80 columns, so the file does not depend on the terminal.
+The help is rendered at 80 columns by the click that typer carries (typer 0.28 vendors its
+own, so no separate click is needed or read), so the file does not depend on the terminal.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import click  # noqa: E402  (after the path, so this tree's gradcli is the one read)
-from typer.main import get_command  # noqa: E402
+from typer.main import get_command  # noqa: E402  (after the path, so this tree's gradcli is the one read)
 
 from gradcli.cli.app import app  # noqa: E402
 
@@ -31,18 +32,18 @@ are given as `--NAME VALUE`, `--NAME=VALUE` or `-v NAME=VALUE` after the express
 """
 
 
-def help_text(command: click.Command, ctx: click.Context) -> str:
+def help_text(command: Any, ctx: Any) -> str:
     return command.get_help(ctx).rstrip()
 
 
 def reference() -> str:
     """The Markdown of docs/cli.md: the application's help, then each command's, in --help order."""
     group = get_command(app)
-    root = click.Context(group, info_name="gradcli", terminal_width=WIDTH, max_content_width=WIDTH)
+    root = group.context_class(group, info_name="gradcli", terminal_width=WIDTH, max_content_width=WIDTH)
     sections = [HEADER, "## gradcli\n\n```text\n" + help_text(group, root) + "\n```\n"]
     for name in group.list_commands(root):
         command = group.get_command(root, name)
-        ctx = click.Context(command, info_name=name, parent=root, terminal_width=WIDTH, max_content_width=WIDTH)
+        ctx = command.context_class(command, info_name=name, parent=root, terminal_width=WIDTH, max_content_width=WIDTH)
         sections.append(f"## gradcli {name}\n\n```text\n{help_text(command, ctx)}\n```\n")
     return "\n".join(sections)
 
