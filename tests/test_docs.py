@@ -123,3 +123,12 @@ def test_output_varies_blocks_must_still_succeed(tmp_path):
     assert block.output_varies
     [problem] = update_docs.mismatches(block, update_docs.run_block(block))
     assert "exited 2" in problem
+
+
+def test_code_excerpts_in_the_architecture_page_are_the_source():
+    """A ```python block there quotes gradcli's code: it must still be in the source, verbatim."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    excerpts = [block.split("\n", 1)[1] for block in text.split("```python")[1:]]
+    excerpts = [e[: e.index("```")] for e in excerpts]
+    source = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "gradcli").rglob("*.py"))
+    assert excerpts and all(e in source for e in excerpts), excerpts
