@@ -8,6 +8,8 @@ against fresh sums. No timing here: bench/run.py measures speed.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import os
 import subprocess
 import sys
@@ -17,7 +19,7 @@ import pytest
 
 from gradcli.api import functional
 from gradcli.autodiff import parallel
-from gradcli.autodiff.engine import Tensor, call, run_backward, without_donation
+from gradcli.autodiff.engine import Tensor, call, reusing, run_backward, without_donation
 from gradcli.ops.common import F
 from gradcli.autodiff.op import OPS
 
@@ -238,16 +240,31 @@ def _address(t: Tensor) -> int:
 
 
 def test_a_temporary_takes_the_result():
+    """Inside the engine's walks (reusing()); without_donation() turns that off."""
     x = np.linspace(-1.0, 1.0, 5)
-    box = [call("exp", Tensor(x))]
-    address = _address(box[0])
-    negated = -box.pop()  # popped: a temporary, as the expression walk hands values on
-    assert _address(negated) == address
+    with reusing():
+        box = [call("exp", Tensor(x))]
+        address = _address(box[0])
+        negated = -box.pop()  # popped: a temporary, as the expression walk hands values on
+        assert _address(negated) == address
     np.testing.assert_array_equal(negated.data, -np.exp(x))
+    with reusing(), without_donation():
+        box = [call("exp", Tensor(x))]
+        address = _address(box[0])
+        assert _address(-box.pop()) != address
+
+
+def test_code_the_engine_does_not_run_never_has_an_input_written_into():
+    """starmap lends operator.mul the items of a tuple that lives on, uncounted: a temporary
+    by its reference count, yet the list still holds it. Outside the walks nothing is reused."""
+    x = np.linspace(-1.0, 1.0, 5)
+    pairs = [(call("exp", Tensor(x)), 2.0)]
+    products = list(itertools.starmap(operator.mul, pairs))
+    np.testing.assert_array_equal(pairs[0][0].data, np.exp(x))
+    np.testing.assert_array_equal(products[0].data, 2.0 * np.exp(x))
     box = [call("exp", Tensor(x))]
     address = _address(box[0])
-    with without_donation():
-        assert _address(-box.pop()) != address
+    assert _address(-box.pop()) != address
 
 
 def test_reuse_is_refused_for_named_values_the_callers_arrays_and_saved_values():

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.autodiff.engine import Tensor, call, element_limit, function, normalize_key, source_span
+from gradcli.autodiff.engine import Tensor, call, element_limit, function, normalize_key, reusing, source_span
 from gradcli.errors import GradcliError, closest, value_hint
 from gradcli.limits import LIMITS
 from gradcli.ops.common import broadcast_shapes
@@ -41,7 +41,7 @@ def evaluate(tree: Expr, env: Mapping[str, Tensor], *, source: str = "",
     write the parent's result into a value nothing else keeps.
     """
     results: dict[int, Any] = {}
-    with element_limit(LIMITS.max_elements), np.errstate(all="ignore"):
+    with element_limit(LIMITS.max_elements), reusing(), np.errstate(all="ignore"):
         for node in postorder(tree):
             kids = [results.pop(id(c)) if c is not None else None for c in node.args]
             kws = {k: results.pop(id(v)) for k, v in node.keywords}

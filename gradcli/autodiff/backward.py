@@ -29,7 +29,7 @@ import numpy as np
 from gradcli.errors import GradcliError, format_shape, param
 from gradcli.autodiff.call import call, function, holders, temporary_holders
 from gradcli.autodiff.graph import LeafNode, Node, edge_of, topological_order
-from gradcli.autodiff.mode import mode, setting
+from gradcli.autodiff.mode import mode, reusing, setting
 from gradcli.autodiff.op import OPS
 from gradcli.autodiff.parallel import apply_ufunc
 from gradcli.autodiff.tensor import Tensor, lift
@@ -97,7 +97,7 @@ def run_backward(
     grads, roots = _seeded(seeds, create_graph)
     del seeds  # (so that a seed nothing else holds is the pass's own)
     leaves: dict[LeafNode, Tensor] = {}
-    with setting("grad_enabled", create_graph):
+    with setting("grad_enabled", create_graph), reusing():
         for node in topological_order(roots):
             key = id(node)
             if key not in grads:
@@ -284,7 +284,7 @@ def _calibrate_owned() -> None:
     node = object()
     grads = {id(node): _probe()}
     seen: list = []
-    with setting("probing", seen):
+    with setting("probing", seen), setting("donate", True):
         accumulate(grads, node, _probe(), False)
         kept = grads[id(node)]  # a second holder
         accumulate(grads, node, _probe(), False)

@@ -23,7 +23,9 @@ A backward pass may also give up the cotangent of a rule that reads it at most o
 What no reference count shows: a reference C code lends without counting it, as when
 `operator.mul(*pair)` or `itertools.starmap(operator.mul, pairs)` hands a Tensor operator
 the items of a tuple that lives on. (A tuple unpacked in Python, `F.mul(*pair)`, is
-counted.) Rules and the expression walk never do that; nor should a library caller.
+counted.) Rules and the expression walk never do that, and only they reuse memory: it
+happens inside `reusing()` (mode.py), which the expression walk and the backward pass
+enter; a library caller's own Tensor code never has an input written into.
 
 `without_donation()` (mode.py) turns reuse off in a thread: the same numbers, more memory.
 """
@@ -158,7 +160,7 @@ def _calibrate() -> None:
         _temporary = (0, 0)
         return
     seen: list = []
-    with setting("probing", seen):
+    with setting("probing", seen), setting("donate", True):
         -_probe()  # a Tensor operator on a temporary
         named = _probe()
         -named  # noqa: B018 (the same on a named value)

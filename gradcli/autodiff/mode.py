@@ -19,7 +19,9 @@ class _Mode(threading.local):
     grad_enabled = True
     span: tuple[int, int] | None = None  # of the sub-expression being evaluated
     max_elements: int | None = None  # refuse results with more entries than this
-    donate = True  # may an elementwise result be written into an input nothing reads again (call.py)
+    # May an elementwise result be written into an input nothing reads again (call.py)? None:
+    # not in code the engine does not run itself; the engine's walks say True (reusing()).
+    donate: bool | None = None
     # (id of a cotangent a rule reads once, the references it may show beyond a temporary's): backward.py
     given: tuple[int, int] | None = None
     probing: list | None = None  # while calibrating the reuse checks: what they measured
@@ -61,6 +63,17 @@ def element_limit(n: int | None) -> ContextManager[None]:
 def source_span(span: tuple[int, int] | None) -> ContextManager[None]:
     """Context manager: nodes created inside carry this span of the expression."""
     return setting("span", span)
+
+
+def reusing() -> ContextManager[None]:
+    """Context manager for the engine's own walks (the expression walk, the backward pass):
+    a result may take the array of a temporary input, unless without_donation() said no.
+
+    Only there: the reference counts call.py reads cannot see a reference that C code lends
+    without counting (itertools.starmap handing on the items of a tuple that lives on), and
+    the engine's walks never do that, while a library caller's code might.
+    """
+    return setting("donate", mode.donate is not False)
 
 
 def without_donation() -> ContextManager[None]:
