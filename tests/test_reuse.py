@@ -87,6 +87,17 @@ def test_a_rule_that_reads_its_cotangent_once_writes_into_it(name):
     assert ct.data.ctypes.data == address
 
 
+def test_a_square_writes_both_of_its_products_into_the_cotangent():
+    # x**2 reads g once, (g x) 2: the first product takes the seed's array, and the rule's name
+    # for g lets go of it so that the doubling is written there too.
+    x = Tensor(np.linspace(0.5, 1.5, 7), requires_grad=True)
+    box = [np.full(7, 0.25)]
+    address = box[0].ctypes.data
+    (ct,) = run_backward([(call("pow", x, 2.0), Tensor(box.pop()))]).values()
+    assert ct.data.ctypes.data == address
+    np.testing.assert_array_equal(ct.data, 0.25 * x.data * 2.0)
+
+
 def test_a_rule_reading_its_cotangent_twice_keeps_it():
     # div reads g for both inputs: the first quotient must not overwrite it (d/dy here).
     x, y = np.array([0.3, 1.2]), np.array([0.7, -1.5])

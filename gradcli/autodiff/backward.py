@@ -138,6 +138,7 @@ def _step(node: Node, grads: dict, create_graph: bool, observer: Any) -> None:
     g_shape = grads[key].shape
     batch_ndim = len(g_shape) - len(node.out_shape)
     g = grads[key] if observer is not None else None  # the observer reads g after the rule
+    node.uniform, node.batch = _broadcast_scalar(node, grads[key]), batch_ndim  # what rules may read
     try:
         cts = _run_rule(node, grads, key, observer is None and reads_once(node.op.backward))
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
@@ -164,6 +165,15 @@ def _run_rule(node: Any, grads: dict, key: int, give_up: bool) -> tuple:
         return node.op.backward(node, grads.pop(key))
     finally:
         mode.given = previous
+
+
+def _broadcast_scalar(node: Node, g: Tensor) -> float | None:
+    """The one number g holds when it is a constant broadcast of a scalar (a sum's or a mean's
+    cotangent: a view with zero strides), in a first-order pass without batch axes; else None."""
+    d = g.data
+    if d.ndim == 0 or d.size == 0 or any(d.strides) or g.ndim != len(node.out_shape) or mode.grad_enabled:
+        return None
+    return float(d.flat[0])
 
 
 _READS_ONCE: dict[CodeType, bool] = {}

@@ -80,15 +80,22 @@ def _apply(op: Op, inputs: tuple, params: dict, donate: bool) -> Tensor:
     if mode.max_elements is not None and not (elementwise and _same_shape_within(tensors, mode.max_elements)):
         check_size(op, tensors, params)
     record = mode.grad_enabled and op.differentiable and any(t.requires_grad for t in tensors)
+    donor = None
     if elementwise:
         keeps_inputs = record and op.saves in ("inputs", "both")
-        into = _donor(tensors) if donate and mode.donate and not keeps_inputs else None
-        ans = apply_ufunc(op.ufunc, tuple(t.data for t in tensors), into)
+        donor = _donor(tensors) if donate and mode.donate and not keeps_inputs else None
+        ans = apply_ufunc(op.ufunc, tuple(t.data for t in tensors), None if donor is None else donor.data)
     else:
         ans = op.forward(*(t.data for t in tensors), **params)
     if not isinstance(ans, np.ndarray) or ans.dtype != np.float64:
         ans = as_array(ans)
-    return Tensor._result(ans, Node(op, tensors, ans, params) if record else None)
+    result = Tensor._result(ans, Node(op, tensors, ans, params) if record else None)
+    if donor is not None and mode.given is not None and mode.given[0] == id(donor):
+        # The rule's own name still holds the cotangent it gave up (it reads it no more): let go
+        # of the array (after the node has read the input's shape), so the result is the array's
+        # only holder and can be given on in turn.
+        donor.data = _SPENT
+    return result
 
 
 def holders(t: Tensor) -> tuple[int, int] | None:
@@ -121,8 +128,12 @@ def temporary_holders() -> tuple[int, int]:
     return _temporary
 
 
-def _donor(tensors: Sequence[Tensor]) -> np.ndarray | None:
-    """The array of an input nothing reads again that can take the elementwise result, if any."""
+_SPENT = np.empty(0)  # what a given-up cotangent holds once its array went to a result
+_SPENT.flags.writeable = False
+
+
+def _donor(tensors: Sequence[Tensor]) -> Tensor | None:
+    """An input nothing reads again whose array can take the elementwise result, if any."""
     probing = mode.probing
     temporary = temporary_holders() if probing is None else (0, 0)
     if probing is None and not temporary[0]:
@@ -148,7 +159,7 @@ def _donor(tensors: Sequence[Tensor]) -> np.ndarray | None:
             except ValueError:
                 return None  # the operation itself reports the mismatch
         if a.shape == shape:
-            return a
+            return t
     return None
 
 

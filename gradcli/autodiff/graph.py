@@ -26,7 +26,7 @@ class Node:
     """
 
     __slots__ = ("op", "params", "next_functions", "in_shapes", "out_shape", "needs",
-                 "saved", "_ans", "span", "seq", "freed")
+                 "saved", "_ans", "span", "seq", "freed", "uniform", "batch")
 
     def __init__(self, op: Op, inputs: Sequence[Tensor], ans: np.ndarray, params: dict):
         self.op = op
@@ -40,6 +40,11 @@ class Node:
         self.span = mode.span
         self.seq = next(_sequence)
         self.freed = False
+        # Set by the backward pass before the rule runs: the one number the cotangent holds when it
+        # is a broadcast scalar (a sum's or a mean's), else None. A rule that reads it needs not
+        # read g to find out, so g can still be read once and given up.
+        self.uniform: float | None = None
+        self.batch = 0  # set with it: how many leading batch axes the cotangent carries
 
     @property
     def name(self) -> str:

@@ -129,7 +129,10 @@ class Op:
     forward(*arrays, **params) -> ndarray
     backward(node, g) -> tuple of cotangents, one per input (None where not needed);
         `node.x`, `node.y`, `node.inputs`, `node.ans`, `node.params`, `node.needs`
-        are at hand. g carries any leading batch axes; rules work on trailing axes.
+        are at hand, and from the pass `node.batch` (g's leading batch axes) and
+        `node.uniform` (the one number g holds when it is a sum's broadcast scalar, else
+        None). Rules work on trailing axes. A rule that reads g once on every path may
+        have the pass give g up to the operation that reads it (autodiff/backward.py).
     shape(*shapes, **params) -> output shape (raises GradcliError when shapes do not fit)
     sympy(sp, *object_arrays, **params) -> object array of SymPy expressions; an operation
         without a gradient may leave it out (its numeric value is a constant to SymPy)

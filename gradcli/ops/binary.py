@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcli.ops.common import F, broadcast_shapes, factor_cotangent, sympy_elementwise, uniform
+from gradcli.ops.common import F, broadcast_shapes, factor_cotangent, sympy_elementwise
 from gradcli.ops.kinkchecks import broadcast_mask, equal_arguments, saved_inputs
 from gradcli.autodiff.op import Kink, KinkCheck, Sample, Words, primitive
 
@@ -45,35 +45,39 @@ TIE = KinkCheck(equal_arguments, "has a tie between its arguments{where}: each s
 
 
 def _pow_backward(n, g):
+    # NOTE: each path reads g once, so the backward pass may give g up to the product.
     a, b = n.x, n.y
-    grad_a = grad_b = None
-    if n.needs[0]:
-        if not b.requires_grad and b.ndim == 0:
-            # NOTE: a constant exponent (x**2): no mask needed unless it is 0, and 2 is common.
-            c = float(b.data)
-            v = uniform(n, g) if c == 2.0 else None
-            if c == 0.0:
-                grad_a = g * 0.0
-            elif c == 1.0:
-                grad_a = g
-            elif v is not None:  # a sum's cotangent: one pass over a, none over g (2v is exact)
-                grad_a = a * (2.0 * v)
-            elif c == 2.0 and g.size > a.size:  # batch axes: 2a is the small factor, one pass over g
-                grad_a = g * (a * 2.0)
-            elif c == 2.0:  # g * 2a as (g a) 2: doubling is exact, and no array is made for 2a
-                grad_a = g * a * 2.0
-            else:
-                grad_a = g * (a ** (c - 1.0) * c)
-        else:
-            # d/da a**b = b a**(b-1), taken as 0 where a == b == 0 (so d/dx x**0 = 0 at x = 0).
-            # NOTE: masking only that point, not every b == 0, keeps d/db of this rule (1/a at
-            # b = 0), so the Hessian of a**b is symmetric there.
-            grad_a = g * F.where(F.eq(b, 0.0) * F.eq(a, 0.0), 0.0, b * a ** (b - 1.0))
     if n.needs[1]:
-        # d/db a**b = a**b log(a), taken as 0 where a == 0 and b >= 0 (PyTorch's convention).
-        mask = F.eq(a, 0.0) * F.ge(b, 0.0)
-        grad_b = g * F.where(mask, 0.0, a ** b * F.log(a))
-    return grad_a, grad_b
+        return _pow_cotangents(n, g, a, b)
+    if b.requires_grad or b.ndim:
+        return _pow_base_cotangent(n, g, a, b), None
+    # A constant exponent (x**2): no mask needed unless it is 0, and 2 is common.
+    c = float(b.data)
+    if c == 0.0:
+        return g * 0.0, None
+    if c == 1.0:
+        return g, None
+    if c != 2.0:
+        return g * (a ** (c - 1.0) * c), None
+    if n.uniform is not None:  # a sum's cotangent: one pass over a, none over g (2v is exact)
+        return a * (2.0 * n.uniform), None
+    if n.batch:  # batch axes: 2a is the small factor, one pass over g
+        return g * (a * 2.0), None
+    return g * a * 2.0, None  # g * 2a as (g a) 2: doubling is exact, and no array is made for 2a
+
+
+def _pow_base_cotangent(n, g, a, b):
+    # d/da a**b = b a**(b-1), taken as 0 where a == b == 0 (so d/dx x**0 = 0 at x = 0).
+    # NOTE: masking only that point, not every b == 0, keeps d/db of this rule (1/a at
+    # b = 0), so the Hessian of a**b is symmetric there.
+    return g * F.where(F.eq(b, 0.0) * F.eq(a, 0.0), 0.0, b * a ** (b - 1.0))
+
+
+def _pow_cotangents(n, g, a, b):
+    # d/db a**b = a**b log(a), taken as 0 where a == 0 and b >= 0 (PyTorch's convention).
+    mask = F.eq(a, 0.0) * F.ge(b, 0.0)
+    return (_pow_base_cotangent(n, g, a, b) if n.needs[0] else None,
+            g * F.where(mask, 0.0, a ** b * F.log(a)))
 
 
 def _selection_mask(a, b, *, larger: bool):

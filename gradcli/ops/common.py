@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from gradcli.errors import GradcliError, format_shape
-from gradcli.autodiff.engine import function, is_grad_enabled
+from gradcli.autodiff.engine import function
 from gradcli.autodiff.op import OPS, Shape
 
 
@@ -77,21 +77,9 @@ F = _Functions()
 # Each gives the same numbers as the plain rule (the op-table tests compare them) with fewer
 # passes over memory.
 
-def uniform(n: Any, g: Any) -> float | None:
-    """The one number g holds when it is a constant broadcast of a scalar, else None.
-
-    That is the cotangent a sum or a mean sends back (a view with zero strides). Only for a
-    first-order pass (no graph recorded) and a cotangent without batch axes.
-    """
-    d = g.data
-    if d.ndim == 0 or d.size == 0 or any(d.strides) or g.ndim != len(n.out_shape) or g.requires_grad or is_grad_enabled():
-        return None
-    return float(d.flat[0])
-
-
 def factor_cotangent(n: Any, g: Any, i: int, other: Any) -> Any:
     """g * other: the cotangent of input i of a product whose other factor is `other`."""
-    v = uniform(n, g) if other.shape == n.out_shape else None
+    v = n.uniform if other.shape == n.out_shape else None
     if v is not None:  # a sum's cotangent: the other factor itself (times v), no product with g
         return other.detach() if v == 1.0 else F.mul(other, v)
     batch = g.ndim - len(n.out_shape)
