@@ -55,7 +55,7 @@ class Result:
     hessian: dict[str, dict[str, np.ndarray]] | None = None
     grad_output: np.ndarray | None = None
     warnings: list[GradcliError] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # non-differentiable points met (kinks.py)
+    notes: list[str] = field(default_factory=list)  # non-differentiable points met (api/kinks.py)
 
     @property
     def expression(self) -> str:

@@ -24,7 +24,7 @@ OpsFormatOpt = format_option("table: for people, a table per family. json: one a
 def conclude(result: functional.Result, fmt: Format | None, output: str | None, precision: int, *,
              check: bool = False, symbolic: bool = False, latex: bool = False, rtol: float = 1e-3,
              atol: float = 1e-5, samples: int = 32) -> None:
-    """emit the result; with --check, --symbolic or --latex, the cross-check's output (commands/check.py)."""
+    """emit the result; with --check, --symbolic or --latex, the cross-check's output (cli/check.py)."""
     if not (check or symbolic or latex):
         return emit_result(result, fmt, output, precision)
     checked(result, fmt, output, precision, check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol,
