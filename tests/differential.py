@@ -1,0 +1,641 @@
+"""Differential testing against PyTorch: random expressions built twice, as gradcli text and as torch code.
+
+A case is an expression tree whose every node knows its gradcli spelling and its torch
+twin, with values from one of several streams (random, small integers, kink points,
+non-finite entries, large magnitudes). `compare` evaluates both sides in float64 and
+returns the first disagreement in value, gradient, vector-Jacobian product, Jacobian or
+Hessian, if any; `shrink` reduces a disagreeing case to a minimal form.
+
+Where gradcli differs from PyTorch on purpose, the twin of that operation has a variant
+written with gradcli's convention, named by the entry of the documented table
+(docs/differences.md); a disagreement that vanishes when the variant replaces torch's
+code is that documented difference, and nothing else is excused.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from gradcli.api import functional
+from gradcli.autodiff.op import FUNCTIONS, OPS
+
+T = torch.float64
+Shape = tuple[int, ...]
+TF = torch.nn.functional
+RTOL = 1e-9
+ATOL = 1e-12  # an absolute floor, scaled by the largest reference entry
+
+
+def _full_dims(x):
+    return tuple(range(x.ndim))
+
+
+def _reducer(fn: Callable) -> Callable:
+    """A torch reduction over dim (None: every axis), as gradcli's axis= (an int or a tuple)."""
+    def reduce(x, axis=None, keepdims=False):
+        dims = _full_dims(x) if axis is None else (axis if isinstance(axis, tuple) else (axis,))
+        return fn(x, tuple(d % x.ndim for d in dims) if x.ndim else (), keepdims)
+    return reduce
+
+
+def _prod(x, dims, keepdim):
+    # torch.prod takes one dim at a time: reduce the highest first, so the others keep their index.
+    if not dims:
+        return x.clone() if x.ndim == 0 else x.prod()
+    for d in sorted(dims, reverse=True):
+        x = x.prod(d, keepdim=True)
+    return x if keepdim else x.squeeze(dims) if x.ndim else x
+
+
+def _amax(fn):
+    def reduce(x, dims, keepdim):
+        return fn(x, dim=dims, keepdim=keepdim) if x.ndim else x.clone()
+    return reduce
+
+
+def _leibniz_det(a):
+    """det as the polynomial of the entries, so its gradient is the adjugate even when det is 0."""
+    n = a.shape[-1]
+    if n == 1:
+        return a[0, 0]
+    return sum((-1) ** j * a[0, j] * _leibniz_det(torch.cat([a[1:, :j], a[1:, j + 1:]], dim=1)) for j in range(n))
+
+
+def _std_whole(x, axis=None, keepdims=False):
+    """std as torch computes it along a dim, also over the whole array (exactly 0 for equal entries)."""
+    if axis is not None or x.ndim == 0 or keepdims:
+        return _reducer(lambda t, d, k: torch.std(t, d or None, correction=0, keepdim=k))(x, axis, keepdims)
+    return x.reshape(-1).std(0, correction=0)
+
+
+@dataclass(frozen=True)
+class Twin:
+    """How torch computes a gradcli operation; variants: gradcli's conventions, by documented entry."""
+
+    torch: Callable
+    kind: str  # unary, binary, reduction, softmax, matmul, matrix, loss, mask, clip, where, constant, stack
+    variants: dict[str, Callable] = field(default_factory=dict)
+
+
+def _unary(fn, **variants):
+    return Twin(fn, "unary", variants)
+
+
+TWINS: dict[str, Twin] = {
+    "add": Twin(torch.add, "binary"), "sub": Twin(torch.sub, "binary"), "mul": Twin(torch.mul, "binary"),
+    "div": Twin(torch.div, "binary"), "pow": Twin(torch.pow, "binary"),
+    "maximum": Twin(torch.maximum, "binary"), "minimum": Twin(torch.minimum, "binary"),
+    **{name: Twin(lambda a, b, f=f: f(a, b).to(T), "mask") for name, f in
+       (("lt", torch.lt), ("le", torch.le), ("gt", torch.gt), ("ge", torch.ge), ("eq", torch.eq), ("ne", torch.ne))},
+    "where": Twin(lambda c, a, b: torch.where(c != 0, a, b), "where"),
+    "clip": Twin(lambda x, lo, hi: torch.clamp(x, lo, hi), "clip"),
+    "neg": _unary(torch.neg), "exp": _unary(torch.exp), "log": _unary(torch.log), "log1p": _unary(torch.log1p),
+    "expm1": _unary(torch.expm1), "sqrt": _unary(torch.sqrt), "abs": _unary(torch.abs), "sign": _unary(torch.sign),
+    "sin": _unary(torch.sin), "cos": _unary(torch.cos), "tan": _unary(torch.tan), "asin": _unary(torch.asin),
+    "acos": _unary(torch.acos), "atan": _unary(torch.atan), "sinh": _unary(torch.sinh), "cosh": _unary(torch.cosh),
+    "tanh": _unary(torch.tanh), "sigmoid": _unary(torch.sigmoid), "relu": _unary(torch.relu),
+    "softplus": _unary(TF.softplus, **{"softplus-threshold": lambda x: torch.logaddexp(x, torch.zeros((), dtype=T))}),
+    "detach": _unary(torch.Tensor.detach), "stop_gradient": _unary(torch.Tensor.detach),
+    "sum": Twin(_reducer(lambda x, d, k: x.sum(d, keepdim=k) if x.ndim else x.clone()), "reduction"),
+    "mean": Twin(_reducer(lambda x, d, k: x.mean(d, keepdim=k) if x.ndim else x.clone()), "reduction"),
+    "prod": Twin(_reducer(_prod), "reduction"),
+    "max": Twin(_reducer(_amax(torch.amax)), "reduction"),
+    "min": Twin(_reducer(_amax(torch.amin)), "reduction"),
+    "norm": Twin(_reducer(lambda x, d, k: torch.linalg.vector_norm(x, 2, d or None, k)), "reduction"),
+    "logsumexp": Twin(_reducer(lambda x, d, k: torch.logsumexp(x, d, k) if x.ndim else x.clone()), "reduction"),
+    "var": Twin(_reducer(lambda x, d, k: torch.var(x, d or None, correction=0, keepdim=k)), "reduction"),
+    "std": Twin(_reducer(lambda x, d, k: torch.std(x, d or None, correction=0, keepdim=k)), "reduction",
+                {"std-whole-array": _std_whole}),
+    "matmul": Twin(torch.matmul, "matmul"),
+    "outer": Twin(lambda a, b: torch.outer(a.reshape(-1), b.reshape(-1)), "outer"),
+    "trace": Twin(torch.trace, "matrix"),
+    "det": Twin(torch.linalg.det, "matrix", {"det-singular": _leibniz_det}),
+    "inv": Twin(torch.linalg.inv, "matrix"),
+    "transpose": Twin(lambda x: x.permute(*reversed(range(x.ndim))), "transpose"),
+    "softmax": Twin(lambda x, axis=-1: torch.softmax(x, axis) if x.ndim else torch.ones((), dtype=T), "softmax"),
+    "log_softmax": Twin(lambda x, axis=-1: torch.log_softmax(x, axis) if x.ndim else torch.zeros((), dtype=T),
+                        "softmax"),
+    "mse_loss": Twin(TF.mse_loss, "loss"),
+    "binary_cross_entropy_with_logits": Twin(TF.binary_cross_entropy_with_logits, "loss"),
+    "zeros": Twin(lambda *s: torch.zeros(s, dtype=T), "constant"),
+    "ones": Twin(lambda *s: torch.ones(s, dtype=T), "constant"),
+    "eye": Twin(lambda n: torch.eye(n, dtype=T), "constant"),
+}
+# Operations the generator reaches through syntax rather than by name.
+SYNTAX = {"stack": "[a, b, ...]", "index": "x[i], x[a:b], m[:, j]", "transpose": "x.T"}
+
+
+def spellings(name: str) -> list[str]:
+    """Every name an expression may call the operation by (its aliases too)."""
+    return [n for n, op in FUNCTIONS.items() if op is OPS[name]]
+
+
+# -- the expression tree ----------------------------------------------------------------
+@dataclass
+class Node:
+    """A sub-expression: its shape, its gradcli text and its torch value, from its children's."""
+
+    shape: Shape
+    children: list[Node]
+    text: Callable[[list[str]], str]
+    value: Callable[[list], object]
+    ops: tuple[str, ...] = ()  # the registry operations this node applies
+    leaf: str | None = None  # a variable's name
+
+    def render(self) -> str:
+        return self.text([c.render() for c in self.children])
+
+    def torch(self, env: dict, variants: dict[str, Callable]) -> object:
+        args = [c.torch(env, variants) for c in self.children]
+        if self.leaf is not None:
+            return env[self.leaf]
+        return self.value(args, variants) if self.ops else self.value(args)
+
+    def walk(self):
+        yield self
+        for c in self.children:
+            yield from c.walk()
+
+
+def _op_node(shape, children, text, name, call):
+    """A node applying registry operation `name`; call(args, fn) computes it with torch function fn."""
+    twin = TWINS[name]
+
+    def value(args, variants):
+        fn = variants.get(name, twin.torch)
+        return call(args, fn)
+    return Node(shape, children, text, value, ops=(name,))
+
+
+class Builder:
+    """Draws sub-expressions of a requested shape from a seeded generator."""
+
+    def __init__(self, rng: random.Random, *, second_order: bool = False):
+        self.rng = rng
+        self.second_order = second_order
+        self.variables: dict[str, Shape] = {}
+
+    def pick(self, seq):
+        return self.rng.choice(list(seq))
+
+    def spelled(self, name: str) -> str:
+        return self.pick(spellings(name))
+
+    def variable(self, shape: Shape) -> Node:
+        reuse = [n for n, s in self.variables.items() if s == shape]
+        name = self.pick(reuse) if reuse and self.rng.random() < 0.5 else f"v{len(self.variables)}"
+        self.variables[name] = shape
+        return Node(shape, [], lambda _, n=name: n, None, leaf=name)
+
+    def leaf(self, shape: Shape) -> Node:
+        r = self.rng.random()
+        if shape == () and r < 0.2:
+            number = self.pick(["2", "0.5", "0", "1", "3.", "1.5e-1"])
+            return Node(shape, [], lambda _: number, lambda _: torch.tensor(float(number), dtype=T))
+        if shape == () and r < 0.25:
+            name, val = self.pick([("pi", np.pi), ("e", np.e)])
+            return Node(shape, [], lambda _: name, lambda _: torch.tensor(val, dtype=T))
+        if shape and r < 0.1:
+            kind = self.pick(["zeros", "ones"])
+            return _op_node(shape, [], lambda _: f"{kind}({', '.join(map(str, shape))})", kind,
+                            lambda args, fn: fn(*shape))
+        if len(shape) == 2 and shape[0] == shape[1] and r < 0.15:
+            return _op_node(shape, [], lambda _: f"eye({shape[0]})", "eye", lambda args, fn: fn(shape[0]))
+        return self.variable(shape)
+
+    def expr(self, shape: Shape, depth: int) -> Node:
+        if depth <= 0:
+            return self.leaf(shape)
+        forms = [self.leaf, self.unary, self.unary, self.unary, self.binary, self.binary, self.binary,
+                 self.reduction, self.reduction, self.stacked, self.masked, self.clipped]
+        if shape:
+            forms += [self.indexed, self.softmax]
+        if len(shape) <= 1:
+            forms += [self.matmul, self.outer_product]
+        if len(shape) == 2:
+            forms += [self.transposed, self.matrix_product, self.inverse]
+        if shape == ():
+            forms += [self.matrix_scalar, self.loss]
+        form = self.pick(forms)
+        return self.leaf(shape) if form == self.leaf else form(shape, depth - 1)
+
+    def unary(self, shape, depth):
+        name = self.pick(sorted(n for n, t in TWINS.items() if t.kind == "unary"))
+        inner = self.expr(shape, depth)
+        if name == "neg":
+            return _op_node(shape, [inner], lambda c: f"-({c[0]})", name, lambda a, fn: fn(a[0]))
+        spelled = self.spelled(name)
+        return _op_node(shape, [inner], lambda c: f"{spelled}({c[0]})", name, lambda a, fn: fn(a[0]))
+
+    def _broadcast_pair(self, shape, depth):
+        cut = self.rng.randint(0, len(shape))
+        full, other = list(shape), list(shape[cut:])
+        for i in range(len(other)):
+            side = self.rng.randint(0, 3)
+            if side == 0:
+                other[i] = 1
+            elif side == 1:
+                full[cut + i] = 1
+        a, b = self.expr(tuple(full), depth), self.expr(tuple(other), depth)
+        return (b, a) if self.rng.random() < 0.5 else (a, b)
+
+    def binary(self, shape, depth):
+        name = self.pick(["add", "sub", "mul", "div", "pow", "pow", "maximum", "minimum"])
+        if name == "pow" and self.rng.random() < 0.5:  # a constant exponent, the common case
+            a, k = self.expr(shape, depth), self.pick(["2", "3", "0", "1", "0.5", "-1", "1.5"])
+            form = self.pick(["({0}) ** {1}", "({0})^{1}", "pow({0}, {1})"])
+            return _op_node(shape, [a], lambda c: form.format(c[0], k), name,
+                            lambda v, fn: fn(v[0], torch.tensor(float(k), dtype=T)))
+        a, b = self._broadcast_pair(shape, depth)
+        if name in ("maximum", "minimum"):
+            return _op_node(shape, [a, b], lambda c: f"{name}({c[0]}, {c[1]})", name, lambda v, fn: fn(*v))
+        if name == "pow":
+            form = self.pick(["({0}) ** ({1})", "({0})^({1})", "pow({0}, {1})"])
+            return _op_node(shape, [a, b], lambda c: form.format(c[0], c[1]), name, lambda v, fn: fn(*v))
+        symbol = {"add": "+", "sub": "-", "mul": "*", "div": "/"}[name]
+        return _op_node(shape, [a, b], lambda c: f"({c[0]}) {symbol} ({c[1]})", name, lambda v, fn: fn(*v))
+
+    def reduction(self, shape, depth):
+        name = self.pick(sorted(n for n, t in TWINS.items() if t.kind == "reduction"))
+        spelled = self.spelled(name)
+        r = self.rng.random()
+        if shape == () and r < 0.5:
+            inner_shape = tuple(self.rng.randint(1, 3) for _ in range(self.rng.randint(0, 2)))
+            inner = self.expr(inner_shape, depth)
+            return _op_node(shape, [inner], lambda c: f"{spelled}({c[0]})", name, lambda v, fn: fn(v[0]))
+        # An axis (or two) reduced away, or kept with keepdims=True where a 1 stands in shape.
+        keep_at = [i for i, s in enumerate(shape) if s == 1] if "keepdims" in OPS[name].keywords else []
+        if keep_at and r < 0.75:
+            axis = self.pick(keep_at) - len(shape) if self.rng.random() < 0.5 else self.pick(keep_at)
+            inner = self.expr(tuple(self.rng.randint(1, 3) if i == axis % len(shape) else s
+                                    for i, s in enumerate(shape)), depth)
+            return _op_node(shape, [inner], lambda c: f"{spelled}({c[0]}, axis={axis}, keepdims=True)", name,
+                            lambda v, fn: fn(v[0], axis, True))
+        n, m = self.rng.randint(1, 3), self.rng.randint(1, 3)
+        if len(shape) <= 1 and self.rng.random() < 0.3:
+            inner = self.expr((n, *shape, m), depth)
+            axis = (0, -1) if self.rng.random() < 0.5 else (0, len(shape) + 1)
+            return _op_node(shape, [inner], lambda c: f"{spelled}({c[0]}, axis={axis})", name,
+                            lambda v, fn: fn(v[0], axis))
+        if len(shape) <= 1 and self.rng.random() < 0.5:
+            inner = self.expr((n, *shape), depth)
+            return _op_node(shape, [inner], lambda c: f"{spelled}({c[0]}, axis=0)", name, lambda v, fn: fn(v[0], 0))
+        inner = self.expr((*shape, n), depth)
+        return _op_node(shape, [inner], lambda c: f"{spelled}({c[0]}, axis=-1)", name, lambda v, fn: fn(v[0], -1))
+
+    def matmul(self, shape, depth):
+        k = self.rng.randint(1, 3)
+        if shape == ():
+            left, right = (k,), (k,)
+        elif self.rng.random() < 0.5:
+            left, right = (shape[0], k), (k,)
+        else:
+            left, right = (k,), (k, shape[0])
+        a, b = self.expr(left, depth), self.expr(right, depth)
+        spelled = self.spelled("matmul")
+        text = (lambda c: f"({c[0]}) @ ({c[1]})") if spelled == "@" else (lambda c: f"{spelled}({c[0]}, {c[1]})")
+        return _op_node(shape, [a, b], text, "matmul", lambda v, fn: fn(*v))
+
+    def matrix_product(self, shape, depth):
+        k = self.rng.randint(1, 3)
+        a, b = self.expr((shape[0], k), depth), self.expr((k, shape[1]), depth)
+        return _op_node(shape, [a, b], lambda c: f"({c[0]}) @ ({c[1]})", "matmul", lambda v, fn: fn(*v))
+
+    def outer_product(self, shape, depth):
+        if len(shape) != 2:
+            return self.binary(shape, depth)
+        a, b = self.expr((shape[0],), depth), self.expr((shape[1],), depth)
+        return _op_node(shape, [a, b], lambda c: f"outer({c[0]}, {c[1]})", "outer", lambda v, fn: fn(*v))
+
+    def matrix_scalar(self, shape, depth):
+        n = self.rng.randint(1, 3)
+        name = self.pick(["trace", "det", "det"])
+        inner = self.expr((n, n), depth)
+        return _op_node(shape, [inner], lambda c: f"{name}({c[0]})", name, lambda v, fn: fn(v[0]))
+
+    def inverse(self, shape, depth):
+        if shape[0] != shape[1]:
+            return self.matrix_product(shape, depth)
+        inner = self.expr(shape, depth)
+        return _op_node(shape, [inner], lambda c: f"inv({c[0]})", "inv", lambda v, fn: fn(v[0]))
+
+    def loss(self, shape, depth):
+        name = self.pick(["mse_loss", "binary_cross_entropy_with_logits"])
+        inner = tuple(self.rng.randint(1, 3) for _ in range(self.rng.randint(0, 2)))
+        a, b = self.expr(inner, depth), self.expr(inner, depth)
+        return _op_node(shape, [a, b], lambda c: f"{name}({c[0]}, {c[1]})", name, lambda v, fn: fn(*v))
+
+    def indexed(self, shape, depth):
+        n = self.rng.randint(1, 3)
+        if self.rng.random() < 0.4:
+            i = self.rng.randint(-n, n - 1)
+            inner = self.expr((n, *shape), depth)
+            return Node(shape, [inner], lambda c: f"({c[0]})[{i}]", lambda v: v[0][i])
+        extra = self.rng.randint(0, 2)
+        start = self.rng.randint(0, extra)
+        stop = start + shape[0]
+        if len(shape) == 2 and self.rng.random() < 0.5:
+            j = self.rng.randint(0, 1)
+            inner = self.expr((shape[0] + extra, shape[1], 2), depth)
+            return Node(shape, [inner], lambda c: f"({c[0]})[{start}:{stop}, :, {j}]", lambda v: v[0][start:stop, :, j])
+        if extra == 0 and shape[0] > 1 and self.rng.random() < 0.3:
+            inner = self.expr((2 * shape[0] - 1, *shape[1:]), depth)
+            return Node(shape, [inner], lambda c: f"({c[0]})[::2]", lambda v: v[0][::2])
+        inner = self.expr((shape[0] + extra, *shape[1:]), depth)
+        return Node(shape, [inner], lambda c: f"({c[0]})[{start}:{stop}]", lambda v: v[0][start:stop])
+
+    def stacked(self, shape, depth):
+        if not shape:
+            parts = [self.expr((), depth), self.expr((), depth)]
+            return _op_node(shape, parts, lambda c: f"sum([{c[0]}, {c[1]}])", "sum",
+                            lambda v, fn: fn(torch.stack(v)))
+        parts = [self.expr(shape[1:], depth) for _ in range(shape[0])]
+        return Node(shape, parts, lambda c: "[" + ", ".join(c) + "]", lambda v: torch.stack(v))
+
+    def transposed(self, shape, depth):
+        inner = self.expr((shape[1], shape[0]), depth)
+        if self.rng.random() < 0.5:
+            return Node(shape, [inner], lambda c: f"({c[0]}).T", lambda v: v[0].T)
+        return _op_node(shape, [inner], lambda c: f"transpose({c[0]})", "transpose", lambda v, fn: fn(v[0]))
+
+    def softmax(self, shape, depth):
+        name = self.pick(["softmax", "log_softmax"])
+        axis = self.rng.randint(-len(shape), len(shape) - 1)
+        inner = self.expr(shape, depth)
+        return _op_node(shape, [inner], lambda c: f"{name}({c[0]}, axis={axis})", name, lambda v, fn: fn(v[0], axis))
+
+    def masked(self, shape, depth):
+        cmp = self.pick(["lt", "le", "gt", "ge", "eq", "ne"])
+        symbol = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}[cmp]
+        left, right = self.expr(shape, depth), self.expr(shape, depth)
+        cond = _op_node(shape, [left, right], lambda c: f"({c[0]}) {symbol} ({c[1]})", cmp, lambda v, fn: fn(*v))
+        a, b = self.expr(shape, depth), self.expr(shape, depth)
+        return _op_node(shape, [cond, a, b], lambda c: f"where({c[0]}, {c[1]}, {c[2]})", "where",
+                        lambda v, fn: fn(*v))
+
+    def clipped(self, shape, depth):
+        inner = self.expr(shape, depth)
+        if self.rng.random() < 0.6:
+            lo, hi = self.pick([("-0.5", "0.5"), ("0", "1"), ("-1", "0"), ("0.5", "0.5"), ("1", "-1")])
+            return _op_node(shape, [inner], lambda c: f"clip({c[0]}, {lo}, {hi})", "clip",
+                            lambda v, fn: fn(v[0], torch.tensor(float(lo), dtype=T), torch.tensor(float(hi), dtype=T)))
+        lo, hi = self.expr((), depth), self.expr((), depth)
+        return _op_node(shape, [inner, lo, hi], lambda c: f"clip({c[0]}, {c[1]}, {c[2]})", "clip",
+                        lambda v, fn: fn(*v))
+
+
+# -- values -------------------------------------------------------------------------------
+STREAMS = ("random", "integer", "kink", "nonfinite", "large")
+
+
+def draw_values(rng: np.random.Generator, shape: Shape, stream: str) -> np.ndarray:
+    """Values for one variable: the stream decides how often they sit on kinks and ties."""
+    if stream == "integer":
+        return rng.integers(-3, 4, size=shape).astype(np.float64)
+    if stream == "kink":
+        return rng.choice([0.0, 0.0, 1.0, -1.0, 0.5, -0.5, 2.0], size=shape)
+    if stream == "large":
+        return rng.standard_normal(shape) * 10.0 ** rng.integers(1, 3)
+    out = rng.standard_normal(shape)
+    if stream == "nonfinite":
+        holes = rng.random(shape) < 0.3
+        out = np.where(holes, rng.choice([np.nan, np.inf, -np.inf], size=shape), out)
+    return np.asarray(out, dtype=np.float64)
+
+
+@dataclass
+class Case:
+    tree: Node
+    values: dict[str, np.ndarray]
+    stream: str
+    second_order: bool = False
+
+    @property
+    def text(self) -> str:
+        return self.tree.render()
+
+    def ops(self) -> set[str]:
+        return {name for node in self.tree.walk() for name in node.ops}
+
+    def minimal_form(self) -> str:
+        vals = " ".join(f"--{n} '{json.dumps(v.tolist())}'" for n, v in self.values.items())
+        return f"gradcli {'hessian' if self.second_order else 'jacobian'} \"{self.text}\" {vals}   [{self.stream}]"
+
+
+def make_case(seed: int, stream: str, *, second_order: bool = False, max_depth: int = 4) -> Case:
+    rng = random.Random(seed)
+    builder = Builder(rng, second_order=second_order)
+    shape = () if second_order else tuple(rng.randint(1, 3) for _ in range(rng.randint(0, 2)))
+    tree = builder.expr(shape, rng.randint(1, max_depth))
+    used = {n.leaf for n in tree.walk() if n.leaf}
+    if not used:
+        var = builder.variable(shape)
+        tree = _op_node(shape, [tree, var], lambda c: f"({c[0]}) + {c[1]}", "add", lambda v, fn: fn(*v))
+        used = {var.leaf}
+    values_rng = np.random.default_rng(seed)
+    return Case(tree, {n: draw_values(values_rng, builder.variables[n], stream) for n in sorted(used)}, stream,
+                second_order)
+
+
+# -- comparing ----------------------------------------------------------------------------
+@dataclass
+class Outcome:
+    """What comparing one case found: agreement, a disagreement, or a stated reason to drop it."""
+
+    kind: str  # agree, disagree, documented, dropped
+    detail: str = ""
+    case: Case | None = None
+
+
+def close(got: np.ndarray, want: np.ndarray) -> bool:
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    if got.shape != want.shape:
+        return False
+    if not np.array_equal(np.isnan(got), np.isnan(want)):
+        return False
+    finite = np.isfinite(want)
+    if not np.array_equal(got[~finite & ~np.isnan(want)], want[~finite & ~np.isnan(want)]):
+        return False
+    if not np.array_equal(np.isfinite(got), finite):
+        return False
+    scale = max(1.0, float(np.max(np.abs(want[finite]), initial=0.0)))
+    return bool(np.all(np.abs(got[finite] - want[finite]) <= RTOL * np.abs(want[finite]) + ATOL * scale))
+
+
+def torch_answers(case: Case, variants: dict[str, Callable], names: list[str], u: np.ndarray | None):
+    """value, Jacobian blocks (or Hessian blocks) and the VJP with u, by torch."""
+    inputs = tuple(torch.tensor(case.values[n], dtype=T) for n in names)
+
+    def fn(*ts):
+        return case.tree.torch(dict(zip(names, ts)), variants)
+
+    value = fn(*inputs).detach().numpy()
+    if case.second_order:
+        blocks = torch.autograd.functional.hessian(fn, inputs)
+        return value, [[b.numpy() for b in row] for row in blocks], None
+    jac = torch.autograd.functional.jacobian(fn, inputs)
+    leaves = [t.clone().requires_grad_(True) for t in inputs]
+    out = fn(*leaves)
+    seed = torch.tensor(u if u is not None else 1.0, dtype=T)
+    vjp = torch.autograd.grad(out, leaves, seed.expand_as(out) if u is None else seed, allow_unused=True)
+    vjp = [np.zeros(case.values[n].shape) if g is None else g.numpy() for n, g in zip(names, vjp)]
+    return value, [j.numpy() for j in jac], vjp
+
+
+def gradcli_answers(case: Case, names: list[str], u: np.ndarray | None):
+    text = case.text
+    if case.second_order:
+        r = functional.hessian(text, case.values)
+        return r.value, [[r.hessian[a][b] for b in names] for a in names], None
+    j = functional.jacobian(text, case.values)
+    g = functional.grad(text, case.values, grad_output=u if j.value.ndim else None)
+    return j.value, [j.jacobian[n] for n in names], [g.gradients[n] for n in names]
+
+
+def _first_difference(case: Case, ours, theirs, names) -> str | None:
+    value, blocks, vjp = ours
+    t_value, t_blocks, t_vjp = theirs
+    if not close(value, t_value):
+        return f"value: gradcli {value!r}, torch {t_value!r}"
+    label = "hessian" if case.second_order else "jacobian"
+    for i, a in enumerate(names):
+        rows = blocks[i] if case.second_order else [blocks[i]]
+        t_rows = t_blocks[i] if case.second_order else [t_blocks[i]]
+        for j, (got, want) in enumerate(zip(rows, t_rows)):
+            if not close(got, want):
+                pair = f"[{a}][{names[j]}]" if case.second_order else f"[{a}]"
+                return f"{label}{pair}: gradcli {np.asarray(got).tolist()}, torch {np.asarray(want).tolist()}"
+        if vjp is not None and not close(vjp[i], t_vjp[i]):
+            return f"vjp[{a}]: gradcli {np.asarray(vjp[i]).tolist()}, torch {np.asarray(t_vjp[i]).tolist()}"
+    return None
+
+
+def compare(case: Case) -> Outcome:
+    names = list(case.values)
+    with np.errstate(all="ignore"):
+        try:
+            probe = case.tree.torch({n: torch.tensor(v, dtype=T) for n, v in case.values.items()}, {})
+            u = None if probe.ndim == 0 else np.random.default_rng(7).standard_normal(tuple(probe.shape))
+            theirs = torch_answers(case, {}, names, u)
+        except (RuntimeError, torch.linalg.LinAlgError) as err:  # e.g. torch.linalg.inv of a singular matrix
+            return Outcome("dropped", f"torch raises: {str(err).splitlines()[0]}", case)
+        ours = gradcli_answers(case, names, u)
+        found = _first_difference(case, ours, theirs, names)
+        if found is None:
+            return Outcome("agree", case=case)
+        for entry, fn in _variants_for(case):
+            try:
+                again = torch_answers(case, fn, names, u)
+            except (RuntimeError, torch.linalg.LinAlgError):
+                continue
+            if _first_difference(case, ours, again, names) is None:
+                return Outcome("documented", entry, case)
+        if case.stream in ("random", "large") and _ill_conditioned(case, theirs, names, u):
+            return Outcome("dropped", "ill-conditioned: a few-ulp nudge of the inputs moves torch's answer "
+                           "more than the tolerance", case)
+    return Outcome("disagree", found, case)
+
+
+def _variants_for(case: Case):
+    for name in sorted(case.ops()):
+        for entry, fn in TWINS[name].variants.items():
+            yield entry, {name: fn}
+
+
+def _ill_conditioned(case: Case, theirs, names, u) -> bool:
+    rng = np.random.default_rng(3)
+    nudged_values = {n: v * (1 + rng.integers(-4, 5, v.shape) * np.finfo(float).eps) for n, v in case.values.items()}
+    nudged = Case(case.tree, nudged_values, case.stream, case.second_order)
+    try:
+        again = torch_answers(nudged, {}, names, u)
+    except (RuntimeError, torch.linalg.LinAlgError):
+        return True
+    return _first_difference(case, again, theirs, names) is not None
+
+
+# -- shrinking ----------------------------------------------------------------------------
+def shrink(case: Case, still_fails: Callable[[Case], bool], *, rounds: int = 200) -> Case:
+    """A smaller case that still fails: sub-expressions replaced by a same-shaped child or a variable."""
+    for _ in range(rounds):
+        smaller = next((c for c in _simpler(case) if still_fails(c)), None)
+        if smaller is None:
+            return case
+        case = smaller
+    return case
+
+
+def _simpler(case: Case):
+    nodes = list(case.tree.walk())
+    for target in nodes:
+        if not target.children:
+            continue
+        replacements = [c for c in target.children if c.shape == target.shape]
+        existing = [n for n in nodes if n.leaf and n.shape == target.shape]
+        replacements += existing[:1]
+        for replacement in replacements:
+            tree = _replace(case.tree, target, replacement)
+            used = {n.leaf for n in tree.walk() if n.leaf}
+            if used:
+                yield Case(tree, {n: v for n, v in case.values.items() if n in used}, case.stream, case.second_order)
+
+
+def _replace(node: Node, target: Node, replacement: Node) -> Node:
+    if node is target:
+        return replacement
+    if not node.children:
+        return node
+    return Node(node.shape, [_replace(c, target, replacement) for c in node.children], node.text, node.value,
+                node.ops, node.leaf)
+
+
+# -- a command for exploring: python tests/differential.py [--cases N] [--stream S] [--op NAME] ----
+def run(cases: int, streams: tuple[str, ...], *, start: int = 0, second_order: tuple[bool, ...] = (False, True),
+        op: str | None = None):
+    """Every outcome of the cases, shrunk to a minimal form where gradcli and torch disagree."""
+    for stream in streams:
+        for second in second_order:
+            for seed in range(start, start + cases):
+                case = make_case(seed, stream, second_order=second)
+                if op and op not in case.ops():
+                    continue
+                outcome = compare(case)
+                if outcome.kind == "disagree":
+                    small = shrink(case, lambda c: compare(c).kind == "disagree")
+                    outcome = Outcome("disagree", compare(small).detail, small)
+                yield outcome
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import collections
+    import warnings
+
+    parser = argparse.ArgumentParser(description="gradcli against PyTorch on random expressions")
+    parser.add_argument("--cases", type=int, default=200, help="cases per stream and order")
+    parser.add_argument("--start", type=int, default=0, help="first seed")
+    parser.add_argument("--stream", action="append", choices=STREAMS, help="value streams (default: all)")
+    parser.add_argument("--order", choices=("1", "2", "both"), default="both", help="first or second order")
+    parser.add_argument("--op", help="only cases that use this registry operation")
+    args = parser.parse_args(argv)
+    orders = {"1": (False,), "2": (True,), "both": (False, True)}[args.order]
+    warnings.simplefilter("ignore")
+    counts: collections.Counter = collections.Counter()
+    seen: set[str] = set()
+    for outcome in run(args.cases, tuple(args.stream or STREAMS), start=args.start, second_order=orders, op=args.op):
+        counts[outcome.kind] += 1
+        key = outcome.detail.split(":")[0] + outcome.case.text[:40] if outcome.kind == "disagree" else outcome.detail
+        if outcome.kind in ("disagree", "documented", "dropped") and key not in seen:
+            seen.add(key)
+            print(f"{outcome.kind}: {outcome.case.minimal_form()}\n    {outcome.detail[:400]}")
+    print(dict(counts))
+    return 1 if counts["disagree"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
