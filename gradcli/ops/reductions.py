@@ -168,10 +168,10 @@ def _logsumexp(x, axis, keepdims):
 
 
 def _norm_backward(n, g):
+    # PyTorch's form g * (x / norm), with the zero vector's 0/0 replaced by 0: the first
+    # derivative there is 0, and the second is nan (unbounded near 0), as PyTorch gives.
     ans = _spread(n, n.ans)
-    # The zero vector's norm gets gradient 0 (x / 1 = 0 there), without a 0/0.
-    safe = F.where(F.eq(ans, 0.0), 1.0, ans)
-    return (_spread(n, g) * n.x / safe,)
+    return (_spread(n, g) * F.where(F.eq(ans, 0.0), 0.0, n.x / ans),)
 
 
 reduction("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
@@ -215,43 +215,59 @@ reduction("norm", _norm,
           kink_check=KinkCheck(_zero_vector, "is the norm of a zero vector{where}, where it has no derivative: "
                                "gradcli uses the gradient 0 (as PyTorch); any vector of length at most 1 is a "
                                "subgradient there"))
-# NOTE: the gradient is softmax(x), computed from x itself: exp(x - ans) loses digits once
-# |ans| is so large that ans - max(x) rounds away (|x| ~ 1e16 and beyond).
+# NOTE: the gradient is softmax(x), computed from x itself: PyTorch's exp(x - ans) loses
+# digits once |ans| is so large that ans - max(x) rounds away (|x| ~ 1e16 and beyond).
 reduction("logsumexp", _logsumexp, lambda n, g: (_spread(n, g) * F.softmax(n.x, axis=n.params["axis"]),),
           lambda sp, xs: sp.log(sp.Add(*[sp.exp(v) for v in xs])),
           "log(sum(exp(x))), computed without overflow", vjp="g × softmax({x}) = g × exp({x} - {out})")
 
 
 def _centred(x, axis):
-    return x - F.mean(x, axis=axis, keepdims=True)
+    """x minus its mean along axis, exactly 0 where the entries are equal.
+
+    NOTE: sum/n rounds (three 0.1s have the mean 0.1 + 1 ulp); subtracting the mean of
+    the residuals corrects it, so equal entries give exactly 0, as PyTorch's reductions
+    along a dim do, and their std is exactly 0.
+    """
+    size = _size(x.shape, axis)
+    residual = x - np.sum(x, axis=axis, keepdims=True) / size
+    return residual - np.sum(residual, axis=axis, keepdims=True) / size
+
+
+def _var(x, axis, keepdims):
+    centred = _centred(x, axis)
+    return np.sum(centred * centred, axis=axis, keepdims=keepdims) / _size(x.shape, axis)
+
+
+def _var_backward(n, g):
+    """PyTorch's var_backward: g × 2 (x - mean) / count (g spread over the reduced axes)."""
+    x, axis = n.x, n.params["axis"]
+    return (g * (x - F.mean(x, axis=axis, keepdims=True)) * (2.0 / _count(n)),)
+
+
+def _sympy_var(sp, xs):
+    mean = _sympy_add(sp, xs) / len(xs)
+    return _sympy_add(sp, [(v - mean) ** 2 for v in xs]) / len(xs)
+
+
+reduction("var", _var, lambda n, g: _var_backward(n, _spread(n, g)), _sympy_var, "variance (population, ddof=0, as numpy)",
+          vjp="g × 2 ({x} - mean({x})) / count")
 
 
 def _std_backward(n, g):
+    # PyTorch's std_backward: the variance's rule with g / (2 std), replaced by 0 where std is
+    # 0 (equal entries: no derivative there; PyTorch and gradcli use 0). Its own derivative
+    # there is 0 along x and nan along g (0/0), as PyTorch's.
     ans = _spread(n, n.ans)
-    # d std / dx = (x - mean) / (count * std); equal entries get 0 (as PyTorch), not 0/0.
-    safe = F.where(F.eq(ans, 0.0), 1.0, ans)
-    return (_spread(n, g) * _centred(n.x, n.params["axis"]) / (safe * _count(n)),)
+    return _var_backward(n, F.where(F.eq(ans, 0.0), 0.0, _spread(n, g) / (2.0 * ans)))
 
 
-def _sympy_std(sp, xs):
-    mean = _sympy_add(sp, xs) / len(xs)
-    return sp.sqrt(_sympy_add(sp, [(v - mean) ** 2 for v in xs]) / len(xs))
-
-
-primitive(name="var", doc="variance (population, ddof=0, as numpy)", signature="var(x, axis=None)",
-          family="reduction", keywords=("axis",), samples=REDUCTION_SAMPLES,
-          composite=lambda x, axis=None: F.mean(_centred(x, axis) * _centred(x, axis), axis=axis))
-def _std(x, axis, keepdims):
-    # np.std's steps, without its warning for an empty array (0/0 is nan under errstate).
-    size = _size(x.shape, axis)
-    centred = x - np.sum(x, axis=axis, keepdims=True) / size
-    return np.sqrt(np.sum(centred * centred, axis=axis, keepdims=keepdims) / size)
-
-
-reduction("std", _std, _std_backward, _sympy_std,
+reduction("std", lambda x, axis, keepdims: np.sqrt(_var(x, axis, keepdims)), _std_backward,
+          lambda sp, xs: sp.sqrt(_sympy_var(sp, xs)),
           "standard deviation (population, ddof=0, as numpy; gradient 0 where all entries are equal)",
           saves="both", vjp="g × ({x} - mean({x})) / (count × {out}) (0 where the entries are equal)",
-          kinks=(Kink(([1.0, 1.0, 1.0],), ([0.0, 0.0, 0.0],), note="equal entries get gradient 0"),),
+          kinks=(Kink(([1.0, 1.0, 1.0],), ([0.0, 0.0, 0.0],), note="equal entries get gradient 0"),
+                 Kink(([0.1, 0.1, 0.1],), ([0.0, 0.0, 0.0],), note="equal entries whose sum rounds")),
           kink_check=KinkCheck(_equal_entries, "is the standard deviation of equal entries{where}, where it has "
                                "no derivative: gradcli uses the gradient 0 (as PyTorch); the formula "
                                "(x - mean)/(n*std) would give 0/0 = nan"))
