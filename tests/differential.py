@@ -74,6 +74,58 @@ def _std_whole(x, axis=None, keepdims=False):
     return x.reshape(-1).std(0, correction=0)
 
 
+def _with_rule(forward: Callable, rule: Callable) -> Callable:
+    """A torch function computed by forward whose backward is rule(grad, *inputs, output),
+    written in torch operations so that it is differentiable again (second order)."""
+    class Op(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, *inputs):
+            out = forward(*inputs)
+            ctx.save_for_backward(*inputs, out)
+            return out
+
+        @staticmethod
+        def backward(ctx, grad):
+            *inputs, out = ctx.saved_tensors
+            return rule(grad, *inputs, out)
+    return Op.apply
+
+
+def _sequential_prod(x, dims, keepdim):
+    """prod as a chain of products, so d/dx_i is the product of the others even at inf or 0."""
+    if not dims:
+        return x.clone() if x.ndim == 0 else _sequential_prod(x, _full_dims(x), keepdim)
+    moved = torch.movedim(x, dims, tuple(range(-len(dims), 0)))
+    flat = moved.reshape(moved.shape[:moved.ndim - len(dims)] + (-1,))
+    out = flat[..., 0]
+    for i in range(1, flat.shape[-1]):
+        out = out * flat[..., i]
+    if keepdim:
+        for d in sorted(dims):
+            out = out.unsqueeze(d)
+    return out
+
+
+def _logsumexp_softmax(x, dims, keepdim):
+    """logsumexp whose gradient is softmax(x) computed from x (no exp(x - result))."""
+    if not x.ndim:
+        return x.clone()
+    peak = torch.amax(x, dims, keepdim=True).detach()
+    peak = torch.where(torch.isfinite(peak), peak, torch.zeros((), dtype=T))
+    out = torch.log(torch.sum(torch.exp(x - peak), dims, keepdim=True)) + peak
+    return out if keepdim else out.squeeze(dims)
+
+
+def _nan_rule_if_nonfinite(fn: Callable) -> Callable:
+    """fn whose gradient is nan throughout when its input has a non-finite entry."""
+    def rule(grad, a, out):
+        if bool(torch.isfinite(a).all()):
+            return torch.autograd.grad(fn(a), a, grad, create_graph=True)[0] if a.requires_grad else \
+                torch.func.vjp(fn, a)[1](grad)[0]
+        return torch.full_like(a, float("nan")) * grad.sum()
+    return _with_rule(fn, rule)
+
+
 @dataclass(frozen=True)
 class Twin:
     """How torch computes a gradcli operation; variants: gradcli's conventions, by documented entry."""
@@ -104,18 +156,20 @@ TWINS: dict[str, Twin] = {
     "detach": _unary(torch.Tensor.detach), "stop_gradient": _unary(torch.Tensor.detach),
     "sum": Twin(_reducer(lambda x, d, k: x.sum(d, keepdim=k) if x.ndim else x.clone()), "reduction"),
     "mean": Twin(_reducer(lambda x, d, k: x.mean(d, keepdim=k) if x.ndim else x.clone()), "reduction"),
-    "prod": Twin(_reducer(_prod), "reduction"),
+    "prod": Twin(_reducer(_prod), "reduction", {"prod-nonfinite": _reducer(_sequential_prod)}),
     "max": Twin(_reducer(_amax(torch.amax)), "reduction"),
     "min": Twin(_reducer(_amax(torch.amin)), "reduction"),
     "norm": Twin(_reducer(lambda x, d, k: torch.linalg.vector_norm(x, 2, d or None, k)), "reduction"),
-    "logsumexp": Twin(_reducer(lambda x, d, k: torch.logsumexp(x, d, k) if x.ndim else x.clone()), "reduction"),
+    "logsumexp": Twin(_reducer(lambda x, d, k: torch.logsumexp(x, d, k) if x.ndim else x.clone()), "reduction",
+                      {"logsumexp-softmax": _reducer(_logsumexp_softmax)}),
     "var": Twin(_reducer(lambda x, d, k: torch.var(x, d or None, correction=0, keepdim=k)), "reduction"),
     "std": Twin(_reducer(lambda x, d, k: torch.std(x, d or None, correction=0, keepdim=k)), "reduction",
                 {"std-whole-array": _std_whole}),
     "matmul": Twin(torch.matmul, "matmul"),
     "outer": Twin(lambda a, b: torch.outer(a.reshape(-1), b.reshape(-1)), "outer"),
     "trace": Twin(torch.trace, "matrix"),
-    "det": Twin(torch.linalg.det, "matrix", {"det-singular": _leibniz_det}),
+    "det": Twin(torch.linalg.det, "matrix", {"det-singular": _leibniz_det,
+                                              "det-nonfinite": _nan_rule_if_nonfinite(torch.linalg.det)}),
     "inv": Twin(torch.linalg.inv, "matrix"),
     "transpose": Twin(lambda x: x.permute(*reversed(range(x.ndim))), "transpose"),
     "softmax": Twin(lambda x, axis=-1: torch.softmax(x, axis) if x.ndim else torch.ones((), dtype=T), "softmax"),
@@ -217,9 +271,9 @@ class Builder:
         if shape:
             forms += [self.indexed, self.softmax]
         if len(shape) <= 1:
-            forms += [self.matmul, self.outer_product]
+            forms.append(self.matmul)
         if len(shape) == 2:
-            forms += [self.transposed, self.matrix_product, self.inverse]
+            forms += [self.transposed, self.matrix_product, self.inverse, self.outer_product]
         if shape == ():
             forms += [self.matrix_scalar, self.loss]
         form = self.pick(forms)
@@ -308,8 +362,6 @@ class Builder:
         return _op_node(shape, [a, b], lambda c: f"({c[0]}) @ ({c[1]})", "matmul", lambda v, fn: fn(*v))
 
     def outer_product(self, shape, depth):
-        if len(shape) != 2:
-            return self.binary(shape, depth)
         a, b = self.expr((shape[0],), depth), self.expr((shape[1],), depth)
         return _op_node(shape, [a, b], lambda c: f"outer({c[0]}, {c[1]})", "outer", lambda v, fn: fn(*v))
 
@@ -543,9 +595,16 @@ def compare(case: Case) -> Outcome:
 
 
 def _variants_for(case: Case):
-    for name in sorted(case.ops()):
-        for entry, fn in TWINS[name].variants.items():
-            yield entry, {name: fn}
+    """Each documented variant of the case's operations alone, then all of them together."""
+    found = [(entry, name, fn) for name in sorted(case.ops()) for entry, fn in TWINS[name].variants.items()]
+    for entry, name, fn in found:
+        yield entry, {name: fn}
+    by_op: dict[str, list] = {}
+    for entry, name, fn in found:
+        by_op.setdefault(name, []).append((entry, fn))
+    if len(found) > 1:
+        # One variant per operation (the first listed for it); together they may explain a case.
+        yield " + ".join(sorted({v[0][0] for v in by_op.values()})), {name: v[0][1] for name, v in by_op.items()}
 
 
 def _ill_conditioned(case: Case, theirs, names, u) -> bool:

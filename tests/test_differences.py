@@ -1,0 +1,62 @@
+"""The documented differences from PyTorch (docs/differences.md): gradcli's answer pinned, one test each.
+
+Each test is named after its entry (test_<entry with _>), and tests/test_differential.py
+checks that the table, these tests and the torch variants name the same entries.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+import gradcli
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "differences.md"
+
+
+def documented_entries() -> list[str]:
+    return re.findall(r"^\| `([a-z0-9-]+)` \|", DOC.read_text(), flags=re.MULTILINE)
+
+
+def test_det_singular():
+    r = gradcli.grad("det(A)", {"A": [[1.0, 2.0], [2.0, 4.0]]})
+    assert r.value == 0.0
+    np.testing.assert_allclose(r.gradients["A"], [[4.0, -2.0], [-2.0, 1.0]], rtol=1e-14, atol=1e-14)
+
+
+def test_softplus_threshold():
+    r = gradcli.hessian("softplus(x)", {"x": 25.0})
+    sigmoid = 1 / (1 + np.exp(-25.0))
+    np.testing.assert_allclose(r.gradients["x"], sigmoid, rtol=1e-15)
+    assert r.gradients["x"] != 1.0
+    np.testing.assert_allclose(r.hessian["x"]["x"], sigmoid * (1 - sigmoid), rtol=1e-6)
+
+
+def test_std_whole_array():
+    r = gradcli.grad("std(x)", {"x": [0.1, 0.1, 0.1]})
+    assert r.value == 0.0
+    np.testing.assert_array_equal(r.gradients["x"], [0.0, 0.0, 0.0])
+
+
+def test_logsumexp_softmax():
+    r = gradcli.grad("logsumexp(x)", {"x": [-1.34e67, -1e308, -1.34e67]})
+    np.testing.assert_array_equal(r.gradients["x"], [0.5, 0.0, 0.5])
+
+
+def test_prod_nonfinite():
+    r = gradcli.grad("prod(x)", {"x": [2.0, np.inf]})
+    np.testing.assert_array_equal(r.gradients["x"], [np.inf, 2.0])
+
+
+def test_det_nonfinite():
+    r = gradcli.grad("det(A)", {"A": [[1.0, np.inf], [2.0, 4.0]]})
+    assert np.all(np.isnan(r.gradients["A"]))
+
+
+def test_every_documented_entry_has_its_test():
+    tests = {name for name in globals() if name.startswith("test_")}
+    entries = documented_entries()
+    assert len(entries) >= 6
+    assert sorted(e for e in entries if "test_" + e.replace("-", "_") not in tests) == []
