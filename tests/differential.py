@@ -53,9 +53,27 @@ def _prod(x, dims, keepdim):
     return x if keepdim else x.squeeze(dims) if x.ndim else x
 
 
-def _amax(fn):
+def _extreme(whole: Callable, along: Callable) -> Callable:
+    """max/min: torch's max() over the whole array, amax along dims (the even split of ties)."""
     def reduce(x, dims, keepdim):
-        return fn(x, dim=dims, keepdim=keepdim) if x.ndim else x.clone()
+        if len(dims) == x.ndim and not keepdim:
+            return whole(x)
+        return along(x, dim=dims, keepdim=keepdim) if x.ndim else x.clone()
+    return reduce
+
+
+def _row_by_row(whole: Callable) -> Callable:
+    """A reduction along dims made of whole-array reductions, one per row."""
+    def reduce(x, dims, keepdim):
+        if not x.ndim:
+            return x.clone()
+        moved = torch.movedim(x, dims, tuple(range(-len(dims), 0)))
+        lead = moved.shape[:moved.ndim - len(dims)]
+        rows = moved.reshape(-1, int(np.prod(moved.shape[len(lead):], dtype=int)))
+        out = torch.stack([whole(r) for r in rows]).reshape(lead)
+        for d in sorted(dims) if keepdim else ():
+            out = out.unsqueeze(d)
+        return out
     return reduce
 
 
@@ -157,8 +175,10 @@ TWINS: dict[str, Twin] = {
     "sum": Twin(_reducer(lambda x, d, k: x.sum(d, keepdim=k) if x.ndim else x.clone()), "reduction"),
     "mean": Twin(_reducer(lambda x, d, k: x.mean(d, keepdim=k) if x.ndim else x.clone()), "reduction"),
     "prod": Twin(_reducer(_prod), "reduction", {"prod-nonfinite": _reducer(_sequential_prod)}),
-    "max": Twin(_reducer(_amax(torch.amax)), "reduction"),
-    "min": Twin(_reducer(_amax(torch.amin)), "reduction"),
+    "max": Twin(_reducer(_extreme(torch.max, torch.amax)), "reduction",
+                {"extreme-nan": _reducer(_row_by_row(torch.max))}),
+    "min": Twin(_reducer(_extreme(torch.min, torch.amin)), "reduction",
+                {"extreme-nan": _reducer(_row_by_row(torch.min))}),
     "norm": Twin(_reducer(lambda x, d, k: torch.linalg.vector_norm(x, 2, d or None, k)), "reduction"),
     "logsumexp": Twin(_reducer(lambda x, d, k: torch.logsumexp(x, d, k) if x.ndim else x.clone()), "reduction",
                       {"logsumexp-softmax": _reducer(_logsumexp_softmax)}),

@@ -45,6 +45,14 @@ def test_logsumexp_softmax():
     np.testing.assert_array_equal(r.gradients["x"], [0.5, 0.0, 0.5])
 
 
+def test_extreme_nan():
+    for fn in ("max", "min"):
+        r = gradcli.grad(f"sum({fn}(W, axis=1))", {"W": [[np.nan, 1.0, 2.0], [np.nan, np.nan, 1.0]]})
+        np.testing.assert_array_equal(r.gradients["W"], [[1.0, 0.0, 0.0], [0.5, 0.5, 0.0]])
+        r = gradcli.grad(f"{fn}(x)", {"x": [np.nan, 1.0, 2.0]})
+        np.testing.assert_array_equal(r.gradients["x"], [1.0, 0.0, 0.0])
+
+
 def test_prod_nonfinite():
     r = gradcli.grad("prod(x)", {"x": [2.0, np.inf]})
     np.testing.assert_array_equal(r.gradients["x"], [np.inf, 2.0])

@@ -128,7 +128,8 @@ primitive(name="prod_others", doc="product of the other entries along axis", sig
 
 def _extreme_backward(n, g):
     ans = _spread(n, n.ans)
-    mask = F.eq(n.x, ans)
+    # A nan entry is the extreme (max of [nan, 1] is nan) and takes the gradient, as PyTorch's.
+    mask = F.eq(n.x, ans) + F.ne(n.x, n.x) * F.ne(ans, ans)
     # NOTE: ties share the gradient evenly, as PyTorch's max/min reductions do.
     count = F.sum(mask, axis=n.params["axis"], keepdims=True)
     return (_spread(n, g) * mask / count,)
@@ -217,9 +218,20 @@ reduction("norm", _norm,
                                "subgradient there"))
 # NOTE: the gradient is softmax(x), computed from x itself: PyTorch's exp(x - ans) loses
 # digits once |ans| is so large that ans - max(x) rounds away (|x| ~ 1e16 and beyond).
-reduction("logsumexp", _logsumexp, lambda n, g: (_spread(n, g) * F.softmax(n.x, axis=n.params["axis"]),),
+def _logsumexp_backward(n, g):
+    weights = F.softmax(n.x, axis=n.params["axis"])
+    if np.any(np.isposinf(n.ans.data)):
+        # With an entry +inf, softmax is nan throughout; exp(x - inf) gives finite entries 0
+        # and the infinite ones nan, as PyTorch's rule.
+        ans = _spread(n, n.ans)
+        weights = F.where(F.eq(ans, np.inf), F.exp(n.x - ans), weights)
+    return (_spread(n, g) * weights,)
+
+
+reduction("logsumexp", _logsumexp, _logsumexp_backward,
           lambda sp, xs: sp.log(sp.Add(*[sp.exp(v) for v in xs])),
-          "log(sum(exp(x))), computed without overflow", vjp="g × softmax({x}) = g × exp({x} - {out})")
+          "log(sum(exp(x))), computed without overflow", saves="both",
+          vjp="g × softmax({x}) = g × exp({x} - {out})")
 
 
 def _centred(x, axis):
