@@ -24,6 +24,10 @@ def _prepare(shape, axis=None, keepdims=False):
     return {"axis": normalize_axes(axis, len(shape)), "keepdims": bool(keepdims)}
 
 
+def _prepare_ddof(shape, axis=None, keepdims=False, ddof=0):
+    return {**_prepare(shape, axis, keepdims), "ddof": int(ddof)}
+
+
 def _spread(n, g):
     """g (reduced shape, maybe batched) broadcast back over the reduced axes of the input."""
     shape = n.in_shapes[0]
@@ -63,14 +67,14 @@ def _sympy_add(sp, xs):
 
 
 def reduction(name, forward, backward, sympy, doc, *, vjp, saves="inputs", kinks=(), kink_check=None,
-              domain="real"):
+              domain="real", aliases=(), **fields):
     """vjp: in words, what x receives from the upstream gradient g ({x}, {out}: sub-expressions)."""
     primitive(name=name, doc=doc, signature=f"{name}(x, axis=None)", family="reduction",
               forward=lambda x, axis, keepdims: forward(x, axis, keepdims), backward=backward,
-              shape=reduced_shape, sympy=_sympy_reduce(sympy), prepare=_prepare, keywords=("axis",),
+              shape=reduced_shape, sympy=_sympy_reduce(sympy), prepare=_prepare, keywords=("axis", "keepdims"),
               samples=tuple(Sample(s.shapes, domain, s.params) for s in REDUCTION_SAMPLES),
               words=Words(("x",), vjp=(vjp,)), saves=saves, kinks=kinks, kink_check=kink_check,
-              torch_name=_name(name.capitalize()))
+              torch_name=_name(name.capitalize()), aliases=aliases, **fields)
 
 
 def _size(shape, axis):
@@ -189,11 +193,13 @@ reduction("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepd
           kinks=(Kink(([0.0, 2.0, 3.0],), ([6.0, 0.0, 0.0],), note="one zero entry", noted=False),))
 reduction("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), _extreme_backward,
           lambda sp, xs: sp.Max(*xs), "largest entry (ties share the gradient evenly)", saves="both",
+          aliases=("amax",),
           vjp="g, to the entries equal to the maximum (shared evenly at a tie)",
           kinks=(Kink(([1.0, 3.0, 3.0],), ([0.0, 0.5, 0.5],), note="a tie shares the gradient"),),
           kink_check=_extreme_note(_tied_extremes(np.max)))
 reduction("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), _extreme_backward,
           lambda sp, xs: sp.Min(*xs), "smallest entry (ties share the gradient evenly)", saves="both",
+          aliases=("amin",),
           vjp="g, to the entries equal to the minimum (shared evenly at a tie)",
           kinks=(Kink(([2.0, 2.0, 3.0],), ([0.5, 0.5, 0.0],), note="a tie shares the gradient"),),
           kink_check=_extreme_note(_tied_extremes(np.min)))
@@ -209,7 +215,7 @@ def _norm(x, axis, keepdims):
 
 reduction("norm", _norm,
           _norm_backward, lambda sp, xs: sp.sqrt(_sympy_add(sp, [v ** 2 for v in xs])),
-          "Euclidean (L2) norm (gradient 0 at the zero vector)", saves="both", domain="nonzero",
+          "Euclidean (L2) norm (gradient 0 at the zero vector)", saves="both", domain="nonzero", positional=0,
           vjp="g × {x} / {out} (0 at the zero vector)",
           kinks=(Kink(([0.0, 0.0],), ([0.0, 0.0],), note="the zero vector gets gradient 0"),),
           kink_check=KinkCheck(_zero_vector, "is the norm of a zero vector{where}, where it has no derivative: "
@@ -228,29 +234,47 @@ def _centred(x, axis):
 
 def _std_backward(n, g):
     ans = _spread(n, n.ans)
-    # d std / dx = (x - mean) / (count * std); equal entries get 0 (as PyTorch), not 0/0.
+    # d std / dx = (x - mean) / ((count - ddof) * std); equal entries get 0 (as PyTorch), not 0/0.
     safe = F.where(F.eq(ans, 0.0), 1.0, ans)
-    return (_spread(n, g) * _centred(n.x, n.params["axis"]) / (safe * _count(n)),)
+    return (_spread(n, g) * _centred(n.x, n.params["axis"]) / (safe * (_count(n) - n.params["ddof"])),)
 
 
-def _sympy_std(sp, xs):
-    mean = _sympy_add(sp, xs) / len(xs)
-    return sp.sqrt(_sympy_add(sp, [(v - mean) ** 2 for v in xs]) / len(xs))
+def _sympy_std(sp, x, axis, keepdims, ddof):
+    def combine(sp, xs):
+        mean = _sympy_add(sp, xs) / len(xs)
+        return sp.sqrt(_sympy_add(sp, [(v - mean) ** 2 for v in xs]) / (len(xs) - ddof))
+    return _sympy_reduce(combine)(sp, x, axis, keepdims)
 
 
-primitive(name="var", doc="variance (population, ddof=0, as numpy)", signature="var(x, axis=None)",
-          family="reduction", keywords=("axis",), samples=REDUCTION_SAMPLES,
-          composite=lambda x, axis=None: F.mean(_centred(x, axis) * _centred(x, axis), axis=axis))
-def _std(x, axis, keepdims):
+def _var(x, axis=None, keepdims=False, ddof=0):
+    axes = normalize_axes(axis, x.ndim)
+    squares = F.sum(_centred(x, axes) * _centred(x, axes), axis=axes, keepdims=bool(keepdims))
+    return squares / (_size(x.shape, axes) - ddof)
+
+
+def _divisor_doc(name):
+    return (f"divided by n - ddof: ddof=0 as numpy for {name}(x) and np.{name}, 1 as PyTorch for x.{name}() and "
+            f"torch.{name} (ddof=, correction=, unbiased= choose)")
+
+
+primitive(name="var", doc="variance, " + _divisor_doc("var"), signature="var(x, axis=None)",
+          family="reduction", keywords=("axis", "keepdims", "ddof"), torch_defaults={"ddof": 1},
+          samples=REDUCTION_SAMPLES + (Sample(((2, 3),), params={"axis": 1, "ddof": 1}),), composite=_var)
+
+
+def _std(x, axis, keepdims, ddof):
     # np.std's steps, without its warning for an empty array (0/0 is nan under errstate).
     size = _size(x.shape, axis)
     centred = x - np.sum(x, axis=axis, keepdims=True) / size
-    return np.sqrt(np.sum(centred * centred, axis=axis, keepdims=keepdims) / size)
+    return np.sqrt(np.sum(centred * centred, axis=axis, keepdims=keepdims) / (size - ddof))
 
 
-reduction("std", _std, _std_backward, _sympy_std,
-          "standard deviation (population, ddof=0, as numpy; gradient 0 where all entries are equal)",
-          saves="both", vjp="g × ({x} - mean({x})) / (count × {out}) (0 where the entries are equal)",
+primitive(name="std", doc="standard deviation, " + _divisor_doc("std") + "; gradient 0 where all entries are equal", signature="std(x, axis=None)", family="reduction", forward=_std, backward=_std_backward,
+          shape=reduced_shape, sympy=_sympy_std, prepare=_prepare_ddof, keywords=("axis", "keepdims", "ddof"),
+          torch_defaults={"ddof": 1}, torch_name=_name("Std"),
+          samples=REDUCTION_SAMPLES + (Sample(((2, 3),), params={"axis": 1, "ddof": 1}),),
+          saves="both", words=Words(("x",), vjp=("g × ({x} - mean({x})) / ((count - ddof) × {out}) (0 where the "
+                                               "entries are equal)",)),
           kinks=(Kink(([1.0, 1.0, 1.0],), ([0.0, 0.0, 0.0],), note="equal entries get gradient 0"),),
           kink_check=KinkCheck(_equal_entries, "is the standard deviation of equal entries{where}, where it has "
                                "no derivative: gradcli uses the gradient 0 (as PyTorch); the formula "
