@@ -171,6 +171,32 @@ def test_gradcli_ops_shows_aliases_and_method_forms(cli):
     assert "also amax, .max()" in cli("ops").stdout
 
 
+@pytest.mark.parametrize("name", sorted(n for n, op in OPS.items() if op.is_method))
+def test_every_method_computes_its_function(name):
+    # The method form (with PyTorch's keyword names) against the plain call, over the record's
+    # own samples: the receiver is the first argument, the rest and the keywords follow. A
+    # default the spelling decides is given explicitly (it is tested above). No torch needed.
+    op = OPS[name]
+    spelled = op.aliases[0] if op.symbol else op.name
+    rng = np.random.default_rng(12)
+    for sample in op.samples:
+        arrays = sample.draw(rng)
+        params = {**{k: 0 for k in op.torch_defaults}, **sample.params}
+        weights = None
+        grads = []
+        for text in (_text("plain", spelled, params, len(arrays)), _text("method", spelled, params, len(arrays))):
+            leaves = {f"a{i}": Tensor(a, requires_grad=op.differentiable) for i, a in enumerate(arrays)}
+            out = evaluate(parse(text), leaves)
+            if weights is None:
+                weights, expected = rng.standard_normal(out.shape), out.data
+            np.testing.assert_array_equal(out.data, expected, err_msg=text)
+            if op.differentiable:
+                out.backward(Tensor(weights))
+                grads.append([leaf.grad.data if leaf.grad is not None else None for leaf in leaves.values()])
+        for plain, method in zip(*grads) if grads else ():
+            np.testing.assert_array_equal(plain, method, err_msg=name)
+
+
 # -- the whole registry against PyTorch ------------------------------------------------------
 PUBLIC = sorted(name for name, op in OPS.items() if op.public and not op.constructor)
 # Samples PyTorch does not take: outer of a scalar, prod over two axes at once, a target

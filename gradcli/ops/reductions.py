@@ -216,6 +216,7 @@ def _norm(x, axis, keepdims):
 reduction("norm", _norm,
           _norm_backward, lambda sp, xs: sp.sqrt(_sympy_add(sp, [v ** 2 for v in xs])),
           "Euclidean (L2) norm (gradient 0 at the zero vector)", saves="both", domain="nonzero", positional=0,
+          aliases=("vector_norm",),
           vjp="g × {x} / {out} (0 at the zero vector)",
           kinks=(Kink(([0.0, 0.0],), ([0.0, 0.0],), note="the zero vector gets gradient 0"),),
           kink_check=KinkCheck(_zero_vector, "is the norm of a zero vector{where}, where it has no derivative: "
