@@ -38,9 +38,9 @@ def _full_dims(x):
 
 def _reducer(fn: Callable) -> Callable:
     """A torch reduction over dim (None: every axis), as gradcli's axis= (an int or a tuple)."""
-    def reduce(x, axis=None, keepdims=False):
+    def reduce(x, axis=None, keepdims=False, *extra):
         dims = _full_dims(x) if axis is None else (axis if isinstance(axis, tuple) else (axis,))
-        return fn(x, tuple(d % x.ndim for d in dims) if x.ndim else (), keepdims)
+        return fn(x, tuple(d % x.ndim for d in dims) if x.ndim else (), keepdims, *extra)
     return reduce
 
 
@@ -85,11 +85,16 @@ def _leibniz_det(a):
     return sum((-1) ** j * a[0, j] * _leibniz_det(torch.cat([a[1:, :j], a[1:, j + 1:]], dim=1)) for j in range(n))
 
 
-def _std_whole(x, axis=None, keepdims=False):
+def _spread_of(fn):
+    """torch.var or torch.std over dims (every axis: None) with correction ddof."""
+    return lambda x, dims, keepdim, ddof: fn(x, dims or None, correction=ddof, keepdim=keepdim)
+
+
+def _std_whole(x, axis=None, keepdims=False, ddof=0):
     """std as torch computes it along a dim, also over the whole array (exactly 0 for equal entries)."""
     if axis is not None or x.ndim == 0 or keepdims:
-        return _reducer(lambda t, d, k: torch.std(t, d or None, correction=0, keepdim=k))(x, axis, keepdims)
-    return x.reshape(-1).std(0, correction=0)
+        return _reducer(_spread_of(torch.std))(x, axis, keepdims, ddof)
+    return x.reshape(-1).std(0, correction=ddof)
 
 
 def _with_rule(forward: Callable, rule: Callable) -> Callable:
@@ -171,6 +176,7 @@ TWINS: dict[str, Twin] = {
     "acos": _unary(torch.acos), "atan": _unary(torch.atan), "sinh": _unary(torch.sinh), "cosh": _unary(torch.cosh),
     "tanh": _unary(torch.tanh), "sigmoid": _unary(torch.sigmoid), "relu": _unary(torch.relu),
     "softplus": _unary(TF.softplus, **{"softplus-threshold": lambda x: torch.logaddexp(x, torch.zeros((), dtype=T))}),
+    "square": _unary(torch.square),
     "detach": _unary(torch.Tensor.detach), "stop_gradient": _unary(torch.Tensor.detach),
     "sum": Twin(_reducer(lambda x, d, k: x.sum(d, keepdim=k) if x.ndim else x.clone()), "reduction"),
     "mean": Twin(_reducer(lambda x, d, k: x.mean(d, keepdim=k) if x.ndim else x.clone()), "reduction"),
@@ -182,8 +188,8 @@ TWINS: dict[str, Twin] = {
     "norm": Twin(_reducer(lambda x, d, k: torch.linalg.vector_norm(x, 2, d or None, k)), "reduction"),
     "logsumexp": Twin(_reducer(lambda x, d, k: torch.logsumexp(x, d, k) if x.ndim else x.clone()), "reduction",
                       {"logsumexp-softmax": _reducer(_logsumexp_softmax)}),
-    "var": Twin(_reducer(lambda x, d, k: torch.var(x, d or None, correction=0, keepdim=k)), "reduction"),
-    "std": Twin(_reducer(lambda x, d, k: torch.std(x, d or None, correction=0, keepdim=k)), "reduction",
+    "var": Twin(_reducer(_spread_of(torch.var)), "reduction"),
+    "std": Twin(_reducer(_spread_of(torch.std)), "reduction",
                 {"std-whole-array": _std_whole}),
     "matmul": Twin(torch.matmul, "matmul"),
     "outer": Twin(lambda a, b: torch.outer(a.reshape(-1), b.reshape(-1)), "outer"),
@@ -200,6 +206,7 @@ TWINS: dict[str, Twin] = {
     "zeros": Twin(lambda *s: torch.zeros(s, dtype=T), "constant"),
     "ones": Twin(lambda *s: torch.ones(s, dtype=T), "constant"),
     "eye": Twin(lambda n: torch.eye(n, dtype=T), "constant"),
+    "zeros_like": Twin(torch.zeros_like, "like"), "ones_like": Twin(torch.ones_like, "like"),
 }
 # Operations the generator reaches through syntax rather than by name.
 SYNTAX = {"stack": "[a, b, ...]", "index": "x[i], x[a:b], m[:, j]", "transpose": "x.T"}
@@ -279,7 +286,11 @@ class Builder:
             kind = self.pick(["zeros", "ones"])
             return _op_node(shape, [], lambda _: f"{kind}({', '.join(map(str, shape))})", kind,
                             lambda args, fn: fn(*shape))
-        if len(shape) == 2 and shape[0] == shape[1] and r < 0.15:
+        if shape and r < 0.13:
+            kind = self.pick(["zeros_like", "ones_like"])
+            inner = self.variable(shape)
+            return _op_node(shape, [inner], lambda c: f"{kind}({c[0]})", kind, lambda args, fn: fn(args[0]))
+        if len(shape) == 2 and shape[0] == shape[1] and r < 0.18:
             return _op_node(shape, [], lambda _: f"eye({shape[0]})", "eye", lambda args, fn: fn(shape[0]))
         return self.variable(shape)
 
@@ -304,8 +315,10 @@ class Builder:
         inner = self.expr(shape, depth)
         if name == "neg":
             return _op_node(shape, [inner], lambda c: f"-({c[0]})", name, lambda a, fn: fn(a[0]))
-        spelled = self.spelled(name)
-        return _op_node(shape, [inner], lambda c: f"{spelled}({c[0]})", name, lambda a, fn: fn(a[0]))
+        style = self.pick(["plain", "plain", "method", "torch"]) if OPS[name].method else "plain"
+        spelled = {"plain": self.spelled(name), "torch": "torch." + name}.get(style)
+        text = (lambda c: f"({c[0]}).{name}()") if style == "method" else (lambda c: f"{spelled}({c[0]})")
+        return _op_node(shape, [inner], text, name, lambda a, fn: fn(a[0]))
 
     def _broadcast_pair(self, shape, depth):
         cut = self.rng.randint(0, len(shape))
@@ -335,33 +348,46 @@ class Builder:
         symbol = {"add": "+", "sub": "-", "mul": "*", "div": "/"}[name]
         return _op_node(shape, [a, b], lambda c: f"({c[0]}) {symbol} ({c[1]})", name, lambda v, fn: fn(*v))
 
-    def reduction(self, shape, depth):
-        name = self.pick(sorted(n for n, t in TWINS.items() if t.kind == "reduction"))
-        spelled = self.spelled(name)
-        r = self.rng.random()
-        if shape == () and r < 0.5:
-            inner_shape = tuple(self.rng.randint(1, 3) for _ in range(self.rng.randint(0, 2)))
-            inner = self.expr(inner_shape, depth)
-            return _op_node(shape, [inner], lambda c: f"{spelled}({c[0]})", name, lambda v, fn: fn(v[0]))
-        # An axis (or two) reduced away, or kept with keepdims=True where a 1 stands in shape.
+    def _reduced(self, shape, name):
+        """(inner shape, axis, keepdims) of a reduction whose value has `shape`."""
+        if shape == () and self.rng.random() < 0.5:
+            return tuple(self.rng.randint(1, 3) for _ in range(self.rng.randint(0, 2))), None, False
         keep_at = [i for i, s in enumerate(shape) if s == 1] if "keepdims" in OPS[name].keywords else []
-        if keep_at and r < 0.75:
-            axis = self.pick(keep_at) - len(shape) if self.rng.random() < 0.5 else self.pick(keep_at)
-            inner = self.expr(tuple(self.rng.randint(1, 3) if i == axis % len(shape) else s
-                                    for i, s in enumerate(shape)), depth)
-            return _op_node(shape, [inner], lambda c: f"{spelled}({c[0]}, axis={axis}, keepdims=True)", name,
-                            lambda v, fn: fn(v[0], axis, True))
+        if keep_at and self.rng.random() < 0.5:  # kept with keepdims=True where a 1 stands in shape
+            at = self.pick(keep_at)
+            inner = tuple(self.rng.randint(1, 3) if i == at else s for i, s in enumerate(shape))
+            return inner, at - len(shape) if self.rng.random() < 0.5 else at, True
         n, m = self.rng.randint(1, 3), self.rng.randint(1, 3)
         if len(shape) <= 1 and self.rng.random() < 0.3:
-            inner = self.expr((n, *shape, m), depth)
-            axis = (0, -1) if self.rng.random() < 0.5 else (0, len(shape) + 1)
-            return _op_node(shape, [inner], lambda c: f"{spelled}({c[0]}, axis={axis})", name,
-                            lambda v, fn: fn(v[0], axis))
+            return (n, *shape, m), (0, -1) if self.rng.random() < 0.5 else (0, len(shape) + 1), False
         if len(shape) <= 1 and self.rng.random() < 0.5:
-            inner = self.expr((n, *shape), depth)
-            return _op_node(shape, [inner], lambda c: f"{spelled}({c[0]}, axis=0)", name, lambda v, fn: fn(v[0], 0))
-        inner = self.expr((*shape, n), depth)
-        return _op_node(shape, [inner], lambda c: f"{spelled}({c[0]}, axis=-1)", name, lambda v, fn: fn(v[0], -1))
+            return (n, *shape), 0, False
+        return (*shape, n), -1, False
+
+    def reduction(self, shape, depth):
+        name = self.pick(sorted(n for n, t in TWINS.items() if t.kind == "reduction"))
+        op = OPS[name]
+        inner_shape, axis, keepdims = self._reduced(shape, name)
+        inner = self.expr(inner_shape, depth)
+        # Spelled as numpy (axis=, keepdims=, ddof=) or PyTorch (x.std(dim=...), torch.std), whose
+        # defaults may differ: std and var divide by n - 1 when PyTorch spells them.
+        style = self.pick(["plain", "plain", "method", "torch"]) if op.method else "plain"
+        args = [f"{self.pick(['axis', 'dim'])}={axis}"] if axis is not None else []
+        args += [f"{self.pick(['keepdims', 'keepdim'])}=True"] if keepdims else []
+        extra = ()
+        if "ddof" in op.keywords:
+            ddof = self.pick([None, None, 0, 1])
+            if ddof is not None:
+                args.append(self.pick([f"ddof={ddof}", f"correction={ddof}"]))
+            extra = (ddof if ddof is not None else op.torch_defaults.get("ddof", 0) if style != "plain" else 0,)
+        spelled = self.spelled(name)
+        listed = ", ".join(args)
+        if style == "method":
+            text = lambda c: f"({c[0]}).{name}({listed})"  # noqa: E731
+        else:
+            prefix = "torch." + name if style == "torch" else spelled
+            text = lambda c: f"{prefix}({', '.join([c[0], *args])})"  # noqa: E731
+        return _op_node(shape, [inner], text, name, lambda v, fn: fn(v[0], axis, keepdims, *extra))
 
     def matmul(self, shape, depth):
         k = self.rng.randint(1, 3)

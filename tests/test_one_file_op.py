@@ -4,8 +4,9 @@ Two operations are defined here only: cube(x), elementwise with a kink-free rule
 l1(x) = sum(abs(x)), a reduction with a kink wherever an entry is 0. Registered by a
 fixture (and removed afterwards, so no other test sees them), they get the parser,
 `gradcli ops`, SymPy (`gradcli check` three ways), their words in `explain`, a kink note,
-the fast paths an elementwise operation takes (diagonal Jacobians, vectorised points) and
-the registry-wide derivative checks of tests/test_ops.py.
+the fast paths an elementwise operation takes (diagonal Jacobians, vectorised points), the
+method and prefixed spellings (x.cube(), torch.l1(x)) and the registry-wide derivative
+checks of tests/test_ops.py.
 """
 
 from __future__ import annotations
@@ -74,6 +75,12 @@ def test_the_parser_calls_them(defined_here):
     x = np.array([0.5, -2.0, 3.0])
     value = evaluate(parse("cube(x) + l1(x)"), {"x": Tensor(x)}).data
     np.testing.assert_array_equal(value, [0.125 + 5.5, -8.0 + 5.5, 27.0 + 5.5])
+
+
+def test_they_are_methods_and_take_pytorch_and_numpy_prefixes(defined_here):
+    x = np.array([0.5, -2.0, 3.0])
+    value = evaluate(parse("(x * 2).cube() + torch.l1(x) - np.cube(x)"), {"x": Tensor(x)}).data
+    np.testing.assert_array_equal(value, 7.0 * x ** 3 + 5.5)
 
 
 def test_gradcli_ops_lists_them(defined_here, cli):

@@ -14,7 +14,7 @@ from gradcli.analysis.graph import Traced
 from gradcli.api.evaluate import evaluate
 from gradcli.api.problem import Problem
 from gradcli.autodiff.engine import LeafNode, Node, Tensor
-from gradcli.autodiff.op import Words
+from gradcli.autodiff.op import FUNCTIONS, Words
 from gradcli.errors import GradcliError
 from gradcli.lang.numbers import array_text
 from gradcli.lang.parser import Expr, fold, parse, unparse
@@ -56,9 +56,13 @@ class Names:
         expr = self.expr_of.get(id(node))
         if expr is None or expr.kind not in ("binary", "call", "unary", "index", "list"):
             return [None] * len(node.next_functions)
-        args = [a for a in expr.args if a is not None and a.kind != "slice"]
+        args: list[Expr | None] = [a for a in expr.args if a is not None and a.kind != "slice"]
         if expr.kind == "index":
             args = args[:1]
+        op = FUNCTIONS.get(expr.value) if expr.kind == "call" else None
+        if op is not None:  # inputs given by name (clamp(x, max=1)); one left out is a constant
+            named = dict(expr.keywords)
+            args += [named.get(name) for name in op.inputs[len(args):]]
         return args if len(args) == len(node.next_functions) else [None] * len(node.next_functions)
 
     def input_label(self, node: Node, i: int) -> str:

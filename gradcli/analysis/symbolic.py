@@ -35,7 +35,7 @@ import numpy as np
 
 from gradcli.autodiff.engine import LeafNode, Node, Tensor, edge_of
 from gradcli.errors import GradcliError
-from gradcli.api.evaluate import evaluate
+from gradcli.api.evaluate import bind, evaluate
 from gradcli.autodiff.op import FUNCTIONS, OPS, Op
 from gradcli.lang.parser import CONSTANTS, Expr
 
@@ -154,9 +154,9 @@ def _trace(sp: Any, problem: Any, leaves: dict[str, Tensor], constants: dict[int
                 constants[id(edge_of(value))] = form
         op = OPS.get(expr.value) if expr.kind == "binary" else FUNCTIONS.get(expr.value) if expr.kind == "call" else None
         if op is not None and op.sympy is not None and (op.composite is not None or not op.differentiable):
-            inputs = [seen[id(a)] for a in expr.args]
+            inputs, params = bind(op, expr, [seen[id(a)] for a in expr.args],
+                                  {k: seen[id(v)] for k, v in expr.keywords})
             if all(value is not t for t in inputs):
-                params = {k: _param(seen[id(v)]) for k, v in expr.keywords}
                 rules[id(edge_of(value))] = _Rule(op, inputs, params, value)
 
     return evaluate(problem.tree, leaves, source=problem.source, on_node=on_node)
@@ -175,10 +175,6 @@ def _constant_form(sp: Any, expr: Expr) -> Any:
         return sp.Rational(expr.text) if expr.text else sp.Float(value)
     except (TypeError, ValueError):
         return sp.Float(value)
-
-
-def _param(value: Any) -> Any:
-    return tuple(_param(v) for v in value) if isinstance(value, tuple) else int(value.data)
 
 
 def _postorder(root: Any, rules: dict[int, _Rule]) -> list[Any]:

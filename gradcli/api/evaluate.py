@@ -16,8 +16,8 @@ from gradcli.autodiff.engine import Tensor, call, element_limit, function, norma
 from gradcli.errors import GradcliError, closest, value_hint
 from gradcli.limits import LIMITS
 from gradcli.ops.common import broadcast_shapes
-from gradcli.autodiff.op import FUNCTIONS, OPS, Op
-from gradcli.lang.parser import CONSTANTS, Expr, postorder
+from gradcli.autodiff.op import FUNCTIONS, KEYWORD_SPELLINGS, OPS, Op
+from gradcli.lang.parser import CONSTANTS, Expr, postorder, spelling
 
 _NUMERIC_ERRORS = (ValueError, IndexError, ZeroDivisionError, OverflowError, np.linalg.LinAlgError)
 
@@ -49,8 +49,8 @@ def evaluate(tree: Expr, env: Mapping[str, Tensor], *, source: str = "",
                 with source_span(node.span):
                     value = _apply(node, kids, kws, env)
             except GradcliError as err:
-                if err.span is None:
-                    err.span = node.span
+                if err.span is None:  # a method's errors point at its name, not at its receiver
+                    err.span = node.name_span if node.text.startswith(".") else node.span
                 raise err.with_source(source) from None
             except MemoryError:
                 raise GradcliError("not enough memory for this sub-expression", kind="limit",
@@ -110,14 +110,21 @@ def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor]) -> Any:
 def function_of(node: Expr) -> Op:
     """The operation a call node names, or an error pointing at the unknown name."""
     op = FUNCTIONS.get(node.value)
-    if op is None:
-        hint = closest(node.value, FUNCTIONS)
-        message = f"unknown function {node.value!r}"
-        if hint:
-            message += f": did you mean {hint!r}?"
-        raise GradcliError(message + " (gradcli ops lists them all)", kind="name",
-                           span=(node.span[0], node.span[0] + len(node.value)))
-    return op
+    method = node.text.startswith(".")
+    if op is not None and (op.is_method or not method):
+        return op
+    hint = closest(node.value, [n for n, o in FUNCTIONS.items() if o.is_method or not method])
+    if method and op is not None:
+        message = f"{node.value}() is not a method: call it as {op.signature}" + (
+            ", which makes a new array" if op.constructor else "")
+    elif method:
+        message = f".{node.value}() is not a method gradcli has" + (f": did you mean .{hint}()?" if hint else "")
+    elif node.text:
+        prefix = node.text.rpartition(".")[0]
+        message = f"{node.text} is not a function gradcli has" + (f": did you mean {prefix}.{hint}?" if hint else "")
+    else:
+        message = f"unknown function {node.value!r}" + (f": did you mean {hint!r}?" if hint else "")
+    raise GradcliError(message + " (gradcli ops lists them all)", kind="name", span=node.name_span)
 
 
 def check_functions(tree: Expr, source: str) -> None:
@@ -132,20 +139,64 @@ def check_functions(tree: Expr, source: str) -> None:
 
 def _call(node: Expr, kids: list, kws: dict) -> Tensor:
     op = function_of(node)
-    for key in kws:
-        if key not in op.keywords:
-            allowed = ", ".join(op.keywords) or "none"
-            raise GradcliError(f"{node.value}() takes no keyword {key!r} (keywords: {allowed})", kind="syntax")
-    params = {k: _axis(v) for k, v in kws.items()}
     if op.constructor:
+        if kws:
+            raise GradcliError(f"{node.value}() takes no keyword {next(iter(kws))!r}", kind="syntax")
         dims = tuple(_whole(k, "a size") for k in _flatten(kids))
         if not dims or any(d < 0 for d in dims) or (op.max_sizes is not None and len(dims) > op.max_sizes):
             raise GradcliError(f"{op.signature}: give the size as whole numbers", kind="value")
         return call(op, shape=dims)
-    if op.arity is not None and len(kids) != op.arity:
-        raise GradcliError(f"{op.signature} takes {op.arity} argument{'s' if op.arity != 1 else ''}, "
-                           f"not {len(kids)}", kind="syntax")
-    return _applied(op, kids, params)
+    inputs, params = bind(op, node, kids, kws)
+    kids.clear()
+    return _applied(op, inputs, params)
+
+
+def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
+    """The tensor inputs and the parameters of a call of op: (inputs, params).
+
+    PyTorch's keyword names (dim=, keepdim=, correction=, unbiased=) stand beside numpy's;
+    a value past the tensor inputs is the first keyword (x.sum(0) is x.sum(axis=0)); an
+    input may be named (clamp(x, min=0)) and one left out takes its default; a PyTorch
+    spelling (x.std(), torch.std) brings PyTorch's defaults where they differ from numpy's.
+    """
+    count = len(args) if op.arity is None else op.arity
+    inputs: list = list(args[:count])
+    params: dict[str, Any] = {}
+    if len(args) > count:
+        if len(args) > count + min(op.positional, len(op.keywords)):
+            raise _arity_error(op, len(args))
+        params.update(zip(op.keywords, args[count:]))
+    for key, value in keywords.items():
+        if key in op.inputs[1:]:
+            slot = op.inputs.index(key)
+            inputs.extend([None] * (slot + 1 - len(inputs)))
+            if inputs[slot] is not None:
+                raise GradcliError(f"{node.value}() is given {key!r} twice", kind="syntax")
+            inputs[slot] = value
+            continue
+        name = KEYWORD_SPELLINGS.get(key, key) if key not in op.keywords else key
+        if name not in op.keywords:
+            allowed = ", ".join(op.spellings()) or "none"
+            raise GradcliError(f"{node.value}() takes no keyword {key!r} (keywords: {allowed})", kind="syntax")
+        if name in params:
+            also = f" (as {key!r} too)" if key != name else ""
+            raise GradcliError(f"{node.value}() is given {name!r} twice{also}", kind="syntax")
+        params[name] = value
+    inputs.extend([None] * (count - len(inputs)))
+    for slot, name in enumerate(op.inputs):
+        if inputs[slot] is None and name in op.optional:
+            inputs[slot] = Tensor(op.optional[name])
+    if any(i is None for i in inputs):
+        raise _arity_error(op, sum(i is not None for i in inputs))
+    params = {k: _axis(v) if k == "axis" else _whole(v, k) for k, v in params.items()}
+    if spelling(node) == "torch":
+        params = {**op.torch_defaults, **params}
+    return inputs, params
+
+
+def _arity_error(op: Op, given: int) -> GradcliError:
+    return GradcliError(f"{op.signature} takes {op.arity} argument{'s' if op.arity != 1 else ''}, "
+                        f"not {given}", kind="syntax")
 
 
 def _applied(op: Op, kids: list, params: dict) -> Tensor:

@@ -146,6 +146,14 @@ class Op:
     selector: the first input chooses, entry by entry, which of the others passes (where),
         so a gradient it masks out is still computed for the branch not taken
     max_sizes: most whole numbers a constructor takes (eye(n, m): 2)
+    aliases: the other names it is called by (PyTorch's and numpy's among them); every
+        public operation that takes a tensor first is a method of any value as well
+    keywords: its parameters a call may name (PyTorch's names in KEYWORD_SPELLINGS come
+        free); the first `positional` of them may also follow the tensor inputs without a
+        name (x.sum(0)); norm takes none so, as torch's x.norm(2) means p=2, not an axis
+    inputs: names a call may give its tensor inputs by (clamp(x, min=0)); optional: the
+        value of an input a call leaves out; method: whether x.name() calls it; torch_defaults: parameters a PyTorch spelling
+        (a method, torch., F.) sets where PyTorch's default differs from numpy's
     """
 
     name: str
@@ -174,6 +182,11 @@ class Op:
     elementwise: bool | None = None
     selector: bool = False
     max_sizes: int | None = None
+    positional: int = 1
+    method: bool = True
+    inputs: tuple[str, ...] = ()
+    optional: dict[str, float] = field(default_factory=dict, compare=False)
+    torch_defaults: dict[str, Any] = field(default_factory=dict, compare=False)
     ufunc: np.ufunc | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -201,6 +214,21 @@ class Op:
         if self.kink_check is not None and not any(k.noted for k in self.kinks):
             raise ValueError(f"operation {self.name!r} has a kink_check but documents no kink it fires at")
 
+        if set(self.optional) - set(self.inputs) or set(self.torch_defaults) - set(self.keywords):
+            raise ValueError(f"operation {self.name!r}: optional inputs and torch defaults must be declared "
+                             f"in inputs and keywords")
+
+    @property
+    def is_method(self) -> bool:
+        """Whether x.name(...) calls it: every public operation whose first argument is a tensor,
+        unless it says otherwise (where: torch's x.where(cond, y) would read x as the value)."""
+        return self.public and not self.constructor and self.method
+
+    def spellings(self) -> tuple[str, ...]:
+        """Every keyword a call may pass: its inputs' names, its keywords and their PyTorch names."""
+        torch_names = [k for k, v in KEYWORD_SPELLINGS.items() if v in self.keywords]
+        return (*self.inputs[1:], *self.keywords, *torch_names)
+
     @property
     def is_primitive(self) -> bool:
         return self.composite is None
@@ -213,6 +241,9 @@ class Op:
             return self.torch_name
         return "".join(part.capitalize() for part in self.name.split("_")) + "Backward0"
 
+
+# PyTorch's keyword names beside numpy's: an operation that takes axis= takes dim= too.
+KEYWORD_SPELLINGS = {"dim": "axis", "keepdim": "keepdims", "correction": "ddof", "unbiased": "ddof"}
 
 OPS: dict[str, Op] = {}  # every operation by name
 FUNCTIONS: dict[str, Op] = {}  # what an expression may call: public names and aliases

@@ -5,7 +5,12 @@ power, spans are character offsets, and deep or huge inputs fail with a clear er
 
 Precedence, lowest first: comparisons; + -; * / @; unary - +; ** and ^ (right
 associative; a unary operator binds looser, so -x**2 is -(x**2)); then calls,
-indexing and `.T`.
+indexing, `.T` and method calls.
+
+PyTorch's and numpy's spellings are syntax here: `x.sum(dim=0)` is the call `sum(x,
+dim=0)`, and `torch.sin(x)`, `F.relu(x)`, `np.exp(x)` call `sin`, `relu`, `exp`. A call
+node keeps how its name was written (`text`), because the spelling decides a default
+where PyTorch and numpy disagree (see SPELLINGS).
 
 The tokenizer, the parser and the printer stay in one module because they read one
 operator table (spelling, precedence, associativity); apart, each would need its copy.
@@ -32,6 +37,12 @@ SYMBOLS = {name: token for token, (name, _, _) in BINARY.items() if token != "^"
 PRECEDENCE = {name: left for _, (name, left, _) in BINARY.items()}
 UNARY_POWER = 40
 CONSTANTS = {"pi": 3.141592653589793, "e": 2.718281828459045}
+BOOLEANS = {"True": 1.0, "False": 0.0}  # for keywords such as keepdim=True
+# The module prefixes that name gradcli's functions, and whose conventions each follows.
+SPELLINGS = {"torch": "torch", "torch.nn.functional": "torch", "nn.functional": "torch", "F": "torch",
+             "torch.linalg": "torch", "torch.special": "torch", "np": "numpy", "numpy": "numpy",
+             "np.linalg": "numpy", "numpy.linalg": "numpy"}
+MODULES = {prefix.split(".")[0] for prefix in SPELLINGS}
 LOOKALIKES = {"−": "-", "–": "-", "×": "*", "·": "*", "÷": "/", "＊": "*", "＋": "+", "（": "(", "）": ")",
               "，": ",", "²": "**2", "³": "**3"}
 
@@ -51,6 +62,10 @@ class Expr:
     binary (value: an operation name, args: left, right), call (value: function name,
     args, keywords), index (args: target, *items), slice (args: start, stop, step; any
     may be None), attr (value: "T"), list (args: items), tuple (args: items).
+
+    A call's text is its name as written when that is not the plain name: "torch.sin" for
+    a module prefix, ".sum" for a method (whose receiver is then args[0]); name_span is
+    where the name stands, which errors about the function point at.
     """
 
     kind: str
@@ -58,7 +73,8 @@ class Expr:
     value: Any = None
     args: tuple[Expr | None, ...] = ()
     keywords: tuple[tuple[str, Expr], ...] = field(default=())
-    text: str = ""  # the source text of a number, so `x[1]` reads as the integer 1
+    text: str = ""  # the source text of a number, so `x[1]` reads as the integer 1; see calls above
+    name_span: Span | None = None
 
 
 @dataclass(frozen=True)
@@ -165,7 +181,11 @@ class _Parser:
             self.advance()
             return Expr("num", tok.span, float(tok.text), text=tok.text)
         if tok.kind == "name":
+            if tok.text in MODULES and self.qualified_length():
+                return self.qualified()
             self.advance()
+            if tok.text in BOOLEANS:
+                return Expr("num", tok.span, BOOLEANS[tok.text], text=tok.text)
             if self.at("("):
                 return self.call(tok)
             return Expr("name", tok.span, tok.text)
@@ -201,7 +221,34 @@ class _Parser:
             items.append(self.expression())
         return items
 
-    def call(self, name: Token) -> Expr:
+    def qualified_length(self) -> int:
+        """Tokens in a dotted name here (torch.nn.functional.relu) that calls a function or is
+        a constant (np.pi); 0 when there is none (a variable F with F.T is one)."""
+        end = self.pos + 1
+        while self.tokens[end].text == "." and self.tokens[end + 1].kind == "name":
+            end += 2
+        last = self.tokens[end - 1].text
+        if end == self.pos + 1:
+            return 0
+        if self.tokens[end].text == "(" or (end == self.pos + 3 and last in CONSTANTS):
+            return end - self.pos
+        return 0
+
+    def qualified(self) -> Expr:
+        parts = [self.advance() for _ in range(self.qualified_length())][::2]
+        first, last = parts[0], parts[-1]
+        span = (first.span[0], last.span[1])
+        prefix = ".".join(p.text for p in parts[:-1])
+        if prefix not in SPELLINGS:
+            known = ", ".join(f"{p}." for p in SPELLINGS)
+            raise self.error(f"{prefix}.{last.text} is not a function gradcli has: {prefix}. is not a prefix it "
+                             f"knows ({known})", span)
+        if not self.at("("):
+            return Expr("name", span, last.text)  # np.pi
+        return self.call(last, text=f"{prefix}.{last.text}", name_span=span)
+
+    def call(self, name: Token, *, receiver: Expr | None = None, text: str = "",
+             name_span: Span | None = None) -> Expr:
         opener = self.advance()
         args: list[Expr] = []
         keywords: list[tuple[str, Expr]] = []
@@ -221,7 +268,11 @@ class _Parser:
                 break
             self.advance()
         end = self.expect(")", opener)
-        return Expr("call", (name.span[0], end.span[1]), name.text, tuple(args), tuple(keywords))
+        if receiver is not None:
+            return Expr("call", (self.extent(receiver)[0], end.span[1]), name.text, (receiver, *args),
+                        tuple(keywords), f".{name.text}", name.span)
+        name_span = name_span or name.span
+        return Expr("call", (name_span[0], end.span[1]), name.text, tuple(args), tuple(keywords), text, name_span)
 
     def postfix(self, expr: Expr) -> Expr:
         while True:
@@ -239,10 +290,13 @@ class _Parser:
                 if attr.kind != "name":
                     raise self.error("expected a name after '.'", attr.span)
                 self.advance()
-                if attr.text != "T":
-                    raise self.error(f"unknown attribute {attr.text!r}: only .T (transpose) is allowed",
-                                     attr.span)
-                expr = Expr("attr", (self.extent(expr)[0], attr.span[1]), "T", (expr,))
+                if self.at("("):
+                    expr = self.call(attr, receiver=expr)
+                elif attr.text == "T":
+                    expr = Expr("attr", (self.extent(expr)[0], attr.span[1]), "T", (expr,))
+                else:
+                    raise self.error(f"unknown attribute {attr.text!r}: only .T (transpose) is allowed; "
+                                     f"a method needs brackets, as in .sum()", attr.span)
             else:
                 return expr
 
@@ -288,6 +342,13 @@ def parse(source: str) -> Expr:
             message += ": use == to compare"
         raise parser.error(message, tok.span)
     return tree
+
+
+def spelling(call: Expr) -> str:
+    """Whose conventions a call follows: "torch" (a method, torch., F.), "numpy" (np.) or "" (plain)."""
+    if call.text.startswith("."):
+        return "torch"
+    return SPELLINGS.get(call.text.rpartition(".")[0], "")
 
 
 def children(e: Expr) -> Iterator[Expr]:
@@ -360,8 +421,13 @@ def unparse(root: Expr) -> str:
             sym = SYMBOLS[node.value]
             return (f"{lt} {sym} {rt}" if prec <= 20 or sym == "@" else f"{lt}{sym}{rt}"), prec
         if k == "call":
-            args = [t for t, _ in kids] + [f"{name}={t}" for name, (t, _) in kws]
-            return f"{node.value}({', '.join(args)})", 100
+            method = node.text.startswith(".")
+            args = ", ".join([t for t, _ in kids[method:]] + [f"{name}={t}" for name, (t, _) in kws])
+            if method:
+                receiver, prec = kids[0]
+                bare = prec == 100 and node.args[0].kind != "num"
+                return (receiver if bare else f"({receiver})") + f"{node.text}({args})", 100
+            return f"{node.text or node.value}({args})", 100
         if k == "index":
             (target, tp), *items = kids
             if tp < 100:

@@ -91,19 +91,21 @@ def _maximum_backward(n, g, larger=True):
     return g * m, g * (1.0 - m)
 
 
-binary("add", "+", np.add, lambda n, g: (g, g), lambda sp, a, b: a + b, "sum", saves="none", local=("1", "1"))
+binary("add", "+", np.add, lambda n, g: (g, g), lambda sp, a, b: a + b, "sum", saves="none", local=("1", "1"),
+       aliases=("add",))
 binary("sub", "-", np.subtract, lambda n, g: (g, -g if n.needs[1] else None), lambda sp, a, b: a - b,
-       "difference", saves="none", local=("1", "-1"))
+       "difference", saves="none", local=("1", "-1"), aliases=("sub", "subtract"))
 binary("mul", "*", np.multiply,
        lambda n, g: (factor_cotangent(n, g, 0, n.y) if n.needs[0] else None,
                      factor_cotangent(n, g, 1, n.x) if n.needs[1] else None),
-       lambda sp, a, b: a * b, "product", local=("b", "a"))
+       lambda sp, a, b: a * b, "product", local=("b", "a"), aliases=("mul", "multiply"))
 binary("div", "/", np.divide,
        lambda n, g: (g / n.y if n.needs[0] else None, -(g * n.x) / (n.y * n.y) if n.needs[1] else None),
-       lambda sp, a, b: a / b, "quotient", domain=("real", "nonzero"), local=("1/b", "-a/b**2"))
+       lambda sp, a, b: a / b, "quotient", domain=("real", "nonzero"), local=("1/b", "-a/b**2"),
+       aliases=("div", "divide", "true_divide"))
 binary("pow", "**", np.power, _pow_backward, lambda sp, a, b: a ** b,
        "power a**b (also a^b and pow(a, b)); a numeric exponent gets no gradient",
-       domain=("positive", "real"), aliases=("pow",), local=("b*a**(b - 1)", "out*log(a)"),
+       domain=("positive", "real"), aliases=("pow", "power"), local=("b*a**(b - 1)", "out*log(a)"),
        kinks=(Kink((0.0, 0.0), (0.0, 0.0), note="d/dx x**0 = 0 at x = 0"),),
        kink_check=KinkCheck(_zero_to_the_zero, "has base 0 and exponent 0{where}: gradcli uses d/dx x**0 = 0 "
                             "(x**0 is 1 everywhere, as PyTorch); the formula b*x**(b - 1) would give "
@@ -123,12 +125,14 @@ for _name, _symbol, _fn, _rel in (
     ("lt", "<", np.less, "Lt"), ("le", "<=", np.less_equal, "Le"), ("gt", ">", np.greater, "Gt"),
     ("ge", ">=", np.greater_equal, "Ge"), ("eq", "==", np.equal, "Eq"), ("ne", "!=", np.not_equal, "Ne"),
 ):
+    _numpy_name = _fn.__name__  # less, greater_equal, ...
     primitive(
         name=_name, doc=f"1.0 where a {_symbol} b else 0.0 (a mask for where; no gradient)",
         signature=f"a {_symbol} b", family="comparison",
         forward=lambda a, b, _fn=_fn: _fn(a, b).astype(np.float64), shape=broadcast_shapes,
         sympy=sympy_elementwise(lambda sp, a, b, _rel=_rel: sp.Piecewise((1, getattr(sp, _rel)(a, b)), (0, True))),
         samples=pair_samples(), differentiable=False, arity=2, symbol=_symbol, elementwise=True,
+        aliases=(_name, _numpy_name),
     )
 
 
@@ -147,7 +151,8 @@ primitive(
     samples=(Sample(((3,), (3,), (3,)), ("mask", "real", "real")),
              Sample(((2, 3), (3,), ()), ("mask", "real", "real"))),
     words=Words(("cond", "a", "b"), (None, "where(cond, 1, 0)", "where(cond, 0, 1)")),
-    arity=3, elementwise=True, selector=True,
+    # NOTE: torch's x.where(cond, y) is where(cond, x, y): a method taking x as the condition would mislead.
+    arity=3, elementwise=True, selector=True, method=False,
 )
 
 
@@ -166,8 +171,9 @@ def _on_bound(node):
 
 
 primitive(
-    name="clip", doc="x limited to [lo, hi] (gradient 1 on the bounds, as torch.clamp)",
-    signature="clip(x, lo, hi)", family="binary",
+    name="clip", doc="x limited to [min, max], either bound may be left out (gradient 1 on the bounds, as "
+    "torch.clamp)", signature="clip(x, min, max)", family="binary", aliases=("clamp",),
+    inputs=("x", "min", "max"), optional={"min": -np.inf, "max": np.inf},
     forward=lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi), backward=_clip_backward,
     shape=_where_shape, torch_name="ClampBackward1",
     # NOTE: hi wins when lo > hi, as numpy's minimum(maximum(x, lo), hi) and torch.clamp do.

@@ -43,7 +43,7 @@ def _zero_rule(n: Any, g: Any) -> tuple:
 
 
 unary("neg", np.negative, lambda n, g: (-g,), lambda sp, x: -x,
-      "negation, -x", saves="none", local="-1")
+      "negation, -x", saves="none", local="-1", aliases=("negative",))
 unary("exp", np.exp, lambda n, g: (g * n.ans,), lambda sp, x: sp.exp(x),
       "e to the power x", saves="output", local="out")
 unary("log", np.log, lambda n, g: (g / n.x,), lambda sp, x: sp.log(x),
@@ -57,13 +57,13 @@ unary("sqrt", np.sqrt, lambda n, g: (g / (n.ans * 2.0),), lambda sp, x: sp.sqrt(
       "square root (gradient inf at 0)", domain="positive", saves="output", local="1/(2*out)",
       kinks=(Kink((0.0,), (np.inf,), note="sqrt'(0) = 1/(2*0) = inf", noted=False),))
 unary("abs", np.abs, lambda n, g: (g * F.sign(n.x),), lambda sp, x: sp.Abs(x),
-      "absolute value (gradient 0 at 0)", domain="nonzero", local="sign(x)",
+      "absolute value (gradient 0 at 0)", domain="nonzero", local="sign(x)", aliases=("absolute",),
       kinks=(Kink((0.0,), (0.0,), note="|x|' = sign(0) = 0, as PyTorch"),),
       kink_check=KinkCheck(first_input_at_zero, "is evaluated at 0{where}, where it has no derivative: gradcli "
                            "uses sign(0) = 0 (as PyTorch); the one-sided derivatives are -1 and +1, and any "
                            "value in [-1, 1] is a subgradient"))
 unary("sign", np.sign, _zero_rule, lambda sp, x: sp.sign(x),
-      "sign of x: -1, 0 or 1 (gradient 0)", saves="none", domain="nonzero", local="0",
+      "sign of x: -1, 0 or 1 (gradient 0)", saves="none", domain="nonzero", local="0", aliases=("sgn",),
       kinks=(Kink((0.0,), (0.0,), note="sign has gradient 0 everywhere", noted=False),))
 unary("sin", np.sin, lambda n, g: (g * F.cos(n.x),), lambda sp, x: sp.sin(x), "sine",
       local="cos(x)")
@@ -84,7 +84,7 @@ unary("cosh", np.cosh, lambda n, g: (g * F.sinh(n.x),), lambda sp, x: sp.cosh(x)
 unary("tanh", np.tanh, lambda n, g: (g * (1.0 - n.ans * n.ans),),
       lambda sp, x: sp.tanh(x), "hyperbolic tangent", saves="output", local="1 - out**2")
 unary("sigmoid", _sigmoid, lambda n, g: (g * (n.ans * (1.0 - n.ans)),),
-      lambda sp, x: 1 / (1 + sp.exp(-x)), "logistic function 1 / (1 + exp(-x))", saves="output",
+      lambda sp, x: 1 / (1 + sp.exp(-x)), "logistic function 1 / (1 + exp(-x))", saves="output", aliases=("expit",),
       local="out*(1 - out)")
 unary("relu", lambda x: np.maximum(x, 0.0), lambda n, g: (g * F.gt(n.x, 0.0),),
       lambda sp, x: sp.Piecewise((x, x > 0), (0, True)),
@@ -96,3 +96,5 @@ unary("relu", lambda x: np.maximum(x, 0.0), lambda n, g: (g * F.gt(n.x, 0.0),),
 unary("softplus", lambda x: np.logaddexp(0.0, x), lambda n, g: (g * F.sigmoid(n.x),),
       lambda sp, x: sp.log(1 + sp.exp(x)), "log(1 + exp(x)), computed without overflow",
       local="sigmoid(x)")
+primitive(name="square", doc="x**2", signature="square(x)", family="elementwise",
+          composite=lambda x: F.pow(x, 2.0), samples=tuple(Sample((s,)) for s in SAMPLE_SHAPES))

@@ -105,7 +105,7 @@ primitive(name="matmul", doc="matrix product a @ b (numpy's matmul; dot is the s
           shape=_matmul_shape, sympy=lambda sp, a, b: np.asarray(np.matmul(a, b), dtype=object),
           samples=(Sample(((3,), (3,))), Sample(((2, 3), (3,))), Sample(((3,), (3, 2))),
                    Sample(((2, 3), (3, 4))), Sample(((2, 2, 3), (3, 2)))),
-          torch_name=_matmul_name, arity=2, symbol="@", aliases=("matmul", "dot"),
+          torch_name=_matmul_name, arity=2, symbol="@", aliases=("matmul", "dot", "mm", "mv", "bmm"),
           words=Words(("a", "b"), vjp=("g @ {b}ᵀ", "{a}ᵀ @ g")))
 
 
@@ -206,6 +206,7 @@ primitive(name="inv", doc="inverse of a square matrix", signature="inv(x)", fami
           forward=_inv, backward=lambda n, g: (-(n.ans.mT @ g @ n.ans.mT),), shape=_square,
           sympy=lambda sp, x: _sympy_matrix_fn(x, _inverse), saves="output",
           samples=(Sample(((2, 2),), "spd"), Sample(((3, 3),), "spd")), torch_name="LinalgInvExBackward0",
+          aliases=("inverse",),
           words=Words(("x",), vjp=("-{out}ᵀ @ g @ {out}ᵀ",)))
 
 

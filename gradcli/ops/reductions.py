@@ -24,6 +24,10 @@ def _prepare(shape, axis=None, keepdims=False):
     return {"axis": normalize_axes(axis, len(shape)), "keepdims": bool(keepdims)}
 
 
+def _prepare_ddof(shape, axis=None, keepdims=False, ddof=0):
+    return {**_prepare(shape, axis, keepdims), "ddof": int(ddof)}
+
+
 def _spread(n, g):
     """g (reduced shape, maybe batched) broadcast back over the reduced axes of the input."""
     shape = n.in_shapes[0]
@@ -63,14 +67,14 @@ def _sympy_add(sp, xs):
 
 
 def reduction(name, forward, backward, sympy, doc, *, vjp, saves="inputs", kinks=(), kink_check=None,
-              domain="real"):
+              domain="real", aliases=(), **fields):
     """vjp: in words, what x receives from the upstream gradient g ({x}, {out}: sub-expressions)."""
     primitive(name=name, doc=doc, signature=f"{name}(x, axis=None)", family="reduction",
               forward=lambda x, axis, keepdims: forward(x, axis, keepdims), backward=backward,
-              shape=reduced_shape, sympy=_sympy_reduce(sympy), prepare=_prepare, keywords=("axis",),
+              shape=reduced_shape, sympy=_sympy_reduce(sympy), prepare=_prepare, keywords=("axis", "keepdims"),
               samples=tuple(Sample(s.shapes, domain, s.params) for s in REDUCTION_SAMPLES),
               words=Words(("x",), vjp=(vjp,)), saves=saves, kinks=kinks, kink_check=kink_check,
-              torch_name=_name(name.capitalize()))
+              torch_name=_name(name.capitalize()), aliases=aliases, **fields)
 
 
 def _size(shape, axis):
@@ -190,11 +194,13 @@ reduction("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepd
           kinks=(Kink(([0.0, 2.0, 3.0],), ([6.0, 0.0, 0.0],), note="one zero entry", noted=False),))
 reduction("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), _extreme_backward,
           lambda sp, xs: sp.Max(*xs), "largest entry (ties share the gradient evenly)", saves="both",
+          aliases=("amax",),
           vjp="g, to the entries equal to the maximum (shared evenly at a tie)",
           kinks=(Kink(([1.0, 3.0, 3.0],), ([0.0, 0.5, 0.5],), note="a tie shares the gradient"),),
           kink_check=_extreme_note(_tied_extremes(np.max)))
 reduction("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), _extreme_backward,
           lambda sp, xs: sp.Min(*xs), "smallest entry (ties share the gradient evenly)", saves="both",
+          aliases=("amin",),
           vjp="g, to the entries equal to the minimum (shared evenly at a tie)",
           kinks=(Kink(([2.0, 2.0, 3.0],), ([0.5, 0.5, 0.0],), note="a tie shares the gradient"),),
           kink_check=_extreme_note(_tied_extremes(np.min)))
@@ -210,15 +216,16 @@ def _norm(x, axis, keepdims):
 
 reduction("norm", _norm,
           _norm_backward, lambda sp, xs: sp.sqrt(_sympy_add(sp, [v ** 2 for v in xs])),
-          "Euclidean (L2) norm (gradient 0 at the zero vector)", saves="both", domain="nonzero",
+          "Euclidean (L2) norm (gradient 0 at the zero vector)", saves="both", domain="nonzero", positional=0,
+          aliases=("vector_norm",),
           vjp="g × {x} / {out} (0 at the zero vector)",
           kinks=(Kink(([0.0, 0.0],), ([0.0, 0.0],), note="the zero vector gets gradient 0"),),
           kink_check=KinkCheck(_zero_vector, "is the norm of a zero vector{where}, where it has no derivative: "
                                "gradcli uses the gradient 0 (as PyTorch); any vector of length at most 1 is a "
                                "subgradient there"))
-# NOTE: the gradient is softmax(x), computed from x itself: PyTorch's exp(x - ans) loses
-# digits once |ans| is so large that ans - max(x) rounds away (|x| ~ 1e16 and beyond).
 def _logsumexp_backward(n, g):
+    # NOTE: softmax(x), computed from x itself: PyTorch's exp(x - ans) loses digits once
+    # |ans| is so large that ans - max(x) rounds away (|x| ~ 1e16 and beyond).
     weights = F.softmax(n.x, axis=n.params["axis"])
     if np.any(np.isposinf(n.ans.data)):
         # With an entry +inf, softmax is nan throughout; exp(x - inf) gives finite entries 0
@@ -246,24 +253,16 @@ def _centred(x, axis):
     return residual - np.sum(residual, axis=axis, keepdims=True) / size
 
 
-def _var(x, axis, keepdims):
+def _var(x, axis, keepdims, ddof):
     centred = _centred(x, axis)
-    return np.sum(centred * centred, axis=axis, keepdims=keepdims) / _size(x.shape, axis)
+    return np.sum(centred * centred, axis=axis, keepdims=keepdims) / (_size(x.shape, axis) - ddof)
 
 
 def _var_backward(n, g):
-    """PyTorch's var_backward: g × 2 (x - mean) / count (g spread over the reduced axes)."""
+    """PyTorch's var_backward: g × 2 (x - mean) / (count - ddof), g spread over the reduced axes."""
     x, axis = n.x, n.params["axis"]
-    return (g * (x - F.mean(x, axis=axis, keepdims=True)) * (2.0 / _count(n)),)
-
-
-def _sympy_var(sp, xs):
-    mean = _sympy_add(sp, xs) / len(xs)
-    return _sympy_add(sp, [(v - mean) ** 2 for v in xs]) / len(xs)
-
-
-reduction("var", _var, lambda n, g: _var_backward(n, _spread(n, g)), _sympy_var, "variance (population, ddof=0, as numpy)",
-          vjp="g × 2 ({x} - mean({x})) / count")
+    divisor = _count(n) - n.params["ddof"]  # 0 for one entry with ddof=1: 2/0 = inf, as numpy and PyTorch
+    return (g * (x - F.mean(x, axis=axis, keepdims=True)) * (2.0 / divisor if divisor else math.inf),)
 
 
 def _std_backward(n, g):
@@ -274,10 +273,35 @@ def _std_backward(n, g):
     return _var_backward(n, F.where(F.eq(ans, 0.0), 0.0, _spread(n, g) / (2.0 * ans)))
 
 
-reduction("std", lambda x, axis, keepdims: np.sqrt(_var(x, axis, keepdims)), _std_backward,
-          lambda sp, xs: sp.sqrt(_sympy_var(sp, xs)),
-          "standard deviation (population, ddof=0, as numpy; gradient 0 where all entries are equal)",
-          saves="both", vjp="g × ({x} - mean({x})) / (count × {out}) (0 where the entries are equal)",
+def _sympy_spread(root):
+    def rule(sp, x, axis, keepdims, ddof):
+        def combine(sp, xs):
+            mean = _sympy_add(sp, xs) / len(xs)
+            var = _sympy_add(sp, [(v - mean) ** 2 for v in xs]) / (len(xs) - ddof)
+            return sp.sqrt(var) if root else var
+        return _sympy_reduce(combine)(sp, x, axis, keepdims)
+    return rule
+
+
+def _divisor_doc(name):
+    return (f"divided by n - ddof: ddof=0 as numpy for {name}(x) and np.{name}, 1 as PyTorch for x.{name}() and "
+            f"torch.{name} (ddof=, correction=, unbiased= choose)")
+
+
+SPREAD_SAMPLES = REDUCTION_SAMPLES + (Sample(((2, 3),), params={"axis": 1, "ddof": 1}),)
+primitive(name="var", doc="variance, " + _divisor_doc("var"), signature="var(x, axis=None)", family="reduction",
+          forward=_var, backward=lambda n, g: _var_backward(n, _spread(n, g)), shape=reduced_shape,
+          sympy=_sympy_spread(root=False), prepare=_prepare_ddof, keywords=("axis", "keepdims", "ddof"),
+          torch_defaults={"ddof": 1}, torch_name=_name("Var"), samples=SPREAD_SAMPLES,
+          words=Words(("x",), vjp=("g × 2 ({x} - mean({x})) / (count - ddof)",)))
+primitive(name="std", doc="standard deviation, " + _divisor_doc("std") + "; gradient 0 where all entries are equal",
+          signature="std(x, axis=None)", family="reduction",
+          forward=lambda x, axis, keepdims, ddof: np.sqrt(_var(x, axis, keepdims, ddof)), backward=_std_backward,
+          shape=reduced_shape, sympy=_sympy_spread(root=True), prepare=_prepare_ddof,
+          keywords=("axis", "keepdims", "ddof"), torch_defaults={"ddof": 1}, torch_name=_name("Std"),
+          samples=SPREAD_SAMPLES, saves="both",
+          words=Words(("x",), vjp=("g × ({x} - mean({x})) / ((count - ddof) × {out}) (0 where the entries are "
+                                   "equal)",)),
           kinks=(Kink(([1.0, 1.0, 1.0],), ([0.0, 0.0, 0.0],), note="equal entries get gradient 0"),
                  Kink(([0.1, 0.1, 0.1],), ([0.0, 0.0, 0.0],), note="equal entries whose sum rounds")),
           kink_check=KinkCheck(_equal_entries, "is the standard deviation of equal entries{where}, where it has "

@@ -83,7 +83,7 @@ primitive(name="permute", doc="reorder the trailing axes", signature="permute(x)
           words=_g_words("g, with the axes put back in their order"),
           samples=(Sample(((2, 3, 4),), params={"perm": (2, 0, 1)}),))
 primitive(name="transpose", doc="reverse the axes (x.T); a vector is left as it is",
-          signature="transpose(x)", family="linalg",
+          signature="transpose(x)", family="linalg", aliases=("t",),
           composite=lambda x: F.permute(x, perm=tuple(reversed(range(x.ndim)))) if x.ndim > 1 else x,
           samples=(Sample(((2, 3),)), Sample(((3,),)), Sample(((2, 3, 4),))))
 
@@ -174,6 +174,10 @@ def _constructor(name: str, forward, shape, doc: str, signature: str, max_sizes:
               differentiable=False, constructor=True, arity=0, max_sizes=max_sizes)
 
 
+for _name, _fill in (("zeros_like", np.zeros_like), ("ones_like", np.ones_like)):
+    primitive(name=_name, doc=f"an array of {_name[:-5]} shaped like x (no gradient flows to x)",
+              signature=f"{_name}(x)", family="constant", forward=_fill, shape=lambda s: s, differentiable=False,
+              samples=(Sample(((2, 3),)),), elementwise=True)
 _constructor("zeros", lambda shape: np.zeros(shape), lambda shape: tuple(shape),
              "an array of zeros of the given shape", "zeros(n, ...)")
 _constructor("ones", lambda shape: np.ones(shape), lambda shape: tuple(shape),

@@ -17,7 +17,8 @@ FAMILY_TITLES = {  # in the order they are shown
     "comparison": "Comparisons: masks of 0.0 and 1.0 for where(...), no gradient",
     "elementwise": "Elementwise functions",
     "binary": "Functions of several arrays, elementwise with broadcasting",
-    "reduction": "Reductions: of the whole array, or along axis= (an int or a tuple)",
+    "reduction": "Reductions: of the whole array, or along axis= or dim= (an int or a tuple); keepdims= or "
+                 "keepdim=True keeps the reduced axes",
     "linalg": "Linear algebra",
     "nn": "Neural-network functions",
     "constant": "Constant arrays: sizes as whole numbers",
@@ -30,12 +31,19 @@ SYNTAX = [
     {"signature": "x[i], m[i, j], m[:, 0], x[1:], x[::2]", "family": "syntax",
      "doc": "indexing and slicing, as numpy (negative indices count from the end)"},
     {"signature": "x.T", "family": "syntax", "doc": "transpose"},
+    {"signature": "x.sum(dim=0), (W @ x).tanh()", "family": "syntax",
+     "doc": "a method call: every function whose first argument is an array, called on it"},
+    {"signature": "torch.sin(x), F.relu(x), np.exp(x)", "family": "syntax",
+     "doc": "the prefixes torch., torch.nn.functional., nn.functional., F., torch.linalg., torch.special., np., "
+            "numpy., np.linalg. name the same functions; where PyTorch and numpy differ (std, var), the spelling "
+            "decides"},
+    {"signature": "True, False", "family": "syntax", "doc": "1 and 0, for keywords such as keepdim=True"},
     {"signature": "[a, b, ...]", "family": "syntax",
      "doc": "stack items along a new first axis: scalars give a vector, vectors a matrix"},
     {"signature": "pi, e", "family": "syntax", "doc": "the constants"},
 ]
 PRECEDENCE = ("Precedence, loosest first: comparisons; + -; * / @; unary - +; ** ^ (right-associative); "
-              "then calls, indexing and .T")
+              "then calls, indexing, .T and methods")
 
 
 def _rank(family: str) -> int:
@@ -44,20 +52,23 @@ def _rank(family: str) -> int:
 
 
 def catalog() -> list[dict[str, Any]]:
-    """One entry per operation a user can write: name, signature, family, doc, aliases."""
+    """One entry per operation a user can write: name, signature, family, doc, aliases, method."""
     entries = []
     for op in OPS.values():
         if not op.public:
             continue
+        called = op.aliases[0] if op.symbol else op.name
         entries.append({"name": op.name, "signature": op.signature, "family": op.family, "doc": op.doc,
-                        "aliases": list(op.aliases), "differentiable": op.differentiable})
+                        "aliases": list(op.aliases), "method": f".{called}()" if op.is_method and called else None,
+                        "differentiable": op.differentiable})
     entries.sort(key=lambda e: _rank(e["family"]))  # stable: registry order within a family
     return entries + SYNTAX
 
 
 def _call(entry: dict[str, Any]) -> str:
     aliases = [a for a in entry.get("aliases", ()) if a not in entry["signature"] and f"{a}(" not in entry["doc"]]
-    return entry["signature"] + (f"   also {', '.join(aliases)}" if aliases else "")
+    also = aliases + ([entry["method"]] if entry.get("method") else [])
+    return entry["signature"] + (f"   also {', '.join(also)}" if also else "")
 
 
 def render_catalog(entries: list[dict[str, Any]], console: Any) -> None:

@@ -1,0 +1,310 @@
+"""PyTorch's and numpy's spellings: methods, module prefixes, aliases, dim=/keepdim=, std's divisor.
+
+The parser and evaluator are tested directly (trees, spans, exact messages), the command line
+through the real app, and every spelling of every operation the registry lists against
+PyTorch: the same numbers and the same gradients in float64 (skipped without torch).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gradcli.api.evaluate import evaluate
+from gradcli.autodiff.engine import Tensor
+from gradcli.autodiff.op import FUNCTIONS, OPS
+from gradcli.errors import GradcliError
+from gradcli.lang.parser import parse, sexpr, unparse
+
+X = np.array([[1.0, 2.0, 4.0], [3.0, 5.0, 9.0]])
+
+
+def value(text: str, **env: np.ndarray) -> np.ndarray:
+    return evaluate(parse(text), {k: Tensor(v) for k, v in env.items()}).data
+
+
+def error(text: str, **env: np.ndarray) -> GradcliError:
+    with pytest.raises(GradcliError) as info:
+        evaluate(parse(text), {k: Tensor(v) for k, v in env.items()}, source=text)
+    return info.value
+
+
+# -- the parser ----------------------------------------------------------------------------
+@pytest.mark.parametrize("text,tree,canonical", [
+    ("x.sum()", "(sum x)", "x.sum()"),
+    ("(x**2).mean(dim=0, keepdim=True)", "(mean (pow x 2) dim=0 keepdim=1)", "(x**2).mean(dim=0, keepdim=True)"),
+    ("(W @ x).tanh().sum(0)", "(sum (tanh (matmul W x)) 0)", "(W @ x).tanh().sum(0)"),
+    ("x.T.pow(2)", "(pow (T x) 2)", "x.T.pow(2)"),
+    ("-x.exp()", "(neg (exp x))", "-x.exp()"),
+    ("torch.nn.functional.relu(x)", "(relu x)", "torch.nn.functional.relu(x)"),
+    ("F.softmax(x, dim=-1)", "(softmax x dim=(neg 1))", "F.softmax(x, dim=-1)"),
+    ("np.linalg.norm(x) * np.pi", "(mul (norm x) pi)", "np.linalg.norm(x)*pi"),
+    ("F.T + F", "(add (T F) F)", "F.T + F"),
+])
+def test_method_and_prefixed_calls_parse_to_the_plain_call(text, tree, canonical):
+    parsed = parse(text)
+    assert sexpr(parsed) == tree
+    assert unparse(parsed) == canonical
+    assert sexpr(parse(unparse(parsed))) == tree
+
+
+def test_a_method_call_spans_its_receiver_and_names_its_method():
+    call = parse("(x + 1).sum(dim=0)")
+    assert call.span == (0, 18) and call.name_span == (8, 11) and call.text == ".sum"
+    prefixed = parse("y * torch.sin(x)").args[1]
+    assert prefixed.span == (4, 16) and prefixed.name_span == (4, 13) and prefixed.text == "torch.sin"
+
+
+def test_true_and_false_are_numbers():
+    assert sexpr(parse("x.sum(keepdim=True) * False")) == "(mul (sum x keepdim=1) 0)"
+
+
+# -- values: keywords, positional axes, spellings ------------------------------------------
+@pytest.mark.parametrize("text,expected", [
+    ("x.sum()", np.sum(X)),
+    ("x.sum(0)", np.sum(X, axis=0)),
+    ("torch.sum(x, dim=1, keepdim=True)", np.sum(X, axis=1, keepdims=True)),
+    ("np.sum(x, axis=(0, 1), keepdims=True)", np.sum(X, axis=(0, 1), keepdims=True)),
+    ("x.mean(dim=(0, 1))", np.mean(X)),
+    ("x.amax(1) - x.amin(dim=0).sum()", np.max(X, axis=1) - np.min(X, axis=0).sum()),
+    ("x.softmax(dim=0)[1, 2]", np.exp(9.0) / (np.exp(4.0) + np.exp(9.0))),
+    ("F.log_softmax(x, 0)[0, 0]", 1.0 - np.log(np.exp(1.0) + np.exp(3.0))),
+    ("x.logsumexp(dim=1)", np.log(np.sum(np.exp(X), axis=1))),
+    ("x.clamp(min=2)", np.maximum(X, 2.0)),
+    ("x.clamp(max=4)", np.minimum(X, 4.0)),
+    ("x.clamp(2, 4)", np.clip(X, 2.0, 4.0)),
+    ("np.clip(x, 2, 4)", np.clip(X, 2.0, 4.0)),
+    ("x.pow(2).add(1).div(2).sub(x).neg()", -((X ** 2 + 1) / 2 - X)),
+    ("torch.mm(x, x.t())", X @ X.T),
+    ("torch.mv(x, x[0])", X @ X[0]),
+    ("x.square() - x.ones_like() + torch.zeros_like(x)", X ** 2 - 1),
+    ("np.power(x, 0.5).sum()", np.sum(np.sqrt(X))),
+    ("x.gt(2) + np.less_equal(x, 4)", (X > 2).astype(float) + (X <= 4.0)),
+])
+def test_pytorch_and_numpy_spellings_compute_the_same_as_numpy(text, expected):
+    np.testing.assert_allclose(value(text, x=X), expected, rtol=1e-15)
+
+
+@pytest.mark.parametrize("text,ddof", [
+    ("std(x)", 0), ("np.std(x)", 0), ("numpy.std(x)", 0), ("x.std()", 1), ("torch.std(x)", 1),
+    ("x.std(correction=0)", 0), ("x.std(unbiased=False)", 0), ("std(x, ddof=1)", 1), ("np.std(x, ddof=2)", 2),
+    ("torch.std(x, unbiased=True)", 1),
+])
+def test_the_spelling_decides_the_divisor_of_std_and_var(text, ddof):
+    np.testing.assert_allclose(value(text, x=X), np.std(X, ddof=ddof), rtol=1e-15)
+    np.testing.assert_allclose(value(text.replace("std", "var"), x=X), np.var(X, ddof=ddof), rtol=1e-15)
+
+
+def test_std_along_an_axis_keeps_the_spelling():
+    np.testing.assert_allclose(value("x.std(dim=1, keepdim=True)", x=X), np.std(X, axis=1, ddof=1, keepdims=True),
+                               rtol=1e-15)
+    np.testing.assert_allclose(value("np.var(x, 0)", x=X), np.var(X, axis=0), rtol=1e-15)
+
+
+def test_the_gradient_of_an_unbiased_std():
+    # d std / dx = (x - mean) / ((n - 1) std), by hand for x = (1, 2, 4): mean 7/3, std sqrt(7/3)
+    x = Tensor(np.array([1.0, 2.0, 4.0]), requires_grad=True)
+    evaluate(parse("x.std()"), {"x": x}).backward()
+    std = np.sqrt(7.0 / 3.0)
+    np.testing.assert_allclose(x.grad.data, (np.array([1.0, 2.0, 4.0]) - 7.0 / 3.0) / (2.0 * std), rtol=1e-15)
+
+
+# -- errors: exact messages, spans on the name ---------------------------------------------
+@pytest.mark.parametrize("text,message,span", [
+    ("x.summ()", ".summ() is not a method gradcli has: did you mean .sum()? (gradcli ops lists them all)", (2, 6)),
+    ("x.qqqq()", ".qqqq() is not a method gradcli has (gradcli ops lists them all)", (2, 6)),
+    ("torch.sinn(x)", "torch.sinn is not a function gradcli has: did you mean torch.sin? (gradcli ops lists them "
+     "all)", (0, 10)),
+    ("F.qqqq(x)", "F.qqqq is not a function gradcli has (gradcli ops lists them all)", (0, 6)),
+    ("x.zeros(2)", "zeros() is not a method: call it as zeros(n, ...), which makes a new array (gradcli ops "
+     "lists them all)", (2, 7)),
+    ("x.where(x, x)", "where() is not a method: call it as where(cond, a, b) (gradcli ops lists them all)", (2, 7)),
+    ("(x + 1).sum(dim=2)", "axis 2 is out of range for a value with 2 dimensions", (8, 11)),
+    ("x.sum(axis=0, dim=1)", "sum() is given 'axis' twice (as 'dim' too)", (2, 5)),
+    ("x.sum(foo=1)", "sum() takes no keyword 'foo' (keywords: axis, keepdims, dim, keepdim)", (2, 5)),
+    ("clip(x, 1, 2, min=0)", "clip() is given 'min' twice", (0, 20)),
+    ("x.norm(2)", "norm(x, axis=None) takes 1 argument, not 2", (2, 6)),
+    ("x.sum(0, 1)", "sum(x, axis=None) takes 1 argument, not 3", (2, 5)),
+])
+def test_errors_name_the_spelling_and_point_at_it(text, message, span):
+    err = error(text, x=X)
+    assert err.message == message
+    assert err.span == span
+
+
+def test_an_attribute_without_brackets_and_an_unknown_prefix_are_syntax_errors():
+    with pytest.raises(GradcliError) as info:
+        parse("x.sum + 1")
+    assert info.value.message == ("unknown attribute 'sum': only .T (transpose) is allowed; a method needs "
+                                  "brackets, as in .sum()")
+    assert info.value.span == (2, 5)
+    with pytest.raises(GradcliError) as info:
+        parse("torch.nn.relu(x)")
+    assert info.value.message.startswith("torch.nn.relu is not a function gradcli has: torch.nn. is not a "
+                                         "prefix it knows (torch., torch.nn.functional., ")
+    assert info.value.span == (0, 13)
+
+
+# -- the command line ----------------------------------------------------------------------
+def test_the_command_line_takes_methods_and_prefixes(cli):
+    run = cli("grad", "(x**2).mean(dim=0).sum() + torch.relu(x).std()", "--x", "1,2;3,5", "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    x = np.array([[1.0, 2.0], [3.0, 5.0]])
+    r = x.ravel()
+    std = np.std(r, ddof=1)
+    expected = x + ((x - r.mean()) / (3 * std))
+    np.testing.assert_allclose(run.json()["gradients"]["x"], expected, rtol=1e-14)
+
+
+def test_an_unknown_method_on_the_command_line(cli):
+    run = cli("grad", "x.summ()", "--x", "1,2")
+    assert run.exit_code == 2
+    assert run.stderr.splitlines() == ["error: .summ() is not a method gradcli has: did you mean .sum()? (gradcli "
+                                       "ops lists them all)", "  x.summ()", "    ^~~~"]
+
+
+def test_gradcli_ops_shows_aliases_and_method_forms(cli):
+    entries = {e.get("name"): e for e in cli("ops", "--format", "json").json()}
+    assert entries["max"]["aliases"] == ["amax"] and entries["max"]["method"] == ".max()"
+    assert entries["clip"]["aliases"] == ["clamp"] and entries["add"]["method"] == ".add()"
+    assert entries["where"]["method"] is None and entries["zeros"]["method"] is None
+    assert "also amax, .max()" in cli("ops").stdout
+
+
+@pytest.mark.parametrize("name", sorted(n for n, op in OPS.items() if op.is_method))
+def test_every_method_computes_its_function(name):
+    # The method form (with PyTorch's keyword names) against the plain call, over the record's
+    # own samples: the receiver is the first argument, the rest and the keywords follow. A
+    # default the spelling decides is given explicitly (it is tested above). No torch needed.
+    op = OPS[name]
+    spelled = op.aliases[0] if op.symbol else op.name
+    rng = np.random.default_rng(12)
+    for sample in op.samples:
+        arrays = sample.draw(rng)
+        params = {**{k: 0 for k in op.torch_defaults}, **sample.params}
+        weights = None
+        grads = []
+        for text in (_text("plain", spelled, params, len(arrays)), _text("method", spelled, params, len(arrays))):
+            leaves = {f"a{i}": Tensor(a, requires_grad=op.differentiable) for i, a in enumerate(arrays)}
+            out = evaluate(parse(text), leaves)
+            if weights is None:
+                weights, expected = rng.standard_normal(out.shape), out.data
+            np.testing.assert_array_equal(out.data, expected, err_msg=text)
+            if op.differentiable:
+                out.backward(Tensor(weights))
+                grads.append([leaf.grad.data if leaf.grad is not None else None for leaf in leaves.values()])
+        for plain, method in zip(*grads) if grads else ():
+            np.testing.assert_array_equal(plain, method, err_msg=name)
+
+
+# -- the whole registry against PyTorch ------------------------------------------------------
+PUBLIC = sorted(name for name, op in OPS.items() if op.public and not op.constructor)
+# Samples PyTorch does not take: outer of a scalar, prod over two axes at once, a target
+# broadcast against the logits.
+TORCH_REFUSES = {("outer", ((), (2,))), ("prod", ((2, 3, 2),)), ("binary_cross_entropy_with_logits", ((2, 3), (3,)))}
+TORCH_KEYWORDS = {"axis": "dim", "keepdims": "keepdim", "ddof": "correction"}
+
+
+def _module_of(torch, name: str) -> str | None:
+    """The prefix under which PyTorch has the function name, if it has it (F first: torch's own
+    binary_cross_entropy_with_logits does not take the mean)."""
+    for prefix, module in (("F", torch.nn.functional), ("torch", torch), ("torch.linalg", torch.linalg),
+                           ("torch.special", torch.special)):
+        if hasattr(module, name):
+            return prefix
+    return None
+
+
+def _spellings(torch, op) -> list[tuple[str, str]]:
+    """(how, name) for every way to call op: plain, under torch's and numpy's prefixes, as a method."""
+    names = list(op.aliases) if op.symbol else [op.name, *op.aliases]
+    forms = []
+    for name in names:
+        forms.append(("plain", name))
+        if _module_of(torch, name):
+            forms.append((_module_of(torch, name), name))
+        if hasattr(np, name) or hasattr(np.linalg, name):
+            forms.append(("np" if hasattr(np, name) else "np.linalg", name))
+        if op.is_method:
+            forms.append(("method", name))
+    return forms
+
+
+def _text(how: str, name: str, params: dict, count: int) -> str:
+    names = [f"a{i}" for i in range(count)]
+    torch_side = how not in ("plain", "np", "np.linalg")
+    keywords = [f"{TORCH_KEYWORDS[k] if torch_side else k}={v!r}".replace(" ", "") for k, v in params.items()]
+    if how == "method":
+        return f"{names[0]}.{name}({', '.join(names[1:] + keywords)})"
+    prefix = "" if how == "plain" else how + "."
+    return f"{prefix}{name}({', '.join(names + keywords)})"
+
+
+def _reference(torch, op, inputs, params: dict, torch_side: bool):
+    """What PyTorch computes for op: the function of a PyTorch user, with the same conventions."""
+    F = torch.nn.functional
+    kw = {TORCH_KEYWORDS[k]: v for k, v in params.items() if k != "ddof"}
+    x = inputs[0]
+    whole = tuple(range(x.ndim))
+    if op.name in ("std", "var"):
+        kw["correction"] = params.get("ddof", 1 if torch_side else 0)
+    special = {
+        "max": lambda: torch.amax(x, **{"dim": whole, **kw}), "min": lambda: torch.amin(x, **{"dim": whole, **kw}),
+        "norm": lambda: torch.linalg.vector_norm(x, **kw), "logsumexp": lambda: torch.logsumexp(x, **{"dim": whole, **kw}),
+        "softmax": lambda: torch.softmax(x, **{"dim": -1, **kw}),
+        "log_softmax": lambda: torch.log_softmax(x, **{"dim": -1, **kw}),
+        "transpose": lambda: x.permute(*reversed(whole)), "where": lambda: torch.where(x != 0, *inputs[1:]),
+        "clip": lambda: torch.clamp(*inputs), "det": lambda: torch.linalg.det(x), "inv": lambda: torch.linalg.inv(x),
+        "matmul": lambda: torch.matmul(*inputs), "prod": lambda: torch.prod(x, **kw) if kw else torch.prod(x),
+        "stop_gradient": lambda: x.detach(), "mse_loss": lambda: F.mse_loss(*torch.broadcast_tensors(*inputs)),
+    }
+    if op.name in special:
+        return special[op.name]()
+    name = op.aliases[0] if op.symbol else op.name
+    return getattr(eval_module(torch, _module_of(torch, name)), name)(*inputs, **kw)
+
+
+def eval_module(torch, prefix: str):
+    return {"torch": torch, "F": torch.nn.functional, "torch.linalg": torch.linalg,
+            "torch.special": torch.special}[prefix]
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_every_spelling_agrees_with_pytorch(name):
+    torch = pytest.importorskip("torch")
+    op = OPS[name]
+    rng = np.random.default_rng(13)
+    checked = 0
+    for sample in op.samples:
+        if (name, sample.shapes) in TORCH_REFUSES:
+            continue
+        arrays = sample.draw(rng)
+        for how, spelled in _spellings(torch, op):
+            torch_side = how not in ("plain", "np", "np.linalg")
+            text = _text(how, spelled, sample.params, len(arrays))
+            leaves = {f"a{i}": Tensor(a, requires_grad=op.differentiable) for i, a in enumerate(arrays)}
+            out = evaluate(parse(text), leaves)
+            ts = [torch.tensor(a, dtype=torch.float64, requires_grad=op.differentiable) for a in arrays]
+            expected = _reference(torch, op, ts, sample.params, torch_side)
+            np.testing.assert_allclose(out.data, expected.detach().double().numpy(), rtol=1e-12, atol=1e-14,
+                                       err_msg=text)
+            if op.differentiable:
+                weights = rng.standard_normal(out.shape)
+                out.backward(Tensor(weights))
+                (expected * torch.tensor(weights)).sum().backward()
+                for i, (leaf, t) in enumerate(zip(leaves.values(), ts)):
+                    want = np.zeros(arrays[i].shape) if t.grad is None else t.grad.numpy()
+                    got = np.zeros(arrays[i].shape) if leaf.grad is None else leaf.grad.data
+                    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14, err_msg=f"{text}: input {i}")
+            checked += 1
+    assert checked >= 2  # every operation is compared under more than one spelling
+
+
+def test_every_alias_and_method_is_among_the_spellings_compared():
+    torch = pytest.importorskip("torch")
+    compared = {(how == "method", name) for op_name in PUBLIC for how, name in _spellings(torch, OPS[op_name])}
+    for name, op in FUNCTIONS.items():
+        if op.constructor:
+            continue
+        assert (False, name) in compared, name
+        assert ((True, name) in compared) == op.is_method, name
