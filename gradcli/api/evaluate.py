@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 
 from gradcli.autodiff.engine import Tensor, call, element_limit, function, normalize_key, reusing, source_span
-from gradcli.errors import GradcliError, closest, value_hint
+from gradcli.errors import GradcliError, value_hint
 from gradcli.limits import LIMITS
 from gradcli.ops.common import broadcast_shapes
 from gradcli.autodiff.op import FUNCTIONS, OPS, Op
+from gradcli.lang.hints import function_hint
 from gradcli.lang.parser import CONSTANTS, Expr, postorder
 
 _NUMERIC_ERRORS = (ValueError, IndexError, ZeroDivisionError, OverflowError, np.linalg.LinAlgError)
@@ -111,10 +112,7 @@ def function_of(node: Expr) -> Op:
     """The operation a call node names, or an error pointing at the unknown name."""
     op = FUNCTIONS.get(node.value)
     if op is None:
-        hint = closest(node.value, FUNCTIONS)
-        message = f"unknown function {node.value!r}"
-        if hint:
-            message += f": did you mean {hint!r}?"
+        message = f"unknown function {node.value!r}" + function_hint(node.value, FUNCTIONS)
         raise GradcliError(message + " (gradcli ops lists them all)", kind="name",
                            span=(node.span[0], node.span[0] + len(node.value)))
     return op
