@@ -141,3 +141,15 @@ def test_plain_output_reads_back(args):
         echoed = run_cli("grad", "sum(v*w)", f"--v={line}", f"--w={line}", "--wrt", "v", "--format", "plain").stdout.strip()
         same(parse_value(echoed, "v"), parse_value(line, "v"))
         assert echoed == line
+
+
+def test_check_leaves_sympy_out_where_a_constant_is_not_finite():
+    # To SymPy x + nan is nan and x + oo is oo, both with derivative 0; autograd gives 1.
+    out = run_cli("check", "sum(x + clip(x, -inf, 1))", "--x", "0.5,2", "--format", "json")
+    assert out.exit_code == 0
+    check = out.json()["check"]
+    assert check["ok"] and check["sympy"]["compared"] == 0
+    assert check["sympy"]["unavailable"].startswith("a constant is nan or infinite")
+    assert check["finite_difference"]["compared"] == 2 and out.json()["gradients"] == {"x": [2.0, 1.0]}
+    out = run_cli("check", "x + nan", "--x", "1", "--format", "json")
+    assert out.exit_code == 0 and out.json()["gradients"] == {"x": 1.0}
