@@ -39,6 +39,12 @@ def test_a_finite_result_from_infinite_constants_has_no_warning():
     assert run.stderr == ""
 
 
+def test_ops_lists_the_constants():
+    entries = run_cli("ops", "--format", "json").json()
+    assert {"signature": "pi, e, nan, inf", "family": "syntax",
+            "doc": "the constants (-inf is the minus of inf)"} in entries
+
+
 def test_nan_and_inf_are_not_variables():
     run = run_cli("grad", "x + inf", "--x", "1", "--inf", "2")
     assert run.exit_code == 2 and "inf is not a variable of the expression (its variables: x)" in run.stderr
