@@ -134,9 +134,47 @@ def caret_lines(source: str, span: Span) -> list[str]:
 
 
 def closest(name: str, known: Iterable[str]) -> str | None:
-    """The known name closest to `name`, for 'did you mean' hints."""
-    matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    """The known name that `name` is most likely a typo of, for 'did you mean' hints; or None.
+
+    Only a typo counts: a name that differs in case only, or by one edit (an insertion, a
+    deletion, a change or a swap of two neighbours; two edits for names of more than 5
+    letters), with the same digits, and not every letter of a name changed. So `sinn`
+    finds `sin`, `formt` finds `format`, `Sin` finds `sin`; `round` does not find
+    `prod`, `log10` does not find `log1p`, and `y` does not find `x`.
+    """
+    typed = name.lower()
+    allowed = 1 if len(typed) <= 5 else 2
+    best: tuple[int, float, str] | None = None
+    for candidate in known:
+        other = candidate.lower()
+        if _digits(other) != _digits(typed):
+            continue
+        edits = _edits(typed, other)
+        if edits > allowed or (edits and edits >= max(len(typed), len(other))):
+            continue
+        # Among equally close names, the one most alike in letters (difflib's ratio) wins.
+        rank = (edits, -difflib.SequenceMatcher(None, typed, other).ratio(), candidate)
+        if best is None or rank < best:
+            best = rank
+    return best[2] if best else None
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
+
+
+def _edits(a: str, b: str) -> int:
+    """Insertions, deletions, changes and swaps of neighbours that turn a into b."""
+    before: list[int] = []
+    row = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        previous, row = row, [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], before[j - 2] + 1)
+        before = previous
+    return row[-1]
 
 
 def format_shape(shape: tuple[int, ...]) -> str:

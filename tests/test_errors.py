@@ -279,3 +279,85 @@ def test_points_with_an_unknown_method_or_a_file_that_is_not_text(tmp_path):
     binary.write_bytes(b"\xff\xfe\n")
     run = run_cli("grad", "x", "--points", str(binary))
     assert run.exit_code == 2 and f"cannot read {str(binary)!r}" in run.stderr and "Traceback" not in run.stderr
+
+
+# -- hints for unknown names: an exact rewrite, a typo's closest name, or nothing -------------
+@pytest.mark.parametrize(("call", "hint"), [
+    ("ln(x)", ": write ln(x) as log(x)"),
+    ("log10(x)", ": write log10(x) as log(x) / log(10)"),
+    ("hardtanh(x)", ": write hardtanh(x) as clip(x, -1, 1)"),
+    ("atan2(x, 1)", ": write atan2(y, x) as 2*atan(y / (sqrt(x**2 + y**2) + x)); equal except on the negative x axis"),
+    ("stack([x, x])", ": write stack([a, b]) as [a, b]"),
+    ("sinn(x)", ": did you mean 'sin'?"),
+    ("Tanh(x)", ": did you mean 'tanh'?"),
+    ("sigmiod(x)", ": did you mean 'sigmoid'?"),
+    ("log_sofmax(x)", ": did you mean 'log_softmax'?"),
+    # far from every name, or a typo only by a digit: no guess
+    ("round(x)", ""),
+    ("trunc(x)", ""),
+    ("floor(x)", ""),
+    ("log3(x)", ""),
+    ("expm2(x)", ""),
+])
+def test_unknown_function_hint(call, hint):
+    name = call[:call.index("(")]
+    err = fails("grad", f"sum({call})", "--x", "1,2")
+    assert err.splitlines()[0] == f"error: unknown function {name!r}{hint} (gradcli ops lists them all)"
+    assert underlined(err) == name
+
+
+@pytest.mark.parametrize(("expr", "given", "missing", "hint"), [
+    ("x1 + x3", ("--x1", "1", "--x2", "2"), "x3", ""),  # x3 is not a typo of x2: the digits differ
+    ("x + y", ("--x", "1", "--z", "2"), "y", ""),  # one letter for another is no typo
+    ("X + y", ("--x", "1", "--y", "2"), "X", " (did you mean x, which has a value?)"),
+    ("sum(weigths)", ("--weights", "1", "--bias", "2"), "weigths", " (did you mean weights, which has a value?)"),
+    ("x * NaN", ("--x", "1"), "NaN", " (did you mean the constant nan?)"),
+    ("x * Infinity", ("--x", "1"), "Infinity", " (did you mean the constant inf?)"),
+])
+def test_unknown_variable_hint(expr, given, missing, hint):
+    err = fails("grad", expr, *given)
+    assert err.splitlines()[0] == f"error: no value for {missing}: give --{missing} VALUE{hint}"
+
+
+def test_every_rewrite_is_exact():
+    """Each rewrite in the hint table computes what the function it replaces computes."""
+    from gradcli.api.evaluate import variables
+    from gradcli.api.problem import problem
+    from gradcli.autodiff.op import FUNCTIONS
+    from gradcli.lang.hints import REWRITES
+    from gradcli.lang.parser import parse
+
+    x = np.array([0.3, 1.7, -2.5, 4.0])  # off the negative x axis, for atan2
+    y = np.array([-0.4, 2.0, 0.5, 0.0])
+    references = {
+        "ln": np.log(np.abs(x)), "log10": np.log10(np.abs(x)), "log2": np.log2(np.abs(x)), "exp2": np.exp2(x),
+        "rsqrt": 1 / np.sqrt(np.abs(x)), "reciprocal": 1 / x, "hardtanh": np.clip(x, -1, 1),
+        "relu6": np.minimum(np.maximum(x, 0), 6), "silu": x / (1 + np.exp(-x)),
+        "logsigmoid": -np.log1p(np.exp(-x)), "softsign": x / (1 + np.abs(x)), "hypot": np.hypot(x, y),
+        "atan2": np.arctan2(y, x), "arctan2": np.arctan2(y, x), "stack": np.stack([x, y]),
+    }
+    assert set(references) == set(REWRITES)
+    for name, (_, rewrite, *_) in REWRITES.items():
+        assert name not in FUNCTIONS  # a name gradcli has is an alias on its record, not a rewrite
+        positive = name in ("ln", "log10", "log2", "rsqrt")
+        inputs = {"x": np.abs(x) if positive else x, "y": y, "a": x, "b": y}
+        got, _ = problem(rewrite, {n: inputs[n] for n in variables(parse(rewrite))}).forward()
+        np.testing.assert_allclose(got.data, references[name], rtol=1e-14, atol=1e-15, err_msg=name)
+
+
+@pytest.mark.parametrize(("typed", "known", "found"), [
+    ("formt", ["format", "force", "points"], "format"),   # one letter missing
+    ("chek", ["check", "chunk"], "check"),
+    ("snih", ["sinh", "sign"], "sinh"),                   # two neighbours swapped is one edit
+    ("softmxa", ["softmax", "sum"], "softmax"),           # two edits in a longer name
+    ("SIN", ["sin", "sinh"], "sin"),                      # case alone
+    ("sqr", ["sqrt", "sum"], "sqrt"),
+    ("round", ["prod", "trace"], None),
+    ("hardtanh", ["arctan", "tanh"], None),
+    ("log10", ["log1p", "log"], None),                    # the digits differ
+    ("ab", ["cd", "xy"], None),                           # every letter changed
+    ("y", ["x"], None),
+])
+def test_closest_counts_only_typos(typed, known, found):
+    from gradcli.errors import closest
+    assert closest(typed, known) == found

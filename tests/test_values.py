@@ -156,6 +156,9 @@ def test_a_variable_named_like_an_option_via_var():
     ("1,2;3", "different lengths"),
     ("[1, [2]]", "rectangular"),
     ("[true]", "not a number"),
+    ('["1.5"]', 'the value holds "1.5", which is not a number'),  # only nan and inf are strings
+    ('["nan1"]', 'the value holds "nan1", which is not a number'),
+    ("nanx", "'nanx' is not a number"),
     ("[1, 2", "not valid JSON"),
     ("zeros(2.5)", "whole numbers"),
     ("eye(1,2,3)", "whole numbers"),

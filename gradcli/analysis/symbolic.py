@@ -213,6 +213,10 @@ def _variable(data: np.ndarray, table: dict[Index, Any]) -> _Value:
 
 
 def _constant(data: np.ndarray, form: Any) -> _Value:
+    if not np.isfinite(data).all():
+        # NOTE: to SymPy x + nan is nan and x + oo is oo, with derivative 0; autograd gives 1.
+        raise unsupported("a constant is nan or infinite, and SymPy's derivative through it is not autograd's "
+                          "(to SymPy, x + inf is inf, with derivative 0)")
     if form is None:
         return _Value(data)
     exact = np.empty(data.shape, dtype=object)

@@ -17,6 +17,7 @@ from gradcli.errors import GradcliError, closest, value_hint
 from gradcli.limits import LIMITS
 from gradcli.ops.common import broadcast_shapes
 from gradcli.autodiff.op import FUNCTIONS, KEYWORD_SPELLINGS, OPS, Op
+from gradcli.lang.hints import function_hint
 from gradcli.lang.parser import CONSTANTS, Expr, postorder, spelling
 
 _NUMERIC_ERRORS = (ValueError, IndexError, ZeroDivisionError, OverflowError, np.linalg.LinAlgError)
@@ -123,7 +124,7 @@ def function_of(node: Expr) -> Op:
         prefix = node.text.rpartition(".")[0]
         message = f"{node.text} is not a function gradcli has" + (f": did you mean {prefix}.{hint}?" if hint else "")
     else:
-        message = f"unknown function {node.value!r}" + (f": did you mean {hint!r}?" if hint else "")
+        message = f"unknown function {node.value!r}" + function_hint(node.value, FUNCTIONS)
     raise GradcliError(message + " (gradcli ops lists them all)", kind="name", span=node.name_span)
 
 

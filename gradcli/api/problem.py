@@ -17,7 +17,7 @@ from gradcli.api.evaluate import check_functions, evaluate, variables
 from gradcli.autodiff.engine import LeafNode, Tensor, as_array
 from gradcli.autodiff.op import FUNCTIONS
 from gradcli.errors import GradcliError, closest, param, value_hint
-from gradcli.lang.parser import Expr, parse, postorder, unparse
+from gradcli.lang.parser import CONSTANTS, Expr, parse, postorder, unparse
 
 
 @dataclass
@@ -103,10 +103,13 @@ def _missing_value(tree: Expr, source: str, missing: list[str], given: list[str]
     first = next(node for node in postorder(tree) if node.kind == "name" and node.value == missing[0])
     message = f"no value for {', '.join(missing)}: give " + " ".join(value_hint(n) for n in missing)
     hint = closest(missing[0], given)
+    constant = {**{c.upper(): c for c in CONSTANTS}, "INFINITY": "inf"}.get(missing[0].upper())
     if missing[0] in FUNCTIONS:
         message += f" ({missing[0]} is a function: call it as {missing[0]}(...))"
     elif hint:
         message += f" (did you mean {hint}, which has a value?)"
+    elif constant:
+        message += f" (did you mean the constant {constant}?)"
     return GradcliError(message, kind="name", span=first.span, source=source)
 
 

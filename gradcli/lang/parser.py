@@ -36,7 +36,8 @@ BINARY = {  # token -> (operation name, left binding power, right binding power)
 SYMBOLS = {name: token for token, (name, _, _) in BINARY.items() if token != "^"}
 PRECEDENCE = {name: left for _, (name, left, _) in BINARY.items()}
 UNARY_POWER = 40
-CONSTANTS = {"pi": 3.141592653589793, "e": 2.718281828459045}
+# nan and inf as numpy and PyTorch spell them (np.nan, torch.inf); -inf is the minus of inf.
+CONSTANTS = {"pi": 3.141592653589793, "e": 2.718281828459045, "nan": float("nan"), "inf": float("inf")}
 BOOLEANS = {"True": 1.0, "False": 0.0}  # for keywords such as keepdim=True
 # The module prefixes that name gradcli's functions, and whose conventions each follows.
 SPELLINGS = {"torch": "torch", "torch.nn.functional": "torch", "nn.functional": "torch", "F": "torch",

@@ -5,6 +5,11 @@
 
 Nothing is evaluated as code: JSON is parsed, CSV is split, .npy loads with pickles
 refused. Integers become float64.
+
+Non-finite numbers are read in every form: nan, inf and -inf in lists and CSV cells (any
+case, and infinity, as Python's float() reads them), and in JSON as the strings gradcli
+writes ("nan", "inf", "-inf"; also "NaN", "Infinity", "-Infinity") or as the bare
+NaN, Infinity, -Infinity that Python's json module writes.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from gradcli.limits import LIMITS
 
 CONSTRUCTOR = re.compile(r"^\s*([a-z]+)\s*\((.*)\)\s*$", re.DOTALL)
 CONSTRUCTORS = ("zeros", "ones", "eye", "linspace", "arange", "rand", "randn", "full")
+# The JSON strings that stand for a non-finite number: what float() reads as nan or ±inf.
+NON_FINITE = re.compile(r"\s*[+-]?(nan|inf|infinity)\s*", re.IGNORECASE)
 
 
 def parse_value(text: str, name: str, *, seed: int = 0, stdin: IO[str] | None = None) -> np.ndarray:
@@ -40,7 +47,7 @@ def _parse(text: str, name: str, seed: int, stdin: IO[str] | None) -> np.ndarray
         raise GradcliError("the value is empty", kind="value")
     if text.startswith("@"):
         return load_file(text[1:], stdin=stdin)
-    if text.startswith("["):
+    if text.startswith("[") or text.startswith('"'):  # '"nan"' is a JSON number gradcli wrote
         return _from_json(text, "the value")
     m = CONSTRUCTOR.match(text)
     if m:
@@ -82,7 +89,10 @@ def _from_json(text: str, where: str) -> np.ndarray:
 
 
 def numeric_array(data: object, where: str) -> np.ndarray:
-    """A rectangular nested list of numbers (already parsed JSON) as a float64 array."""
+    """A rectangular nested list of numbers (already parsed JSON) as a float64 array.
+
+    The strings "nan", "inf", "-inf" (see NON_FINITE) stand for those numbers.
+    """
 
     def check(item: object, depth: int) -> None:
         if depth > 32:
@@ -90,14 +100,21 @@ def numeric_array(data: object, where: str) -> np.ndarray:
         if isinstance(item, list):
             for sub in item:
                 check(sub, depth + 1)
-        elif isinstance(item, bool) or not isinstance(item, (int, float)):
+        elif not _json_number(item):
             raise GradcliError(f"{where} holds {json.dumps(item)[:40]}, which is not a number", kind="value")
 
     check(data, 0)
     try:
+        # NOTE: numpy reads the non-finite strings as float() does; no other string gets here.
         return np.array(data, dtype=np.float64)
     except (ValueError, OverflowError):
         raise GradcliError(f"{where} is not a rectangular array of numbers", kind="value") from None
+
+
+def _json_number(item: object) -> bool:
+    if isinstance(item, str):
+        return NON_FINITE.fullmatch(item) is not None
+    return isinstance(item, (int, float)) and not isinstance(item, bool)
 
 
 def _construct(kind: str, args_text: str, name: str, seed: int) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from gradcli.autodiff.op import OPS
+from gradcli.lang.parser import CONSTANTS
 from gradcli.render.view import View, once
 
 FAMILY_TITLES = {  # in the order they are shown
@@ -40,7 +41,7 @@ SYNTAX = [
     {"signature": "True, False", "family": "syntax", "doc": "1 and 0, for keywords such as keepdim=True"},
     {"signature": "[a, b, ...]", "family": "syntax",
      "doc": "stack items along a new first axis: scalars give a vector, vectors a matrix"},
-    {"signature": "pi, e", "family": "syntax", "doc": "the constants"},
+    {"signature": ", ".join(CONSTANTS), "family": "syntax", "doc": "the constants (-inf is the minus of inf)"},
 ]
 PRECEDENCE = ("Precedence, loosest first: comparisons; + -; * / @; unary - +; ** ^ (right-associative); "
               "then calls, indexing, .T and methods")
