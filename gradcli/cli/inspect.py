@@ -14,16 +14,15 @@ from typing import Annotated, Any, Optional
 import typer
 
 from gradcli.cli.base import (
-    VARIABLES,
     DebugOpt,
     ExprArg,
     Format,
     SeedOpt,
     VarOpt,
     WrtOpt,
-    app,
     default_format,
     emit,
+    expression_command,
     format_option,
     guarded,
     read_values,
@@ -46,7 +45,7 @@ class GraphFormat(str, Enum):
     json = "json"
 
 
-@app.command(context_settings=VARIABLES, help="""The computation graph the engine builds for an expression.
+@expression_command(help="""The computation graph the engine builds for an expression.
 
 Each node is shown with its PyTorch-style name (MulBackward0, ..., AccumulateGrad for a
 variable), the sub-expression it came from and, with values given, its shape, its
@@ -73,12 +72,12 @@ def graph(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, grad_output: Gr
     from gradcli.render import graph as draw
 
     cotangent = parse_value(grad_output, "grad-output", seed=seed) if grad_output is not None else None
-    g = graph_of(expr, read_values(ctx, var, seed), wrt, cotangent)
+    g = graph_of(expr, read_values(ctx, expr, var, seed), wrt, cotangent)
     fmt = format or (GraphFormat.json if default_format() is Format.json else GraphFormat.tree)
     emit(draw.graph_view(g), "table" if fmt is GraphFormat.tree else fmt.value, None)
 
 
-@app.command(context_settings=VARIABLES, help="""Reverse mode step by step: the forward pass, then the backward pass.
+@expression_command(help="""Reverse mode step by step: the forward pass, then the backward pass.
 
 The forward pass lists every sub-expression in evaluation order with its value. The
 backward pass follows the engine: for each node the upstream gradient, the local rule
@@ -104,7 +103,7 @@ def explain(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, grad_output: 
     from gradcli.render.explain import explain_view, explanation_lines
 
     cotangent = parse_value(grad_output, "grad-output", seed=seed) if grad_output is not None else None
-    e = steps.explain(problem(expr, read_values(ctx, var, seed), wrt), cotangent)
+    e = steps.explain(problem(expr, read_values(ctx, expr, var, seed), wrt), cotangent)
     _write(explain_view(e, explanation_lines, "grad"), e, format)
 
 
