@@ -40,19 +40,18 @@ app = typer.Typer(
 )
 
 VARIABLES = {"allow_extra_args": True, "ignore_unknown_options": True}
-VALUES_HELP = """Values: --NAME VALUE or --NAME=VALUE for each variable of the expression
-(-v NAME=VALUE for a name that is also an option). A VALUE is one of:
-
-\b
+VALUES_HELP = """\b
+Values: each variable as --NAME VALUE or --NAME=VALUE, or as -v NAME=VALUE
+when its name is also an option. A VALUE is one of:
   2, -1.5, 1e-3           a number
   1,2,3                   a vector
   1,2;3,4                 a matrix, rows split by ;
-  [[1,2],[3,4]]           JSON nested lists, any shape
+  [[2,3]], [[1,2],[3,4]]  JSON nested lists, any shape
   zeros(2,3), ones(3), eye(3), full(2,2,7)
                           constant arrays
   linspace(0,1,5), arange(5)
                           ranges, as numpy
-  rand(2,3), randn(3)     random draws from --seed N, so results repeat
+  rand(2,3), randn(5,3)   random draws from --seed N, so results repeat
   @data.npy, @data.csv, @data.json
                           a file
   @-                      standard input (JSON or comma-separated rows)

@@ -94,10 +94,9 @@ tolerance, 2 on bad input. Inputs with more than --check-samples coordinates are
 
 Examples:
 
+\b
   gradcli check "mean(2*x)" --x 1,2,3
-
   gradcli check "tanh(W @ x)" --W "randn(3,3)" --x 1,2,3 --wrt x
-
   gradcli check "sum(sin(x)*exp(-x**2))" --x "randn(100000)" --format json
 """)
 @guarded

@@ -38,10 +38,9 @@ vector-Jacobian product, as y.backward(V) does in PyTorch.
 
 Examples:
 
+\b
   gradcli grad "mean(2*x)" --x 1,2,3
-
   gradcli grad "(w*x - y)**2" --w 1 --x 2 --y 4 --wrt w
-
   gradcli grad "[m[0]**2, m[1]**3]" --m 2,3 --grad-output 2,3
 """)
 @guarded
@@ -69,8 +68,8 @@ J[i, j] = d out[i] / d x[j], built from vector-Jacobian products with the standa
 
 Examples:
 
+\b
   gradcli jacobian "[m[0]**2 + 3*m[1], m[1]**2 + 2*m[0]]" --m 2,3
-
   gradcli jacobian "tanh(W @ x)" --W "randn(3,3)" --x 1,2,3 --wrt x
 """)
 @guarded
@@ -105,8 +104,8 @@ H[a][b] = d²f / da db, shaped a.shape + b.shape.
 
 Examples:
 
+\b
   gradcli hessian "x @ A @ x" --x 1,2 --A "1,2;3,4" --wrt x
-
   gradcli hessian "sum(sin(x)) * y**2" --x 0.5,1 --y 3
 """)
 @guarded
@@ -131,8 +130,8 @@ def hessian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: Metho
 
 Examples:
 
+\b
   gradcli ops
-
   gradcli ops --format json
 """)
 @guarded

@@ -54,12 +54,10 @@ node with two parents.
 
 Examples:
 
+\b
   gradcli graph "x*x + y" --x 3 --y 1
-
   gradcli graph "sin(x)*y"
-
-  gradcli graph "(w*x - y)**2" --w 1 --x 2 --y 4 --format dot | dot -Tsvg > graph.svg
-
+  gradcli graph "(w*x - y)**2" --w 1 --x 2 --y 4 -f dot | dot -Tsvg > g.svg
   gradcli graph "sum(sin(x))" --x 1,2 --format mermaid
 """)
 @guarded
@@ -87,12 +85,10 @@ on non-differentiable points, and the first nan or inf with where it came from.
 
 Examples:
 
+\b
   gradcli explain "(w*x - y)**2" --w 1 --x 2 --y 4 --wrt w
-
   gradcli explain "x*x + sin(x)" --x 2
-
   gradcli explain "[m[0]**2, m[1]**3]" --m 2,3 --grad-output 1,1
-
   gradcli explain "where(x > 0, sqrt(x), 0)" --x 0
 """)
 @guarded

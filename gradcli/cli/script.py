@@ -136,8 +136,9 @@ Examples:
 
 \b
   gradcli descend "(w*x - y)**2" --w 1 --x 2 --y 4 --wrt w --lr 0.1 --steps 2
-  gradcli descend "mean((w*x - y)**2)" --x 1,2,3 --y 2,4,6 --w 1 --wrt w --lr 0.01 --steps 100
-  gradcli descend "(a-3)**2 + (b+1)**2" --a 0 --b 0 --wrt a,b --optimizer adam --lr 0.1 --tol 1e-6 --plot
+  gradcli descend "mean((w*x-y)**2)" --x 1,2 --y 2,4 --w 1 --wrt w --lr 0.01
+  gradcli descend "(a-3)**2 + b**2" --a 0 --b 1 --wrt a,b --optimizer adam
+  gradcli descend "(a-3)**2 + b**2" --a 0 --b 1 --wrt a,b --tol 1e-6 --plot
 """)
 @guarded
 def descend(ctx: typer.Context, expr: ExprArg,
