@@ -38,14 +38,14 @@ LEADING_MINUS = {
 
 
 def words(command: str, expr: str) -> list[str]:
+    """The command line running command on expr with its values (plot: a range of the first variable)."""
     values, _, _ = LEADING_MINUS[expr]
-    given = [w for name, text in values.items() for w in (f"--{name}", text)]
     first = next(iter(values))
-    extra = {"descend": ["--wrt", first, "--lr", "0.1", "--steps", "1"],
-             "plot": [f"--{first}", "1:2:3", *given[2:]]}.get(command)
     if command == "plot":
-        return [command, expr, *extra, "-f", "json"]
-    return [command, expr, *given, *(extra or []), "-f", "json"]
+        values = {**values, first: "1:2:3"}
+    given = [w for name, text in values.items() for w in (f"--{name}", text)]
+    extra = ["--wrt", first, "--lr", "0.1", "--steps", "1"] if command == "descend" else []
+    return [command, expr, *given, *extra, "-f", "json"]
 
 
 def numbers(command: str, payload: dict) -> list:
@@ -82,7 +82,7 @@ def test_a_leading_minus_is_the_expression_in_every_command(command, expr):
 
 @pytest.mark.parametrize("expr", sorted(e for e, (_, value, _) in LEADING_MINUS.items() if value is not None))
 def test_a_leading_minus_gives_the_known_numbers(expr):
-    values, value, gradient = LEADING_MINUS[expr]
+    _, value, gradient = LEADING_MINUS[expr]
     out = run_cli(*words("grad", expr)).json()
     assert out["expression"] == expr
     assert out["value"] == pytest.approx(value, rel=1e-15)
@@ -114,12 +114,16 @@ def test_the_other_spellings_keep_working(tmp_path):
     # variables before the expression, and a value that looks like short options (-f is --format)
     assert run_cli("grad", "--x", "-2", "-x*x", "-f", "plain").stdout == "4\n"
     assert run_cli("grad", "x**2", "--x", "-inf", "-f", "json").json()["gradients"] == {"x": "-inf"}
+    # -- separates short options from the expression and variables, as it does elsewhere
+    assert run_cli("grad", "-f", "plain", "--", "-x*x", "--x", "-2").stdout == "4\n"  # -2x
 
 
 def test_minus_h_is_help_unless_h_has_a_value():
     for spelling in (["grad", "-h"], ["grad", "x", "-h"], ["grad", "--help"], ["-h"], ["--help"]):
         run = run_cli(*spelling)
         assert run.exit_code == 0 and run.stdout.startswith("Usage: gradcli"), spelling
+    for command in ALL_COMMANDS:
+        assert run_cli(command, "-h").stdout == run_cli(command, "--help").stdout
     for given in (["--h", "2"], ["--h=2"], ["-v", "h=2"]):
         run = run_cli("grad", "-h", *given, "-f", "json")
         assert run.json()["value"] == -2.0 and run.json()["gradients"] == {"h": -1.0}
@@ -183,12 +187,12 @@ def test_the_expression_from_standard_input():
     run = run_cli("grad", "-", "--x", "1,2", "-f", "json", input="-sum(x**2)\n")
     assert run.json()["expression"] == "-sum(x**2)" and run.json()["gradients"] == {"x": [-2.0, -4.0]}
     run = run_cli("grad", "-", "--x", "@-", input="x\n")
-    assert (run.exit_code, run.stderr) == (2, "error: the expression comes from standard input (-), so --x @- "
+    assert (run.exit_code, run.stderr) == (2, ("error: the expression comes from standard input (-), so --x @- "
                                               "cannot read it too: give the expression as an argument, or that "
-                                              "value from a file\n")
+                                              "value from a file\n"))
     run = run_cli("grad", "-", "--x", "1", input="")
-    assert (run.exit_code, run.stderr) == (2, "error: the expression is - but standard input is empty: pipe the "
-                                              "expression in, e.g. echo 'sum(x**2)' | gradcli grad - --x 1,2\n")
+    assert (run.exit_code, run.stderr) == (2, ("error: the expression is - but standard input is empty: pipe the "
+                                              "expression in, e.g. echo 'sum(x**2)' | gradcli grad - --x 1,2\n"))
 
 
 def test_an_unknown_gradcli_format_is_an_error():

@@ -7,6 +7,7 @@ with a minus sign, so `gradcli grad -log(x) --x 2` differentiates -log(x). Optio
 the expression are spelled long; after it any spelling works (`-o FILE`, `-v NAME=VALUE`).
 `-h` in the expression's place asks for help, unless h is given a value (`--h 2`): then it
 is the expression -h. A variable's value is never read as options either (`--x -inf`).
+A `--` separates options from the rest as usual: `gradcli grad -f json -- -x --x 1`.
 """
 
 from __future__ import annotations
@@ -58,13 +59,13 @@ def _long_options(command: Any, ctx: Any, *, valued: bool) -> set[str]:
 
 def _shielded(args: list[str], valued: set[str], flags: set[str]) -> tuple[int | None, list[int]]:
     """Where in args the expression is, and the values of --NAME variables: words click must not read."""
+    if "--" in args:
+        return None, []  # the words are separated as usual: options, --, then the expression and variables
     found: list[int] = []
     expression = None
     i = 0
     while i < len(args):
         word = args[i]
-        if word == "--":  # click takes every later word as an argument already
-            break
         if word.startswith("--"):
             if "=" in word or word in flags or i + 1 == len(args):
                 i += 1
