@@ -102,9 +102,10 @@ def test_chunk():
     err = library_message(lambda: gradcli.jacobian("x*2", {"x": [1.0, 2.0]}, chunk=0))
     assert err.message == "chunk must be at least 1" and err.param == "chunk"
     assert cli_message("jacobian", "x*2", "--x", "1,2", "--chunk", "0") == "error: --chunk must be at least 1"
-    with pytest.raises(GradcliError) as info:  # --debug: Python prints it, after the command
-        run_cli("jacobian", "x*2", "--x", "1,2", "--chunk", "0", "--debug")
-    assert str(info.value) == "--chunk must be at least 1"
+    debug = run_cli("jacobian", "x*2", "--x", "1,2", "--chunk", "0", "--debug")  # the traceback names it too
+    assert debug.exit_code == 2
+    assert "gradcli.errors.GradcliError: --chunk must be at least 1\n" in debug.stderr
+    assert debug.stderr.endswith("error: --chunk must be at least 1\n")
 
 
 def test_grad_output():

@@ -98,6 +98,17 @@ def problem(expr: str | Expr, values: Mapping[str, Any], wrt: Iterable[str] | st
     return Problem(text, tree, names, chosen, {n: as_array(values[n]) for n in names})
 
 
+def variable_names(expr: str) -> list[str]:
+    """The variables of expr, in reading order: the names a caller gives values for.
+
+    >>> variable_names("w*x + sin(w) + pi")
+    ['w', 'x']
+    """
+    tree = parse(expr)
+    check_functions(tree, expr)
+    return variables(tree)
+
+
 def _missing_value(tree: Expr, source: str, missing: list[str], given: list[str]) -> GradcliError:
     """The error for variables without a value, pointing at the first one's first use."""
     first = next(node for node in postorder(tree) if node.kind == "name" and node.value == missing[0])

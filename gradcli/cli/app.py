@@ -1,6 +1,11 @@
-"""The gradcli application: every command module registered on one typer app, and main."""
+"""The gradcli application: every command module registered on one typer app, its own
+options (--version), and main."""
 
 from __future__ import annotations
+
+from typing import Annotated
+
+import typer
 
 # Each module registers its commands on `app` when imported, in the order `--help` lists them.
 from gradcli.cli import derivatives, script, inspect  # noqa: F401  isort: skip
@@ -8,6 +13,29 @@ from gradcli.cli import check as check_commands  # noqa: F401  (its name would s
 from gradcli.cli.base import app
 
 __all__ = ["app", "main"]
+
+
+def _print_version(wanted: bool) -> None:
+    if not wanted:
+        return
+    # NOTE: read only when asked, so that start-up does not scan the installed packages
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        typer.echo(f"gradcli {version('gradcli')}")
+    except PackageNotFoundError:
+        typer.echo("gradcli: version unknown, as the package is not installed (pip install -e .)")
+    raise typer.Exit(0)
+
+
+@app.callback(invoke_without_command=True)
+def gradcli_options(ctx: typer.Context, version: Annotated[bool, typer.Option(
+        "--version", "-V", callback=_print_version, is_eager=True, help="Print gradcli's version and exit.")] = False,
+                    ) -> None:
+    # Bare `gradcli` is a request for help: it goes to standard output, with status 0.
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
 """The command line: parse options, make one library call, render. No maths here.
 
 Variables are given as --NAME VALUE (or --NAME=VALUE, or -v NAME=VALUE for a name that
-clashes with an option). Errors are rendered here, once: a message and a caret under
-the expression on standard error, exit status 2. The library's messages name parameters
+clashes with an option); cli/arguments.py reads them and the expression. Errors are
+rendered here, once: a message and a caret under the expression on standard error, exit
+status 2 (1 for a failed check), with --debug too. The library's messages name parameters
 and variables (`chunk`, `x`); while a command runs, they name the options (`--chunk`, `--x`).
 """
 
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import sys
+import traceback
 from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Any, Optional
@@ -19,7 +20,13 @@ from typing import Annotated, Any, Optional
 import typer
 
 from gradcli.api import functional
-from gradcli.errors import GradcliError, spelled, spelling
+from gradcli.cli.arguments import (
+    ExpressionCommand,
+    read_expression,
+    stdin_readers,
+    variable_texts,
+)
+from gradcli.errors import GradcliError, spelling
 from gradcli.lang.values import parse_value
 from gradcli.render.view import Format, View
 
@@ -27,13 +34,36 @@ app = typer.Typer(
     name="gradcli",
     help="A gradient calculator: type an expression and values, get the value and its derivatives.",
     add_completion=True,
-    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 
 VARIABLES = {"allow_extra_args": True, "ignore_unknown_options": True}
-NAME = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
+VALUES_HELP = """\b
+Values: each variable as --NAME VALUE or --NAME=VALUE, or as -v NAME=VALUE
+when its name is also an option. A VALUE is one of:
+  2, -1.5, 1e-3           a number
+  1,2,3                   a vector
+  1,2;3,4                 a matrix, rows split by ;
+  [[2,3]], [[1,2],[3,4]]  JSON nested lists, any shape
+  zeros(2,3), ones(3), eye(3), full(2,2,7)
+                          constant arrays
+  linspace(0,1,5), arange(5)
+                          ranges, as numpy
+  rand(2,3), randn(5,3)   random draws from --seed N, so results repeat
+  @data.npy, @data.csv, @data.json
+                          a file
+  @-                      standard input (JSON or comma-separated rows)
+  nan, inf,-inf, "-inf"   non-finite numbers, in any form above; in JSON
+                          as strings: ["nan", "inf", "-inf"]
+
+The expression is the first word that does not start with -- and is not the
+value of a --NAME before it, even when it starts with a minus sign, as -log(x)
+does. Options before it are spelled --long. -h is help, unless h is given a
+value (--h 2): then it is the expression -h. An expression - is read from
+standard input.
+"""
 
 
 class OnError(str, Enum):
@@ -41,15 +71,31 @@ class OnError(str, Enum):
     skip = "skip"
 
 
+class Method(str, Enum):
+    batched = "batched"
+    loop = "loop"
+
+
 def default_format() -> Format:
+    """The format GRADCLI_FORMAT names (table when unset); an unknown name is an error."""
+    name = os.environ.get("GRADCLI_FORMAT", "table")
     try:
-        return Format(os.environ.get("GRADCLI_FORMAT", "table"))
+        return Format(name)
     except ValueError:
-        return Format.table
+        choices = ", ".join(f.value for f in Format)
+        raise GradcliError(f"GRADCLI_FORMAT={name!r} is not a format: use one of {choices}",
+                           kind="usage") from None
+
+
+def expression_command(name: str | None = None, *, help: str) -> Callable[[Callable[..., Any]], Any]:
+    """Register a command that takes an expression and variables: its help ends with how to give values."""
+    return app.command(name, cls=ExpressionCommand, context_settings=VARIABLES, help=help, epilog=VALUES_HELP)
 
 
 # -- options shared by the commands ------------------------------------------------------
-ExprArg = Annotated[str, typer.Argument(help="The expression, e.g. 'mean(2*x)'.", show_default=False, metavar="EXPR")]
+ExprArg = Annotated[str, typer.Argument(
+    help="The expression, e.g. 'mean(2*x)' or -log(x); - reads it from standard input.", show_default=False,
+    metavar="EXPR")]
 WrtOpt = Annotated[Optional[str], typer.Option("--wrt", help="Variables to differentiate, comma separated (default: all).")]
 
 
@@ -70,7 +116,7 @@ SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for rand(...) and ran
 PrecisionOpt = Annotated[int, typer.Option("--precision", min=1, max=17, help="Significant digits shown in tables.")]
 VarOpt = Annotated[Optional[list[str]], typer.Option("--var", "-v", help="NAME=VALUE, for a variable whose name clashes with an option.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the Python traceback of an error.")]
-MethodOpt = Annotated[str, typer.Option("--method", help="batched (one pass per chunk of rows) or loop (one pass per row).")]
+MethodOpt = Annotated[Method, typer.Option("--method", help="batched (one pass per chunk of rows) or loop (one pass per row).")]
 ChunkOpt = Annotated[Optional[int], typer.Option("--chunk", help="Rows of the Jacobian per batched pass (default: chosen from the sizes).")]
 PointsOpt = Annotated[Optional[str], typer.Option("--points", help="A CSV (header of names) or JSON Lines file of points, or - for standard input: one result per point.")]
 OnErrorOpt = Annotated[OnError, typer.Option("--on-error", help="With --points, a bad row: stop (exit 2) or skip it.")]
@@ -105,11 +151,16 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         debug = kwargs.get("debug", False)
         try:
             with spelling(flag_spelling):
+                default_format()  # an unknown GRADCLI_FORMAT is refused before any work
+                if "expr" in kwargs:
+                    words = list(kwargs["ctx"].args) if "ctx" in kwargs else []
+                    kwargs["expr"] = read_expression(kwargs["expr"], stdin_readers(words, kwargs.get("var"),
+                                                                                   kwargs.get("points")))
                 return fn(*args, **kwargs)
         except GradcliError as err:
             if debug:
-                err.words = spelled(err.words, flag_spelling)  # Python prints it after the command
-                raise
+                with spelling(flag_spelling):
+                    traceback.print_exc()
             report(err)
             raise typer.Exit(1 if err.kind == "check" else 2) from None
         except KeyboardInterrupt:
@@ -129,41 +180,9 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def variable_strings(extra: list[str], var: list[str] | None) -> dict[str, str]:
-    """NAME -> VALUE text from the extra arguments (--NAME VALUE, --NAME=VALUE) and -v NAME=VALUE."""
-    out: dict[str, str] = {}
-
-    def put(name: str, value: str, shown: str) -> None:
-        if not NAME.match(name):
-            raise GradcliError(f"{shown}: {name!r} is not a variable name (letters, digits and _)", kind="usage")
-        if name in out:
-            raise GradcliError(f"{name} is given two values", kind="usage")
-        out[name] = value
-
-    i = 0
-    while i < len(extra):
-        token = extra[i]
-        if not token.startswith("--") or len(token) == 2:
-            raise GradcliError(f"unexpected argument {token!r}: the expression comes first, then --NAME VALUE "
-                               f"for each variable (quote the expression if it has spaces)", kind="usage")
-        name, eq, value = token[2:].partition("=")
-        if not eq:
-            if i + 1 >= len(extra):
-                raise GradcliError(f"{token} needs a value, e.g. {token} 1,2,3", kind="usage")
-            value = extra[i + 1]
-            i += 1
-        put(name, value, token)
-        i += 1
-    for item in var or []:
-        name, eq, value = item.partition("=")
-        if not eq:
-            raise GradcliError(f"-v {item!r}: write NAME=VALUE", kind="usage")
-        put(name.strip(), value, f"-v {item}")
-    return out
-
-
-def read_values(ctx: typer.Context, var: list[str] | None, seed: int) -> dict[str, Any]:
-    texts = variable_strings(list(ctx.args), var)
+def read_values(ctx: typer.Context, expr: str, var: list[str] | None, seed: int) -> dict[str, Any]:
+    """Each variable's value, from --NAME VALUE and -v NAME=VALUE (cli/arguments.py reads the words)."""
+    texts = variable_texts(ctx, expr, var)
     return {name: parse_value(text, name, seed=seed) for name, text in texts.items()}
 
 

@@ -12,7 +12,6 @@ from typing import Any
 import typer
 
 from gradcli.cli.base import (
-    VARIABLES,
     AtolOpt,
     CheckSamplesOpt,
     DebugOpt,
@@ -26,9 +25,9 @@ from gradcli.cli.base import (
     VarOpt,
     WrtOpt,
     announce,
-    app,
     default_format,
     emit,
+    expression_command,
     format_option,
     guarded,
     read_values,
@@ -86,7 +85,7 @@ def _summary_to_stderr(report: Any) -> None:
         sys.stderr.write(f"check: SymPy not checked: {report.sympy.note}\n")
 
 
-@app.command("check", context_settings=VARIABLES, help="""Check a derivative three ways: autograd, SymPy, finite differences.
+@expression_command("check", help="""Check a derivative three ways: autograd, SymPy, finite differences.
 
 The gradient of a scalar expression (the Jacobian of any other) is computed by the
 engine, by SymPy from the same expression, and by central finite differences, and shown
@@ -95,10 +94,9 @@ tolerance, 2 on bad input. Inputs with more than --check-samples coordinates are
 
 Examples:
 
+\b
   gradcli check "mean(2*x)" --x 1,2,3
-
   gradcli check "tanh(W @ x)" --W "randn(3,3)" --x 1,2,3 --wrt x
-
   gradcli check "sum(sin(x)*exp(-x**2))" --x "randn(100000)" --format json
 """)
 @guarded
@@ -108,6 +106,6 @@ def check_command(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, format:
                   latex: LatexOpt = False, debug: DebugOpt = False) -> None:
     from gradcli.analysis.check import derivative
 
-    values = read_values(ctx, var, seed)
+    values = read_values(ctx, expr, var, seed)
     checked(derivative(expr, values, wrt), format, output, precision, check=True, symbolic=False, latex=latex,
             rtol=rtol, atol=atol, samples=check_samples)

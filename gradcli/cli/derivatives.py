@@ -8,9 +8,9 @@ import typer
 
 from gradcli.api import functional
 from gradcli.cli.base import (
-    VARIABLES, AtolOpt, CheckOpt, CheckSamplesOpt, ChunkOpt, DebugOpt, ExprArg, Format, FormatOpt, LatexOpt,
-    MethodOpt, OnError, OnErrorOpt, OutputOpt, PointsOpt, PrecisionOpt, RtolOpt, SeedOpt, SymbolicOpt, VarOpt,
-    WrtOpt, app, emit, emit_result, format_option, guarded, read_values,
+    AtolOpt, CheckOpt, CheckSamplesOpt, ChunkOpt, DebugOpt, ExprArg, Format, FormatOpt, LatexOpt,
+    Method, MethodOpt, OnError, OnErrorOpt, OutputOpt, PointsOpt, PrecisionOpt, RtolOpt, SeedOpt, SymbolicOpt, VarOpt,
+    WrtOpt, app, emit, emit_result, expression_command, format_option, guarded, read_values,
 )
 from gradcli.cli.check import checked
 from gradcli.errors import GradcliError
@@ -31,17 +31,16 @@ def conclude(result: functional.Result, fmt: Format | None, output: str | None, 
             samples=samples)
 
 
-@app.command(context_settings=VARIABLES, help="""Value and gradient of a scalar expression.
+@expression_command(help="""Value and gradient of a scalar expression.
 
 With --grad-output V (shaped like the output) a non-scalar expression gives the
 vector-Jacobian product, as y.backward(V) does in PyTorch.
 
 Examples:
 
+\b
   gradcli grad "mean(2*x)" --x 1,2,3
-
   gradcli grad "(w*x - y)**2" --w 1 --x 2 --y 4 --wrt w
-
   gradcli grad "[m[0]**2, m[1]**3]" --m 2,3 --grad-output 2,3
 """)
 @guarded
@@ -52,7 +51,7 @@ def grad(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None,
          check: CheckOpt = False, symbolic: SymbolicOpt = False, latex: LatexOpt = False,
          rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
          debug: DebugOpt = False) -> None:
-    values = read_values(ctx, var, seed)
+    values = read_values(ctx, expr, var, seed)
     cotangent = parse_value(grad_output, "grad-output", seed=seed) if grad_output is not None else None
     if points is not None:
         from gradcli.cli.script import run_points
@@ -63,18 +62,18 @@ def grad(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None,
              check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol, samples=check_samples)
 
 
-@app.command(context_settings=VARIABLES, help="""Value and full Jacobian (output.shape + variable.shape).
+@expression_command(help="""Value and full Jacobian (output.shape + variable.shape).
 
 J[i, j] = d out[i] / d x[j], built from vector-Jacobian products with the standard basis.
 
 Examples:
 
+\b
   gradcli jacobian "[m[0]**2 + 3*m[1], m[1]**2 + 2*m[0]]" --m 2,3
-
   gradcli jacobian "tanh(W @ x)" --W "randn(3,3)" --x 1,2,3 --wrt x
 """)
 @guarded
-def jacobian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: MethodOpt = "batched",
+def jacobian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: MethodOpt = Method.batched,
              chunk: ChunkOpt = None, format: FormatOpt = None, output: OutputOpt = None, seed: SeedOpt = 0,
              precision: PrecisionOpt = 4, var: VarOpt = None, points: PointsOpt = None,
              on_error: OnErrorOpt = OnError.stop,
@@ -82,7 +81,7 @@ def jacobian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: Meth
              check: CheckOpt = False, symbolic: SymbolicOpt = False, latex: LatexOpt = False,
              rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
              debug: DebugOpt = False) -> None:
-    values = read_values(ctx, var, seed)
+    values = read_values(ctx, expr, var, seed)
     if explain:
         if points is not None or check or symbolic or latex:
             raise GradcliError("--explain shows the rows of one point; it cannot be combined with --points, "
@@ -94,36 +93,36 @@ def jacobian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: Meth
         from gradcli.cli.script import run_points
 
         return run_points("jacobian", expr, values, wrt, points, on_error, format, output, precision, seed,
-                          method=method, chunk=chunk, single={"--check": check, "--symbolic": symbolic, "--latex": latex})
-    conclude(functional.jacobian(expr, values, wrt=wrt, method=method, chunk=chunk), format, output, precision,
+                          method=method.value, chunk=chunk, single={"--check": check, "--symbolic": symbolic, "--latex": latex})
+    conclude(functional.jacobian(expr, values, wrt=wrt, method=method.value, chunk=chunk), format, output, precision,
              check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol, samples=check_samples)
 
 
-@app.command(context_settings=VARIABLES, help="""Value, gradient and Hessian blocks of a scalar expression.
+@expression_command(help="""Value, gradient and Hessian blocks of a scalar expression.
 
 H[a][b] = d²f / da db, shaped a.shape + b.shape.
 
 Examples:
 
+\b
   gradcli hessian "x @ A @ x" --x 1,2 --A "1,2;3,4" --wrt x
-
   gradcli hessian "sum(sin(x)) * y**2" --x 0.5,1 --y 3
 """)
 @guarded
-def hessian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: MethodOpt = "batched",
+def hessian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: MethodOpt = Method.batched,
             chunk: ChunkOpt = None, format: FormatOpt = None, output: OutputOpt = None, seed: SeedOpt = 0,
             precision: PrecisionOpt = 4, var: VarOpt = None, points: PointsOpt = None,
             on_error: OnErrorOpt = OnError.stop,
             check: CheckOpt = False, symbolic: SymbolicOpt = False, latex: LatexOpt = False,
             rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
             debug: DebugOpt = False) -> None:
-    values = read_values(ctx, var, seed)
+    values = read_values(ctx, expr, var, seed)
     if points is not None:
         from gradcli.cli.script import run_points
 
         return run_points("hessian", expr, values, wrt, points, on_error, format, output, precision, seed,
-                          method=method, chunk=chunk, single={"--check": check, "--symbolic": symbolic, "--latex": latex})
-    conclude(functional.hessian(expr, values, wrt=wrt, method=method, chunk=chunk), format, output, precision,
+                          method=method.value, chunk=chunk, single={"--check": check, "--symbolic": symbolic, "--latex": latex})
+    conclude(functional.hessian(expr, values, wrt=wrt, method=method.value, chunk=chunk), format, output, precision,
              check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol, samples=check_samples)
 
 
@@ -131,8 +130,8 @@ def hessian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: Metho
 
 Examples:
 
+\b
   gradcli ops
-
   gradcli ops --format json
 """)
 @guarded

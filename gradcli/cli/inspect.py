@@ -14,16 +14,15 @@ from typing import Annotated, Any, Optional
 import typer
 
 from gradcli.cli.base import (
-    VARIABLES,
     DebugOpt,
     ExprArg,
     Format,
     SeedOpt,
     VarOpt,
     WrtOpt,
-    app,
     default_format,
     emit,
+    expression_command,
     format_option,
     guarded,
     read_values,
@@ -46,7 +45,7 @@ class GraphFormat(str, Enum):
     json = "json"
 
 
-@app.command(context_settings=VARIABLES, help="""The computation graph the engine builds for an expression.
+@expression_command(help="""The computation graph the engine builds for an expression.
 
 Each node is shown with its PyTorch-style name (MulBackward0, ..., AccumulateGrad for a
 variable), the sub-expression it came from and, with values given, its shape, its
@@ -55,12 +54,10 @@ node with two parents.
 
 Examples:
 
+\b
   gradcli graph "x*x + y" --x 3 --y 1
-
   gradcli graph "sin(x)*y"
-
-  gradcli graph "(w*x - y)**2" --w 1 --x 2 --y 4 --format dot | dot -Tsvg > graph.svg
-
+  gradcli graph "(w*x - y)**2" --w 1 --x 2 --y 4 -f dot | dot -Tsvg > g.svg
   gradcli graph "sum(sin(x))" --x 1,2 --format mermaid
 """)
 @guarded
@@ -73,12 +70,12 @@ def graph(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, grad_output: Gr
     from gradcli.render import graph as draw
 
     cotangent = parse_value(grad_output, "grad-output", seed=seed) if grad_output is not None else None
-    g = graph_of(expr, read_values(ctx, var, seed), wrt, cotangent)
+    g = graph_of(expr, read_values(ctx, expr, var, seed), wrt, cotangent)
     fmt = format or (GraphFormat.json if default_format() is Format.json else GraphFormat.tree)
     emit(draw.graph_view(g), "table" if fmt is GraphFormat.tree else fmt.value, None)
 
 
-@app.command(context_settings=VARIABLES, help="""Reverse mode step by step: the forward pass, then the backward pass.
+@expression_command(help="""Reverse mode step by step: the forward pass, then the backward pass.
 
 The forward pass lists every sub-expression in evaluation order with its value. The
 backward pass follows the engine: for each node the upstream gradient, the local rule
@@ -88,12 +85,10 @@ on non-differentiable points, and the first nan or inf with where it came from.
 
 Examples:
 
+\b
   gradcli explain "(w*x - y)**2" --w 1 --x 2 --y 4 --wrt w
-
   gradcli explain "x*x + sin(x)" --x 2
-
   gradcli explain "[m[0]**2, m[1]**3]" --m 2,3 --grad-output 1,1
-
   gradcli explain "where(x > 0, sqrt(x), 0)" --x 0
 """)
 @guarded
@@ -104,7 +99,7 @@ def explain(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, grad_output: 
     from gradcli.render.explain import explain_view, explanation_lines
 
     cotangent = parse_value(grad_output, "grad-output", seed=seed) if grad_output is not None else None
-    e = steps.explain(problem(expr, read_values(ctx, var, seed), wrt), cotangent)
+    e = steps.explain(problem(expr, read_values(ctx, expr, var, seed), wrt), cotangent)
     _write(explain_view(e, explanation_lines, "grad"), e, format)
 
 

@@ -15,8 +15,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from gradcli.cli.arguments import variable_texts
 from gradcli.cli.base import (
-    VARIABLES,
     DebugOpt,
     ExprArg,
     Format,
@@ -24,14 +24,13 @@ from gradcli.cli.base import (
     PrecisionOpt,
     SeedOpt,
     VarOpt,
-    app,
     default_format,
     emit,
+    expression_command,
     format_option,
     guarded,
     read_values,
     report,
-    variable_strings,
 )
 from gradcli.errors import GradcliError
 from gradcli.lang.values import parse_value
@@ -128,7 +127,7 @@ class Optimizer(str, Enum):
     adam = "adam"
 
 
-@app.command(context_settings=VARIABLES, help="""Gradient descent on a scalar expression: update the --wrt variables STEPS times.
+@expression_command(help="""Gradient descent on a scalar expression: update the --wrt variables STEPS times.
 
 Each step computes the gradient and moves against it (sgd: v -= lr * g; momentum and
 adam as in torch.optim). Shows the first and last steps: loss, values, gradient norm.
@@ -137,8 +136,9 @@ Examples:
 
 \b
   gradcli descend "(w*x - y)**2" --w 1 --x 2 --y 4 --wrt w --lr 0.1 --steps 2
-  gradcli descend "mean((w*x - y)**2)" --x 1,2,3 --y 2,4,6 --w 1 --wrt w --lr 0.01 --steps 100
-  gradcli descend "(a-3)**2 + (b+1)**2" --a 0 --b 0 --wrt a,b --optimizer adam --lr 0.1 --tol 1e-6 --plot
+  gradcli descend "mean((w*x-y)**2)" --x 1,2 --y 2,4 --w 1 --wrt w --lr 0.01
+  gradcli descend "(a-3)**2 + b**2" --a 0 --b 1 --wrt a,b --optimizer adam
+  gradcli descend "(a-3)**2 + b**2" --a 0 --b 1 --wrt a,b --tol 1e-6 --plot
 """)
 @guarded
 def descend(ctx: typer.Context, expr: ExprArg,
@@ -156,7 +156,7 @@ def descend(ctx: typer.Context, expr: ExprArg,
     from gradcli.api import descend as gd
     from gradcli.render.descend import descent_view
 
-    values = read_values(ctx, var, seed)
+    values = read_values(ctx, expr, var, seed)
     with progress("descending", steps + 1) as advance:
         result = gd.descend(expr, values, wrt, lr=lr, steps=steps, optimizer=optimizer.value, tol=tol,
                             momentum=momentum, on_step=lambda step: advance(1))
@@ -172,7 +172,7 @@ def descend(ctx: typer.Context, expr: ExprArg,
 
 
 # -- plot ---------------------------------------------------------------------------------
-@app.command(context_settings=VARIABLES, help="""The function and its derivative over a range of one variable.
+@expression_command(help="""The function and its derivative over a range of one variable.
 
 Give the free variable a range start:stop[:num] (201 points by default); the other
 variables are fixed by their values. Draws in the terminal, or writes a picture with
@@ -192,7 +192,7 @@ def plot(ctx: typer.Context, expr: ExprArg, format: PlotFormatOpt = None,
          seed: SeedOpt = 0, var: VarOpt = None, debug: DebugOpt = False) -> None:
     from gradcli.render import plot as pl
 
-    texts = variable_strings(list(ctx.args), var)
+    texts = variable_texts(ctx, expr, var)
     ranges = [name for name, text in texts.items() if pl.is_range(text)]
     if len(ranges) != 1:
         raise GradcliError("give exactly one variable a range start:stop[:num], e.g. --x -3:3 "
