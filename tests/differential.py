@@ -140,14 +140,20 @@ def _logsumexp_softmax(x, dims, keepdim):
     return out if keepdim else out.squeeze(dims)
 
 
-def _nan_rule_if_nonfinite(fn: Callable) -> Callable:
-    """fn whose gradient is nan throughout when its input has a non-finite entry."""
+def _nan_rule_if_nonfinite(fn: Callable, value: Callable) -> Callable:
+    """fn whose value at a non-finite input is value(input), and whose derivatives are nan there."""
+    def forward(a):
+        return fn(a) if bool(torch.isfinite(a).all()) else value(a)
+
     def rule(grad, a, out):
         if bool(torch.isfinite(a).all()):
-            return torch.autograd.grad(fn(a), a, grad, create_graph=True)[0] if a.requires_grad else \
-                torch.func.vjp(fn, a)[1](grad)[0]
-        return torch.full_like(a, float("nan")) * grad.sum()
-    return _with_rule(fn, rule)
+            return torch.func.vjp(fn, a)[1](grad)[0]
+        return a * float("nan") * grad.sum()  # nan, and nan again when differentiated
+    return _with_rule(forward, rule)
+
+
+def _numpy_det(a):
+    return torch.tensor(np.linalg.det(a.detach().numpy()), dtype=T)
 
 
 @dataclass(frozen=True)
@@ -187,7 +193,7 @@ TWINS: dict[str, Twin] = {
     "min": Twin(_reducer(_extreme(torch.min, torch.amin)), "reduction",
                 {"extreme-nan": _reducer(_row_by_row(torch.min))}),
     "norm": Twin(_reducer(lambda x, d, k: torch.linalg.vector_norm(x, 2, d or None, k)), "reduction"),
-    "logsumexp": Twin(_reducer(lambda x, d, k: torch.logsumexp(x, d, k) if x.ndim else x.clone()), "reduction",
+    "logsumexp": Twin(_reducer(lambda x, d, k: torch.logsumexp(x, d or 0, k)), "reduction",
                       {"logsumexp-softmax": _reducer(_logsumexp_softmax)}),
     "var": Twin(_reducer(_spread_of(torch.var)), "reduction"),
     "std": Twin(_reducer(_spread_of(torch.std)), "reduction",
@@ -196,7 +202,7 @@ TWINS: dict[str, Twin] = {
     "outer": Twin(lambda a, b: torch.outer(a.reshape(-1), b.reshape(-1)), "outer"),
     "trace": Twin(torch.trace, "matrix"),
     "det": Twin(torch.linalg.det, "matrix", {"det-singular": _leibniz_det,
-                                              "det-nonfinite": _nan_rule_if_nonfinite(torch.linalg.det)}),
+                                              "det-nonfinite": _nan_rule_if_nonfinite(torch.linalg.det, _numpy_det)}),
     "inv": Twin(torch.linalg.inv, "matrix"),
     "transpose": Twin(lambda x: x.permute(*reversed(range(x.ndim))), "transpose"),
     "softmax": Twin(lambda x, axis=-1: torch.softmax(x, axis) if x.ndim else torch.ones((), dtype=T), "softmax"),

@@ -103,11 +103,12 @@ def _prod_others_backward(n, u):
     # d/dx_k sum_i u_i prod_{j != i} x_j = sum_{i != k} u_i prod_{j not in {i, k}} x_j
     x, axis = n.x, n.params["axis"]
     others = F.prod_others(x, axis=axis)
-    if np.all(x.data != 0):
+    if np.all(x.data != 0) and np.all(np.isfinite(x.data)):
         weighted = u * others
         total = F.sum(weighted, axis=axis, keepdims=True)
         return ((total - weighted) / x,)
-    # NOTE: with zeros the quotient form divides by 0; take the exact (slower) sum instead.
+    # NOTE: with zeros (or inf, nan) the quotient form divides by 0 (or makes inf - inf);
+    # take the exact (slower) sum instead.
     data = x.data
     out = np.zeros(np.broadcast_shapes(u.shape, data.shape))
     axes = tuple(a + data.ndim for a in axis)
@@ -134,9 +135,10 @@ def _extreme_backward(n, g):
     ans = _spread(n, n.ans)
     # A nan entry is the extreme (max of [nan, 1] is nan) and takes the gradient, as PyTorch's.
     mask = F.eq(n.x, ans) + F.ne(n.x, n.x) * F.ne(ans, ans)
-    # NOTE: ties share the gradient evenly, as PyTorch's max/min reductions do.
+    # NOTE: ties share the gradient evenly, as PyTorch's max/min reductions do; the others
+    # get 0 selected, not g × 0, so an inf or nan g stays with the extremes (as PyTorch).
     count = F.sum(mask, axis=n.params["axis"], keepdims=True)
-    return (_spread(n, g) * mask / count,)
+    return (F.where(mask, _spread(n, g) / count, 0.0),)
 
 
 def _tied_extremes(extreme):
