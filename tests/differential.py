@@ -91,6 +91,13 @@ def _spread_of(fn):
     return lambda x, dims, keepdim, ddof: fn(x, dims or None, correction=ddof, keepdim=keepdim)
 
 
+def _var_flat(x, axis=None, keepdims=False, ddof=0):
+    """var of a 0-d value as torch computes it for a 1-entry vector."""
+    if x.ndim:
+        return _reducer(_spread_of(torch.var))(x, axis, keepdims, ddof)
+    return x.reshape(1).var(0, correction=ddof)
+
+
 def _std_whole(x, axis=None, keepdims=False, ddof=0):
     """std as torch computes it along a dim, also over the whole array (exactly 0 for equal entries)."""
     if axis is not None or x.ndim == 0 or keepdims:
@@ -195,7 +202,7 @@ TWINS: dict[str, Twin] = {
     "norm": Twin(_reducer(lambda x, d, k: torch.linalg.vector_norm(x, 2, d or None, k)), "reduction"),
     "logsumexp": Twin(_reducer(lambda x, d, k: torch.logsumexp(x, d or 0, k)), "reduction",
                       {"logsumexp-softmax": _reducer(_logsumexp_softmax)}),
-    "var": Twin(_reducer(_spread_of(torch.var)), "reduction"),
+    "var": Twin(_reducer(_spread_of(torch.var)), "reduction", {"var-no-dof": _var_flat}),
     "std": Twin(_reducer(_spread_of(torch.std)), "reduction",
                 {"std-whole-array": _std_whole}),
     "matmul": Twin(torch.matmul, "matmul"),

@@ -40,6 +40,12 @@ def test_std_whole_array():
     np.testing.assert_array_equal(r.gradients["x"], [0.0, 0.0, 0.0])
 
 
+def test_var_no_dof():
+    for values in ({"x": 2.0}, {"x": [2.0]}):
+        r = gradcli.hessian("x.var()", values)
+        assert np.isnan(r.value) and np.all(np.isnan(r.gradients["x"])) and np.all(np.isnan(r.hessian["x"]["x"]))
+
+
 def test_logsumexp_softmax():
     r = gradcli.grad("logsumexp(x)", {"x": [-1.34e67, -1e308, -1.34e67]})
     np.testing.assert_array_equal(r.gradients["x"], [0.5, 0.0, 0.5])

@@ -263,12 +263,8 @@ def _var(x, axis, keepdims, ddof):
 def _var_backward(n, g):
     """PyTorch's var_backward: g × 2 (x - mean) / (count - ddof), g spread over the reduced axes."""
     x, axis = n.x, n.params["axis"]
-    divisor = _count(n) - n.params["ddof"]
-    if divisor <= 0:
-        # No degrees of freedom (one entry with ddof=1): the value is nan, and so is the
-        # gradient, a constant (as PyTorch's), whose own derivatives are 0.
-        return (np.full(np.broadcast_shapes(g.shape, x.shape), np.nan),)
-    return (g * (x - F.mean(x, axis=axis, keepdims=True)) * (2.0 / divisor),)
+    divisor = _count(n) - n.params["ddof"]  # 0 for one entry with ddof=1: 2/0 = inf, and nan below
+    return (g * (x - F.mean(x, axis=axis, keepdims=True)) * (2.0 / divisor if divisor else math.inf),)
 
 
 def _std_backward(n, g):
