@@ -16,6 +16,7 @@ from gradcli.cli.base import (
     AtolOpt,
     CheckSamplesOpt,
     DebugOpt,
+    DtypeOpt,
     ExprArg,
     Format,
     LatexOpt,
@@ -27,6 +28,7 @@ from gradcli.cli.base import (
     WrtOpt,
     announce,
     app,
+    chosen_dtype,
     default_format,
     emit,
     format_option,
@@ -105,9 +107,9 @@ Examples:
 def check_command(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, format: CheckFormatOpt = None,
                   output: OutputOpt = None, seed: SeedOpt = 0, precision: PrecisionOpt = 4, var: VarOpt = None,
                   rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
-                  latex: LatexOpt = False, debug: DebugOpt = False) -> None:
+                  latex: LatexOpt = False, dtype: DtypeOpt = None, debug: DebugOpt = False) -> None:
     from gradcli.analysis.check import derivative
 
     values = read_values(ctx, var, seed)
-    checked(derivative(expr, values, wrt), format, output, precision, check=True, symbolic=False, latex=latex,
+    checked(derivative(expr, values, wrt, chosen_dtype(dtype)), format, output, precision, check=True, symbolic=False, latex=latex,
             rtol=rtol, atol=atol, samples=check_samples)

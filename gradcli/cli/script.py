@@ -18,6 +18,7 @@ import typer
 from gradcli.cli.base import (
     VARIABLES,
     DebugOpt,
+    DtypeOpt,
     ExprArg,
     Format,
     OnError,
@@ -25,6 +26,7 @@ from gradcli.cli.base import (
     SeedOpt,
     VarOpt,
     app,
+    chosen_dtype,
     default_format,
     emit,
     format_option,
@@ -76,7 +78,7 @@ def _line_count(path: str) -> int | None:
 def run_points(kind: str, expr: str, fixed: dict[str, Any], wrt: str | None, path: str, on_error: OnError,
                fmt: Format | None, output: str | None, precision: int, seed: int, *,
                grad_output: Any = None, method: str = "batched", chunk: int | None = None,
-               single: dict[str, bool] | None = None) -> None:
+               single: dict[str, bool] | None = None, dtype: str = "float64") -> None:
     """One result per point of path, written as the points arrive: JSON Lines, CSV, plain rows or a table.
 
     single names the options that work on one point only, with whether each was given.
@@ -88,7 +90,7 @@ def run_points(kind: str, expr: str, fixed: dict[str, Any], wrt: str | None, pat
     if given:
         raise GradcliError(f"{', '.join(given)} work{'s' if len(given) == 1 else ''} on one point, not with --points",
                            kind="usage")
-    batch = Batch(kind, expr, fixed, wrt, grad_output=grad_output, method=method, chunk=chunk)
+    batch = Batch(kind, expr, fixed, wrt, grad_output=grad_output, method=method, chunk=chunk, dtype=dtype)
     # JSON Lines carry their warnings in each object; the other formats leave them to standard error.
     stream = _points(batch, path, on_error, seed, warn=(fmt or default_format()) is not Format.json)
     emit(points_view(stream, precision), fmt, output)
@@ -152,14 +154,15 @@ def descend(ctx: typer.Context, expr: ExprArg,
             plot: Annotated[bool, typer.Option("--plot", help="Draw the loss curve in the terminal.")] = False,
             format: DescendFormatOpt = None,
             output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the history to a .json file, or the loss curve to .png/.svg/.pdf.")] = None,
-            seed: SeedOpt = 0, precision: PrecisionOpt = 4, var: VarOpt = None, debug: DebugOpt = False) -> None:
+            seed: SeedOpt = 0, precision: PrecisionOpt = 4, var: VarOpt = None, dtype: DtypeOpt = None,
+            debug: DebugOpt = False) -> None:
     from gradcli.api import descend as gd
     from gradcli.render.descend import descent_view
 
     values = read_values(ctx, var, seed)
     with progress("descending", steps + 1) as advance:
         result = gd.descend(expr, values, wrt, lr=lr, steps=steps, optimizer=optimizer.value, tol=tol,
-                            momentum=momentum, on_step=lambda step: advance(1))
+                            momentum=momentum, on_step=lambda step: advance(1), dtype=chosen_dtype(dtype))
     emit(descent_view(result, every, precision), format, output)
     if plot and output is None:
         # The chart is for people: below the table, or on standard error so the format's output stays whole.
