@@ -337,3 +337,21 @@ def test_descend_in_float32_follows_torch_sgd_in_float32():
     assert out["dtype"] == "float32"
     assert [s["loss"] for s in out["history"][:4]] == [float(str(np.float32(v))) for v in losses]
     assert out["history"][4]["values"]["w"] == float(str(np.float32(w.item())))
+
+
+def test_explain_graph_and_plot_in_float32():
+    x = np.float32([0.1, 0.2])
+    value = float(str(np.sum(np.sin(x) * np.float32(0.1))))
+    graph = run_cli("graph", "sum(sin(x)*0.1)", "--x", "0.1,0.2", "--dtype", "float32", "--format", "json").json()
+    assert graph["dtype"] == "float32" and graph["value"] == value  # the number 0.1 is float32 too
+    assert graph["nodes"][0]["grad"] == [float(str(v)) for v in np.float32(0.1) * np.cos(x)]
+    explained = run_cli("explain", "sum(sin(x)*0.1)", "--x", "0.1,0.2", "--dtype", "float32")
+    assert explained.stdout.splitlines()[0] == "L = sum(sin(x)*0.1) = 0.0298503, differentiated with respect to x, in float32"
+    as_json = run_cli("explain", "sum(sin(x)*0.1)", "--x", "0.1,0.2", "--dtype", "float32", "--format", "json").json()
+    assert as_json["dtype"] == "float32" and as_json["value"] == value
+    rows = run_cli("jacobian", "x*0.1", "--x", "1,2", "--explain", "--dtype", "float32", "--format", "json").json()
+    assert rows["dtype"] == "float32" and rows["value"] == [0.1, 0.2]
+    curve = run_cli("plot", "sin(x)*x", "--x", "0:1:3", "--dtype", "float32", "--format", "csv").stdout.splitlines()
+    half = np.float32(0.5)
+    assert curve[2] == ",".join(map(str, (half, np.sin(half) * half, np.sin(half) + half * np.cos(half))))
+    assert "dtype" not in run_cli("plot", "sin(x)*x", "--x", "0:1:3", "--format", "json").json()

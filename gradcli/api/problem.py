@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from gradcli.api.evaluate import check_functions, evaluate, variables
-from gradcli.autodiff.engine import LeafNode, Tensor, as_array, default_dtype, dtype_of
+from gradcli.autodiff.engine import LeafNode, Tensor, as_array, dtype_of
 from gradcli.autodiff.op import FUNCTIONS
 from gradcli.errors import GradcliError, closest, param, value_hint
 from gradcli.lang.parser import Expr, parse, postorder, unparse
@@ -42,8 +42,7 @@ class Problem:
 
     def forward(self, leaves: Mapping[str, Tensor] | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         leaves = dict(leaves) if leaves is not None else self.leaves()
-        with default_dtype(self.dtype):  # (the expression's numbers and constructors)
-            return evaluate(self.tree, leaves, source=self.source), leaves
+        return evaluate(self.tree, leaves, source=self.source), leaves
 
 
 @dataclass

@@ -90,7 +90,7 @@ def jacobian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: Meth
                                "--check, --symbolic or --latex", kind="usage")
         from gradcli.cli.inspect import show_jacobian_rows
 
-        return show_jacobian_rows(expr, values, wrt, format)
+        return show_jacobian_rows(expr, values, wrt, format, chosen_dtype(dtype))
     if points is not None:
         from gradcli.cli.script import run_points
 

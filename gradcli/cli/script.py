@@ -192,7 +192,7 @@ Examples:
 def plot(ctx: typer.Context, expr: ExprArg, format: PlotFormatOpt = None,
          output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write a .png, .svg or .pdf picture (needs matplotlib), or the --format json object to a .json file.")] = None,
          height: Annotated[int, typer.Option("--height", min=4, max=60, help="Rows of each terminal chart.")] = 12,
-         seed: SeedOpt = 0, var: VarOpt = None, debug: DebugOpt = False) -> None:
+         seed: SeedOpt = 0, var: VarOpt = None, dtype: DtypeOpt = None, debug: DebugOpt = False) -> None:
     from gradcli.render import plot as pl
 
     texts = variable_strings(list(ctx.args), var)
@@ -201,7 +201,7 @@ def plot(ctx: typer.Context, expr: ExprArg, format: PlotFormatOpt = None,
         raise GradcliError("give exactly one variable a range start:stop[:num], e.g. --x -3:3 "
                            f"({'none has one' if not ranges else ', '.join(ranges) + ' have ranges'})", kind="usage")
     (name,) = ranges
-    xs = pl.parse_range(texts[name], name)
+    xs = pl.parse_range(texts[name], name).astype(chosen_dtype(dtype))
     fixed = {n: parse_value(t, n, seed=seed) for n, t in texts.items() if n != name}
     ys, slopes = pl.curve(expr, fixed, name, xs)
     emit(pl.curve_view(expr, name, xs, ys, slopes, height), format, output)
