@@ -39,9 +39,9 @@ def _full_dims(x):
 
 def _reducer(fn: Callable) -> Callable:
     """A torch reduction over dim (None: every axis), as gradcli's axis= (an int or a tuple)."""
-    def reduce(x, axis=None, keepdims=False, *extra):
+    def reduce(x, axis=None, keepdims=False, *extra, **named):
         dims = _full_dims(x) if axis is None else (axis if isinstance(axis, tuple) else (axis,))
-        return fn(x, tuple(d % x.ndim for d in dims) if x.ndim else (), keepdims, *extra)
+        return fn(x, tuple(d % x.ndim for d in dims) if x.ndim else (), keepdims, *extra, **named)
     return reduce
 
 
@@ -88,7 +88,7 @@ def _leibniz_det(a):
 
 def _spread_of(fn):
     """torch.var or torch.std over dims (every axis: None) with correction ddof."""
-    return lambda x, dims, keepdim, ddof: fn(x, dims or None, correction=ddof, keepdim=keepdim)
+    return lambda x, dims, keepdim, ddof=0: fn(x, dims or None, correction=ddof, keepdim=keepdim)
 
 
 def _var_flat(x, axis=None, keepdims=False, ddof=0):

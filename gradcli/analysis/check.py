@@ -8,11 +8,20 @@
 A check plans the entries to compare (check_plan.py), fills in central finite
 differences (check_differences.py) and SymPy's derivatives (check_sympy.py), and returns
 the Report; the report's types are importable from here.
+
+In float32 the references are computed in float64 from the float32-rounded values (the
+differences, and SymPy's exact derivative at those values), and the engine's float32
+numbers are held to them: the finite-difference tolerances stay (torch gradcheck's rtol
+1e-3 and atol 1e-5 hold float32 rounding with room to spare), and SymPy's become
+torch.testing's for float32 (rtol 1.3e-6, atol 1e-5) instead of float64's 1e-9 and 1e-12.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
+
+import numpy as np
 
 from gradcli.analysis.check_differences import finite_differences
 from gradcli.analysis.check_plan import Formula, Report, SubCheck, Tolerance, plan
@@ -25,18 +34,23 @@ from gradcli.errors import GradcliError
 
 __all__ = ["Formula", "Report", "SubCheck", "Tolerance", "derivative", "formulas", "verify"]
 
+FLOAT32_SYMPY_RTOL = 1.3e-6  # torch.testing.assert_close's defaults for float32
+FLOAT32_SYMPY_ATOL = 1e-5
+
 
 def verify(result: Result, tolerance: Tolerance = Tolerance(), samples: int = 32, seed: int = 0) -> Report:
     """Compare result's derivatives with SymPy's and with central finite differences."""
+    if result.problem.dtype == np.float32:
+        tolerance = replace(tolerance, sympy_rtol=FLOAT32_SYMPY_RTOL, sympy_atol=FLOAT32_SYMPY_ATOL)
     report = plan(result, samples, seed, tolerance)
     finite_differences(report)
     symbolic_side(report, evaluate=True)
     return report
 
 
-def derivative(expr: str, values: dict[str, Any], wrt: Any = None) -> Result:
+def derivative(expr: str, values: dict[str, Any], wrt: Any = None, dtype: Any = None) -> Result:
     """The gradient of a scalar expression, the Jacobian of any other: what `gradcli check` checks."""
-    p = problem(expr, values, wrt)
+    p = problem(expr, values, wrt, dtype=dtype)
     with no_grad():
         out, _ = p.forward()
     return engine_grad(p, {}) if out.size == 1 else jacobian(p, {})

@@ -161,7 +161,7 @@ def backward_steps(p: Problem, traced: Traced, names: Names, seed: np.ndarray
         leaf = traced.leaves[name]
         hit = by_tensor.get(id(leaf))
         batch = seed.shape[:seed.ndim - traced.output.ndim]
-        gradients[name] = np.zeros(batch + leaf.shape) if hit is None else np.array(hit[1])
+        gradients[name] = np.zeros(batch + leaf.shape, leaf.dtype) if hit is None else np.array(hit[1])
         if hit is not None:
             steps.append({"phase": "accumulate", "node": "AccumulateGrad", "op": "leaf", "expression": name,
                           "terms": terms.get(id(hit[0]), [hit[1]]), "from": leaf_sources.get(id(hit[0]), []),
@@ -212,7 +212,7 @@ def explain(p: Problem, grad_output: Any = None) -> Explanation:
     if traced.output.requires_grad:
         e.backward, e.gradients = backward_steps(p, traced, names, seed)
     else:
-        e.gradients = {n: np.zeros(traced.leaves[n].shape) for n in p.wrt}
+        e.gradients = {n: np.zeros(traced.leaves[n].shape, p.dtype) for n in p.wrt}
     e.notes = [s["note"] for s in e.backward if "note" in s]
     e.nonfinite = first_nonfinite(e)
     if grad_output is not None and 1 < traced.output.size <= MAX_ROWS:
@@ -240,14 +240,14 @@ def _rows(p: Problem, traced: Traced, names: Names, *, with_steps: bool) -> list
                            kind="limit")
     rows = []
     for i in range(size):
-        basis = np.zeros(size)
+        basis = np.zeros(size, p.dtype)
         basis[i] = 1.0
         seed = basis.reshape(traced.output.shape)
         index = list(np.unravel_index(i, traced.output.shape)) if traced.output.ndim else []
         if traced.output.requires_grad:
             steps, grads = backward_steps(p, traced, names, seed)
         else:
-            steps, grads = [], {n: np.zeros(traced.leaves[n].shape) for n in p.wrt}
+            steps, grads = [], {n: np.zeros(traced.leaves[n].shape, p.dtype) for n in p.wrt}
         row = {"phase": "row", "row": i, "index": [int(k) for k in index], "seed": seed, "gradients": grads}
         if with_steps:
             row["steps"] = steps

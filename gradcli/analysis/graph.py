@@ -50,6 +50,7 @@ class Graph:
     value: np.ndarray | None
     grad_output: np.ndarray | None = None
     parents: dict[int, list[int]] = field(default_factory=dict)
+    dtype: np.dtype = np.dtype(np.float64)  # the values and gradients are computed in it
 
     def __post_init__(self) -> None:
         for node in self.nodes:
@@ -143,11 +144,13 @@ def computation_graph(p: Problem, grad_output: Any = None) -> Graph:
     ]
     root = edge_of(out)
     return Graph(p.source, nodes, None if root is None else ids[id(root)], out.data,
-                 None if grad_output is None else seed)
+                 None if grad_output is None else seed, dtype=p.dtype)
 
 
-def graph_of(expr: str, values: Mapping[str, Any], wrt: Any = None, grad_output: Any = None) -> Graph:
-    """The graph of expr at values; variables without a value give the graph's structure only.
+def graph_of(expr: str, values: Mapping[str, Any], wrt: Any = None, grad_output: Any = None,
+             dtype: Any = None) -> Graph:
+    """The graph of expr at values (computed in dtype, float64 by default, or float32); variables
+    without a value give the graph's structure only.
 
     Such variables stand in as the scalar 1.0, and then no node shows a value, a gradient
     or a shape (they would be the stand-in's, not the expression's).
@@ -156,12 +159,12 @@ def graph_of(expr: str, values: Mapping[str, Any], wrt: Any = None, grad_output:
     names = variables(tree)
     missing = [n for n in names if n not in values]
     if not missing:
-        return computation_graph(problem(tree, values, wrt, source=expr), grad_output)
+        return computation_graph(problem(tree, values, wrt, source=expr, dtype=dtype), grad_output)
     if grad_output is not None:
         raise GradcliError(f"{param('grad_output')} needs the values of every variable; give "
                            f"{' '.join(value_hint(n) for n in missing)}", kind="usage")
     try:
-        g = computation_graph(problem(tree, {n: values.get(n, 1.0) for n in names}, wrt, source=expr))
+        g = computation_graph(problem(tree, {n: values.get(n, 1.0) for n in names}, wrt, source=expr, dtype=dtype))
     except GradcliError as err:
         raise GradcliError(f"{err.words} (without values, {', '.join(missing)} stood in as scalars: give "
                            f"{' '.join(value_hint(n) for n in missing)}, the graph depends on their shapes)",

@@ -28,7 +28,7 @@ import numpy as np
 from gradcli.api import functional
 from gradcli.api.evaluate import variables
 from gradcli.api.points import BadRow, Point, PointReader, bounded, chunks, open_lines
-from gradcli.autodiff.engine import Tensor, run_backward
+from gradcli.autodiff.engine import Tensor, dtype_of, run_backward
 from gradcli.autodiff.op import FUNCTIONS, OPS
 from gradcli.errors import GradcliError, param, value_hint, variable
 from gradcli.lang.parser import Expr, parse, postorder
@@ -91,13 +91,15 @@ class Batch:
     """One expression (parsed once) with its fixed values, computed at many points.
 
     kind is grad, jacobian or hessian; fixed values apply to every point; a point gives
-    the other variables. on_point(n) is told after each point computed one by one.
+    the other variables. on_point(n) is told after each point computed one by one. dtype:
+    float64 (default) or float32, as the functional API's.
     """
 
     def __init__(self, kind: str, expr: str, fixed: Mapping[str, Any], wrt: str | None, *,
                  grad_output: Any = None, method: str = "batched", chunk: int | None = None,
-                 diagnose: bool = True, on_point: Callable[[int], None] | None = None):
+                 diagnose: bool = True, on_point: Callable[[int], None] | None = None, dtype: Any = None):
         self.kind, self.source, self.fixed = kind, expr, dict(fixed)
+        self.dtype = dtype_of(dtype)
         self.tree = parse(expr)
         self.names = variables(self.tree)
         self.wrt = wrt
@@ -148,7 +150,8 @@ class Batch:
 
     def _single(self, point: Point) -> Results | BadRow:
         try:
-            p = functional.problem(self.tree, {**self.fixed, **point.values}, self.wrt, source=self.source)
+            p = functional.problem(self.tree, {**self.fixed, **point.values}, self.wrt, source=self.source,
+                                   dtype=self.dtype)
             if self.kind == "grad":
                 r = functional.grad(p, None, grad_output=self.grad_output)
             elif self.kind == "jacobian":
@@ -163,13 +166,14 @@ class Batch:
         n = len(points)
         values = {name: np.full(n, float(self.fixed[name])) if name in self.fixed
                   else np.array([p.values[name] for p in points], dtype=np.float64) for name in self.names}
-        p = functional.problem(self.tree, values, self.wrt, source=self.source)
+        p = functional.problem(self.tree, values, self.wrt, source=self.source, dtype=self.dtype)
+        values = p.values  # (rounded to the dtype)
         out, leaves = p.forward()
         if out.shape != (n,):
             raise GradcliError("the output is not one number per point", kind="shape")
         lines = [pt.line for pt in points]
         with np.errstate(all="ignore"):
-            first = run_backward([(out, Tensor(np.ones(n)))], create_graph=self.kind == "hessian",
+            first = run_backward([(out, Tensor(np.ones(n, p.dtype)))], create_graph=self.kind == "hessian",
                                  retain_graph=True) if out.requires_grad else {}
             grads = _by_name(leaves, p.wrt, first, n)
             result = Results(self.kind, list(p.wrt), lines, values, out.data.copy())
@@ -180,7 +184,7 @@ class Batch:
             if self.kind == "hessian":
                 result.hessian = {}
                 for a in p.wrt:
-                    second = run_backward([(grads[a], Tensor(np.ones(n)))], retain_graph=True) \
+                    second = run_backward([(grads[a], Tensor(np.ones(n, p.dtype)))], retain_graph=True) \
                         if grads[a].requires_grad else {}
                     result.hessian[a] = {b: np.array(h.data) for b, h in _by_name(leaves, p.wrt, second, n).items()}
         result.warnings = [[] for _ in points]
@@ -205,7 +209,7 @@ class Batch:
 
 def _by_name(leaves: Mapping[str, Tensor], wrt: list[str], found: Mapping[Any, Tensor], n: int) -> dict[str, Tensor]:
     """Cotangents at the leaves by variable name, zeros (one per point) where none flowed."""
-    return {name: Tensor(np.zeros(n)) if ct is None else ct
+    return {name: Tensor(np.zeros(n, leaves[name].dtype)) if ct is None else ct
             for name, ct in functional.leaf_cotangents(leaves, wrt, found).items()}
 
 

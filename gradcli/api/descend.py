@@ -49,6 +49,7 @@ class Descent:
     wrt: list[str]
     history: list[Step]
     stopped: str  # steps (all done), tol (gradient norm below it) or diverged (loss not finite)
+    dtype: np.dtype = np.dtype(np.float64)  # every step computes in it
 
 
 def _check(lr: float, steps: int, optimizer: str, tol: float | None, momentum: float) -> None:
@@ -66,10 +67,14 @@ def _check(lr: float, steps: int, optimizer: str, tol: float | None, momentum: f
 
 def descend(expr: str, values: Mapping[str, Any], wrt: Iterable[str] | str | None, *, lr: float, steps: int,
             optimizer: str = "sgd", tol: float | None = None, momentum: float = 0.9,
-            on_step: Callable[[Step], None] | None = None) -> Descent:
-    """Run up to `steps` updates of the variables in wrt; the loss must be a scalar."""
+            on_step: Callable[[Step], None] | None = None, dtype: Any = None) -> Descent:
+    """Run up to `steps` updates of the variables in wrt; the loss must be a scalar.
+
+    dtype "float32" rounds the values once and keeps every step in float32, as a torch.optim
+    loop over float32 tensors does (the updates too: lr and the optimizer's constants are
+    Python numbers)."""
     _check(lr, steps, optimizer, tol, momentum)
-    p = functional.problem(expr, values, wrt)
+    p = functional.problem(expr, values, wrt, dtype=dtype)
     loss, _ = p.forward()
     if loss.size != 1:
         raise GradcliError(f"the loss has shape {format_shape(loss.shape)}: gradient descent needs "
@@ -95,7 +100,7 @@ def descend(expr: str, values: Mapping[str, Any], wrt: Iterable[str] | str | Non
             break
         for name in p.wrt:
             p.values[name] = np.asarray(p.values[name] - lr * _direction(optimizer, state[name], grads[name], k + 1, momentum))
-    return Descent(p.expression, optimizer, lr, list(p.wrt), history, stopped)
+    return Descent(p.expression, optimizer, lr, list(p.wrt), history, stopped, p.dtype)
 
 
 def _direction(optimizer: str, state: dict[str, np.ndarray], g: np.ndarray, t: int, momentum: float) -> np.ndarray:

@@ -7,12 +7,14 @@ iterative, so deep expressions work.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
-from gradcli.autodiff.engine import Tensor, call, element_limit, function, normalize_key, reusing, source_span
+from gradcli.autodiff.engine import (Tensor, call, default_dtype, element_limit, function, normalize_key, reusing,
+                                     source_span)
 from gradcli.errors import GradcliError, closest, value_hint
 from gradcli.limits import LIMITS
 from gradcli.ops.common import broadcast_shapes
@@ -39,10 +41,15 @@ def evaluate(tree: Expr, env: Mapping[str, Tensor], *, source: str = "",
 
     on_node(expr, value), if given, sees every sub-expression's value as it is computed.
     The walk holds a value only until its parent takes it (see _applied), so the engine may
-    write the parent's result into a value nothing else keeps.
+    write the parent's result into a value nothing else keeps. The expression's numbers and
+    constructors take the variables' dtype (float32 ones make float32 numbers, as a Python
+    number meeting a float32 tensor is in torch).
     """
     results: dict[int, Any] = {}
-    with element_limit(LIMITS.max_elements), reusing(), np.errstate(all="ignore"):
+    dtypes = {t.dtype for t in env.values()}
+    dtype = dtypes.pop() if len(dtypes) == 1 else None
+    with element_limit(LIMITS.max_elements), reusing(), np.errstate(all="ignore"), \
+            default_dtype(dtype) if dtype is not None else contextlib.nullcontext():
         for node in postorder(tree):
             kids = [results.pop(id(c)) if c is not None else None for c in node.args]
             kws = {k: results.pop(id(v)) for k, v in node.keywords}

@@ -1,7 +1,8 @@
 """A problem (an expression with its values) and a Result (what a command computed).
 
 Every command starts from `problem(expr, values, wrt)`: the expression parsed, its
-functions and variables checked, its values as float64 arrays.
+functions and variables checked, its values as arrays of its dtype (float64, or float32 as
+PyTorch's default: the values rounded to float32 once, here, as torch.tensor does).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from gradcli.api.evaluate import check_functions, evaluate, variables
-from gradcli.autodiff.engine import LeafNode, Tensor, as_array
+from gradcli.autodiff.engine import LeafNode, Tensor, as_array, dtype_of
 from gradcli.autodiff.op import FUNCTIONS
 from gradcli.errors import GradcliError, closest, param, value_hint
 from gradcli.lang.parser import CONSTANTS, Expr, parse, postorder, unparse
@@ -29,6 +30,7 @@ class Problem:
     names: list[str]
     wrt: list[str]
     values: dict[str, np.ndarray]
+    dtype: np.dtype = np.dtype(np.float64)  # of the values and of every computed array
 
     @property
     def expression(self) -> str:
@@ -71,8 +73,9 @@ class Result:
 
 
 def problem(expr: str | Expr, values: Mapping[str, Any], wrt: Iterable[str] | str | None = None,
-            *, source: str | None = None) -> Problem:
-    """Parse expr and check values and wrt against its variables."""
+            *, source: str | None = None, dtype: Any = None) -> Problem:
+    """Parse expr and check values and wrt against its variables; dtype: "float64" (default) or "float32"."""
+    dtype = dtype_of(dtype)
     tree = parse(expr) if isinstance(expr, str) else expr
     text = expr if isinstance(expr, str) else (source or unparse(tree))
     check_functions(tree, text)
@@ -95,7 +98,7 @@ def problem(expr: str | Expr, values: Mapping[str, Any], wrt: Iterable[str] | st
         raise GradcliError(f"{param('wrt')} names a variable twice", kind="name")
     if not chosen:
         raise GradcliError("the expression has no variables to differentiate", kind="name")
-    return Problem(text, tree, names, chosen, {n: as_array(values[n]) for n in names})
+    return Problem(text, tree, names, chosen, {n: as_array(values[n], dtype) for n in names}, dtype)
 
 
 def variable_names(expr: str) -> list[str]:
@@ -134,7 +137,7 @@ def leaf_cotangents(leaves: Mapping[str, Tensor], wrt: Iterable[str],
 def leaf_arrays(leaves: Mapping[str, Tensor], wrt: list[str], found: Mapping[LeafNode, Tensor],
                      batch: tuple[int, ...] = ()) -> dict[str, np.ndarray]:
     """As leaf_cotangents, as arrays shaped batch + the variable's shape (zeros where none flowed)."""
-    return {name: np.zeros(batch + leaves[name].shape) if ct is None else owned(ct.data)
+    return {name: np.zeros(batch + leaves[name].shape, leaves[name].dtype) if ct is None else owned(ct.data)
             for name, ct in leaf_cotangents(leaves, wrt, found).items()}
 
 

@@ -70,7 +70,8 @@ def seed_cotangent(output: Tensor, gradient: Any) -> Tensor:
                 kind="grad",
             )
         return Tensor._result(np.ones_like(output.data), None)
-    seed = gradient if isinstance(gradient, Tensor) else Tensor(gradient)
+    seed = gradient if isinstance(gradient, Tensor) and gradient.dtype == output.dtype else \
+        Tensor(gradient, dtype=output.dtype)
     if seed.shape != output.shape:
         raise GradcliError(
             f"the gradient has shape {format_shape(seed.shape)} but the output has shape "
@@ -135,7 +136,7 @@ def _seeded(seeds: Sequence[tuple[Tensor, Tensor]], create_graph: bool) -> tuple
 def _step(node: Node, grads: dict, create_graph: bool, observer: Any) -> None:
     """Apply node's rule to its cotangent and send the results on (a function: its names die with it)."""
     key = id(node)
-    g_shape = grads[key].shape
+    g_shape, g_dtype = grads[key].shape, grads[key].dtype
     batch_ndim = len(g_shape) - len(node.out_shape)
     g = grads[key] if observer is not None else None  # the observer reads g after the rule
     node.uniform, node.batch = _broadcast_scalar(node, grads[key]), batch_ndim  # what rules may read
@@ -148,7 +149,7 @@ def _step(node: Node, grads: dict, create_graph: bool, observer: Any) -> None:
     for edge, ct, shape in zip(node.next_functions, cts, node.in_shapes):
         if edge is None or ct is None:
             continue
-        ct = lift(ct)
+        ct = lift(ct, g_dtype)
         target = g_shape[:batch_ndim] + shape
         if ct.shape != target:
             ct = sum_to(ct, target, batch_ndim)
@@ -260,7 +261,7 @@ def accumulate(grads: dict, node: Any, ct: Tensor, create_graph: bool) -> None:
         grads[key] = ct
     elif create_graph:
         grads[key] = call("add", existing, ct)
-    elif existing.shape == ct.shape and mode.donate and _pass_owns(existing):
+    elif existing.shape == ct.shape and existing.dtype == ct.dtype and mode.donate and _pass_owns(existing):
         apply_ufunc(np.add, (existing.data, ct.data), existing.data)
     else:
         # (0-d + 0-d gives a numpy scalar: asarray makes it an array)

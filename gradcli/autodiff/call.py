@@ -12,9 +12,10 @@ array. It does so only when nothing can read that array again:
   is calibrated on first use by sending a known temporary and a known named value down
   these very paths; if the two read the same (another Python), nothing is ever written
   into an input;
-- it has no weak reference, is not a leaf that requires grad, and its array is float64, its own (not a view), writeable,
-  C-contiguous, shaped like the result, and held by that Tensor alone (no view of it, no
-  graph node, no caller keeps it);
+- it has no weak reference, is not a leaf that requires grad, and its array is of the
+  result's dtype (a float64 array never takes a float32 result, nor the reverse), its own
+  (not a view), writeable, C-contiguous, shaped like the result, and held by that Tensor
+  alone (no view of it, no graph node, no caller keeps it);
 - the new node does not keep its inputs for the backward pass.
 
 A backward pass may also give up the cotangent of a rule that reads it at most once
@@ -71,9 +72,10 @@ Tensor._operate = staticmethod(operate)
 
 
 def _apply(op: Op, inputs: tuple, params: dict, donate: bool) -> Tensor:
+    dtype = _dtype(inputs)
     if op.composite is not None:
-        return op.composite(*(lift(x) for x in inputs), **params)
-    tensors = [lift(x) for x in inputs]
+        return op.composite(*(lift(x, dtype) for x in inputs), **params)
+    tensors = [lift(x, dtype) for x in inputs]
     if op.prepare is not None:
         params = op.prepare(*(t.shape for t in tensors), **params)
     elementwise = op.ufunc is not None  # see Op: a plain ufunc runs on threads and may reuse memory
@@ -83,12 +85,12 @@ def _apply(op: Op, inputs: tuple, params: dict, donate: bool) -> Tensor:
     donor = None
     if elementwise:
         keeps_inputs = record and op.saves in ("inputs", "both")
-        donor = _donor(tensors) if donate and mode.donate and not keeps_inputs else None
+        donor = _donor(tensors, dtype) if donate and mode.donate and not keeps_inputs else None
         ans = apply_ufunc(op.ufunc, tuple(t.data for t in tensors), None if donor is None else donor.data)
     else:
         ans = op.forward(*(t.data for t in tensors), **params)
-    if not isinstance(ans, np.ndarray) or ans.dtype != np.float64:
-        ans = as_array(ans)
+    if not isinstance(ans, np.ndarray) or ans.dtype != dtype:
+        ans = as_array(ans, dtype)  # a numpy scalar, or a constructor's zeros and ones (exact in float32)
     result = Tensor._result(ans, Node(op, tensors, ans, params) if record else None)
     if donor is not None and mode.given is not None and mode.given[0] == id(donor):
         # The rule's own name still holds the cotangent it gave up (it reads it no more): let go
@@ -98,21 +100,34 @@ def _apply(op: Op, inputs: tuple, params: dict, donate: bool) -> Tensor:
     return result
 
 
+def _dtype(inputs: tuple) -> np.dtype:
+    """The dtype an operation computes in: its tensor inputs' (float64 where they mix, as numpy and
+    PyTorch promote), else the thread's default. Numbers and arrays given beside tensors take it."""
+    dtype = None
+    for x in inputs:
+        if isinstance(x, Tensor):
+            if dtype is None:
+                dtype = x.data.dtype
+            elif x.data.dtype != dtype:
+                return np.dtype(np.float64)
+    return mode.dtype if dtype is None else dtype
+
+
 def holders(t: Tensor) -> tuple[int, int] | None:
     """(references to t, references to its array) when that array could take a result, else None.
 
     The counts include this call's own; callers compare them with calibrated ones.
     """
     a = t.data
-    if not _may_take(t, a):
+    if not _may_take(t, a, a.dtype):
         return None
     return sys.getrefcount(t), sys.getrefcount(a)
 
 
-def _may_take(t: Tensor, a: np.ndarray) -> bool:
-    """Whether t's array a is of a kind a result may be written into (references aside)."""
+def _may_take(t: Tensor, a: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether t's array a is of a kind a result of dtype may be written into (references aside)."""
     flags = a.flags
-    if a.dtype != np.float64 or not (flags.owndata and flags.writeable and flags.c_contiguous):
+    if a.dtype != dtype or not (flags.owndata and flags.writeable and flags.c_contiguous):
         return False
     # (a leaf that requires grad: the node about to be made keeps it)
     return not getweakrefcount(t) and not (t.requires_grad and t.grad_fn is None)
@@ -132,8 +147,8 @@ _SPENT = np.empty(0)  # what a given-up cotangent holds once its array went to a
 _SPENT.flags.writeable = False
 
 
-def _donor(tensors: Sequence[Tensor]) -> Tensor | None:
-    """An input nothing reads again whose array can take the elementwise result, if any."""
+def _donor(tensors: Sequence[Tensor], dtype: np.dtype) -> Tensor | None:
+    """An input nothing reads again whose array can take the elementwise result (of dtype), if any."""
     probing = mode.probing
     temporary = temporary_holders() if probing is None else (0, 0)
     if probing is None and not temporary[0]:
@@ -146,7 +161,7 @@ def _donor(tensors: Sequence[Tensor]) -> Tensor | None:
                 given is not None and given[0] == id(t) and refs == temporary[0] + given[1]):
             continue
         a = t.data
-        if not _may_take(t, a):
+        if not _may_take(t, a, dtype):
             continue
         if probing is not None:
             probing.append((refs, sys.getrefcount(a)))

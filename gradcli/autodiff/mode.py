@@ -1,5 +1,6 @@
 """What the operations applied now should do, per thread: record a graph or not, which span
-of the expression they come from, how large a result may be, whether memory may be reused.
+of the expression they come from, how large a result may be, whether memory may be reused,
+the dtype of values made from numbers.
 
 Each thread has its own mode, as in PyTorch: `no_grad()` in one thread leaves the graphs
 other threads are recording alone.
@@ -12,11 +13,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ContextManager
 
+import numpy as np
+
 
 class _Mode(threading.local):
     """The defaults every thread starts from (a thread's own settings shadow them)."""
 
     grad_enabled = True
+    dtype = np.dtype(np.float64)  # of arrays made from numbers and lists (a tensor keeps its own)
     span: tuple[int, int] | None = None  # of the sub-expression being evaluated
     max_elements: int | None = None  # refuse results with more entries than this
     # May an elementwise result be written into an input nothing reads again (call.py)? None:
@@ -53,6 +57,11 @@ def enable_grad() -> ContextManager[None]:
 
 def is_grad_enabled() -> bool:
     return mode.grad_enabled
+
+
+def default_dtype(dtype: np.dtype) -> ContextManager[None]:
+    """Context manager: values made from numbers, lists and constructors are of dtype (in this thread)."""
+    return setting("dtype", np.dtype(dtype))
 
 
 def element_limit(n: int | None) -> ContextManager[None]:

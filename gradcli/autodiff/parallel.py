@@ -37,7 +37,7 @@ def workers() -> int:
 
 
 def apply_ufunc(fn: np.ufunc, arrays: tuple[np.ndarray, ...], out: np.ndarray | None = None) -> np.ndarray:
-    """fn(*arrays) (float64, broadcasting), in slices on several threads when it is large.
+    """fn(*arrays) (float64 or float32, broadcasting), in slices on several threads when it is large.
 
     out, if given, is an array shaped like the result to write it into (it may be an input).
     """
@@ -48,14 +48,15 @@ def apply_ufunc(fn: np.ufunc, arrays: tuple[np.ndarray, ...], out: np.ndarray | 
     else:
         return fn(*arrays) if out is None else fn(*arrays, out=out)
     # NOTE: a generalized ufunc (np.matmul has a signature) is not elementwise: never sliced.
-    if fn.signature is not None or fn.nout != 1 or any(a.dtype != np.float64 for a in arrays):
+    dtype = arrays[0].dtype
+    if fn.signature is not None or fn.nout != 1 or dtype.kind != "f" or any(a.dtype != dtype for a in arrays):
         return fn(*arrays) if out is None else fn(*arrays, out=out)
     count = workers()
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
     if count < 2 or shape[0] < count:
         return fn(*arrays) if out is None else fn(*arrays, out=out)
     if out is None:
-        out = np.empty(shape)
+        out = np.empty(shape, dtype)
     full = tuple(np.broadcast_to(a, shape) for a in arrays)
     # Pieces rather than one slice per thread: a thread whose core is taken away for a while
     # (a busy neighbour, a virtual CPU the host preempts) leaves its pieces to the others

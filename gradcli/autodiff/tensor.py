@@ -1,4 +1,4 @@
-"""Tensor: a float64 array that can record the operations applied to it.
+"""Tensor: a float64 or float32 array that can record the operations applied to it.
 
 This module holds the value side: construction, introspection, detach. What a Tensor's
 operators and `backward` do lives with the machinery they need (`call.py` applies an
@@ -13,14 +13,37 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.errors import GradcliError, format_shape
+from gradcli.autodiff.mode import mode
+from gradcli.errors import GradcliError, format_shape, param
+
+DTYPES = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32)}
+_KEPT = frozenset(DTYPES.values())
+_SPELLINGS = {"double": "float64", "float": "float32"}  # as torch.double and torch.float name them
 
 
-def as_array(data: Any) -> np.ndarray:
-    """float64 array of data (bools and integers are promoted)."""
-    if isinstance(data, np.ndarray) and data.dtype == np.float64:
+def dtype_of(value: Any) -> np.dtype:
+    """The dtype a name or type stands for: "float32"/"float64", numpy's types, or torch.float32/float64.
+
+    None is the default (float64, unless default_dtype() says otherwise in this thread).
+    """
+    if value is None:
+        return mode.dtype
+    if isinstance(value, np.dtype) and value in DTYPES.values():
+        return value
+    name = value.__name__ if isinstance(value, type) else str(value)
+    name = name.removeprefix("torch.").removeprefix("numpy.")
+    found = DTYPES.get(_SPELLINGS.get(name, name))
+    if found is None:
+        raise GradcliError(f"{param('dtype')} is {value!r}: use float32 or float64", kind="usage")
+    return found
+
+
+def as_array(data: Any, dtype: np.dtype | None = None) -> np.ndarray:
+    """data as an array of dtype (default: the thread's default dtype); bools and integers are promoted."""
+    dtype = mode.dtype if dtype is None else dtype
+    if isinstance(data, np.ndarray) and data.dtype == dtype:
         return data
-    return np.asarray(data, dtype=np.float64)
+    return np.asarray(data, dtype=dtype)
 
 
 def _engine_not_loaded(*_: Any, **__: Any) -> Any:
@@ -28,9 +51,12 @@ def _engine_not_loaded(*_: Any, **__: Any) -> Any:
 
 
 class Tensor:
-    """An array of float64 that can record the operations applied to it.
+    """An array of float64 or float32 that can record the operations applied to it.
 
-    Tensor(data, requires_grad=False). Leaves (made by the user) accumulate gradients in
+    Tensor(data, requires_grad=False, dtype=None): dtype "float32" or "float64"; without
+    it, a Tensor or a numpy array of either keeps its dtype (as torch.tensor does) and
+    other data (numbers, lists) becomes float64, gradcli's default (PyTorch's is float32). Operations compute in their inputs'
+    dtype; a Python number or array meeting a tensor takes the tensor's dtype. Leaves (made by the user) accumulate gradients in
     `.grad` on `backward()`; results of operations carry `.grad_fn`.
     """
 
@@ -39,8 +65,12 @@ class Tensor:
     _operate = staticmethod(_engine_not_loaded)  # call.operate, once call.py is imported
     _backward = staticmethod(_engine_not_loaded)  # backward.backward, once backward.py is imported
 
-    def __init__(self, data: Any, requires_grad: bool = False):
-        self.data = as_array(data.data if isinstance(data, Tensor) else data)
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
+        if isinstance(data, Tensor):
+            data = data.data
+        if dtype is None and isinstance(data, (np.ndarray, np.floating)) and data.dtype in _KEPT:
+            dtype = data.dtype
+        self.data = as_array(data, dtype_of(dtype))
         self.requires_grad = bool(requires_grad)
         self.grad: np.ndarray | None = None
         self.grad_fn: Any = None
@@ -60,6 +90,10 @@ class Tensor:
     @property
     def shape(self) -> tuple[int, ...]:
         return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
 
     @property
     def ndim(self) -> int:
@@ -84,6 +118,8 @@ class Tensor:
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", precision=4)
+        if self.data.dtype != np.float64:  # as torch names a dtype other than its default
+            body += f", dtype={self.data.dtype}"
         if self.grad_fn is not None:
             return f"tensor({body}, grad_fn=<{self.grad_fn.name}>)"
         return f"tensor({body}, requires_grad=True)" if self.requires_grad else f"tensor({body})"
@@ -149,8 +185,9 @@ class Tensor:
         self._backward(self, gradient, retain_graph, create_graph)
 
 
-def lift(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor._result(as_array(x), None)
+def lift(x: Any, dtype: np.dtype | None = None) -> Tensor:
+    """x as a Tensor: a Tensor as it is, anything else as an array of dtype (default: the thread's)."""
+    return x if isinstance(x, Tensor) else Tensor._result(as_array(x, dtype), None)
 
 
 def normalize_key(key: Any, shape: tuple[int, ...]) -> tuple:

@@ -76,6 +76,21 @@ class Method(str, Enum):
     loop = "loop"
 
 
+class Dtype(str, Enum):
+    float64 = "float64"
+    float32 = "float32"
+
+
+def chosen_dtype(dtype: Dtype | None) -> str:
+    """--dtype, else $GRADCLI_DTYPE, else float64; an unknown $GRADCLI_DTYPE is an error."""
+    if dtype is not None:
+        return dtype.value
+    text = os.environ.get("GRADCLI_DTYPE", "")
+    if text and text not in Dtype.__members__:
+        raise GradcliError(f"GRADCLI_DTYPE is {text!r}: use float32 or float64", kind="usage")
+    return text or Dtype.float64.value
+
+
 def default_format() -> Format:
     """The format GRADCLI_FORMAT names (table when unset); an unknown name is an error."""
     name = os.environ.get("GRADCLI_FORMAT", "table")
@@ -115,6 +130,7 @@ OutputOpt = Annotated[Optional[str], typer.Option("--output", "-o", help="Write 
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for rand(...) and randn(...) values.")]
 PrecisionOpt = Annotated[int, typer.Option("--precision", min=1, max=17, help="Significant digits shown in tables.")]
 VarOpt = Annotated[Optional[list[str]], typer.Option("--var", "-v", help="NAME=VALUE, for a variable whose name clashes with an option.")]
+DtypeOpt = Annotated[Optional[Dtype], typer.Option("--dtype", show_default=False, help="float64 or float32 (PyTorch's default dtype): values are rounded to it once and every operation computes in it. Default: $GRADCLI_DTYPE, else float64.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the Python traceback of an error.")]
 MethodOpt = Annotated[Method, typer.Option("--method", help="batched (one pass per chunk of rows) or loop (one pass per row).")]
 ChunkOpt = Annotated[Optional[int], typer.Option("--chunk", help="Rows of the Jacobian per batched pass (default: chosen from the sizes).")]

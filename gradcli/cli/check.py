@@ -15,6 +15,7 @@ from gradcli.cli.base import (
     AtolOpt,
     CheckSamplesOpt,
     DebugOpt,
+    DtypeOpt,
     ExprArg,
     Format,
     LatexOpt,
@@ -25,6 +26,7 @@ from gradcli.cli.base import (
     VarOpt,
     WrtOpt,
     announce,
+    chosen_dtype,
     default_format,
     emit,
     expression_command,
@@ -103,9 +105,9 @@ Examples:
 def check_command(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, format: CheckFormatOpt = None,
                   output: OutputOpt = None, seed: SeedOpt = 0, precision: PrecisionOpt = 4, var: VarOpt = None,
                   rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
-                  latex: LatexOpt = False, debug: DebugOpt = False) -> None:
+                  latex: LatexOpt = False, dtype: DtypeOpt = None, debug: DebugOpt = False) -> None:
     from gradcli.analysis.check import derivative
 
     values = read_values(ctx, expr, var, seed)
-    checked(derivative(expr, values, wrt), format, output, precision, check=True, symbolic=False, latex=latex,
+    checked(derivative(expr, values, wrt, chosen_dtype(dtype)), format, output, precision, check=True, symbolic=False, latex=latex,
             rtol=rtol, atol=atol, samples=check_samples)

@@ -8,9 +8,9 @@ import typer
 
 from gradcli.api import functional
 from gradcli.cli.base import (
-    AtolOpt, CheckOpt, CheckSamplesOpt, ChunkOpt, DebugOpt, ExprArg, Format, FormatOpt, LatexOpt,
+    AtolOpt, CheckOpt, CheckSamplesOpt, ChunkOpt, DebugOpt, DtypeOpt, ExprArg, Format, FormatOpt, LatexOpt,
     Method, MethodOpt, OnError, OnErrorOpt, OutputOpt, PointsOpt, PrecisionOpt, RtolOpt, SeedOpt, SymbolicOpt, VarOpt,
-    WrtOpt, app, emit, emit_result, expression_command, format_option, guarded, read_values,
+    WrtOpt, app, chosen_dtype, emit, emit_result, expression_command, format_option, guarded, read_values,
 )
 from gradcli.cli.check import checked
 from gradcli.errors import GradcliError
@@ -50,15 +50,16 @@ def grad(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None,
          var: VarOpt = None, points: PointsOpt = None, on_error: OnErrorOpt = OnError.stop,
          check: CheckOpt = False, symbolic: SymbolicOpt = False, latex: LatexOpt = False,
          rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
-         debug: DebugOpt = False) -> None:
+         dtype: DtypeOpt = None, debug: DebugOpt = False) -> None:
     values = read_values(ctx, expr, var, seed)
     cotangent = parse_value(grad_output, "grad-output", seed=seed) if grad_output is not None else None
     if points is not None:
         from gradcli.cli.script import run_points
 
         return run_points("grad", expr, values, wrt, points, on_error, format, output, precision, seed,
-                          grad_output=cotangent, single={"--check": check, "--symbolic": symbolic, "--latex": latex})
-    conclude(functional.grad(expr, values, wrt=wrt, grad_output=cotangent), format, output, precision,
+                          grad_output=cotangent, single={"--check": check, "--symbolic": symbolic, "--latex": latex},
+                          dtype=chosen_dtype(dtype))
+    conclude(functional.grad(expr, values, wrt=wrt, grad_output=cotangent, dtype=chosen_dtype(dtype)), format, output, precision,
              check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol, samples=check_samples)
 
 
@@ -80,7 +81,7 @@ def jacobian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: Meth
              explain: Annotated[bool, typer.Option("--explain", help="Show each row as one backward pass with a basis cotangent.")] = False,
              check: CheckOpt = False, symbolic: SymbolicOpt = False, latex: LatexOpt = False,
              rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
-             debug: DebugOpt = False) -> None:
+             dtype: DtypeOpt = None, debug: DebugOpt = False) -> None:
     values = read_values(ctx, expr, var, seed)
     if explain:
         if points is not None or check or symbolic or latex:
@@ -88,13 +89,14 @@ def jacobian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: Meth
                                "--check, --symbolic or --latex", kind="usage")
         from gradcli.cli.inspect import show_jacobian_rows
 
-        return show_jacobian_rows(expr, values, wrt, format)
+        return show_jacobian_rows(expr, values, wrt, format, chosen_dtype(dtype))
     if points is not None:
         from gradcli.cli.script import run_points
 
         return run_points("jacobian", expr, values, wrt, points, on_error, format, output, precision, seed,
-                          method=method.value, chunk=chunk, single={"--check": check, "--symbolic": symbolic, "--latex": latex})
-    conclude(functional.jacobian(expr, values, wrt=wrt, method=method.value, chunk=chunk), format, output, precision,
+                          method=method.value, chunk=chunk, single={"--check": check, "--symbolic": symbolic, "--latex": latex},
+                          dtype=chosen_dtype(dtype))
+    conclude(functional.jacobian(expr, values, wrt=wrt, method=method.value, chunk=chunk, dtype=chosen_dtype(dtype)), format, output, precision,
              check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol, samples=check_samples)
 
 
@@ -115,14 +117,15 @@ def hessian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: Metho
             on_error: OnErrorOpt = OnError.stop,
             check: CheckOpt = False, symbolic: SymbolicOpt = False, latex: LatexOpt = False,
             rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
-            debug: DebugOpt = False) -> None:
+            dtype: DtypeOpt = None, debug: DebugOpt = False) -> None:
     values = read_values(ctx, expr, var, seed)
     if points is not None:
         from gradcli.cli.script import run_points
 
         return run_points("hessian", expr, values, wrt, points, on_error, format, output, precision, seed,
-                          method=method.value, chunk=chunk, single={"--check": check, "--symbolic": symbolic, "--latex": latex})
-    conclude(functional.hessian(expr, values, wrt=wrt, method=method.value, chunk=chunk), format, output, precision,
+                          method=method.value, chunk=chunk, single={"--check": check, "--symbolic": symbolic, "--latex": latex},
+                          dtype=chosen_dtype(dtype))
+    conclude(functional.hessian(expr, values, wrt=wrt, method=method.value, chunk=chunk, dtype=chosen_dtype(dtype)), format, output, precision,
              check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol, samples=check_samples)
 
 

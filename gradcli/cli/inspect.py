@@ -15,11 +15,13 @@ import typer
 
 from gradcli.cli.base import (
     DebugOpt,
+    DtypeOpt,
     ExprArg,
     Format,
     SeedOpt,
     VarOpt,
     WrtOpt,
+    chosen_dtype,
     default_format,
     emit,
     expression_command,
@@ -65,12 +67,12 @@ def graph(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, grad_output: Gr
           format: Annotated[Optional[GraphFormat], typer.Option(
               "--format", "-f", help="tree, dot, mermaid or json (default: tree, or json with GRADCLI_FORMAT=json).",
               show_default=False)] = None,
-          seed: SeedOpt = 0, var: VarOpt = None, debug: DebugOpt = False) -> None:
+          seed: SeedOpt = 0, var: VarOpt = None, dtype: DtypeOpt = None, debug: DebugOpt = False) -> None:
     from gradcli.analysis.graph import graph_of
     from gradcli.render import graph as draw
 
     cotangent = parse_value(grad_output, "grad-output", seed=seed) if grad_output is not None else None
-    g = graph_of(expr, read_values(ctx, expr, var, seed), wrt, cotangent)
+    g = graph_of(expr, read_values(ctx, expr, var, seed), wrt, cotangent, chosen_dtype(dtype))
     fmt = format or (GraphFormat.json if default_format() is Format.json else GraphFormat.tree)
     emit(draw.graph_view(g), "table" if fmt is GraphFormat.tree else fmt.value, None)
 
@@ -93,23 +95,25 @@ Examples:
 """)
 @guarded
 def explain(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, grad_output: GradOutputOpt = None,
-            format: ExplainFormatOpt = None, seed: SeedOpt = 0, var: VarOpt = None, debug: DebugOpt = False) -> None:
+            format: ExplainFormatOpt = None, seed: SeedOpt = 0, var: VarOpt = None, dtype: DtypeOpt = None,
+            debug: DebugOpt = False) -> None:
     from gradcli.analysis import explain as steps
     from gradcli.api.problem import problem
     from gradcli.render.explain import explain_view, explanation_lines
 
     cotangent = parse_value(grad_output, "grad-output", seed=seed) if grad_output is not None else None
-    e = steps.explain(problem(expr, read_values(ctx, expr, var, seed), wrt), cotangent)
+    e = steps.explain(problem(expr, read_values(ctx, expr, var, seed), wrt, dtype=chosen_dtype(dtype)), cotangent)
     _write(explain_view(e, explanation_lines, "grad"), e, format)
 
 
-def show_jacobian_rows(expr: str, values: dict[str, Any], wrt: str | None, fmt: Format | None) -> None:
+def show_jacobian_rows(expr: str, values: dict[str, Any], wrt: str | None, fmt: Format | None,
+                       dtype: str = "float64") -> None:
     """`gradcli jacobian --explain`: each row of the Jacobian as one basis VJP."""
     from gradcli.analysis import explain as steps
     from gradcli.api.problem import problem
     from gradcli.render.explain import explain_view, jacobian_lines
 
-    e = steps.jacobian_rows(problem(expr, values, wrt))
+    e = steps.jacobian_rows(problem(expr, values, wrt, dtype=dtype))
     _write(explain_view(e, jacobian_lines, "jacobian"), e, fmt)
 
 

@@ -18,12 +18,14 @@ import typer
 from gradcli.cli.arguments import variable_texts
 from gradcli.cli.base import (
     DebugOpt,
+    DtypeOpt,
     ExprArg,
     Format,
     OnError,
     PrecisionOpt,
     SeedOpt,
     VarOpt,
+    chosen_dtype,
     default_format,
     emit,
     expression_command,
@@ -75,7 +77,7 @@ def _line_count(path: str) -> int | None:
 def run_points(kind: str, expr: str, fixed: dict[str, Any], wrt: str | None, path: str, on_error: OnError,
                fmt: Format | None, output: str | None, precision: int, seed: int, *,
                grad_output: Any = None, method: str = "batched", chunk: int | None = None,
-               single: dict[str, bool] | None = None) -> None:
+               single: dict[str, bool] | None = None, dtype: str = "float64") -> None:
     """One result per point of path, written as the points arrive: JSON Lines, CSV, plain rows or a table.
 
     single names the options that work on one point only, with whether each was given.
@@ -87,7 +89,7 @@ def run_points(kind: str, expr: str, fixed: dict[str, Any], wrt: str | None, pat
     if given:
         raise GradcliError(f"{', '.join(given)} work{'s' if len(given) == 1 else ''} on one point, not with --points",
                            kind="usage")
-    batch = Batch(kind, expr, fixed, wrt, grad_output=grad_output, method=method, chunk=chunk)
+    batch = Batch(kind, expr, fixed, wrt, grad_output=grad_output, method=method, chunk=chunk, dtype=dtype)
     # JSON Lines carry their warnings in each object; the other formats leave them to standard error.
     stream = _points(batch, path, on_error, seed, warn=(fmt or default_format()) is not Format.json)
     emit(points_view(stream, precision), fmt, output)
@@ -152,14 +154,15 @@ def descend(ctx: typer.Context, expr: ExprArg,
             plot: Annotated[bool, typer.Option("--plot", help="Draw the loss curve in the terminal.")] = False,
             format: DescendFormatOpt = None,
             output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the history to a .json file, or the loss curve to .png/.svg/.pdf.")] = None,
-            seed: SeedOpt = 0, precision: PrecisionOpt = 4, var: VarOpt = None, debug: DebugOpt = False) -> None:
+            seed: SeedOpt = 0, precision: PrecisionOpt = 4, var: VarOpt = None, dtype: DtypeOpt = None,
+            debug: DebugOpt = False) -> None:
     from gradcli.api import descend as gd
     from gradcli.render.descend import descent_view
 
     values = read_values(ctx, expr, var, seed)
     with progress("descending", steps + 1) as advance:
         result = gd.descend(expr, values, wrt, lr=lr, steps=steps, optimizer=optimizer.value, tol=tol,
-                            momentum=momentum, on_step=lambda step: advance(1))
+                            momentum=momentum, on_step=lambda step: advance(1), dtype=chosen_dtype(dtype))
     emit(descent_view(result, every, precision), format, output)
     if plot and output is None:
         # The chart is for people: below the table, or on standard error so the format's output stays whole.
@@ -189,7 +192,7 @@ Examples:
 def plot(ctx: typer.Context, expr: ExprArg, format: PlotFormatOpt = None,
          output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write a .png, .svg or .pdf picture (needs matplotlib), or the --format json object to a .json file.")] = None,
          height: Annotated[int, typer.Option("--height", min=4, max=60, help="Rows of each terminal chart.")] = 12,
-         seed: SeedOpt = 0, var: VarOpt = None, debug: DebugOpt = False) -> None:
+         seed: SeedOpt = 0, var: VarOpt = None, dtype: DtypeOpt = None, debug: DebugOpt = False) -> None:
     from gradcli.render import plot as pl
 
     texts = variable_texts(ctx, expr, var)
@@ -198,7 +201,7 @@ def plot(ctx: typer.Context, expr: ExprArg, format: PlotFormatOpt = None,
         raise GradcliError("give exactly one variable a range start:stop[:num], e.g. --x -3:3 "
                            f"({'none has one' if not ranges else ', '.join(ranges) + ' have ranges'})", kind="usage")
     (name,) = ranges
-    xs = pl.parse_range(texts[name], name)
+    xs = pl.parse_range(texts[name], name).astype(chosen_dtype(dtype))
     fixed = {n: parse_value(t, n, seed=seed) for n, t in texts.items() if n != name}
     ys, slopes = pl.curve(expr, fixed, name, xs)
     emit(pl.curve_view(expr, name, xs, ys, slopes, height), format, output)

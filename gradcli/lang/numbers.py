@@ -2,6 +2,8 @@
 
 - `plain_number` / `plain_array`: full precision in the syntax VALUE accepts, so the text
   reads back as the same float64 (plain output, CSV cells).
+- `as_written`: the numbers every format writes: a float32 entry as the shortest decimal
+  that reads back as it in float32 (0.6666667, not 0.6666666865348816).
 - `json_number` / `to_json`: strict JSON, with nan and ±inf spelled as the strings
   "nan", "inf", "-inf".
 - `table_number`: N significant digits, for tables people read.
@@ -24,9 +26,18 @@ def json_number(v: float) -> float | str:
     return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
 
 
+def as_written(a: Any) -> np.ndarray:
+    """a as float64: float32 entries as their shortest float32 decimals (whose repr spells them)."""
+    arr = np.asarray(a)
+    if arr.dtype == np.float32:
+        # NOTE: numpy's str of a float32 is the shortest text that reads back as that float32.
+        return arr.astype(str).astype(np.float64)
+    return np.asarray(arr, dtype=np.float64)
+
+
 def to_json(a: Any) -> Any:
     """A nested list (or a number for a 0-d array) with non-finite values as strings."""
-    arr = np.asarray(a, dtype=np.float64)
+    arr = as_written(a)
     if arr.ndim == 0:
         return json_number(float(arr))
     if np.isfinite(arr).all():
@@ -35,16 +46,16 @@ def to_json(a: Any) -> Any:
 
 
 def plain_number(v: float) -> str:
-    """Shortest text that reads back as the same float64: 2, -0.5, 1e-08, nan, inf."""
+    """Shortest text that reads back as the same float64 (a numpy float32: float32): 2, -0.5, 1e-08, nan, inf."""
     if v == 0:
         return "0"
-    text = repr(float(v))
+    text = str(v) if isinstance(v, np.float32) else repr(float(v))
     return text[:-2] if text.endswith(".0") else text
 
 
 def plain_array(a: Any) -> str:
     """The VALUE syntax: 1.5 / 1,2,3 / 1,2;3,4; higher ranks as JSON."""
-    a = np.asarray(a, dtype=np.float64)
+    a = as_written(a)
     if a.ndim == 0:
         return plain_number(float(a))
     # A vector of one entry, or a matrix of one row, would read back with fewer axes: JSON keeps them.

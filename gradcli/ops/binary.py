@@ -129,7 +129,7 @@ for _name, _symbol, _fn, _rel in (
     primitive(
         name=_name, doc=f"1.0 where a {_symbol} b else 0.0 (a mask for where; no gradient)",
         signature=f"a {_symbol} b", family="comparison",
-        forward=lambda a, b, _fn=_fn: _fn(a, b).astype(np.float64), shape=broadcast_shapes,
+        forward=lambda a, b, _fn=_fn: _fn(a, b).astype(np.result_type(a, b)), shape=broadcast_shapes,
         sympy=sympy_elementwise(lambda sp, a, b, _rel=_rel: sp.Piecewise((1, getattr(sp, _rel)(a, b)), (0, True))),
         samples=pair_samples(), differentiable=False, arity=2, symbol=_symbol, elementwise=True,
         aliases=(_name, _numpy_name),

@@ -147,7 +147,7 @@ def _cofactor(x):
     # NOTE: from the SVD x = U S Vᵀ, cof(x) = det(U) det(V) U diag(prod of the other s) Vᵀ,
     # which needs no inverse, so it is exact for singular matrices too (cof = det · inv(x)ᵀ).
     if not np.all(np.isfinite(x)):
-        return np.full(x.shape, np.nan)  # the SVD does not converge on nan or inf entries
+        return np.full(x.shape, np.nan, x.dtype)  # the SVD does not converge on nan or inf entries
     u, s, vh = np.linalg.svd(x)
     sign = np.linalg.det(u) * np.linalg.det(vh)
     return sign[..., None, None] * (u * _prod_others(s, (-1,))[..., None, :]) @ vh
@@ -158,7 +158,7 @@ def _cofactor_vjp_singular(x, g):
     # det, so its Jacobian is symmetric), and cof(x + t g) is a polynomial of degree n - 1 in t:
     # its linear coefficient, from 2m + 1 >= n values, is exact where x is singular too.
     if not np.any(g):
-        return np.zeros(np.broadcast_shapes(x.shape, g.shape))
+        return np.zeros(np.broadcast_shapes(x.shape, g.shape), np.result_type(x, g))
     m = max(1, x.shape[-1] // 2)
     ts = np.arange(-m, m + 1, dtype=np.float64)
     weights = np.linalg.inv(np.vander(ts, increasing=True))[1]
@@ -168,7 +168,7 @@ def _cofactor_vjp_singular(x, g):
 
 def _cofactor_backward(n, g):
     if not np.all(np.isfinite(n.x.data)):
-        return (np.full(np.broadcast_shapes(g.shape, n.x.shape), np.nan),)
+        return (np.full(np.broadcast_shapes(g.shape, n.x.shape), np.nan, g.dtype),)
     s = np.linalg.svd(n.x.data, compute_uv=False)
     if np.any(s[..., -1] <= 1e-8 * s[..., 0]):  # (nearly) singular: the inverse below is not usable
         return (_cofactor_vjp_singular(n.x.data, g.data),)

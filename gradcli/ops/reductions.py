@@ -93,7 +93,7 @@ def _prod_others(x, axis):
     axes = tuple(a + x.ndim for a in axis)
     moved = np.moveaxis(x, axes, tuple(range(-len(axes), 0)))
     flat = moved.reshape(moved.shape[:moved.ndim - len(axes)] + (-1,))
-    ones = np.ones(flat.shape[:-1] + (1,))
+    ones = np.ones(flat.shape[:-1] + (1,), x.dtype)
     left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
     return np.moveaxis((left * right).reshape(moved.shape), tuple(range(-len(axes), 0)), axes)
@@ -110,7 +110,7 @@ def _prod_others_backward(n, u):
     # NOTE: with zeros (or inf, nan) the quotient form divides by 0 (or makes inf - inf);
     # take the exact (slower) sum instead.
     data = x.data
-    out = np.zeros(np.broadcast_shapes(u.shape, data.shape))
+    out = np.zeros(np.broadcast_shapes(u.shape, data.shape), np.result_type(u.data, data))
     axes = tuple(a + data.ndim for a in axis)
     for k in np.ndindex(tuple(data.shape[a] for a in axes)):
         spot = [slice(None)] * data.ndim
@@ -209,7 +209,7 @@ reduction("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdim
 def _norm(x, axis, keepdims):
     # NOTE: scaled by the largest entry, so squares of tiny (1e-162) or huge (1e200) entries
     # neither underflow nor overflow, as np.linalg.norm's hypot does.
-    scale = np.max(np.abs(x), axis=axis, keepdims=True) if x.size else np.ones(())
+    scale = np.max(np.abs(x), axis=axis, keepdims=True) if x.size else np.ones((), x.dtype)
     scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
     scaled = x / scale
     out = scale * np.sqrt(np.sum(scaled * scaled, axis=axis, keepdims=True))

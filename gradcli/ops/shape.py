@@ -105,7 +105,7 @@ def _index_prepare(shape, key, src=None):
 
 def _index_put(g, key, src):
     lead = g.shape[:g.ndim - len(_indexed_shape(src, key))]
-    out = np.zeros(lead + tuple(src))
+    out = np.zeros(lead + tuple(src), g.dtype)
     out[_full_key(key, src)] = g
     return out
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from gradcli.analysis.check import Formula, Report, SubCheck
 from gradcli.api.problem import Result
-from gradcli.lang.numbers import json_number, table_number
+from gradcli.lang.numbers import json_number, table_number, to_json
 from gradcli.render.result import payload, result_view
 from gradcli.render.view import View, once
 
@@ -45,7 +47,8 @@ def check_payload(report: Report, latex: bool = False) -> dict[str, Any]:
         "tolerance": {"finite_difference": {"rtol": tol.rtol, "atol": tol.atol},
                       "sympy": {"rtol": tol.sympy_rtol, "atol": tol.sympy_atol}},
         "sampled": {n: {"checked": k, "of": int(p.values[n].size)} for n, k in report.sampled.items()},
-        "entries": [{"entry": e.label, "autograd": _number(e.engine), "sympy": _number(e.sympy),
+        # (the engine's numbers in its dtype's digits; the references are float64)
+        "entries": [{"entry": e.label, "autograd": to_json(np.asarray(e.engine, p.dtype)), "sympy": _number(e.sympy),
                      "finite_difference": _number(e.fd), "ok": e.ok,
                      "agrees": {"sympy": e.sympy_ok, "finite_difference": e.fd_ok},
                      "note": e.note} for e in report.entries],

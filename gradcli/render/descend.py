@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from gradcli.api.descend import Descent
-from gradcli.lang.numbers import json_number, plain_array, table_number, to_json
+from gradcli.lang.numbers import plain_array, table_number, to_json
 from gradcli.render.plot import Series, picture_files
 from gradcli.render.rows import entry_labels
 from gradcli.render.view import View, once
@@ -21,21 +21,28 @@ from gradcli.render.view import View, once
 DESCEND_ROWS = 5  # steps shown at each end of the table
 
 
+def _number(result: Descent, v: float) -> Any:
+    """A loss or a gradient norm in the descent's dtype (float32 as a numpy float32, written with its digits)."""
+    return np.asarray(v, result.dtype)[()]
+
+
 def descent_payload(result: Descent) -> dict[str, Any]:
     last = result.history[-1]
-    return {"expression": result.expression, "optimizer": result.optimizer, "lr": result.lr, "wrt": result.wrt,
-            "steps": last.step, "stopped": result.stopped, "loss": json_number(last.loss),
+    out = {"expression": result.expression, "optimizer": result.optimizer, "lr": result.lr, "wrt": result.wrt}
+    if result.dtype == np.float32:  # (float64, the default, goes unsaid)
+        out["dtype"] = "float32"
+    return {**out, "steps": last.step, "stopped": result.stopped, "loss": to_json(_number(result, last.loss)),
             "values": {n: to_json(v) for n, v in last.values.items()},
-            "history": [{"step": s.step, "loss": json_number(s.loss),
+            "history": [{"step": s.step, "loss": to_json(_number(result, s.loss)),
                          "values": {n: to_json(v) for n, v in s.values.items()},
-                         "grad_norm": json_number(s.grad_norm)} for s in result.history]}
+                         "grad_norm": to_json(_number(result, s.grad_norm))} for s in result.history]}
 
 
 def descent_rows(result: Descent) -> list[list[Any]]:
     first = result.history[0].values
     header = ["step", "loss", *(e for n in result.wrt for e in entry_labels(n, first[n].shape)), "grad_norm"]
-    return [header, *([s.step, float(s.loss), *(float(v) for n in result.wrt for v in np.asarray(s.values[n]).reshape(-1)),
-                       float(s.grad_norm)] for s in result.history)]
+    return [header, *([s.step, _number(result, s.loss), *(v for n in result.wrt for v in np.asarray(s.values[n]).reshape(-1)),
+                       _number(result, s.grad_norm)] for s in result.history)]
 
 
 def descent_table(result: Descent, every: int | None, precision: int, console: Any) -> None:
@@ -52,7 +59,8 @@ def descent_table(result: Descent, every: int | None, precision: int, console: A
         shown = [*history[:DESCEND_ROWS], None, *history[-DESCEND_ROWS:]]
     else:
         shown = list(history)
-    table = Table(title=Text(f"{result.optimizer}, lr {table_number(result.lr, 6)}: {result.expression}"),
+    table = Table(title=Text(f"{result.optimizer}, lr {table_number(result.lr, 6)}"
+                                   f"{', float32' if result.dtype == np.float32 else ''}: {result.expression}"),
                   title_justify="left")
     for header in ("step", "loss", *result.wrt, "|grad|"):
         table.add_column(Text(header), justify="right")

@@ -88,6 +88,8 @@ def explanation_lines(e: Explanation) -> list[str]:
     """The whole explanation as text: header, forward, backward, gradients, rows, trailer."""
     root = e.forward[-1]["expression"] if e.forward else e.source
     wrt = f"differentiated with respect to {', '.join(e.wrt)}"
+    if e.value.dtype == np.float32:  # (float64, the default, goes unsaid)
+        wrt += ", in float32"
     if e.grad_output is None:
         lines = [f"L = {e.source} = {_v(e.value)}, {wrt}", ""]
         output = "L"
@@ -113,7 +115,8 @@ def explanation_lines(e: Explanation) -> list[str]:
 
 def jacobian_lines(e: Explanation) -> list[str]:
     """`jacobian --explain` as text: the forward pass, one backward pass per row, the rows stacked."""
-    lines = [f"out = {e.source} = {_v(e.value)}", "", *forward_lines(e), "",
+    in_dtype = ", in float32" if e.value.dtype == np.float32 else ""
+    lines = [f"out = {e.source} = {_v(e.value)}{in_dtype}", "", *forward_lines(e), "",
              "Each row of the Jacobian is one backward pass, seeded with a basis vector:"]
     root = e.forward[-1]["expression"] if e.forward else e.source
     for r in e.rows:
@@ -180,7 +183,8 @@ def _plain(x: Any) -> Any:
 
 def explanation_payload(e: Explanation) -> dict[str, Any]:
     """The JSON object: expression, wrt, value, steps (forward, backward, accumulate), result."""
-    out = {"expression": e.source, "wrt": e.wrt, "value": e.value,
+    out = {"expression": e.source, "wrt": e.wrt, **({"dtype": "float32"} if e.value.dtype == np.float32 else {}),
+           "value": e.value,
            "steps": [*e.forward, *e.backward], "gradients": e.gradients, "notes": e.notes,
            "nonfinite": e.nonfinite and nonfinite_report(e.nonfinite)}
     if e.grad_output is not None:

@@ -111,6 +111,8 @@ def graph_payload(graph: Graph) -> dict[str, Any]:
     """The JSON object: expression, output id, value, and the nodes with their fields."""
     out: dict[str, Any] = {"expression": graph.source, "output": graph.output,
                            "value": None if graph.value is None else to_json(graph.value)}
+    if graph.dtype.name == "float32":  # (float64, the default, goes unsaid)
+        out["dtype"] = "float32"
     if graph.grad_output is not None:
         out["grad_output"] = to_json(graph.grad_output)
     out["nodes"] = [

@@ -53,10 +53,12 @@ def parse_range(text: str, name: str) -> np.ndarray:
 
 
 def curve(expr: str, fixed: Mapping[str, Any], name: str, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """f and df/dname at each x, the other variables fixed; f must be a scalar at each point."""
+    """f and df/dname at each x, the other variables fixed; f must be a scalar at each point.
+
+    They are computed in the dtype of xs (float64, or float32 for a float32 range)."""
     from gradcli.api.batch import BadRow, Batch, Point
 
-    batch = Batch("grad", expr, fixed, name, diagnose=False)
+    batch = Batch("grad", expr, fixed, name, diagnose=False, dtype=xs.dtype)
     values, slopes = [], []
     for item in batch.compute([Point(i, {name: float(x)}) for i, x in enumerate(xs)]):
         if isinstance(item, BadRow):
@@ -177,8 +179,9 @@ def curve_view(expr: str, name: str, xs: np.ndarray, ys: np.ndarray, slopes: np.
     a row per x; plain the same rows without the header; charts; a .png, .svg or .pdf picture."""
     series = [Series(f"f = {expr}", xs, ys, name), Series(f"df/d{name}", xs, slopes, name)]
     table = np.stack([xs, ys, slopes], axis=1)
-    return View(json=once(lambda: [{"expression": expr, "variable": name, name: to_json(xs), "value": to_json(ys),
-                                    f"d/d{name}": to_json(slopes)}]),
+    said = {"dtype": "float32"} if ys.dtype == np.float32 else {}  # (float64, the default, goes unsaid)
+    return View(json=once(lambda: [{"expression": expr, "variable": name, **said, name: to_json(xs),
+                                    "value": to_json(ys), f"d/d{name}": to_json(slopes)}]),
                 csv=lambda: [[[name, "value", f"d/d{name}"]], table],
                 plain=lambda: [table],
                 table=lambda console: draw(series, console, height),

@@ -1,8 +1,9 @@
 """The View of a derivative result (grad, vjp, jacobian, hessian): its JSON object, its
 CSV row, its plain lines, its rich tables and its .npy/.npz files.
 
-    json   {"expression", "value", "shape", "wrt", ["grad_output"], "gradients" | "jacobian"
-            | "gradients" and "hessian", ["warnings"]}
+    json   {"expression", "value", "shape", "wrt", ["dtype": "float32"], ["grad_output"],
+            "gradients" | "jacobian" | "gradients" and "hessian", ["warnings"]}; float32
+            numbers with the shortest digits that read back as them in float32
     csv    a header line and one row: inputs, value, derivative entries (render/rows.py)
     plain  one line per variable in wrt order (Hessian: one line per block a,b), each an
            array in the syntax VALUE accepts, at full precision
@@ -30,6 +31,8 @@ def payload(result: Result) -> dict[str, Any]:
         "shape": list(result.shape),
         "wrt": list(result.wrt),
     }
+    if result.problem.dtype == np.float32:  # (float64, the default, goes unsaid)
+        out["dtype"] = "float32"
     if result.grad_output is not None:
         out["grad_output"] = to_json(result.grad_output)
     if result.kind in ("grad", "vjp"):

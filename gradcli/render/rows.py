@@ -57,7 +57,8 @@ def columns(inputs: Block, value: np.ndarray, *, gradients: Block | None = None,
         return np.shape(a)[lead:]
 
     def add(names: list[str], a: np.ndarray) -> None:
-        groups.append((names, np.asarray(a, dtype=np.float64).reshape(n, -1)))
+        a = np.asarray(a)  # (float32 stays float32, so that its cells are written with float32 digits)
+        groups.append((names, (a if a.dtype == np.float32 else a.astype(np.float64)).reshape(n, -1)))
 
     for name, a in inputs.items():
         add(entry_labels(name, shape(a)), a)
@@ -100,6 +101,8 @@ def objects(results: Results) -> Iterator[dict[str, Any]]:
     for i, line in enumerate(results.lines):
         obj: dict[str, Any] = {"line": line, "values": {name: col[i] for name, col in inputs.items()},
                                "value": value[i]}
+        if results.value.dtype == np.float32:  # as one point's --format json says it
+            obj["dtype"] = "float32"
         for k, block in derived.items():
             obj[k] = {name: col[i] for name, col in block.items()}
         if hessian is not None:

@@ -153,6 +153,8 @@ def _header(result: Result, precision: int) -> Text:
     else:
         shown = Text(array_cell(value, precision) + ("   (entries below)" if result.kind == "jacobian" else ""))
     lines = [("f", Text(result.expression)), ("value", shown)]
+    if result.problem.dtype == np.float32:  # (float64, the default, goes unsaid)
+        lines.append(("dtype", Text("float32")))
     if result.grad_output is not None:
         lines.append(("v", Text(array_cell(result.grad_output, precision))))
     constants = [n for n in result.problem.names if n not in result.wrt]

@@ -29,7 +29,7 @@ from typing import Any, Union
 import numpy as np
 
 from gradcli.errors import GradcliError
-from gradcli.lang.numbers import plain_number
+from gradcli.lang.numbers import as_written, plain_number
 from gradcli.render.output import write_atomic
 
 
@@ -66,12 +66,12 @@ class View:
 
 
 def _cell(v: Any) -> Any:
-    return plain_number(v) if isinstance(v, float) else v
+    return plain_number(v) if isinstance(v, (float, np.floating)) else v
 
 
 def _numbers(rows: np.ndarray) -> str:
     # numbers never need CSV quoting, so rows are joined directly (the csv module is slower)
-    return "".join(",".join(map(plain_number, row)) + "\n" for row in rows.tolist())
+    return "".join(",".join(map(plain_number, row)) + "\n" for row in as_written(rows).tolist())
 
 
 def _write_json(out: Any, batch: list[Any]) -> None:
