@@ -85,7 +85,8 @@ def _maximum_backward(n, g, larger=True):
     # As torch: where(a == b, g/2, g), then 0 for the side that loses. Selections, not products
     # with a mask, so an inf g does not become nan; at a nan neither side loses: both get g.
     a, b = n.x, n.y
-    shared = F.where(F.eq(a, b), g * 0.5, g)
+    tie = F.eq(a, b)
+    shared = F.where(tie, g * 0.5, g) if np.any(tie.data) else g  # (most evaluations have no tie)
     a_loses, b_loses = (F.lt(a, b), F.gt(a, b)) if larger else (F.gt(a, b), F.lt(a, b))
     return (F.where(a_loses, 0.0, shared) if n.needs[0] else None,
             F.where(b_loses, 0.0, shared) if n.needs[1] else None)
