@@ -122,6 +122,32 @@ def _with_rule(forward: Callable, rule: Callable) -> Callable:
     return Op.apply
 
 
+def _to_shape(t, like):
+    """t summed over the axes it was broadcast along, back to like's shape."""
+    return t.sum_to_size(like.shape) if like.ndim else t.sum()
+
+
+def _clip_rule(grad, x, lo, hi, out):
+    """gradcli's clip rule: with lo == hi and x below, lo takes the gradient (clip(x, c, c) = c)."""
+    zero = torch.zeros((), dtype=T)
+    return (_to_shape(torch.where((x >= lo) & (x <= hi), grad, zero), x),
+            _to_shape(torch.where((x < lo) & (lo <= hi), grad, zero), lo),
+            _to_shape(torch.where((x > hi) | (hi < lo), grad, zero), hi))
+
+
+def _pow_symmetric(a, b):
+    """a**b whose d/da keeps b a**(b-1) at b = 0 (masking only its nan), so d2/da db = 1/a there."""
+    if not isinstance(b, torch.Tensor):  # a constant exponent has no mixed derivative
+        return torch.pow(a, b)
+
+    def rule(grad, a, b, out):
+        base = grad * (b * a ** (b - 1.0))
+        ga = torch.where((b == 0) & torch.isnan(base), torch.zeros((), dtype=T), base)
+        gb = grad * torch.where((a == 0) & (b >= 0), torch.zeros((), dtype=T), a ** b * torch.log(a))
+        return _to_shape(ga, a), _to_shape(gb, b)
+    return _with_rule(torch.pow, rule)(a, b)
+
+
 def _sequential_prod(x, dims, keepdim):
     """prod as a chain of products, so d/dx_i is the product of the others even at inf or 0."""
     if not dims:
@@ -178,12 +204,13 @@ def _unary(fn, **variants):
 
 TWINS: dict[str, Twin] = {
     "add": Twin(torch.add, "binary"), "sub": Twin(torch.sub, "binary"), "mul": Twin(torch.mul, "binary"),
-    "div": Twin(torch.div, "binary"), "pow": Twin(torch.pow, "binary"),
+    "div": Twin(torch.div, "binary"), "pow": Twin(torch.pow, "binary", {"pow-zero-exponent": _pow_symmetric}),
     "maximum": Twin(torch.maximum, "binary"), "minimum": Twin(torch.minimum, "binary"),
     **{name: Twin(lambda a, b, f=f: f(a, b).to(T), "mask") for name, f in
        (("lt", torch.lt), ("le", torch.le), ("gt", torch.gt), ("ge", torch.ge), ("eq", torch.eq), ("ne", torch.ne))},
     "where": Twin(lambda c, a, b: torch.where(c != 0, a, b), "where"),
-    "clip": Twin(lambda x, lo, hi: torch.clamp(x, lo, hi), "clip"),
+    "clip": Twin(lambda x, lo, hi: torch.clamp(x, lo, hi), "clip",
+                 {"clip-equal-bounds": lambda x, lo, hi: _with_rule(torch.clamp, _clip_rule)(x, lo, hi)}),
     "neg": _unary(torch.neg), "exp": _unary(torch.exp), "log": _unary(torch.log), "log1p": _unary(torch.log1p),
     "expm1": _unary(torch.expm1), "sqrt": _unary(torch.sqrt), "abs": _unary(torch.abs), "sign": _unary(torch.sign),
     "sin": _unary(torch.sin), "cos": _unary(torch.cos), "tan": _unary(torch.tan), "asin": _unary(torch.asin),
@@ -351,8 +378,7 @@ class Builder:
         if name == "pow" and self.rng.random() < 0.5:  # a constant exponent, the common case
             a, k = self.expr(shape, depth), self.pick(["2", "3", "0", "1", "0.5", "-1", "1.5"])
             form = self.pick(["({0}) ** {1}", "({0})^{1}", "pow({0}, {1})"])
-            return _op_node(shape, [a], lambda c: form.format(c[0], k), name,
-                            lambda v, fn: fn(v[0], torch.tensor(float(k), dtype=T)))
+            return _op_node(shape, [a], lambda c: form.format(c[0], k), name, lambda v, fn: fn(v[0], float(k)))
         a, b = self._broadcast_pair(shape, depth)
         if name in ("maximum", "minimum"):
             return _op_node(shape, [a, b], lambda c: f"{name}({c[0]}, {c[1]})", name, lambda v, fn: fn(*v))

@@ -26,6 +26,19 @@ def test_det_singular():
     np.testing.assert_allclose(r.gradients["A"], [[4.0, -2.0], [-2.0, 1.0]], rtol=1e-14, atol=1e-14)
 
 
+def test_clip_equal_bounds():
+    for x, expected in ((-3.0, (0.0, 1.0, 0.0)), (3.0, (0.0, 0.0, 1.0)), (1.0, (1.0, 0.0, 0.0))):
+        r = gradcli.grad("clip(x, lo, hi)", {"x": x, "lo": 1.0, "hi": 1.0})
+        assert (float(r.gradients["x"]), float(r.gradients["lo"]), float(r.gradients["hi"])) == expected, x
+        assert r.value == 1.0
+
+
+def test_pow_zero_exponent():
+    h = gradcli.hessian("a ** b", {"a": 0.5, "b": 0.0}).hessian
+    assert h["a"]["b"] == 2.0 and h["b"]["a"] == 2.0  # 1/a both ways
+    assert gradcli.grad("a ** b", {"a": 0.5, "b": 0.0}).gradients["a"] == 0.0
+
+
 def test_softplus_threshold():
     r = gradcli.hessian("softplus(x)", {"x": 25.0})
     sigmoid = 1 / (1 + np.exp(-25.0))

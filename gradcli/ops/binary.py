@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcli.ops.common import F, broadcast_shapes, factor_cotangent, sympy_elementwise
+from gradcli.ops.common import F, broadcast_shapes, factor_cotangent, sympy_elementwise, zeros_like
 from gradcli.ops.kinkchecks import broadcast_mask, equal_arguments, saved_inputs
 from gradcli.autodiff.op import Kink, KinkCheck, Sample, Words, primitive
 
@@ -50,11 +50,11 @@ def _pow_backward(n, g):
     if n.needs[1]:
         return _pow_cotangents(n, g, a, b)
     if b.requires_grad or b.ndim:
-        return _pow_base_cotangent(n, g, a, b), None
+        return _pow_base_cotangent(g, a, b), None
     # A constant exponent (x**2): no mask needed unless it is 0, and 2 is common.
     c = float(b.data)
     if c == 0.0:
-        return g * 0.0, None
+        return zeros_like(g), None  # as torch: x**0 is 1 everywhere, whatever g holds
     if c == 1.0:
         return g, None
     if c != 2.0:
@@ -66,29 +66,30 @@ def _pow_backward(n, g):
     return g * a * 2.0, None  # g * 2a as (g a) 2: doubling is exact, and no array is made for 2a
 
 
-def _pow_base_cotangent(n, g, a, b):
-    # d/da a**b = b a**(b-1), taken as 0 where a == b == 0 (so d/dx x**0 = 0 at x = 0).
-    # NOTE: masking only that point, not every b == 0, keeps d/db of this rule (1/a at
-    # b = 0), so the Hessian of a**b is symmetric there.
-    return g * F.where(F.eq(b, 0.0) * F.eq(a, 0.0), 0.0, b * a ** (b - 1.0))
+def _pow_base_cotangent(g, a, b):
+    # d/da a**b = b a**(b-1), 0 where b == 0 whatever a and g are (as torch). At b == 0 the
+    # product is 0 or nan (a = 0 or nan, g inf or nan), so masking only its nan entries
+    # keeps d/db of this rule (1/a at b = 0): the Hessian of a**b stays symmetric there.
+    base = g * (b * a ** (b - 1.0))
+    return F.where(F.eq(b, 0.0) * F.ne(base, base), 0.0, base)
 
 
 def _pow_cotangents(n, g, a, b):
-    # d/db a**b = a**b log(a), taken as 0 where a == 0 and b >= 0 (PyTorch's convention).
+    # d/db a**b = a**b log(a), taken as 0 where a == 0 and b >= 0 (torch's pow_backward_exponent).
     mask = F.eq(a, 0.0) * F.ge(b, 0.0)
-    return (_pow_base_cotangent(n, g, a, b) if n.needs[0] else None,
+    return (_pow_base_cotangent(g, a, b) if n.needs[0] else None,
             g * F.where(mask, 0.0, a ** b * F.log(a)))
 
 
-def _selection_mask(a, b, *, larger: bool):
-    """1 where a wins, 0.5 at a tie (each side gets half, as PyTorch), else 0."""
-    wins = F.gt(a, b) if larger else F.lt(a, b)
-    return wins + F.eq(a, b) * 0.5
-
-
 def _maximum_backward(n, g, larger=True):
-    m = _selection_mask(n.x, n.y, larger=larger)
-    return g * m, g * (1.0 - m)
+    # As torch: where(a == b, g/2, g), then 0 for the side that loses. Selections, not products
+    # with a mask, so an inf g does not become nan; at a nan neither side loses: both get g.
+    a, b = n.x, n.y
+    tie = F.eq(a, b)
+    shared = F.where(tie, g * 0.5, g) if np.any(tie.data) else g  # (most evaluations have no tie)
+    a_loses, b_loses = (F.lt(a, b), F.gt(a, b)) if larger else (F.gt(a, b), F.lt(a, b))
+    return (F.where(a_loses, 0.0, shared) if n.needs[0] else None,
+            F.where(b_loses, 0.0, shared) if n.needs[1] else None)
 
 
 binary("add", "+", np.add, lambda n, g: (g, g), lambda sp, a, b: a + b, "sum", saves="none", local=("1", "1"),
@@ -100,7 +101,9 @@ binary("mul", "*", np.multiply,
                      factor_cotangent(n, g, 1, n.x) if n.needs[1] else None),
        lambda sp, a, b: a * b, "product", local=("b", "a"), aliases=("mul", "multiply"))
 binary("div", "/", np.divide,
-       lambda n, g: (g / n.y if n.needs[0] else None, -(g * n.x) / (n.y * n.y) if n.needs[1] else None),
+       # NOTE: b's cotangent in torch's form, -g * ((a / b) / b), so that overflow, 0 and inf
+       # give its numbers (a / b**2 overflows where (a / b) / b need not).
+       lambda n, g: (g / n.y if n.needs[0] else None, -(g * (n.x / n.y / n.y)) if n.needs[1] else None),
        lambda sp, a, b: a / b, "quotient", domain=("real", "nonzero"), local=("1/b", "-a/b**2"),
        aliases=("div", "divide", "true_divide"))
 binary("pow", "**", np.power, _pow_backward, lambda sp, a, b: a ** b,
@@ -112,13 +115,13 @@ binary("pow", "**", np.power, _pow_backward, lambda sp, a, b: a ** b,
                             "0*0**-1 = 0*inf = nan"))
 binary("maximum", "", np.maximum, _maximum_backward,
        lambda sp, a, b: sp.Piecewise((a, a > b), ((a + b) / 2, sp.Eq(a, b)), (b, True)),
-       "elementwise larger of a and b (a tie gives each side half the gradient)",
-       local=("(a > b) + 0.5*(a == b)", "(b > a) + 0.5*(a == b)"),
+       "elementwise larger of a and b (a tie gives each side half the gradient; nan gives both all of it)",
+       local=("where(a < b, 0, where(a == b, 0.5, 1))", "where(a > b, 0, where(a == b, 0.5, 1))"),
        kinks=(Kink((1.0, 1.0), (0.5, 0.5), note="a tie gives each side half"),), kink_check=TIE)
 binary("minimum", "", np.minimum, lambda n, g: _maximum_backward(n, g, larger=False),
        lambda sp, a, b: sp.Piecewise((a, a < b), ((a + b) / 2, sp.Eq(a, b)), (b, True)),
-       "elementwise smaller of a and b (a tie gives each side half the gradient)",
-       local=("(a < b) + 0.5*(a == b)", "(b < a) + 0.5*(a == b)"),
+       "elementwise smaller of a and b (a tie gives each side half the gradient; nan gives both all of it)",
+       local=("where(a > b, 0, where(a == b, 0.5, 1))", "where(a < b, 0, where(a == b, 0.5, 1))"),
        kinks=(Kink((1.0, 1.0), (0.5, 0.5), note="a tie gives each side half"),), kink_check=TIE)
 
 for _name, _symbol, _fn, _rel in (
@@ -136,6 +139,30 @@ for _name, _symbol, _fn, _rel in (
     )
 
 
+def _select(c, a, b):
+    """np.where(c != 0, a, b) as bits: b ^ ((a ^ b) & mask), so inf and nan pass as they are.
+
+    NOTE: np.where branches on every entry, slow on masks that change often (relu's, a
+    tie's); this form runs at the speed of arithmetic. Where one side is 0 (a rule's mask),
+    the selection is `other & mask`, made in the mask's own buffer.
+    """
+    dtype = np.result_type(a, b)  # float32 when an array is (a python number follows it)
+    bits = np.int32 if dtype == np.float32 else np.int64
+    a_bits, b_bits = (np.asarray(v, dtype).view(bits) for v in (a, b))
+    shape = np.broadcast_shapes(np.shape(c), a_bits.shape, b_bits.shape)
+    zero_a = a_bits.ndim == 0 and a_bits == 0
+    if zero_a or (b_bits.ndim == 0 and b_bits == 0):
+        kept, keep = (b_bits, c == 0) if zero_a else (a_bits, c != 0)
+        mask = np.broadcast_to(np.asarray(keep), shape).astype(bits)
+        np.negative(mask, out=mask)  # every bit set where the other side is taken
+        return np.bitwise_and(mask, kept, out=mask).view(dtype)
+    mask = np.asarray(c != 0).astype(bits)
+    np.negative(mask, out=mask)
+    out = np.bitwise_xor(a_bits, b_bits, out=np.empty(shape, bits))
+    np.bitwise_and(out, mask, out=out)
+    return np.bitwise_xor(out, b_bits, out=out).view(dtype)
+
+
 def _where_shape(c, a, b, **_):
     return broadcast_shapes(c, a, b)
 
@@ -143,7 +170,7 @@ def _where_shape(c, a, b, **_):
 primitive(
     name="where", doc="a where cond is nonzero, else b (cond gets no gradient)",
     signature="where(cond, a, b)", family="binary",
-    forward=lambda c, a, b: np.where(c != 0, a, b),
+    forward=_select,
     backward=lambda n, g: (None, F.where(n.x, g, 0.0) if n.needs[1] else None,
                            F.where(n.x, 0.0, g) if n.needs[2] else None),
     shape=_where_shape,
@@ -157,12 +184,13 @@ primitive(
 
 
 def _clip_backward(n, g):
+    # As torch.clamp: selections of g. lo takes the gradient below it, hi above it and
+    # wherever hi < lo (then every entry is hi, as the forward min(max(x, lo), hi) gives).
+    # NOTE: with lo == hi and x below, lo takes it (torch gives neither bound any gradient).
     x, lo, hi = n.inputs
-    inside = F.ge(x, lo) * F.le(x, hi)
-    # As the forward min(max(x, lo), hi): with lo > hi every entry is hi, so hi takes the gradient.
-    return (g * inside if n.needs[0] else None,
-            g * F.lt(x, lo) * F.le(lo, hi) if n.needs[1] else None,
-            g * F.gt(F.maximum(x, lo), hi) if n.needs[2] else None)
+    return (F.where(F.ge(x, lo) * F.le(x, hi), g, 0.0) if n.needs[0] else None,
+            F.where(F.lt(x, lo) * F.le(lo, hi), g, 0.0) if n.needs[1] else None,
+            F.where(F.gt(x, hi) + F.lt(hi, lo), g, 0.0) if n.needs[2] else None)
 
 
 def _on_bound(node):
@@ -180,7 +208,7 @@ primitive(
     sympy=sympy_elementwise(lambda sp, x, lo, hi: sp.Piecewise((hi, (x > hi) | (lo > hi)), (lo, x < lo), (x, True))),
     samples=(Sample(((3,), (), ()), ("real", "real", "above_one")),
              Sample(((2, 3), (3,), ()), ("real", "real", "above_one"))),
-    words=Words(("x", "lo", "hi"), ("(x >= lo)*(x <= hi)", "x < lo", "x > hi")),
+    words=Words(("x", "lo", "hi"), ("(x >= lo)*(x <= hi)", "(x < lo)*(lo <= hi)", "(x > hi) + (hi < lo) > 0")),
     kinks=(Kink((1.0, 1.0, 2.0), (1.0, 0.0, 0.0), note="on a bound x passes the gradient"),),
     kink_check=KinkCheck(_on_bound, "has x exactly on a bound{where}: x gets the gradient 1 there and the bound 0 "
                          "(as torch.clamp); the one-sided derivative from outside the interval would give x 0 "

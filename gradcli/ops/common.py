@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from gradcli.errors import GradcliError, format_shape
-from gradcli.autodiff.engine import function
+from gradcli.autodiff.engine import Tensor, function
 from gradcli.autodiff.op import OPS, Shape
 
 
@@ -71,6 +71,15 @@ class _Functions:
 
 
 F = _Functions()
+
+
+def zeros_like(g: Tensor) -> Tensor:
+    """Zeros shaped like g, a constant: the cotangent of a rule whose derivative is 0.
+
+    As torch's zeros_like(grad): an inf or nan in g does not pass, and the zeros are real
+    numbers downstream (times an inf factor they give nan there, as in torch).
+    """
+    return Tensor(np.zeros(g.shape, dtype=g.data.dtype))
 
 
 # -- fast paths rules share ----------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.ops.common import F, same_shape, sympy_elementwise
+from gradcli.ops.common import F, same_shape, sympy_elementwise, zeros_like
 from gradcli.ops.kinkchecks import first_input_at_zero
 from gradcli.autodiff.op import Kink, KinkCheck, Sample, Words, primitive
 
@@ -38,8 +38,12 @@ def unary(name: str, forward, backward, sympy, doc: str, *, local: str, domain: 
     )
 
 
+def _sign(x: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(x), 0.0, np.sign(x))  # 0 at nan, as torch.sign (so abs(nan) has gradient 0)
+
+
 def _zero_rule(n: Any, g: Any) -> tuple:
-    return (F.mul(g, 0.0),)
+    return (zeros_like(g),)
 
 
 unary("neg", np.negative, lambda n, g: (-g,), lambda sp, x: -x,
@@ -62,8 +66,8 @@ unary("abs", np.abs, lambda n, g: (g * F.sign(n.x),), lambda sp, x: sp.Abs(x),
       kink_check=KinkCheck(first_input_at_zero, "is evaluated at 0{where}, where it has no derivative: gradcli "
                            "uses sign(0) = 0 (as PyTorch); the one-sided derivatives are -1 and +1, and any "
                            "value in [-1, 1] is a subgradient"))
-unary("sign", np.sign, _zero_rule, lambda sp, x: sp.sign(x),
-      "sign of x: -1, 0 or 1 (gradient 0)", saves="none", domain="nonzero", local="0", aliases=("sgn",),
+unary("sign", _sign, _zero_rule, lambda sp, x: sp.sign(x),
+      "sign of x: -1, 0 or 1 (0 at nan, as torch; gradient 0)", saves="none", domain="nonzero", local="0", aliases=("sgn",),
       kinks=(Kink((0.0,), (0.0,), note="sign has gradient 0 everywhere", noted=False),))
 unary("sin", np.sin, lambda n, g: (g * F.cos(n.x),), lambda sp, x: sp.sin(x), "sine",
       local="cos(x)")
@@ -86,9 +90,11 @@ unary("tanh", np.tanh, lambda n, g: (g * (1.0 - n.ans * n.ans),),
 unary("sigmoid", _sigmoid, lambda n, g: (g * (n.ans * (1.0 - n.ans)),),
       lambda sp, x: 1 / (1 + sp.exp(-x)), "logistic function 1 / (1 + exp(-x))", saves="output", aliases=("expit",),
       local="out*(1 - out)")
-unary("relu", lambda x: np.maximum(x, 0.0), lambda n, g: (g * F.gt(n.x, 0.0),),
+# NOTE: a selection, as torch's threshold_backward (where(out <= 0, 0, g)), not g * (x > 0):
+# an inf cotangent at x < 0 gives 0, not nan, and relu(nan) = nan passes the gradient.
+unary("relu", lambda x: np.maximum(x, 0.0), lambda n, g: (F.where(F.le(n.x, 0.0), 0.0, g),),
       lambda sp, x: sp.Piecewise((x, x > 0), (0, True)),
-      "max(x, 0) (gradient 0 at 0)", domain="nonzero", local="x > 0",
+      "max(x, 0) (gradient 0 at 0)", domain="nonzero", local="where(x <= 0, 0, 1)",
       kinks=(Kink((0.0,), (0.0,), note="relu'(0) = 0, as PyTorch"),),
       kink_check=KinkCheck(first_input_at_zero, "is evaluated at 0{where}, where it has no derivative: gradcli "
                            "uses relu'(0) = 0 (as PyTorch); the derivative from the right would give 1, and any "

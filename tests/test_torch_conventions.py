@@ -1,0 +1,149 @@
+"""PyTorch's conventions at kinks and non-finite inputs, pinned: each number is what torch 2.13 gives.
+
+Rules follow the form of PyTorch's derivative formulas (masks are selections, a zero
+derivative is zeros like g), so inf and nan pass through them as they do in torch. The
+numbers hold without torch; the last tests compare with torch itself where it is installed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gradcli.api import functional
+from gradcli.ops.binary import _select
+
+nan, inf = np.nan, np.inf
+
+
+def grads(text: str, **values) -> dict:
+    with np.errstate(all="ignore"):
+        return functional.grad(text, {k: np.asarray(v, dtype=float) for k, v in values.items()}).gradients
+
+
+def assert_same(got, want):
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want, dtype=float))
+
+
+def test_relu_selects_the_cotangent():
+    # threshold_backward: relu(nan) = nan passes the gradient; an inf cotangent at x < 0 gives 0, not nan.
+    assert_same(grads("sum(relu(x))", x=[nan, 0.0, -inf, inf, -1.0])["x"], [1, 0, 0, 1, 0])
+    with np.errstate(all="ignore"):
+        assert functional.jacobian("x / relu(x)", {"x": -2.0}).jacobian["x"] == inf
+
+
+def test_sign_and_abs_at_nan():
+    with np.errstate(all="ignore"):
+        assert_same(functional.jacobian("sign(x)", {"x": np.array([nan, 0.0, -2.0])}).value, [0, 0, -1])
+    assert_same(grads("sum(abs(x))", x=[nan, 0.0, -inf])["x"], [0, 0, -1])
+
+
+def test_a_zero_derivative_is_zeros_like_g():
+    # zeros, not g * 0: an inf cotangent does not pass, but the zeros times exp's inf are nan, as in torch.
+    assert_same(grads("x**0", x=2.0)["x"], 0.0)
+    assert_same(grads("sign(x) * exp(y)", x=1.0, y=inf)["x"], 0.0)
+    assert_same(grads("x**0 * exp(y)", x=1.0, y=inf)["x"], 0.0)
+    assert np.isnan(grads("sign(exp(x))", x=inf)["x"])
+    assert np.isnan(grads("exp(x)**0", x=inf)["x"])
+
+
+def test_maximum_and_minimum_at_nan_give_both_sides_the_gradient():
+    got = grads("sum(maximum(a, b))", a=[nan, 1.0, 1.0, nan, 2.0], b=[1.0, nan, 1.0, nan, 3.0])
+    assert_same(got["a"], [1, 1, 0.5, 1, 0])
+    assert_same(got["b"], [1, 1, 0.5, 1, 1])
+    got = grads("sum(minimum(a, b))", a=[nan, 1.0, 1.0, 2.0], b=[1.0, nan, 1.0, 3.0])
+    assert_same(got["a"], [1, 1, 0.5, 1])
+    assert_same(got["b"], [1, 1, 0.5, 0])
+
+
+def test_maximum_with_nan_keeps_the_second_derivative():
+    # asin(3) is nan, so maximum passes softplus on: its second derivative s(1 - s), not 0.
+    h = functional.hessian("maximum(softplus(x), asin(3.))", {"x": 0.5}).hessian["x"]["x"]
+    s = 1 / (1 + np.exp(-0.5))
+    np.testing.assert_allclose(h, s * (1 - s), rtol=1e-14)
+
+
+def test_clip_bounds_as_torch_clamp():
+    got = grads("sum(clip(x, lo, hi))", x=[0.5, nan, 0.5, 3.0, 0.5], lo=[nan, 0.0, 1.0, nan, -1.0],
+                hi=[-1.0, 1.0, nan, 1.0, -2.0])
+    assert_same(got["x"], [0, 0, 0, 0, 0])
+    assert_same(got["lo"], [0, 0, 0, 0, 0])
+    assert_same(got["hi"], [1, 0, 0, 1, 1])  # above hi, or hi below lo: hi takes it, also beside a nan lo
+    # An inf cotangent outside the bounds gives 0 (sinh'(1) times 0), not nan.
+    assert_same(grads("sum(sinh(clip(x, 0, 1)))", x=[inf, -inf, nan])["x"], [0, 0, 0])
+
+
+def test_clip_with_equal_bounds_gives_lo_the_gradient():
+    # gradcli's choice: clip(x, c, c) = c, whose derivative in c is 1; torch.clamp gives neither bound any.
+    got = grads("sum(clip(x, lo, hi))", x=[0.5, 3.0, 2.0], lo=[2.0, 2.0, 2.0], hi=[2.0, 2.0, 2.0])
+    assert_same(got["lo"], [1, 0, 0])
+    assert_same(got["hi"], [0, 1, 0])
+    assert_same(got["x"], [0, 0, 1])
+
+
+def test_pow_at_exponent_zero_whatever_the_base():
+    got = grads("sum(a ** b)", a=[nan, 0.0, 2.0, inf, -1.0], b=[0.0, 0.0, 0.0, 0.0, 0.0])
+    assert_same(got["a"], [0, 0, 0, 0, 0])
+    assert_same(got["b"], [nan, 0, np.log(2.0), inf, nan])
+    # An inf cotangent at b = 0 gives 0 too (torch masks the product, not just 0**0).
+    assert_same(grads("sum(exp(c) * a ** b)", a=[2.0], b=[0.0], c=[inf])["a"], [0])
+
+
+def test_div_denominator_in_torchs_form():
+    # -g * ((a / b) / b): at b = -inf the second derivatives are -0, where -2a/b**3 gives nan.
+    with np.errstate(all="ignore"):
+        h = functional.hessian("x / y", {"x": 1.8, "y": -inf}).hessian
+    assert_same([h["x"]["y"], h["y"]["x"], h["y"]["y"]], [0, 0, 0])
+    # a / b**2 would overflow to inf; (a / b) / b does not.
+    np.testing.assert_allclose(grads("x / y", x=1e300, y=1e200)["y"], -1e-100, rtol=1e-15)
+
+
+def test_bce_with_logits_at_infinite_logits_and_targets():
+    z, y = np.array([inf, -inf, inf, -inf, 3.0, 1000.0]), np.array([inf, inf, 0.0, 1.0, inf, 0.5])
+    with np.errstate(all="ignore"):
+        for i, want in enumerate([-inf, inf, inf, nan, -inf, 500.0]):
+            got = functional.jacobian("binary_cross_entropy_with_logits(z, y)", {"z": z[i:i + 1], "y": y[i:i + 1]})
+            assert_same(got.value, want)
+    got = grads("binary_cross_entropy_with_logits(z, y)", z=[inf, -inf, inf, 3.0, 1000.0], y=[inf, inf, 0.0, inf, 0.5])
+    assert_same(got["z"], [-inf, -inf, 0.2, -inf, 0.1])
+    np.testing.assert_allclose(got["y"], [-inf, inf, -inf, -0.6, -200.0], rtol=1e-15)
+
+
+def test_log_softmax_and_softmax_at_minus_inf():
+    # From the output: exp(-inf) = 0, so a -inf logit takes nothing and passes g on.
+    np.testing.assert_allclose(grads("sum(log_softmax(x)[0])", x=[[-inf, 1.0, 2.0]])["x"],
+                               [[1.0, 0.1931757358900147, -1.1931757358900148]], rtol=1e-15)
+    assert_same(grads("softmax(x)[0]", x=[-inf, 1.0, 2.0])["x"], [0, 0, 0])
+
+
+def test_where_selects_bits():
+    a = np.array([inf, nan, -0.0, 1.0, -inf])
+    b = np.array([1.0, -0.0, nan, inf, 2.0])
+    for c in (np.array([0.0, 1.0, 0.0, 1.0, nan]), np.array([[1.0], [0.0]])):
+        for x, y in ((a, b), (0.0, b), (a, 0.0), (np.float64(-0.0), b)):
+            want = np.where(c != 0, x, y)
+            got = _select(c, np.asarray(x), np.asarray(y))
+            assert got.shape == want.shape
+            assert np.array_equal(got.view(np.int64), want.view(np.int64))  # -0.0 and each nan as they were
+
+
+X = np.array([0.5, -1.0, 2.0])
+M = np.array([[0.5, -1.0, 2.0], [0.5, 3.0, -2.0]])
+SECOND_ORDER = {  # expression: its one variable's value, and the torch twin
+    "log_softmax(x)[1]": (X, lambda torch, x: torch.log_softmax(x, -1)[1]),
+    "softmax(x)[1]": (X, lambda torch, x: torch.softmax(x, -1)[1]),
+    "sum(log_softmax(x, axis=0)[0])": (M, lambda torch, x: torch.log_softmax(x, 0)[0].sum()),
+    "binary_cross_entropy_with_logits(x, x)": (X, lambda torch, x: torch.nn.functional.binary_cross_entropy_with_logits(x, x)),
+    "mse_loss(x, x**2)": (X, lambda torch, x: torch.nn.functional.mse_loss(x, x ** 2)),
+    "sum(maximum(x, 0.5) * clip(x, -1, 0.5))":
+        (X, lambda torch, x: (torch.maximum(x, torch.tensor(0.5, dtype=x.dtype)) * torch.clamp(x, -1, 0.5)).sum()),
+}
+
+
+@pytest.mark.parametrize("text", SECOND_ORDER)
+def test_second_order_matches_torch(text):
+    torch = pytest.importorskip("torch")
+    value, twin = SECOND_ORDER[text]
+    got = functional.hessian(text, {"x": value}).hessian["x"]["x"]
+    want = torch.autograd.functional.hessian(lambda x: twin(torch, x), torch.tensor(value, dtype=torch.float64))
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-12, atol=1e-15)
