@@ -153,9 +153,9 @@ def _select(c, a, b):
     zero_a = a_bits.ndim == 0 and a_bits == 0
     if zero_a or (b_bits.ndim == 0 and b_bits == 0):
         kept, keep = (b_bits, c == 0) if zero_a else (a_bits, c != 0)
-        mask = np.broadcast_to(np.asarray(keep), shape).astype(bits)
-        np.negative(mask, out=mask)  # every bit set where the other side is taken
-        return np.bitwise_and(mask, kept, out=mask).view(dtype)
+        # The other side's bits times 1 or 0: one pass, and +0.0 where it is not taken.
+        out = np.multiply(kept, np.broadcast_to(keep, shape), dtype=bits)
+        return out.view(dtype)
     mask = np.asarray(c != 0).astype(bits)
     np.negative(mask, out=mask)
     out = np.bitwise_xor(a_bits, b_bits, out=np.empty(shape, bits))
