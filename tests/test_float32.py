@@ -209,8 +209,9 @@ def _torch_example(dtype):
 
 
 def test_the_cli_prints_torch_float32_digits():
-    value32, grad32 = _torch_example(__import__("torch").float32)
-    value64, _ = _torch_example(__import__("torch").float64)
+    torch = pytest.importorskip("torch")
+    value32, grad32 = _torch_example(torch.float32)
+    value64, _ = _torch_example(torch.float64)
     run = run_cli("grad", EXAMPLE, "--x", "0.1,0.2,0.3", "--dtype", "float32", "--format", "json")
     out = run.json()
     # The shortest digits of torch's float32, not the float64 expansion .item() gives
