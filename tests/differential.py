@@ -178,6 +178,18 @@ TWINS: dict[str, Twin] = {
     "tanh": _unary(torch.tanh), "sigmoid": _unary(torch.sigmoid), "relu": _unary(torch.relu),
     "softplus": _unary(TF.softplus, **{"softplus-threshold": lambda x: torch.logaddexp(x, torch.zeros((), dtype=T))}),
     "square": _unary(torch.square),
+    "rsqrt": _unary(torch.rsqrt), "reciprocal": _unary(torch.reciprocal), "log2": _unary(torch.log2),
+    "log10": _unary(torch.log10), "exp2": _unary(torch.exp2), "erf": _unary(torch.erf), "erfc": _unary(torch.erfc),
+    "gelu": _unary(TF.gelu), "silu": _unary(TF.silu), "mish": _unary(TF.mish), "logsigmoid": _unary(TF.logsigmoid),
+    "softsign": _unary(TF.softsign), "asinh": _unary(torch.asinh), "acosh": _unary(torch.acosh),
+    "atanh": _unary(torch.atanh), "floor": _unary(torch.floor), "ceil": _unary(torch.ceil),
+    "round": _unary(torch.round), "trunc": _unary(torch.trunc), "sinc": _unary(torch.sinc),
+    "relu6": _unary(TF.relu6), "elu": _unary(TF.elu), "leaky_relu": _unary(TF.leaky_relu),
+    "hardtanh": _unary(TF.hardtanh), "logit": _unary(torch.logit),
+    "xlogy": Twin(torch.xlogy, "binary"), "hypot": Twin(torch.hypot, "binary"), "atan2": Twin(torch.atan2, "binary"),
+    "logaddexp": Twin(torch.logaddexp, "binary"), "fmod": Twin(torch.fmod, "binary"),
+    "remainder": Twin(torch.remainder, "binary"), "clamp_min": Twin(torch.clamp_min, "binary"),
+    "clamp_max": Twin(torch.clamp_max, "binary"),
     "detach": _unary(torch.Tensor.detach), "stop_gradient": _unary(torch.Tensor.detach),
     "sum": Twin(_reducer(lambda x, d, k: x.sum(d, keepdim=k) if x.ndim else x.clone()), "reduction"),
     "mean": Twin(_reducer(lambda x, d, k: x.mean(d, keepdim=k) if x.ndim else x.clone()), "reduction"),
@@ -209,6 +221,11 @@ TWINS: dict[str, Twin] = {
     "eye": Twin(lambda n: torch.eye(n, dtype=T), "constant"),
     "zeros_like": Twin(torch.zeros_like, "like"), "ones_like": Twin(torch.ones_like, "like"),
 }
+# Special functions of one argument, and of two (written name(a, b)).
+SPECIAL_UNARY = ("rsqrt", "reciprocal", "log2", "log10", "exp2", "erf", "erfc", "gelu", "silu", "mish", "logsigmoid",
+                 "softsign", "asinh", "acosh", "atanh", "floor", "ceil", "round", "trunc", "sinc", "relu6", "elu",
+                 "leaky_relu", "hardtanh", "logit")
+SPECIAL_BINARY = ("xlogy", "hypot", "atan2", "logaddexp", "fmod", "remainder", "clamp_min", "clamp_max")
 # Operations the generator reaches through syntax rather than by name.
 SYNTAX = {"stack": "[a, b, ...]", "index": "x[i], x[a:b], m[:, j]", "transpose": "x.T"}
 
@@ -312,7 +329,9 @@ class Builder:
         return self.leaf(shape) if form == self.leaf else form(shape, depth - 1)
 
     def unary(self, shape, depth):
-        name = self.pick(sorted(n for n, t in TWINS.items() if t.kind == "unary"))
+        # The special functions as one pick of four, so that each elementary function stays as frequent.
+        elementary = sorted(n for n, t in TWINS.items() if t.kind == "unary" and n not in SPECIAL_UNARY)
+        name = self.pick(SPECIAL_UNARY if self.rng.random() < 0.25 else elementary)
         inner = self.expr(shape, depth)
         if name == "neg":
             return _op_node(shape, [inner], lambda c: f"-({c[0]})", name, lambda a, fn: fn(a[0]))
@@ -334,14 +353,14 @@ class Builder:
         return (b, a) if self.rng.random() < 0.5 else (a, b)
 
     def binary(self, shape, depth):
-        name = self.pick(["add", "sub", "mul", "div", "pow", "pow", "maximum", "minimum"])
+        name = self.pick(["add", "sub", "mul", "div", "pow", "pow", "maximum", "minimum", *SPECIAL_BINARY])
         if name == "pow" and self.rng.random() < 0.5:  # a constant exponent, the common case
             a, k = self.expr(shape, depth), self.pick(["2", "3", "0", "1", "0.5", "-1", "1.5"])
             form = self.pick(["({0}) ** {1}", "({0})^{1}", "pow({0}, {1})"])
             return _op_node(shape, [a], lambda c: form.format(c[0], k), name,
                             lambda v, fn: fn(v[0], torch.tensor(float(k), dtype=T)))
         a, b = self._broadcast_pair(shape, depth)
-        if name in ("maximum", "minimum"):
+        if name in ("maximum", "minimum", *SPECIAL_BINARY):
             return _op_node(shape, [a, b], lambda c: f"{name}({c[0]}, {c[1]})", name, lambda v, fn: fn(*v))
         if name == "pow":
             form = self.pick(["({0}) ** ({1})", "({0})^({1})", "pow({0}, {1})"])
