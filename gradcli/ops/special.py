@@ -280,9 +280,10 @@ def _logit(x, eps):
 def _logit_backward(n, g):
     x, eps = n.inputs
     unclamped = F.lt(eps, 0.0)
-    # As PyTorch: without eps, x outside [0, 1] gets nan; with eps, x not inside [eps, 1 - eps] (nan too) gets 0.
-    outside = F.where(unclamped, F.lt(x, 0.0) + F.gt(x, 1.0), 1.0 - F.ge(x, eps) * F.le(x, 1.0 - eps))
-    gx = F.where(outside, F.where(unclamped, np.nan, 0.0), g / (x * (1.0 - x))) if n.needs[0] else None
+    # As PyTorch's logit_backward: x outside [0, 1] gets nan without eps, x outside [eps, 1 - eps] 0 with it.
+    outside = F.where(unclamped, F.lt(x, 0.0) + F.gt(x, 1.0), F.lt(x, eps) + F.gt(x, 1.0 - eps))
+    # NOTE: + 0.0 makes x*(1 - x) at x = -0.0 a +0.0: g times +inf there, as PyTorch's kernel.
+    gx = F.where(outside, F.where(unclamped, np.nan, 0.0), g / (x * (1.0 - x) + 0.0)) if n.needs[0] else None
     if not n.needs[1]:
         return gx, None
     # The value is logit(eps) below the clamp, logit(1 - eps) above it: d/deps is +-1/(eps*(1 - eps)).

@@ -73,7 +73,14 @@ binary("fmod", "", np.fmod, _divisor_rule(lambda a, b: np.trunc(a / b)),
        domain=("real", "nonzero"), local=("1", "-trunc(a/b)"),
        kinks=(Kink((3.0, 1.5), (1.0, -2.0), note="where the value jumps (a/b whole) the gradient is "
                    "1 and -trunc(a/b), as PyTorch", noted=False),))
-binary("remainder", "", np.remainder, _divisor_rule(np.floor_divide),
+def _remainder(a, b):
+    # PyTorch's: fmod, moved by b where its sign differs from b's. A zero keeps fmod's sign
+    # (remainder(-3, 3) is -0.0, where numpy's np.remainder gives 0.0), as a / remainder(...) shows.
+    mod = np.fmod(a, b)
+    return np.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
+
+
+binary("remainder", "", _remainder, _divisor_rule(np.floor_divide),
        lambda sp, a, b: sp.Mod(a, b),
        "remainder of a / b with the sign of b, as Python's % (gradient as PyTorch: 1 and -floor(a/b))",
        domain=("real", "nonzero"), aliases=("mod",), local=("1", "-floor(a/b)"),
