@@ -1,19 +1,19 @@
 """Special functions of two arguments, with broadcasting: xlogy, hypot, atan2, logaddexp, fmod, ...
 
-Rules have the form of PyTorch's derivative formulas, as in ops/special.py. The quotient
-fmod and remainder take from their divisor (a trunc or floor division) is piecewise
-constant, so its own derivative is 0 wherever it has one: their rules read it as a
-constant, as PyTorch's `self.div(other, rounding_mode=...)` has no gradient.
+Rules have the form of PyTorch's derivative formulas, as in ops/special.py. The divisor
+of fmod and remainder gets -g times the rounded quotient (a trunc or floor division), an
+internal operation here as PyTorch's `self.div(other, rounding_mode=...)` is: piecewise
+constant, with zeros for its gradient.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from gradcli.ops.binary import binary
-from gradcli.ops.common import F
+from gradcli.ops.binary import binary, pair_samples
+from gradcli.ops.common import F, broadcast_shapes, sympy_elementwise
 from gradcli.ops.kinkchecks import equal_arguments
-from gradcli.autodiff.op import Kink, KinkCheck
+from gradcli.autodiff.op import Kink, KinkCheck, Words, primitive
 
 
 def _xlogy(x, y):
@@ -57,17 +57,37 @@ binary("logaddexp", "", np.logaddexp,
        local=("1/(1 + exp(b - a))", "1/(1 + exp(a - b))"))
 
 
+def _rounded_quotient(name, forward, sympy, doc):
+    """a / b rounded (as PyTorch's div with a rounding mode): piecewise constant, its gradient zeros."""
+    primitive(name=name, doc=doc, signature=f"{name}(a, b)", family="internal", public=False, forward=forward,
+              backward=lambda n, g: (F.zeros_like(g) if n.needs[0] else None, F.zeros_like(g) if n.needs[1] else None),
+              shape=broadcast_shapes, sympy=sympy_elementwise(sympy), arity=2, elementwise=True,
+              words=Words(("a", "b"), ("0", "0")), samples=pair_samples(("real", "nonzero")))
+
+
+def _trunc_quotient(a, b):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.trunc(a / b)
+
+
+def _floor_quotient(a, b):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.floor_divide(a, b)  # as Python's //: 1 // 0.1 is 9, where floor(1 / 0.1) is 10
+
+
+_rounded_quotient("div_trunc", _trunc_quotient, lambda sp, a, b: sp.sign(a / b) * sp.floor(sp.Abs(a / b)),
+                  "a / b rounded toward zero")
+_rounded_quotient("div_floor", _floor_quotient, lambda sp, a, b: sp.floor(a / b), "a / b rounded down")
+
+
 def _divisor_rule(quotient):
-    """fmod's or remainder's rule: a gets g, b gets -g times the rounded quotient of a by b."""
+    """fmod's or remainder's rule, as PyTorch's: a gets g, b gets -g times the rounded quotient of a by b."""
     def rule(n, g):
-        # NOTE: the quotient is a constant of the rule: its derivative is 0 wherever it has one.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            q = quotient(n.x.data, n.y.data)
-        return (g if n.needs[0] else None, -(g * q) if n.needs[1] else None)
+        return (g if n.needs[0] else None, -(g * quotient(n.x, n.y)) if n.needs[1] else None)
     return rule
 
 
-binary("fmod", "", np.fmod, _divisor_rule(lambda a, b: np.trunc(a / b)),
+binary("fmod", "", np.fmod, _divisor_rule(lambda a, b: F.div_trunc(a, b)),
        lambda sp, a, b: a - b * sp.sign(a / b) * sp.floor(sp.Abs(a / b)),
        "remainder of a / b with the sign of a, as C's fmod (gradient as PyTorch: 1 and -trunc(a/b))",
        domain=("real", "nonzero"), local=("1", "-trunc(a/b)"),
@@ -80,7 +100,7 @@ def _remainder(a, b):
     return np.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
 
 
-binary("remainder", "", _remainder, _divisor_rule(np.floor_divide),
+binary("remainder", "", _remainder, _divisor_rule(lambda a, b: F.div_floor(a, b)),
        lambda sp, a, b: sp.Mod(a, b),
        "remainder of a / b with the sign of b, as Python's % (gradient as PyTorch: 1 and -floor(a/b))",
        domain=("real", "nonzero"), aliases=("mod",), local=("1", "-floor(a/b)"),
