@@ -14,6 +14,7 @@ code is that documented difference, and nothing else is excused.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import warnings
@@ -135,6 +136,24 @@ def _clip_rule(grad, x, lo, hi, out):
             _to_shape(torch.where((x > hi) | (hi < lo), grad, zero), hi))
 
 
+def _pow_numpy(a, b):
+    """a**b as numpy (and IEEE 754) has it at a = -inf: 0 for a negative non-integer b, not nan."""
+    fraction = torch.isneginf(a) & (b != torch.floor(b))
+    out = torch.pow(torch.where(fraction & (b < 0), a.abs(), a), b)
+    # NOTE: torch.pow with a tensor exponent gives inf there, with a number nan; numpy nan.
+    return torch.where(fraction & (b > 0), torch.full((), float("nan"), dtype=T), out)
+
+
+def _pow_ieee(a, b):
+    """a**b whose value and rules use numpy's pow: the gradient of x**0.5 at -inf is 0.5 * 0."""
+    def rule(grad, a, b, out):
+        zero = torch.zeros((), dtype=T)
+        ga = grad * torch.where(b == 0, zero, b * _pow_numpy(a, b - 1.0))
+        gb = grad * torch.where((a == 0) & (b >= 0), zero, _pow_numpy(a, b) * torch.log(a))
+        return _to_shape(ga, a), _to_shape(gb, b)
+    return _with_rule(_pow_numpy, rule)(a, torch.as_tensor(b, dtype=T))
+
+
 def _pow_symmetric(a, b):
     """a**b whose d/da keeps b a**(b-1) at b = 0 (masking only its nan), so d2/da db = 1/a there."""
     if not isinstance(b, torch.Tensor):  # a constant exponent has no mixed derivative
@@ -204,7 +223,8 @@ def _unary(fn, **variants):
 
 TWINS: dict[str, Twin] = {
     "add": Twin(torch.add, "binary"), "sub": Twin(torch.sub, "binary"), "mul": Twin(torch.mul, "binary"),
-    "div": Twin(torch.div, "binary"), "pow": Twin(torch.pow, "binary", {"pow-zero-exponent": _pow_symmetric}),
+    "div": Twin(torch.div, "binary"), "pow": Twin(torch.pow, "binary", {"pow-zero-exponent": _pow_symmetric,
+                                       "pow-negative-infinity": _pow_ieee}),
     "maximum": Twin(torch.maximum, "binary"), "minimum": Twin(torch.minimum, "binary"),
     **{name: Twin(lambda a, b, f=f: f(a, b).to(T), "mask") for name, f in
        (("lt", torch.lt), ("le", torch.le), ("gt", torch.gt), ("ge", torch.ge), ("eq", torch.eq), ("ne", torch.ne))},
@@ -218,6 +238,23 @@ TWINS: dict[str, Twin] = {
     "tanh": _unary(torch.tanh), "sigmoid": _unary(torch.sigmoid), "relu": _unary(torch.relu),
     "softplus": _unary(TF.softplus, **{"softplus-threshold": lambda x: torch.logaddexp(x, torch.zeros((), dtype=T))}),
     "square": _unary(torch.square),
+    "rsqrt": _unary(torch.rsqrt), "reciprocal": _unary(torch.reciprocal), "log2": _unary(torch.log2),
+    "log10": _unary(torch.log10), "exp2": _unary(torch.exp2), "erf": _unary(torch.erf), "erfc": _unary(torch.erfc),
+    "gelu": _unary(TF.gelu), "silu": _unary(TF.silu), "mish": _unary(TF.mish), "logsigmoid": _unary(TF.logsigmoid),
+    "softsign": _unary(TF.softsign), "asinh": _unary(torch.asinh), "acosh": _unary(torch.acosh),
+    "atanh": _unary(torch.atanh), "floor": _unary(torch.floor), "ceil": _unary(torch.ceil),
+    "round": _unary(torch.round), "trunc": _unary(torch.trunc), "sinc": _unary(torch.sinc),
+    # A parameter given as an array (gradcli takes one, with a gradient) is written out in torch.
+    "relu6": _unary(TF.relu6),
+    "elu": _unary(lambda x, alpha=None: TF.elu(x) if alpha is None else torch.where(x > 0, x, alpha * torch.expm1(x))),
+    "leaky_relu": _unary(lambda x, slope=None: TF.leaky_relu(x) if slope is None else torch.where(x > 0, x, slope * x)),
+    "hardtanh": _unary(lambda x, lo=None, hi=None: TF.hardtanh(x) if lo is None else torch.clamp(x, lo, hi)),
+    "logit": _unary(lambda x, eps=None: torch.logit(x) if eps is None else
+                    torch.log(torch.clamp(x, eps, 1 - eps) / (1 - torch.clamp(x, eps, 1 - eps)))),
+    "xlogy": Twin(torch.xlogy, "binary"), "hypot": Twin(torch.hypot, "binary"), "atan2": Twin(torch.atan2, "binary"),
+    "logaddexp": Twin(torch.logaddexp, "binary"), "fmod": Twin(torch.fmod, "binary"),
+    "remainder": Twin(torch.remainder, "binary"), "clamp_min": Twin(torch.clamp_min, "binary"),
+    "clamp_max": Twin(torch.clamp_max, "binary"),
     "detach": _unary(torch.Tensor.detach), "stop_gradient": _unary(torch.Tensor.detach),
     "sum": Twin(_reducer(lambda x, d, k: x.sum(d, keepdim=k) if x.ndim else x.clone()), "reduction"),
     "mean": Twin(_reducer(lambda x, d, k: x.mean(d, keepdim=k) if x.ndim else x.clone()), "reduction"),
@@ -249,6 +286,11 @@ TWINS: dict[str, Twin] = {
     "eye": Twin(lambda n: torch.eye(n, dtype=T), "constant"),
     "zeros_like": Twin(torch.zeros_like, "like"), "ones_like": Twin(torch.ones_like, "like"),
 }
+# Special functions of one argument, and of two (written name(a, b)).
+SPECIAL_UNARY = ("rsqrt", "reciprocal", "log2", "log10", "exp2", "erf", "erfc", "gelu", "silu", "mish", "logsigmoid",
+                 "softsign", "asinh", "acosh", "atanh", "floor", "ceil", "round", "trunc", "sinc", "relu6", "elu",
+                 "leaky_relu", "hardtanh", "logit")
+SPECIAL_BINARY = ("xlogy", "hypot", "atan2", "logaddexp", "fmod", "remainder", "clamp_min", "clamp_max")
 # Operations the generator reaches through syntax rather than by name.
 SYNTAX = {"stack": "[a, b, ...]", "index": "x[i], x[a:b], m[:, j]", "transpose": "x.T"}
 
@@ -352,7 +394,9 @@ class Builder:
         return self.leaf(shape) if form == self.leaf else form(shape, depth - 1)
 
     def unary(self, shape, depth):
-        name = self.pick(sorted(n for n, t in TWINS.items() if t.kind == "unary"))
+        # The special functions as one pick of four, so that each elementary function stays as frequent.
+        elementary = sorted(n for n, t in TWINS.items() if t.kind == "unary" and n not in SPECIAL_UNARY)
+        name = self.pick(SPECIAL_UNARY if self.rng.random() < 0.25 else elementary)
         inner = self.expr(shape, depth)
         if name == "neg":
             return _op_node(shape, [inner], lambda c: f"-({c[0]})", name, lambda a, fn: fn(a[0]))
@@ -374,13 +418,13 @@ class Builder:
         return (b, a) if self.rng.random() < 0.5 else (a, b)
 
     def binary(self, shape, depth):
-        name = self.pick(["add", "sub", "mul", "div", "pow", "pow", "maximum", "minimum"])
+        name = self.pick(["add", "sub", "mul", "div", "pow", "pow", "maximum", "minimum", *SPECIAL_BINARY])
         if name == "pow" and self.rng.random() < 0.5:  # a constant exponent, the common case
             a, k = self.expr(shape, depth), self.pick(["2", "3", "0", "1", "0.5", "-1", "1.5"])
             form = self.pick(["({0}) ** {1}", "({0})^{1}", "pow({0}, {1})"])
             return _op_node(shape, [a], lambda c: form.format(c[0], k), name, lambda v, fn: fn(v[0], float(k)))
         a, b = self._broadcast_pair(shape, depth)
-        if name in ("maximum", "minimum"):
+        if name in ("maximum", "minimum", *SPECIAL_BINARY):
             return _op_node(shape, [a, b], lambda c: f"{name}({c[0]}, {c[1]})", name, lambda v, fn: fn(*v))
         if name == "pow":
             form = self.pick(["({0}) ** ({1})", "({0})^({1})", "pow({0}, {1})"])
@@ -682,16 +726,17 @@ def compare(case: Case) -> Outcome:
 
 
 def _variants_for(case: Case):
-    """Each documented variant of the case's operations alone, then all of them together."""
-    found = [(entry, name, fn) for name in sorted(case.ops()) for entry, fn in TWINS[name].variants.items()]
-    for entry, name, fn in found:
-        yield entry, {name: fn}
-    by_op: dict[str, list] = {}
-    for entry, name, fn in found:
-        by_op.setdefault(name, []).append((entry, fn))
-    if len(found) > 1:
-        # One variant per operation (the first listed for it); together they may explain a case.
-        yield " + ".join(sorted({v[0][0] for v in by_op.values()})), {name: v[0][1] for name, v in by_op.items()}
+    """Each documented variant of the case's operations alone, then every combination of one per operation."""
+    by_op = {name: list(TWINS[name].variants.items()) for name in sorted(case.ops()) if TWINS[name].variants}
+    for name, variants in by_op.items():
+        for entry, fn in variants:
+            yield entry, {name: fn}
+    if len(by_op) > 1:
+        for chosen in itertools.product(*[[None, *variants] for variants in by_op.values()]):
+            picked = {name: v for name, v in zip(by_op, chosen) if v is not None}
+            if len(picked) > 1:
+                yield " + ".join(sorted(entry for entry, _ in picked.values())), \
+                    {name: fn for name, (_, fn) in picked.items()}
 
 
 def _ill_conditioned(case: Case, theirs, names, u) -> bool:

@@ -39,6 +39,11 @@ def test_pow_zero_exponent():
     assert gradcli.grad("a ** b", {"a": 0.5, "b": 0.0}).gradients["a"] == 0.0
 
 
+def test_pow_negative_infinity():
+    assert gradcli.grad("sum(x ** -0.5)", {"x": [-np.inf]}).value == 0.0
+    np.testing.assert_array_equal(gradcli.grad("sum(x ** 0.5)", {"x": [-np.inf]}).gradients["x"], [0.0])
+
+
 def test_softplus_threshold():
     r = gradcli.hessian("softplus(x)", {"x": 25.0})
     sigmoid = 1 / (1 + np.exp(-25.0))

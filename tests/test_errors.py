@@ -301,20 +301,15 @@ def test_points_with_an_unknown_method_or_a_file_that_is_not_text(tmp_path):
 # -- hints for unknown names: an exact rewrite, a typo's closest name, or nothing -------------
 @pytest.mark.parametrize(("call", "hint"), [
     ("ln(x)", ": write ln(x) as log(x)"),
-    ("log10(x)", ": write log10(x) as log(x) / log(10)"),
-    ("hardtanh(x)", ": write hardtanh(x) as clip(x, -1, 1)"),
-    ("atan2(x, 1)", ": write atan2(y, x) as 2*atan(y / (sqrt(x**2 + y**2) + x)); equal except on the negative x axis"),
     ("stack([x, x])", ": write stack([a, b]) as [a, b]"),
     ("sinn(x)", ": did you mean 'sin'?"),
     ("Tanh(x)", ": did you mean 'tanh'?"),
     ("sigmiod(x)", ": did you mean 'sigmoid'?"),
     ("log_sofmax(x)", ": did you mean 'log_softmax'?"),
     # far from every name, or a typo only by a digit: no guess
-    ("round(x)", ""),
-    ("trunc(x)", ""),
-    ("floor(x)", ""),
     ("log3(x)", ""),
-    ("expm2(x)", ""),
+    ("expm3(x)", ""),
+    ("expm2(x)", ": did you mean 'exp2'?"),  # a letter too many, the same digit
 ])
 def test_unknown_function_hint(call, hint):
     name = call[:call.index("(")]
@@ -348,19 +343,13 @@ def test_every_rewrite_is_exact():
     from gradcli.lang.hints import REWRITES
     from gradcli.lang.parser import parse
 
-    x = np.array([0.3, 1.7, -2.5, 4.0])  # off the negative x axis, for atan2
+    x = np.array([0.3, 1.7, -2.5, 4.0])
     y = np.array([-0.4, 2.0, 0.5, 0.0])
-    references = {
-        "ln": np.log(np.abs(x)), "log10": np.log10(np.abs(x)), "log2": np.log2(np.abs(x)), "exp2": np.exp2(x),
-        "rsqrt": 1 / np.sqrt(np.abs(x)), "reciprocal": 1 / x, "hardtanh": np.clip(x, -1, 1),
-        "relu6": np.minimum(np.maximum(x, 0), 6), "silu": x / (1 + np.exp(-x)),
-        "logsigmoid": -np.log1p(np.exp(-x)), "softsign": x / (1 + np.abs(x)), "hypot": np.hypot(x, y),
-        "atan2": np.arctan2(y, x), "arctan2": np.arctan2(y, x), "stack": np.stack([x, y]),
-    }
+    references = {"ln": np.log(np.abs(x)), "stack": np.stack([x, y])}
     assert set(references) == set(REWRITES)
     for name, (_, rewrite, *_) in REWRITES.items():
         assert name not in FUNCTIONS  # a name gradcli has is an alias on its record, not a rewrite
-        positive = name in ("ln", "log10", "log2", "rsqrt")
+        positive = name == "ln"
         inputs = {"x": np.abs(x) if positive else x, "y": y, "a": x, "b": y}
         got, _ = problem(rewrite, {n: inputs[n] for n in variables(parse(rewrite))}).forward()
         np.testing.assert_allclose(got.data, references[name], rtol=1e-14, atol=1e-15, err_msg=name)

@@ -257,11 +257,22 @@ def _reference(torch, op, inputs, params: dict, torch_side: bool):
         "clip": lambda: torch.clamp(*inputs), "det": lambda: torch.linalg.det(x), "inv": lambda: torch.linalg.inv(x),
         "matmul": lambda: torch.matmul(*inputs), "prod": lambda: torch.prod(x, **kw) if kw else torch.prod(x),
         "stop_gradient": lambda: x.detach(), "mse_loss": lambda: F.mse_loss(*torch.broadcast_tensors(*inputs)),
+        # PyTorch takes these parameters as numbers, gradcli as inputs (with a gradient): the same functions
+        # in torch operations that differentiate the parameter too.
+        "elu": lambda: torch.where(x > 0, x, inputs[1] * torch.expm1(x)),
+        "leaky_relu": lambda: torch.where(x > 0, x, inputs[1] * x),
+        "hardtanh": lambda: torch.minimum(torch.maximum(x, inputs[1]), inputs[2]),
+        "logit": lambda: _clamped_logit(torch, x, inputs[1]),
     }
     if op.name in special:
         return special[op.name]()
     name = op.aliases[0] if op.symbol else op.name
     return getattr(eval_module(torch, _module_of(torch, name)), name)(*inputs, **kw)
+
+
+def _clamped_logit(torch, x, eps):
+    clamped = torch.where(eps < 0, x, torch.minimum(torch.maximum(x, eps), 1 - eps))
+    return torch.log(clamped / (1 - clamped))
 
 
 def eval_module(torch, prefix: str):

@@ -6,6 +6,8 @@ from gradcli.ops import linalg  # noqa: F401
 from gradcli.ops import nn  # noqa: F401
 from gradcli.ops import reductions  # noqa: F401
 from gradcli.ops import shape  # noqa: F401
+from gradcli.ops import special  # noqa: F401
+from gradcli.ops import special_binary  # noqa: F401
 from gradcli.autodiff.op import FUNCTIONS, OPS, Kink, Op, Sample
 
 __all__ = ["FUNCTIONS", "OPS", "Kink", "Op", "Sample"]

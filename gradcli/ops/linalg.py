@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradcli.errors import GradcliError
-from gradcli.ops.common import F, broadcast_shapes
+from gradcli.ops.common import F, broadcast_shapes, zeros_like
 from gradcli.errors import format_shape
 from gradcli.ops.reductions import _prod_others
 from gradcli.autodiff.op import Kink, Sample, Words, primitive
@@ -167,6 +167,8 @@ def _cofactor_vjp_singular(x, g):
 
 
 def _cofactor_backward(n, g):
+    if n.x.shape[-1] == 1:  # the cofactor of a 1-by-1 matrix is 1, a constant
+        return (zeros_like(g),)
     if not np.all(np.isfinite(n.x.data)):
         return (np.full(np.broadcast_shapes(g.shape, n.x.shape), np.nan, g.dtype),)
     s = np.linalg.svd(n.x.data, compute_uv=False)
