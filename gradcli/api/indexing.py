@@ -40,11 +40,14 @@ def index(target: Any, items: list, nodes: tuple[Expr, ...]) -> Any:
         return target[normalize_key((_whole(items[0]),), (len(target),))[0]]
     if not isinstance(target, Tensor):
         raise GradcliError("only an array can be indexed", kind="syntax")
-    items, kinds = _expand_ellipsis(target, items, [_kind(item, node) for item, node in zip(items, nodes)])
+    kinds = [_kind(item, node) for item, node in zip(items, nodes)]
+    # An error about the array or the mask points at it.
+    spans = {kind: node.span for kind, node in zip(kinds, nodes)}
+    items, kinds = _expand_ellipsis(target, items, kinds)
     if "mask" in kinds:
-        return _masked(target, items, kinds)
+        return _masked(target, items, kinds, spans["mask"])
     if "array" in kinds:
-        return _gathered(target, items, kinds)
+        return _gathered(target, items, kinds, spans["array"])
     return _basic(target, items)
 
 
@@ -110,7 +113,7 @@ def _full(item: Any) -> bool:
     return isinstance(item, slice) and item == slice(None)
 
 
-def _gathered(target: Tensor, items: list, kinds: list[str]) -> Tensor:
+def _gathered(target: Tensor, items: list, kinds: list[str], span: tuple[int, int]) -> Tensor:
     if kinds.count("array") > 1 or not all(k == "array" or _full(i) for i, k in zip(items, kinds)):
         raise GradcliError(f"an array of indices combines only with ':' and '...': {_TWO_STEPS}", kind="index")
     axis = kinds.index("array")
@@ -118,23 +121,24 @@ def _gathered(target: Tensor, items: list, kinds: list[str]) -> Tensor:
     values = np.asarray(items[axis].data, dtype=float)
     if not np.all(np.isfinite(values) & (values == np.round(values))):
         raise GradcliError("an array of indices must hold whole numbers (a mask is written as one: x[x > 0])",
-                           kind="index")
+                           kind="index", span=span)
     if values.size and not np.all((-size <= values) & (values < size)):
         bad = values[(values < -size) | (values >= size)][0]
-        raise GradcliError(f"index {bad:g} is out of range for axis {axis} of size {size}", kind="index")
+        raise GradcliError(f"index {bad:g} is out of range for axis {axis} of size {size}", kind="index", span=span)
     positions = values.astype(np.intp) % max(size, 1)
     return call("take", target, axis=axis, indices=tuple(positions.reshape(-1).tolist()),
                 index_shape=values.shape, src=target.shape)
 
 
-def _masked(target: Tensor, items: list, kinds: list[str]) -> Tensor:
+def _masked(target: Tensor, items: list, kinds: list[str], span: tuple[int, int]) -> Tensor:
     if kinds[0] != "mask" or not all(_full(i) for i in items[1:]):
         raise GradcliError(f"a mask must be the first index and the rest ':': {_TWO_STEPS}", kind="index")
     mask = items[0]
     covered = target.shape[:mask.ndim]
     if mask.shape != covered:
         raise GradcliError(f"a mask of shape {format_shape(mask.shape)} cannot select from a value of shape "
-                           f"{format_shape(target.shape)}: its shape must be {format_shape(covered)}", kind="shape")
+                           f"{format_shape(target.shape)}: its shape must be {format_shape(covered)}", kind="shape",
+                           span=span)
     rest = target.shape[mask.ndim:]
     flat = call("reshape", target, src=target.shape, dst=(int(np.prod(covered)),) + rest)
     chosen = np.flatnonzero(mask.data)

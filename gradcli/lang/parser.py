@@ -216,8 +216,7 @@ class _Parser:
         tok = self.tok
         if tok.kind == "number":
             self.advance()
-            value = float(int(tok.text, 16)) if tok.text[1:2] in ("x", "X") else float(tok.text)
-            return Expr("num", tok.span, value, text=tok.text)
+            return Expr("num", tok.span, _number(tok.text), text=tok.text)
         if tok.kind == "name" and tok.text in KEYWORDS:
             if tok.text == "None":
                 raise self.error("None has no value: it adds an axis in an index, as in x[None]", tok.span)
@@ -361,6 +360,16 @@ class _Parser:
                 parts[slot] = self.expression()
         end = self.tokens[self.pos - 1].span[1]
         return Expr("slice", (start_tok.span[0], end), None, tuple(parts))
+
+
+def _number(text: str) -> float:
+    """A literal's float64 value; too large a one is inf, as 1e999 is (0x with 300 digits too)."""
+    if text[1:2] not in ("x", "X"):
+        return float(text)
+    try:
+        return float(int(text, 16))
+    except OverflowError:
+        return float("inf")
 
 
 def parse(source: str) -> Expr:
