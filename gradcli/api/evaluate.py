@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.autodiff.engine import (Tensor, call, default_dtype, element_limit, function, normalize_key, reusing,
+from gradcli.api.indexing import index
+from gradcli.autodiff.engine import (Tensor, call, default_dtype, element_limit, function, reusing,
                                      source_span)
 from gradcli.errors import GradcliError, closest, value_hint
 from gradcli.limits import LIMITS
@@ -88,6 +89,8 @@ def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor]) -> Any:
                                kind="name")
         return env[node.value]
     if kind == "unary":
+        if node.value == "not":  # not m: 1.0 where m is 0
+            return _applied(OPS["eq"], [kids.pop(), Tensor(0.0)], {})
         return _applied(OPS["neg"], kids, {}) if node.value == "neg" else _tensor(kids[0])
     if kind == "binary":
         return _applied(OPS[node.value], kids, {})
@@ -95,14 +98,16 @@ def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor]) -> Any:
         return _call(node, kids, kws)
     if kind == "index":
         target, *items = kids
-        target = _tensor(target)
-        key = tuple(_index_part(item) for item in items)
-        return call("index", target, key=normalize_key(key, target.shape))
+        return index(target, items, node.args[1:])
+    if kind in ("none", "ellipsis"):
+        return None if kind == "none" else Ellipsis
     if kind == "slice":
         start, stop, step = (None if k is None else _whole(k, "a slice bound") for k in kids)
         if step == 0:
             raise GradcliError("a slice step cannot be 0", kind="index")
         return slice(start, stop, step)
+    if kind == "attr" and node.value == "shape":  # whole numbers, constants of the expression
+        return tuple(Tensor(float(n)) for n in _tensor(kids[0]).shape)
     if kind == "attr":
         return call("transpose", _tensor(kids[0]))
     if kind == "list":
@@ -115,8 +120,10 @@ def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor]) -> Any:
     raise AssertionError(f"unknown node kind {kind}")
 
 
-def function_of(node: Expr) -> Op:
-    """The operation a call node names, or an error pointing at the unknown name."""
+def function_of(node: Expr) -> Op | None:
+    """The operation a call node names (None for len), or an error pointing at the unknown name."""
+    if node.value == "len" and not node.text:
+        return None
     op = FUNCTIONS.get(node.value)
     method = node.text.startswith(".")
     if op is not None and (op.is_method or not method):
@@ -147,6 +154,10 @@ def check_functions(tree: Expr, source: str) -> None:
 
 def _call(node: Expr, kids: list, kws: dict) -> Tensor:
     op = function_of(node)
+    if op is None:
+        return _length(kids, kws)
+    if op.name in ("max", "min") and len(kids) == 2 and not kws and not _axis_literal(node.args[1]):
+        op = OPS["maximum" if op.name == "max" else "minimum"]  # torch.max(a, b) of two arrays
     if op.constructor:
         if kws:
             raise GradcliError(f"{node.value}() takes no keyword {next(iter(kws))!r}", kind="syntax")
@@ -157,6 +168,23 @@ def _call(node: Expr, kids: list, kws: dict) -> Tensor:
     inputs, params = bind(op, node, kids, kws)
     kids.clear()
     return _applied(op, inputs, params)
+
+
+def _axis_literal(arg: Expr | None) -> bool:
+    """Whether an argument is written as a whole number (max(x, 0): an axis, as torch's dim)."""
+    if arg is not None and arg.kind == "unary" and arg.value == "neg":
+        arg = arg.args[0]
+    return arg is not None and arg.kind == "num"
+
+
+def _length(kids: list, kws: dict) -> Tensor:
+    """len(x): the size of x's first axis, a constant."""
+    if kws or len(kids) != 1:
+        raise GradcliError("len() takes one array, as in len(x)", kind="syntax")
+    value = _tensor(kids[0])
+    if value.ndim == 0:
+        raise GradcliError("len() of a number: it has no axis (len(x) is x.shape[0])", kind="shape")
+    return Tensor(float(value.shape[0]))
 
 
 def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
@@ -172,14 +200,14 @@ def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
     params: dict[str, Any] = {}
     if len(args) > count:
         if len(args) > count + min(op.positional, len(op.keywords)):
-            raise _arity_error(op, len(args))
+            raise _too_many(op, node, len(args))
         params.update(zip(op.keywords, args[count:]))
     for key, value in keywords.items():
         if key in op.inputs[1:]:
             slot = op.inputs.index(key)
             inputs.extend([None] * (slot + 1 - len(inputs)))
             if inputs[slot] is not None:
-                raise GradcliError(f"{node.value}() is given {key!r} twice", kind="syntax")
+                raise GradcliError(f"{node.value}() got two values for {key}", kind="syntax")
             inputs[slot] = value
             continue
         name = KEYWORD_SPELLINGS.get(key, key) if key not in op.keywords else key
@@ -187,24 +215,44 @@ def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
             allowed = ", ".join(op.spellings()) or "none"
             raise GradcliError(f"{node.value}() takes no keyword {key!r} (keywords: {allowed})", kind="syntax")
         if name in params:
-            also = f" (as {key!r} too)" if key != name else ""
-            raise GradcliError(f"{node.value}() is given {name!r} twice{also}", kind="syntax")
+            also = f" (as {key} too)" if key != name else ""
+            raise GradcliError(f"{node.value}() got two values for {name}{also}", kind="syntax")
         params[name] = value
     inputs.extend([None] * (count - len(inputs)))
     for slot, name in enumerate(op.inputs):
         if inputs[slot] is None and name in op.optional:
             inputs[slot] = Tensor(op.optional[name])
-    if any(i is None for i in inputs):
-        raise _arity_error(op, sum(i is not None for i in inputs))
+    missing = [name for name, i in zip(parameters(op), inputs) if i is None]
+    if missing:
+        raise GradcliError(f"{node.value}() is missing {' and '.join(missing)}: it takes {_listed(op)}",
+                           kind="syntax")
     params = {k: _axis(v) if k == "axis" else _whole(v, k) for k, v in params.items()}
     if spelling(node) == "torch":
         params = {**op.torch_defaults, **params}
     return inputs, params
 
 
-def _arity_error(op: Op, given: int) -> GradcliError:
-    return GradcliError(f"{op.signature} takes {op.arity} argument{'s' if op.arity != 1 else ''}, "
-                        f"not {given}", kind="syntax")
+def parameters(op: Op) -> list[str]:
+    """The names of op's tensor inputs, from its record: clip -> x, min, max; where -> cond, a, b."""
+    if op.inputs:
+        return list(op.inputs)
+    inside = op.signature.partition("(")[2].rpartition(")")[0]
+    names = [part.split("=")[0].strip() for part in inside.split(",")] if inside else []
+    if len(names) < (op.arity or 0):  # an operator called by name: add(a, b)
+        names = ["x"] if op.arity == 1 else ["a", "b", "c"][:op.arity]
+    return names[:op.arity]
+
+
+def _listed(op: Op) -> str:
+    return ", ".join(parameters(op) + [f"{k}=" for k in op.keywords])
+
+
+def _too_many(op: Op, node: Expr, given: int) -> GradcliError:
+    by_position = parameters(op) + list(op.keywords[:op.positional])
+    by_name = op.keywords[op.positional:] if op.keywords else ()
+    named = f"; give {', '.join(by_name)} by name, as {by_name[0]}=..." if by_name else ""
+    return GradcliError(f"{node.value}() takes {len(by_position)} argument{'s' if len(by_position) != 1 else ''} "
+                        f"({', '.join(by_position)}), not {given}{named}", kind="syntax")
 
 
 def _applied(op: Op, kids: list, params: dict) -> Tensor:
@@ -239,10 +287,6 @@ def _whole(value: Any, what: str) -> int:
     if isinstance(value, Tensor) and value.ndim == 0 and np.isfinite(value.data) and float(value.data).is_integer():
         return int(value.data)
     raise GradcliError(f"{what} must be a whole number", kind="index")
-
-
-def _index_part(value: Any) -> Any:
-    return value if isinstance(value, slice) else _whole(value, "an index")
 
 
 def _axis(value: Any) -> Any:

@@ -16,6 +16,8 @@ from gradcli.cli.check import checked
 from gradcli.errors import GradcliError
 from gradcli.lang.values import parse_value
 
+OpsNameArg = Annotated[Optional[str], typer.Argument(
+    metavar="NAME", show_default=False, help="A function, alias or operator (softmax, clamp, %) to show in full.")]
 OpsFormatOpt = format_option("table: for people, a table per family. json: one array, an object per function. "
                              "csv: a header line (signature, family, doc), then a row per function. plain: "
                              "refused, as there are no numbers to give.")
@@ -129,16 +131,19 @@ def hessian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: Metho
              check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol, samples=check_samples)
 
 
-@app.command(help="""Every function of the expression language, with a one-line description.
+@app.command(help="""Every function of the expression language, with a one-line description; with a NAME,
+that function in full: its derivative in words, its kinks and an example that runs.
 
 Examples:
 
 \b
   gradcli ops
   gradcli ops --format json
+  gradcli ops softmax
+  gradcli ops %
 """)
 @guarded
-def ops(format: OpsFormatOpt = None, debug: DebugOpt = False) -> None:
-    from gradcli.render.catalog import catalog_view
+def ops(name: OpsNameArg = None, format: OpsFormatOpt = None, debug: DebugOpt = False) -> None:
+    from gradcli.render.catalog import catalog_view, description_view
 
-    emit(catalog_view(), format, None)
+    emit(catalog_view() if name is None else description_view(name), format, None)

@@ -3,9 +3,10 @@
 A hand-written tokenizer and Pratt parser (no `eval`, no Python `ast`), so that `^` is a
 power, spans are character offsets, and deep or huge inputs fail with a clear error.
 
-Precedence, lowest first: comparisons; + -; * / @; unary - +; ** and ^ (right
-associative; a unary operator binds looser, so -x**2 is -(x**2)); then calls,
-indexing, `.T` and method calls.
+Precedence, lowest first, as Python's: `a if c else b`; or; and; not; comparisons;
++ -; * / // % @; unary - +; ** and ^ (right associative; a unary operator binds looser,
+so -x**2 is -(x**2)); then calls, indexing, `.T`, `.shape` and method calls.
+`a if c else b` is the call where(c, a, b), remembered as written (text "if").
 
 PyTorch's and numpy's spellings are syntax here: `x.sum(dim=0)` is the call `sum(x,
 dim=0)`, and `torch.sin(x)`, `F.relu(x)`, `np.exp(x)` call `sin`, `relu`, `exp`. A call
@@ -31,11 +32,18 @@ BINARY = {  # token -> (operation name, left binding power, right binding power)
     "==": ("eq", 10, 11), "!=": ("ne", 10, 11),
     "+": ("add", 20, 21), "-": ("sub", 20, 21),
     "*": ("mul", 30, 31), "/": ("div", 30, 31), "@": ("matmul", 30, 31),
+    "//": ("floor_divide", 30, 31), "%": ("remainder", 30, 31),
     "**": ("pow", 50, 49), "^": ("pow", 50, 49),
+    "or": ("logical_or", 4, 5), "and": ("logical_and", 6, 7),  # words, not symbols: masks, as Python's
 }
 SYMBOLS = {name: token for token, (name, _, _) in BINARY.items() if token != "^"}
 PRECEDENCE = {name: left for _, (name, left, _) in BINARY.items()}
 UNARY_POWER = 40
+NOT_POWER = 8  # not binds looser than a comparison and tighter than and: not a < b and c
+IF_POWER = 2  # a if c else b binds loosest of all
+# Words the grammar reads; none of them is a variable.
+KEYWORDS = {"if", "else", "and", "or", "not", "None"}
+LEAVES = {"none": "None", "ellipsis": "..."}  # the index items that are no expression
 # nan and inf as numpy and PyTorch spell them (np.nan, torch.inf); -inf is the minus of inf.
 CONSTANTS = {"pi": 3.141592653589793, "e": 2.718281828459045, "nan": float("nan"), "inf": float("inf")}
 BOOLEANS = {"True": 1.0, "False": 0.0}  # for keywords such as keepdim=True
@@ -49,9 +57,10 @@ LOOKALIKES = {"−": "-", "–": "-", "×": "*", "·": "*", "÷": "/", "＊": "*
 
 TOKEN = re.compile(r"""
     (?P<space>\s+)
-  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<number>0[xX][0-9a-fA-F](?:_?[0-9a-fA-F])*
+              |(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?)
   | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
-  | (?P<op>\*\*|<=|>=|==|!=|[-+*/@^<>()\[\],:.=])
+  | (?P<op>\*\*|//|\.\.\.|<=|>=|==|!=|[-+*/%@^<>()\[\],:.=])
 """, re.VERBOSE)
 
 
@@ -152,24 +161,51 @@ class _Parser:
             raise GradcliError(f"the expression is nested more than {self.max_depth} levels deep "
                                f"(GRADCLI_MAX_DEPTH)",
                                kind="limit", span=self.tok.span, source=self.source)
-        left = self.prefix()
+        left = self.prefix(min_bp)
         compared = False  # a < b < c is refused; (a < b) == (c < d) compares two masks
-        while self.tok.kind == "op" and self.tok.text in BINARY:
+        while self.tok.kind in ("op", "name") and (self.tok.text in BINARY or self.tok.text == "if"):
+            if self.tok.text == "if":
+                if IF_POWER < min_bp:
+                    break
+                left = self.conditional(left)
+                continue
             name, lbp, rbp = BINARY[self.tok.text]
             if lbp < min_bp:
                 break
             op = self.advance()
             if lbp == PRECEDENCE["lt"]:
                 if compared:
-                    raise self.error("comparisons cannot be chained: combine masks with *", op.span)
+                    raise self.error("comparisons cannot be chained: combine masks with and, as in "
+                                     "a < b and b < c", op.span)
                 compared = True
+            elif lbp < PRECEDENCE["lt"]:
+                compared = False
             right = self.expression(rbp)
             left = Expr("binary", (self.extent(left)[0], self.extent(right)[1]), name, (left, right))
         self.depth -= 1
         return left
 
-    def prefix(self) -> Expr:
+    def conditional(self, chosen: Expr) -> Expr:
+        """chosen if c else other: the call where(c, chosen, other), right associative as Python's."""
+        word = self.advance()
+        condition = self.expression(PRECEDENCE["logical_or"])
+        if not (self.tok.kind == "name" and self.tok.text == "else"):
+            found = "the end of the expression" if self.tok.kind == "end" else repr(self.tok.text)
+            raise self.error(f"expected 'else' but found {found} (to finish the 'if' at column "
+                             f"{word.span[0] + 1})", self.tok.span)
+        self.advance()
+        other = self.expression(IF_POWER)
+        span = (self.extent(chosen)[0], self.extent(other)[1])
+        return Expr("call", span, "where", (condition, chosen, other), (), "if", word.span)
+
+    def prefix(self, min_bp: int = 0) -> Expr:
         tok = self.tok
+        if tok.kind == "name" and tok.text == "not":
+            if min_bp > NOT_POWER:
+                raise self.error("put 'not ...' in brackets here, as in x * (not m)", tok.span)
+            self.advance()
+            operand = self.expression(NOT_POWER)
+            return Expr("unary", (tok.span[0], self.extent(operand)[1]), "not", (operand,))
         if self.at("-") or self.at("+"):
             self.advance()
             operand = self.expression(UNARY_POWER)
@@ -180,7 +216,11 @@ class _Parser:
         tok = self.tok
         if tok.kind == "number":
             self.advance()
-            return Expr("num", tok.span, float(tok.text), text=tok.text)
+            return Expr("num", tok.span, _number(tok.text), text=tok.text)
+        if tok.kind == "name" and tok.text in KEYWORDS:
+            if tok.text == "None":
+                raise self.error("None has no value: it adds an axis in an index, as in x[None]", tok.span)
+            raise self.error(f"unexpected {tok.text!r}", tok.span)
         if tok.kind == "name":
             if tok.text in MODULES and self.qualified_length():
                 return self.qualified()
@@ -293,16 +333,20 @@ class _Parser:
                 self.advance()
                 if self.at("("):
                     expr = self.call(attr, receiver=expr)
-                elif attr.text == "T":
-                    expr = Expr("attr", (self.extent(expr)[0], attr.span[1]), "T", (expr,))
+                elif attr.text in ("T", "shape"):
+                    expr = Expr("attr", (self.extent(expr)[0], attr.span[1]), attr.text, (expr,))
                 else:
-                    raise self.error(f"unknown attribute {attr.text!r}: only .T (transpose) is allowed; "
-                                     f"a method needs brackets, as in .sum()", attr.span)
+                    raise self.error(f"unknown attribute {attr.text!r}: only .T (transpose) and .shape are "
+                                     f"allowed; a method needs brackets, as in .sum()", attr.span)
             else:
                 return expr
 
     def index_item(self) -> Expr:
         start_tok = self.tok
+        ends = start_tok.kind != "end" and self.tokens[self.pos + 1].text in (",", "]")
+        if self.at("...") or (start_tok.kind == "name" and start_tok.text == "None" and ends):
+            self.advance()  # x[..., 0] and x[None]: numpy's ellipsis and new axis
+            return Expr("ellipsis" if start_tok.text == "..." else "none", start_tok.span)
         parts: list[Expr | None] = [None, None, None]
         if not self.at(":"):
             parts[0] = self.expression()
@@ -316,6 +360,16 @@ class _Parser:
                 parts[slot] = self.expression()
         end = self.tokens[self.pos - 1].span[1]
         return Expr("slice", (start_tok.span[0], end), None, tuple(parts))
+
+
+def _number(text: str) -> float:
+    """A literal's float64 value; too large a one is inf, as 1e999 is (0x with 300 digits too)."""
+    if text[1:2] not in ("x", "X"):
+        return float(text)
+    try:
+        return float(int(text, 16))
+    except OverflowError:
+        return float("inf")
 
 
 def parse(source: str) -> Expr:
@@ -391,7 +445,9 @@ def sexpr(root: Expr) -> str:
             return str(int(v)) if v.is_integer() and abs(v) < 1e16 else repr(v)
         if node.kind == "name":
             return node.value
-        head = {"unary": node.value, "binary": node.value, "call": node.value, "attr": "T"}.get(node.kind, node.kind)
+        if node.kind in LEAVES:
+            return LEAVES[node.kind]
+        head = {"unary": node.value, "binary": node.value, "call": node.value, "attr": node.value}.get(node.kind, node.kind)
         parts = [k if k is not None else "_" for k in kids] + [f"{k}={v}" for k, v in kws]
         return "(" + " ".join([head, *parts]) + ")"
     return fold(root, combine)
@@ -405,11 +461,20 @@ def unparse(root: Expr) -> str:
             return node.text or repr(node.value), 100
         if k == "name":
             return node.value, 100
+        if k in LEAVES:
+            return LEAVES[k], 100
+        if k == "unary" and node.value == "not":
+            text, prec = kids[0]
+            return "not " + (f"({text})" if prec < NOT_POWER else text), NOT_POWER
         if k == "unary":
             text, prec = kids[0]
             if prec < 100:
                 text = f"({text})"
             return ("-" if node.value == "neg" else "+") + text, UNARY_POWER
+        if k == "call" and node.text == "if":
+            (cond, cp), (chosen, ap), (other, bp) = kids
+            cond, chosen = (f"({t})" if p <= IF_POWER else t for t, p in ((cond, cp), (chosen, ap)))
+            return f"{chosen} if {cond} else {other}", IF_POWER
         if k == "binary":
             prec = PRECEDENCE[node.value]
             (lt, lp), (rt, rp) = kids
@@ -420,7 +485,8 @@ def unparse(root: Expr) -> str:
             if rp < prec or (not right_assoc and rp == prec):
                 rt = f"({rt})"
             sym = SYMBOLS[node.value]
-            return (f"{lt} {sym} {rt}" if prec <= 20 or sym == "@" else f"{lt}{sym}{rt}"), prec
+            spaced = prec <= 20 or sym in ("@", "//", "%")
+            return (f"{lt} {sym} {rt}" if spaced else f"{lt}{sym}{rt}"), prec
         if k == "call":
             method = node.text.startswith(".")
             args = ", ".join([t for t, _ in kids[method:]] + [f"{name}={t}" for name, (t, _) in kws])
@@ -442,7 +508,7 @@ def unparse(root: Expr) -> str:
             text, prec = kids[0]
             # NOTE: a number needs parentheses too: "2.T" would read as "2." then "T".
             bare = prec == 100 and node.args[0].kind != "num"
-            return (text if bare else f"({text})") + ".T", 100
+            return (text if bare else f"({text})") + f".{node.value}", 100
         if k == "list":
             return "[" + ", ".join(t for t, _ in kids) + "]", 100
         if k == "tuple":

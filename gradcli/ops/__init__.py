@@ -4,6 +4,7 @@ from gradcli.ops import binary  # noqa: F401
 from gradcli.ops import elementwise  # noqa: F401
 from gradcli.ops import linalg  # noqa: F401
 from gradcli.ops import nn  # noqa: F401
+from gradcli.ops import operators  # noqa: F401
 from gradcli.ops import reductions  # noqa: F401
 from gradcli.ops import shape  # noqa: F401
 from gradcli.ops import special  # noqa: F401

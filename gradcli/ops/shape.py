@@ -1,7 +1,8 @@
-"""Structure: indexing, stacking, transposes, reshapes, broadcasting, constants, detach.
+"""Structure: indexing (basic, and by arrays of indices), stacking, transposes, reshapes,
+broadcasting, constants, detach.
 
-The internal operations (sum_to, expand, reshape, permute, index, index_put, stack) act
-on trailing axes, so a cotangent with leading batch axes passes through them unchanged:
+The internal operations (sum_to, expand, reshape, permute, index, index_put, take,
+take_put, stack) act on trailing axes, so a cotangent with leading batch axes passes through them unchanged:
 they are the vocabulary backward rules are written in, and each is the other's rule.
 """
 
@@ -137,6 +138,49 @@ def _sympy_index_put(g, key, src):
     out = np.zeros(tuple(src), dtype=object)
     out[_full_key(key, src)] = g
     return out
+
+
+def _positions(indices, index_shape):
+    return np.asarray(indices, dtype=np.intp).reshape(index_shape)
+
+
+def _take(x, axis, indices, index_shape, src):
+    return np.take(x, _positions(indices, index_shape), axis=_lead(x, src) + axis)
+
+
+def _take_shape(s, axis, indices, index_shape, src):
+    return tuple(s[:axis]) + tuple(index_shape) + tuple(s[axis + 1:])
+
+
+def _take_put(g, axis, indices, index_shape, src):
+    lead = g.ndim - (len(src) - 1 + len(index_shape))
+    out = np.zeros(g.shape[:lead] + tuple(src), dtype=g.dtype)
+    # NOTE: add.at, not out[...] = g: an index that repeats gathers every one of its cotangents.
+    np.add.at(out, (slice(None),) * (lead + axis) + (_positions(indices, index_shape),), g)
+    return out
+
+
+def _sympy_take_put(sp, g, axis, indices, index_shape, src):
+    out = np.full(tuple(src), sp.S.Zero, dtype=object)
+    np.add.at(out, (slice(None),) * axis + (_positions(indices, index_shape),), g)
+    return out
+
+
+_TAKE_SAMPLES = (Sample(((4, 3),), params={"axis": 0, "indices": (2, 0, 2), "index_shape": (3,), "src": (4, 3)}),
+                 Sample(((2, 5),), params={"axis": 1, "indices": (4, 1, 1, 0), "index_shape": (2, 2),
+                                           "src": (2, 5)}))
+primitive(name="take", doc="x[[i, j, ...]]: entries at an array of indices along one axis (numpy's take)",
+          signature="x[[i, j]]", family="internal", public=False, forward=_take, saves="none",
+          backward=lambda n, g: (F.take_put(g, **n.params),), shape=_take_shape,
+          sympy=lambda sp, x, axis, indices, index_shape, src: np.take(x, _positions(indices, index_shape), axis=axis),
+          torch_name="IndexBackward0", words=_g_words("g, added into zeros shaped like {x} at the indices "
+                                                       "(a repeated index adds up)"),
+          samples=_TAKE_SAMPLES)
+primitive(name="take_put", doc="add into zeros at an array of indices (undoes take)", signature="take_put(g)",
+          family="internal", public=False, forward=_take_put, saves="none",
+          backward=lambda n, g: (F.take(g, **n.params),), shape=lambda s, axis, indices, index_shape, src: tuple(src),
+          sympy=_sympy_take_put, torch_name="IndexPutBackward0", words=_g_words("g, read back at the indices"),
+          samples=tuple(Sample((_take_shape(s.shapes[0], **s.params),), params=s.params) for s in _TAKE_SAMPLES))
 
 
 def _stack(*xs, item_ndim):

@@ -100,10 +100,10 @@ def _remainder(a, b):
     return np.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
 
 
-binary("remainder", "", _remainder, _divisor_rule(lambda a, b: F.div_floor(a, b)),
+binary("remainder", "%", _remainder, _divisor_rule(lambda a, b: F.div_floor(a, b)),
        lambda sp, a, b: sp.Mod(a, b),
        "remainder of a / b with the sign of b, as Python's % (gradient as PyTorch: 1 and -floor(a/b))",
-       domain=("real", "nonzero"), aliases=("mod",), local=("1", "-floor(a/b)"),
+       domain=("real", "nonzero"), aliases=("remainder", "mod"), local=("1", "-floor(a/b)"),
        kinks=(Kink((-3.0, 1.5), (1.0, 2.0), note="where the value jumps (a/b whole) the gradient is "
                    "1 and -floor(a/b), as PyTorch", noted=False),))
 
