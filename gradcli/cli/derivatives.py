@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -33,6 +33,22 @@ def conclude(result: functional.Result, fmt: Format | None, output: str | None, 
             samples=samples)
 
 
+def derive(kind: str, expr: str, values: dict, wrt: str | None, options: dict, points: str | None,
+           on_error: OnError, format: Format | None, output: str | None, precision: int, seed: int, check: bool,
+           symbolic: bool, latex: bool, rtol: float, atol: float, check_samples: int, dtype: Any) -> None:
+    """grad, jacobian or hessian (kind) with its own options: at each point of --points, or at the point given."""
+    chosen = chosen_dtype(dtype)
+    if points is not None:
+        from gradcli.cli.script import run_points
+
+        run_points(kind, expr, values, wrt, points, on_error, format, output, precision, seed, dtype=chosen,
+                   single={"--check": check, "--symbolic": symbolic, "--latex": latex}, **options)
+        return
+    result = getattr(functional, kind)(expr, values, wrt=wrt, dtype=chosen, **options)
+    conclude(result, format, output, precision, check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol,
+             samples=check_samples)
+
+
 @expression_command(help="""Value and gradient of a scalar expression.
 
 With --grad-output V (shaped like the output) a non-scalar expression gives the
@@ -55,14 +71,8 @@ def grad(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None,
          dtype: DtypeOpt = None, debug: DebugOpt = False) -> None:
     values = read_values(ctx, expr, var, seed)
     cotangent = parse_value(grad_output, "grad-output", seed=seed) if grad_output is not None else None
-    if points is not None:
-        from gradcli.cli.script import run_points
-
-        return run_points("grad", expr, values, wrt, points, on_error, format, output, precision, seed,
-                          grad_output=cotangent, single={"--check": check, "--symbolic": symbolic, "--latex": latex},
-                          dtype=chosen_dtype(dtype))
-    conclude(functional.grad(expr, values, wrt=wrt, grad_output=cotangent, dtype=chosen_dtype(dtype)), format, output, precision,
-             check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol, samples=check_samples)
+    derive("grad", expr, values, wrt, {"grad_output": cotangent}, points, on_error, format, output, precision, seed,
+           check, symbolic, latex, rtol, atol, check_samples, dtype)
 
 
 @expression_command(help="""Value and full Jacobian (output.shape + variable.shape).
@@ -92,14 +102,8 @@ def jacobian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: Meth
         from gradcli.cli.inspect import show_jacobian_rows
 
         return show_jacobian_rows(expr, values, wrt, format, chosen_dtype(dtype))
-    if points is not None:
-        from gradcli.cli.script import run_points
-
-        return run_points("jacobian", expr, values, wrt, points, on_error, format, output, precision, seed,
-                          method=method.value, chunk=chunk, single={"--check": check, "--symbolic": symbolic, "--latex": latex},
-                          dtype=chosen_dtype(dtype))
-    conclude(functional.jacobian(expr, values, wrt=wrt, method=method.value, chunk=chunk, dtype=chosen_dtype(dtype)), format, output, precision,
-             check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol, samples=check_samples)
+    derive("jacobian", expr, values, wrt, {"method": method.value, "chunk": chunk}, points, on_error, format, output,
+           precision, seed, check, symbolic, latex, rtol, atol, check_samples, dtype)
 
 
 @expression_command(help="""Value, gradient and Hessian blocks of a scalar expression.
@@ -121,14 +125,8 @@ def hessian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: Metho
             rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
             dtype: DtypeOpt = None, debug: DebugOpt = False) -> None:
     values = read_values(ctx, expr, var, seed)
-    if points is not None:
-        from gradcli.cli.script import run_points
-
-        return run_points("hessian", expr, values, wrt, points, on_error, format, output, precision, seed,
-                          method=method.value, chunk=chunk, single={"--check": check, "--symbolic": symbolic, "--latex": latex},
-                          dtype=chosen_dtype(dtype))
-    conclude(functional.hessian(expr, values, wrt=wrt, method=method.value, chunk=chunk, dtype=chosen_dtype(dtype)), format, output, precision,
-             check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol, samples=check_samples)
+    derive("hessian", expr, values, wrt, {"method": method.value, "chunk": chunk}, points, on_error, format, output,
+           precision, seed, check, symbolic, latex, rtol, atol, check_samples, dtype)
 
 
 @app.command(help="""Every function of the expression language, with a one-line description; with a NAME,
