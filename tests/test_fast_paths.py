@@ -21,14 +21,15 @@ from gradcli.api import functional
 from gradcli.autodiff import parallel
 from gradcli.autodiff.engine import Tensor, call, reusing, run_backward, without_donation
 from gradcli.ops.common import F
-from gradcli.autodiff.op import OPS
+from gradcli.autodiff.op import DOMAINS, OPS
 
 UFUNC_OPS = sorted(name for name, op in OPS.items() if isinstance(op.forward, np.ufunc) and op.forward.signature is None)
 
 
 def _inputs(op, shapes, rng):
-    # Values inside every op's domain (positive, below one), so the numbers are ordinary ones.
-    return [rng.uniform(0.1, 0.9, size=s) for s in shapes]
+    # Values inside the op's domain (its samples' samplers), so the numbers are ordinary ones.
+    domains = op.samples[0].domains()
+    return [DOMAINS[domain](rng, s) for domain, s in zip(domains, shapes)]
 
 
 @pytest.mark.parametrize("threads", ["2", "3"])
