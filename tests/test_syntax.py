@@ -204,7 +204,7 @@ def test_python_number_literals(cli):
 def test_a_new_axis_and_an_ellipsis_as_numpy(cli):
     w = np.arange(24.0).reshape(2, 3, 4) / 10
     assert_as_torch(cli, "sum(W[..., 1] * W[None, 0, :, 2:3].T[..., 0, 0])",
-                    lambda t, W: (W[..., 1] * W[None, 0, :, 2:3].T[..., 0, 0]).sum(), W=w.tolist())
+                    lambda t, W: (W[..., 1] * W[None, 0, :, 2:3].permute(2, 1, 0)[..., 0, 0]).sum(), W=w.tolist())
     run = cli("jacobian", "x[None, :, None]", "--x", "[1, 2]", "--format", "json")
     assert np.array(run.json()["value"]).shape == (1, 2, 1)
 
