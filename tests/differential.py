@@ -14,8 +14,11 @@ code is that documented difference, and nothing else is excused.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import itertools
 import json
+import sys
 import random
 import warnings
 from collections.abc import Callable
@@ -286,6 +289,10 @@ TWINS: dict[str, Twin] = {
     "eye": Twin(lambda n: torch.eye(n, dtype=T), "constant"),
     "zeros_like": Twin(torch.zeros_like, "like"), "ones_like": Twin(torch.ones_like, "like"),
 }
+# Generator forms of the families with a file of their own: (accepts(shape), build(builder, shape, depth)).
+FORMS: list[tuple[Callable[[Shape], bool], Callable]] = []
+# Those families' modules (tests/twins_*.py): add(differential) puts their twins in TWINS and forms in FORMS.
+FAMILIES: tuple[str, ...] = ()
 # Special functions of one argument, and of two (written name(a, b)).
 SPECIAL_UNARY = ("rsqrt", "reciprocal", "log2", "log10", "exp2", "erf", "erfc", "gelu", "silu", "mish", "logsigmoid",
                  "softsign", "asinh", "acosh", "atanh", "floor", "ceil", "round", "trunc", "sinc", "relu6", "elu",
@@ -390,6 +397,7 @@ class Builder:
             forms += [self.transposed, self.matrix_product, self.inverse, self.outer_product]
         if shape == ():
             forms += [self.matrix_scalar, self.loss]
+        forms += [functools.partial(build, self) for accepts, build in FORMS if accepts(shape)]
         form = self.pick(forms)
         return self.leaf(shape) if form == self.leaf else form(shape, depth - 1)
 
@@ -783,6 +791,10 @@ def _replace(node: Node, target: Node, replacement: Node) -> Node:
         return node
     return Node(node.shape, [_replace(c, target, replacement) for c in node.children], node.text, node.value,
                 node.ops, node.leaf)
+
+
+for _family in FAMILIES:
+    importlib.import_module(_family).add(sys.modules[__name__])
 
 
 # -- a command for exploring: python tests/differential.py [--cases N] [--stream S] [--op NAME] ----

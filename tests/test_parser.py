@@ -196,7 +196,8 @@ SYNTAX_ERRORS = [
     ("2 3", "unexpected '3'", (2, 3)),
     ("x $ y", "unexpected character '$'", (2, 3)),
     ("x−1", "did you mean '-'", (1, 2)),
-    ("'a'", "no strings", (0, 1)),
+    ("'a", "no closing '", (0, 1)),
+    ('f(x, reduction="sum)', 'no closing "', (15, 16)),
     ("a<b<c", "cannot be chained", (3, 4)),
     ("x.y", "only .T", (2, 3)),
     ("x.", "expected a name", (2, 2)),
@@ -227,3 +228,15 @@ def test_caret_lines_underline_the_span():
     assert line == "  x + (y * 2"
     # the caret sits just past the end, where ')' was expected
     assert underline == "  " + " " * 10 + "^"
+
+
+@pytest.mark.parametrize(("text", "canonical"), [
+    ('mse_loss(x, y, reduction="sum")', '(mse_loss x y reduction="sum")'),
+    ("einsum('ij,j->i', A, x)", '(einsum "ij,j->i" A x)'),
+    ('''f("it's")''', '''(f "it's")'''),
+    ("""f('say "a"')""", """(f 'say "a"')"""),
+])
+def test_strings_read_as_written_and_print_back(text, canonical):
+    tree = parse(text)
+    assert sexpr(tree) == canonical
+    assert sexpr(parse(unparse(tree))) == canonical

@@ -81,6 +81,8 @@ def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor]) -> Any:
     kind = node.kind
     if kind == "num":
         return Tensor(node.value)
+    if kind == "str":
+        return node.value
     if kind == "name":
         if node.value in CONSTANTS:
             return Tensor(CONSTANTS[node.value])
@@ -195,9 +197,12 @@ def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
     input may be named (clamp(x, min=0)) and one left out takes its default; a PyTorch
     spelling (x.std(), torch.std) brings PyTorch's defaults where they differ from numpy's.
     """
+    params: dict[str, Any] = {}
+    if args and isinstance(args[0], str) and op.keywords:  # einsum("ij,j->i", A, x): the subscripts first
+        params[op.keywords[0]] = args[0]
+        args = args[1:]
     count = len(args) if op.arity is None else op.arity
     inputs: list = list(args[:count])
-    params: dict[str, Any] = {}
     if len(args) > count:
         if len(args) > count + min(op.positional, len(op.keywords)):
             raise _too_many(op, node, len(args))
@@ -226,7 +231,7 @@ def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
     if missing:
         raise GradcliError(f"{node.value}() is missing {' and '.join(missing)}: it takes {_listed(op)}",
                            kind="syntax")
-    params = {k: _axis(v) if k == "axis" else _whole(v, k) for k, v in params.items()}
+    params = {k: _parameter(op, k, v) for k, v in params.items()}
     if spelling(node) == "torch":
         params = {**op.torch_defaults, **params}
     return inputs, params
@@ -273,6 +278,37 @@ def _applied(op: Op, kids: list, params: dict) -> Tensor:
     return fn(args.pop(0), args.pop(0), args.pop(0))
 
 
+def _parameter(op: Op, key: str, value: Any) -> Any:
+    """A keyword's value in the form its operation takes (Op.kinds): a whole number, an axis, a number or a word."""
+    kind = op.kinds.get(key, "axis" if key == "axis" else "whole")
+    words = kind if isinstance(kind, tuple) else ()
+    if isinstance(value, str):
+        if kind == "text" or value in words:
+            return value
+        if words:
+            taken = " or ".join(repr(w) if w != "real" else "a number" for w in words)
+            raise GradcliError(f"{op.name}() takes {key}= as {taken}, not {value!r}", kind="value")
+        raise GradcliError(f"{op.name}() takes {key}= as a number, not the string {value!r}", kind="value")
+    if kind == "axis":
+        return _axis(value)
+    if kind == "real" or "real" in words:
+        return _real(value, key)
+    if words:
+        raise GradcliError(f"{op.name}() takes {key}= as {' or '.join(map(repr, words))}, as in {key}={words[0]!r}",
+                           kind="value")
+    return _whole(value, key)
+
+
+def _real(value: Any, key: str) -> float:
+    """A number-valued parameter (beta=0.5): a constant, as PyTorch's Python number is."""
+    if not isinstance(value, Tensor) or value.ndim != 0:
+        raise GradcliError(f"{key}= takes one number", kind="value")
+    if value.requires_grad or value.grad_fn is not None:
+        raise GradcliError(f"{key}= takes a number, not an expression of the variables: it has no "
+                           f"gradient (a Python number in PyTorch)", kind="value")
+    return float(value.data)
+
+
 def _flatten(items: list) -> list:
     return [x for item in items for x in (item if isinstance(item, tuple) else (item,))]
 
@@ -280,6 +316,9 @@ def _flatten(items: list) -> list:
 def _tensor(value: Any) -> Tensor:
     if isinstance(value, Tensor):
         return value
+    if isinstance(value, str):
+        raise GradcliError(f"the string {value!r} has no value: a string names a choice, as in "
+                           f"reduction=\"sum\"", kind="syntax")
     raise GradcliError("a tuple or slice cannot be used as a value here", kind="syntax")
 
 

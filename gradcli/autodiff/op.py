@@ -151,6 +151,10 @@ class Op:
     keywords: its parameters a call may name (PyTorch's names in KEYWORD_SPELLINGS come
         free); the first `positional` of them may also follow the tensor inputs without a
         name (x.sum(0)); norm takes none so, as torch's x.norm(2) means p=2, not an axis
+    kinds: what a keyword takes where it is not a whole number (axis= takes an axis or a
+        tuple of them): "real" (any number: beta=0.5), "text" (any string: an einsum
+        subscript), or a tuple of the words it takes, with "real" among them when a number
+        may stand there too (norm's p: 1, 2, inf, "fro", "nuc")
     inputs: names a call may give its tensor inputs by (clamp(x, min=0)); optional: the
         value of an input a call leaves out; method: whether x.name() calls it; torch_defaults: parameters a PyTorch spelling
         (a method, torch., F.) sets where PyTorch's default differs from numpy's
@@ -174,6 +178,7 @@ class Op:
     public: bool = True
     aliases: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()  # keyword parameters a call may pass, e.g. ("axis",)
+    kinds: dict[str, str | tuple[str, ...]] = field(default_factory=dict, compare=False)
     arity: int | None = 1  # number of tensor inputs; None means any number
     constructor: bool = False  # called with whole numbers (a shape), not tensors
     symbol: str = ""  # infix spelling for operators, e.g. "+"
@@ -214,9 +219,10 @@ class Op:
         if self.kink_check is not None and not any(k.noted for k in self.kinks):
             raise ValueError(f"operation {self.name!r} has a kink_check but documents no kink it fires at")
 
-        if set(self.optional) - set(self.inputs) or set(self.torch_defaults) - set(self.keywords):
+        if set(self.optional) - set(self.inputs) or set(self.torch_defaults) - set(self.keywords) or \
+                set(self.kinds) - set(self.keywords):
             raise ValueError(f"operation {self.name!r}: optional inputs and torch defaults must be declared "
-                             f"in inputs and keywords")
+                             f"in inputs and keywords (kinds too)")
 
     @property
     def is_method(self) -> bool:

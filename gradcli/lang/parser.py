@@ -60,6 +60,7 @@ TOKEN = re.compile(r"""
   | (?P<number>0[xX][0-9a-fA-F](?:_?[0-9a-fA-F])*
               |(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?)
   | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
+  | (?P<string>'[^'\\\n]*'|"[^"\\\n]*")
   | (?P<op>\*\*|//|\.\.\.|<=|>=|==|!=|[-+*/%@^<>()\[\],:.=])
 """, re.VERBOSE)
 
@@ -69,7 +70,8 @@ class Expr:
     """A node of the expression tree.
 
     kind: num (value: float), name (value: str), unary (value: "neg" | "pos"),
-    binary (value: an operation name, args: left, right), call (value: function name,
+    str (value: the text between the quotes, for a word such as reduction="sum" or an
+    einsum subscript), binary (value: an operation name, args: left, right), call (value: function name,
     args, keywords), index (args: target, *items), slice (args: start, stop, step; any
     may be None), attr (value: "T"), list (args: items), tuple (args: items).
 
@@ -89,7 +91,7 @@ class Expr:
 
 @dataclass(frozen=True)
 class Token:
-    kind: str  # number, name, op, end
+    kind: str  # number, name, string, op, end
     text: str
     span: Span
 
@@ -106,7 +108,7 @@ def tokenize(source: str) -> list[Token]:
             if hint:
                 message += f": did you mean {hint!r}?"
             elif ch == "'" or ch == '"':
-                message += ": the language has no strings"
+                message = f"a string starting here has no closing {ch} (strings have no escapes: \\)"
             raise GradcliError(message, kind="syntax", span=(pos, pos + 1), source=source)
         if m.lastgroup != "space":
             tokens.append(Token(m.lastgroup, m.group(), (pos, m.end())))
@@ -217,6 +219,9 @@ class _Parser:
         if tok.kind == "number":
             self.advance()
             return Expr("num", tok.span, _number(tok.text), text=tok.text)
+        if tok.kind == "string":
+            self.advance()
+            return Expr("str", tok.span, tok.text[1:-1], text=tok.text)
         if tok.kind == "name" and tok.text in KEYWORDS:
             if tok.text == "None":
                 raise self.error("None has no value: it adds an axis in an index, as in x[None]", tok.span)
@@ -372,6 +377,11 @@ def _number(text: str) -> float:
         return float("inf")
 
 
+def _quoted(text: str) -> str:
+    """A string as the language writes it: in double quotes, or single ones when it holds a double."""
+    return f"'{text}'" if '"' in text else f'"{text}"'
+
+
 def parse(source: str) -> Expr:
     """The expression tree of source, or a GradcliError with the span at fault.
 
@@ -445,6 +455,8 @@ def sexpr(root: Expr) -> str:
             return str(int(v)) if v.is_integer() and abs(v) < 1e16 else repr(v)
         if node.kind == "name":
             return node.value
+        if node.kind == "str":
+            return _quoted(node.value)
         if node.kind in LEAVES:
             return LEAVES[node.kind]
         head = {"unary": node.value, "binary": node.value, "call": node.value, "attr": node.value}.get(node.kind, node.kind)
@@ -461,6 +473,8 @@ def unparse(root: Expr) -> str:
             return node.text or repr(node.value), 100
         if k == "name":
             return node.value, 100
+        if k == "str":
+            return _quoted(node.value), 100
         if k in LEAVES:
             return LEAVES[k], 100
         if k == "unary" and node.value == "not":
