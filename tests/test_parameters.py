@@ -15,7 +15,7 @@ from gradcli.autodiff.engine import Tensor
 from gradcli.autodiff.op import Sample, primitive, unregister
 from gradcli.errors import GradcliError
 from gradcli.lang.parser import parse
-from gradcli.ops.common import same_shape, sympy_elementwise
+from gradcli.ops.common import sympy_elementwise
 
 
 def _shifted(x, by=0.0, how="add", tag=""):
