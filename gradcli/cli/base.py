@@ -141,6 +141,7 @@ SymbolicOpt = Annotated[bool, typer.Option("--symbolic", help="Print only the sy
 LatexOpt = Annotated[bool, typer.Option("--latex", help="Symbolic derivatives as LaTeX (alone: print only them).")]
 RtolOpt = Annotated[float, typer.Option("--rtol", help="Relative tolerance against finite differences (torch gradcheck's).")]
 AtolOpt = Annotated[float, typer.Option("--atol", help="Absolute tolerance against finite differences (torch gradcheck's).")]
+ExpectOpt = Annotated[Optional[list[str]], typer.Option("--expect", metavar="[NAME=]FORMULA", show_default=False, help="Your hand-derived derivative, in the expression language, to compare with autograd at the point, at random points and with SymPy: NAME=FORMULA per variable (a,b=FORMULA for a Hessian block), or a bare FORMULA when there is one. Exit 1 when it is wrong, saying how.")]
 CheckSamplesOpt = Annotated[int, typer.Option("--check-samples", min=1, help="Most coordinates (and output entries) checked; larger inputs are sampled.")]
 
 

@@ -6,6 +6,7 @@ after the output is written, as an error of kind "check": exit status 1.
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
@@ -16,6 +17,7 @@ from gradcli.cli.base import (
     CheckSamplesOpt,
     DebugOpt,
     DtypeOpt,
+    ExpectOpt,
     ExprArg,
     Format,
     LatexOpt,
@@ -43,32 +45,77 @@ CheckFormatOpt = format_option(
     "standard error.")
 
 
+# NAME=FORMULA or a,b=FORMULA; a bare formula (which may hold == or name=value keywords) has no such head.
+EXPECT_HEAD = re.compile(r"\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)?)\s*=(?!=)(.*)$", re.S)
+
+
+def expectations(items: list[str]) -> dict[str, str]:
+    """--expect's formulas by the derivative they stand for ("" for a bare one)."""
+    formulas: dict[str, str] = {}
+    for item in items:
+        m = EXPECT_HEAD.match(item)
+        key, text = (re.sub(r"\s", "", m.group(1)), m.group(2)) if m else ("", item)
+        if key in formulas:
+            raise GradcliError(f"--expect gives two formulas for {key or 'the derivative'}", kind="usage")
+        formulas[key] = text
+    return formulas
+
+
 def checked(result: Any, fmt: Format | None, output: str | None, precision: int, *, check: bool, symbolic: bool,
-            latex: bool, rtol: float, atol: float, samples: int) -> None:
-    """Write result with its check (--check), or its symbolic derivatives only (--symbolic, --latex)."""
+            latex: bool, rtol: float, atol: float, samples: int, expect: list[str] | None = None) -> None:
+    """Write result with its check (--check) and the verdicts on a hand-derived formula (--expect), or its
+    symbolic derivatives only (--symbolic, --latex)."""
     from gradcli.analysis import check as checking
     from gradcli.render.check import check_view, formulas_view
+    from gradcli.render.result import result_view
 
-    if symbolic or not check:
-        if check:
-            raise GradcliError("--symbolic prints the formulas only, with no numbers to check: drop --check "
-                               "or --symbolic", kind="usage")
+    if symbolic or (latex and not check):
+        if check or expect:
+            raise GradcliError(f"--symbolic prints the formulas only, with no numbers to compare: drop "
+                               f"{'--check' if check else '--expect'} or --symbolic", kind="usage")
         if output:
             raise GradcliError("--symbolic and --latex print the formulas; they do not write --output files "
                                "(use --check --output FILE.json for formulas with the numbers)", kind="usage")
         formulas = checking.formulas(result, samples)
         emit(formulas_view(formulas, latex), fmt, None)
         return _sampled_to_stderr(formulas)
-    report = checking.verify(result, checking.Tolerance(rtol=rtol, atol=atol), samples)
+    report = checking.verify(result, checking.Tolerance(rtol=rtol, atol=atol), samples) if check else None
+    verdicts = _expected(result, expect) if expect else None
     announce(result)
-    emit(check_view(result, report, precision, latex), fmt, output)
+    view = check_view(result, report, precision, latex) if report else result_view(result, precision)
+    emit(view if verdicts is None else _with_expect(view, verdicts, precision), fmt, output)
     if output or (fmt or default_format()) in (Format.plain, Format.csv):
-        # The verdict goes to standard error, so arrays in a file or parseable text stay as they were.
-        _summary_to_stderr(report)
-    bad = report.disagreeing()
+        # The verdicts go to standard error, so arrays in a file or parseable text stay as they were.
+        if report:
+            _summary_to_stderr(report)
+        if verdicts:
+            _expect_to_stderr(verdicts)
+    bad = report.disagreeing() if report else []
     if bad:
         raise GradcliError(f"the check failed: {len(bad)} of {len(report.entries)} entries disagree beyond the "
                            f"tolerance: {', '.join(bad)}", kind="check")
+    if verdicts and not verdicts.ok:
+        from gradcli.render.expect import failure
+
+        raise GradcliError(failure(verdicts), kind="check")
+
+
+def _expected(result: Any, items: list[str]) -> Any:
+    from gradcli.analysis.expect import expect
+
+    return expect(result, expectations(items))
+
+
+def _with_expect(view: Any, verdicts: Any, precision: int) -> Any:
+    from gradcli.render.expect import with_expect
+
+    return with_expect(view, verdicts, precision)
+
+
+def _expect_to_stderr(verdicts: Any) -> None:
+    from gradcli.render.expect import summary_lines
+
+    sys.stderr.write("".join(f"expect: {line}\n" for line in summary_lines(verdicts)))
 
 
 def _sampled_to_stderr(report: Any) -> None:
@@ -105,9 +152,10 @@ Examples:
 def check_command(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, format: CheckFormatOpt = None,
                   output: OutputOpt = None, seed: SeedOpt = 0, precision: PrecisionOpt = 4, var: VarOpt = None,
                   rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
-                  latex: LatexOpt = False, dtype: DtypeOpt = None, debug: DebugOpt = False) -> None:
+                  latex: LatexOpt = False, expect: ExpectOpt = None, dtype: DtypeOpt = None,
+                  debug: DebugOpt = False) -> None:
     from gradcli.analysis.check import derivative
 
     values = read_values(ctx, expr, var, seed)
     checked(derivative(expr, values, wrt, chosen_dtype(dtype)), format, output, precision, check=True, symbolic=False, latex=latex,
-            rtol=rtol, atol=atol, samples=check_samples)
+            rtol=rtol, atol=atol, samples=check_samples, expect=expect)

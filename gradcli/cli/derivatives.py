@@ -8,7 +8,7 @@ import typer
 
 from gradcli.api import functional
 from gradcli.cli.base import (
-    AtolOpt, CheckOpt, CheckSamplesOpt, ChunkOpt, DebugOpt, DtypeOpt, ExprArg, Format, FormatOpt, LatexOpt,
+    AtolOpt, CheckOpt, CheckSamplesOpt, ChunkOpt, DebugOpt, DtypeOpt, ExpectOpt, ExprArg, Format, FormatOpt, LatexOpt,
     Method, MethodOpt, OnError, OnErrorOpt, OutputOpt, PointsOpt, PrecisionOpt, RtolOpt, SeedOpt, SymbolicOpt, VarOpt,
     WrtOpt, app, chosen_dtype, emit, emit_result, expression_command, format_option, guarded, read_values,
 )
@@ -25,28 +25,30 @@ OpsFormatOpt = format_option("table: for people, a table per family. json: one a
 
 def conclude(result: functional.Result, fmt: Format | None, output: str | None, precision: int, *,
              check: bool = False, symbolic: bool = False, latex: bool = False, rtol: float = 1e-3,
-             atol: float = 1e-5, samples: int = 32) -> None:
-    """emit the result; with --check, --symbolic or --latex, the cross-check's output (cli/check.py)."""
-    if not (check or symbolic or latex):
+             atol: float = 1e-5, samples: int = 32, expect: list[str] | None = None) -> None:
+    """emit the result; with --check, --symbolic, --latex or --expect, the cross-check's output (cli/check.py)."""
+    if not (check or symbolic or latex or expect):
         return emit_result(result, fmt, output, precision)
     checked(result, fmt, output, precision, check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol,
-            samples=samples)
+            samples=samples, expect=expect)
 
 
 def derive(kind: str, expr: str, values: dict, wrt: str | None, options: dict, points: str | None,
            on_error: OnError, format: Format | None, output: str | None, precision: int, seed: int, check: bool,
-           symbolic: bool, latex: bool, rtol: float, atol: float, check_samples: int, dtype: Any) -> None:
+           symbolic: bool, latex: bool, rtol: float, atol: float, check_samples: int, dtype: Any,
+           expect: list[str] | None = None) -> None:
     """grad, jacobian or hessian (kind) with its own options: at each point of --points, or at the point given."""
     chosen = chosen_dtype(dtype)
     if points is not None:
         from gradcli.cli.script import run_points
 
         run_points(kind, expr, values, wrt, points, on_error, format, output, precision, seed, dtype=chosen,
-                   single={"--check": check, "--symbolic": symbolic, "--latex": latex}, **options)
+                   single={"--check": check, "--symbolic": symbolic, "--latex": latex, "--expect": bool(expect)},
+                   **options)
         return
     result = getattr(functional, kind)(expr, values, wrt=wrt, dtype=chosen, **options)
     conclude(result, format, output, precision, check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol,
-             samples=check_samples)
+             samples=check_samples, expect=expect)
 
 
 @expression_command(help="""Value and gradient of a scalar expression.
@@ -68,11 +70,11 @@ def grad(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None,
          var: VarOpt = None, points: PointsOpt = None, on_error: OnErrorOpt = OnError.stop,
          check: CheckOpt = False, symbolic: SymbolicOpt = False, latex: LatexOpt = False,
          rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
-         dtype: DtypeOpt = None, debug: DebugOpt = False) -> None:
+         expect: ExpectOpt = None, dtype: DtypeOpt = None, debug: DebugOpt = False) -> None:
     values = read_values(ctx, expr, var, seed)
     cotangent = parse_value(grad_output, "grad-output", seed=seed) if grad_output is not None else None
     derive("grad", expr, values, wrt, {"grad_output": cotangent}, points, on_error, format, output, precision, seed,
-           check, symbolic, latex, rtol, atol, check_samples, dtype)
+           check, symbolic, latex, rtol, atol, check_samples, dtype, expect)
 
 
 @expression_command(help="""Value and full Jacobian (output.shape + variable.shape).
@@ -93,17 +95,17 @@ def jacobian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: Meth
              explain: Annotated[bool, typer.Option("--explain", help="Show each row as one backward pass with a basis cotangent.")] = False,
              check: CheckOpt = False, symbolic: SymbolicOpt = False, latex: LatexOpt = False,
              rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
-             dtype: DtypeOpt = None, debug: DebugOpt = False) -> None:
+             expect: ExpectOpt = None, dtype: DtypeOpt = None, debug: DebugOpt = False) -> None:
     values = read_values(ctx, expr, var, seed)
     if explain:
-        if points is not None or check or symbolic or latex:
+        if points is not None or check or symbolic or latex or expect:
             raise GradcliError("--explain shows the rows of one point; it cannot be combined with --points, "
-                               "--check, --symbolic or --latex", kind="usage")
+                               "--check, --symbolic, --latex or --expect", kind="usage")
         from gradcli.cli.inspect import show_jacobian_rows
 
         return show_jacobian_rows(expr, values, wrt, format, chosen_dtype(dtype))
     derive("jacobian", expr, values, wrt, {"method": method.value, "chunk": chunk}, points, on_error, format, output,
-           precision, seed, check, symbolic, latex, rtol, atol, check_samples, dtype)
+           precision, seed, check, symbolic, latex, rtol, atol, check_samples, dtype, expect)
 
 
 @expression_command(help="""Value, gradient and Hessian blocks of a scalar expression.
@@ -123,10 +125,10 @@ def hessian(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, method: Metho
             on_error: OnErrorOpt = OnError.stop,
             check: CheckOpt = False, symbolic: SymbolicOpt = False, latex: LatexOpt = False,
             rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
-            dtype: DtypeOpt = None, debug: DebugOpt = False) -> None:
+            expect: ExpectOpt = None, dtype: DtypeOpt = None, debug: DebugOpt = False) -> None:
     values = read_values(ctx, expr, var, seed)
     derive("hessian", expr, values, wrt, {"method": method.value, "chunk": chunk}, points, on_error, format, output,
-           precision, seed, check, symbolic, latex, rtol, atol, check_samples, dtype)
+           precision, seed, check, symbolic, latex, rtol, atol, check_samples, dtype, expect)
 
 
 @app.command(help="""Every function of the expression language, with a one-line description; with a NAME,
