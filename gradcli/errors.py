@@ -86,6 +86,7 @@ class GradcliError(Exception):
             param, variable = (first[2], None) if first[1] == "param" else (None, first[2])
         self.param = param
         self.variable = variable
+        self.origin: str | None = None  # the file the source came from (model.gc), for multi-line sources
 
     @property
     def words(self) -> str:
@@ -110,14 +111,22 @@ class GradcliError(Exception):
         """The expression line and a `^~~~` underline of the span, or nothing without both."""
         if self.span is None or self.source is None:
             return []
-        return caret_lines(self.source, self.span)
+        return caret_lines(self.source, self.span, self.origin)
 
     def __str__(self) -> str:
         return "\n".join([self.message, *self.caret_lines()])
 
 
-def caret_lines(source: str, span: Span) -> list[str]:
-    """Two lines: the (single-line view of the) source and an underline of span."""
+def caret_lines(source: str, span: Span, origin: str | None = None) -> list[str]:
+    """Two lines: the source and an underline of span; a program of several lines shows the line
+    the span starts on, after its place (model.gc:3:7, or line 3, column 7)."""
+    if "\n" in source.strip() or origin:
+        first = source.rfind("\n", 0, span[0]) + 1
+        last = source.find("\n", first)
+        last = len(source) if last < 0 else last
+        number, column = source.count("\n", 0, first) + 1, span[0] - first + 1
+        place = f"{origin}:{number}:{column}" if origin else f"line {number}, column {column}"
+        return ["  " + place, *caret_lines(source[first:last], (span[0] - first, min(span[1], last) - first))]
     line = source.replace("\n", " ").replace("\t", " ")
     start = max(0, min(span[0], len(line)))
     end = max(start + 1, min(span[1], len(line) + 1))

@@ -29,10 +29,10 @@ from gradcli.api.problem import Problem
 from gradcli.analysis.graph import Traced, trace
 from gradcli.lang.numbers import array_text
 from gradcli.api.kinks import kink_note
-from gradcli.lang.parser import Expr, unparse
+from gradcli.lang.parser import CONSTANTS, Expr, unparse
 from gradcli.analysis.rule_words import Names, local_rule
 
-SKIPPED_KINDS = ("num", "slice", "tuple")
+SKIPPED_KINDS = ("num", "slice", "tuple", "let", "program")
 MAX_ROWS = 64  # Jacobian rows explained one by one
 
 
@@ -67,11 +67,15 @@ def forward_steps(p: Problem, traced: Traced, names: Names) -> list[dict[str, An
     variables = set(p.names)
     named: set[str] = set()
     for expr, value in traced.events:
+        if expr.kind == "let" and steps and steps[-1]["span"] == list(expr.args[0].span):
+            steps[-1]["expression"] = f"{expr.value} = {steps[-1]['expression']}"  # a program's step, named
+            continue
         if expr.kind in SKIPPED_KINDS or not isinstance(value, Tensor) or expr.kind == "unary" and expr.value == "pos":
             continue
         if expr.kind == "name":
-            if expr.value in named:
-                continue  # a variable is listed where it is first used
+            if expr.value in named or expr.value in p.steps or not (expr.value in variables or
+                                                                   expr.value in CONSTANTS):
+                continue  # a variable is listed where it is first used; a step or a parameter, where computed
             named.add(expr.value)
         step: dict[str, Any] = {"phase": "forward", "expression": names.text(expr),
                                 "span": list(expr.span),

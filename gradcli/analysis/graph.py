@@ -68,13 +68,15 @@ class Traced:
     engine_nodes: list[Node | LeafNode]  # creation order
     values: dict[int, np.ndarray]  # id(engine node) -> forward value
     events: list[tuple[Any, Any]]  # (Expr, value) for every sub-expression, in evaluation order
+    steps: dict[int, str] = field(default_factory=dict)  # id(engine node) -> the program's step it computes
 
     def text(self, node: Node | LeafNode, source: str = "") -> str:
         if isinstance(node, LeafNode):
             return next((k for k, t in self.leaves.items() if t is node.tensor), "leaf")
         if node.span is None:
             return node.op.name
-        return source[node.span[0]:node.span[1]]
+        step = self.steps.get(id(node))
+        return (f"{step} = " if step else "") + source[node.span[0]:node.span[1]]
 
 
 def trace(p: Problem) -> Traced:
@@ -104,7 +106,8 @@ def trace(p: Problem) -> Traced:
             inputs = [None if e is None else values.get(id(e)) for e in node.next_functions]
             if all(v is not None for v in inputs):
                 values[id(node)] = node.op.forward(*inputs, **node.params)
-    return Traced(out, leaves, nodes, values, events)
+    steps = {id(v.grad_fn): e.value for e, v in events if e.kind == "let" and getattr(v, "grad_fn", None) is not None}
+    return Traced(out, leaves, nodes, values, events, steps)
 
 
 def _engine_nodes(out: Tensor) -> list[Node | LeafNode]:

@@ -30,9 +30,12 @@ class Names:
         self.source = p.source
         self.traced = traced
         self.expr_of: dict[int, Expr] = {}
+        self.step_of: dict[int, str] = {}  # a program's step names, by the node that computes the step
         for expr, value in traced.events:
             if isinstance(value, Tensor) and value.grad_fn is not None:
                 self.expr_of.setdefault(id(value.grad_fn), expr)
+                if expr.kind == "let":
+                    self.step_of.setdefault(id(value.grad_fn), expr.value)
         self.values = {id(e): v for e, v in traced.events}
 
     def text(self, expr: Expr) -> str:
@@ -42,6 +45,8 @@ class Names:
         if isinstance(node, LeafNode):
             return self.traced.text(node)
         expr = self.expr_of.get(id(node))
+        if id(node) in self.step_of:
+            return self.step_of[id(node)]  # a program's step, by its name
         if expr is not None:
             return self.text(expr)
         return f"{node.name} in {self.traced.text(node, self.source)}"

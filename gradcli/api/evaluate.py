@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,19 +22,51 @@ from gradcli.limits import LIMITS
 from gradcli.ops.common import broadcast_shapes
 from gradcli.autodiff.op import FUNCTIONS, KEYWORD_SPELLINGS, OPS, Op
 from gradcli.lang.hints import function_hint
-from gradcli.lang.parser import CONSTANTS, Expr, postorder, spelling
+from gradcli.lang.parser import CONSTANTS, Expr, defined_name, postorder, spelling
 
 _NUMERIC_ERRORS = (ValueError, IndexError, ZeroDivisionError, OverflowError, np.linalg.LinAlgError)
 
 
 def variables(tree: Expr) -> list[str]:
-    """The variable names of an expression, in order of first appearance."""
+    """The variable names of an expression or program, in order of first appearance (a program's
+    steps and functions, and a function's parameters, are none)."""
     seen: dict[str, None] = {}
+    defined: set[str] = set()
     for node in postorder(tree):
-        if node.kind == "name" and node.value not in CONSTANTS:
+        if node.kind == "name" and node.value not in CONSTANTS and node.value not in defined:
             seen.setdefault(node.value, None)
+        elif node.kind in ("let", "def"):
+            name = defined_name(node)
+            if node.kind == "def":
+                _, params, body = node.value
+                for inner in variables(body):
+                    if inner not in params and inner not in defined:
+                        seen.setdefault(inner, None)
+            defined.add(name)
     # postorder visits leaves left to right, so this is reading order
     return list(seen)
+
+
+@dataclass(frozen=True)
+class UserFunction:
+    """A function a program defines, f(a, b) = body: called with its parameters bound to the arguments,
+    beside the program's variables and the steps before the call."""
+
+    name: str
+    params: tuple[str, ...]
+    body: Expr
+    walk: Callable[[Expr, dict], Any]
+
+    def __call__(self, args: list, keywords: dict, scope: dict) -> Any:
+        if keywords:
+            raise GradcliError(f"{self.name}() takes its arguments by position, not {next(iter(keywords))}=",
+                               kind="syntax")
+        if len(args) != len(self.params):
+            raise GradcliError(f"{self.name}() takes {len(self.params)} argument{'s' * (len(self.params) != 1)} "
+                               f"({', '.join(self.params)}), not {len(args)}", kind="syntax")
+        inner = {**scope, **dict(zip(self.params, args))}
+        args.clear()
+        return self.walk(self.body, inner)
 
 
 def evaluate(tree: Expr, env: Mapping[str, Tensor], *, source: str = "",
@@ -46,35 +79,45 @@ def evaluate(tree: Expr, env: Mapping[str, Tensor], *, source: str = "",
     constructors take the variables' dtype (float32 ones make float32 numbers, as a Python
     number meeting a float32 tensor is in torch).
     """
-    results: dict[int, Any] = {}
     dtypes = {t.dtype for t in env.values()}
     dtype = dtypes.pop() if len(dtypes) == 1 else None
     with element_limit(LIMITS.max_elements), reusing(), np.errstate(all="ignore"), \
             default_dtype(dtype) if dtype is not None else contextlib.nullcontext():
-        for node in postorder(tree):
-            kids = [results.pop(id(c)) if c is not None else None for c in node.args]
-            kws = {k: results.pop(id(v)) for k, v in node.keywords}
-            try:
-                with source_span(node.span):
-                    value = _apply(node, kids, kws, env)
-            except GradcliError as err:
-                if err.span is None:  # a method's errors point at its name, not at its receiver
-                    err.span = node.name_span if node.text.startswith(".") else node.span
-                raise err.with_source(source) from None
-            except MemoryError:
-                raise GradcliError("not enough memory for this sub-expression", kind="limit",
-                                   span=node.span, source=source) from None
-            except _NUMERIC_ERRORS as err:
-                raise GradcliError(str(err), kind="value", span=node.span, source=source) from None
-            results[id(node)] = value
-            if on_node is not None:
-                on_node(node, value)
-            del value  # the table alone holds it now
-    out = results[id(tree)]
+        out = _walk(tree, dict(env), source, on_node)
     if not isinstance(out, Tensor):
         raise GradcliError("the expression must have a numeric value", kind="syntax",
                            span=tree.span, source=source)
     return out
+
+
+def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Expr, Any], None] | None) -> Any:
+    """The value of tree, each node after its children; a program's steps and functions go into scope."""
+    results: dict[int, Any] = {}
+    for node in postorder(tree):
+        kids = [results.pop(id(c)) if c is not None else None for c in node.args]
+        kws = {k: results.pop(id(v)) for k, v in node.keywords}
+        if node.kind == "def":
+            name, params, body = node.value
+            scope[name] = UserFunction(name, params, body, lambda b, inner: _walk(b, inner, source, on_node))
+            results[id(node)] = None
+            continue
+        try:
+            with source_span(node.span):
+                value = _apply(node, kids, kws, scope)
+        except GradcliError as err:
+            if err.span is None:  # a method's errors point at its name, not at its receiver
+                err.span = node.name_span if node.text.startswith(".") else node.span
+            raise err.with_source(source) from None
+        except MemoryError:
+            raise GradcliError("not enough memory for this sub-expression", kind="limit",
+                               span=node.span, source=source) from None
+        except _NUMERIC_ERRORS as err:
+            raise GradcliError(str(err), kind="value", span=node.span, source=source) from None
+        results[id(node)] = value
+        if on_node is not None:
+            on_node(node, value)
+        del value  # the table alone holds it now
+    return results[id(tree)]
 
 
 def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor]) -> Any:
@@ -89,6 +132,8 @@ def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor]) -> Any:
         if node.value not in env:
             raise GradcliError(f"variable {node.value!r} has no value: give one with {value_hint(node.value)}",
                                kind="name")
+        if isinstance(env[node.value], UserFunction):
+            raise GradcliError(f"{node.value} is a function: call it, as in {node.value}(...)", kind="name")
         return env[node.value]
     if kind == "unary":
         if node.value == "not":  # not m: 1.0 where m is 0
@@ -97,7 +142,14 @@ def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor]) -> Any:
     if kind == "binary":
         return _applied(OPS[node.value], kids, {})
     if kind == "call":
+        if not node.text and isinstance(env.get(node.value), UserFunction):
+            return env[node.value](kids, kws, env)
         return _call(node, kids, kws)
+    if kind == "let":  # a step: its value is a name from here on
+        env[node.value] = kids[0]
+        return kids[0]
+    if kind == "program":
+        return kids[-1]
     if kind == "index":
         target, *items = kids
         return index(target, items, node.args[1:])
@@ -145,13 +197,22 @@ def function_of(node: Expr) -> Op | None:
 
 
 def check_functions(tree: Expr, source: str) -> None:
-    """Raise for the first call of an unknown function, before any value is looked at."""
-    for node in postorder(tree):
-        if node.kind == "call":
-            try:
-                function_of(node)
-            except GradcliError as err:
-                raise err.with_source(source) from None
+    """Raise for the first call of an unknown function, or a program's name that hides a built-in
+    one, before any value is looked at."""
+    defined = {defined_name(s) for s in tree.args} if tree.kind == "program" else set()
+    bodies = [s.value[2] for s in tree.args if s.kind == "def"] if tree.kind == "program" else []
+    for statement in tree.args if tree.kind == "program" else ():
+        name = defined_name(statement)
+        if name in FUNCTIONS or name == "len":
+            raise GradcliError(f"{name} is a function gradcli has: give the {'step' if statement.kind == 'let' else 'function'} "
+                               f"another name", kind="name", span=statement.name_span, source=source)
+    for root in (tree, *bodies):
+        for node in postorder(root):
+            if node.kind == "call" and not (node.value in defined and not node.text):
+                try:
+                    function_of(node)
+                except GradcliError as err:
+                    raise err.with_source(source) from None
 
 
 def _call(node: Expr, kids: list, kws: dict) -> Tensor:

@@ -34,13 +34,19 @@ CHUNK_BUDGET = 1 << 23
 
 
 def grad(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] | str | None = None,
-         grad_output: Any = None, dtype: Any = None) -> Result:
+         grad_output: Any = None, dtype: Any = None, show: Iterable[str] | str | None = None) -> Result:
     """Value and gradient of a scalar expression; with grad_output, the vector-Jacobian product.
 
-    gradients[v] has v's shape: d out / d v, or sum_i grad_output_i d out_i / d v.
+    gradients[v] has v's shape: d out / d v, or sum_i grad_output_i d out_i / d v. show names
+    steps of a program ("all": every one): result.steps gives each one's value and the output's
+    gradient with respect to it, as retain_grad() does in PyTorch.
     """
     p = expr if isinstance(expr, Problem) else problem(expr, values, wrt, dtype=dtype)
-    out, leaves = p.forward()
+    shown = shown_steps(p, show)
+    steps: dict[str, Tensor] = {}
+    watch = (lambda node, value: steps.setdefault(node.value, value) if node.kind == "let" and node.value in shown
+             else None) if shown else None
+    out, leaves = p.forward(on_node=watch)
     if grad_output is None and out.size != 1:
         raise GradcliError(
             f"the output has shape {format_shape(out.shape)}, not a scalar, and grad needs a scalar "
@@ -52,12 +58,57 @@ def grad(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] | st
         raise GradcliError(f"{param('grad_output')} has shape {format_shape(seed.shape)} but the output has shape "
                            f"{format_shape(out.shape)}: they must match", kind="shape")
     notes = kink_notes(out, p.source)  # before backward frees the saved inputs it reads
+    at_steps: dict[int, np.ndarray] = {}
+    observe = _step_observer(steps, at_steps) if steps else None
     with differentiating(p):
-        found = run_backward([(out, Tensor(seed))]) if out.requires_grad else {}
+        found = run_backward([(out, Tensor(seed))], observer=observe) if out.requires_grad else {}
     result = Result("grad" if grad_output is None else "vjp", p, out.data,
                     gradients=leaf_arrays(leaves, p.wrt, found),
                     grad_output=None if grad_output is None else seed, notes=notes)
+    if shown:
+        result.steps = _step_gradients(steps, at_steps, found, shown)
     return _with_warnings(result)
+
+
+def shown_steps(p: Problem, show: Iterable[str] | str | None) -> list[str]:
+    """The steps named by show ("all" for every one), checked against the program's."""
+    if show is None:
+        return []
+    names = [n.strip() for n in show.split(",")] if isinstance(show, str) else list(show)
+    if not p.steps:
+        raise GradcliError(f"{param('show')} names steps of a program (h = ...; sum(h)), and this expression has "
+                           f"none", kind="name")
+    if names == ["all"]:
+        return list(p.steps)
+    for name in names:
+        if name not in p.steps:
+            raise GradcliError(f"{param('show')} names {name!r}, which is not a step of the program (its steps: "
+                               f"{', '.join(p.steps)})", kind="name")
+    return names
+
+
+def _step_observer(steps: Mapping[str, Tensor], at_steps: dict[int, np.ndarray]) -> Any:
+    """A backward observer keeping the cotangent each step's node receives (summed over its uses)."""
+    wanted = {id(node) for node in map(edge_of, steps.values()) if node is not None}
+
+    def observe(node: Node, g: Tensor, cts: Any) -> None:
+        if id(node) in wanted:
+            at_steps[id(node)] = np.array(g.data)
+    return observe
+
+
+def _step_gradients(steps: Mapping[str, Tensor], at_steps: Mapping[int, np.ndarray],
+                    found: Mapping[LeafNode, Tensor], shown: list[str]) -> dict[str, dict[str, np.ndarray]]:
+    """Each shown step's value and the output's gradient with respect to it (0 where none flowed)."""
+    at_leaves = {id(node): ct.data for node, ct in found.items()}
+    out = {}
+    for name in shown:
+        t = steps[name]
+        node = edge_of(t)
+        g = None if node is None else at_steps.get(id(node), at_leaves.get(id(node)))
+        gradient = np.zeros(t.shape, t.dtype) if g is None else np.array(np.broadcast_to(g, t.shape))
+        out[name] = {"value": np.array(t.data), "gradient": gradient}
+    return out
 
 
 def _chunks(total: int, size: int) -> Iterable[range]:

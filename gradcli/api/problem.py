@@ -40,9 +40,15 @@ class Problem:
         """Fresh tensors for the values; those in wrt require grad."""
         return {n: Tensor(v, requires_grad=n in self.wrt) for n, v in self.values.items()}
 
-    def forward(self, leaves: Mapping[str, Tensor] | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(self, leaves: Mapping[str, Tensor] | None = None,
+                on_node: Any = None) -> tuple[Tensor, dict[str, Tensor]]:
         leaves = dict(leaves) if leaves is not None else self.leaves()
-        return evaluate(self.tree, leaves, source=self.source), leaves
+        return evaluate(self.tree, leaves, source=self.source, on_node=on_node), leaves
+
+    @property
+    def steps(self) -> list[str]:
+        """The names of a program's steps (NAME = EXPR), in order; none for an expression."""
+        return [s.value for s in self.tree.args if s.kind == "let"] if self.tree.kind == "program" else []
 
 
 @dataclass
@@ -58,6 +64,8 @@ class Result:
     grad_output: np.ndarray | None = None
     warnings: list[GradcliError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # non-differentiable points met (api/kinks.py)
+    # A program's steps shown (show=): name -> {"value": array, "gradient": d out / d step}, as retain_grad()
+    steps: dict[str, dict[str, np.ndarray]] | None = None
 
     @property
     def expression(self) -> str:

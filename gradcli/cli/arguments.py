@@ -102,8 +102,11 @@ def stdin_readers(words: list[str], var: list[str] | None, points: str | None) -
 
 
 def read_expression(expr: str, readers: list[str]) -> str:
-    """The expression; `-` reads it from standard input, which then none of readers may read."""
-    if expr != "-":
+    """The expression (or program); `-` or `@-` reads it from standard input, which then none of
+    readers may read, and `@FILE` from a file."""
+    if expr.startswith("@") and expr != "@-":
+        return read_program_file(expr[1:])
+    if expr not in ("-", "@-"):
         return expr
     if readers:
         raise GradcliError(f"the expression comes from standard input (-), so {readers[0]} cannot read it "
@@ -112,6 +115,17 @@ def read_expression(expr: str, readers: list[str]) -> str:
     if not text:
         raise GradcliError("the expression is - but standard input is empty: pipe the expression in, e.g. "
                            "echo 'sum(x**2)' | gradcli grad - --x 1,2", kind="usage")
+    return text
+
+
+def read_program_file(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as err:
+        raise GradcliError(f"cannot read the program @{path}: {err.strerror}", kind="file") from None
+    if not text.strip():
+        raise GradcliError(f"the program @{path} is empty", kind="file")
     return text
 
 

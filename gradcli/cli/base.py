@@ -109,7 +109,9 @@ def expression_command(name: str | None = None, *, help: str) -> Callable[[Calla
 
 # -- options shared by the commands ------------------------------------------------------
 ExprArg = Annotated[str, typer.Argument(
-    help="The expression, e.g. 'mean(2*x)' or -log(x); - reads it from standard input.", show_default=False,
+    help="The expression, e.g. 'mean(2*x)' or -log(x), or a program (steps h = ..., functions f(a) = ..., "
+         "lines or ; between them, the output last); @FILE reads it from a file, - or @- from standard input.",
+    show_default=False,
     metavar="EXPR")]
 WrtOpt = Annotated[Optional[str], typer.Option("--wrt", help="Variables to differentiate, comma separated (default: all).")]
 
@@ -166,6 +168,7 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = kwargs.get("debug", False)
+        origin = kwargs.get("expr", "")[1:] if str(kwargs.get("expr", "")).startswith("@") else None
         try:
             with spelling(flag_spelling):
                 default_format()  # an unknown GRADCLI_FORMAT is refused before any work
@@ -178,6 +181,9 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
             if debug:
                 with spelling(flag_spelling):
                     traceback.print_exc()
+            if origin and origin != "-" and err.source is not None and "expr" in kwargs and \
+                    err.source == kwargs["expr"]:
+                err.origin = origin  # a span into the program file: model.gc:3:7
             report(err)
             raise typer.Exit(1 if err.kind == "check" else 2) from None
         except KeyboardInterrupt:

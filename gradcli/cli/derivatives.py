@@ -42,9 +42,10 @@ def derive(kind: str, expr: str, values: dict, wrt: str | None, options: dict, p
     if points is not None:
         from gradcli.cli.script import run_points
 
+        show = options.pop("show", None)
         run_points(kind, expr, values, wrt, points, on_error, format, output, precision, seed, dtype=chosen,
-                   single={"--check": check, "--symbolic": symbolic, "--latex": latex, "--expect": bool(expect)},
-                   **options)
+                   single={"--check": check, "--symbolic": symbolic, "--latex": latex, "--expect": bool(expect),
+                           "--show": bool(show)}, **options)
         return
     result = getattr(functional, kind)(expr, values, wrt=wrt, dtype=chosen, **options)
     conclude(result, format, output, precision, check=check, symbolic=symbolic, latex=latex, rtol=rtol, atol=atol,
@@ -70,10 +71,12 @@ def grad(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None,
          var: VarOpt = None, points: PointsOpt = None, on_error: OnErrorOpt = OnError.stop,
          check: CheckOpt = False, symbolic: SymbolicOpt = False, latex: LatexOpt = False,
          rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
-         expect: ExpectOpt = None, dtype: DtypeOpt = None, debug: DebugOpt = False) -> None:
+         expect: ExpectOpt = None,
+         show: Annotated[Optional[str], typer.Option("--show", metavar="STEPS", help="Steps of a program to show (h,z or all): each one's value and the gradient with respect to it, as retain_grad() gives in PyTorch.")] = None,
+         dtype: DtypeOpt = None, debug: DebugOpt = False) -> None:
     values = read_values(ctx, expr, var, seed)
     cotangent = parse_value(grad_output, "grad-output", seed=seed) if grad_output is not None else None
-    derive("grad", expr, values, wrt, {"grad_output": cotangent}, points, on_error, format, output, precision, seed,
+    derive("grad", expr, values, wrt, {"grad_output": cotangent, "show": show}, points, on_error, format, output, precision, seed,
            check, symbolic, latex, rtol, atol, check_samples, dtype, expect)
 
 

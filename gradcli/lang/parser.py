@@ -57,11 +57,12 @@ LOOKALIKES = {"−": "-", "–": "-", "×": "*", "·": "*", "÷": "/", "＊": "*
 
 TOKEN = re.compile(r"""
     (?P<space>\s+)
+  | (?P<comment>\#[^\n]*)
   | (?P<number>0[xX][0-9a-fA-F](?:_?[0-9a-fA-F])*
               |(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?)
   | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
   | (?P<string>'[^'\\\n]*'|"[^"\\\n]*")
-  | (?P<op>\*\*|//|\.\.\.|<=|>=|==|!=|[-+*/%@^<>()\[\],:.=])
+  | (?P<op>\*\*|//|\.\.\.|<=|>=|==|!=|[-+*/%@^<>()\[\],:.=;])
 """, re.VERBOSE)
 
 
@@ -70,6 +71,9 @@ class Expr:
     """A node of the expression tree.
 
     kind: num (value: float), name (value: str), unary (value: "neg" | "pos"),
+    program (args: its statements, the last the output), let (a step NAME = EXPR: value
+    NAME, args: EXPR), def (a function NAME(A, B) = BODY: value (NAME, (A, B), BODY); the
+    body is no child, as its parameters have values only in a call),
     str (value: the text between the quotes, for a word such as reduction="sum" or an
     einsum subscript), binary (value: an operation name, args: left, right), call (value: function name,
     args, keywords), index (args: target, *items), slice (args: start, stop, step; any
@@ -94,11 +98,14 @@ class Token:
     kind: str  # number, name, string, op, end
     text: str
     span: Span
+    line_start: bool = False  # the first token of a line outside brackets: a statement may start here
 
 
 def tokenize(source: str) -> list[Token]:
-    tokens = []
+    tokens: list[Token] = []
     pos = 0
+    depth = 0  # of brackets: a newline inside them continues the line
+    newline = False
     while pos < len(source):
         m = TOKEN.match(source, pos)
         if m is None:
@@ -110,8 +117,16 @@ def tokenize(source: str) -> list[Token]:
             elif ch == "'" or ch == '"':
                 message = f"a string starting here has no closing {ch} (strings have no escapes: \\)"
             raise GradcliError(message, kind="syntax", span=(pos, pos + 1), source=source)
-        if m.lastgroup != "space":
-            tokens.append(Token(m.lastgroup, m.group(), (pos, m.end())))
+        if m.lastgroup == "space":
+            newline = newline or "\n" in m.group()
+        elif m.lastgroup != "comment":
+            text = m.group()
+            tokens.append(Token(m.lastgroup, text, (pos, m.end()), newline and depth == 0 and bool(tokens)))
+            newline = False
+            if m.lastgroup == "op" and text in "([":
+                depth += 1
+            elif m.lastgroup == "op" and text in ")]":
+                depth = max(0, depth - 1)
         pos = m.end()
     tokens.append(Token("end", "", (len(source), len(source))))
     return tokens
@@ -150,7 +165,7 @@ class _Parser:
         found = "the end of the expression" if self.tok.kind == "end" else repr(self.tok.text)
         message = f"expected {text!r} but found {found}"
         if opener is not None:
-            message += f" (to close the {opener.text!r} at column {opener.span[0] + 1})"
+            message += f" (to close the {opener.text!r} at {place(self.source, opener.span[0])})"
         raise self.error(message, self.tok.span)
 
     def error(self, message: str, span: Span) -> GradcliError:
@@ -165,7 +180,8 @@ class _Parser:
                                kind="limit", span=self.tok.span, source=self.source)
         left = self.prefix(min_bp)
         compared = False  # a < b < c is refused; (a < b) == (c < d) compares two masks
-        while self.tok.kind in ("op", "name") and (self.tok.text in BINARY or self.tok.text == "if"):
+        while self.tok.kind in ("op", "name") and (self.tok.text in BINARY or self.tok.text == "if") and \
+                not self.tok.line_start:
             if self.tok.text == "if":
                 if IF_POWER < min_bp:
                     break
@@ -193,8 +209,8 @@ class _Parser:
         condition = self.expression(PRECEDENCE["logical_or"])
         if not (self.tok.kind == "name" and self.tok.text == "else"):
             found = "the end of the expression" if self.tok.kind == "end" else repr(self.tok.text)
-            raise self.error(f"expected 'else' but found {found} (to finish the 'if' at column "
-                             f"{word.span[0] + 1})", self.tok.span)
+            raise self.error(f"expected 'else' but found {found} (to finish the 'if' at "
+                             f"{place(self.source, word.span[0])})", self.tok.span)
         self.advance()
         other = self.expression(IF_POWER)
         span = (self.extent(chosen)[0], self.extent(other)[1])
@@ -232,7 +248,7 @@ class _Parser:
             self.advance()
             if tok.text in BOOLEANS:
                 return Expr("num", tok.span, BOOLEANS[tok.text], text=tok.text)
-            if self.at("("):
+            if self.at("(") and not self.tok.line_start:
                 return self.call(tok)
             return Expr("name", tok.span, tok.text)
         if self.at("("):
@@ -321,7 +337,7 @@ class _Parser:
         return Expr("call", (name_span[0], end.span[1]), name.text, tuple(args), tuple(keywords), text, name_span)
 
     def postfix(self, expr: Expr) -> Expr:
-        while True:
+        while not self.tok.line_start:
             if self.at("["):
                 opener = self.advance()
                 items = [self.index_item()]
@@ -345,6 +361,65 @@ class _Parser:
                                      f"allowed; a method needs brackets, as in .sum()", attr.span)
             else:
                 return expr
+        return expr
+
+    # -- programs ----------------------------------------------------------------
+    def program(self) -> list[Expr]:
+        """Statements, separated by ';' or by starting a new line outside brackets."""
+        statements: list[Expr] = []
+        while True:
+            while self.at(";"):
+                self.advance()
+            if self.tok.kind == "end":
+                return statements
+            statements.append(self.statement())
+            if not (self.at(";") or self.tok.line_start or self.tok.kind == "end"):
+                raise self.leftover()
+
+    def statement(self) -> Expr:
+        """NAME = EXPR (a step), NAME(A, B) = EXPR (a function) or an expression."""
+        tok, after = self.tok, self.tokens[self.pos + 1]
+        if tok.kind != "name" or tok.text in KEYWORDS or after.kind != "op":
+            return self.expression()
+        if after.text == "=":
+            self.pos += 2
+            value = self.expression()
+            return Expr("let", (tok.span[0], self.extent(value)[1]), tok.text, (value,), name_span=tok.span)
+        if after.text == "(" and self.definition_ahead():
+            return self.definition()
+        return self.expression()
+
+    def definition_ahead(self) -> bool:
+        """Whether NAME ( NAME, ... ) = follows: a function definition, not a call."""
+        i = self.pos + 2
+        while self.tokens[i].kind == "name" and self.tokens[i + 1].text in (",", ")"):
+            i += 2 if self.tokens[i + 1].text == "," else 1
+        return self.tokens[i].text == ")" and self.tokens[i + 1].text == "=" and self.tokens[i + 1].kind == "op"
+
+    def definition(self) -> Expr:
+        name = self.advance()
+        self.advance()
+        params: list[Token] = []
+        while not self.at(")"):
+            params.append(self.advance())
+            if self.at(","):
+                self.advance()
+        self.pos += 2  # ) =
+        names = [p.text for p in params]
+        for i, p in enumerate(params):
+            if p.text in names[:i]:
+                raise self.error(f"{name.text}() names its parameter {p.text!r} twice", p.span)
+        body = self.expression()
+        return Expr("def", (name.span[0], self.extent(body)[1]), (name.text, tuple(names), body), name_span=name.span)
+
+    def leftover(self) -> GradcliError:
+        tok = self.tok
+        message = f"unexpected {tok.text!r}"
+        if tok.text == ")" or tok.text == "]":
+            message = f"unmatched {tok.text!r}"
+        elif tok.text == "=":
+            message += ": use == to compare"
+        return self.error(message, tok.span)
 
     def index_item(self) -> Expr:
         start_tok = self.tok
@@ -397,16 +472,68 @@ def parse(source: str) -> Expr:
     if parts > LIMITS.max_nodes:
         raise GradcliError(f"the expression has {parts:,} parts; the limit is {LIMITS.max_nodes:,} "
                            f"(GRADCLI_MAX_NODES)", kind="limit")
-    tree = parser.expression()
-    if parser.tok.kind != "end":
-        tok = parser.tok
-        message = f"unexpected {tok.text!r}"
-        if tok.text == ")" or tok.text == "]":
-            message = f"unmatched {tok.text!r}"
-        elif tok.text == "=":
-            message += ": use == to compare"
-        raise parser.error(message, tok.span)
-    return tree
+    statements = parser.program()
+    if not statements:
+        raise parser.error("the expression is empty", parser.tok.span)
+    if len(statements) == 1 and statements[0].kind not in ("let", "def"):
+        return statements[0]
+    _check_program(statements, source)
+    return Expr("program", (0, len(source)), None, tuple(statements))
+
+
+def place(source: str, offset: int) -> str:
+    """Where a character offset is: column 7, or line 3, column 7 in a source of several lines."""
+    first = source.rfind("\n", 0, offset) + 1
+    column = f"column {offset - first + 1}"
+    return column if "\n" not in source.strip() else f"line {source.count(chr(10), 0, first) + 1}, {column}"
+
+
+def defined_name(statement: Expr) -> str | None:
+    """The name a step or function definition gives; None for an expression."""
+    if statement.kind == "let":
+        return statement.value
+    return statement.value[0] if statement.kind == "def" else None
+
+
+def _check_program(statements: list[Expr], source: str) -> None:
+    """A program's statements: named once each, used after their definition, the last an expression."""
+    *steps, last = statements
+    if last.kind in ("let", "def"):
+        raise GradcliError("a program ends with the expression it computes: add it on a line of its own "
+                           f"(here, {defined_name(last)} is only defined)", kind="syntax", span=last.span,
+                           source=source)
+    for s in steps:
+        if s.kind not in ("let", "def"):
+            raise GradcliError("only the last line of a program is a bare expression: name this one "
+                               "(NAME = ...) or remove it", kind="syntax", span=s.span, source=source)
+    defined: dict[str, Expr] = {}
+    for i, s in enumerate(statements):
+        for node in _uses(s):
+            later = [t for t in statements[i:] if defined_name(t) == node.value]
+            if node.value not in defined and later:
+                what = "calls itself: a function cannot recurse" if later[0] is s else \
+                    f"is used before its definition (at {place(source, later[0].span[0])})"
+                raise GradcliError(f"{node.value} {what}", kind="name", span=node.name_span or node.span,
+                                   source=source)
+        name = defined_name(s)
+        if name is None:
+            continue
+        if name in CONSTANTS or name in BOOLEANS:
+            raise GradcliError(f"{name} is a constant: give the step another name", kind="name",
+                               span=s.name_span, source=source)
+        if name in defined:
+            raise GradcliError(f"{name} is defined twice (at {place(source, defined[name].span[0])} and at "
+                               f"{place(source, s.span[0])})", kind="name", span=s.name_span, source=source)
+        defined[name] = s
+
+
+def _uses(statement: Expr) -> Iterator[Expr]:
+    """The name and call nodes of a statement, a function's body included (its parameters left out)."""
+    if statement.kind == "def":
+        _, params, body = statement.value
+        yield from (n for n in postorder(body) if n.kind in ("name", "call") and n.value not in params)
+        return
+    yield from (n for n in postorder(statement) if n.kind in ("name", "call"))
 
 
 def spelling(call: Expr) -> str:
@@ -459,6 +586,11 @@ def sexpr(root: Expr) -> str:
             return _quoted(node.value)
         if node.kind in LEAVES:
             return LEAVES[node.kind]
+        if node.kind == "def":
+            name, params, body = node.value
+            return f"(def {name} ({' '.join(params)}) {sexpr(body)})"
+        if node.kind == "let":
+            return f"(let {node.value} {kids[0]})"
         head = {"unary": node.value, "binary": node.value, "call": node.value, "attr": node.value}.get(node.kind, node.kind)
         parts = [k if k is not None else "_" for k in kids] + [f"{k}={v}" for k, v in kws]
         return "(" + " ".join([head, *parts]) + ")"
@@ -527,5 +659,12 @@ def unparse(root: Expr) -> str:
             return "[" + ", ".join(t for t, _ in kids) + "]", 100
         if k == "tuple":
             return "(" + ", ".join(t for t, _ in kids) + ("," if len(kids) == 1 else "") + ")", 100
+        if k == "let":
+            return f"{node.value} = {kids[0][0]}", 0
+        if k == "def":
+            name, params, body = node.value
+            return f"{name}({', '.join(params)}) = {unparse(body)}", 0
+        if k == "program":
+            return "; ".join(t for t, _ in kids), 0
         raise AssertionError(k)
     return fold(root, combine)[0]

@@ -2,7 +2,7 @@
 CSV row, its plain lines, its rich tables and its .npy/.npz files.
 
     json   {"expression", "value", "shape", "wrt", ["dtype": "float32"], ["grad_output"],
-            "gradients" | "jacobian" | "gradients" and "hessian", ["warnings"]}; float32
+            "gradients" | "jacobian" | "gradients" and "hessian", ["steps"], ["warnings"]}; float32
             numbers with the shortest digits that read back as them in float32
     csv    a header line and one row: inputs, value, derivative entries (render/rows.py)
     plain  one line per variable in wrt order (Hessian: one line per block a,b), each an
@@ -42,17 +42,21 @@ def payload(result: Result) -> dict[str, Any]:
     else:
         out["gradients"] = {k: to_json(v) for k, v in result.gradients.items()}
         out["hessian"] = {a: {b: to_json(v) for b, v in row.items()} for a, row in result.hessian.items()}
+    if result.steps:
+        out["steps"] = {name: {k: to_json(v) for k, v in step.items()} for name, step in result.steps.items()}
     if result.warnings:
         out["warnings"] = [w.message for w in result.warnings]
     return out
 
 
 def plain_lines(result: Result) -> list[str]:
-    """One line per variable in wrt order (Hessian: one line per block a,b)."""
+    """One line per variable in wrt order (Hessian: one line per block a,b); then, per shown step of a
+    program, a line of its value and a line of the gradient with respect to it."""
     if result.kind == "hessian":
         return [plain_array(result.hessian[a][b]) for a in result.wrt for b in result.wrt]
     table = result.jacobian if result.kind == "jacobian" else result.gradients
-    return [plain_array(table[name]) for name in result.wrt]
+    steps = [plain_array(step[k]) for step in (result.steps or {}).values() for k in ("value", "gradient")]
+    return [plain_array(table[name]) for name in result.wrt] + steps
 
 
 def csv_rows(result: Result) -> list[Any]:

@@ -204,7 +204,8 @@ def _variable_blocks(result: Result, label: str, precision: int, width: int) -> 
 def _derivative_blocks(result: Result, precision: int, width: int) -> list[RenderableType]:
     p = result.problem
     if result.kind in ("grad", "vjp"):
-        return _variable_blocks(result, "∂f/∂{}" if result.kind == "grad" else "vᵀ·∂f/∂{}", precision, width)
+        return _variable_blocks(result, "∂f/∂{}" if result.kind == "grad" else "vᵀ·∂f/∂{}", precision, width) + \
+            _step_blocks(result, precision)
     if result.kind == "jacobian":
         blocks: list[RenderableType] = []
         if result.value.size > 8:
@@ -227,6 +228,14 @@ def _derivative_blocks(result: Result, precision: int, width: int) -> list[Rende
             blocks.append(titled(heading, block_grid(block, a, p.values[a].shape, b, p.values[b].shape, precision,
                                                      width)))
     return blocks
+
+
+def _step_blocks(result: Result, precision: int) -> list[RenderableType]:
+    """Each shown step of a program: its value and the output's gradient with respect to it."""
+    label = "∂f/∂{}" if result.kind == "grad" else "vᵀ·∂f/∂{}"
+    return [titled(f"step {name}   shape {format_shape(step['value'].shape)}",
+                   entries_table([("value", step["value"]), (label.format(name), step["gradient"])], name, precision))
+            for name, step in (result.steps or {}).items()]
 
 
 def _whole_hessian(result: Result, precision: int, width: int) -> RenderableType:
