@@ -72,6 +72,7 @@ def terminal(tmp_path):
     def start():
         child = pexpect.spawn(sys.executable, ["-m", "gradcli", "repl"], env=env, cwd=str(tmp_path),
                               encoding="utf-8", timeout=60, dimensions=(24, 100))
+        child.logfile_read = sys.stdout  # shown by pytest when the test fails
         child.expect_exact("gradcli> ")
         return child
 
@@ -92,6 +93,7 @@ def test_a_terminal_session_edits_remembers_completes_and_ends(terminal, tmp_pat
     child.expect(r"1\.70141")  # softplus(1.5) = log(1 + e^1.5) = 1.7014132779827524
     child.expect_exact("gradcli> ")
     child.send("abc")
+    child.expect_exact("abc")  # (readline has the line: now Ctrl-C reaches it)
     child.sendintr()  # Ctrl-C cancels the line
     child.expect_exact("gradcli> ")
     child.sendline("x ** 2")

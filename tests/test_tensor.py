@@ -39,6 +39,19 @@ def test_second_backward_without_retain_graph_fails():
         y.backward()
 
 
+def test_a_second_backward_through_nodes_that_saved_nothing_runs_as_in_pytorch():
+    # sum and mean keep no values for their rules: PyTorch lets s.backward() run again, adding to .grad
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    s = x.sum()
+    s.backward()
+    s.backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0])
+    m = (x * x).mean()
+    m.backward()
+    with pytest.raises(GradcliError, match="MulBackward0 has already freed its saved values"):
+        m.backward()  # the product kept x for its rule, and let it go
+
+
 def test_retain_graph_allows_a_second_backward():
     x = Tensor(2.0, requires_grad=True)
     y = x * x * x

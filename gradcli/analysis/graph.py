@@ -84,7 +84,7 @@ def trace(p: Problem) -> Traced:
     events: list[tuple[Any, Any]] = []
     leaves = p.leaves()
     out = evaluate(p.tree, leaves, source=p.source, on_node=lambda e, v: events.append((e, v)))
-    nodes = _engine_nodes(out)
+    nodes = nodes_of(out)
     values: dict[int, np.ndarray] = {}
     for _, value in events:
         if isinstance(value, Tensor) and value.grad_fn is not None:
@@ -110,7 +110,7 @@ def trace(p: Problem) -> Traced:
     return Traced(out, leaves, nodes, values, events, steps)
 
 
-def _engine_nodes(out: Tensor) -> list[Node | LeafNode]:
+def nodes_of(out: Tensor) -> list[Node | LeafNode]:
     root = edge_of(out)
     if root is None:
         return []
@@ -124,10 +124,17 @@ def computation_graph(p: Problem, grad_output: Any = None) -> Graph:
     either, nodes carry no gradient.
     """
     traced = trace(p)
+    seed = _seed(traced.output, grad_output)
+    return traced_graph(traced, p.source, seed, None if grad_output is None else seed, p.dtype)
+
+
+def traced_graph(traced: Traced, source: str, seed: np.ndarray | None, grad_output: np.ndarray | None,
+                 dtype: np.dtype) -> Graph:
+    """The graph of a traced forward pass (an expression's, or code's recorded by gradcli run), with
+    gradients from a backward pass seeded with seed (none without one)."""
     out = traced.output
     ids = {id(n): i for i, n in enumerate(traced.engine_nodes)}
     grads: dict[int, np.ndarray] = {}
-    seed = _seed(out, grad_output)
     if seed is not None and traced.engine_nodes:
         def observe(node: Node, g: Tensor, cts: tuple) -> None:
             grads[id(node)] = g.data
@@ -138,7 +145,7 @@ def computation_graph(p: Problem, grad_output: Any = None) -> Graph:
     nodes = [
         GraphNode(
             id=ids[id(n)], name=n.name, op="leaf" if isinstance(n, LeafNode) else n.op.name,
-            span=None if n.span is None else n.span, text=traced.text(n, p.source),
+            span=None if n.span is None else n.span, text=traced.text(n, source),
             shape=n.tensor.shape if isinstance(n, LeafNode) else n.out_shape,
             inputs=[None if e is None else ids[id(e)] for e in n.next_functions],
             value=traced.values.get(id(n)), grad=grads.get(id(n)),
@@ -146,8 +153,7 @@ def computation_graph(p: Problem, grad_output: Any = None) -> Graph:
         for n in traced.engine_nodes
     ]
     root = edge_of(out)
-    return Graph(p.source, nodes, None if root is None else ids[id(root)], out.data,
-                 None if grad_output is None else seed, dtype=p.dtype)
+    return Graph(source, nodes, None if root is None else ids[id(root)], out.data, grad_output, dtype=dtype)
 
 
 def graph_of(expr: str, values: Mapping[str, Any], wrt: Any = None, grad_output: Any = None,

@@ -70,9 +70,11 @@ class Node:
         return Tensor._result(self._ans, self if mode.grad_enabled else None)
 
     def release(self) -> None:
+        # Only a node that kept values has lost something a second pass needs (PyTorch raises there,
+        # and lets a pass through a node that saves nothing, such as a sum's, run again).
+        self.freed = self.freed or self.saved is not None or self._ans is not None
         self.saved = None
         self._ans = None
-        self.freed = True
 
     def __repr__(self) -> str:
         return f"<{self.name}>"

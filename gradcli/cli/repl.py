@@ -228,6 +228,10 @@ def history_file() -> Path:
 
 def _interactive(session: Session) -> None:
     import readline
+    import signal
+
+    # Ctrl-C cancels a line even when the session was started with SIGINT ignored (as by a parent that ignores it).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     path = history_file()
     try:

@@ -1,0 +1,442 @@
+"""gradcli.torch against PyTorch: each item of its API computed both ways (tests that need torch import
+it themselves, so that the others run without it), PyTorch's printing rules, the unsupported-feature
+error, and `gradcli run` (exit statuses, the user's traceback, sys.argv, what it imports)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import gradcli.torch as gt
+import gradcli.torch.nn.functional as GF
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def real_torch():
+    return pytest.importorskip("torch")
+
+
+def close(ours, theirs, rtol=1e-6):
+    np.testing.assert_allclose(np.asarray(ours.detach()._t.data), theirs.detach().numpy(), rtol=rtol, atol=1e-7)
+
+
+# -- printing ---------------------------------------------------------------------------------
+PRINTED = [
+    ([1.0, 2.0, 3.0], "tensor([1., 2., 3.])"),
+    ([0.6666667, 0.6666667], "tensor([0.6667, 0.6667])"),
+    ([5.0, 14.0, 27.0], "tensor([ 5., 14., 27.])"),
+    ([1e-5, 1.0], "tensor([1.0000e-05, 1.0000e+00])"),
+    ([1.0, 2000.0], "tensor([1.0000e+00, 2.0000e+03])"),
+    ([1.5, float("nan"), float("inf")], "tensor([1.5000,    nan,    inf])"),
+    (91.5, "tensor(91.5000)"),
+    (1024.0, "tensor(1024.)"),
+    ([[1.0, 2.0], [3.0, 4.0]], "tensor([[1., 2.],\n        [3., 4.]])"),
+]
+
+
+@pytest.mark.parametrize(("values", "text"), PRINTED, ids=[t for _, t in PRINTED])
+def test_printing_follows_pytorchs_rules(values, text):
+    assert repr(gt.tensor(values)) == text
+
+
+def test_printing_wraps_at_80_columns_and_summarises_above_1000_entries():
+    # as PyTorch 2.13 prints torch.arange(30) / 7: 9 entries of width 6 (+2) fit in 80 - 7 columns
+    assert repr(gt.arange(30) / 7) == (
+        "tensor([0.0000, 0.1429, 0.2857, 0.4286, 0.5714, 0.7143, 0.8571, 1.0000, 1.1429,\n"
+        "        1.2857, 1.4286, 1.5714, 1.7143, 1.8571, 2.0000, 2.1429, 2.2857, 2.4286,\n"
+        "        2.5714, 2.7143, 2.8571, 3.0000, 3.1429, 3.2857, 3.4286, 3.5714, 3.7143,\n"
+        "        3.8571, 4.0000, 4.1429])")
+    summary = repr(gt.arange(1001.0))
+    assert summary == "tensor([   0.,    1.,    2.,  ...,  998.,  999., 1000.])"
+    matrix = repr(gt.ones(40, 30))
+    assert matrix.splitlines()[0] == "tensor([[1., 1., 1.,  ..., 1., 1., 1.],"
+    assert "        ...," in matrix.splitlines()
+
+
+def test_printing_adds_dtype_grad_fn_and_requires_grad_as_pytorch_does():
+    x = gt.tensor([1.0, 2.0], requires_grad=True)
+    assert repr(x) == "tensor([1., 2.], requires_grad=True)"
+    assert repr(x * 2) == "tensor([2., 4.], grad_fn=<MulBackward0>)"
+    assert repr(gt.tensor([1.0], dtype=gt.float64)) == "tensor([1.], dtype=torch.float64)"
+    assert repr(gt.tensor(2.0) == gt.tensor(2.0)) == "tensor(True)"
+    assert str(gt.ones(2, 3).shape) == "torch.Size([2, 3])"
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_printing_matches_pytorch_on_random_tensors(seed):
+    torch = real_torch()
+    rng = np.random.default_rng(seed)
+    shape = [(), (7,), (3, 4), (2, 3, 4), (30,), (1200,), (40, 40), (5, 300)][seed % 8]
+    scale = 10.0 ** rng.integers(-6, 9)
+    values = (rng.standard_normal(shape) * scale).astype(np.float32)
+    if seed % 3 == 0:
+        values = np.round(values)
+    if seed % 4 == 1 and values.size > 2:
+        values.flat[1] = np.inf
+    assert repr(gt.tensor(values)) == repr(torch.tensor(values))
+    assert repr(gt.tensor(values.astype(np.float64))) == repr(torch.tensor(values.astype(np.float64)))
+
+
+# -- creation -------------------------------------------------------------------------------------
+def test_creation_functions_make_what_torch_makes():
+    torch = real_torch()
+    torch.manual_seed(0)
+    cases = [("zeros", (2, 3)), ("ones", (4,)), ("eye", (3,)), ("full", ((2, 2), 7.0)), ("arange", (5,)),
+             ("arange", (1.0, 2.0, 0.25)), ("linspace", (0.0, 1.0, 5))]
+    for name, args in cases:
+        ours, theirs = getattr(gt, name)(*args), getattr(torch, name)(*args)
+        if name != "arange" or isinstance(args[0], float):  # (torch.arange(5) is int64: ours is float32)
+            assert repr(ours) == repr(theirs), name
+        assert tuple(ours.shape) == tuple(theirs.shape)
+    x = gt.tensor([[1.0, 2.0]], requires_grad=True)
+    assert repr(gt.ones_like(x)) == repr(torch.ones_like(torch.tensor([[1.0, 2.0]], requires_grad=True)))
+    assert gt.zeros_like(x).requires_grad is False
+    assert repr(gt.FloatTensor([[2, 3]])) == repr(torch.FloatTensor([[2, 3]]))
+    assert repr(gt.DoubleTensor([1, 2])) == repr(torch.DoubleTensor([1, 2]))
+    assert gt.randn(5, 3, requires_grad=True).shape == (5, 3)
+    assert gt.randn(size=()).dim() == 0
+
+
+def test_the_default_dtype_is_float32_and_can_be_changed():
+    assert gt.tensor([1.0]).dtype is gt.float32 and gt.get_default_dtype() is gt.float32
+    gt.set_default_dtype(gt.float64)
+    try:
+        assert gt.tensor([1.0]).dtype is gt.float64 and gt.zeros(2).dtype is gt.float64
+        assert repr(gt.tensor([1.0], dtype=gt.float32)) == "tensor([1.], dtype=torch.float32)"
+    finally:
+        gt.set_default_dtype(gt.float32)
+
+
+def test_manual_seed_repeats_the_draws():
+    gt.manual_seed(3)
+    first = gt.randn(4).tolist()
+    gt.manual_seed(3)
+    assert gt.randn(4).tolist() == first
+
+
+# -- operations: the registry under torch's names ------------------------------------------------------
+FUNCTIONS = [
+    ("matmul", lambda m, x, W, v: m.matmul(W, x)),
+    ("mm", lambda m, x, W, v: m.mm(W, W.t())),
+    ("exp/log/sin", lambda m, x, W, v: m.exp(x) + m.log(m.abs(x) + 1) * m.sin(x)),
+    ("pow method", lambda m, x, W, v: x.pow(3) + x ** 2),
+    ("mean dim", lambda m, x, W, v: W.mean(dim=0)),
+    ("sum keepdim", lambda m, x, W, v: W.sum(dim=1, keepdim=True) * W),
+    ("norm", lambda m, x, W, v: x.norm()),
+    ("relu softmax", lambda m, x, W, v: v.relu(x) + v.softmax(W, dim=1).sum(0)),
+    ("mse_loss", lambda m, x, W, v: v.mse_loss(x, x * 0.5 + 1)),
+    ("bce logits", lambda m, x, W, v: v.binary_cross_entropy_with_logits(x, m.sigmoid(x).detach())),
+    ("tanh method", lambda m, x, W, v: x.tanh().sum()),
+    ("index", lambda m, x, W, v: W[1, 0] * x[2] + W[:, 1].sum()),
+    ("view t", lambda m, x, W, v: W.view(3, 2).t() * 2),
+]
+
+
+@pytest.mark.parametrize("case", FUNCTIONS, ids=[c[0] for c in FUNCTIONS])
+def test_operations_agree_with_torch_in_value_and_gradient(case):
+    torch = real_torch()
+    _, f = case
+    xs, Ws = [0.5, -1.2, 2.0], [[0.3, -0.7, 1.1], [0.9, 0.2, -0.4]]
+    x, W = gt.tensor(xs, requires_grad=True), gt.tensor(Ws, requires_grad=True)
+    tx, tW = torch.tensor(xs, requires_grad=True), torch.tensor(Ws, requires_grad=True)
+    ours, theirs = f(gt, x, W, GF), f(torch, tx, tW, torch.nn.functional)
+    close(ours, theirs)
+    assert ours.dtype is gt.float32
+    ours.sum().backward()
+    theirs.sum().backward()
+    for a, b in ((x, tx), (W, tW)):
+        if b.grad is None:
+            assert a.grad is None
+        else:
+            close(a.grad, b.grad, rtol=1e-5)
+    assert (ours.grad_fn.name(), theirs.grad_fn.name()) in NAMED_APART.get(case[0], {(theirs.grad_fn.name(),) * 2})
+
+
+# The registry names norm's node as PyTorch named it before linalg.vector_norm took over x.norm().
+NAMED_APART = {"norm": {("NormBackward0", "LinalgVectorNormBackward0")}}
+
+
+# -- the autograd surface --------------------------------------------------------------------
+def test_leaf_attributes_and_conversions():
+    x = gt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x * 2).mean()
+    assert x.is_leaf and not y.is_leaf and y.requires_grad and x.grad is None and x.grad_fn is None
+    assert y.item() == 4.0 and x.detach().tolist() == [1.0, 2.0, 3.0] and x.size() == (3,) and x.size(0) == 3
+    assert isinstance(x.detach().numpy(), np.ndarray) and x.detach().numpy().dtype == np.float32
+    with pytest.raises(RuntimeError, match="Use tensor.detach"):
+        x.numpy()
+    with pytest.raises(RuntimeError, match="leaf variables"):
+        y.requires_grad = False
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2 / 3] * 3, rtol=1e-6)
+    g = x.grad
+    (x * 2).mean().backward()
+    assert g is x.grad  # accumulated in place, as PyTorch does
+    np.testing.assert_allclose(g.numpy(), [4 / 3] * 3, rtol=1e-6)
+    x.grad.zero_()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_grad_fn_names_and_next_functions_match_torch():
+    torch = real_torch()
+
+    def build(m):
+        a = m.tensor([1.0, 2.0], requires_grad=True)
+        return ((a * 3 + 1).exp() - a).sum()
+
+    ours, theirs = build(gt), build(torch)
+
+    def names(fn):
+        return [fn.name(), [names(f) if f is not None else None for f, _ in fn.next_functions]]
+    assert names(ours.grad_fn) == names(theirs.grad_fn)
+    assert type(ours.grad_fn).__name__ == "SumBackward0"
+    assert repr(ours.grad_fn).startswith("<SumBackward0 object at 0x")
+
+
+def test_retain_graph_errors_where_pytorch_raises_them():
+    torch = real_torch()
+    for m in (gt, torch):
+        x = m.tensor([1.0, 2.0], requires_grad=True)
+        s = x.sum()
+        s.backward()
+        s.backward()  # a sum saves nothing: a second pass runs
+        assert x.grad.tolist() == [2.0, 2.0]
+        p = (x * x).sum()
+        p.backward()
+        with pytest.raises(RuntimeError, match="^Trying to backward through the graph a second time"):
+            p.backward()
+        q = (x * x).sum()
+        q.backward(retain_graph=True)
+        q.backward()
+        assert x.grad.tolist() == [2 + 2 * 1.0 + 2 * 2 * 1.0, 2 + 2 * 2.0 + 2 * 2 * 2.0]  # sums, p, q twice
+
+
+def test_retain_grad_keeps_a_non_leaf_gradient_like_torch():
+    torch = real_torch()
+    found = []
+    for m in (gt, torch):
+        x = m.tensor([1.0, 2.0], requires_grad=True)
+        y = x * x
+        y.retain_grad()
+        z = (y * 3).sum()
+        z.retain_grad()
+        u = y.exp()  # not retained: its .grad stays None
+        z.backward(retain_graph=True)
+        z.backward()
+        found.append((y.grad.tolist(), z.grad.tolist(), x.grad.tolist(), y.retains_grad, u.grad))
+    assert found[0] == found[1] == ([6.0, 6.0], 2.0, [12.0, 24.0], True, None)
+    with pytest.raises(RuntimeError, match="requires_grad=False"):
+        gt.ones(2).retain_grad()
+
+
+def test_backward_with_a_gradient_and_the_scalar_rule():
+    x = gt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * x
+    with pytest.raises(RuntimeError, match="^grad can be implicitly created only for scalar outputs$"):
+        y.backward()
+    y.backward(gt.tensor([1.0, 0.0, 2.0]))
+    assert x.grad.tolist() == [2.0, 0.0, 12.0]
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        gt.tensor([1.0]).sum().backward()
+
+
+def test_create_graph_gives_a_second_derivative_like_torch():
+    torch = real_torch()
+    results = []
+    for m in (gt, torch):
+        x = m.tensor([0.5, 1.5], requires_grad=True)
+        (g,) = m.autograd.grad((x ** 3).sum(), x, create_graph=True)
+        (h,) = m.autograd.grad(g.sum(), x)
+        y = (x.sin() * x).sum()
+        y.backward(create_graph=True)
+        first = x.grad.detach().tolist()
+        results.append((g.detach().tolist(), h.tolist(), first))
+    np.testing.assert_allclose(np.array(results[0][0]), results[1][0], rtol=1e-6)
+    np.testing.assert_allclose(np.array(results[0][1]), results[1][1], rtol=1e-6)
+    np.testing.assert_allclose(np.array(results[0][2]), results[1][2], rtol=1e-6)
+
+
+def test_autograd_backward_and_grad_with_several_outputs():
+    torch = real_torch()
+    found = []
+    for m in (gt, torch):
+        a = m.tensor([1.0, -2.0], requires_grad=True)
+        b = m.tensor([3.0, 0.5], requires_grad=True)
+        u, v = a * b, (a + b).exp()
+        m.autograd.backward([u, v], [m.ones(2), m.tensor([0.5, 2.0])], retain_graph=True)
+        ga, gb = m.autograd.grad([(u * v).sum()], [a, b], retain_graph=True)
+        found.append([a.grad.tolist(), b.grad.tolist(), ga.tolist(), gb.tolist()])
+        unused = m.tensor(1.0, requires_grad=True)
+        with pytest.raises(RuntimeError, match="appears to not have been used"):
+            m.autograd.grad((a * 2).sum(), [a, unused])
+        assert m.autograd.grad((a * 2).sum(), [a, unused], allow_unused=True)[1] is None
+    np.testing.assert_allclose(np.array(found[0]), np.array(found[1]), rtol=1e-6)
+
+
+def test_functional_jacobian_and_hessian_agree_with_torch():
+    torch = real_torch()
+
+    def f(x):
+        return x.exp() * x.sum()
+
+    def scalar(x):
+        return (x ** 3).sum() * x[0]
+
+    ours_j = gt.autograd.functional.jacobian(f, gt.tensor([0.1, 0.2, 0.3]))
+    theirs_j = torch.autograd.functional.jacobian(f, torch.tensor([0.1, 0.2, 0.3]))
+    close(ours_j, theirs_j, rtol=1e-5)
+    ours_h = gt.autograd.functional.hessian(scalar, gt.tensor([1.0, 2.0]))
+    theirs_h = torch.autograd.functional.hessian(scalar, torch.tensor([1.0, 2.0]))
+    close(ours_h, theirs_h, rtol=1e-5)
+
+
+def test_no_grad_enable_grad_and_detach():
+    w = gt.tensor([1.0, 2.0], requires_grad=True)
+    with gt.no_grad():
+        assert not (w * 2).requires_grad
+        with gt.enable_grad():
+            assert (w * 2).requires_grad
+        w -= 0.5 * gt.ones(2)  # an in-place update of a leaf, as optimizers do
+    assert w.is_leaf and w.requires_grad and w.tolist() == [0.5, 1.5]
+    assert not w.detach().requires_grad
+
+    @gt.no_grad()
+    def predict(x):
+        return x * w
+    assert not predict(gt.ones(2)).requires_grad
+
+    @gt.no_grad
+    def bare(x):
+        return x * w
+    assert not bare(gt.ones(2)).requires_grad
+    with gt.set_grad_enabled(False):
+        assert not (w * 2).requires_grad
+    assert (w * 2).requires_grad
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        w.add_(1.0)
+
+
+def test_updates_through_data_and_indexed_assignment():
+    w = gt.tensor([1.0], requires_grad=True)
+    (w * 3).sum().backward()
+    w.data = w.data - 0.1 * w.grad.data
+    w.grad.data.zero_()
+    assert w.tolist() == pytest.approx([0.7]) and w.grad.tolist() == [0.0] and w.is_leaf
+    m = gt.tensor([[2.0, 3.0]], requires_grad=True)
+    k = gt.zeros(1, 2)
+    k[0, 0] = m[0, 0] ** 2 + 3 * m[0, 1]
+    k[0, 1] = m[0, 1] ** 2 + 2 * m[0, 0]
+    k.backward(gt.FloatTensor([[1, 0]]))
+    assert m.grad.tolist() == [[4.0, 3.0]]
+
+
+def test_custom_function_agrees_with_torch():
+    torch = real_torch()
+    found = []
+    for m in (gt, torch):
+        class Cube(m.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, k):
+                ctx.save_for_backward(x)
+                ctx.k = k
+                return x ** 3 * k
+
+            @staticmethod
+            def backward(ctx, g):
+                (x,) = ctx.saved_tensors
+                return g * 3 * x ** 2 * ctx.k, None
+
+        x = m.tensor([1.0, 2.0], requires_grad=True)
+        y = Cube.apply(x, 2.0)
+        y.sum().backward()
+        found.append((y.tolist(), x.grad.tolist(), type(y.grad_fn).__name__, y.grad_fn.next_functions[0][0].name()))
+        assert repr(y.grad_fn).startswith("<torch.autograd.function.CubeBackward object at 0x")
+    assert found[0] == found[1]
+
+
+@pytest.mark.parametrize("make", [lambda m, p: m.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.01),
+                                  lambda m, p: m.optim.SGD(p, lr=0.05, momentum=0.5, nesterov=True),
+                                  lambda m, p: m.optim.Adam(p, lr=0.1),
+                                  lambda m, p: m.optim.Adam(p, lr=0.01, weight_decay=0.1, amsgrad=True)],
+                         ids=["sgd momentum", "sgd nesterov", "adam", "adam amsgrad"])
+def test_optimizers_take_the_steps_torch_takes(make):
+    torch = real_torch()
+    found = []
+    for m in (gt, torch):
+        w = m.tensor([1.0, -2.0, 0.5], requires_grad=True)
+        opt = make(m, [w])
+        for _ in range(5):
+            opt.zero_grad()
+            loss = ((w - 3) ** 2).sum() + w.exp().sum()
+            loss.backward()
+            opt.step()
+        found.append(w.detach().tolist())
+    np.testing.assert_allclose(found[0], found[1], rtol=2e-6)
+
+
+def test_variable_is_a_tensor_and_retain_variables_is_accepted(capsys):
+    v = gt.autograd.Variable
+    a = v(gt.FloatTensor([2, 3]), requires_grad=True)
+    out = (3 * (a + 3) ** 2).mean()
+    out.backward(retain_variables=True)
+    out.backward()
+    assert a.grad.tolist() == [30.0, 36.0]
+    assert "retain_variables option is deprecated" in capsys.readouterr().err
+
+
+def test_what_is_missing_says_so():
+    for get in (lambda: gt.fft, lambda: gt.tensor([1.0]).unfold, lambda: gt.nn.Linear, lambda: gt.optim.LBFGS):
+        with pytest.raises(NotImplementedError, match="gradcli implements autograd's subset"):
+            get()
+    assert not hasattr(gt, "cuda_is_not_here")
+    with pytest.raises(NotImplementedError, match="torch.fft is not supported"):
+        _ = gt.fft
+
+
+# -- gradcli run ------------------------------------------------------------------------------
+def run(tmp_path: Path, code: str, *args: str) -> subprocess.CompletedProcess:
+    script = tmp_path / "listing.py"
+    script.write_text(code)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "gradcli", "run", str(script), *args], check=False, cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_run_gives_the_script_its_arguments_and_main(tmp_path):
+    done = run(tmp_path, "import sys\nimport torch as t\nimport torch.nn.functional as F\n"
+               "from torch.autograd import Variable\n"
+               "print(__name__, sys.argv[1:], F.relu(t.tensor([-1.0, 2.0])))\n", "--lr", "0.1")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "__main__ ['--lr', '0.1'] tensor([0., 2.])\n"
+
+
+def test_run_shows_the_users_traceback_and_exits_1(tmp_path):
+    done = run(tmp_path, "import torch\n\nx = torch.ones(2)\ny = x[5]\n")
+    assert done.returncode == 1
+    assert 'listing.py", line 4, in <module>' in done.stderr and "IndexError" in done.stderr
+    assert "runpy" not in done.stderr
+
+
+def test_run_refuses_an_unsupported_feature_with_exit_2(tmp_path):
+    done = run(tmp_path, "import torch\n\nmodel = torch.nn.Linear(2, 3)\n")
+    assert done.returncode == 2
+    assert "torch.nn.Linear is not supported: gradcli implements autograd's subset" in done.stderr
+    assert "listing.py:3" in done.stderr
+    done = run(tmp_path, "import torch.utils.data\n")
+    assert done.returncode == 2 and "torch.utils" in done.stderr
+
+
+def test_run_passes_the_scripts_exit_status(tmp_path):
+    assert run(tmp_path, "import sys\nsys.exit(3)\n").returncode == 3
+
+
+def test_run_loads_no_heavy_library(tmp_path):
+    done = run(tmp_path, "import sys, torch\nprint(sorted(m for m in ('sympy', 'matplotlib', 'rich') "
+               "if m in sys.modules))\n")
+    assert done.stdout == "[]\n", done.stderr
