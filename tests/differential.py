@@ -216,7 +216,7 @@ class Twin:
     """How torch computes a gradcli operation; variants: gradcli's conventions, by documented entry."""
 
     torch: Callable
-    kind: str  # unary, binary, reduction, softmax, matmul, matrix, loss, mask, clip, where, constant, stack
+    kind: str  # unary, binary, reduction, softmax, matmul, matrix, loss, mask, clip, where, constant, like, stack, array, index
     variants: dict[str, Callable] = field(default_factory=dict)
 
 
@@ -292,7 +292,7 @@ TWINS: dict[str, Twin] = {
 # Generator forms of the families with a file of their own: (accepts(shape), build(builder, shape, depth)).
 FORMS: list[tuple[Callable[[Shape], bool], Callable]] = []
 # Those families' modules (tests/twins_*.py): add(differential) puts their twins in TWINS and forms in FORMS.
-FAMILIES: tuple[str, ...] = ()
+FAMILIES: tuple[str, ...] = ("twins_arrays",)
 # Special functions of one argument, and of two (written name(a, b)).
 SPECIAL_UNARY = ("rsqrt", "reciprocal", "log2", "log10", "exp2", "erf", "erfc", "gelu", "silu", "mish", "logsigmoid",
                  "softsign", "asinh", "acosh", "atanh", "floor", "ceil", "round", "trunc", "sinc", "relu6", "elu",

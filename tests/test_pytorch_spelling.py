@@ -225,17 +225,19 @@ def _spellings(torch, op) -> list[tuple[str, str]]:
         forms.append(("plain", name))
         if _module_of(torch, name):
             forms.append((_module_of(torch, name), name))
-        if hasattr(np, name) or hasattr(np.linalg, name):
+        if (hasattr(np, name) or hasattr(np.linalg, name)) and name not in op.torch_only:
             forms.append(("np" if hasattr(np, name) else "np.linalg", name))
         if op.is_method:
             forms.append(("method", name))
     return forms
 
 
-def _text(how: str, name: str, params: dict, count: int) -> str:
+def _text(how: str, name: str, params: dict, count: int, sequence: bool = False) -> str:
     names = [f"a{i}" for i in range(count)]
     torch_side = how not in ("plain", "np", "np.linalg")
-    keywords = [f"{TORCH_KEYWORDS[k] if torch_side else k}={v!r}".replace(" ", "") for k, v in params.items()]
+    keywords = [f"{TORCH_KEYWORDS.get(k, k) if torch_side else k}={v!r}".replace(" ", "") for k, v in params.items()]
+    if sequence:  # cat([a0, a1]): the arrays as one list
+        names = [f"[{', '.join(names)}]"]
     if how == "method":
         return f"{names[0]}.{name}({', '.join(names[1:] + keywords)})"
     prefix = "" if how == "plain" else how + "."
@@ -245,6 +247,10 @@ def _text(how: str, name: str, params: dict, count: int) -> str:
 def _reference(torch, op, inputs, params: dict, torch_side: bool):
     """What PyTorch computes for op: the function of a PyTorch user, with the same conventions."""
     F = torch.nn.functional
+    if op.family == "array" or op.name == "full_like":
+        # (their torch twins take gradcli's parameter names: reshape's shape, tril's diagonal)
+        from differential import TWINS
+        return TWINS[op.name].torch(*inputs, **params)
     kw = {TORCH_KEYWORDS[k]: v for k, v in params.items() if k != "ddof"}
     x = inputs[0]
     whole = tuple(range(x.ndim))
@@ -294,7 +300,7 @@ def test_every_spelling_agrees_with_pytorch(name):
         arrays = sample.draw(rng)
         for how, spelled in _spellings(torch, op):
             torch_side = how not in ("plain", "np", "np.linalg")
-            text = _text(how, spelled, sample.params, len(arrays))
+            text = _text(how, spelled, sample.params, len(arrays), op.sequence)
             leaves = {f"a{i}": Tensor(a, requires_grad=op.differentiable) for i, a in enumerate(arrays)}
             out = evaluate(parse(text), leaves)
             ts = [torch.tensor(a, dtype=torch.float64, requires_grad=op.differentiable) for a in arrays]
