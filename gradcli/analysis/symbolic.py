@@ -142,12 +142,13 @@ def _trace(sp: Any, problem: Any, leaves: dict[str, Tensor], constants: dict[int
            rules: dict[int, _Rule]) -> Tensor:
     """Evaluate once more, turning constant sub-expressions into leaves as they appear."""
     seen: dict[int, Any] = {}
+    numbers = _parameter_values(problem.tree)
 
     def on_node(expr: Expr, value: Any) -> None:
         seen[id(expr)] = value
         if not isinstance(value, Tensor):
             return
-        if not value.requires_grad:
+        if not value.requires_grad and id(expr) not in numbers:
             value.requires_grad_(True)
             form = _constant_form(sp, expr)
             if form is not None:
@@ -157,9 +158,27 @@ def _trace(sp: Any, problem: Any, leaves: dict[str, Tensor], constants: dict[int
             inputs, params = bind(op, expr, [seen[id(a)] for a in expr.args],
                                   {k: seen[id(v)] for k, v in expr.keywords})
             if all(value is not t for t in inputs):
+                for default in inputs:  # an input the call left out (a weight): a constant leaf, as any number
+                    if not default.requires_grad:
+                        default.requires_grad_(True)
                 rules[id(edge_of(value))] = _Rule(op, inputs, params, value)
 
     return evaluate(problem.tree, leaves, source=problem.source, on_node=on_node)
+
+
+def _parameter_values(expr: Expr) -> set[int]:
+    """The sub-expressions a call passes as a parameter (beta=0.5), not an input: they stay numbers."""
+    found: set[int] = set()
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        op = FUNCTIONS.get(node.value) if node.kind == "call" else None
+        for key, value in node.keywords or ():
+            if op is not None and key not in op.inputs:
+                found.add(id(value))
+            stack.append(value)
+        stack.extend(a for a in node.args or () if isinstance(a, Expr))
+    return found
 
 
 def _constant_form(sp: Any, expr: Expr) -> Any:
