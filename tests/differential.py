@@ -291,8 +291,12 @@ TWINS: dict[str, Twin] = {
 }
 # Generator forms of the families with a file of their own: (accepts(shape), build(builder, shape, depth)).
 FORMS: list[tuple[Callable[[Shape], bool], Callable]] = []
+# Forms of a scalar loss (with the losses' family: its functions of any shape, brought to a scalar), which
+# the loss form picks among beside mse_loss and binary_cross_entropy_with_logits: more functions of this kind
+# need no share of their own among the forms, so that the cases of the other forms stay as they were.
+LOSS_FORMS: list[Callable] = []
 # Those families' modules (tests/twins_*.py): add(differential) puts their twins in TWINS and forms in FORMS.
-FAMILIES: tuple[str, ...] = ("twins_arrays",)
+FAMILIES: tuple[str, ...] = ("twins_arrays", "twins_losses")
 # Special functions of one argument, and of two (written name(a, b)).
 SPECIAL_UNARY = ("rsqrt", "reciprocal", "log2", "log10", "exp2", "erf", "erfc", "gelu", "silu", "mish", "logsigmoid",
                  "softsign", "asinh", "acosh", "atanh", "floor", "ceil", "round", "trunc", "sinc", "relu6", "elu",
@@ -516,6 +520,8 @@ class Builder:
         return _op_node(shape, [inner], lambda c: f"inv({c[0]})", "inv", lambda v, fn: fn(v[0]))
 
     def loss(self, shape, depth):
+        if LOSS_FORMS and self.rng.random() < 0.8:
+            return self.pick(LOSS_FORMS)(self, shape, depth)
         name = self.pick(["mse_loss", "binary_cross_entropy_with_logits"])
         inner = tuple(self.rng.randint(1, 3) for _ in range(self.rng.randint(0, 2)))
         a, b = self.expr(inner, depth), self.expr(inner, depth)

@@ -202,8 +202,9 @@ def test_every_method_computes_its_function(name):
 # compares them with PyTorch.
 PUBLIC = sorted(name for name, op in OPS.items() if op.public and not op.constructor and (op.aliases or not op.symbol))
 # Samples PyTorch does not take: outer of a scalar, prod over two axes at once, a target
-# broadcast against the logits.
-TORCH_REFUSES = {("outer", ((), (2,))), ("prod", ((2, 3, 2),)), ("binary_cross_entropy_with_logits", ((2, 3), (3,)))}
+# broadcast against the logits, margin_ranking_loss's inputs of different shapes.
+TORCH_REFUSES = {("outer", ((), (2,))), ("prod", ((2, 3, 2),)), ("binary_cross_entropy_with_logits", ((2, 3), (3,))),
+                 ("margin_ranking_loss", ((2, 3), (3,), (2, 3)))}
 TORCH_KEYWORDS = {"axis": "dim", "keepdims": "keepdim", "ddof": "correction"}
 
 
@@ -251,7 +252,7 @@ def _reference(torch, op, inputs, params: dict, torch_side: bool):
         # (their torch twins take gradcli's parameter names: reshape's shape, tril's diagonal)
         from differential import TWINS
         return TWINS[op.name].torch(*inputs, **params)
-    kw = {TORCH_KEYWORDS[k]: v for k, v in params.items() if k != "ddof"}
+    kw = {TORCH_KEYWORDS.get(k, k): v for k, v in params.items() if k != "ddof"}
     x = inputs[0]
     whole = tuple(range(x.ndim))
     if op.name in ("std", "var"):
@@ -264,7 +265,7 @@ def _reference(torch, op, inputs, params: dict, torch_side: bool):
         "transpose": lambda: x.permute(*reversed(whole)), "where": lambda: torch.where(x != 0, *inputs[1:]),
         "clip": lambda: torch.clamp(*inputs), "det": lambda: torch.linalg.det(x), "inv": lambda: torch.linalg.inv(x),
         "matmul": lambda: torch.matmul(*inputs), "prod": lambda: torch.prod(x, **kw) if kw else torch.prod(x),
-        "stop_gradient": lambda: x.detach(), "mse_loss": lambda: F.mse_loss(*torch.broadcast_tensors(*inputs)),
+        "stop_gradient": lambda: x.detach(), "mse_loss": lambda: F.mse_loss(*torch.broadcast_tensors(*inputs), **kw),
         # PyTorch takes these parameters as numbers, gradcli as inputs (with a gradient): the same functions
         # in torch operations that differentiate the parameter too.
         "elu": lambda: torch.where(x > 0, x, inputs[1] * torch.expm1(x)),
@@ -274,6 +275,13 @@ def _reference(torch, op, inputs, params: dict, torch_side: bool):
     }
     if op.name in special:
         return special[op.name]()
+    if op.family == "loss" or op.name in ("cosine_similarity", "softmin", "softplus", "gelu"):
+        # The twins of tests/differential.py: class indices as integers, a weight with a gradient written out.
+        import twins_losses
+
+        twin = getattr(twins_losses, op.name, None)
+        fn = twin if twin is not None else getattr(F, op.name)
+        return fn(*inputs, **params)
     name = op.aliases[0] if op.symbol else op.name
     return getattr(eval_module(torch, _module_of(torch, name)), name)(*inputs, **kw)
 

@@ -158,6 +158,9 @@ def _trace(sp: Any, problem: Any, leaves: dict[str, Tensor], constants: dict[int
             inputs, params = bind(op, expr, [seen[id(a)] for a in expr.args],
                                   {k: seen[id(v)] for k, v in expr.keywords})
             if all(value is not t for t in inputs):
+                for default in inputs:  # an input the call left out (a weight): a constant leaf, as any number
+                    if not default.requires_grad:
+                        default.requires_grad_(True)
                 rules[id(edge_of(value))] = _Rule(op, inputs, params, value)
 
     return evaluate(problem.tree, leaves, source=problem.source, on_node=on_node)
