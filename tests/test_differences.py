@@ -92,3 +92,8 @@ def test_every_documented_entry_has_its_test():
     entries = documented_entries()
     assert len(entries) >= 6
     assert sorted(e for e in entries if "test_" + e.replace("-", "_") not in tests) == []
+
+
+def test_nll_other_classes():
+    h = gradcli.hessian("nll_loss([logaddexp(v, v), v, w], 1, reduction='sum')", {"v": -np.inf, "w": 0.5}).hessian
+    assert h["w"]["v"] == 0.0 and h["v"]["w"] == 0.0

@@ -100,6 +100,9 @@ def test_nasty_value(value):
 
 
 EDGE_VALUES = ["[]", "zeros(0, 0)", "nan", "inf,-inf,0", "nan,0;0,1", "0,0;0,0", "1e308,-1e308;5e-324,0"]
+# What the functions that take a size, an axis or a number beside x are given (as torch asks for it).
+EDGE_ARGUMENTS = {"array_reshape": "-1", "array_permute": "1, 0", "array_expand": "2, 2", "tile": "2, 1",
+                  "movedim": "0, -1", "unsqueeze": "0", "roll": "1", "full_like": "0.5"}
 
 
 def every_call() -> list[str]:
@@ -109,8 +112,14 @@ def every_call() -> list[str]:
         if op.constructor:
             continue
         arity = op.arity or 2
-        calls.add(f"sum({name}({', '.join(['x'] * arity)}))")
+        arrays = ["[x, x]"] if op.sequence else ["x"] * arity
+        given = [EDGE_ARGUMENTS[op.name]] if op.name in EDGE_ARGUMENTS else []
+        calls.add(CLASS_INDEX_CALLS.get(name, f"sum({name}({', '.join(arrays + given)}))"))
     return sorted(calls)
+
+
+# Functions whose target holds class indices take the class 0 for each row of x, not x itself.
+CLASS_INDEX_CALLS = {"nll_loss": "sum(nll_loss(x, zeros_like(x[..., 0])))"}
 
 
 @pytest.mark.parametrize("expr", every_call())

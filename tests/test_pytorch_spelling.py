@@ -202,8 +202,9 @@ def test_every_method_computes_its_function(name):
 # compares them with PyTorch.
 PUBLIC = sorted(name for name, op in OPS.items() if op.public and not op.constructor and (op.aliases or not op.symbol))
 # Samples PyTorch does not take: outer of a scalar, prod over two axes at once, a target
-# broadcast against the logits.
-TORCH_REFUSES = {("outer", ((), (2,))), ("prod", ((2, 3, 2),)), ("binary_cross_entropy_with_logits", ((2, 3), (3,)))}
+# broadcast against the logits, margin_ranking_loss's inputs of different shapes.
+TORCH_REFUSES = {("outer", ((), (2,))), ("prod", ((2, 3, 2),)), ("binary_cross_entropy_with_logits", ((2, 3), (3,))),
+                 ("margin_ranking_loss", ((2, 3), (3,), (2, 3)))}
 TORCH_KEYWORDS = {"axis": "dim", "keepdims": "keepdim", "ddof": "correction"}
 
 
@@ -225,17 +226,19 @@ def _spellings(torch, op) -> list[tuple[str, str]]:
         forms.append(("plain", name))
         if _module_of(torch, name):
             forms.append((_module_of(torch, name), name))
-        if hasattr(np, name) or hasattr(np.linalg, name):
+        if (hasattr(np, name) or hasattr(np.linalg, name)) and name not in op.torch_only:
             forms.append(("np" if hasattr(np, name) else "np.linalg", name))
         if op.is_method:
             forms.append(("method", name))
     return forms
 
 
-def _text(how: str, name: str, params: dict, count: int) -> str:
+def _text(how: str, name: str, params: dict, count: int, sequence: bool = False) -> str:
     names = [f"a{i}" for i in range(count)]
     torch_side = how not in ("plain", "np", "np.linalg")
-    keywords = [f"{TORCH_KEYWORDS[k] if torch_side else k}={v!r}".replace(" ", "") for k, v in params.items()]
+    keywords = [f"{TORCH_KEYWORDS.get(k, k) if torch_side else k}={v!r}".replace(" ", "") for k, v in params.items()]
+    if sequence:  # cat([a0, a1]): the arrays as one list
+        names = [f"[{', '.join(names)}]"]
     if how == "method":
         return f"{names[0]}.{name}({', '.join(names[1:] + keywords)})"
     prefix = "" if how == "plain" else how + "."
@@ -245,7 +248,11 @@ def _text(how: str, name: str, params: dict, count: int) -> str:
 def _reference(torch, op, inputs, params: dict, torch_side: bool):
     """What PyTorch computes for op: the function of a PyTorch user, with the same conventions."""
     F = torch.nn.functional
-    kw = {TORCH_KEYWORDS[k]: v for k, v in params.items() if k != "ddof"}
+    if op.family == "array" or op.name == "full_like":
+        # (their torch twins take gradcli's parameter names: reshape's shape, tril's diagonal)
+        from differential import TWINS
+        return TWINS[op.name].torch(*inputs, **params)
+    kw = {TORCH_KEYWORDS.get(k, k): v for k, v in params.items() if k != "ddof"}
     x = inputs[0]
     whole = tuple(range(x.ndim))
     if op.name in ("std", "var"):
@@ -258,7 +265,7 @@ def _reference(torch, op, inputs, params: dict, torch_side: bool):
         "transpose": lambda: x.permute(*reversed(whole)), "where": lambda: torch.where(x != 0, *inputs[1:]),
         "clip": lambda: torch.clamp(*inputs), "det": lambda: torch.linalg.det(x), "inv": lambda: torch.linalg.inv(x),
         "matmul": lambda: torch.matmul(*inputs), "prod": lambda: torch.prod(x, **kw) if kw else torch.prod(x),
-        "stop_gradient": lambda: x.detach(), "mse_loss": lambda: F.mse_loss(*torch.broadcast_tensors(*inputs)),
+        "stop_gradient": lambda: x.detach(), "mse_loss": lambda: F.mse_loss(*torch.broadcast_tensors(*inputs), **kw),
         # PyTorch takes these parameters as numbers, gradcli as inputs (with a gradient): the same functions
         # in torch operations that differentiate the parameter too.
         "elu": lambda: torch.where(x > 0, x, inputs[1] * torch.expm1(x)),
@@ -268,6 +275,13 @@ def _reference(torch, op, inputs, params: dict, torch_side: bool):
     }
     if op.name in special:
         return special[op.name]()
+    if op.family == "loss" or op.name in ("cosine_similarity", "softmin", "softplus", "gelu"):
+        # The twins of tests/differential.py: class indices as integers, a weight with a gradient written out.
+        import twins_losses
+
+        twin = getattr(twins_losses, op.name, None)
+        fn = twin if twin is not None else getattr(F, op.name)
+        return fn(*inputs, **params)
     name = op.aliases[0] if op.symbol else op.name
     return getattr(eval_module(torch, _module_of(torch, name)), name)(*inputs, **kw)
 
@@ -294,7 +308,7 @@ def test_every_spelling_agrees_with_pytorch(name):
         arrays = sample.draw(rng)
         for how, spelled in _spellings(torch, op):
             torch_side = how not in ("plain", "np", "np.linalg")
-            text = _text(how, spelled, sample.params, len(arrays))
+            text = _text(how, spelled, sample.params, len(arrays), op.sequence)
             leaves = {f"a{i}": Tensor(a, requires_grad=op.differentiable) for i, a in enumerate(arrays)}
             out = evaluate(parse(text), leaves)
             ts = [torch.tensor(a, dtype=torch.float64, requires_grad=op.differentiable) for a in arrays]

@@ -284,7 +284,7 @@ def test_max_with_dim_gives_torchs_values_and_a_number_is_an_axis(cli):
     ("sum(softmax(x, 0, axis=0))", "softmax() got two values for axis", (4, 25)),
     ("sum(clip(x, 0, 1, 2))", "clip() takes 3 arguments (x, min, max), not 4", (4, 20)),
     ("sum(where(x > 0, x))", "where() is missing b: it takes cond, a, b", (4, 19)),
-    ("mse_loss(x)", "mse_loss() is missing b: it takes a, b", (0, 11)),
+    ("mse_loss(x)", "mse_loss() is missing target: it takes input, target, reduction=", (0, 11)),
     ("sum(x, 0, 1)", "sum() takes 2 arguments (x, axis), not 3; give keepdims by name, as keepdims=...", (0, 12)),
     ("x.sum(axis=0, dim=0)", "sum() got two values for axis (as dim too)", (2, 5)),
     ("sum(sin(x, 2))", "sin() takes 1 argument (x), not 2", (4, 13)),

@@ -84,13 +84,24 @@ def forward_steps(p: Problem, traced: Traced, names: Names) -> list[dict[str, An
             step.update(op="variable" if expr.value in variables else "constant", value=value.data,
                         requires_grad=value.requires_grad, inputs=[])
         else:
-            kids = [a for a in expr.args if a is not None and a.kind not in SKIPPED_KINDS]
+            kids = [k for k in _operands(expr, names) if k.kind not in SKIPPED_KINDS]
             step.update(op=expr.value if expr.kind in ("binary", "call", "unary") else expr.kind,
                         inputs=[{"expression": names.text(k), "value": names.values[id(k)].data} for k in kids
                                 if isinstance(names.values.get(id(k)), Tensor)],
                         computed=_with_numbers(expr, names), value=value.data)
         steps.append(step)
     return steps
+
+
+def _operands(expr: Expr, names: Names) -> list[Expr]:
+    """expr's direct operands, with the items of a list or tuple of arrays (cat([x, y])) one by one."""
+    out = []
+    for a in expr.args:
+        if a is not None and a.kind in ("list", "tuple") and isinstance(names.values.get(id(a)), tuple):
+            out.extend(a.args)
+        elif a is not None:
+            out.append(a)
+    return out
 
 
 def _node_name(value: Tensor) -> str | None:

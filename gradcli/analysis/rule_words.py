@@ -65,7 +65,9 @@ class Names:
         if expr.kind == "index":
             args = args[:1]
         op = FUNCTIONS.get(expr.value) if expr.kind == "call" else None
-        if op is not None:  # inputs given by name (clamp(x, max=1)); one left out is a constant
+        if op is not None and op.sequence and args and args[0].kind in ("list", "tuple"):
+            args = list(args[0].args)  # cat([x, y], 0): the items are the inputs
+        elif op is not None:  # inputs given by name (clamp(x, max=1)); one left out is a constant
             named = dict(expr.keywords)
             args += [named.get(name) for name in op.inputs[len(args):]]
         return args if len(args) == len(node.next_functions) else [None] * len(node.next_functions)

@@ -37,7 +37,7 @@ from gradcli.autodiff.engine import LeafNode, Node, Tensor, edge_of
 from gradcli.errors import GradcliError
 from gradcli.api.evaluate import bind, evaluate
 from gradcli.autodiff.op import FUNCTIONS, OPS, Op
-from gradcli.lang.parser import CONSTANTS, Expr
+from gradcli.lang.parser import CONSTANTS, Expr, postorder
 
 Index = tuple[int, ...]
 SMALL = 1000  # arrays up to this size are translated whole (exact constants kept)
@@ -142,12 +142,13 @@ def _trace(sp: Any, problem: Any, leaves: dict[str, Tensor], constants: dict[int
            rules: dict[int, _Rule]) -> Tensor:
     """Evaluate once more, turning constant sub-expressions into leaves as they appear."""
     seen: dict[int, Any] = {}
+    parameters = _parameter_exprs(problem.tree)
 
     def on_node(expr: Expr, value: Any) -> None:
         seen[id(expr)] = value
         if not isinstance(value, Tensor):
             return
-        if not value.requires_grad:
+        if not value.requires_grad and id(expr) not in parameters:
             value.requires_grad_(True)
             form = _constant_form(sp, expr)
             if form is not None:
@@ -157,9 +158,27 @@ def _trace(sp: Any, problem: Any, leaves: dict[str, Tensor], constants: dict[int
             inputs, params = bind(op, expr, [seen[id(a)] for a in expr.args],
                                   {k: seen[id(v)] for k, v in expr.keywords})
             if all(value is not t for t in inputs):
+                for default in inputs:  # an input the call left out (a weight): a constant leaf, as any number
+                    if not default.requires_grad:
+                        default.requires_grad_(True)
                 rules[id(edge_of(value))] = _Rule(op, inputs, params, value)
 
     return evaluate(problem.tree, leaves, source=problem.source, on_node=on_node)
+
+
+def _parameter_exprs(tree: Expr) -> set[int]:
+    """The arguments that are parameters of their call, not inputs (the -0.5 of full_like(x, -0.5)),
+    with their parts: numbers to the operation, so they stay constants, not leaves of the traced graph."""
+    found = set()
+    for node in postorder(tree):
+        op = FUNCTIONS.get(node.value) if node.kind == "call" else None
+        if op is None:
+            continue
+        count = 1 if op.sequence else len(node.args) if op.arity is None else op.arity
+        given = [a for a in node.args[count:] if a is not None]
+        given += [v for k, v in node.keywords if k not in op.inputs]
+        found.update(id(part) for a in given for part in postorder(a))
+    return found
 
 
 def _constant_form(sp: Any, expr: Expr) -> Any:

@@ -93,6 +93,7 @@ def evaluate(tree: Expr, env: Mapping[str, Tensor], *, source: str = "",
 def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Expr, Any], None] | None) -> Any:
     """The value of tree, each node after its children; a program's steps and functions go into scope."""
     results: dict[int, Any] = {}
+    sequences = _sequence_arguments(tree)
     for node in postorder(tree):
         kids = [results.pop(id(c)) if c is not None else None for c in node.args]
         kws = {k: results.pop(id(v)) for k, v in node.keywords}
@@ -103,7 +104,7 @@ def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Exp
             continue
         try:
             with source_span(node.span):
-                value = _apply(node, kids, kws, scope)
+                value = _apply(node, kids, kws, scope, id(node) in sequences)
         except GradcliError as err:
             if err.span is None:  # a method's errors point at its name, not at its receiver
                 err.span = node.name_span if node.text.startswith(".") else node.span
@@ -120,7 +121,19 @@ def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Exp
     return results[id(tree)]
 
 
-def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor]) -> Any:
+def _sequence_arguments(tree: Expr) -> set[int]:
+    """The list literals that are the sequence of arrays a call takes (cat([x, y])): kept as items."""
+    found = set()
+    for node in postorder(tree):
+        if node.kind == "call" and node.args and node.args[0] is not None and node.args[0].kind == "list":
+            op = FUNCTIONS.get(node.value)
+            if op is not None and op.sequence:
+                found.add(id(node.args[0]))
+    return found
+
+
+def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor], items: bool = False) -> Any:
+    """The value of one node from its children's values; items: a list literal stays a tuple of its items."""
     kind = node.kind
     if kind == "num":
         return Tensor(node.value)
@@ -164,6 +177,8 @@ def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor]) -> Any:
         return tuple(Tensor(float(n)) for n in _tensor(kids[0]).shape)
     if kind == "attr":
         return call("transpose", _tensor(kids[0]))
+    if kind == "list" and items:
+        return tuple(_tensor(k) for k in kids)
     if kind == "list":
         items = [_tensor(k) for k in kids]
         shape = broadcast_shapes(*(t.shape for t in items))
@@ -180,6 +195,9 @@ def function_of(node: Expr) -> Op | None:
         return None
     op = FUNCTIONS.get(node.value)
     method = node.text.startswith(".")
+    if op is not None and node.value in op.torch_only and spelling(node) == "numpy":
+        raise GradcliError(f"{node.text}() is numpy's, which gradcli does not have: {node.value} is PyTorch's "
+                           f"({op.signature})", kind="name", span=node.name_span)
     if op is not None and (op.is_method or not method):
         return op
     hint = closest(node.value, [n for n, o in FUNCTIONS.items() if o.is_method or not method])
@@ -221,7 +239,7 @@ def _call(node: Expr, kids: list, kws: dict) -> Tensor:
         return _length(kids, kws)
     if op.name in ("max", "min") and len(kids) == 2 and not kws and not _axis_literal(node.args[1]):
         op = OPS["maximum" if op.name == "max" else "minimum"]  # torch.max(a, b) of two arrays
-    if op.constructor:
+    if op.constructor and not op.keywords:
         if kws:
             raise GradcliError(f"{node.value}() takes no keyword {next(iter(kws))!r}", kind="syntax")
         dims = tuple(_whole(k, "a size") for k in _flatten(kids))
@@ -259,12 +277,18 @@ def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
     spelling (x.std(), torch.std) brings PyTorch's defaults where they differ from numpy's.
     """
     params: dict[str, Any] = {}
+    items = _items(node, args) if op.sequence else None
+    if items is not None:
+        args = [*items, *args[1:]]
     if args and isinstance(args[0], str) and op.keywords:  # einsum("ij,j->i", A, x): the subscripts first
         params[op.keywords[0]] = args[0]
         args = args[1:]
-    count = len(args) if op.arity is None else op.arity
+    count = len(items) if items is not None else len(args) if op.arity is None else op.arity
     inputs: list = list(args[:count])
-    if len(args) > count:
+    if op.rest and len(args) > count:  # x.reshape(2, 3) as x.reshape((2, 3))
+        given = args[count:]
+        params[op.rest] = given[0] if len(given) == 1 and isinstance(given[0], tuple) else tuple(given)
+    elif len(args) > count:
         if len(args) > count + min(op.positional, len(op.keywords)):
             raise _too_many(op, node, len(args))
         params.update(zip(op.keywords, args[count:]))
@@ -296,6 +320,14 @@ def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
     if spelling(node) == "torch":
         params = {**op.torch_defaults, **params}
     return inputs, params
+
+
+def _items(node: Expr, args: list) -> tuple:
+    """The arrays of a call that takes a sequence of them first: cat([x, y], 0), torch.cat((x, y))."""
+    if not args or not isinstance(args[0], tuple) or not args[0]:
+        raise GradcliError(f"{node.value}() takes a list or tuple of arrays first, as in {node.value}([x, y], 0)",
+                           kind="syntax")
+    return args[0]
 
 
 def parameters(op: Op) -> list[str]:

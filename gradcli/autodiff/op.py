@@ -152,9 +152,17 @@ class Op:
         free); the first `positional` of them may also follow the tensor inputs without a
         name (x.sum(0)); norm takes none so, as torch's x.norm(2) means p=2, not an axis
     kinds: what a keyword takes where it is not a whole number (axis= takes an axis or a
-        tuple of them): "real" (any number: beta=0.5), "text" (any string: an einsum
+        tuple of them, as does a keyword of kind "axis": reshape's shape): "real" (any number: beta=0.5), "text" (any string: an einsum
         subscript), or a tuple of the words it takes, with "real" among them when a number
         may stand there too (norm's p: 1, 2, inf, "fro", "nuc")
+    sequence: its tensor inputs come as one list or tuple of arrays, the first argument
+        (cat([x, y], 0), torch.cat((x, y), dim=0)); their shapes need not broadcast
+    rest: the keyword that takes every value written past the tensor inputs, as a tuple
+        (x.reshape(2, 3) is x.reshape((2, 3)); x.permute(1, 0))
+    example: what an example call of a constructor passes, where sizes alone are not enough
+        (full: "3, 0.5"); `gradcli ops NAME` runs it
+    torch_only: names it has as PyTorch's only, refused under np. where numpy's function of
+        that name differs (np.repeat repeats each entry; torch's x.repeat tiles)
     inputs: names a call may give its tensor inputs by (clamp(x, min=0)); optional: the
         value of an input a call leaves out; method: whether x.name() calls it; torch_defaults: parameters a PyTorch spelling
         (a method, torch., F.) sets where PyTorch's default differs from numpy's
@@ -189,6 +197,10 @@ class Op:
     max_sizes: int | None = None
     positional: int = 1
     method: bool = True
+    sequence: bool = False
+    rest: str = ""
+    torch_only: tuple[str, ...] = ()
+    example: str = ""
     inputs: tuple[str, ...] = ()
     optional: dict[str, float] = field(default_factory=dict, compare=False)
     torch_defaults: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -219,6 +231,8 @@ class Op:
         if self.kink_check is not None and not any(k.noted for k in self.kinks):
             raise ValueError(f"operation {self.name!r} has a kink_check but documents no kink it fires at")
 
+        if self.rest and self.rest not in self.keywords:
+            raise ValueError(f"operation {self.name!r}: rest names one of its keywords")
         if set(self.optional) - set(self.inputs) or set(self.torch_defaults) - set(self.keywords) or \
                 set(self.kinds) - set(self.keywords):
             raise ValueError(f"operation {self.name!r}: optional inputs and torch defaults must be declared "

@@ -16,7 +16,6 @@ from gradcli.errors import closest
 # name -> (how it is called, the same in gradcli's language[, where the two differ])
 REWRITES: dict[str, tuple[str, ...]] = {
     "ln": ("ln(x)", "log(x)"),
-    "stack": ("stack([a, b])", "[a, b]"),
 }
 
 

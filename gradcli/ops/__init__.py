@@ -1,11 +1,16 @@
 """The operations of gradcli, one family a file; importing this package registers them all."""
 
+from gradcli.ops import arrays  # noqa: F401
 from gradcli.ops import binary  # noqa: F401
 from gradcli.ops import elementwise  # noqa: F401
 from gradcli.ops import linalg  # noqa: F401
+from gradcli.ops import loss_rules  # noqa: F401
+from gradcli.ops import losses  # noqa: F401
 from gradcli.ops import nn  # noqa: F401
 from gradcli.ops import operators  # noqa: F401
+from gradcli.ops import ranges  # noqa: F401
 from gradcli.ops import reductions  # noqa: F401
+from gradcli.ops import reshaping  # noqa: F401
 from gradcli.ops import shape  # noqa: F401
 from gradcli.ops import special  # noqa: F401
 from gradcli.ops import special_binary  # noqa: F401

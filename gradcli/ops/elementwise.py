@@ -99,8 +99,39 @@ unary("relu", lambda x: np.maximum(x, 0.0), lambda n, g: (F.where(F.le(n.x, 0.0)
       kink_check=KinkCheck(first_input_at_zero, "is evaluated at 0{where}, where it has no derivative: gradcli "
                            "uses relu'(0) = 0 (as PyTorch); the derivative from the right would give 1, and any "
                            "value in [0, 1] is a subgradient"))
-unary("softplus", lambda x: np.logaddexp(0.0, x), lambda n, g: (g * F.sigmoid(n.x),),
-      lambda sp, x: sp.log(1 + sp.exp(x)), "log(1 + exp(x)), computed without overflow",
-      local="sigmoid(x)")
+
+
+def _softplus(x, beta=1.0, threshold=np.inf):
+    scaled = x * beta if beta != 1.0 else x
+    out = np.logaddexp(0.0, scaled)
+    out = out / beta if beta != 1.0 else out
+    return np.where(scaled > threshold, x, out) if threshold != np.inf else out
+
+
+def _softplus_backward(n, g):
+    beta, threshold = n.params.get("beta", 1.0), n.params.get("threshold", np.inf)
+    scaled = n.x * beta if beta != 1.0 else n.x
+    slope = g * F.sigmoid(scaled)
+    # As PyTorch's softplus_backward: g itself where beta x is above the threshold (the value is x there).
+    return (F.where(F.gt(scaled, threshold), g, slope) if threshold != np.inf else slope,)
+
+
+def _sympy_softplus(sp, x, beta=1.0, threshold=np.inf):
+    def entry(v):
+        smooth = sp.log(1 + sp.exp(beta * v)) / beta
+        return smooth if threshold == np.inf else sp.Piecewise((v, beta * v > threshold), (smooth, True))
+    return np.vectorize(entry, otypes=[object])(x)
+
+
+# NOTE: without threshold= there is none (log(1 + exp(x)) computed without overflow, with its own
+# derivatives); PyTorch's default is 20 (docs/differences.md, softplus-threshold). Given, it acts as PyTorch's.
+primitive(name="softplus", doc="log(1 + exp(beta x)) / beta, computed without overflow; x itself where beta x > "
+                               "threshold, when threshold= is given",
+          signature="softplus(x, beta=1, threshold=None)", family="elementwise", forward=_softplus,
+          backward=_softplus_backward, shape=same_shape, sympy=_sympy_softplus, elementwise=True,
+          keywords=("beta", "threshold"), kinds={"beta": "real", "threshold": "real"}, positional=2,
+          words=Words(("x",), vjp=("g × sigmoid(beta × {x}) (g where beta × {x} > threshold)",)),
+          samples=(*(Sample((s,)) for s in SAMPLE_SHAPES), Sample(((3,),), params={"beta": 2.0}),
+                   Sample(((2, 3),), params={"beta": 0.5, "threshold": 0.3})))
 primitive(name="square", doc="x**2", signature="square(x)", family="elementwise",
           composite=lambda x: F.pow(x, 2.0), samples=tuple(Sample((s,)) for s in SAMPLE_SHAPES))

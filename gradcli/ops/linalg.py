@@ -167,10 +167,10 @@ def _cofactor_vjp_singular(x, g):
 
 
 def _cofactor_backward(n, g):
+    if not np.all(np.isfinite(n.x.data)):  # (the det-nonfinite convention, a 1-by-1 matrix too)
+        return (np.full(np.broadcast_shapes(g.shape, n.x.shape), np.nan, g.dtype),)
     if n.x.shape[-1] == 1:  # the cofactor of a 1-by-1 matrix is 1, a constant
         return (zeros_like(g),)
-    if not np.all(np.isfinite(n.x.data)):
-        return (np.full(np.broadcast_shapes(g.shape, n.x.shape), np.nan, g.dtype),)
     s = np.linalg.svd(n.x.data, compute_uv=False)
     if np.any(s[..., -1] <= 1e-8 * s[..., 0]):  # (nearly) singular: the inverse below is not usable
         return (_cofactor_vjp_singular(n.x.data, g.data),)

@@ -1,11 +1,13 @@
-"""Neural-network functions: softmax, log_softmax, mse_loss, binary cross-entropy with logits."""
+"""Neural-network functions: softmax, log_softmax, softmin, cosine_similarity, mse_loss, binary cross-entropy
+with logits (the other losses are in ops/losses.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from gradcli.ops.common import F, broadcast_shapes, normalize_axes, same_shape, sympy_elementwise
-from gradcli.autodiff.op import Sample, Words, primitive
+from gradcli.ops.losses import REDUCTION_KIND, given, reduce, reduced_sympy
+from gradcli.autodiff.op import Sample, Words, composite, primitive
 
 AXIS_SAMPLES = (Sample(((3,),)), Sample(((2, 3),)), Sample(((2, 3),), params={"axis": 0}))
 
@@ -16,7 +18,7 @@ def _prepare(shape, axis=-1):
 
 def _shifted(x, axis):
     # x - max(x) along axis, as torch: exp never overflows (an inf or nan entry makes the row nan).
-    return x - np.max(x, axis=axis, keepdims=True)
+    return x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # (initial: an empty x stays empty)
 
 
 def _softmax(x, axis):
@@ -51,9 +53,43 @@ primitive(name="log_softmax", doc="log(softmax(x)) along axis (default the last)
           prepare=_prepare, sympy=_sympy_log_softmax, keywords=("axis",), samples=AXIS_SAMPLES, saves="output",
           backward=lambda n, g: (g - F.exp(n.ans) * F.sum(g, axis=n.params["axis"], keepdims=True),),
           words=Words(("x",), vjp=("g - exp({out}) × sum(g)",)))
-primitive(name="mse_loss", doc="mean squared error: mean((a - b)**2)", signature="mse_loss(a, b)",
-          family="nn", composite=lambda a, b: F.mean((a - b) * (a - b)), arity=2,
-          samples=(Sample(((3,), (3,))), Sample(((2, 3), (3,)))))
+composite(name="softmin", doc="softmax(-x) along axis (default the last)", signature="softmin(x, axis=-1)",
+          family="nn", composite=lambda x, axis=-1: F.softmax(-x, axis=axis), keywords=("axis",),
+          samples=AXIS_SAMPLES)
+
+
+def _cosine_similarity(x1, x2, axis=1, eps=1e-8):
+    shape = broadcast_shapes(x1.shape, x2.shape)
+    x1, x2 = (F.expand(x, src=x.shape, dst=shape) if x.shape != shape else x for x in (x1, x2))
+    axis = normalize_axes(axis, len(shape))
+
+    def norm(x):
+        # As PyTorch: the norm is at least eps in value, with the norm's own gradient (the clamp is not recorded).
+        length = F.norm(x, axis=axis, keepdims=True)
+        return length + F.detach(F.maximum(length, eps) - length)
+    return F.sum((x1 / norm(x1)) * (x2 / norm(x2)), axis=axis)
+
+
+def _sympy_cosine_similarity(sp, x1, x2, axis=1, eps=1e-8):
+    x1, x2 = np.broadcast_arrays(x1, x2)
+    axis = normalize_axes(axis, x1.ndim)
+    lengths = [np.frompyfunc(lambda s: sp.Max(sp.sqrt(s), eps), 1, 1)(np.sum(x * x, axis=axis)) for x in (x1, x2)]
+    return np.asarray(np.sum(x1 * x2, axis=axis) / (lengths[0] * lengths[1]), dtype=object)
+
+
+composite(name="cosine_similarity", sympy=_sympy_cosine_similarity, family="nn",
+          signature="cosine_similarity(x1, x2, axis=1, eps=1e-8)",
+          doc="sum(x1 * x2) / (max(|x1|, eps) max(|x2|, eps)) along axis (default 1, as PyTorch), broadcast first",
+          composite=_cosine_similarity, arity=2, inputs=("x1", "x2"), keywords=("axis", "eps"), positional=0,
+          kinds={"eps": "real"},
+          samples=(Sample(((2, 3), (2, 3))), Sample(((3,), (3,)), "nonzero", params={"axis": 0}),
+                   Sample(((2, 3), (3,)), params={"axis": -1, "eps": 0.5})))
+composite(name="mse_loss", doc="mean squared error: mean((input - target)**2)",
+          signature="mse_loss(input, target, reduction='mean')", family="loss", arity=2, inputs=("input", "target"),
+          composite=lambda a, b, reduction="mean": reduce((a - b) * (a - b), reduction),
+          keywords=("reduction",), kinds=REDUCTION_KIND, positional=0,
+          samples=(Sample(((3,), (3,))), Sample(((2, 3), (3,))), Sample(((2, 3), (2, 3)), params={"reduction": "sum"}),
+                   Sample(((2, 3), (3,)), params={"reduction": "none"})))
 
 
 def _bce_logits(z, y):
@@ -69,10 +105,29 @@ primitive(name="bce_logits", doc="elementwise binary cross-entropy of logits z a
           shape=broadcast_shapes, sympy=sympy_elementwise(lambda sp, z, y: sp.log(1 + sp.exp(z)) - z * y),
           torch_name="BinaryCrossEntropyWithLogitsBackward0", arity=2, elementwise=True,
           words=Words(("z", "y"), ("sigmoid(z) - y", "-z")), samples=(Sample(((3,), (3,)), ("real", "unit")),))
-primitive(name="binary_cross_entropy_with_logits",
-          doc="mean binary cross-entropy of logits z against targets y, in the stable form",
-          signature="binary_cross_entropy_with_logits(z, y)", family="nn", arity=2,
-          composite=lambda z, y: F.mean(F.bce_logits(z, y)),
-          samples=(Sample(((3,), (3,)), ("real", "mask")), Sample(((2, 3), (3,)), ("real", "unit"))))
 
 
+def _bce_with_logits(z, y, weight=None, pos_weight=None, reduction="mean"):
+    weight, pos_weight = given(weight), given(pos_weight)
+    if pos_weight is None:
+        loss = F.bce_logits(z, y)
+    else:  # as PyTorch: (1 - y) z - (1 + (pos_weight - 1) y) log_sigmoid(z)
+        loss = (1.0 - y) * z - ((pos_weight - 1.0) * y + 1.0) * F.logsigmoid(z)
+    return reduce(loss if weight is None else loss * weight, reduction)
+
+
+composite(name="binary_cross_entropy_with_logits",
+          doc="binary cross-entropy of logits against targets, in the stable form, weight times each entry and "
+              "pos_weight times the positive term; target, weight and pos_weight get their gradients (PyTorch "
+              "refuses a weight or pos_weight that requires grad)",
+          signature="binary_cross_entropy_with_logits(input, target, weight=None, reduction='mean', pos_weight=None)",
+          family="loss", arity=4, inputs=("input", "target", "weight", "pos_weight"),
+          optional={"weight": 1.0, "pos_weight": 1.0}, composite=_bce_with_logits,
+          sympy=reduced_sympy(lambda sp, z, y, weight=1, pos_weight=1:
+                              weight * ((1 - y) * z + (1 + (pos_weight - 1) * y) * sp.log(1 + sp.exp(-z)))),
+          keywords=("reduction",), kinds=REDUCTION_KIND, positional=0,
+          samples=(Sample(((3,), (3,)), ("real", "mask")), Sample(((2, 3), (3,)), ("real", "unit")),
+                   Sample(((2, 3), (2, 3), (3,), (3,)), ("real", "probability", "positive", "positive"),
+                          params={"reduction": "sum"}),
+                   Sample(((2, 3), (2, 3), (), (3,)), ("real", "probability", "positive", "positive"),
+                          params={"reduction": "none"})))

@@ -99,8 +99,41 @@ primitive(name="gelu_backward", doc="g * gelu'(x): the cotangent gelu's rule giv
           samples=(Sample(((3,), (3,))), Sample(((2, 3), (3,)))))
 
 
-unary("gelu", _gelu, lambda n, g: (F.gelu_backward(g, n.x),), lambda sp, x: x / 2 * (1 + sp.erf(x / sp.sqrt(2))),
-      "Gaussian error linear unit x * Phi(x), the exact erf form", local="(1 + erf(x/sqrt(2)))/2 + x*exp(-x**2/2)/sqrt(2*pi)")
+GELU_BETA = math.sqrt(2.0 / math.pi)  # PyTorch's kBeta of the tanh form
+GELU_KAPPA = 0.044715
+
+
+def _gelu_forward(x, approximate="none"):
+    if approximate == "none":
+        return _gelu(x)
+    return x * 0.5 * (1.0 + np.tanh(GELU_BETA * (x + GELU_KAPPA * x * x * x)))
+
+
+def _gelu_rule(n, g):
+    if n.params.get("approximate", "none") == "none":
+        return (F.gelu_backward(g, n.x),)
+    # The tanh form, as PyTorch's gelu_backward: 0.5 (1 + t) + 0.5 x (1 - t**2) beta (1 + 3 kappa x**2).
+    x = n.x
+    t = F.tanh((x + x * x * x * GELU_KAPPA) * GELU_BETA)
+    return (g * ((t + 1.0) * 0.5 + x * 0.5 * (1.0 - t * t) * ((x * x * (3.0 * GELU_KAPPA) + 1.0) * GELU_BETA)),)
+
+
+def _sympy_gelu(sp, x, approximate="none"):
+    if approximate == "none":
+        form = lambda v: v / 2 * (1 + sp.erf(v / sp.sqrt(2)))  # noqa: E731
+    else:
+        form = lambda v: v / 2 * (1 + sp.tanh(sp.sqrt(2 / sp.pi) * (v + sp.Float(GELU_KAPPA) * v ** 3)))  # noqa: E731
+    return np.vectorize(form, otypes=[object])(x)
+
+
+primitive(name="gelu", doc="Gaussian error linear unit x * Phi(x), the exact erf form; approximate=\"tanh\": "
+                           "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3))), as PyTorch",
+          signature="gelu(x, approximate='none')", family="elementwise", forward=_gelu_forward, backward=_gelu_rule,
+          shape=lambda s, **_: s, sympy=_sympy_gelu, elementwise=True, keywords=("approximate",),
+          kinds={"approximate": ("none", "tanh")},
+          words=Words(("x",), vjp=("g × ((1 + erf({x}/sqrt(2)))/2 + {x} exp(-{x}**2/2)/sqrt(2 pi)), or the tanh "
+                                   "form's derivative",)),
+          samples=(*(Sample((s,)) for s in SAMPLE_SHAPES), Sample(((2, 3),), params={"approximate": "tanh"})))
 
 
 def _silu_backward(n, g):

@@ -28,7 +28,8 @@ FAMILY_TITLES = {  # in the order they are shown
                  "keepdim=True keeps the reduced axes",
     "linalg": "Linear algebra",
     "nn": "Neural-network functions",
-    "constant": "Constant arrays: sizes as whole numbers",
+    "array": "Arrays: reshape, join, flip, triangles, diagonals, running sums (PyTorch's dim=, numpy's axis=)",
+    "constant": "Constant arrays: no gradient flows from them",
     "gradient control": "Gradient control",
     "syntax": "Syntax",
 }
@@ -73,13 +74,22 @@ def _rank(family: str) -> int:
     return order.index(family) if family in order else len(order)
 
 
+def _called(op: Op) -> str:
+    """The name a user writes op by: the one its signature shows (reshape, for array_reshape), an
+    operator's alias (pow for **), else its own."""
+    if op.symbol:
+        return op.aliases[0] if op.aliases else ""
+    written = op.signature.partition("(")[0]
+    return written if FUNCTIONS.get(written) is op else op.name
+
+
 def catalog() -> list[dict[str, Any]]:
     """One entry per operation a user can write: name, signature, family, doc, aliases, method."""
     entries = []
     for op in OPS.values():
         if not op.public:
             continue
-        called = op.name if not op.symbol else op.aliases[0] if op.aliases else ""
+        called = _called(op)
         entries.append({"name": op.name, "signature": op.signature, "family": op.family, "doc": op.doc,
                         "aliases": list(op.aliases), "method": f".{called}()" if op.is_method and called else None,
                         "differentiable": op.differentiable})
@@ -155,7 +165,7 @@ def _derivative(op: Op) -> list[str]:
     if words.local:
         return [f"d/d{arg} = {local}" if local is not None else f"{arg} gets no gradient"
                 for arg, local in zip(words.args, words.local)]
-    return [f"{arg} receives {vjp.replace('{', '').replace('}', '')}" for arg, vjp in zip(words.args, words.vjp)]
+    return [f"{arg} receives {vjp}".replace("{", "").replace("}", "") for arg, vjp in zip(words.args, words.vjp)]
 
 
 def _kinks(op: Op) -> list[dict[str, Any]]:
@@ -177,7 +187,7 @@ def _names(op: Op, count: int) -> list[str]:
 def example(op: Op) -> str:
     """A gradcli command that runs op on small values from its first test sample's domains."""
     if op.constructor:
-        return f'gradcli grad "sum(x * {op.name}({EXAMPLE_SIZE}))" --x 2'
+        return f'gradcli grad "sum(x * {op.name}({op.example or EXAMPLE_SIZE}))" --x 2'
     sample = op.samples[0]
     names = _names(op, len(sample.shapes))
     # Rounded draws stay inside every domain (whose edges are 0.5 and more away from trouble).
@@ -185,9 +195,10 @@ def example(op: Op) -> str:
     if op.symbol and len(names) == 2:
         call = f"{names[0]} {op.symbol} {names[1]}"
     else:
-        called = op.name if op.name in FUNCTIONS else op.aliases[0]
+        called = _called(op)
         keywords = [f"{k}={v}" for k, v in sample.params.items()]
-        call = f"{called}({', '.join(names + keywords)})"
+        arrays_in = f"[{', '.join(names)}]" if op.sequence else ", ".join(names)
+        call = f"{called}({', '.join([arrays_in] + keywords)})"
     scalar = (op.elementwise and not any(sample.shapes)) or (op.family == "reduction" and not sample.params)
     expr = call if scalar else f"sum({call})"
     options = " ".join(f"--{n} '{a.tolist()}'" if a.ndim else f"--{n} {float(a)!r}" for n, a in zip(names, arrays))

@@ -1,0 +1,101 @@
+"""The elementwise primitives the losses of ops/losses.py are built from: bce, huber, their rules.
+
+Each follows PyTorch's kernels and derivative formulas (tools/autograd/derivatives.yaml and
+FunctionsManual.cpp), first and second order, so that the losses agree with PyTorch also at
+the clamps (bce's logs at -100, its denominator at 1e-12) and at nan: huber's rule is its
+clamped slope, whose derivative is 1 strictly inside (-delta, delta) and 0 elsewhere.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import gradcli.ops.special  # noqa: F401 (its "probability" domain draws the samples of bce)
+from gradcli.ops.common import F, broadcast_shapes, same_shape, sympy_elementwise
+from gradcli.autodiff.op import Sample, Words, primitive
+
+# PyTorch's bce rule divides by max(x (1 - x), EPSILON), a float constant 1e-12 (so in float64
+# 1e-12 rounded to float32); its second-order formulas use 1e-12 itself.
+EPSILON = float(np.float32(1e-12))
+EPSILON2 = 1e-12
+
+
+def _bce(x, y):
+    # As PyTorch: each log no lower than -100, so x = 0 or 1 gives a finite loss.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (y - 1.0) * np.maximum(np.log1p(-x), -100.0) - y * np.maximum(np.log(x), -100.0)
+
+
+def _bce_slope_times(g, x, y):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return g * (x - y) / np.maximum((1.0 - x) * x, EPSILON)
+
+
+def _bce_backward_backward(n, gg):
+    g, x, y = n.inputs
+    # PyTorch's binary_cross_entropy_double_backward (x) and its target form (y).
+    gx = gg * g * ((x * x - x * y * 2.0 + y) / ((x + EPSILON2) * (x + EPSILON2) * (1.0 - x + EPSILON2)
+                                                * (1.0 - x + EPSILON2)))
+    return (F.bce_backward(gg, x, y) if n.needs[0] else None,
+            gx if n.needs[1] else None,
+            -(gg * g) / F.maximum((1.0 - x) * x, EPSILON2) if n.needs[2] else None)
+
+
+primitive(name="bce_backward", doc="g (x - y) / x (1 - x): the cotangent bce's rule gives x",
+          signature="bce_backward(g, x, y)", family="internal", public=False, forward=_bce_slope_times,
+          backward=_bce_backward_backward, shape=broadcast_shapes, arity=3, elementwise=True,
+          sympy=sympy_elementwise(lambda sp, g, x, y: g * (x - y) / (x * (1 - x))),
+          words=Words(("g", "x", "y"), ("(x - y)/(x*(1 - x))", "g*(x**2 - 2*x*y + y)/(x**2*(1 - x)**2)",
+                                        "-g/(x*(1 - x))")),
+          samples=(Sample(((3,), (3,), (3,)), ("real", "probability", "probability")),))
+primitive(name="bce", doc="elementwise binary cross-entropy of probabilities x against targets y",
+          signature="bce(x, y)", family="internal", public=False, forward=_bce, shape=broadcast_shapes, arity=2,
+          backward=lambda n, g: (F.bce_backward(g, n.x, n.y) if n.needs[0] else None,
+                                 -(g * F.logit(n.x, -1.0)) if n.needs[1] else None),
+          elementwise=True, torch_name="BinaryCrossEntropyBackward0",
+          sympy=sympy_elementwise(lambda sp, x, y: -(y * sp.log(x) + (1 - y) * sp.log(1 - x))),
+          words=Words(("x", "y"), ("(x - y)/(x*(1 - x))", "-logit(x)")),
+          samples=(Sample(((3,), (3,)), "probability"), Sample(((2, 3), (3,)), "probability")))
+
+
+def _clamp_slope(d, bound):
+    return np.clip(d, -bound, bound)  # nan stays nan, as PyTorch's rule gives it
+
+
+primitive(name="clamp_slope", doc="d limited to [-bound, bound], its derivative 1 strictly inside and 0 elsewhere "
+                                  "(also at nan): huber's rule", signature="clamp_slope(d, bound)",
+          family="internal", public=False, forward=_clamp_slope, shape=same_shape, elementwise=True,
+          keywords=("bound",), kinds={"bound": "real"},
+          # A product with the mask, as PyTorch's huber_loss_double_backward: a nan or inf in g gives nan outside.
+          backward=lambda n, g: (g * F.lt(F.abs(n.x), n.params["bound"]),),
+          sympy=lambda sp, d, bound: np.vectorize(lambda v: sp.Max(-bound, sp.Min(v, bound)), otypes=[object])(d),
+          words=Words(("d",), vjp=("g where |{d}| < bound, else 0",)),
+          samples=(Sample(((3,),), params={"bound": 0.5}), Sample(((2, 3),), params={"bound": 1.0})))
+
+
+def _huber(x, y, delta):
+    d = x - y
+    size = np.abs(d)
+    return np.where(size < delta, d * d * 0.5, (size - delta * 0.5) * delta)
+
+
+def _huber_backward(n, g):
+    slope = g * F.clamp_slope(n.x - n.y, bound=n.params["delta"])
+    return (slope if n.needs[0] else None, -slope if n.needs[1] else None)
+
+
+def huber_entry(sp, d, delta):
+    """huber of one difference d, as SymPy."""
+    return sp.Piecewise((d ** 2 / 2, sp.Abs(d) < delta), (delta * (sp.Abs(d) - delta / 2), True))
+
+
+def _sympy_huber(sp, x, y, delta):
+    return np.vectorize(lambda a, b: huber_entry(sp, a - b, delta), otypes=[object])(x, y)
+
+
+primitive(name="huber", doc="0.5 d**2 where |d| < delta, else delta (|d| - delta/2), d = x - y",
+          signature="huber(x, y, delta)", family="internal", public=False, forward=_huber,
+          backward=_huber_backward, shape=broadcast_shapes, arity=2, elementwise=True, sympy=_sympy_huber,
+          keywords=("delta",), kinds={"delta": "real"}, torch_name="HuberLossBackward0",
+          words=Words(("x", "y"), vjp=("g × clip(x - y, -delta, delta)", "-g × clip(x - y, -delta, delta)")),
+          samples=(Sample(((3,), (3,)), params={"delta": 0.5}), Sample(((2, 3), (3,)), params={"delta": 1.0})))
