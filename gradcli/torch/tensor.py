@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-import gradcli.ops
+import gradcli.ops  # noqa: F401  (importing it registers the operations)
 from gradcli.api.evaluate import bind
 from gradcli.autodiff import engine
 from gradcli.autodiff.op import FUNCTIONS, Op
