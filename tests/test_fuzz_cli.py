@@ -109,7 +109,9 @@ def every_call() -> list[str]:
         if op.constructor:
             continue
         arity = op.arity or 2
-        calls.add(f"sum({name}({', '.join(['x'] * arity)}))")
+        # A function that takes a string first (einsum's subscripts) gets one that fits any shape.
+        text = ["'...,...->...'"] if op.keywords and op.kinds.get(op.keywords[0]) == "text" else []
+        calls.add(f"sum({name}({', '.join(text + ['x'] * arity)}))")
     return sorted(calls)
 
 

@@ -70,7 +70,7 @@ def spelled(name: str, sample) -> str:
     if op.symbol:
         return f"a0 {op.symbol} a1"
     callable_name = name if name in FUNCTIONS else op.aliases[0]
-    keywords = [f"{k}={v}" for k, v in sample.params.items()]
+    keywords = [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in sample.params.items()]
     return f"{callable_name}({', '.join(args + keywords)})"
 
 

@@ -36,7 +36,7 @@ import numpy as np
 from gradcli.autodiff.engine import LeafNode, Node, Tensor, edge_of
 from gradcli.errors import GradcliError
 from gradcli.api.evaluate import bind, evaluate
-from gradcli.autodiff.op import FUNCTIONS, OPS, Op
+from gradcli.autodiff.op import FUNCTIONS, KEYWORD_SPELLINGS, OPS, Op
 from gradcli.lang.parser import CONSTANTS, Expr
 
 Index = tuple[int, ...]
@@ -138,14 +138,36 @@ def _symbols(sp: Any, problem: Any, free: Mapping[str, Iterable[Index]]) -> dict
     return out
 
 
+def _parameters(tree: Expr) -> set[int]:
+    """The sub-expressions that give an operation a parameter of a kind (p=1, beta=0.5), not an
+    input: they stay numbers, as a leaf there would read as an expression of the variables."""
+    found: set[int] = set()
+    stack = [tree]
+    while stack:
+        expr = stack.pop()
+        stack += [*(a for a in expr.args if a is not None), *(v for _, v in expr.keywords)]
+        op = FUNCTIONS.get(expr.value) if expr.kind == "call" else None
+        if op is None or not op.kinds:
+            continue
+        given = [v for k, v in expr.keywords if KEYWORD_SPELLINGS.get(k, k) in op.kinds]
+        if op.arity is not None:
+            given += [v for k, v in zip(op.keywords[:op.positional], expr.args[op.arity:]) if k in op.kinds]
+        while given:
+            inner = given.pop()
+            found.add(id(inner))
+            given += [*(a for a in inner.args if a is not None), *(v for _, v in inner.keywords)]
+    return found
+
+
 def _trace(sp: Any, problem: Any, leaves: dict[str, Tensor], constants: dict[int, Any],
            rules: dict[int, _Rule]) -> Tensor:
     """Evaluate once more, turning constant sub-expressions into leaves as they appear."""
     seen: dict[int, Any] = {}
+    parameters = _parameters(problem.tree)
 
     def on_node(expr: Expr, value: Any) -> None:
         seen[id(expr)] = value
-        if not isinstance(value, Tensor):
+        if not isinstance(value, Tensor) or id(expr) in parameters:
             return
         if not value.requires_grad:
             value.requires_grad_(True)

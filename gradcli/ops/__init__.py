@@ -1,9 +1,13 @@
 """The operations of gradcli, one family a file; importing this package registers them all."""
 
 from gradcli.ops import binary  # noqa: F401
+from gradcli.ops import decompositions  # noqa: F401
 from gradcli.ops import elementwise  # noqa: F401
 from gradcli.ops import linalg  # noqa: F401
+from gradcli.ops import matrix_functions  # noqa: F401
 from gradcli.ops import nn  # noqa: F401
+from gradcli.ops import norms  # noqa: F401
+from gradcli.ops import products  # noqa: F401
 from gradcli.ops import operators  # noqa: F401
 from gradcli.ops import reductions  # noqa: F401
 from gradcli.ops import shape  # noqa: F401

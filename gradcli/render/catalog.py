@@ -186,7 +186,7 @@ def example(op: Op) -> str:
         call = f"{names[0]} {op.symbol} {names[1]}"
     else:
         called = op.name if op.name in FUNCTIONS else op.aliases[0]
-        keywords = [f"{k}={v}" for k, v in sample.params.items()]
+        keywords = [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in sample.params.items()]
         call = f"{called}({', '.join(names + keywords)})"
     scalar = (op.elementwise and not any(sample.shapes)) or (op.family == "reduction" and not sample.params)
     expr = call if scalar else f"sum({call})"
