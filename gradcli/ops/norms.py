@@ -122,7 +122,8 @@ def _vector_backward(n, g):
     if math.isinf(p):  # the entries at the extreme (or nan) share g evenly
         size = F.abs(x)
         mask = F.eq(size, ans) + F.ne(size, size)
-        return (F.sign(x) * ((grad / F.sum(mask, axis=axis, keepdims=True)) * mask),)
+        # (sign a constant to a second derivative, as PyTorch's: a nan entry's 0 · nan does not spread)
+        return (F.detach(F.sign(x)) * ((grad / F.sum(mask, axis=axis, keepdims=True)) * mask),)
     if p < 1:
         scaled = F.sign(x) * F.where(F.eq(x, 0.0), 0.0, F.abs(x) ** (p - 1))
         return (scaled * grad * ans ** (1 - p),)

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-import gradcli.ops
 from gradcli.api.evaluate import bind
 from gradcli.autodiff import engine
 from gradcli.autodiff.op import FUNCTIONS, Op
