@@ -14,7 +14,6 @@ code is that documented difference, and nothing else is excused.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import itertools
 import json
@@ -295,8 +294,10 @@ FORMS: list[tuple[Callable[[Shape], bool], Callable]] = []
 # the loss form picks among beside mse_loss and binary_cross_entropy_with_logits: more functions of this kind
 # need no share of their own among the forms, so that the cases of the other forms stay as they were.
 LOSS_FORMS: list[Callable] = []
-# Those families' modules (tests/twins_*.py): add(differential) puts their twins in TWINS and forms in FORMS.
-FAMILIES: tuple[str, ...] = ("twins_arrays", "twins_losses")
+# Those families' modules (tests/twins_*.py): add(differential) puts their twins in TWINS and forms in FORMS;
+# a sub-expression is one of their forms with probability FAMILY_SHARE (where a form accepts its shape).
+FAMILY_SHARE = 0.08
+FAMILIES: tuple[str, ...] = ("twins_arrays", "twins_losses", "twins_linalg")
 # Special functions of one argument, and of two (written name(a, b)).
 SPECIAL_UNARY = ("rsqrt", "reciprocal", "log2", "log10", "exp2", "erf", "erfc", "gelu", "silu", "mish", "logsigmoid",
                  "softsign", "asinh", "acosh", "atanh", "floor", "ceil", "round", "trunc", "sinc", "relu6", "elu",
@@ -355,6 +356,9 @@ class Builder:
         self.rng = rng
         self.second_order = second_order
         self.variables: dict[str, Shape] = {}
+        # NOTE: the families' forms are drawn from a stream of their own: adding a family leaves
+        # every case that does not pick one of its forms as it was.
+        self.families = random.Random(str(rng.getstate()[1][:8]))  # (a str seed is hashed the same in every run)
 
     def pick(self, seq):
         return self.rng.choice(list(seq))
@@ -401,7 +405,9 @@ class Builder:
             forms += [self.transposed, self.matrix_product, self.inverse, self.outer_product]
         if shape == ():
             forms += [self.matrix_scalar, self.loss]
-        forms += [functools.partial(build, self) for accepts, build in FORMS if accepts(shape)]
+        family = [build for accepts, build in FORMS if accepts(shape)]
+        if family and self.families.random() < FAMILY_SHARE:
+            return self.families.choice(family)(self, shape, depth - 1)
         form = self.pick(forms)
         return self.leaf(shape) if form == self.leaf else form(shape, depth - 1)
 

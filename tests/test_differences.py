@@ -87,6 +87,33 @@ def test_det_nonfinite():
     assert np.all(np.isnan(r.gradients["A"]))
 
 
+def test_det_nonfinite_logdet():
+    for text in ("logdet(A)", "slogdet(A)[1]"):
+        r = gradcli.grad(text, {"A": [[1.0, np.inf], [2.0, 4.0]]})
+        assert np.all(np.isnan(r.gradients["A"]))
+
+
+def test_symmetric_part():
+    a = np.array([[4.0, 1.0], [3.0, 5.0]])  # torch reads the lower triangle: [[4, 3], [3, 5]]
+    sym = np.array([[4.0, 2.0], [2.0, 5.0]])
+    np.testing.assert_allclose(gradcli.grad("sum(eigvalsh(A))", {"A": a}).value, 9.0, rtol=1e-15)
+    np.testing.assert_allclose(gradcli.grad("eigvalsh(A)[0]", {"A": a}).value, np.linalg.eigvalsh(sym)[0], rtol=1e-14)
+    np.testing.assert_allclose(gradcli.grad("cholesky(A)[1, 0]", {"A": a}).value, 1.0, rtol=1e-15)  # 2 / sqrt(4)
+
+
+def test_svdvals_rank_deficient():
+    a = np.array([[2.0, -2.0], [1.0, -1.0], [1.0, -1.0]])
+    u, _, vh = np.linalg.svd(a.T)  # numpy's choice, through the transpose
+    r = gradcli.grad("svdvals(A)[1]", {"A": a})
+    np.testing.assert_allclose(r.gradients["A"], np.outer(vh[1], u[:, 1]), atol=1e-15)
+
+
+def test_cross_rounding():
+    a = [[-1.2245272076063445, -0.026826622837420915, -1.077527402395413]]
+    assert np.all(gradcli.grad("sum(cross(a, a))", {"a": a}).value == 0.0)
+    assert gradcli.grad("sum(cross(a, a) == 0)", {"a": a}).value == 3.0
+
+
 def test_every_documented_entry_has_its_test():
     tests = {name for name in globals() if name.startswith("test_")}
     entries = documented_entries()

@@ -114,7 +114,9 @@ def every_call() -> list[str]:
         arity = op.arity or 2
         arrays = ["[x, x]"] if op.sequence else ["x"] * arity
         given = [EDGE_ARGUMENTS[op.name]] if op.name in EDGE_ARGUMENTS else []
-        calls.add(CLASS_INDEX_CALLS.get(name, f"sum({name}({', '.join(arrays + given)}))"))
+        # A function that takes a string first (einsum's subscripts) gets one that fits any shape.
+        text = ["'...,...->...'"] if op.keywords and op.kinds.get(op.keywords[0]) == "text" else []
+        calls.add(CLASS_INDEX_CALLS.get(name, f"sum({name}({', '.join(text + arrays + given)}))"))
     return sorted(calls)
 
 

@@ -123,7 +123,7 @@ def test_the_gradient_of_an_unbiased_std():
     ("x.sum(axis=0, dim=1)", "sum() got two values for axis (as dim too)", (2, 5)),
     ("x.sum(foo=1)", "sum() takes no keyword 'foo' (keywords: axis, keepdims, dim, keepdim)", (2, 5)),
     ("clip(x, 1, 2, min=0)", "clip() got two values for min", (0, 20)),
-    ("x.norm(2)", "norm() takes 1 argument (x), not 2; give axis, keepdims by name, as axis=...", (2, 6)),
+    ("x.norm(2, 0, 1)", "norm() takes 2 arguments (x, p), not 4; give axis, keepdims by name, as axis=...", (2, 6)),
     ("x.sum(0, 1)", "sum() takes 2 arguments (x, axis), not 3; give keepdims by name, as keepdims=...", (2, 5)),
 ])
 def test_errors_name_the_spelling_and_point_at_it(text, message, span):
@@ -204,8 +204,9 @@ PUBLIC = sorted(name for name, op in OPS.items() if op.public and not op.constru
 # Samples PyTorch does not take: outer of a scalar, prod over two axes at once, a target
 # broadcast against the logits, margin_ranking_loss's inputs of different shapes.
 TORCH_REFUSES = {("outer", ((), (2,))), ("prod", ((2, 3, 2),)), ("binary_cross_entropy_with_logits", ((2, 3), (3,))),
-                 ("margin_ranking_loss", ((2, 3), (3,), (2, 3)))}
-TORCH_KEYWORDS = {"axis": "dim", "keepdims": "keepdim", "ddof": "correction"}
+                 ("margin_ranking_loss", ((2, 3), (3,), (2, 3))), ("cross", ((2, 2), (2,)))}
+TORCH_KEYWORDS = {"axis": "dim", "keepdims": "keepdim", "ddof": "correction", "p": "p", "n": "n", "dims": "dims",
+                  "equation": "equation"}
 
 
 def _module_of(torch, name: str) -> str | None:
@@ -259,7 +260,7 @@ def _reference(torch, op, inputs, params: dict, torch_side: bool):
         kw["correction"] = params.get("ddof", 1 if torch_side else 0)
     special = {
         "max": lambda: torch.amax(x, **{"dim": whole, **kw}), "min": lambda: torch.amin(x, **{"dim": whole, **kw}),
-        "norm": lambda: torch.linalg.vector_norm(x, **kw), "logsumexp": lambda: torch.logsumexp(x, **{"dim": whole, **kw}),
+        "norm": lambda: _torch_norm(torch, x, **kw), "logsumexp": lambda: torch.logsumexp(x, **{"dim": whole, **kw}),
         "softmax": lambda: torch.softmax(x, **{"dim": -1, **kw}),
         "log_softmax": lambda: torch.log_softmax(x, **{"dim": -1, **kw}),
         "transpose": lambda: x.permute(*reversed(whole)), "where": lambda: torch.where(x != 0, *inputs[1:]),
@@ -272,6 +273,14 @@ def _reference(torch, op, inputs, params: dict, torch_side: bool):
         "leaky_relu": lambda: torch.where(x > 0, x, inputs[1] * x),
         "hardtanh": lambda: torch.minimum(torch.maximum(x, inputs[1]), inputs[2]),
         "logit": lambda: _clamped_logit(torch, x, inputs[1]),
+        # torch.solve and torch.cholesky are torch.linalg's now; gradcli's slogdet is one array; eigvalsh reads (A + Aᵀ)/2 (docs/differences.md, symmetric-part)
+        "solve": lambda: torch.linalg.solve(*inputs), "cholesky": lambda: torch.linalg.cholesky(x),
+        "slogdet": lambda: torch.stack(torch.linalg.slogdet(x), -1), "expm": lambda: torch.linalg.matrix_exp(x),
+        "eigvalsh": lambda: torch.linalg.eigvalsh((x + x.mT) / 2),
+        "cross": lambda: torch.linalg.cross(*torch.broadcast_tensors(*inputs), dim=kw.get("dim", -1)),
+        "einsum": lambda: torch.einsum(params["equation"], *inputs),
+        "vector_norm": lambda: torch.linalg.vector_norm(x, ord=kw.pop("p", 2), **kw),
+        "matrix_norm": lambda: torch.linalg.matrix_norm(x, ord=kw.pop("p", "fro"), **kw),
     }
     if op.name in special:
         return special[op.name]()
@@ -284,6 +293,13 @@ def _reference(torch, op, inputs, params: dict, torch_side: bool):
         return fn(*inputs, **params)
     name = op.aliases[0] if op.symbol else op.name
     return getattr(eval_module(torch, _module_of(torch, name)), name)(*inputs, **kw)
+
+
+def _torch_norm(torch, x, p=None, dim=None, keepdim=False):
+    """torch.norm's reading of p: a vector norm of the entries, 'fro' the 2-norm, 'nuc' over the last two axes."""
+    if p == "nuc":
+        return torch.linalg.matrix_norm(x, "nuc", (-2, -1) if dim is None else dim, keepdim)
+    return torch.linalg.vector_norm(x, 2 if p in (None, "fro") else p, dim, keepdim)
 
 
 def _clamped_logit(torch, x, eps):

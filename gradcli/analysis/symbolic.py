@@ -146,7 +146,7 @@ def _trace(sp: Any, problem: Any, leaves: dict[str, Tensor], constants: dict[int
 
     def on_node(expr: Expr, value: Any) -> None:
         seen[id(expr)] = value
-        if not isinstance(value, Tensor):
+        if not isinstance(value, Tensor) or id(expr) in parameters:
             return
         if not value.requires_grad and id(expr) not in parameters:
             value.requires_grad_(True)

@@ -262,8 +262,8 @@ class Op:
         return "".join(part.capitalize() for part in self.name.split("_")) + "Backward0"
 
 
-# PyTorch's keyword names beside numpy's: an operation that takes axis= takes dim= too.
-KEYWORD_SPELLINGS = {"dim": "axis", "keepdim": "keepdims", "correction": "ddof", "unbiased": "ddof"}
+# PyTorch's keyword names beside numpy's: an operation that takes axis= takes dim= too (and p=, ord=).
+KEYWORD_SPELLINGS = {"dim": "axis", "keepdim": "keepdims", "correction": "ddof", "unbiased": "ddof", "ord": "p"}
 
 OPS: dict[str, Op] = {}  # every operation by name
 FUNCTIONS: dict[str, Op] = {}  # what an expression may call: public names and aliases

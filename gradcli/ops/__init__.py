@@ -2,11 +2,15 @@
 
 from gradcli.ops import arrays  # noqa: F401
 from gradcli.ops import binary  # noqa: F401
+from gradcli.ops import decompositions  # noqa: F401
 from gradcli.ops import elementwise  # noqa: F401
 from gradcli.ops import linalg  # noqa: F401
 from gradcli.ops import loss_rules  # noqa: F401
 from gradcli.ops import losses  # noqa: F401
+from gradcli.ops import matrix_functions  # noqa: F401
 from gradcli.ops import nn  # noqa: F401
+from gradcli.ops import norms  # noqa: F401
+from gradcli.ops import products  # noqa: F401
 from gradcli.ops import operators  # noqa: F401
 from gradcli.ops import ranges  # noqa: F401
 from gradcli.ops import reductions  # noqa: F401

@@ -84,6 +84,21 @@ def _huber_backward(n, g):
     return (slope if n.needs[0] else None, -slope if n.needs[1] else None)
 
 
+def _l1_backward(n, g):
+    # PyTorch's l1_loss rule: g times the sign of the difference, a constant to a second derivative (its
+    # double backward gives 0 there, where a chain through sign would carry 0 · nan from the inputs).
+    slope = g * F.detach(F.sign(n.x - n.y))
+    return (slope if n.needs[0] else None, -slope if n.needs[1] else None)
+
+
+primitive(name="l1", doc="|x - y|, its gradient sign(x - y) a constant to a second derivative (l1_loss)",
+          signature="l1(x, y)", family="internal", public=False, forward=lambda x, y: np.abs(x - y),
+          backward=_l1_backward, shape=broadcast_shapes, arity=2, elementwise=True,
+          sympy=sympy_elementwise(lambda sp, x, y: sp.Abs(x - y)),
+          words=Words(("x", "y"), vjp=("g × sign(x - y)", "-g × sign(x - y)")),
+          samples=(Sample(((3,), (3,))), Sample(((2, 3), (3,)))))
+
+
 def huber_entry(sp, d, delta):
     """huber of one difference d, as SymPy."""
     return sp.Piecewise((d ** 2 / 2, sp.Abs(d) < delta), (delta * (sp.Abs(d) - delta / 2), True))

@@ -1,4 +1,4 @@
-"""Reductions over the whole array or over `axis=`: sum, mean, prod, max, min, norm, ...
+"""Reductions over the whole array or over `axis=`: sum, mean, prod, max, min, logsumexp, var, std.
 
 Axes are stored negative (counted from the end), so a rule applied to a cotangent
 with leading batch axes reduces and spreads the right ones.
@@ -157,11 +157,6 @@ def _extreme_note(at):
                      "PyTorch's {op}()); an arg{op} rule (torch.{op}(x, dim)) would give all of it to one entry")
 
 
-def _zero_vector(node):
-    x, axis = saved_inputs(node)[0], node.params["axis"]
-    return np.asarray(np.all(x == 0, axis=axis)) if axis else None
-
-
 def _equal_entries(node):
     x, axis = saved_inputs(node)[0], node.params["axis"]
     return np.asarray(np.ptp(x, axis=axis) == 0) if axis and x.size else None
@@ -172,13 +167,6 @@ def _logsumexp(x, axis, keepdims):
     peak = np.where(np.isfinite(peak), peak, 0.0)
     out = np.log(np.sum(np.exp(x - peak), axis=axis, keepdims=True)) + peak
     return out if keepdims else np.squeeze(out, axis=axis)
-
-
-def _norm_backward(n, g):
-    # PyTorch's form g * (x / norm), with the zero vector's 0/0 replaced by 0: the first
-    # derivative there is 0, and the second is nan (unbounded near 0), as PyTorch gives.
-    ans = _spread(n, n.ans)
-    return (_spread(n, g) * F.where(F.eq(ans, 0.0), 0.0, n.x / ans),)
 
 
 reduction("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
@@ -206,25 +194,6 @@ reduction("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdim
           vjp="g, to the entries equal to the minimum (shared evenly at a tie)",
           kinks=(Kink(([2.0, 2.0, 3.0],), ([0.5, 0.5, 0.0],), note="a tie shares the gradient"),),
           kink_check=_extreme_note(_tied_extremes(np.min)))
-def _norm(x, axis, keepdims):
-    # NOTE: scaled by the largest entry, so squares of tiny (1e-162) or huge (1e200) entries
-    # neither underflow nor overflow, as np.linalg.norm's hypot does.
-    scale = np.max(np.abs(x), axis=axis, keepdims=True) if x.size else np.ones((), x.dtype)
-    scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
-    scaled = x / scale
-    out = scale * np.sqrt(np.sum(scaled * scaled, axis=axis, keepdims=True))
-    return out if keepdims else np.squeeze(out, axis=axis)
-
-
-reduction("norm", _norm,
-          _norm_backward, lambda sp, xs: sp.sqrt(_sympy_add(sp, [v ** 2 for v in xs])),
-          "Euclidean (L2) norm (gradient 0 at the zero vector)", saves="both", domain="nonzero", positional=0,
-          aliases=("vector_norm",),
-          vjp="g × {x} / {out} (0 at the zero vector)",
-          kinks=(Kink(([0.0, 0.0],), ([0.0, 0.0],), note="the zero vector gets gradient 0"),),
-          kink_check=KinkCheck(_zero_vector, "is the norm of a zero vector{where}, where it has no derivative: "
-                               "gradcli uses the gradient 0 (as PyTorch); any vector of length at most 1 is a "
-                               "subgradient there"))
 def _logsumexp_backward(n, g):
     # NOTE: softmax(x), computed from x itself: PyTorch's exp(x - ans) loses digits once
     # |ans| is so large that ans - max(x) rounds away (|x| ~ 1e16 and beyond).

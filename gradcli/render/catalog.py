@@ -196,7 +196,7 @@ def example(op: Op) -> str:
         call = f"{names[0]} {op.symbol} {names[1]}"
     else:
         called = _called(op)
-        keywords = [f"{k}={v}" for k, v in sample.params.items()]
+        keywords = [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in sample.params.items()]
         arrays_in = f"[{', '.join(names)}]" if op.sequence else ", ".join(names)
         call = f"{called}({', '.join([arrays_in] + keywords)})"
     scalar = (op.elementwise and not any(sample.shapes)) or (op.family == "reduction" and not sample.params)
