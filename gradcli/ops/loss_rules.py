@@ -91,8 +91,8 @@ def _l1_backward(n, g):
     return (slope if n.needs[0] else None, -slope if n.needs[1] else None)
 
 
-primitive(name="l1", doc="|x - y|, its gradient sign(x - y) a constant to a second derivative (l1_loss)",
-          signature="l1(x, y)", family="internal", public=False, forward=lambda x, y: np.abs(x - y),
+primitive(name="abs_diff", doc="|x - y|, its gradient sign(x - y) a constant to a second derivative (l1_loss)",
+          signature="abs_diff(x, y)", family="internal", public=False, forward=lambda x, y: np.abs(x - y),
           backward=_l1_backward, shape=broadcast_shapes, arity=2, elementwise=True,
           sympy=sympy_elementwise(lambda sp, x, y: sp.Abs(x - y)),
           words=Words(("x", "y"), vjp=("g × sign(x - y)", "-g × sign(x - y)")),

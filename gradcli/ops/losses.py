@@ -218,7 +218,7 @@ def _pairwise(name: str, signature: str, doc: str, loss, sympy, *, keywords=(), 
 
 def _smooth_l1(x, y, beta=1.0):
     # As PyTorch: huber_loss with delta = beta, divided by beta; l1_loss at beta = 0.
-    return F.huber(x, y, delta=beta) / beta if beta else F.l1(x, y)
+    return F.huber(x, y, delta=beta) / beta if beta else F.abs_diff(x, y)
 
 
 def _sympy_kl_div(sp, x, target, log_target=0):
@@ -235,7 +235,7 @@ def _kl_div(x, target, log_target=0):
 
 _pairwise("l1_loss", "l1_loss(input, target, reduction='mean')",
           "mean absolute error: mean(|input - target|) (gradient 0 where they are equal, as PyTorch)",
-          lambda x, y: F.l1(x, y), lambda sp, x, y: sp.Abs(x - y),
+          lambda x, y: F.abs_diff(x, y), lambda sp, x, y: sp.Abs(x - y),
           kinks=(Kink(([1.0], [1.0]), ([0.0], [0.0]), note="l1_loss'(0) = 0, as PyTorch's sign(0)", noted=False),))
 _pairwise("huber_loss", "huber_loss(input, target, reduction='mean', delta=1.0)",
           "0.5 d**2 where |d| < delta, else delta (|d| - delta/2), d = input - target (at |d| = delta the "
