@@ -200,3 +200,17 @@ def test_show_and_a_two_layer_network_agree_with_pytorchs_retain_grad():
     for name, step in (("h", h), ("r", rr), ("logits", logits), ("loss", loss)):
         np.testing.assert_allclose(r.steps[name]["value"], step.detach().numpy(), rtol=1e-14)
         np.testing.assert_allclose(r.steps[name]["gradient"], step.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_plot_takes_a_program(cli, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "f.svg"
+    run = cli("plot", "h = sin(x)\nh * x", "--x", "-2:2", "--output", str(out))
+    assert run.exit_code == 0, run.stderr
+    assert out.read_text().lstrip().startswith(("<?xml", "<svg"))
+
+
+def test_a_step_takes_no_value_on_the_command_line(cli):
+    run = cli("grad", "h = x*2; sum(h)", "--x", "1", "--h", "2")
+    assert run.exit_code == 2
+    assert run.stderr.splitlines()[0] == "error: --h: h is a step or function of the program, computed there: it takes no value"

@@ -153,6 +153,9 @@ def variable_texts(ctx: Any, expr: str, var: list[str] | None) -> dict[str, str]
             raise GradcliError(f"unexpected argument {word!r}: the expression comes first, then --NAME VALUE "
                                f"for each variable (quote the expression if it has spaces)", kind="usage")
         name, eq, value = word[2:].partition("=")
+        if name not in names and name in program_names(expr):
+            raise GradcliError(f"{word.partition('=')[0]}: {name} is a step or function of the program, computed "
+                               f"there: it takes no value", kind="usage")
         if name not in names:
             raise _unknown_option(ctx, word.partition("=")[0], names)
         if not eq:
@@ -168,6 +171,14 @@ def variable_texts(ctx: Any, expr: str, var: list[str] | None) -> dict[str, str]
             raise GradcliError(f"-v {item!r}: write NAME=VALUE", kind="usage")
         put(name.strip(), value, f"-v {item}")
     return out
+
+
+def program_names(expr: str) -> list[str]:
+    """The steps and functions a program defines (none for an expression)."""
+    from gradcli.lang.parser import defined_name, parse
+
+    tree = parse(expr)
+    return [defined_name(s) for s in tree.args] if tree.kind == "program" else []
 
 
 def _unknown_option(ctx: Any, word: str, names: list[str]) -> GradcliError:
