@@ -70,3 +70,15 @@ def test_the_cli_prints_the_parameter_error_with_a_caret(cli):
     run = cli("grad", 'sum(x, dim="rows")', "--x", "1,2")
     assert run.exit_code == 2
     assert run.stderr.splitlines()[0] == "error: sum() takes axis= as a number, not the string 'rows'"
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("x.view()", "view() is missing shape: it takes x, shape="),
+    ("x.roll()", "roll() is missing shifts: it takes x, shifts=, dims="),
+    ("x.movedim()", "movedim() is missing source and destination"),
+    ("x.unsqueeze()", "unsqueeze() is missing axis"),
+])
+def test_a_required_parameter_left_out_is_named(cli, text, words):
+    run = cli("grad", f"sum({text})", "--x", "1,2")
+    assert run.exit_code == 2
+    assert words in run.stderr.splitlines()[0]

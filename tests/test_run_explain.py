@@ -77,3 +77,15 @@ def test_graph_draws_each_backward_as_gradcli_graph_does(tmp_path):
 def test_without_options_the_output_is_the_programs_alone(tmp_path):
     done = run(tmp_path)
     assert done.stdout == "tensor([0.6667, 0.6667, 0.6667])\ntensor(6.)\n"
+
+
+def test_a_syntax_error_in_the_file_is_shown_as_python_shows_it(tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.py"
+    bad.write_text("import torch\nx = (\n")
+    ours = subprocess.run([sys.executable, "-m", "gradcli", "run", str(bad)], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60)
+    python = subprocess.run([sys.executable, str(bad)], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert (ours.returncode, ours.stderr) == (1, python.stderr)

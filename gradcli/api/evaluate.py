@@ -8,6 +8,7 @@ iterative, so deep expressions work.
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -317,6 +318,9 @@ def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
         raise GradcliError(f"{node.value}() is missing {' and '.join(missing)}: it takes {_listed(op)}",
                            kind="syntax")
     params = {k: _parameter(op, k, v) for k, v in params.items()}
+    absent = [k for k in _required_keywords(op) if k not in params]
+    if absent:
+        raise GradcliError(f"{node.value}() is missing {' and '.join(absent)}: it takes {_listed(op)}", kind="syntax")
     if spelling(node) == "torch":
         params = {**op.torch_defaults, **params}
     return inputs, params
@@ -328,6 +332,26 @@ def _items(node: Expr, args: list) -> tuple:
         raise GradcliError(f"{node.value}() takes a list or tuple of arrays first, as in {node.value}([x, y], 0)",
                            kind="syntax")
     return args[0]
+
+
+_REQUIRED: dict[str, tuple[str, ...]] = {}
+
+
+def _required_keywords(op: Op) -> tuple[str, ...]:
+    """The keywords a composite, or a primitive's prepare, has no default for: reshape's shape (found once
+    per operation)."""
+    if op.name not in _REQUIRED:
+        reads = op.prepare or op.composite  # (a primitive's prepare fills in its forward's parameters)
+        if reads is None:
+            _REQUIRED[op.name] = ()
+            return ()
+        try:
+            signature = inspect.signature(reads)
+            _REQUIRED[op.name] = tuple(name for name, p in signature.parameters.items()
+                                       if name in op.keywords and p.default is inspect.Parameter.empty)
+        except (TypeError, ValueError):  # a numpy ufunc has no signature to read
+            _REQUIRED[op.name] = ()
+    return _REQUIRED[op.name]
 
 
 def parameters(op: Op) -> list[str]:

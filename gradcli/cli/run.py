@@ -73,7 +73,8 @@ def user_traceback(err: BaseException, file: str) -> str:
     target = os.path.abspath(file)
     while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) != target:
         tb = tb.tb_next
-    return "".join(traceback.format_exception(type(err), err, tb if tb is not None else err.__traceback__))
+    # (no frame of the file: a syntax error in it, which Python shows without a traceback)
+    return "".join(traceback.format_exception(type(err), err, tb))
 
 
 @contextmanager
