@@ -171,7 +171,7 @@ class Session:
         program = self.program(expr)
         if self.format and not any(o in ("-f", "--format") or o.startswith("--format=") for o in options):
             options += ["--format", self.format]
-        run_app([command, program, *options, *self.value_options(program)], self)
+        run_app([command, program, *self.value_options(program), *options], self)
 
     def _meta(self, word: str, argument: str) -> None:
         if word == ":format":
@@ -205,17 +205,19 @@ class Session:
 
 def run_app(args: list[str], session: Session) -> None:
     """One command of the command line, in this process; its errors are already printed."""
-    import click
-
     try:
         status = app(args=args, prog_name="gradcli", standalone_mode=False)
-    except click.ClickException as err:
-        err.show()
-        status = err.exit_code
-    except click.exceptions.Abort:
-        status = 130
     except SystemExit as done:
         status = done.code if isinstance(done.code, int) else 0
+    except Exception as err:
+        # click's usage errors print themselves (typer may carry its own copy of click: no import of it here)
+        if type(err).__name__ == "Abort":
+            status = 130
+        elif callable(getattr(err, "show", None)) and hasattr(err, "exit_code"):
+            err.show()
+            status = err.exit_code
+        else:
+            raise
     if status:
         session.failed = True
 
