@@ -33,6 +33,14 @@ def keep_freed_memory() -> None:
 def main() -> None:
     try:
         keep_freed_memory()
+        args = sys.argv[1:]
+        if args[:1] == ["run"] and len(args) > 1 and (args[1] == "-" or not args[1].startswith("-")):
+            from gradcli.cli.runner import RUN_OPTIONS, run as run_file
+
+            if not any(a in RUN_OPTIONS or a.startswith("--graph=") for a in args[1:]):
+                # `gradcli run FILE ARGS` with none of run's options: the file runs without loading the
+                # other commands (a third of the start-up), as the command would run it.
+                raise SystemExit(run_file(args[1], args[2:]))
         from gradcli.cli.app import main as run
 
         run()

@@ -89,3 +89,17 @@ def test_a_syntax_error_in_the_file_is_shown_as_python_shows_it(tmp_path):
                           cwd=tmp_path, timeout=60)
     python = subprocess.run([sys.executable, str(bad)], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert (ours.returncode, ours.stderr) == (1, python.stderr)
+
+
+def test_a_plain_run_starts_without_the_other_commands(tmp_path):
+    """gradcli run FILE (no run options) runs the file before any other command module is loaded."""
+    import subprocess
+    import sys
+
+    listing = tmp_path / "listing.py"
+    listing.write_text("import sys\nimport torch\nprint(torch.ones(2) * 2)\n"
+                       "print(sorted(m for m in sys.modules if m.startswith('gradcli.cli')))\n")
+    done = subprocess.run([sys.executable, "-m", "gradcli", "run", str(listing), "--flag-of-the-script"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["tensor([2., 2.])", "['gradcli.cli', 'gradcli.cli.runner']"]
