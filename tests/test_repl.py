@@ -113,3 +113,9 @@ def test_a_terminal_session_edits_remembers_completes_and_ends(terminal, tmp_pat
     again.expect_exact("gradcli> ")
     again.sendeof()
     again.expect(pexpect.EOF)
+
+
+def test_steps_that_use_each_other_are_refused_not_looped_on(tmp_path):
+    done = piped("h = x + 1\nx = h * 2\nx = 2\nh\n", tmp_path)
+    assert done.stdout.splitlines() == ["3.0"]
+    assert done.stderr.splitlines()[0] == "error: x is used before its definition (at line 2, column 1)"

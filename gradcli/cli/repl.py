@@ -120,18 +120,18 @@ class Session:
 
         statements = {**self.statements, **(extra or {})}
         order: list[str] = []
+        seen: set[str] = set()
 
         def uses(text: str) -> list[str]:
             return [n.value for n in postorder(parse(text)) if n.kind in ("name", "call") and n.value in statements]
 
         def visit(name: str) -> None:
-            if name in order:
+            # (statements that use each other are each visited once; the parser then refuses the order)
+            if name in seen:
                 return
-            order.append(name)  # (a statement that uses itself is refused by the parser, not looped on)
-            order.remove(name)
+            seen.add(name)
             for used in uses(statements[name].split("=", 1)[1]):
-                if used != name:
-                    visit(used)
+                visit(used)
             order.append(name)
 
         for name in uses(expr):
