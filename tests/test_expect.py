@@ -164,3 +164,15 @@ def test_a_vector_jacobian_product_takes_a_formula_too():
     assert v.ok and v.symbolic == "equal" and v.label == "∂(v·f)/∂x"
     (v,) = expect(r, {"x": "2*x"}).verdicts
     assert not v.ok and v.at_point is False
+
+
+def test_a_formula_from_a_file_may_be_a_program(cli, tmp_path):
+    path = tmp_path / "dx.gc"
+    path.write_text("# d/dx of x**2 * w\ntwo_x = 2*x\ntwo_x * w\n")
+    run = cli("grad", "x**2 * w", "--x", "3", "--w", "2", "--expect", f"x=@{path}", "--expect", "w=x**2",
+              "-f", "plain")
+    assert run.exit_code == 0, run.stderr
+    assert run.stderr.splitlines()[0] == ("expect: ✓ ∂f/∂x = two_x = 2*x; two_x*w: right at the point and at 200 "
+                                          "random points; SymPy: equal")
+    wrong = cli("grad", "x**2 * w", "--x", "3", "--w", "2", "--expect", f"w=@{tmp_path / 'none.gc'}")
+    assert wrong.exit_code == 2 and "cannot read the program" in wrong.stderr

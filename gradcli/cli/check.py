@@ -36,6 +36,7 @@ from gradcli.cli.base import (
     guarded,
     read_values,
 )
+from gradcli.cli.arguments import read_program_file
 from gradcli.errors import GradcliError
 
 CheckFormatOpt = format_option(
@@ -50,14 +51,15 @@ EXPECT_HEAD = re.compile(r"\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)?)\s*=(?!=)(.*
 
 
 def expectations(items: list[str]) -> dict[str, str]:
-    """--expect's formulas by the derivative they stand for ("" for a bare one)."""
+    """--expect's formulas by the derivative they stand for ("" for a bare one); @FILE reads one (a program
+    too: with steps, a formula names its derivative, as x=@dx.gc)."""
     formulas: dict[str, str] = {}
     for item in items:
         m = EXPECT_HEAD.match(item)
         key, text = (re.sub(r"\s", "", m.group(1)), m.group(2)) if m else ("", item)
         if key in formulas:
             raise GradcliError(f"--expect gives two formulas for {key or 'the derivative'}", kind="usage")
-        formulas[key] = text
+        formulas[key] = read_program_file(text.strip()[1:]) if text.strip().startswith("@") else text
     return formulas
 
 

@@ -37,6 +37,13 @@ def _verdict_payload(v: Verdict) -> dict[str, Any]:
     }
 
 
+def one_line(formula: str) -> str:
+    """A formula on one line: a program from a file as its statements between `;`, without comments."""
+    from gradcli.lang.parser import parse, unparse
+
+    return unparse(parse(formula)) if "\n" in formula.strip() else formula
+
+
 def _short(text: str, width: int = DIFFERENCE_WIDTH) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
@@ -77,7 +84,7 @@ def summary_lines(report: ExpectReport) -> list[str]:
     for v in report.verdicts:
         if v.ok:
             sympy = {"equal": "SymPy: equal", "undecided": "SymPy: undecided"}[v.symbolic]
-            lines.append(f"✓ {v.label} = {v.formula}: right at the point and at {v.checked} random points; {sympy}")
+            lines.append(f"✓ {v.label} = {one_line(v.formula)}: right at the point and at {v.checked} random points; {sympy}")
         lines += mistake_lines(v)
     return lines
 
@@ -92,7 +99,7 @@ def render_expect(report: ExpectReport, console: Any, precision: int) -> None:
                             ("random points", "right"), ("SymPy", "left"), ("", "center")):
         table.add_column(Text(header), justify=justify)
     for v in report.verdicts:
-        table.add_row(Text(v.label), Text(_short(v.formula, 48)), Text(_at_point(v, precision)), Text(_random(v)),
+        table.add_row(Text(v.label), Text(_short(one_line(v.formula), 48)), Text(_at_point(v, precision)), Text(_random(v)),
                       Text(v.symbolic), Text("✓", style="green") if v.ok else Text("✗", style="bold red"))
     console.print(titled("expect: your derivative against autograd", table))
     console.print(Text("\n".join(summary_lines(report)), style="" if report.ok else "bold"))
