@@ -28,6 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import timing
+from forward_mode import forward_mode
 from references import (
     HESSIAN_EXPR,
     JACOBIAN_EXPRS,
@@ -287,7 +288,7 @@ def points(cfg: dict, quick: bool) -> dict:
 
 
 SCENARIOS = {"startup": startup, "gradients": large, "jacobians": jacobians, "hessians": hessians,
-             "check": check_cost, "points": points}
+             "check": check_cost, "points": points, "forward": forward_mode}
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ _EXPORTS = {
     "Tensor": "autodiff.engine", "enable_grad": "autodiff.engine", "is_grad_enabled": "autodiff.engine",
     "no_grad": "autodiff.engine", "GradcliError": "errors", "F": "ops.common",
     "grad": "api.functional", "jacobian": "api.functional", "hessian": "api.functional",
+    "jvp": "api.forward", "hvp": "api.forward",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from gradcli.api import functional
+from gradcli.api.diagnose import first_nonfinite_gradient, first_nonfinite_value
 from gradcli.autodiff.op import FUNCTIONS, OPS
 
 T = torch.float64
@@ -691,17 +692,32 @@ def torch_answers(case: Case, variants: dict[str, Callable], names: list[str], u
 
 
 def gradcli_answers(case: Case, names: list[str], u: np.ndarray | None):
+    """value, blocks and VJP as torch_answers gives them (reverse mode, as torch.autograd.functional),
+    and the blocks again by forward mode (the Jacobian by columns, the Hessian forward over reverse)
+    where every sub-expression's value and every cotangent of a backward pass is finite (else None):
+    where a nan or an inf meets a 0, forward and reverse mode put the nan in different places, as
+    torch.func.jacfwd and jacrev do. Forward mode is compared where torch's answer is finite."""
     text = case.text
+    p = functional.problem(text, case.values)
+    finite = first_nonfinite_value(p.tree, p.leaves(), p.source) is None
+    if finite:
+        out, _ = p.forward()
+        finite = not out.requires_grad or first_nonfinite_gradient(out, np.ones(out.shape)) is None
     if case.second_order:
-        r = functional.hessian(text, case.values)
-        return r.value, [[r.hessian[a][b] for b in names] for a in names], None
-    j = functional.jacobian(text, case.values)
+        r = functional.hessian(p, None, mode="reverse")
+        f = functional.hessian(p, None, mode="forward") if finite else None
+        return (r.value, [[r.hessian[a][b] for b in names] for a in names], None,
+                f and [[f.hessian[a][b] for b in names] for a in names])
+    j = functional.jacobian(p, None, mode="reverse")
+    f = functional.jacobian(p, None, mode="forward") if finite else None
     g = functional.grad(text, case.values, grad_output=u if j.value.ndim else None)
-    return j.value, [j.jacobian[n] for n in names], [g.gradients[n] for n in names]
+    return (j.value, [j.jacobian[n] for n in names], [g.gradients[n] for n in names],
+            f and [f.jacobian[n] for n in names])
 
 
 def _first_difference(case: Case, ours, theirs, names) -> str | None:
-    value, blocks, vjp = ours
+    """The first entry where gradcli and torch differ (forward mode too, where it was computed)."""
+    value, blocks, vjp, forward = ours
     t_value, t_blocks, t_vjp = theirs
     if not close(value, t_value):
         return f"value: gradcli {value!r}, torch {t_value!r}"
@@ -709,10 +725,14 @@ def _first_difference(case: Case, ours, theirs, names) -> str | None:
     for i, a in enumerate(names):
         rows = blocks[i] if case.second_order else [blocks[i]]
         t_rows = t_blocks[i] if case.second_order else [t_blocks[i]]
-        for j, (got, want) in enumerate(zip(rows, t_rows)):
+        f_rows = rows if forward is None else forward[i] if case.second_order else [forward[i]]
+        for j, (got, want, pushed) in enumerate(zip(rows, t_rows, f_rows)):
+            pair = f"[{a}][{names[j]}]" if case.second_order else f"[{a}]"
             if not close(got, want):
-                pair = f"[{a}][{names[j]}]" if case.second_order else f"[{a}]"
                 return f"{label}{pair}: gradcli {np.asarray(got).tolist()}, torch {np.asarray(want).tolist()}"
+            if np.all(np.isfinite(want)) and not close(pushed, want):
+                return (f"{label}{pair} by forward mode: gradcli {np.asarray(pushed).tolist()}, torch "
+                        f"{np.asarray(want).tolist()}")
         if vjp is not None and not close(vjp[i], t_vjp[i]):
             return f"vjp[{a}]: gradcli {np.asarray(vjp[i]).tolist()}, torch {np.asarray(t_vjp[i]).tolist()}"
     return None
@@ -771,7 +791,7 @@ def _ill_conditioned(case: Case, theirs, names, u, variants: dict[str, Callable]
         again = torch_answers(nudged, variants or {}, names, u)
     except (RuntimeError, torch.linalg.LinAlgError):
         return True
-    return _first_difference(case, again, theirs, names) is not None
+    return _first_difference(case, (*again, None), theirs, names) is not None
 
 
 # -- shrinking ----------------------------------------------------------------------------

@@ -18,6 +18,9 @@ import numpy as np
 from gradcli.api.functional import grad
 from gradcli.api.kinks import kink_notes
 from gradcli.autodiff.engine import Tensor, call, no_grad, run_backward
+from gradcli.autodiff.forward import run_forward
+from gradcli.api.forward import forward_columns
+from gradcli.api.functional import basis_vjps
 from gradcli.ops import OPS
 
 STEP = 1e-6  # central differences of the function
@@ -204,6 +207,51 @@ def check_batched_cotangents_match_loop(name, index):
                                    rtol=1e-10, atol=1e-12)
 
 
+def jvp(out: Tensor, leaves: list[Tensor], tangents: list, batch=()) -> np.ndarray:
+    """J·t by forward mode (zeros where no tangent reaches the output)."""
+    (t,) = run_forward([out], {id(leaf): v for leaf, v in zip(leaves, tangents) if leaf.requires_grad})
+    return np.zeros(batch + out.shape) if t is None else np.broadcast_to(t.data, batch + out.shape)
+
+
+def check_forward_matches_reverse(name, index):
+    """<u, J v> by forward mode equals <Jᵀ u, v> by reverse mode: first order, each input alone
+    and all at once; a stack of tangents against one at a time; and second order, forward over
+    reverse: <w, d/dv (Jᵀ u)> against the reverse pass through the gradient's graph."""
+    case = Case(name, index)
+    for active in active_subsets(case):
+        leaves = case.leaves(active)
+        out = case.out(leaves)
+        u = case.random_like(out.shape)
+        vs = [case.random_like(a.shape) for a in case.arrays]
+        forward = float(np.sum(u * jvp(out, leaves, vs)))
+        reverse = sum(float(np.sum(g * v)) for g, v, on in zip(vjp(out, leaves, u), vs, active) if on)
+        assert_close_scalar(forward, reverse, tol=1e-9)
+    leaves = case.leaves()
+    out = case.out(leaves)
+    # The whole Jacobian by columns (forward mode) against it by rows (reverse mode)
+    named = {f"x{i}": leaf for i, leaf in enumerate(leaves)}
+    wrt = [n for n, leaf in named.items() if leaf.requires_grad]
+    columns = forward_columns([out], named, wrt, rows=4)[0]
+    rows = basis_vjps(out, named, wrt, "batched", None)
+    for name in wrt:
+        np.testing.assert_allclose(columns[name], rows[name].reshape(columns[name].shape), rtol=1e-10, atol=1e-12)
+    stacks = [case.random_like((3,) + a.shape) for a in case.arrays]
+    batched = jvp(out, leaves, stacks, batch=(3,))
+    for r in range(3):
+        np.testing.assert_allclose(batched[r], jvp(out, leaves, [s[r] for s in stacks]), rtol=1e-10, atol=1e-12)
+    grads = vjp(out, leaves, case.random_like(out.shape), create_graph=True)
+    pairs = [(g, case.random_like(g.shape)) for g, on in zip(grads, case.active) if on and g.requires_grad]
+    if not pairs:
+        return
+    vs = [case.random_like(a.shape) for a in case.arrays]
+    tangents = run_forward([g for g, _ in pairs], {id(leaf): v for leaf, v in zip(leaves, vs) if leaf.requires_grad})
+    forward = sum(float(np.sum(w * t.data)) for (_, w), t in zip(pairs, tangents) if t is not None)
+    found = run_backward([(g, Tensor(w)) for g, w in pairs], retain_graph=True)
+    reverse = sum(float(np.sum(ct.data * v)) for node, ct in found.items()
+                  for leaf, v in zip(leaves, vs) if node.tensor is leaf)
+    assert_close_scalar(forward, reverse, tol=1e-8)
+
+
 def check_documented_kink(name, index):
     op = OPS[name]
     kink = op.kinks[index]
@@ -258,6 +306,7 @@ def check_every_sample_and_kink(name):
                 check_full_jacobian(name, index)
             check_second_derivatives(name, index)
             check_batched_cotangents_match_loop(name, index)
+            check_forward_matches_reverse(name, index)
     for index, kink in enumerate(op.kinks):
         check_documented_kink(name, index)
         if kink.noted:

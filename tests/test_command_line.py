@@ -44,7 +44,8 @@ def words(command: str, expr: str) -> list[str]:
     if command == "plot":
         values = {**values, first: "1:2:3"}
     given = [w for name, text in values.items() for w in (f"--{name}", text)]
-    extra = ["--wrt", first, "--lr", "0.1", "--steps", "1"] if command == "descend" else []
+    extra = ["--wrt", first, "--lr", "0.1", "--steps", "1"] if command == "descend" else \
+        ["--tangent", f"{first}={values[first]}"] if command == "jvp" else []
     return [command, expr, *given, *extra, "-f", "json"]
 
 
@@ -56,11 +57,11 @@ def numbers(command: str, payload: dict) -> list:
         return [payload["loss"], payload["values"], [step["grad_norm"] for step in payload["history"]]]
     if command == "plot":
         return [payload["value"], payload[f"d/d{payload['variable']}"]]
-    return [payload.get(key) for key in ("value", "gradients", "jacobian", "hessian")]
+    return [payload.get(key) for key in ("value", "gradients", "jacobian", "hessian", "jvp")]
 
 
 def test_the_expression_commands_are_known():
-    assert EXPRESSION_COMMANDS == ["check", "descend", "explain", "grad", "graph", "hessian", "jacobian", "plot"]
+    assert EXPRESSION_COMMANDS == ["check", "descend", "explain", "grad", "graph", "hessian", "jacobian", "jvp", "plot"]
 
 
 @pytest.mark.parametrize("expr", sorted(LEADING_MINUS))

@@ -16,7 +16,7 @@ import pytest
 from gradcli.autodiff.engine import Tensor, call
 from gradcli.ops import OPS
 from opchecks import (check_batched_cotangents_match_loop, check_documented_kink, check_first_derivatives,
-                      check_full_jacobian, check_kink_is_noted, check_second_derivatives,
+                      check_forward_matches_reverse, check_full_jacobian, check_kink_is_noted, check_second_derivatives,
                       check_shape_rule_matches_forward, is_small, vjp)
 
 CASES = [(name, i) for name, op in OPS.items() for i in range(len(op.samples))]
@@ -55,6 +55,11 @@ def test_second_derivatives(name, index):
 @pytest.mark.parametrize("name,index", DIFFERENTIABLE)
 def test_batched_cotangents_match_loop(name, index):
     check_batched_cotangents_match_loop(name, index)
+
+
+@pytest.mark.parametrize("name,index", DIFFERENTIABLE)
+def test_forward_mode_matches_reverse(name, index):
+    check_forward_matches_reverse(name, index)
 
 
 @pytest.mark.parametrize("name,index", KINKS)

@@ -5,7 +5,8 @@
     >>> report.ok, [(f.label, str(f.expr)) for f in report.formulas["x"]]
     (True, [('∂f/∂x_i', '2/3')])
 
-A check plans the entries to compare (check_plan.py), fills in central finite
+A jvp's or a Hessian-vector product's entries are derivatives along a direction,
+checked as derivatives in a step along it (check_forward.py). A check plans the entries to compare (check_plan.py), fills in central finite
 differences (check_differences.py) and SymPy's derivatives (check_sympy.py), and returns
 the Report; the report's types are importable from here.
 
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from gradcli.analysis.check_differences import finite_differences
+from gradcli.analysis.check_forward import verify_forward
 from gradcli.analysis.check_plan import Formula, Report, SubCheck, Tolerance, plan
 from gradcli.analysis.check_sympy import symbolic_side
 from gradcli.api.functional import grad as engine_grad
@@ -42,6 +44,8 @@ def verify(result: Result, tolerance: Tolerance = Tolerance(), samples: int = 32
     """Compare result's derivatives with SymPy's and with central finite differences."""
     if result.problem.dtype == np.float32:
         tolerance = replace(tolerance, sympy_rtol=FLOAT32_SYMPY_RTOL, sympy_atol=FLOAT32_SYMPY_ATOL)
+    if result.kind in ("jvp", "hvp"):
+        return verify_forward(result, tolerance, samples, seed)
     report = plan(result, samples, seed, tolerance)
     finite_differences(report)
     symbolic_side(report, evaluate=True)

@@ -134,6 +134,7 @@ class Report:
     finite_difference: SubCheck = field(default_factory=SubCheck)
     step: float = STEP
     formulas: dict[str, list[Formula]] = field(default_factory=dict)
+    along: str = ""  # a derivative along a direction: what the step variable moves (check_forward.py)
 
     @property
     def ok(self) -> bool:

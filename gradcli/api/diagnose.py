@@ -64,11 +64,18 @@ def first_nonfinite_gradient(output: Tensor, seed: np.ndarray) -> Any:
     return found[0] if found else None
 
 
+def with_warnings(result: Result) -> Result:
+    """result, with a warning for each place its value or derivatives stopped being finite."""
+    result.warnings = nonfinite_warnings(result)
+    return result
+
+
 def nonfinite_warnings(result: Result) -> list[GradcliError]:
     """Warnings (with spans) for a result whose value or derivatives are not all finite."""
     p = result.problem
     derivatives = [*(result.gradients or {}).values(), *(result.jacobian or {}).values(),
-                   *(b for row in (result.hessian or {}).values() for b in row.values())]
+                   *(b for row in (result.hessian or {}).values() for b in row.values()),
+                   result.jvp, *(result.hvp or {}).values()]
     if finite(result.value) and all(finite(d) for d in derivatives):
         return []
     if not finite(result.value):

@@ -23,6 +23,8 @@ import numpy as np
 
 from gradcli.autodiff.engine import LeafNode, Node, Tensor, as_array, edge_of, run_backward, topological_order
 from gradcli.errors import GradcliError, param
+from gradcli.api.diagnose import finite, with_warnings
+from gradcli.api.forward import forward_columns, hvp, pick_mode
 from gradcli.api.kinks import kink_notes
 from gradcli.api.problem import Problem, Result, differentiating, leaf_arrays, leaf_cotangents, problem
 from gradcli.limits import LIMITS
@@ -67,7 +69,7 @@ def grad(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] | st
                     grad_output=None if grad_output is None else seed, notes=notes)
     if shown:
         result.steps = _step_gradients(steps, at_steps, found, shown)
-    return _with_warnings(result)
+    return with_warnings(result)
 
 
 def shown_steps(p: Problem, show: Iterable[str] | str | None) -> list[str]:
@@ -132,16 +134,11 @@ def chunk_size(out_size: int, wrt_sizes: Iterable[int], chunk: int | None) -> in
     return max(1, min(out_size, CHUNK_BUDGET // per_row))
 
 
-def _basis_vjps(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str], method: str,
+def basis_vjps(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str], method: str,
                 chunk: int | None) -> dict[str, np.ndarray]:
     """Rows d output_i / d v for every i, as VJPs with the standard basis: v -> (out.size,) + v.shape."""
     n = output.size
-    for name in wrt:
-        entries = n * leaves[name].size
-        if entries > LIMITS.max_elements:
-            raise GradcliError(f"the derivative of the output ({n:,} entries) with respect to {name} "
-                               f"({leaves[name].size:,} entries) would have {entries:,} entries; the limit is "
-                               f"{LIMITS.max_elements:,} (GRADCLI_MAX_ELEMENTS)", kind="limit")
+    check_entries(output, leaves, wrt)
     check_method(method, chunk)
     rows = {name: np.zeros((n,) + leaves[name].shape, output.dtype) for name in wrt}
     if not output.requires_grad or n == 0:
@@ -158,12 +155,7 @@ def _basis_vjps(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str], me
             for name, ct in leaf_arrays(leaves, wrt, found).items():
                 rows[name][i] = ct
         return rows
-    # NOTE: a batched pass holds a row of cotangent for every node of the graph, so the
-    # largest node (an outer product inside a sum, say) bounds the rows per pass.
-    largest = max((int(np.prod(node.out_shape)) for node in topological_order([output.grad_fn])
-                   if isinstance(node, Node)), default=n)
-    size = chunk_size(n, (*(leaves[name].size for name in wrt), largest), chunk)
-    size = max(1, min(size, LIMITS.max_elements // max(1, largest)))
+    size = rows_per_pass([output], n, [leaves[name].size for name in wrt], chunk)
     if size >= n:
         # One pass covers the basis: its cotangents are the rows, no copy into `rows` needed.
         return leaf_arrays(leaves, wrt, _basis_pass(output, range(n)), (n,))
@@ -171,6 +163,27 @@ def _basis_vjps(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str], me
         for name, ct in leaf_arrays(leaves, wrt, _basis_pass(output, block), (len(block),)).items():
             rows[name][block.start:block.stop] = ct
     return rows
+
+
+def check_entries(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str]) -> None:
+    """Raise when a block d output / d v of the Jacobian would pass the element limit."""
+    n = output.size
+    for name in wrt:
+        entries = n * leaves[name].size
+        if entries > LIMITS.max_elements:
+            raise GradcliError(f"the derivative of the output ({n:,} entries) with respect to {name} "
+                               f"({leaves[name].size:,} entries) would have {entries:,} entries; the limit is "
+                               f"{LIMITS.max_elements:,} (GRADCLI_MAX_ELEMENTS)", kind="limit")
+
+
+def rows_per_pass(outputs: list[Tensor], n: int, widths: list[int], chunk: int | None) -> int:
+    """Basis vectors stacked in one batched pass (backward: n output entries; forward: n input entries)."""
+    # NOTE: a batched pass holds a row of cotangent (or tangent) for every node of the graph, so
+    # the largest node (an outer product inside a sum, say) bounds the rows per pass.
+    largest = max((int(np.prod(node.out_shape)) for node in topological_order([o.grad_fn for o in outputs])
+                   if isinstance(node, Node)), default=n)
+    size = chunk_size(n, (*widths, largest), chunk)
+    return max(1, min(size, LIMITS.max_elements // max(1, largest)))
 
 
 def _diagonal_rows(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str]) -> dict[str, np.ndarray] | None:
@@ -196,8 +209,6 @@ def _diagonal_rows(output: Tensor, leaves: Mapping[str, Tensor], wrt: list[str])
         if not node.op.elementwise or node.out_shape != shape or any(node.in_shapes[i] != shape for i in on_path):
             return None
         reaching.add(id(node))
-    from gradcli.api.diagnose import finite
-
     found = run_backward([(output, Tensor(np.ones(shape, output.dtype)))], retain_graph=True)
     diagonals = leaf_arrays(leaves, wrt, found)
     if not all(finite(d) for d in diagonals.values()):
@@ -222,28 +233,55 @@ def _basis_pass(output: Tensor, block: range) -> dict[LeafNode, Tensor]:
 
 
 def jacobian(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] | str | None = None,
-             method: str = "batched", chunk: int | None = None, dtype: Any = None) -> Result:
+             method: str = "batched", chunk: int | None = None, dtype: Any = None, mode: str = "auto") -> Result:
     """Value and Jacobian: jacobian[v] has shape output.shape + v.shape.
 
-    Built from vector-Jacobian products with the standard basis: by default batched, a few
-    backward passes whose cotangents carry a leading axis of basis rows; method="loop" does
-    one pass per output entry (the reference the batched method is tested against).
+    mode="reverse" builds it by rows, vector-Jacobian products with the standard basis of the
+    output; "forward" by columns, Jacobian-vector products with the standard basis of the
+    inputs; "auto" (the default) takes the fewer passes, forward when the inputs have fewer
+    entries than the output. By default batched: a few passes whose cotangents (tangents)
+    carry a leading axis of basis vectors; method="loop" does one pass per basis vector (the
+    reference the batched method is tested against). result.mode says which was used.
     """
     p = expr if isinstance(expr, Problem) else problem(expr, values, wrt, dtype=dtype)
     out, leaves = p.forward()
+    chosen = pick_mode(mode, sum(leaves[name].size for name in p.wrt), out.size)
     with differentiating(p):
-        rows = _basis_vjps(out, leaves, p.wrt, method, chunk)
-    jac = {name: r.reshape(out.shape + leaves[name].shape) for name, r in rows.items()}
-    return _with_warnings(Result("jacobian", p, out.data, jacobian=jac))
+        if chosen == "reverse":
+            rows = basis_vjps(out, leaves, p.wrt, method, chunk)
+            jac = {name: r.reshape(out.shape + leaves[name].shape) for name, r in rows.items()}
+        else:
+            jac = basis_jvps([out], leaves, p.wrt, method, chunk)[0]
+    return with_warnings(Result("jacobian", p, out.data, jacobian=jac, mode=chosen))
+
+
+def basis_jvps(outputs: list[Tensor], leaves: Mapping[str, Tensor], wrt: list[str], method: str,
+                chunk: int | None) -> list[dict[str, np.ndarray]]:
+    """Each output's Jacobian blocks by columns: forward passes with the standard basis of wrt's entries."""
+    for output in outputs:
+        check_entries(output, leaves, wrt)
+    check_method(method, chunk)
+    if not any(o.requires_grad for o in outputs):
+        return [{name: np.zeros(o.shape + leaves[name].shape, o.dtype) for name in wrt} for o in outputs]
+    total = sum(leaves[name].size for name in wrt)
+    rows = 1 if method == "loop" else rows_per_pass(outputs, total, [o.size for o in outputs], chunk)
+    return forward_columns(outputs, leaves, wrt, rows)
 
 
 def hessian(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] | str | None = None,
-            method: str = "batched", chunk: int | None = None, dtype: Any = None) -> Result:
+            method: str = "batched", chunk: int | None = None, dtype: Any = None, mode: str = "auto",
+            vector: Mapping[str, Any] | None = None) -> Result:
     """Value and Hessian blocks of a scalar expression: hessian[a][b] = d²f / da db, a.shape + b.shape.
 
-    The gradient is computed with a differentiable backward pass (create_graph), then each
-    gradient block is differentiated again with VJPs over the standard basis.
+    The gradient is computed with a differentiable backward pass (create_graph), then
+    differentiated again: mode="reverse" by VJPs of each gradient block over the standard
+    basis (a pass per variable), "forward" by JVPs of every block at once over the basis of
+    all the variables' entries (forward over reverse: one pass for them all); "auto" is
+    reverse, as torch.autograd.functional.hessian. With vector, the Hessian-vector product
+    H·v instead, without forming H (api/forward.py hvp).
     """
+    if vector is not None:
+        return hvp(expr, values, vector, wrt=wrt, dtype=dtype)
     p = expr if isinstance(expr, Problem) else problem(expr, values, wrt, dtype=dtype)
     out, leaves = p.forward()
     if out.size != 1:
@@ -254,18 +292,22 @@ def hessian(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] |
         found = run_backward([(out, Tensor(np.ones_like(out.data)))], create_graph=True, retain_graph=True) \
             if out.requires_grad else {}
         first = leaf_cotangents(leaves, p.wrt, found)
+        # NOTE: auto is reverse over reverse, as torch.autograd.functional.hessian: where a nan or an inf
+        # meets a 0, forward over reverse can give other numbers (a pass per variable costs no more arithmetic).
+        chosen = "reverse" if mode == "auto" else pick_mode(mode, 1, 1)
+        flowing = [a for a in p.wrt if first[a] is not None]
+        if chosen == "forward" and flowing:
+            columns = dict(zip(flowing, basis_jvps([first[a] for a in flowing], leaves, p.wrt, method, chunk)))
         gradients = {}
         for a in p.wrt:
             ga = first[a]
             gradients[a] = np.zeros(leaves[a].shape, p.dtype) if ga is None else np.array(ga.data)
-            rows = _basis_vjps(ga, leaves, p.wrt, method, chunk) if ga is not None else \
-                {b: np.zeros((leaves[a].size,) + leaves[b].shape, p.dtype) for b in p.wrt}
-            blocks[a] = {b: rows[b].reshape(leaves[a].shape + leaves[b].shape) for b in p.wrt}
-    return _with_warnings(Result("hessian", p, out.data, gradients=gradients, hessian=blocks))
+            if ga is None:
+                blocks[a] = {b: np.zeros(leaves[a].shape + leaves[b].shape, p.dtype) for b in p.wrt}
+            elif chosen == "forward":
+                blocks[a] = columns[a]
+            else:
+                rows = basis_vjps(ga, leaves, p.wrt, method, chunk)
+                blocks[a] = {b: rows[b].reshape(leaves[a].shape + leaves[b].shape) for b in p.wrt}
+    return with_warnings(Result("hessian", p, out.data, gradients=gradients, hessian=blocks, mode=chosen))
 
-
-def _with_warnings(result: Result) -> Result:
-    from gradcli.api.diagnose import nonfinite_warnings
-
-    result.warnings = nonfinite_warnings(result)
-    return result

@@ -55,13 +55,17 @@ class Problem:
 class Result:
     """What a command computed. Unused derivative fields stay None."""
 
-    kind: str  # grad, vjp, jacobian or hessian
+    kind: str  # grad, vjp, jacobian, hessian, jvp or hvp
     problem: Problem
     value: np.ndarray
     gradients: dict[str, np.ndarray] | None = None
     jacobian: dict[str, np.ndarray] | None = None
     hessian: dict[str, dict[str, np.ndarray]] | None = None
     grad_output: np.ndarray | None = None
+    jvp: np.ndarray | None = None  # J·t, shaped like the output
+    hvp: dict[str, np.ndarray] | None = None  # (H·v)[a], shaped like a
+    tangents: dict[str, np.ndarray] | None = None  # the t of a jvp, the v of an hvp, per variable
+    mode: str | None = None  # how derivatives were built: reverse, forward or forward-over-reverse
     warnings: list[GradcliError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # non-differentiable points met (api/kinks.py)
     # A program's steps shown (show=): name -> {"value": array, "gradient": d out / d step}, as retain_grad()

@@ -133,6 +133,9 @@ class Op:
         `node.uniform` (the one number g holds when it is a sum's broadcast scalar, else
         None). Rules work on trailing axes. A rule that reads g once on every path may
         have the pass give g up to the operation that reads it (autodiff/backward.py).
+    jvp(node, tangents) -> the output's tangent J·t (tangents: one per input, None for a
+        constant; with the pass's leading batch axes): optional, forward mode derives it
+        from backward where a record gives none (autodiff/forward.py)
     shape(*shapes, **params) -> output shape (raises GradcliError when shapes do not fit)
     sympy(sp, *object_arrays, **params) -> object array of SymPy expressions; an operation
         without a gradient may leave it out (its numeric value is a constant to SymPy)
@@ -174,6 +177,7 @@ class Op:
     family: str
     forward: Callable[..., Any] | None = None
     backward: Callable[..., tuple] | None = None
+    jvp: Callable[..., Any] | None = None
     shape: Callable[..., Shape] | None = None
     sympy: Callable[..., Any] | None = None
     composite: Callable[..., Any] | None = None

@@ -76,6 +76,12 @@ class Method(str, Enum):
     loop = "loop"
 
 
+class Mode(str, Enum):
+    auto = "auto"
+    reverse = "reverse"
+    forward = "forward"
+
+
 class Dtype(str, Enum):
     float64 = "float64"
     float32 = "float32"
@@ -135,6 +141,7 @@ VarOpt = Annotated[Optional[list[str]], typer.Option("--var", "-v", help="NAME=V
 DtypeOpt = Annotated[Optional[Dtype], typer.Option("--dtype", show_default=False, help="float64 or float32 (PyTorch's default dtype): values are rounded to it once and every operation computes in it. Default: $GRADCLI_DTYPE, else float64.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the Python traceback of an error.")]
 MethodOpt = Annotated[Method, typer.Option("--method", help="batched (one pass per chunk of rows) or loop (one pass per row).")]
+ModeOpt = Annotated[Mode, typer.Option("--mode", help="reverse (rows: a backward pass per output entry), forward (columns: a forward pass per input entry) or auto (the fewer passes; the result says which).")]
 ChunkOpt = Annotated[Optional[int], typer.Option("--chunk", help="Rows of the Jacobian per batched pass (default: chosen from the sizes).")]
 PointsOpt = Annotated[Optional[str], typer.Option("--points", help="A CSV (header of names) or JSON Lines file of points, or - for standard input: one result per point.")]
 OnErrorOpt = Annotated[OnError, typer.Option("--on-error", help="With --points, a bad row: stop (exit 2) or skip it.")]
@@ -207,6 +214,23 @@ def read_values(ctx: typer.Context, expr: str, var: list[str] | None, seed: int)
     """Each variable's value, from --NAME VALUE and -v NAME=VALUE (cli/arguments.py reads the words)."""
     texts = variable_texts(ctx, expr, var)
     return {name: parse_value(text, name, seed=seed) for name, text in texts.items()}
+
+
+def named_values(items: list[str], option: str, names: list[str], seed: int) -> dict[str, Any]:
+    """NAME=VALUE items of a repeated option (a bare VALUE when the expression has one variable), parsed."""
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            if len(names) != 1:
+                raise GradcliError(f"{option} {item!r}: write NAME=VALUE (the expression has "
+                                   f"{len(names)} variables: {', '.join(names)})", kind="usage")
+            name, text = names[0], item
+        if name in out:
+            raise GradcliError(f"{option} gives {name} twice", kind="usage")
+        out[name] = parse_value(text, option.lstrip("-"), seed=seed)
+    return out
 
 
 def announce(result: functional.Result) -> None:

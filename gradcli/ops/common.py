@@ -73,6 +73,12 @@ class _Functions:
 F = _Functions()
 
 
+def symmetric_jvp(n: Any, tangents: tuple) -> Any:
+    """The JVP of an operation whose Jacobian is symmetric (it is a gradient: cofactor is det's):
+    its backward rule, given the tangent."""
+    return n.op.backward(n, tangents[0])[0]
+
+
 def zeros_like(g: Tensor) -> Tensor:
     """Zeros shaped like g, a constant: the cotangent of a rule whose derivative is 0.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradcli.errors import GradcliError
-from gradcli.ops.common import F, broadcast_shapes, zeros_like
+from gradcli.ops.common import F, broadcast_shapes, symmetric_jvp, zeros_like
 from gradcli.errors import format_shape
 from gradcli.ops.reductions import _prod_others
 from gradcli.autodiff.op import Kink, Sample, Words, primitive
@@ -95,13 +95,38 @@ def _matmul_backward(n, g):
     return (g @ b.mT if n.needs[0] else None, a.mT @ g if n.needs[1] else None)
 
 
+def _matmul_jvp(n, tangents):
+    """The product rule, ta @ b + a @ tb, with the tangents' leading batch axes: a vector is a
+    1-row (or 1-column) matrix for the product, and a tangent gets unit axes between its batch
+    axes and its own, so that numpy lines up every operand's matrix-batch axes on the right."""
+    a, b = n.x.data, n.y.data
+    row, column = a.ndim == 1, b.ndim == 1
+    stacked = len(n.out_shape) - (not row) - (not column)  # the result's matrix-batch axes
+
+    def spread(t, own):
+        lead = t.shape[:n.batch]
+        return t.reshape(lead + (1,) * (stacked - max(0, own.ndim - 2)) + own.shape)
+
+    def product(left, right):
+        left = left[..., None, :] if row else left
+        right = right[..., :, None] if column else right
+        out = np.matmul(left, right)
+        return out[..., 0, 0] if row and column else out[..., 0, :] if row else out[..., 0] if column else out
+
+    ta, tb = tangents
+    parts = [] if ta is None else [product(spread(ta.data, a), b)]
+    if tb is not None:
+        parts.append(product(a, spread(tb.data, b)))
+    return parts[0] if len(parts) == 1 else parts[0] + parts[1]
+
+
 def _matmul_name(shapes, params):
     a, b = (len(s) for s in shapes)
     return {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (2, 2): "MmBackward0"}.get((a, b), "MatmulBackward0")
 
 
 primitive(name="matmul", doc="matrix product a @ b (numpy's matmul; dot is the same for vectors and matrices)",
-          signature="a @ b", family="linalg", forward=np.matmul, backward=_matmul_backward,
+          signature="a @ b", family="linalg", forward=np.matmul, backward=_matmul_backward, jvp=_matmul_jvp,
           shape=_matmul_shape, sympy=lambda sp, a, b: np.asarray(np.matmul(a, b), dtype=object),
           samples=(Sample(((3,), (3,))), Sample(((2, 3), (3,))), Sample(((3,), (3, 2))),
                    Sample(((2, 3), (3, 4))), Sample(((2, 2, 3), (3, 2)))),
@@ -184,7 +209,7 @@ def _cofactor_backward(n, g):
 
 primitive(name="cofactor", doc="the cofactor matrix, det(x) inv(x)^T, also where x is singular",
           signature="cofactor(x)", family="internal", public=False, forward=_cofactor,
-          backward=_cofactor_backward, shape=_square,
+          backward=_cofactor_backward, jvp=symmetric_jvp, shape=_square,
           sympy=lambda sp, x: _sympy_matrix_fn(x, _cofactors),
           samples=(Sample(((2, 2),)), Sample(((3, 3),)), Sample(((2, 3, 3),))))
 

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from gradcli.ops.common import F, normalize_axes, reduced_shape
+from gradcli.ops.common import F, normalize_axes, reduced_shape, symmetric_jvp
 from gradcli.ops.kinkchecks import saved_inputs
 from gradcli.autodiff.op import Kink, KinkCheck, Sample, Words, primitive
 
@@ -126,6 +126,7 @@ def _prod_others_backward(n, u):
 
 primitive(name="prod_others", doc="product of the other entries along axis", signature="prod_others(x)",
           family="internal", public=False, forward=_prod_others, backward=_prod_others_backward,
+          jvp=symmetric_jvp,  # the Jacobian of the products of the others is symmetric
           shape=lambda s, axis: s, sympy=lambda sp, x, axis: _prod_others(x, axis),
           words=Words(("x",), vjp=("for each entry, g summed over the products that include it",)),
           samples=(Sample(((4,),), params={"axis": (-1,)}), Sample(((2, 3),), params={"axis": (-2,)})))
@@ -244,6 +245,17 @@ def _std_backward(n, g):
     return _var_backward(n, F.where(F.eq(ans, 0.0), 0.0, _spread(n, g) / (2.0 * ans)))
 
 
+def _std_jvp(n, tangents):
+    """d std = d var / (2 std), with d var = sum(2 (x - mean) t) / (count - ddof); 0 where std is 0, as
+    the backward rule (a rule that masks a 0/0 does not transpose into one that does)."""
+    x, axis = n.x, n.params["axis"]
+    divisor = _count(n) - n.params["ddof"]
+    centred = x - F.mean(x, axis=axis, keepdims=True)
+    dvar = F.sum(tangents[0] * centred, axis=axis, keepdims=n.params["keepdims"]) * \
+        (2.0 / divisor if divisor else math.inf)
+    return F.where(F.eq(n.ans, 0.0), 0.0, dvar / (2.0 * n.ans))
+
+
 def _sympy_spread(root):
     def rule(sp, x, axis, keepdims, ddof):
         def combine(sp, xs):
@@ -268,6 +280,7 @@ primitive(name="var", doc="variance, " + _divisor_doc("var"), signature="var(x, 
 primitive(name="std", doc="standard deviation, " + _divisor_doc("std") + "; gradient 0 where all entries are equal",
           signature="std(x, axis=None)", family="reduction",
           forward=lambda x, axis, keepdims, ddof: np.sqrt(_var(x, axis, keepdims, ddof)), backward=_std_backward,
+          jvp=_std_jvp,
           shape=reduced_shape, sympy=_sympy_spread(root=True), prepare=_prepare_ddof,
           keywords=("axis", "keepdims", "ddof"), torch_defaults={"ddof": 1}, torch_name=_name("Std"),
           samples=SPREAD_SAMPLES, saves="both",

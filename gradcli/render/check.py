@@ -54,6 +54,8 @@ def check_payload(report: Report, latex: bool = False) -> dict[str, Any]:
                      "note": e.note} for e in report.entries],
         "disagreeing": report.disagreeing(),
     }
+    if report.along:
+        out["along"] = report.along
     if report.outputs is not None:
         out["sampled"]["output entries"] = {"checked": report.outputs, "of": int(report.result.value.size)}
     return out
@@ -106,7 +108,7 @@ def _cell(expr: Any, latex: bool) -> str:
 
 def _summary(report: Report) -> list[str]:
     tol = report.tolerance
-    lines = []
+    lines = [report.along] if report.along else []
     sub = report.sympy
     if sub.note:
         lines.append(f"SymPy: not checked: {sub.note}")

@@ -1,12 +1,13 @@
-"""The View of a derivative result (grad, vjp, jacobian, hessian): its JSON object, its
-CSV row, its plain lines, its rich tables and its .npy/.npz files.
+"""The View of a derivative result (grad, vjp, jacobian, hessian, jvp, hvp): its JSON object,
+its CSV row, its plain lines, its rich tables and its .npy/.npz files.
 
-    json   {"expression", "value", "shape", "wrt", ["dtype": "float32"], ["grad_output"],
-            "gradients" | "jacobian" | "gradients" and "hessian", ["steps"], ["warnings"]}; float32
-            numbers with the shortest digits that read back as them in float32
+    json   {"expression", "value", "shape", "wrt", ["dtype": "float32"], ["grad_output"], ["mode"],
+            "gradients" | "jacobian" | "gradients" and "hessian" | "tangents" and "jvp" |
+            "gradients", "vector" and "hvp", ["steps"], ["warnings"]}; float32 numbers with the
+            shortest digits that read back as them in float32
     csv    a header line and one row: inputs, value, derivative entries (render/rows.py)
-    plain  one line per variable in wrt order (Hessian: one line per block a,b), each an
-           array in the syntax VALUE accepts, at full precision
+    plain  one line per variable in wrt order (Hessian: one line per block a,b; jvp: the one
+           J·t), each an array in the syntax VALUE accepts, at full precision
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from gradcli.api.problem import Result
 from gradcli.errors import GradcliError
 from gradcli.lang.numbers import plain_array, to_json
 from gradcli.render.output import write_atomic
-from gradcli.render.rows import columns
+from gradcli.render.rows import columns, entry_labels
 from gradcli.render.view import View, once
 
 
@@ -35,7 +36,16 @@ def payload(result: Result) -> dict[str, Any]:
         out["dtype"] = "float32"
     if result.grad_output is not None:
         out["grad_output"] = to_json(result.grad_output)
-    if result.kind in ("grad", "vjp"):
+    if result.mode is not None:
+        out["mode"] = result.mode
+    if result.kind == "jvp":
+        out["tangents"] = {k: to_json(v) for k, v in result.tangents.items()}
+        out["jvp"] = to_json(result.jvp)
+    elif result.kind == "hvp":
+        out["gradients"] = {k: to_json(v) for k, v in result.gradients.items()}
+        out["vector"] = {k: to_json(v) for k, v in result.tangents.items()}
+        out["hvp"] = {k: to_json(v) for k, v in result.hvp.items()}
+    elif result.kind in ("grad", "vjp"):
         out["gradients"] = {k: to_json(v) for k, v in result.gradients.items()}
     elif result.kind == "jacobian":
         out["jacobian"] = {k: to_json(v) for k, v in result.jacobian.items()}
@@ -54,6 +64,10 @@ def plain_lines(result: Result) -> list[str]:
     program, a line of its value and a line of the gradient with respect to it."""
     if result.kind == "hessian":
         return [plain_array(result.hessian[a][b]) for a in result.wrt for b in result.wrt]
+    if result.kind == "jvp":
+        return [plain_array(result.jvp)]
+    if result.kind == "hvp":
+        return [plain_array(result.hvp[name]) for name in result.wrt]
     table = result.jacobian if result.kind == "jacobian" else result.gradients
     steps = [plain_array(step[k]) for step in (result.steps or {}).values() for k in ("value", "gradient")]
     return [plain_array(table[name]) for name in result.wrt] + steps
@@ -63,6 +77,11 @@ def csv_rows(result: Result) -> list[Any]:
     """The header row, then the result's one row of numbers."""
     groups = columns(result.problem.values, result.value, gradients=result.gradients, jacobian=result.jacobian,
                      hessian=result.hessian)
+    if result.kind == "jvp":
+        groups += [(entry_labels("jvp", result.shape), np.asarray(result.jvp).reshape(1, -1))]
+    elif result.kind == "hvp":
+        groups += [(entry_labels(f"hvp/d{name}", np.shape(a)), np.asarray(a).reshape(1, -1))
+                   for name, a in result.hvp.items()]
     return [[[name for names, _ in groups for name in names]], np.concatenate([a for _, a in groups], axis=1)]
 
 
@@ -71,6 +90,10 @@ def arrays(result: Result) -> dict[str, np.ndarray]:
     out = {"value": np.asarray(result.value)}
     if result.kind == "hessian":
         out.update({f"hessian_{a}_{b}": result.hessian[a][b] for a in result.wrt for b in result.wrt})
+    elif result.kind == "jvp":
+        out["jvp"] = result.jvp
+    elif result.kind == "hvp":
+        out.update({f"hvp_{k}": v for k, v in result.hvp.items()})
     elif result.kind == "jacobian":
         out.update({f"jacobian_{k}": v for k, v in result.jacobian.items()})
     else:

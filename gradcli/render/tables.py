@@ -157,6 +157,10 @@ def _header(result: Result, precision: int) -> Text:
         lines.append(("dtype", Text("float32")))
     if result.grad_output is not None:
         lines.append(("v", Text(array_cell(result.grad_output, precision))))
+    if result.kind == "jvp":
+        lines += [(f"t {name}", Text(array_cell(t, precision))) for name, t in result.tangents.items()]
+    if result.mode is not None:
+        lines.append(("mode", Text(result.mode)))
     constants = [n for n in result.problem.names if n not in result.wrt]
     if constants:
         lines.append(("constant", Text(", ".join(constants))))
@@ -203,6 +207,14 @@ def _variable_blocks(result: Result, label: str, precision: int, width: int) -> 
 
 def _derivative_blocks(result: Result, precision: int, width: int) -> list[RenderableType]:
     p = result.problem
+    if result.kind == "jvp":
+        return [titled(f"J·t   shape {format_shape(result.shape)}",
+                       entries_table([("value", result.value), ("J·t", result.jvp)], "f", precision))]
+    if result.kind == "hvp":
+        return [titled(f"{name}   shape {format_shape(p.values[name].shape)}",
+                       entries_table([("value", p.values[name]), ("∂f/∂" + name, result.gradients[name]),
+                                      ("v", result.tangents[name]), ("H·v", result.hvp[name])], name, precision))
+                for name in result.wrt]
     if result.kind in ("grad", "vjp"):
         return _variable_blocks(result, "∂f/∂{}" if result.kind == "grad" else "vᵀ·∂f/∂{}", precision, width) + \
             _step_blocks(result, precision)
