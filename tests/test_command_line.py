@@ -153,6 +153,26 @@ def test_start_up_reads_no_package_metadata():
     assert out.stderr.strip() == "[]"
 
 
+def test_a_command_starts_with_its_own_options_only():
+    """main() builds only the command named (typer would build every command's options); the
+    single-point table and JSON paths load neither the points reader nor CSV nor rich's columns."""
+    from gradcli.cli.app import app, app_for
+
+    one = app_for(["grad", "x", "--x", "1"])
+    assert [c.callback.__name__ for c in one.registered_commands] == ["grad"]
+    assert one.registered_callback is app.registered_callback and len(app.registered_commands) > 1
+    assert app_for(["--help"]) is app and app_for(["gradd"]) is app and app_for([]) is app
+    code = ("import sys\nfrom gradcli.__main__ import main\nsys.argv = ['gradcli', 'grad', 'mean(2*x)', '--x', '1,2,3', "
+            "'-f', sys.argv[1]]\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('gradcli.api.batch', 'gradcli.api.points', 'csv', 'rich.columns') "
+            "if m in sys.modules), file=sys.stderr)")
+    for fmt in ("table", "json"):
+        out = subprocess.run([sys.executable, "-c", code, fmt], capture_output=True, text=True, timeout=60, check=False)
+        assert out.stderr.strip() == "[]"
+        if fmt == "json":
+            assert json.loads(out.stdout)["gradients"] == {"x": [2 / 3, 2 / 3, 2 / 3]}
+
+
 @pytest.mark.parametrize(("words", "message"), [
     (["grad", "x", "--x", "1", "--formt", "json"], "unknown option --formt: did you mean --format?"),
     (["grad", "--formt", "json", "x", "--x", "1"], "unknown option --formt: did you mean --format?"),

@@ -135,7 +135,12 @@ def test_points_of_an_elementwise_expression_are_vectorised(defined_here):
     (together,) = batch.compute(points)
     assert isinstance(together, Results)
     np.testing.assert_array_equal(together.gradients["x"], [1.75, 13.0, 28.0])
-    assert not Batch("grad", "l1(x)", {}, None).vectorise  # a reduction: one point at a time
+    # a reduction whose record gives no batching rule: run at each point in turn within the one pass
+    looped = Batch("grad", "l1(x)", {}, None)
+    assert looped.vectorise
+    (r,) = looped.compute([Point(2, {"x": np.array([1.0, -2.0])}), Point(3, {"x": np.array([-3.0, 0.5])})])
+    np.testing.assert_array_equal(r.value, [3.0, 3.5])
+    np.testing.assert_array_equal(r.gradients["x"], [[1.0, -1.0], [-1.0, 1.0]])
 
 
 @pytest.mark.parametrize("name", ["cube", "l1"])

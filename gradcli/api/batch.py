@@ -1,16 +1,18 @@
 """Many points, one expression: derivatives at each point, vectorised where the points allow.
 
-The expression is parsed once. When it is built only from elementwise operations and
-every value is a scalar, a chunk of points is evaluated in one pass: each variable
-becomes a vector with a leading point axis. Because the points are independent,
+The expression is parsed once. A chunk of points whose values have one shape per
+variable is evaluated in one pass (a vmap, autodiff/vmap.py): each variable a point gives
+is stacked with a leading point axis, and every operation runs its batching rule on the
+whole arrays. Because the points are independent,
 
     d sum_i f(x_i) / d x_j = f'(x_j),
 
-so one backward pass from sum(f) gives every point's gradient; each point's output is
-one number, so its Jacobian is that gradient; and a second pass from each sum(df/da)
-gives every point's Hessian entries (df/da at one point depends on that point alone).
-Anything else (arrays, reductions, a grad_output) falls back to one computation per
-point. Reading the points is points.py's.
+so one backward pass from sum(f) gives every point's gradient; a Jacobian takes one pass
+per entry of one point's output (seeded with that entry at every point); and a Hessian
+one pass per entry of each gradient, from the first pass's graph. An expression that
+reads shapes outside the engine (indexing, list literals, .shape, len) or a grad_output
+falls back to one computation per point, as does a chunk whose points differ in shape.
+Reading the points is points.py's.
 
     >>> b = Batch("grad", "x*y", {}, None)
     >>> [r.gradients["x"] for r in b.compute([Point(2, {"x": 1.0, "y": 3.0})])]
@@ -29,11 +31,12 @@ from gradcli.api import functional
 from gradcli.api.evaluate import variables
 from gradcli.api.points import BadRow, Point, PointReader, bounded, chunks, open_lines
 from gradcli.autodiff.engine import Tensor, dtype_of, run_backward
-from gradcli.autodiff.op import FUNCTIONS, OPS
+from gradcli.autodiff.vmap import Points, at_points
 from gradcli.errors import GradcliError, param, value_hint, variable
 from gradcli.lang.parser import Expr, parse, postorder
 
 CHUNK = 8192  # points per vectorised pass
+POINT_ENTRIES = 1 << 20  # at most this many entries of one variable in a pass (vectors and matrices take fewer points)
 DIAGNOSED_PER_CHUNK = 32  # non-finite points of a vectorised chunk re-run one by one for their warning
 
 
@@ -72,19 +75,18 @@ def from_result(r: functional.Result, line: int) -> Results:
         warnings=[[w.message for w in r.warnings]])
 
 
-def elementwise(tree: Expr) -> bool:
-    """Whether every operation of tree acts entry by entry (so a point axis passes through)."""
+# What an expression may hold to run at many points at once. Indexing, list literals, .shape and
+# len() read a value's shape outside the engine, where a point axis would be counted in.
+_BATCHABLE = {"num", "str", "name", "unary", "binary", "call", "tuple", "attr", "let", "program"}
+
+
+def batchable(tree: Expr) -> bool:
+    """Whether every node of tree can take values with a leading point axis (autodiff/vmap.py)."""
     for node in postorder(tree):
-        if node.kind in ("num", "name", "unary"):
-            continue
-        op = OPS.get(node.value) if node.kind == "binary" else FUNCTIONS.get(node.value) if node.kind == "call" else None
-        if op is None or not op.elementwise:
+        if node.kind not in _BATCHABLE or (node.kind == "attr" and node.value == "shape") or \
+                (node.kind == "call" and node.value == "len" and not node.text):
             return False
     return True
-
-
-def _scalar(v: Any) -> bool:
-    return isinstance(v, float) or np.ndim(v) == 0
 
 
 class Batch:
@@ -106,8 +108,7 @@ class Batch:
         functional.check_method(method, chunk)
         self.grad_output, self.method, self.chunk = grad_output, method, chunk
         self.diagnose, self.on_point = diagnose, on_point
-        self.vectorise = (grad_output is None and elementwise(self.tree)
-                          and all(_scalar(v) for v in self.fixed.values()))
+        self.vectorise = grad_output is None and batchable(self.tree)
 
     def check_columns(self, columns: Iterable[str]) -> None:
         """Reject a CSV header that leaves a variable without a value or gives one twice."""
@@ -137,12 +138,15 @@ class Batch:
 
     def compute(self, points: list[Point]) -> Iterator[Results | BadRow]:
         """Results for the points, vectorised when they allow it, else one by one."""
-        if self.vectorise and len(points) > 1 and all(_scalar(v) for p in points for v in p.values.values()):
+        if self.vectorise and len(points) > 1 and _same_shapes(points):
             try:
-                yield self._diagnosed(self._vectorised(points), points)
-                return
+                size = max(1, POINT_ENTRIES // max(np.size(v) for v in points[0].values.values()))
+                together = [self._vectorised(points[i:i + size]) for i in range(0, len(points), size)]
             except GradcliError:
-                pass  # one by one finds the point at fault and reports it with its line
+                together = []  # one by one finds the point at fault and reports it with its line
+            if together:
+                yield from (self._diagnosed(r, points[i * size:(i + 1) * size]) for i, r in enumerate(together))
+                return
         for point in points:
             yield self._single(point)
             if self.on_point is not None:
@@ -163,39 +167,56 @@ class Batch:
         return from_result(r, point.line)
 
     def _vectorised(self, points: list[Point]) -> Results:
+        """The points as one evaluation with a leading point axis: a variable a point gives, or a
+        fixed one that is differentiated (its gradient is per point), is stacked; any other fixed
+        value is shared by every point."""
         n = len(points)
-        values = {name: np.full(n, float(self.fixed[name])) if name in self.fixed
-                  else np.array([p.values[name] for p in points], dtype=np.float64) for name in self.names}
-        p = functional.problem(self.tree, values, self.wrt, source=self.source, dtype=self.dtype)
-        values = p.values  # (rounded to the dtype)
-        out, leaves = p.forward()
-        if out.shape != (n,):
+        shared = functional.problem(self.tree, {**self.fixed, **points[0].values}, self.wrt, source=self.source,
+                                    dtype=self.dtype)
+        stacked = {name: np.stack([np.asarray(pt.values[name], dtype=np.float64) for pt in points])
+                   if name not in self.fixed else np.broadcast_to(self.fixed[name], (n,) + np.shape(self.fixed[name]))
+                   for name in self.names if name not in self.fixed or name in shared.wrt}
+        p = functional.problem(self.tree, {**self.fixed, **stacked}, self.wrt, source=self.source, dtype=self.dtype)
+        leaves = p.leaves()
+        at = Points(n)
+        for name in stacked:
+            at.mark(leaves[name])
+        with at_points(at):
+            out, leaves = p.forward(leaves)
+        if id(out) not in at.batched:  # (the output depends on no point: one value for all)
+            raise GradcliError("the output does not depend on the points", kind="shape")
+        shape = out.shape[1:]
+        if self.kind != "jacobian" and shape != ():
             raise GradcliError("the output is not one number per point", kind="shape")
-        lines = [pt.line for pt in points]
+        values = {name: v if name in stacked else np.broadcast_to(v, (n,) + v.shape) for name, v in p.values.items()}
+        result = Results(self.kind, list(p.wrt), [pt.line for pt in points], values, out.data.copy())
         with np.errstate(all="ignore"):
-            first = run_backward([(out, Tensor(np.ones(n, p.dtype)))], create_graph=self.kind == "hessian",
-                                 retain_graph=True) if out.requires_grad else {}
-            grads = _by_name(leaves, p.wrt, first, n)
-            result = Results(self.kind, list(p.wrt), lines, values, out.data.copy())
             if self.kind == "jacobian":
-                result.jacobian = {name: np.array(g.data) for name, g in grads.items()}
-            else:
-                result.gradients = {name: np.array(g.data) for name, g in grads.items()}
+                rows = [_per_point(out, leaves, p.wrt, n, entry) for entry in np.ndindex(shape)]
+                result.jacobian = {name: np.stack([np.asarray(r[name].data) for r in rows], axis=1).reshape(
+                    (n,) + shape + leaves[name].shape[1:]) for name in p.wrt}
+                return _no_warnings(result)
+            grads = _per_point(out, leaves, p.wrt, n, (), create_graph=self.kind == "hessian")
+            result.gradients = {name: np.array(g.data) for name, g in grads.items()}
             if self.kind == "hessian":
-                result.hessian = {}
+                result.hessian = {a: {} for a in p.wrt}
                 for a in p.wrt:
-                    second = run_backward([(grads[a], Tensor(np.ones(n, p.dtype)))], retain_graph=True) \
-                        if grads[a].requires_grad else {}
-                    result.hessian[a] = {b: np.array(h.data) for b, h in _by_name(leaves, p.wrt, second, n).items()}
-        result.warnings = [[] for _ in points]
-        return result
+                    a_shape = leaves[a].shape[1:]
+                    rows = [_per_point(grads[a], leaves, p.wrt, n, entry) for entry in np.ndindex(a_shape)]
+                    for b in p.wrt:
+                        result.hessian[a][b] = np.stack([np.asarray(r[b].data) for r in rows], axis=1).reshape(
+                            (n,) + a_shape + leaves[b].shape[1:])
+        return _no_warnings(result)
 
     def _diagnosed(self, result: Results, points: list[Point]) -> Results:
         """Points whose numbers are not all finite are re-run alone, to say where they stopped being finite."""
-        finite = np.isfinite(result.value)
+        def everywhere(a: np.ndarray) -> np.ndarray:
+            return np.isfinite(a).reshape(len(a), -1).all(axis=1)
+
+        finite = everywhere(result.value)
         for block in (result.gradients, result.jacobian, *(result.hessian or {}).values()):
             for a in (block or {}).values():
-                finite &= np.isfinite(a)
+                finite &= everywhere(a)
         for count, i in enumerate(np.flatnonzero(~finite) if self.diagnose else ()):
             if count >= DIAGNOSED_PER_CHUNK:
                 result.warnings[i] = ["the value or a derivative is not finite"]
@@ -207,10 +228,29 @@ class Batch:
         return result
 
 
-def _by_name(leaves: Mapping[str, Tensor], wrt: list[str], found: Mapping[Any, Tensor], n: int) -> dict[str, Tensor]:
-    """Cotangents at the leaves by variable name, zeros (one per point) where none flowed."""
-    return {name: Tensor(np.zeros(n, leaves[name].dtype)) if ct is None else ct
+def _same_shapes(points: list[Point]) -> bool:
+    """Whether every point gives each variable in one shape (so that the points stack)."""
+    first = {name: np.shape(v) for name, v in points[0].values.items()}
+    return all({name: np.shape(v) for name, v in pt.values.items()} == first for pt in points)
+
+
+def _per_point(out: Tensor, leaves: Mapping[str, Tensor], wrt: list[str], n: int, entry: tuple[int, ...], *,
+               create_graph: bool = False) -> dict[str, Tensor]:
+    """d out[i][entry] / d leaf[i] at every point i, from one backward pass: the points are
+    independent, so the pass from the sum over points leaves each point's own derivative
+    (zeros where none flowed)."""
+    if not out.requires_grad:
+        return {name: Tensor(np.zeros(leaves[name].shape, leaves[name].dtype)) for name in wrt}
+    seed = np.zeros(out.shape, out.dtype)
+    seed[(slice(None),) + entry] = 1
+    found = run_backward([(out, Tensor(seed))], create_graph=create_graph, retain_graph=True)
+    return {name: Tensor(np.zeros(leaves[name].shape, leaves[name].dtype)) if ct is None else ct
             for name, ct in functional.leaf_cotangents(leaves, wrt, found).items()}
+
+
+def _no_warnings(result: Results) -> Results:
+    result.warnings = [[] for _ in result.lines]
+    return result
 
 
 def run(batch: Batch, points: str, *, stdin: IO[str] | None = None, seed: int = 0,

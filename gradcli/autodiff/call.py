@@ -72,6 +72,9 @@ Tensor._operate = staticmethod(operate)
 
 
 def _apply(op: Op, inputs: tuple, params: dict, donate: bool) -> Tensor:
+    points = mode.vmap
+    if points is not None and points.holds(inputs):
+        return points.apply(op, inputs, params)  # its batching rule (vmap.py)
     dtype = _dtype(inputs)
     if op.composite is not None:
         return op.composite(*(lift(x, dtype) for x in inputs), **params)

@@ -29,6 +29,7 @@ class _Mode(threading.local):
     # (id of a cotangent a rule reads once, the references it may show beyond a temporary's): backward.py
     given: tuple[int, int] | None = None
     probing: list | None = None  # while calibrating the reuse checks: what they measured
+    vmap: Any = None  # the Points (vmap.py) whose batched Tensors operations now read as many points
 
 
 mode = _Mode()

@@ -166,6 +166,11 @@ class Op:
         (full: "3, 0.5"); `gradcli ops NAME` runs it
     torch_only: names it has as PyTorch's only, refused under np. where numpy's function of
         that name differs (np.repeat repeats each entry; torch's x.repeat tiles)
+    batching: how it acts on many points at once, when some inputs carry a leading point
+        axis (autodiff/vmap.py): rule(n, inputs, batched, **params) -> the batched result, or
+        "trailing" (its forward and params act on trailing axes: run on the whole arrays), or
+        "loop" (once per point); None derives it (elementwise: align the point axis; with a
+        `prepare`, which puts params in trailing-axis form: trailing; else loop)
     inputs: names a call may give its tensor inputs by (clamp(x, min=0)); optional: the
         value of an input a call leaves out; method: whether x.name() calls it; torch_defaults: parameters a PyTorch spelling
         (a method, torch., F.) sets where PyTorch's default differs from numpy's
@@ -208,6 +213,7 @@ class Op:
     inputs: tuple[str, ...] = ()
     optional: dict[str, float] = field(default_factory=dict, compare=False)
     torch_defaults: dict[str, Any] = field(default_factory=dict, compare=False)
+    batching: Callable[..., Any] | str | None = field(default=None, compare=False)
     ufunc: np.ufunc | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -235,6 +241,8 @@ class Op:
         if self.kink_check is not None and not any(k.noted for k in self.kinks):
             raise ValueError(f"operation {self.name!r} has a kink_check but documents no kink it fires at")
 
+        if self.batching not in (None, "loop", "trailing") and not callable(self.batching):
+            raise ValueError(f"operation {self.name!r}: batching is a rule, \"trailing\", \"loop\" or None")
         if self.rest and self.rest not in self.keywords:
             raise ValueError(f"operation {self.name!r}: rest names one of its keywords")
         if set(self.optional) - set(self.inputs) or set(self.torch_defaults) - set(self.keywords) or \

@@ -3,9 +3,13 @@ options (--version), and main."""
 
 from __future__ import annotations
 
+import copy
+import os
+import sys
 from typing import Annotated
 
 import typer
+from typer.main import get_command_name
 
 # Each module registers its commands on `app` when imported, in the order `--help` lists them.
 from gradcli.cli import derivatives, script, inspect  # noqa: F401  isort: skip
@@ -42,4 +46,21 @@ def gradcli_options(ctx: typer.Context, version: Annotated[bool, typer.Option(
 
 def main() -> None:
     # NOTE: the same name under `python -m gradcli`, so completion's _GRADCLI_COMPLETE works there too
-    app(prog_name="gradcli")
+    app_for(sys.argv[1:])(prog_name="gradcli")
+
+
+def app_for(args: list[str]) -> typer.Typer:
+    """The app to run args with: one that holds only the command they name, when they name one.
+
+    typer builds the options of every command it holds before it runs one; for one
+    command that is a third of what the process does besides importing. Completion, help
+    on the app and a name that is no command take the whole app (its list, its hints).
+    """
+    if not args or os.environ.get("_GRADCLI_COMPLETE"):
+        return app
+    named = [c for c in app.registered_commands if (c.name or get_command_name(c.callback.__name__)) == args[0]]
+    if not named:
+        return app
+    one = copy.copy(app)
+    one.registered_commands = named
+    return one

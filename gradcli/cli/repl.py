@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,6 +159,8 @@ class Session:
         typer.echo(array_text(out.data))
 
     def _command(self, command: str, rest: str) -> None:
+        import shlex  # (start-up: only the session's option lines need it)
+
         try:
             words = shlex.split(rest)
         except ValueError as err:

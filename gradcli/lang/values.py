@@ -103,7 +103,9 @@ def numeric_array(data: object, where: str) -> np.ndarray:
         elif not _json_number(item):
             raise GradcliError(f"{where} holds {json.dumps(item)[:40]}, which is not a number", kind="value")
 
-    check(data, 0)
+    # A flat list of numbers, the common case, needs no walk (True is not one: its type is bool).
+    if not (type(data) is list and all(type(v) is float or type(v) is int for v in data)):
+        check(data, 0)
     try:
         # NOTE: numpy reads the non-finite strings as float() does; no other string gets here.
         return np.array(data, dtype=np.float64)

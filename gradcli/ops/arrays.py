@@ -129,7 +129,7 @@ primitive(name="diagonal", doc="the diagonal of x over dim1, dim2 (offset=k: the
           samples=(Sample(((3, 3),)), Sample(((3, 4),), params={"offset": 1}),
                    Sample(((2, 3, 3),), params={"dim1": 1, "dim2": 2}),
                    Sample(((2, 3, 4),), params={"offset": -1, "dim1": 0, "dim2": 2})))
-primitive(name="diagonal_put", doc="place the last axis on a diagonal of zeros (undoes diagonal)",
+primitive(name="diagonal_put", batching="trailing", doc="place the last axis on a diagonal of zeros (undoes diagonal)",
           signature="diagonal_put(g)", family="internal", public=False, forward=_diagonal_put, saves="none",
           backward=lambda n, g: (F.diagonal(g, offset=n.params["offset"], dim1=n.params["dim1"],
                                             dim2=n.params["dim2"]),),
@@ -236,13 +236,13 @@ def _cumprod_backward(n, g):
     return (_unflat(n, grad),)
 
 
-primitive(name="cumsum", doc="running sum along dim (over the flattened array when no dim is given)",
+primitive(name="cumsum", batching="loop", doc="running sum along dim (over the flattened array when no dim is given)",
           signature="cumsum(x, dim=None)", family="array", forward=_running(np.cumsum), backward=_cumsum_backward,
           shape=_running_shape, prepare=_prepare_running, sympy=_sympy_running(lambda a, b: a + b),
           keywords=("axis",), saves="none", words=_g_words("the running sum of g taken from the end"),
           samples=(Sample(((4,),), params={"axis": 0}), Sample(((2, 3),), params={"axis": 1}),
                    Sample(((2, 3),), params={"axis": 0}), Sample(((2, 2),))))
-primitive(name="cumprod", doc="running product along dim (over the flattened array when no dim is given)",
+primitive(name="cumprod", batching="loop", doc="running product along dim (over the flattened array when no dim is given)",
           signature="cumprod(x, dim=None)", family="array", forward=_running(np.cumprod), backward=_cumprod_backward,
           shape=_running_shape, prepare=_prepare_running, sympy=_sympy_running(lambda a, b: a * b),
           keywords=("axis",), words=_g_words("for each entry, g_i times the product of the other entries up to i, "
@@ -313,5 +313,6 @@ for _name, _fn, _what in (("argmax", np.argmax, "largest"), ("argmin", np.argmin
               f"with no gradient (the first one where several tie; a nan counts as {_what})",
               signature=f"{_name}(x, dim=None, keepdim=False)", family="array", forward=_arg(_fn), shape=_arg_shape,
               prepare=_prepare_arg, keywords=("axis", "keepdims"), differentiable=False,
+              batching="loop",  # a flat index when no dim is given: no form on trailing axes
               samples=(Sample(((4,),)), Sample(((2, 3),), params={"axis": 1}),
                        Sample(((2, 3),), params={"axis": 0, "keepdims": True})))

@@ -62,7 +62,7 @@ def _sympy_cholesky(sp, x):
     return _sympy_matrix_fn(_sympy_symmetric(x), factor)
 
 
-primitive(name="cholesky", doc="the lower-triangular L with L Lᵀ = A, for A symmetric positive definite "
+primitive(name="cholesky", batching="trailing", doc="the lower-triangular L with L Lᵀ = A, for A symmetric positive definite "
                                "(A read as (A + Aᵀ)/2)",
           signature="cholesky(A)", family="linalg", forward=_cholesky, backward=_cholesky_backward, shape=_square,
           sympy=_sympy_cholesky, saves="output", torch_name="LinalgCholeskyExBackward0",
@@ -130,7 +130,7 @@ def _sympy_spectral(fn, vector=False):
 
 
 SYMMETRIC_SAMPLES = (Sample(((2, 2),), "spd"), Sample(((1, 1),), "spd"), Sample(((3, 2, 2),), "spd"))
-primitive(name="eigvecsh", doc="the eigenvectors of (A + Aᵀ)/2, columns in the order of eigvalsh, each signed "
+primitive(name="eigvecsh", batching="trailing", doc="the eigenvectors of (A + Aᵀ)/2, columns in the order of eigvalsh, each signed "
                                "so that its largest entry is positive",
           signature="eigvecsh(A)", family="internal", public=False, forward=_eigvecsh, backward=_eigvecsh_backward,
           shape=_square, sympy=_sympy_spectral(_eigenvectors_2x2), saves="both", samples=SYMMETRIC_SAMPLES,
@@ -142,7 +142,7 @@ def _eigvalsh_backward(n, g):
     return ((vectors * _column(g, n.out_shape[-1])) @ vectors.mT,)
 
 
-primitive(name="eigvalsh", doc="the eigenvalues of a symmetric matrix, ascending (A read as (A + Aᵀ)/2)",
+primitive(name="eigvalsh", batching="trailing", doc="the eigenvalues of a symmetric matrix, ascending (A read as (A + Aᵀ)/2)",
           signature="eigvalsh(A)", family="linalg", forward=lambda x: np.linalg.eigvalsh(_symmetric_part(x)),
           backward=_eigvalsh_backward, shape=lambda s: _square(s)[:-1],
           sympy=_sympy_spectral(_eigenvalues_2x2, vector=True),
@@ -210,7 +210,7 @@ def _sympy_svdvals(sp, x):
     return np.frompyfunc(sp.sqrt, 1, 1)(values[..., ::-1])
 
 
-primitive(name="svdvals", doc="the singular values, descending (gradient U diag(g) Vᵀ)",
+primitive(name="svdvals", batching="trailing", doc="the singular values, descending (gradient U diag(g) Vᵀ)",
           signature="svdvals(A)", family="linalg", forward=lambda x: np.linalg.svd(x, compute_uv=False),
           backward=_svdvals_backward, shape=_svdvals_shape, sympy=_sympy_svdvals, saves="both",
           torch_name="LinalgSvdBackward0",
@@ -241,7 +241,7 @@ def _sympy_pinv(sp, x):
     return inverse @ x.swapaxes(-1, -2) if tall else x.swapaxes(-1, -2) @ inverse
 
 
-primitive(name="pinv", doc="the Moore-Penrose pseudo-inverse (singular values below max(m, n) eps count as 0)",
+primitive(name="pinv", batching="trailing", doc="the Moore-Penrose pseudo-inverse (singular values below max(m, n) eps count as 0)",
           signature="pinv(A)", family="linalg", forward=_pinv, backward=_pinv_backward,
           shape=lambda s: _svdvals_shape(s)[:-1] + (s[-1], s[-2]), sympy=_sympy_pinv, saves="both",
           torch_name="LinalgPinvBackward0", aliases=("pinverse",),

@@ -12,6 +12,7 @@ from gradcli.ops.common import F, broadcast_shapes, symmetric_jvp, zeros_like
 from gradcli.errors import format_shape
 from gradcli.ops.reductions import _prod_others
 from gradcli.autodiff.op import Kink, Sample, Words, primitive
+from gradcli.autodiff.vmap import point_shape
 
 
 def _matmul_shape(a, b):
@@ -120,6 +121,25 @@ def _matmul_jvp(n, tangents):
     return parts[0] if len(parts) == 1 else parts[0] + parts[1]
 
 
+def _matmul_batching(n, inputs, batched, /):
+    """a @ b at n points: a point's vector becomes a one-column (or one-row) matrix, and the
+    stacking axes of a batched input are padded after its point axis to the other's rank, so
+    numpy's broadcast of stacks keeps the point axis in front."""
+    a, b = inputs
+    sa, sb = shapes = [point_shape(x, on) for x, on in zip(inputs, batched)]
+    if len(sb) == 1:
+        b, sb = F.reshape(b, src=sb, dst=sb + (1,)), sb + (1,)
+    if len(sa) == 1:
+        a, sa = F.reshape(a, src=sa, dst=(1,) + sa), (1,) + sa
+    rank = max(len(sa), len(sb))
+    a, b = (F.reshape(x, src=s, dst=(1,) * (rank - len(s)) + s) if on and len(s) < rank else x
+            for x, s, on in ((a, sa, batched[0]), (b, sb, batched[1])))
+    out = F.matmul(a, b)
+    per_point = np.broadcast_shapes(sa[:-2], sb[:-2]) + (sa[-2], sb[-1])
+    kept = per_point[:-2] + per_point[-2:-1] * (len(shapes[0]) > 1) + per_point[-1:] * (len(shapes[1]) > 1)
+    return out if kept == per_point else F.reshape(out, src=per_point, dst=kept)
+
+
 def _matmul_name(shapes, params):
     a, b = (len(s) for s in shapes)
     return {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (2, 2): "MmBackward0"}.get((a, b), "MatmulBackward0")
@@ -131,6 +151,7 @@ primitive(name="matmul", doc="matrix product a @ b (numpy's matmul; dot is the s
           samples=(Sample(((3,), (3,))), Sample(((2, 3), (3,))), Sample(((3,), (3, 2))),
                    Sample(((2, 3), (3, 4))), Sample(((2, 2, 3), (3, 2)))),
           torch_name=_matmul_name, arity=2, symbol="@", aliases=("matmul", "dot", "mm", "mv", "bmm"),
+          batching=_matmul_batching,
           words=Words(("a", "b"), vjp=("g @ {b}ᵀ", "{a}ᵀ @ g")))
 
 
@@ -148,10 +169,10 @@ def _trace(x):
     return F.sum(flat[0:min(rows, cols) * (cols + 1):cols + 1])
 
 
-primitive(name="outer", doc="outer product of two vectors (inputs are flattened, as numpy)",
+primitive(name="outer", batching="loop", doc="outer product of two vectors (inputs are flattened, as numpy)",
           signature="outer(a, b)", family="linalg", composite=_outer, arity=2,
           samples=(Sample(((3,), (2,))), Sample(((), (2,)))))
-primitive(name="trace", doc="sum of the diagonal of a matrix", signature="trace(x)", family="linalg",
+primitive(name="trace", batching="loop", doc="sum of the diagonal of a matrix", signature="trace(x)", family="linalg",
           composite=_trace, samples=(Sample(((3, 3),)), Sample(((2, 3),))))
 
 
@@ -207,7 +228,7 @@ def _cofactor_backward(n, g):
     return (det * (inner * inv_t - inv_t @ g.mT @ inv_t),)
 
 
-primitive(name="cofactor", doc="the cofactor matrix, det(x) inv(x)^T, also where x is singular",
+primitive(name="cofactor", batching="trailing", doc="the cofactor matrix, det(x) inv(x)^T, also where x is singular",
           signature="cofactor(x)", family="internal", public=False, forward=_cofactor,
           backward=_cofactor_backward, jvp=symmetric_jvp, shape=_square,
           sympy=lambda sp, x: _sympy_matrix_fn(x, _cofactors),
@@ -219,7 +240,7 @@ def _det_backward(n, g):
     return (scale * F.cofactor(n.x),)
 
 
-primitive(name="det", doc="determinant of a square matrix", signature="det(x)", family="linalg",
+primitive(name="det", batching="trailing", doc="determinant of a square matrix", signature="det(x)", family="linalg",
           forward=np.linalg.det, backward=_det_backward, shape=lambda s: _square(s)[:-2],
           sympy=lambda sp, x: _sympy_matrix_fn(x, _laplace_det),
           samples=(Sample(((2, 2),)), Sample(((3, 3),))), words=Words(("x",), vjp=("g · det({x}) · inv({x})ᵀ",)),
@@ -229,7 +250,7 @@ primitive(name="det", doc="determinant of a square matrix", signature="det(x)", 
                       noted=False),
                  Kink(([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.0, 1.0, 1.0]],),
                       ([[-2.0, -2.0, 2.0], [1.0, 1.0, -1.0], [0.0, 0.0, 0.0]],), note="rank 2", noted=False)))
-primitive(name="inv", doc="inverse of a square matrix", signature="inv(x)", family="linalg",
+primitive(name="inv", batching="trailing", doc="inverse of a square matrix", signature="inv(x)", family="linalg",
           forward=_inv, backward=lambda n, g: (-(n.ans.mT @ g @ n.ans.mT),), shape=_square,
           sympy=lambda sp, x: _sympy_matrix_fn(x, _inverse), saves="output",
           samples=(Sample(((2, 2),), "spd"), Sample(((3, 3),), "spd")), torch_name="LinalgInvExBackward0",

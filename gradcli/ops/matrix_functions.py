@@ -65,7 +65,7 @@ def _sympy_solve(sp, a, b, vector):
     return np.matmul(inverse, b[..., None])[..., 0] if vector else np.matmul(inverse, b)
 
 
-primitive(name="solve", doc="the solution X of A X = b (b a vector or a matrix, batched as torch.linalg.solve)",
+primitive(name="solve", batching="loop", doc="the solution X of A X = b (b a vector or a matrix, batched as torch.linalg.solve)",
           signature="solve(A, b)", family="linalg", forward=_solve, backward=_solve_backward,
           shape=_solve_shape, prepare=_solve_prepare, sympy=_sympy_solve, saves="both", arity=2,
           torch_name="LinalgSolveExBackward0", inputs=("A", "B"),
@@ -104,7 +104,7 @@ def _inverse_transpose_times(n, scale):
 
 
 SQUARE_SAMPLES = (Sample(((2, 2),), "spd"), Sample(((3, 3),), "spd"), Sample(((2, 3, 3),), "spd"))
-primitive(name="logdet", doc="log of the determinant (nan where it is negative, -inf where the matrix is singular)",
+primitive(name="logdet", batching="trailing", doc="log of the determinant (nan where it is negative, -inf where the matrix is singular)",
           signature="logdet(A)", family="linalg", forward=_logdet, shape=lambda s: _square(s)[:-2],
           backward=lambda n, g: (_inverse_transpose_times(n, g),),
           sympy=lambda sp, x: np.frompyfunc(sp.log, 1, 1)(_sympy_matrix_fn(x, _laplace_det)),
@@ -131,7 +131,7 @@ def _sympy_slogdet(sp, x):
                     axis=-1)
 
 
-primitive(name="slogdet", doc="(sign, log|det|) stacked on a last axis of 2: slogdet(A)[1] is log|det| "
+primitive(name="slogdet", batching="trailing", doc="(sign, log|det|) stacked on a last axis of 2: slogdet(A)[1] is log|det| "
                               "(torch returns the pair; the sign has gradient 0)",
           signature="slogdet(A)", family="linalg", forward=_slogdet, shape=lambda s: _square(s)[:-2] + (2,),
           backward=_slogdet_backward, sympy=_sympy_slogdet, torch_name="LinalgSlogdetBackward0",
@@ -217,7 +217,7 @@ def _sympy_expm(sp, x):
     return _sympy_matrix_fn(x, lambda rows: _exp_2x2(sp, rows))
 
 
-primitive(name="expm", doc="the matrix exponential I + A + A²/2! + ... (torch.linalg.matrix_exp)",
+primitive(name="expm", batching="trailing", doc="the matrix exponential I + A + A²/2! + ... (torch.linalg.matrix_exp)",
           signature="expm(A)", family="linalg", forward=_expm, backward=_expm_backward, shape=_square,
           sympy=_sympy_expm, aliases=("matrix_exp",), torch_name="LinalgMatrixExpBackward0",
           samples=(Sample(((2, 2),)), Sample(((1, 1),)), Sample(((2, 2, 2),))),

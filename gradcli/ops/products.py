@@ -27,7 +27,7 @@ def _kron(a, b):
     return F.reshape(product, src=product.shape, dst=tuple(m * n for m, n in zip(sa, sb)))
 
 
-composite(name="kron", doc="the Kronecker product (block (i, j) is a[i, j] * b), of any number of axes as torch.kron",
+composite(name="kron", batching="loop", doc="the Kronecker product (block (i, j) is a[i, j] * b), of any number of axes as torch.kron",
           signature="kron(a, b)", family="linalg", composite=_kron, arity=2,
           samples=(Sample(((2, 2), (2, 3))), Sample(((3,), (2,))), Sample(((2, 1, 2), (2, 2)))))
 
@@ -233,7 +233,7 @@ def _sympy_contract(sp, *xs, equation):
     return out
 
 
-primitive(name="contract", doc="einsum whose operands each name an axis once, its output written out",
+primitive(name="contract", batching="loop", doc="einsum whose operands each name an axis once, its output written out",
           signature="contract(*operands, equation)", family="internal", public=False,
           forward=lambda *xs, equation: np.einsum(equation, *xs), backward=_contract_backward,
           shape=_contract_shape, sympy=_sympy_contract, arity=None, torch_name="EinsumBackward0",

@@ -124,7 +124,7 @@ def _prod_others_backward(n, u):
     return (out,)
 
 
-primitive(name="prod_others", doc="product of the other entries along axis", signature="prod_others(x)",
+primitive(name="prod_others", batching="trailing", doc="product of the other entries along axis", signature="prod_others(x)",
           family="internal", public=False, forward=_prod_others, backward=_prod_others_backward,
           jvp=symmetric_jvp,  # the Jacobian of the products of the others is symmetric
           shape=lambda s, axis: s, sympy=lambda sp, x, axis: _prod_others(x, axis),

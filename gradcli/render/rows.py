@@ -15,14 +15,16 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gradcli.api.batch import Results
 from gradcli.errors import GradcliError
 from gradcli.lang.numbers import table_number, to_json
 from gradcli.render.view import View
+
+if TYPE_CHECKING:  # (one result's table and JSON need no reading of points: start-up)
+    from gradcli.api.batch import Results
 
 TABLE_ROWS = 10  # rows kept at each end of a table
 POINTS_OUTPUT = ("--output takes one result; with --points, choose --format json or csv and redirect "
@@ -90,9 +92,16 @@ def flat(results: Results, header: list[str] | None = None, what: str = "a CSV")
     return names, np.concatenate([a for _, a in groups], axis=1)
 
 
+def _each_point(a: np.ndarray) -> list:
+    """to_json of each point's entry; a value every point shares (a zero stride) is converted once."""
+    if a.ndim and a.strides[0] == 0:
+        return [to_json(a[0])] * len(a)
+    return to_json(a)
+
+
 def objects(results: Results) -> Iterator[dict[str, Any]]:
     """One JSON object per point."""
-    inputs = {name: to_json(a) for name, a in results.inputs.items()}
+    inputs = {name: _each_point(a) for name, a in results.inputs.items()}
     value = to_json(results.value)
     derived = {k: {name: to_json(a) for name, a in block.items()}
                for k, block in (("gradients", results.gradients), ("jacobian", results.jacobian)) if block is not None}

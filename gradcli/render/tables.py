@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 from rich import box
-from rich.columns import Columns
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -201,6 +200,8 @@ def _variable_blocks(result: Result, label: str, precision: int, width: int) -> 
                        grid_table(value, rows, cols, precision, corner="i \\ j", width=width)),
                 titled(label.format(name),
                        grid_table(derivatives[name], rows, cols, precision, corner="i \\ j", width=width))]
+        from rich.columns import Columns  # (only side by side blocks need it: start-up)
+
         blocks.append(Columns(pair, padding=(0, 4)))
     return blocks
 

@@ -17,7 +17,6 @@ place that writes standard output or an --output file.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sys
@@ -82,6 +81,8 @@ def _write_csv(out: Any, batch: Any) -> None:
     if isinstance(batch, np.ndarray):
         out.write(_numbers(batch))
     else:
+        import csv  # (start-up: only CSV output needs it)
+
         csv.writer(out, lineterminator="\n").writerows([_cell(v) for v in row] for row in batch)
 
 
