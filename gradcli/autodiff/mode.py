@@ -29,6 +29,7 @@ class _Mode(threading.local):
     # (id of a cotangent a rule reads once, the references it may show beyond a temporary's): backward.py
     given: tuple[int, int] | None = None
     probing: list | None = None  # while calibrating the reuse checks: what they measured
+    recorder: Any = None  # a trace.Recorder writing down every operation applied (trace.py)
 
 
 mode = _Mode()
