@@ -315,15 +315,16 @@ def descent(cfg: dict, quick: bool) -> dict:
     workdir = tempfile.mkdtemp(prefix="gradcli-bench-")
     scripts = {"numpy": NUMPY_DESCENT, "torch": TORCH_DESCENT}
     for name, text in scripts.items():
-        with open(os.path.join(workdir, f"{name}.py"), "w") as f:
+        with open(os.path.join(workdir, f"descent_{name}.py"), "w") as f:  # (numpy.py would shadow numpy)
             f.write(text)
     root = os.path.dirname(os.path.dirname(os.path.abspath(gradcli.__file__)))
     cases = {"gradcli descend": process_timer(
         [sys.executable, "-m", "gradcli", "descend", ROSENBROCK, "--w=-1,1", "--wrt", "w", "--optimizer", "adam",
-         "--lr", "0.01", "--steps", str(DESCENT_STEPS), "--format", "json"], env={"PYTHONPATH": root}),
-        "numpy script": process_timer([sys.executable, os.path.join(workdir, "numpy.py")])}
+         "--lr", "0.01", "--steps", str(DESCENT_STEPS), "--format", "json"], env={"PYTHONPATH": root},
+        cwd=workdir),  # (python -m puts the working directory first on the path)
+        "numpy script": process_timer([sys.executable, os.path.join(workdir, "descent_numpy.py")])}
     if torch_available():
-        cases["torch script"] = process_timer([sys.executable, os.path.join(workdir, "torch.py")])
+        cases["torch script"] = process_timer([sys.executable, os.path.join(workdir, "descent_torch.py")])
     s = {k: summary(v) for k, v in interleaved(cases, cfg["whole_runs"]).items()}
     shutil.rmtree(workdir, ignore_errors=True)
     g = s["gradcli descend"]
