@@ -150,3 +150,18 @@ def test_value_program_and_the_arrays_it_returns_are_the_callers():
     first[0] = 99.0
     assert same(second, np.array([3.0, 4.0])) and same(x, np.array([1.0, 2.0]))
     assert value.traced.replayed == 1
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_descend_takes_the_eager_engines_steps_bit_for_bit(dtype):
+    from gradcli.api.descend import _direction, descend
+
+    expr = "sum(maximum(w, 0.5) * x) + sum(abs(w - x)) + prod(w)**2"  # ties, kinks and zeros on the way
+    start = {"w": [0.2, 0.9, 0.5], "x": [1.0, 2.0, 0.5]}
+    d = descend(expr, start, "w", lr=0.05, steps=60, optimizer="adam", dtype=dtype)
+    values = {n: np.asarray(v, dtype) for n, v in start.items()}
+    state: dict = {}
+    for k, step in enumerate(d.history):
+        r = functional.grad(expr, values, wrt="w", dtype=dtype)
+        assert step.loss == float(r.value) and same(step.values["w"], values["w"])
+        values["w"] = np.asarray(values["w"] - 0.05 * _direction("adam", state, r.gradients["w"], k + 1, 0.9))
