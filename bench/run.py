@@ -1,7 +1,7 @@
 """gradcli against numpy and PyTorch: `python bench/run.py [--quick] [--only NAME ...]`.
 
 Scenarios: startup, gradients (large, in-process and whole CLI runs), jacobians, hessians,
-check (cross-check cost) and points (batches of points). Each prints one table of
+check (cross-check cost), points (batches of points) and descend (many small gradients). Each prints one table of
 medians with their min-max spread and ratios taken in the same run, and the whole run
 is saved as JSON under bench/runs/ (ignored by git; bench/results/ keeps the run the docs
 cite). References that are not installed (PyTorch, JAX) or gradcli commands that do not
@@ -300,8 +300,57 @@ def points(cfg: dict, quick: bool) -> dict:
             "notes": ["targets: <= 2 s end to end for 1e5 points; vector points <= 3x the scalar points"]}
 
 
+# -- 7. repeated small gradients: gradient descent ---------------------------------------------
+ROSENBROCK = "(1 - w[0])**2 + 100*(w[1] - w[0]**2)**2"
+DESCENT_STEPS = 10**4
+NUMPY_DESCENT = f"""import numpy as np
+w = np.array([-1.0, 1.0]); m = np.zeros(2); s = np.zeros(2); lr = 0.01
+for t in range(1, {DESCENT_STEPS} + 1):
+    g = np.array([-2 * (1 - w[0]) - 400 * w[0] * (w[1] - w[0] ** 2), 200 * (w[1] - w[0] ** 2)])
+    m = 0.9 * m + 0.1 * g
+    s = 0.999 * s + 0.001 * g * g
+    w = w - lr * m / (1 - 0.9 ** t) / (np.sqrt(s / (1 - 0.999 ** t)) + 1e-8)
+print(w)
+"""
+TORCH_DESCENT = f"""import torch
+w = torch.tensor([-1.0, 1.0], dtype=torch.float64, requires_grad=True)
+opt = torch.optim.Adam([w], lr=0.01)
+for t in range({DESCENT_STEPS}):
+    opt.zero_grad()
+    loss = (1 - w[0])**2 + 100*(w[1] - w[0]**2)**2
+    loss.backward()
+    opt.step()
+print(w.tolist())
+"""
+
+
+def descent(cfg: dict, quick: bool) -> dict:
+    """Whole processes: gradcli descend (this checkout's code), a hand-written numpy loop, a torch.optim loop."""
+    workdir = tempfile.mkdtemp(prefix="gradcli-bench-")
+    scripts = {"numpy": NUMPY_DESCENT, "torch": TORCH_DESCENT}
+    for name, text in scripts.items():
+        with open(os.path.join(workdir, f"descent_{name}.py"), "w") as f:  # (numpy.py would shadow numpy)
+            f.write(text)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(gradcli.__file__)))
+    cases = {"gradcli descend": process_timer(
+        [sys.executable, "-m", "gradcli", "descend", ROSENBROCK, "--w=-1,1", "--wrt", "w", "--optimizer", "adam",
+         "--lr", "0.01", "--steps", str(DESCENT_STEPS), "--format", "json"], env={"PYTHONPATH": root},
+        cwd=workdir),  # (python -m puts the working directory first on the path)
+        "numpy script": process_timer([sys.executable, os.path.join(workdir, "descent_numpy.py")])}
+    if torch_available():
+        cases["torch script"] = process_timer([sys.executable, os.path.join(workdir, "descent_torch.py")])
+    s = {k: summary(v) for k, v in interleaved(cases, cfg["whole_runs"]).items()}
+    shutil.rmtree(workdir, ignore_errors=True)
+    g = s["gradcli descend"]
+    rows = [[name, fmt_seconds(v), ratio(g, v) if name != "gradcli descend" else "-"] for name, v in s.items()]
+    return {"title": f"Gradient descent: Rosenbrock, adam, {DESCENT_STEPS:,} steps, whole process",
+            "columns": ["program", "median [min-max]", "gradcli is ...x this"], "rows": rows, "raw": s,
+            "notes": ["targets: <= 2.0x the numpy script, <= 0.2x the torch script",
+                      f"gradcli: python -m gradcli with the checkout at {root}"]}
+
+
 SCENARIOS = {"startup": startup, "gradients": large, "jacobians": jacobians, "hessians": hessians,
-             "check": check_cost, "points": points, "forward": forward_mode}
+             "check": check_cost, "points": points, "forward": forward_mode, "descend": descent}
 
 
 def main() -> None:

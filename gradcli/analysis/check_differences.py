@@ -21,6 +21,7 @@ from gradcli.api.evaluate import evaluate
 from gradcli.api.problem import Result, leaf_cotangents
 from gradcli.autodiff.engine import Tensor, no_grad, run_backward
 from gradcli.autodiff.op import FUNCTIONS
+from gradcli.autodiff.trace import Traced
 from gradcli.lang.numbers import table_number
 from gradcli.lang.parser import Expr
 
@@ -33,12 +34,17 @@ class FrozenFunction:
     autograd and SymPy both compute, since no gradient flows through those values.
 
     The first evaluation must be at the point itself: it records the values to freeze.
+    Both run as traced programs (autodiff/trace.py): the differences move one coordinate at
+    a time, at one shape, so every evaluation after the first replays the first's numpy calls
+    (a frozen value is an array no step made: a constant of the program, as it should be).
     """
 
     def __init__(self, result: Result):
         self.problem = result.problem
         self.cotangent = result.grad_output
         self.frozen: dict[int, np.ndarray] = {}
+        self._output = Traced(self._eager_output)
+        self._gradient = Traced(self._eager_gradient)
 
     def _freeze(self, expr: Expr, value: Any) -> None:
         op = FUNCTIONS.get(expr.value) if expr.kind == "call" else None
@@ -55,19 +61,26 @@ class FrozenFunction:
 
     def output(self, values: dict[str, np.ndarray]) -> np.ndarray:
         """f's entries (v·f for a vector-Jacobian product), flat."""
-        with no_grad():
-            data = self._forward(values)[0].data
+        data = self._output(values)[0]
         # A copy: f may be a variable itself, whose array the differences move in place.
         return np.array(np.sum(data * self.cotangent) if self.cotangent is not None else data, ndmin=1).reshape(-1)
 
     def gradient(self, values: dict[str, np.ndarray]) -> np.ndarray:
         """The engine's gradient of a scalar f, every variable of wrt flattened one after another."""
+        grads = self._gradient(values)
+        return np.concatenate([np.zeros(values[n].size) if g is None else np.ravel(g)
+                               for n, g in zip(self.problem.wrt, grads)])
+
+    def _eager_output(self, values: dict[str, np.ndarray]) -> list[np.ndarray]:
+        with no_grad():
+            return [self._forward(values)[0].data]
+
+    def _eager_gradient(self, values: dict[str, np.ndarray]) -> list[np.ndarray | None]:
         wrt = self.problem.wrt
         out, leaves = self._forward(values, wrt)
         with np.errstate(all="ignore"):
             found = run_backward([(out, Tensor(np.ones_like(out.data)))]) if out.requires_grad else {}
-        grads = leaf_cotangents(leaves, wrt, found)
-        return np.concatenate([np.zeros(leaves[n].size) if grads[n] is None else np.ravel(grads[n].data) for n in wrt])
+        return [None if g is None else g.data for g in leaf_cotangents(leaves, wrt, found).values()]
 
 
 def finite_differences(report: Report) -> None:

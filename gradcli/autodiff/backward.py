@@ -33,6 +33,7 @@ from gradcli.autodiff.mode import mode, reusing, setting
 from gradcli.autodiff.op import OPS
 from gradcli.autodiff.parallel import apply_ufunc
 from gradcli.autodiff.tensor import Tensor, lift
+from gradcli.autodiff.trace import decide
 
 
 def backward(output: Tensor, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
@@ -174,7 +175,11 @@ def _broadcast_scalar(node: Node, g: Tensor) -> float | None:
     d = g.data
     if d.ndim == 0 or d.size == 0 or any(d.strides) or g.ndim != len(node.out_shape) or mode.grad_enabled:
         return None
-    return float(d.flat[0])
+    return decide(_first, d)
+
+
+def _first(a: np.ndarray) -> float:
+    return float(a.flat[0])
 
 
 _READS_ONCE: dict[CodeType, bool] = {}
@@ -264,8 +269,15 @@ def accumulate(grads: dict, node: Any, ct: Tensor, create_graph: bool) -> None:
     elif existing.shape == ct.shape and existing.dtype == ct.dtype and mode.donate and _pass_owns(existing):
         apply_ufunc(np.add, (existing.data, ct.data), existing.data)
     else:
-        # (0-d + 0-d gives a numpy scalar: asarray makes it an array)
-        grads[key] = Tensor._result(np.asarray(apply_ufunc(np.add, (existing.data, ct.data))), None)
+        total = sum_of(existing.data, ct.data)
+        if mode.recorder is not None:
+            mode.recorder.ufunc(np.add, (existing.data, ct.data), total)
+        grads[key] = Tensor._result(total, None)
+
+
+def sum_of(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a + b as a new array (0-d + 0-d gives a numpy scalar: asarray makes it an array)."""
+    return np.asarray(apply_ufunc(np.add, (a, b)))
 
 
 def _own_leaf_arrays(leaves: dict[LeafNode, Tensor]) -> None:
@@ -273,7 +285,10 @@ def _own_leaf_arrays(leaves: dict[LeafNode, Tensor]) -> None:
     for node in leaves:
         ct = leaves[node]
         if not _pass_owns(ct):
-            leaves[node] = Tensor._result(np.array(ct.data), None)
+            copy = np.array(ct.data)
+            if mode.recorder is not None:
+                mode.recorder.step(np.array, (ct.data,), {}, copy)
+            leaves[node] = Tensor._result(copy, None)
 
 
 _owned: tuple[int, int] | None = None  # holders() of a cotangent the pass's dict alone holds; (0, 0): none is

@@ -94,6 +94,8 @@ def _apply(op: Op, inputs: tuple, params: dict, donate: bool) -> Tensor:
         ans = op.forward(*(t.data for t in tensors), **params)
     if not isinstance(ans, np.ndarray) or ans.dtype != dtype:
         ans = as_array(ans, dtype)  # a numpy scalar, or a constructor's zeros and ones (exact in float32)
+    if mode.recorder is not None:
+        mode.recorder.op(op, [t.data for t in tensors], params, ans)
     result = Tensor._result(ans, Node(op, tensors, ans, params) if record else None)
     if donor is not None and mode.given is not None and mode.given[0] == id(donor):
         # The rule's own name still holds the cotangent it gave up (it reads it no more): let go

@@ -30,6 +30,7 @@ class _Mode(threading.local):
     given: tuple[int, int] | None = None
     probing: list | None = None  # while calibrating the reuse checks: what they measured
     vmap: Any = None  # the Points (vmap.py) whose batched Tensors operations now read as many points
+    recorder: Any = None  # a trace.Recorder writing down every operation applied (trace.py)
 
 
 mode = _Mode()

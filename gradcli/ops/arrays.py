@@ -14,6 +14,7 @@ import numpy as np
 from gradcli.errors import GradcliError, format_shape
 from gradcli.ops.common import F, normalize_axes, reduced_shape, same_shape
 from gradcli.autodiff.op import Sample, Words, primitive
+from gradcli.autodiff.trace import decide
 
 
 def _g_words(words: str) -> Words:
@@ -214,11 +215,15 @@ def _cumsum_backward(n, g):
     return (_unflat(n, _reversed_cumsum(g, _along(n))),)
 
 
+def _has_zero(a):
+    return bool(np.any(a == 0))
+
+
 def _cumprod_backward(n, g):
     x, axis = _flat(n, n.x), _along(n)
     if x.ndim == 0 or x.shape[axis] <= 1:
         return (_unflat(n, g),)
-    if not np.any(x.data == 0):
+    if not decide(_has_zero, x):
         # NOTE: PyTorch's rule where no entry is 0: the reversed running sum of out * g, over x
         # (an inf entry then gives nan, as in torch).
         return (_unflat(n, _reversed_cumsum(F.cumprod(x, axis=axis) * g, axis) / x),)

@@ -12,6 +12,7 @@ import numpy as np
 from gradcli.ops.common import F, broadcast_shapes, factor_cotangent, sympy_elementwise, zeros_like
 from gradcli.ops.kinkchecks import broadcast_mask, equal_arguments, saved_inputs
 from gradcli.autodiff.op import Kink, KinkCheck, Sample, Words, primitive
+from gradcli.autodiff.trace import decide
 
 PAIR_SAMPLES = ((3,), (3,)), ((2, 3), (3,)), ((), (2, 3)), ((2, 1), (1, 3))
 
@@ -52,7 +53,7 @@ def _pow_backward(n, g):
     if b.requires_grad or b.ndim:
         return _pow_base_cotangent(g, a, b), None
     # A constant exponent (x**2): no mask needed unless it is 0, and 2 is common.
-    c = float(b.data)
+    c = decide(float, b)
     if c == 0.0:
         return zeros_like(g), None  # as torch: x**0 is 1 everywhere, whatever g holds
     if c == 1.0:
@@ -86,7 +87,7 @@ def _maximum_backward(n, g, larger=True):
     # with a mask, so an inf g does not become nan; at a nan neither side loses: both get g.
     a, b = n.x, n.y
     tie = F.eq(a, b)
-    shared = F.where(tie, g * 0.5, g) if np.any(tie.data) else g  # (most evaluations have no tie)
+    shared = F.where(tie, g * 0.5, g) if decide(np.any, tie) else g  # (most evaluations have no tie)
     a_loses, b_loses = (F.lt(a, b), F.gt(a, b)) if larger else (F.gt(a, b), F.lt(a, b))
     return (F.where(a_loses, 0.0, shared) if n.needs[0] else None,
             F.where(b_loses, 0.0, shared) if n.needs[1] else None)

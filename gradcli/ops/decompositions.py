@@ -13,8 +13,9 @@ import numpy as np
 
 from gradcli.errors import GradcliError, format_shape
 from gradcli.ops.common import F
-from gradcli.ops.linalg import _inverse, _square, _sympy_matrix_fn
+from gradcli.ops.linalg import _inverse, _square, _sympy_matrix_fn, all_finite
 from gradcli.autodiff.op import Sample, Words, primitive
+from gradcli.autodiff.trace import decide, untraced
 
 
 def _symmetric_part(x):
@@ -183,12 +184,13 @@ def svdvals_vjp(a, values, g):
     singular = values.data
     if singular.size == 0:
         return np.zeros(g.shape[:g.ndim - 1] + (rows, cols))
-    if not np.all(np.isfinite(a.data)):  # no SVD: nan, and nan again when differentiated
+    if not decide(all_finite, a):  # no SVD: nan, and nan again when differentiated
         return (a * np.nan) * F.reshape(F.sum(g, axis=-1, keepdims=True), src=(1,), dst=(1, 1))
-    if _degenerate(singular, max(rows, cols)):
+    if decide(lambda s: _degenerate(s, max(rows, cols)), values):
         # NOTE: where the rank drops or a singular value repeats, the singular vectors are the
         # SVD's choice (and A V / s is 0/0 at a zero one): U diag(g) Vᵀ from numpy's SVD, with
         # U and V constants there (docs/differences.md, svdvals-rank-deficient).
+        untraced()
         u, _, vh = svd_vectors(a.data)
         return (u * _column(g, size)) @ vh
     reverse = np.eye(size)[::-1]

@@ -13,6 +13,7 @@ from gradcli.errors import format_shape
 from gradcli.ops.reductions import _prod_others
 from gradcli.autodiff.op import Kink, Sample, Words, primitive
 from gradcli.autodiff.vmap import point_shape
+from gradcli.autodiff.trace import computed, decide
 
 
 def _matmul_shape(a, b):
@@ -41,12 +42,16 @@ def _rows_times(g, m):
     gd, md = g.data, m.data
     if is_grad_enabled() or g.requires_grad or gd.ndim != 2 or md.ndim != 2 or len(gd) < 2:
         return g @ m
-    offset = _diagonal_offset(gd)
-    if offset is None or not np.isfinite(np.sum(md)):
+    offset = decide(_diagonal_offset, gd)
+    if offset is None or not decide(_finite_sum, md):
         return g @ m
     rows = len(gd)
-    d = np.diagonal(gd, offset=offset)
-    return Tensor._result(d[:, None] * md[offset:offset + rows], None)
+    return Tensor._result(computed(lambda gd, md: np.diagonal(gd, offset=offset)[:, None] * md[offset:offset + rows],
+                                   gd, md), None)
+
+
+def _finite_sum(a):
+    return bool(np.isfinite(np.sum(a)))
 
 
 def _diagonal_offset(gd):
@@ -189,6 +194,10 @@ def _inv(x):
         raise GradcliError("inv: the matrix is singular", kind="value") from None
 
 
+def all_finite(a):
+    return bool(np.all(np.isfinite(a)))
+
+
 def _cofactor(x):
     # NOTE: from the SVD x = U S Vᵀ, cof(x) = det(U) det(V) U diag(prod of the other s) Vᵀ,
     # which needs no inverse, so it is exact for singular matrices too (cof = det · inv(x)ᵀ).
@@ -212,14 +221,18 @@ def _cofactor_vjp_singular(x, g):
     return sum(w * _cofactor(x + (t * step) * g) for w, t in zip(weights, ts)) / step
 
 
+def _nearly_singular(x):
+    s = np.linalg.svd(x, compute_uv=False)
+    return bool(np.any(s[..., -1] <= 1e-8 * s[..., 0]))
+
+
 def _cofactor_backward(n, g):
-    if not np.all(np.isfinite(n.x.data)):  # (the det-nonfinite convention, a 1-by-1 matrix too)
+    if not decide(all_finite, n.x):  # (the det-nonfinite convention, a 1-by-1 matrix too)
         return (np.full(np.broadcast_shapes(g.shape, n.x.shape), np.nan, g.dtype),)
     if n.x.shape[-1] == 1:  # the cofactor of a 1-by-1 matrix is 1, a constant
         return (zeros_like(g),)
-    s = np.linalg.svd(n.x.data, compute_uv=False)
-    if np.any(s[..., -1] <= 1e-8 * s[..., 0]):  # (nearly) singular: the inverse below is not usable
-        return (_cofactor_vjp_singular(n.x.data, g.data),)
+    if decide(_nearly_singular, n.x):  # the inverse below is not usable
+        return (computed(_cofactor_vjp_singular, n.x, g),)
     # d cof = det tr(inv dx) inv^T - det (inv dx inv)^T where x is invertible.
     inv_t = F.inv(n.x).mT
     batch = n.in_shapes[0][:-2]

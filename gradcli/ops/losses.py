@@ -22,6 +22,7 @@ from gradcli.ops.loss_rules import huber_entry
 from gradcli.ops.common import F
 from gradcli.autodiff.engine import Tensor
 from gradcli.autodiff.op import Kink, Sample, composite
+from gradcli.autodiff.trace import computed, decide
 
 REDUCTIONS = ("mean", "sum", "none")
 REDUCTION_KIND = {"reduction": REDUCTIONS}
@@ -40,7 +41,7 @@ def reduce(loss, reduction: str = "mean"):
 def given(weight):
     """A weight as given, or None where the call left it out (its default, the constant 1)."""
     if weight is None or (weight.ndim == 0 and not weight.requires_grad and weight.grad_fn is None
-                          and float(weight.data) == 1.0):
+                          and decide(float, weight) == 1.0):
         return None
     return weight
 
@@ -66,7 +67,10 @@ def _along_classes(weight, x, axis: int):
 
 def _one_hot(target, classes: int, axis: int, ignore_index: int) -> np.ndarray:
     """The class indices as a mask along the class axis (all False where ignored), a constant."""
-    t = target.data
+    return computed(lambda t: _class_mask(t, classes, axis, ignore_index), target)
+
+
+def _class_mask(t, classes: int, axis: int, ignore_index: int) -> np.ndarray:
     valid = t != ignore_index
     if not np.all(np.isfinite(t) & (t == np.round(t))) or np.any(valid & ((t < 0) | (t >= classes))):
         bad = t[~(np.isfinite(t) & (t == np.round(t))) | (valid & ((t < 0) | (t >= classes)))].flat[0]
@@ -90,9 +94,9 @@ def _target_kind(x, target, axis: int, name: str) -> str:
 def _weighted_nll(logp, target, weight, axis, reduction, ignore_index):
     """nll_loss of log-probabilities against class indices, and each entry's weight (0 where ignored)."""
     hot = _one_hot(target, logp.shape[axis], axis, ignore_index)
-    per_entry = Tensor(hot.sum(axis=axis).astype(logp.dtype)) if weight is None else \
-        F.sum(F.where(Tensor(hot.astype(logp.dtype)), weight, 0.0), axis=axis)  # an inf elsewhere stays out
-    hot = Tensor(hot.astype(logp.dtype))
+    hot = Tensor(computed(lambda h: h.astype(logp.dtype), hot))
+    per_entry = Tensor(computed(lambda h: h.sum(axis=axis), hot)) if weight is None else \
+        F.sum(F.where(hot, weight, 0.0), axis=axis)  # an inf elsewhere stays out
     picked = F.sum(F.where(hot, logp, 0.0), axis=axis)
     loss = -(picked * per_entry)
     if reduction == "mean":  # PyTorch's weighted mean: divided by the weights of the targets
@@ -131,7 +135,7 @@ def _cross_entropy(x, target, weight=None, reduction="mean", ignore_index=IGNORE
     nll, per_entry = _weighted_nll(logp, target, weight, axis, reduction, ignore_index)
     if label_smoothing == 0.0:
         return nll
-    kept = Tensor(np.asarray(target.data != ignore_index, dtype=x.dtype))
+    kept = Tensor(computed(lambda t: np.asarray(t != ignore_index, dtype=x.dtype), target))
     # the loss against the uniform distribution, 0 where ignored
     smooth = F.where(kept, -F.sum(_weighted(logp, weight), axis=axis), 0.0)
     smooth = F.sum(smooth) / F.sum(per_entry) if reduction == "mean" else reduce(smooth, reduction)

@@ -12,6 +12,7 @@ from gradcli.errors import GradcliError, format_shape
 from gradcli.ops.common import F, broadcast_shapes
 from gradcli.ops.linalg import _inverse, _laplace_det, _square, _sympy_matrix_fn
 from gradcli.autodiff.op import Kink, Sample, Words, composite, primitive
+from gradcli.autodiff.trace import decide
 
 
 # -- solve ----------------------------------------------------------------------------------
@@ -89,6 +90,10 @@ def _logdet(x):
     return np.where(sign < 0, np.nan, logabs)
 
 
+def _nonfinite_or_singular(x):
+    return bool(not np.all(np.isfinite(x)) or np.any(_sign_and_log(x)[0] == 0))
+
+
 def _inverse_transpose_times(n, scale):
     """scale (batch shape, maybe with g's batch axes before it) times inv(x)ᵀ: d log|det x| / dx.
 
@@ -98,7 +103,7 @@ def _inverse_transpose_times(n, scale):
     """
     batch = n.in_shapes[0][:-2]
     scale = F.reshape(scale, src=batch, dst=batch + (1, 1))
-    if not np.all(np.isfinite(n.x.data)) or np.any(_sign_and_log(n.x.data)[0] == 0):
+    if decide(_nonfinite_or_singular, n.x):
         return scale * (n.x * np.nan)
     return scale * F.inv(n.x).mT
 

@@ -13,6 +13,7 @@ import numpy as np
 from gradcli.ops.common import F, normalize_axes, reduced_shape, symmetric_jvp
 from gradcli.ops.kinkchecks import saved_inputs
 from gradcli.autodiff.op import Kink, KinkCheck, Sample, Words, primitive
+from gradcli.autodiff.trace import computed, decide
 
 REDUCTION_SAMPLES = (
     Sample(((3,),)), Sample(((2, 3),)), Sample(((2, 3),), params={"axis": 0}),
@@ -103,14 +104,25 @@ def _prod_others_backward(n, u):
     # d/dx_k sum_i u_i prod_{j != i} x_j = sum_{i != k} u_i prod_{j not in {i, k}} x_j
     x, axis = n.x, n.params["axis"]
     others = F.prod_others(x, axis=axis)
-    if np.all(x.data != 0) and np.all(np.isfinite(x.data)):
+    if decide(_nonzero_finite, x):
         weighted = u * others
         total = F.sum(weighted, axis=axis, keepdims=True)
         return ((total - weighted) / x,)
     # NOTE: with zeros (or inf, nan) the quotient form divides by 0 (or makes inf - inf);
     # take the exact (slower) sum instead.
-    data = x.data
-    out = np.zeros(np.broadcast_shapes(u.shape, data.shape), np.result_type(u.data, data))
+    return (computed(lambda u, data: _exact_prod_others_vjp(u, data, axis), u, x),)
+
+
+def _nonzero_finite(a):
+    return bool(np.all(a != 0) and np.all(np.isfinite(a)))
+
+
+def _has_posinf(a):
+    return bool(np.any(np.isposinf(a)))
+
+
+def _exact_prod_others_vjp(u, data, axis):
+    out = np.zeros(np.broadcast_shapes(u.shape, data.shape), np.result_type(u, data))
     axes = tuple(a + data.ndim for a in axis)
     for k in np.ndindex(tuple(data.shape[a] for a in axes)):
         spot = [slice(None)] * data.ndim
@@ -118,10 +130,10 @@ def _prod_others_backward(n, u):
             spot[a] = i
         replaced = data.copy()
         replaced[tuple(spot)] = 1.0
-        term = u.data * _prod_others(replaced, axis)
+        term = u * _prod_others(replaced, axis)
         term[(Ellipsis, *spot)] = 0.0
         out[(Ellipsis, *spot)] = np.sum(term, axis=axis)
-    return (out,)
+    return out
 
 
 primitive(name="prod_others", batching="trailing", doc="product of the other entries along axis", signature="prod_others(x)",
@@ -199,7 +211,7 @@ def _logsumexp_backward(n, g):
     # NOTE: softmax(x), computed from x itself: PyTorch's exp(x - ans) loses digits once
     # |ans| is so large that ans - max(x) rounds away (|x| ~ 1e16 and beyond).
     weights = F.softmax(n.x, axis=n.params["axis"])
-    if np.any(np.isposinf(n.ans.data)):
+    if decide(_has_posinf, n.ans):
         # With an entry +inf, softmax is nan throughout; exp(x - inf) gives finite entries 0
         # and the infinite ones nan, as PyTorch's rule.
         ans = _spread(n, n.ans)

@@ -102,6 +102,10 @@ def _full_key(key: tuple, src: tuple) -> tuple:
 
 
 def _indexed_shape(shape: tuple, key: tuple) -> tuple:
+    if len(key) <= len(shape) and all(type(k) is int or type(k) is slice for k in key):
+        # (the keys normalize_key makes; a backward pass asks this at every index_put)
+        kept = [len(range(*k.indices(n))) for k, n in zip(key, shape) if type(k) is slice]
+        return (*kept, *shape[len(key):])
     # A zero-stride view: the shape of the result without allocating the array.
     return np.broadcast_to(np.empty((), dtype=np.bool_), shape)[key].shape
 
