@@ -568,21 +568,26 @@ def children(e: Expr) -> Iterator[Expr]:
         yield v
 
 
-def postorder(root: Expr) -> Iterator[Expr]:
-    """Every node after its children, without recursion (deep trees are fine)."""
-    stack: list[tuple[Expr, bool]] = [(root, False)]
-    push, pop = stack.append, stack.pop
+def postorder(root: Expr) -> list[Expr]:
+    """Every node after its children, children in order, without recursion (deep trees are fine).
+
+    Built as the reverse of a walk that visits a node and then its children from the last
+    to the first: one push and one pop a node, no generator (the tree is walked a few times
+    for every expression).
+    """
+    order: list[Expr] = []
+    stack = [root]
+    push, pop, visit = stack.append, stack.pop, order.append
     while stack:
-        node, expanded = pop()
-        if expanded:
-            yield node
-            continue
-        push((node, True))
-        for _, v in reversed(node.keywords):
-            push((v, False))
-        for child in reversed(node.args):
+        node = pop()
+        visit(node)
+        for child in node.args:
             if child is not None:
-                push((child, False))
+                push(child)
+        for _, value in node.keywords:
+            push(value)
+    order.reverse()
+    return order
 
 
 def fold(root: Expr, combine) -> Any:
