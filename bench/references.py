@@ -110,6 +110,34 @@ def torch_large(label: str, data: dict[str, Any]) -> np.ndarray:
     return w.grad.numpy()
 
 
+# -- long expressions ----------------------------------------------------------------------------
+def terms_expr(n: int) -> str:
+    """sin(x*1)*1 + sin(x*2)*2 + ... + sin(x*n)*n: 4 operations a term, x a scalar."""
+    return " + ".join(f"sin(x*{i})*{i}" for i in range(1, n + 1))
+
+
+def gradcli_terms(n: int) -> Any:
+    """gradcli's gradient of terms_expr(n) in-process, parsing included; lifts the length limits
+    that guard the command line (the 10^5-term text has 2 million characters)."""
+    from gradcli.api import functional
+    from gradcli.limits import LIMITS
+
+    LIMITS.max_length = LIMITS.max_nodes = 10**8
+    return functional.grad(terms_expr(n), {"x": 0.3}, wrt="x").gradients["x"]
+
+
+def torch_terms(n: int) -> Any:
+    """The same sum built term by term in PyTorch eager (float64), then backward."""
+    import torch
+
+    x = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    total = torch.sin(x * 1) * 1
+    for i in range(2, n + 1):
+        total = total + torch.sin(x * i) * i
+    total.backward()
+    return x.grad.numpy()
+
+
 # -- Jacobians and Hessians ----------------------------------------------------------------------
 def numpy_jacobian(label: str, values: dict[str, np.ndarray]) -> np.ndarray:
     """The batched VJP with the identity basis, done by hand: rows I · diag(f') (· W)."""

@@ -32,6 +32,7 @@ from forward_mode import forward_mode
 from references import (
     HESSIAN_EXPR,
     JACOBIAN_EXPRS,
+    gradcli_terms,
     LARGE_EXPRS,
     jax_available,
     jax_hessian,
@@ -45,6 +46,7 @@ from references import (
     TORCH_JACOBIANS,
     torch_jacobian,
     torch_large,
+    torch_terms,
 )
 from timing import (
     describe_machine,
@@ -64,9 +66,9 @@ from gradcli.api import functional
 
 GRADCLI = shutil.which("gradcli") or "gradcli"
 SIZES = {
-    "full": {"large": (10**5, 10**6, 10**7), "jacobian": (100, 300, 1000), "hessian": (100, 300),
+    "full": {"terms": (10**3, 10**4, 10**5), "large": (10**5, 10**6, 10**7), "jacobian": (100, 300, 1000), "hessian": (100, 300),
              "check": (10, 10**3, 10**5), "points": 10**5, "repeats": 7, "startup_repeats": 15, "whole_runs": 3},
-    "quick": {"large": (10**5, 10**6), "jacobian": (100, 300), "hessian": (100,),
+    "quick": {"terms": (10**3, 10**4), "large": (10**5, 10**6), "jacobian": (100, 300), "hessian": (100,),
               "check": (10, 10**3), "points": 10**4, "repeats": 3, "startup_repeats": 3, "whole_runs": 1},
 }
 
@@ -175,6 +177,27 @@ def _cli_runs(label: str, spec: dict, data: dict, workdir: str, repeats: int) ->
                   f"np.savez('t.npz', g=torch_large({label!r}, data))\n")
         cases["torch script"] = process_timer([sys.executable, "-c", script], cwd=workdir)
     return {k: summary(v) for k, v in interleaved(cases, repeats, warmup=0).items()}
+
+
+# -- 2b. long expressions: the cost of one operation ------------------------------------------
+def terms(cfg: dict, quick: bool) -> dict:
+    rows, raw = [], {}
+    first = None
+    for n in cfg["terms"]:
+        cases: dict[str, Callable[[], Any]] = {"gradcli": partial(gradcli_terms, n)}
+        if torch_available():
+            cases["torch"] = partial(torch_terms, n)
+        s = {k: summary(v) for k, v in interleaved_apart(cases, max(3, cfg["repeats"] // 2)).items()}
+        raw[f"n={n}"] = s
+        g, t = s["gradcli"], s.get("torch")
+        first = first or (n, g)
+        rows.append([f"{n:.0e}", fmt_seconds(g), f"{g['median'] / n * 1e6:.0f} µs",
+                     fmt_seconds(t) if t else "n/a", ratio(g, t),
+                     f"{g['median'] / first[1]['median']:.1f}x for {n // first[0]}x the terms"])
+    return {"title": "Long expressions: gradient of `sin(x*1)*1 + sin(x*2)*2 + ...`, x scalar, in-process, parsing included",
+            "columns": ["terms", "gradcli", "per term", "torch eager", "gradcli/torch", "growth"],
+            "rows": rows, "raw": raw,
+            "notes": ["targets: 1e4 terms <= 1.0x torch eager; 1e5 terms <= 12x the 1e4 figure"]}
 
 
 # -- 3. Jacobians ----------------------------------------------------------------------------
@@ -349,7 +372,7 @@ def descent(cfg: dict, quick: bool) -> dict:
                       f"gradcli: python -m gradcli with the checkout at {root}"]}
 
 
-SCENARIOS = {"startup": startup, "gradients": large, "jacobians": jacobians, "hessians": hessians,
+SCENARIOS = {"startup": startup, "terms": terms, "gradients": large, "jacobians": jacobians, "hessians": hessians,
              "check": check_cost, "points": points, "forward": forward_mode, "descend": descent}
 
 

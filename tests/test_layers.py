@@ -13,8 +13,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "gradcli"
 
 # Lowest first. A module may import its own layer and the layers below it.
 # torch (PyTorch's API on the engine) stands beside api: it may use autodiff, ops, api and lang.
-LAYERS = ["errors", "limits", "lang", "autodiff", "ops", "api", "torch", "analysis", "render", "cli", "__main__"]
-RANK = {"errors": 0, "limits": 0, "lang": 1, "autodiff": 2, "ops": 3, "api": 4, "torch": 4, "analysis": 5,
+LAYERS = ["errors", "limits", "collector", "lang", "autodiff", "ops", "api", "torch", "analysis", "render", "cli", "__main__"]
+RANK = {"errors": 0, "limits": 0, "collector": 0, "lang": 1, "autodiff": 2, "ops": 3, "api": 4, "torch": 4, "analysis": 5,
         "render": 6, "cli": 7, "__main__": 8, "__init__": 8}
 UI_LIBRARIES = ("typer", "rich", "click")
 

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from gradcli.api.indexing import index
-from gradcli.autodiff.engine import (Tensor, call, default_dtype, element_limit, function, reusing,
-                                     source_span)
+from gradcli.autodiff.engine import Tensor, call, default_dtype, element_limit, function, reusing
+from gradcli.autodiff.mode import mode
+from gradcli.collector import collection_paused
 from gradcli.errors import GradcliError, closest, value_hint
 from gradcli.limits import LIMITS
 from gradcli.ops.common import broadcast_shapes
@@ -82,7 +83,7 @@ def evaluate(tree: Expr, env: Mapping[str, Tensor], *, source: str = "",
     """
     dtypes = {t.dtype for t in env.values()}
     dtype = dtypes.pop() if len(dtypes) == 1 else None
-    with element_limit(LIMITS.max_elements), reusing(), np.errstate(all="ignore"), \
+    with element_limit(LIMITS.max_elements), reusing(), np.errstate(all="ignore"), collection_paused(), \
             default_dtype(dtype) if dtype is not None else contextlib.nullcontext():
         out = _walk(tree, dict(env), source, on_node)
     if not isinstance(out, Tensor):
@@ -95,30 +96,34 @@ def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Exp
     """The value of tree, each node after its children; a program's steps and functions go into scope."""
     results: dict[int, Any] = {}
     sequences = _sequence_arguments(tree)
-    for node in postorder(tree):
-        kids = [results.pop(id(c)) if c is not None else None for c in node.args]
-        kws = {k: results.pop(id(v)) for k, v in node.keywords}
-        if node.kind == "def":
-            name, params, body = node.value
-            scope[name] = UserFunction(name, params, body, lambda b, inner: _walk(b, inner, source, on_node))
-            results[id(node)] = None
-            continue
-        try:
-            with source_span(node.span):
+    outer_span = mode.span
+    try:
+        for node in postorder(tree):
+            kids = [results.pop(id(c)) if c is not None else None for c in node.args]
+            kws = {k: results.pop(id(v)) for k, v in node.keywords} if node.keywords else {}
+            if node.kind == "def":
+                name, params, body = node.value
+                scope[name] = UserFunction(name, params, body, lambda b, inner: _walk(b, inner, source, on_node))
+                results[id(node)] = None
+                continue
+            mode.span = node.span  # (set here rather than by source_span(): this runs for every node)
+            try:
                 value = _apply(node, kids, kws, scope, id(node) in sequences)
-        except GradcliError as err:
-            if err.span is None:  # a method's errors point at its name, not at its receiver
-                err.span = node.name_span if node.text.startswith(".") else node.span
-            raise err.with_source(source) from None
-        except MemoryError:
-            raise GradcliError("not enough memory for this sub-expression", kind="limit",
-                               span=node.span, source=source) from None
-        except _NUMERIC_ERRORS as err:
-            raise GradcliError(str(err), kind="value", span=node.span, source=source) from None
-        results[id(node)] = value
-        if on_node is not None:
-            on_node(node, value)
-        del value  # the table alone holds it now
+            except GradcliError as err:
+                if err.span is None:  # a method's errors point at its name, not at its receiver
+                    err.span = node.name_span if node.text.startswith(".") else node.span
+                raise err.with_source(source) from None
+            except MemoryError:
+                raise GradcliError("not enough memory for this sub-expression", kind="limit",
+                                   span=node.span, source=source) from None
+            except _NUMERIC_ERRORS as err:
+                raise GradcliError(str(err), kind="value", span=node.span, source=source) from None
+            results[id(node)] = value
+            if on_node is not None:
+                on_node(node, value)
+            del value  # the table alone holds it now
+    finally:
+        mode.span = outer_span
     return results[id(tree)]
 
 
@@ -137,7 +142,7 @@ def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor], items: 
     """The value of one node from its children's values; items: a list literal stays a tuple of its items."""
     kind = node.kind
     if kind == "num":
-        return Tensor(node.value)
+        return Tensor._result(np.array(node.value, mode.dtype), None)
     if kind == "str":
         return node.value
     if kind == "name":
@@ -277,6 +282,10 @@ def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
     input may be named (clamp(x, min=0)) and one left out takes its default; a PyTorch
     spelling (x.std(), torch.std) brings PyTorch's defaults where they differ from numpy's.
     """
+    if not keywords and len(args) == op.arity and not op.sequence and not op.rest and not _required_keywords(op) \
+            and not any(a is None or isinstance(a, str) for a in args):
+        # (the common call, sin(x): its inputs by position and nothing else)
+        return list(args), dict(op.torch_defaults) if spelling(node) == "torch" else {}
     params: dict[str, Any] = {}
     items = _items(node, args) if op.sequence else None
     if items is not None:
@@ -383,7 +392,7 @@ def _applied(op: Op, kids: list, params: dict) -> Tensor:
     Popped straight into the call's arguments, a value only the walk held reaches the
     operation as the temporary it is, and may take its result (autodiff/call.py).
     """
-    fn = function(op)
+    fn = _function(op)
     args = [_tensor(k) for k in kids]
     kids.clear()
     if params or len(args) > 3:
@@ -393,6 +402,17 @@ def _applied(op: Op, kids: list, params: dict) -> Tensor:
     if len(args) == 2:
         return fn(args.pop(0), args.pop(0))
     return fn(args.pop(0), args.pop(0), args.pop(0))
+
+
+_FUNCTIONS_OF: dict[int, tuple[Op, Callable[..., Tensor]]] = {}
+
+
+def _function(op: Op) -> Callable[..., Tensor]:
+    """function(op), made once per operation (the walk applies one for every node)."""
+    made = _FUNCTIONS_OF.get(id(op))
+    if made is None or made[0] is not op:
+        made = _FUNCTIONS_OF[id(op)] = (op, function(op))
+    return made[1]
 
 
 def _parameter(op: Op, key: str, value: Any) -> Any:

@@ -44,5 +44,7 @@ def kink_notes(output: Tensor, source: str) -> list[str]:
     root = edge_of(output)
     if root is None:
         return []
-    nodes = sorted(topological_order([root]), key=lambda n: n.seq)
+    # (only the nodes of operations that have kinks are sorted: most have none)
+    nodes = sorted((n for n in topological_order([root]) if getattr(getattr(n, "op", None), "kink_check", None)),
+                   key=lambda n: n.seq)
     return [note for note in (kink_note(n, source) for n in nodes) if note is not None]

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.collector import collection_paused
 from gradcli.errors import GradcliError, format_shape, param
 from gradcli.autodiff.call import call, function, holders, temporary_holders
 from gradcli.autodiff.graph import LeafNode, Node, edge_of, topological_order
@@ -99,7 +100,7 @@ def run_backward(
     grads, roots = _seeded(seeds, create_graph)
     del seeds  # (so that a seed nothing else holds is the pass's own)
     leaves: dict[LeafNode, Tensor] = {}
-    with setting("grad_enabled", create_graph), reusing():
+    with setting("grad_enabled", create_graph), reusing(), collection_paused():
         for node in topological_order(roots):
             key = id(node)
             if key not in grads:

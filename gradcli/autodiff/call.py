@@ -78,13 +78,14 @@ def _apply(op: Op, inputs: tuple, params: dict, donate: bool) -> Tensor:
     dtype = _dtype(inputs)
     if op.composite is not None:
         return op.composite(*(lift(x, dtype) for x in inputs), **params)
-    tensors = [lift(x, dtype) for x in inputs]
+    # (list comprehensions rather than generators here and below: this runs for every operation)
+    tensors = [x if isinstance(x, Tensor) else lift(x, dtype) for x in inputs]
     if op.prepare is not None:
         params = op.prepare(*(t.shape for t in tensors), **params)
     elementwise = op.ufunc is not None  # see Op: a plain ufunc runs on threads and may reuse memory
     if mode.max_elements is not None and not (elementwise and _same_shape_within(tensors, mode.max_elements)):
         check_size(op, tensors, params)
-    record = mode.grad_enabled and op.differentiable and any(t.requires_grad for t in tensors)
+    record = mode.grad_enabled and op.differentiable and True in [t.requires_grad for t in tensors]
     donor = None
     if elementwise:
         keeps_inputs = record and op.saves in ("inputs", "both")
@@ -216,7 +217,8 @@ def _same_shape_within(tensors: Sequence[Tensor], limit: int) -> bool:
     Other cases go through the shape rule, which also names mismatched shapes.
     """
     first = tensors[0].data
-    return first.size <= limit and all(t.data.shape == first.shape for t in tensors)
+    shape = first.shape
+    return first.size <= limit and [t.data.shape for t in tensors].count(shape) == len(tensors)
 
 
 def check_size(op: Op, tensors: Sequence[Tensor], params: dict) -> None:

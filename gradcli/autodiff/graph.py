@@ -31,12 +31,14 @@ class Node:
     def __init__(self, op: Op, inputs: Sequence[Tensor], ans: np.ndarray, params: dict):
         self.op = op
         self.params = params
-        self.next_functions = tuple(edge_of(t) for t in inputs)
-        self.in_shapes = tuple(t.shape for t in inputs)
+        # (list comprehensions, not generators: this runs for every operation recorded)
+        self.next_functions = tuple([t.grad_fn or edge_of(t) for t in inputs])
+        self.in_shapes = tuple([t.data.shape for t in inputs])
         self.out_shape = ans.shape
-        self.needs = tuple(t.requires_grad for t in inputs)
-        self.saved = tuple(inputs) if op.saves in ("inputs", "both") else None
-        self._ans = ans if op.saves in ("output", "both") else None
+        self.needs = tuple([t.requires_grad for t in inputs])
+        saves = op.saves
+        self.saved = tuple(inputs) if saves == "inputs" or saves == "both" else None
+        self._ans = ans if saves == "output" or saves == "both" else None
         self.span = mode.span
         self.seq = next(_sequence)
         self.freed = False

@@ -22,8 +22,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+from gradcli.collector import collection_paused
 from gradcli.errors import GradcliError, Span
 from gradcli.limits import LIMITS
 
@@ -93,8 +94,7 @@ class Expr:
     name_span: Span | None = None
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     kind: str  # number, name, string, op, end
     text: str
     span: Span
@@ -103,33 +103,42 @@ class Token:
 
 def tokenize(source: str) -> list[Token]:
     tokens: list[Token] = []
+    append = tokens.append
     pos = 0
     depth = 0  # of brackets: a newline inside them continues the line
     newline = False
-    while pos < len(source):
-        m = TOKEN.match(source, pos)
-        if m is None:
-            ch = source[pos]
-            hint = LOOKALIKES.get(ch)
-            message = f"unexpected character {ch!r}"
-            if hint:
-                message += f": did you mean {hint!r}?"
-            elif ch == "'" or ch == '"':
-                message = f"a string starting here has no closing {ch} (strings have no escapes: \\)"
-            raise GradcliError(message, kind="syntax", span=(pos, pos + 1), source=source)
-        if m.lastgroup == "space":
+    for m in TOKEN.finditer(source):
+        start, end = m.span()
+        if start != pos:  # a character no token starts with
+            _unexpected(source, pos)
+        pos = end
+        kind = m.lastgroup
+        if kind == "space":
             newline = newline or "\n" in m.group()
-        elif m.lastgroup != "comment":
+        elif kind != "comment":
             text = m.group()
-            tokens.append(Token(m.lastgroup, text, (pos, m.end()), newline and depth == 0 and bool(tokens)))
+            append(Token(kind, text, (start, end), newline and depth == 0 and bool(tokens)))
             newline = False
-            if m.lastgroup == "op" and text in "([":
-                depth += 1
-            elif m.lastgroup == "op" and text in ")]":
-                depth = max(0, depth - 1)
-        pos = m.end()
-    tokens.append(Token("end", "", (len(source), len(source))))
+            if kind == "op":
+                if text in "([":
+                    depth += 1
+                elif text in ")]":
+                    depth = max(0, depth - 1)
+    if pos != len(source):
+        _unexpected(source, pos)
+    append(Token("end", "", (len(source), len(source))))
     return tokens
+
+
+def _unexpected(source: str, pos: int) -> None:
+    ch = source[pos]
+    hint = LOOKALIKES.get(ch)
+    message = f"unexpected character {ch!r}"
+    if hint:
+        message += f": did you mean {hint!r}?"
+    elif ch == "'" or ch == '"':
+        message = f"a string starting here has no closing {ch} (strings have no escapes: \\)"
+    raise GradcliError(message, kind="syntax", span=(pos, pos + 1), source=source)
 
 
 class _Parser:
@@ -157,7 +166,8 @@ class _Parser:
         return tok
 
     def at(self, text: str) -> bool:
-        return self.tok.kind == "op" and self.tok.text == text
+        tok = self.tokens[self.pos]
+        return tok.text == text and tok.kind == "op"
 
     def expect(self, text: str, opener: Token | None = None) -> Token:
         if self.at(text):
@@ -180,14 +190,16 @@ class _Parser:
                                kind="limit", span=self.tok.span, source=self.source)
         left = self.prefix(min_bp)
         compared = False  # a < b < c is refused; (a < b) == (c < d) compares two masks
-        while self.tok.kind in ("op", "name") and (self.tok.text in BINARY or self.tok.text == "if") and \
-                not self.tok.line_start:
-            if self.tok.text == "if":
+        while True:
+            tok = self.tokens[self.pos]
+            if not (tok.kind in ("op", "name") and (tok.text in BINARY or tok.text == "if") and not tok.line_start):
+                break
+            if tok.text == "if":
                 if IF_POWER < min_bp:
                     break
                 left = self.conditional(left)
                 continue
-            name, lbp, rbp = BINARY[self.tok.text]
+            name, lbp, rbp = BINARY[tok.text]
             if lbp < min_bp:
                 break
             op = self.advance()
@@ -337,8 +349,11 @@ class _Parser:
         return Expr("call", (name_span[0], end.span[1]), name.text, tuple(args), tuple(keywords), text, name_span)
 
     def postfix(self, expr: Expr) -> Expr:
-        while not self.tok.line_start:
-            if self.at("["):
+        while True:
+            tok = self.tokens[self.pos]
+            if tok.line_start or tok.kind != "op" or tok.text not in ("[", "."):
+                return expr
+            if tok.text == "[":
                 opener = self.advance()
                 items = [self.index_item()]
                 while self.at(","):
@@ -346,7 +361,7 @@ class _Parser:
                     items.append(self.index_item())
                 end = self.expect("]", opener)
                 expr = Expr("index", (self.extent(expr)[0], end.span[1]), None, (expr, *items))
-            elif self.at("."):
+            else:
                 self.advance()
                 attr = self.tok
                 if attr.kind != "name":
@@ -359,9 +374,6 @@ class _Parser:
                 else:
                     raise self.error(f"unknown attribute {attr.text!r}: only .T (transpose) and .shape are "
                                      f"allowed; a method needs brackets, as in .sum()", attr.span)
-            else:
-                return expr
-        return expr
 
     # -- programs ----------------------------------------------------------------
     def program(self) -> list[Expr]:
@@ -466,6 +478,11 @@ def parse(source: str) -> Expr:
     if len(source) > LIMITS.max_length:
         raise GradcliError(f"the expression is {len(source):,} characters long; the limit is "
                            f"{LIMITS.max_length:,} (GRADCLI_MAX_LENGTH)", kind="limit")
+    with collection_paused():
+        return _parse(source)
+
+
+def _parse(source: str) -> Expr:
     parser = _Parser(source, LIMITS.max_depth)
     # Every node of the tree has a token of its own, so this bounds the tree before it is built.
     parts = len(parser.tokens) - 1
@@ -551,17 +568,26 @@ def children(e: Expr) -> Iterator[Expr]:
         yield v
 
 
-def postorder(root: Expr) -> Iterator[Expr]:
-    """Every node after its children, without recursion (deep trees are fine)."""
-    stack: list[tuple[Expr, bool]] = [(root, False)]
+def postorder(root: Expr) -> list[Expr]:
+    """Every node after its children, children in order, without recursion (deep trees are fine).
+
+    Built as the reverse of a walk that visits a node and then its children from the last
+    to the first: one push and one pop a node, no generator (the tree is walked a few times
+    for every expression).
+    """
+    order: list[Expr] = []
+    stack = [root]
+    push, pop, visit = stack.append, stack.pop, order.append
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            yield node
-            continue
-        stack.append((node, True))
-        for child in reversed(list(children(node))):
-            stack.append((child, False))
+        node = pop()
+        visit(node)
+        for child in node.args:
+            if child is not None:
+                push(child)
+        for _, value in node.keywords:
+            push(value)
+    order.reverse()
+    return order
 
 
 def fold(root: Expr, combine) -> Any:

@@ -1,0 +1,63 @@
+"""The cyclic garbage collector is paused over the parse, the walk and the backward pass, and
+left as it was found: on after, or off when the caller had turned it off."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pytest
+
+from gradcli.api.evaluate import evaluate
+from gradcli.autodiff.engine import Tensor, run_backward
+from gradcli.collector import collection_paused
+from gradcli.lang import parser
+from gradcli.lang.parser import parse
+
+
+@pytest.fixture
+def collector_on():
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    if not was:
+        gc.disable()
+
+
+def test_the_walk_and_the_backward_pass_run_with_the_collector_off_and_turn_it_on_again(collector_on):
+    seen = []
+    x = Tensor(np.array([0.5, -1.0]), requires_grad=True)
+    out = evaluate(parse("sum(sin(x)*x)"), {"x": x}, on_node=lambda node, value: seen.append(gc.isenabled()))
+    assert seen and not any(seen)
+    assert gc.isenabled()
+    found = run_backward([(out, Tensor(np.ones(())))])
+    assert gc.isenabled()
+    (ct,) = found.values()
+    np.testing.assert_allclose(ct.data, np.cos(x.data) * x.data + np.sin(x.data), rtol=1e-15)
+
+
+def test_the_parser_runs_with_the_collector_off(collector_on, monkeypatch):
+    seen = []
+    real = parser.tokenize
+    monkeypatch.setattr(parser, "tokenize", lambda source: seen.append(gc.isenabled()) or real(source))
+    assert parser.sexpr(parse("-x**2")) == "(neg (pow x 2))"
+    assert seen == [False] and gc.isenabled()
+
+
+def test_an_error_inside_turns_the_collector_on_again(collector_on):
+    with pytest.raises(Exception, match="unexpected character"):
+        parse("x $ 2")
+    assert gc.isenabled()
+
+
+def test_a_collector_the_caller_turned_off_stays_off():
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        with collection_paused():
+            assert not gc.isenabled()
+        parse("sin(x) + 1")
+        assert not gc.isenabled()
+    finally:
+        if was:
+            gc.enable()
