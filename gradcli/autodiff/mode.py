@@ -29,6 +29,7 @@ class _Mode(threading.local):
     # (id of a cotangent a rule reads once, the references it may show beyond a temporary's): backward.py
     given: tuple[int, int] | None = None
     probing: list | None = None  # while calibrating the reuse checks: what they measured
+    trace: list | None = None  # when a list: each primitive applied is appended to it (taylor.py)
 
 
 mode = _Mode()

@@ -163,6 +163,10 @@ class Op:
         (full: "3, 0.5"); `gradcli ops NAME` runs it
     torch_only: names it has as PyTorch's only, refused under np. where numpy's function of
         that name differs (np.repeat repeats each entry; torch's x.repeat tiles)
+    taylor(n, *series) -> series: the truncated power series of the output from its inputs'
+        (autodiff/taylor.py): each series is an array of K+1 coefficients on a leading axis;
+        `n.ans` is the forward output, `n.params` the parameters, `n.forward(*arrays)` the
+        forward with them. None: no Taylor rule (higher order of one variable refuses it)
     inputs: names a call may give its tensor inputs by (clamp(x, min=0)); optional: the
         value of an input a call leaves out; method: whether x.name() calls it; torch_defaults: parameters a PyTorch spelling
         (a method, torch., F.) sets where PyTorch's default differs from numpy's
@@ -174,6 +178,7 @@ class Op:
     family: str
     forward: Callable[..., Any] | None = None
     backward: Callable[..., tuple] | None = None
+    taylor: Callable[..., Any] | None = None
     shape: Callable[..., Shape] | None = None
     sympy: Callable[..., Any] | None = None
     composite: Callable[..., Any] | None = None

@@ -11,6 +11,7 @@ import string
 
 import numpy as np
 
+from gradcli.autodiff import taylor as T
 from gradcli.errors import GradcliError, format_shape
 from gradcli.ops.common import F, broadcast_shapes
 from gradcli.autodiff.op import Sample, Words, composite, primitive
@@ -233,7 +234,7 @@ def _sympy_contract(sp, *xs, equation):
     return out
 
 
-primitive(name="contract", doc="einsum whose operands each name an axis once, its output written out",
+primitive(name="contract", taylor=T.multilinear, doc="einsum whose operands each name an axis once, its output written out",
           signature="contract(*operands, equation)", family="internal", public=False,
           forward=lambda *xs, equation: np.einsum(equation, *xs), backward=_contract_backward,
           shape=_contract_shape, sympy=_sympy_contract, arity=None, torch_name="EinsumBackward0",

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from gradcli.autodiff import taylor as T
 from gradcli.ops.common import F, normalize_axes, reduced_shape
 from gradcli.ops.kinkchecks import saved_inputs
 from gradcli.autodiff.op import Kink, KinkCheck, Sample, Words, primitive
@@ -171,12 +172,12 @@ def _logsumexp(x, axis, keepdims):
 
 reduction("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
           lambda n, g: (_spread(n, g),), _sympy_add, "sum of the entries", saves="none",
-          vjp="g, copied to every summed entry (∂sum/∂xᵢ = 1)")
+          vjp="g, copied to every summed entry (∂sum/∂xᵢ = 1)", taylor=T.linear)
 reduction("mean", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims) / _size(x.shape, axis),
           # NOTE: divide the reduced cotangent, then spread it: one small division, not one per entry.
           lambda n, g: (_spread(n, g / _count(n)),), lambda sp, xs: _sympy_add(sp, xs) / len(xs),
           "mean of the entries", saves="none",
-          vjp="g / n, copied to each of the n averaged entries (∂mean/∂xᵢ = 1/n)")
+          vjp="g / n, copied to each of the n averaged entries (∂mean/∂xᵢ = 1/n)", taylor=T.linear)
 reduction("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims),
           lambda n, g: (_spread(n, g) * F.prod_others(n.x, axis=n.params["axis"]),),
           lambda sp, xs: sp.Mul(*xs), "product of the entries (exact gradient with zero entries)",

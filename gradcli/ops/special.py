@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from gradcli.autodiff import taylor as T
 from gradcli.ops.common import F, broadcast_shapes, sympy_elementwise
 from gradcli.ops.elementwise import SAMPLE_SHAPES, unary
 from gradcli.ops.kinkchecks import broadcast_mask, saved_inputs
@@ -56,19 +57,23 @@ STEP_KINK = "gradient 0 everywhere, also where the value jumps (as PyTorch)"
 
 unary("rsqrt", lambda x: 1.0 / np.sqrt(x), lambda n, g: (g * (n.ans * n.ans * n.ans) * -0.5,),
       lambda sp, x: 1 / sp.sqrt(x), "1 / sqrt(x) (gradient -inf at 0)", domain="positive", saves="output",
-      local="-0.5*out**3", kinks=(Kink((0.0,), (-np.inf,), note="rsqrt'(0) = -0.5/0**1.5", noted=False),))
+      local="-0.5*out**3", taylor=lambda n, x: T.power(x, -0.5, n.ans), kinks=(Kink((0.0,), (-np.inf,), note="rsqrt'(0) = -0.5/0**1.5", noted=False),))
 unary("reciprocal", np.reciprocal, lambda n, g: (-(g * (n.ans * n.ans)),), lambda sp, x: 1 / x,
-      "1 / x", domain="nonzero", saves="output", local="-out**2")
+      "1 / x", domain="nonzero", saves="output", local="-out**2", taylor=lambda n, x: T.power(x, -1.0, n.ans))
 unary("log2", np.log2, lambda n, g: (g / (n.x * LN2),), lambda sp, x: sp.log(x, 2),
-      "base-2 logarithm", domain="positive", local="1/(x*log(2))")
+      "base-2 logarithm", domain="positive", local="1/(x*log(2))",
+      taylor=lambda n, x: T.integrate(n.ans, x, T.reciprocal(x) / LN2))
 unary("log10", np.log10, lambda n, g: (g / (n.x * LN10),), lambda sp, x: sp.log(x, 10),
-      "base-10 logarithm", domain="positive", local="1/(x*log(10))")
+      "base-10 logarithm", domain="positive", local="1/(x*log(10))",
+      taylor=lambda n, x: T.integrate(n.ans, x, T.reciprocal(x) / LN10))
 unary("exp2", np.exp2, lambda n, g: (g * n.ans * LN2,), lambda sp, x: 2 ** x,
-      "2 to the power x", saves="output", local="out*log(2)")
+      "2 to the power x", saves="output", local="out*log(2)", taylor=lambda n, x: T.riccati(n.ans, x, 0.0, LN2, 0.0))
 unary("erf", erf, lambda n, g: (g * (F.exp(-(n.x * n.x)) * TWO_OVER_SQRT_PI),), lambda sp, x: sp.erf(x),
-      "error function 2/sqrt(pi) * integral of exp(-t**2) from 0 to x", local="2/sqrt(pi)*exp(-x**2)")
+      "error function 2/sqrt(pi) * integral of exp(-t**2) from 0 to x", local="2/sqrt(pi)*exp(-x**2)",
+      taylor=lambda n, x: T.integrate(n.ans, x, T.exp(-T.cauchy(x, x)) * TWO_OVER_SQRT_PI))
 unary("erfc", erfc, lambda n, g: (g * (F.exp(-(n.x * n.x)) * -TWO_OVER_SQRT_PI),), lambda sp, x: sp.erfc(x),
-      "complementary error function 1 - erf(x), accurate for large x", local="-2/sqrt(pi)*exp(-x**2)")
+      "complementary error function 1 - erf(x), accurate for large x", local="-2/sqrt(pi)*exp(-x**2)",
+      taylor=lambda n, x: T.integrate(n.ans, x, T.exp(-T.cauchy(x, x)) * -TWO_OVER_SQRT_PI))
 
 
 def _gelu(x):
@@ -142,7 +147,8 @@ def _silu_backward(n, g):
 
 
 unary("silu", lambda x: x * _sigmoid(x), _silu_backward, lambda sp, x: x / (1 + sp.exp(-x)),
-      "x * sigmoid(x), also called swish", aliases=("swish",), local="sigmoid(x)*(1 + x*(1 - sigmoid(x)))")
+      "x * sigmoid(x), also called swish", aliases=("swish",), local="sigmoid(x)*(1 + x*(1 - sigmoid(x)))",
+      taylor=lambda n, x: T.cauchy(x, T.sigmoid(x, _sigmoid(x[0]))))
 
 
 def _mish_backward(n, g):
@@ -156,18 +162,21 @@ unary("mish", lambda x: x * np.tanh(np.logaddexp(0.0, x)), _mish_backward,
       local="tanh(softplus(x)) + x*sigmoid(x)*(1 - tanh(softplus(x))**2)")
 unary("logsigmoid", lambda x: -np.logaddexp(0.0, -x), lambda n, g: (g * F.sigmoid(-n.x),),
       lambda sp, x: -sp.log(1 + sp.exp(-x)), "log(sigmoid(x)), computed without overflow",
-      aliases=("log_sigmoid",), local="sigmoid(-x)")
+      aliases=("log_sigmoid",), local="sigmoid(-x)", taylor=lambda n, x: T.integrate(n.ans, x, T.sigmoid(-x, _sigmoid(-x[0]))))
 # A composite, as PyTorch's: its derivatives at +-inf are nan (inf/inf), as PyTorch's are.
 primitive(name="softsign", doc="x / (1 + abs(x))", signature="softsign(x)", family="elementwise",
           composite=lambda x: x / (F.abs(x) + 1.0), sympy=sympy_elementwise(lambda sp, x: x / (1 + sp.Abs(x))),
           samples=tuple(Sample((s,), "nonzero") for s in SAMPLE_SHAPES))
 unary("asinh", np.arcsinh, lambda n, g: (g * F.rsqrt(n.x * n.x + 1.0),), lambda sp, x: sp.asinh(x),
-      "inverse hyperbolic sine", aliases=("arcsinh",), local="1/sqrt(x**2 + 1)")
+      "inverse hyperbolic sine", aliases=("arcsinh",), local="1/sqrt(x**2 + 1)",
+      taylor=lambda n, x: T.integrate(n.ans, x, T.power(T.offset(T.cauchy(x, x), 1.0), -0.5)))
 unary("acosh", np.arccosh, lambda n, g: (g * F.rsqrt(n.x * n.x - 1.0),), lambda sp, x: sp.acosh(x),
       "inverse hyperbolic cosine, for x >= 1 (gradient inf at 1)", domain="above_one", aliases=("arccosh",),
-      local="1/sqrt(x**2 - 1)", kinks=(Kink((1.0,), (np.inf,), note="acosh'(1) = 1/sqrt(0)", noted=False),))
+      local="1/sqrt(x**2 - 1)", taylor=lambda n, x: T.integrate(n.ans, x, T.power(T.offset(T.cauchy(x, x), -1.0), -0.5)),
+      kinks=(Kink((1.0,), (np.inf,), note="acosh'(1) = 1/sqrt(0)", noted=False),))
 unary("atanh", np.arctanh, lambda n, g: (g / (1.0 - n.x * n.x),), lambda sp, x: sp.atanh(x),
-      "inverse hyperbolic tangent, for |x| < 1", domain="unit", aliases=("arctanh",), local="1/(1 - x**2)")
+      "inverse hyperbolic tangent, for |x| < 1", domain="unit", aliases=("arctanh",), local="1/(1 - x**2)",
+      taylor=lambda n, x: T.integrate(n.ans, x, T.reciprocal(T.offset(-T.cauchy(x, x), 1.0))))
 for _name, _forward, _sympy, _doc, _aliases in (
     ("floor", np.floor, lambda sp, x: sp.floor(x), "the largest whole number <= x", ()),
     ("ceil", np.ceil, lambda sp, x: sp.ceiling(x), "the smallest whole number >= x", ()),
@@ -175,7 +184,7 @@ for _name, _forward, _sympy, _doc, _aliases in (
      "the nearest whole number (a half rounds to even, as torch.round)", ("rint",)),
     ("trunc", np.trunc, lambda sp, x: sp.sign(x) * sp.floor(sp.Abs(x)), "x with its fraction dropped", ("fix",)),
 ):
-    unary(_name, _forward, _zeros, _sympy, f"{_doc} (gradient 0)", saves="none", local="0", aliases=_aliases,
+    unary(_name, _forward, _zeros, _sympy, f"{_doc} (gradient 0)", saves="none", local="0", aliases=_aliases, taylor=T.zero,
           kinks=(Kink((1.0,), (0.0,), note=STEP_KINK, noted=False),))
 
 

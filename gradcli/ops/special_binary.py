@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradcli.autodiff import taylor as T
 from gradcli.ops.binary import binary, pair_samples
 from gradcli.ops.common import F, broadcast_shapes, sympy_elementwise
 from gradcli.ops.kinkchecks import equal_arguments
@@ -114,6 +115,7 @@ binary("clamp_min", "", np.maximum,
                      F.where(F.lt(n.x, n.y), g, 0.0) if n.needs[1] else None),
        lambda sp, x, m: sp.Piecewise((x, x >= m), (m, True)),
        "max(x, min) elementwise; on a tie x gets the gradient (as torch.clamp_min)",
+       taylor=lambda n, x, m: T.select(x[0] >= m[0], x, m),
        local=("a >= b", "a < b"), kinks=(Kink((1.0, 1.0), (1.0, 0.0), note="a tie: x gets the gradient"),),
        kink_check=KinkCheck(equal_arguments, _TIE))
 binary("clamp_max", "", np.minimum,
@@ -121,5 +123,6 @@ binary("clamp_max", "", np.minimum,
                      F.where(F.gt(n.x, n.y), g, 0.0) if n.needs[1] else None),
        lambda sp, x, m: sp.Piecewise((x, x <= m), (m, True)),
        "min(x, max) elementwise; on a tie x gets the gradient (as torch.clamp_max)",
+       taylor=lambda n, x, m: T.select(x[0] <= m[0], x, m),
        local=("a <= b", "a > b"), kinks=(Kink((1.0, 1.0), (1.0, 0.0), note="a tie: x gets the gradient"),),
        kink_check=KinkCheck(equal_arguments, _TIE))
