@@ -135,6 +135,14 @@ def _compositions(k: int, parts: int) -> Iterator[tuple[int, ...]]:
             yield (first, *rest)
 
 
+def series_axis(axis: Any, ndim: int) -> tuple[int, ...]:
+    """A reduction's axis (a number, a tuple, or None for all) over a value of ndim axes, as the same axes
+    of its series (past the leading one)."""
+    if axis is None:
+        return tuple(range(1, ndim + 1))
+    return tuple(a if a < 0 else a + 1 for a in (axis if isinstance(axis, (tuple, list)) else (axis,)))
+
+
 def zero(n: Step, *xs: Series) -> Series:
     """A piecewise constant operation (sign, floor): its value, then zeros."""
     return constant(n.ans, len(xs[0]) - 1)
@@ -164,6 +172,21 @@ def divide(a: Series, b: Series) -> Series:
     for k in range(shape[0]):
         q[k] = (a[k] - (b[1:k + 1] * q[k - 1::-1][:k]).sum(0)) / b[0] if k else a[0] / b[0]
     return q
+
+
+def rate(s: Series) -> Series:
+    """The series of ds/dt, its last coefficient (of order K, which needs s's of order K + 1) left 0."""
+    out = np.zeros_like(s)
+    out[:-1] = s[1:] * np.arange(1, len(s)).reshape((-1,) + (1,) * (s.ndim - 1))
+    return out
+
+
+def antiderivative(y0: Any, g: Series) -> Series:
+    """The series of y with y(0) = y0 and dy/dt = g."""
+    y = np.empty_like(g)
+    y[0] = y0
+    y[1:] = g[:-1] / np.arange(1, len(g)).reshape((-1,) + (1,) * (g.ndim - 1))
+    return y
 
 
 def integrate(y0: Any, x: Series, g: Series) -> Series:

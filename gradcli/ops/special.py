@@ -123,6 +123,19 @@ def _gelu_rule(n, g):
     return (g * ((t + 1.0) * 0.5 + x * 0.5 * (1.0 - t * t) * ((x * x * (3.0 * GELU_KAPPA) + 1.0) * GELU_BETA)),)
 
 
+def _gelu_taylor(n, x):
+    if n.params.get("approximate", "none") == "none":  # x Phi(x), Phi' the normal density
+        cdf = T.integrate(0.5 * erfc(-x[0] * SQRT1_2), x, T.exp(T.cauchy(x, x) * -0.5) * NORMAL_PDF_AT_0)
+        return T.cauchy(x, cdf)
+    inner = (x + T.power(x, 3.0) * GELU_KAPPA) * GELU_BETA
+    return T.cauchy(x, T.offset(T.riccati(np.tanh(inner[0]), inner, 1.0, 0.0, -1.0), 1.0)) * 0.5
+
+
+def _mish_taylor(n, x):
+    softplus = T.integrate(np.logaddexp(0.0, x[0]), x, T.sigmoid(x, _sigmoid(x[0])))
+    return T.cauchy(x, T.riccati(np.tanh(softplus[0]), softplus, 1.0, 0.0, -1.0))
+
+
 def _sympy_gelu(sp, x, approximate="none"):
     if approximate == "none":
         form = lambda v: v / 2 * (1 + sp.erf(v / sp.sqrt(2)))  # noqa: E731
@@ -135,7 +148,7 @@ primitive(name="gelu", doc="Gaussian error linear unit x * Phi(x), the exact erf
                            "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3))), as PyTorch",
           signature="gelu(x, approximate='none')", family="elementwise", forward=_gelu_forward, backward=_gelu_rule,
           shape=lambda s, **_: s, sympy=_sympy_gelu, elementwise=True, keywords=("approximate",),
-          kinds={"approximate": ("none", "tanh")},
+          kinds={"approximate": ("none", "tanh")}, taylor=_gelu_taylor,
           words=Words(("x",), vjp=("g × ((1 + erf({x}/sqrt(2)))/2 + {x} exp(-{x}**2/2)/sqrt(2 pi)), or the tanh "
                                    "form's derivative",)),
           samples=(*(Sample((s,)) for s in SAMPLE_SHAPES), Sample(((2, 3),), params={"approximate": "tanh"})))
@@ -159,7 +172,7 @@ def _mish_backward(n, g):
 
 unary("mish", lambda x: x * np.tanh(np.logaddexp(0.0, x)), _mish_backward,
       lambda sp, x: x * sp.tanh(sp.log(1 + sp.exp(x))), "x * tanh(softplus(x))",
-      local="tanh(softplus(x)) + x*sigmoid(x)*(1 - tanh(softplus(x))**2)")
+      local="tanh(softplus(x)) + x*sigmoid(x)*(1 - tanh(softplus(x))**2)", taylor=_mish_taylor)
 unary("logsigmoid", lambda x: -np.logaddexp(0.0, -x), lambda n, g: (g * F.sigmoid(-n.x),),
       lambda sp, x: -sp.log(1 + sp.exp(-x)), "log(sigmoid(x)), computed without overflow",
       aliases=("log_sigmoid",), local="sigmoid(-x)", taylor=lambda n, x: T.integrate(n.ans, x, T.sigmoid(-x, _sigmoid(-x[0]))))
