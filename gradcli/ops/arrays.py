@@ -62,7 +62,8 @@ def _roll(x, shifts, dims, src):
     return np.roll(x, shifts, dims)
 
 
-primitive(name="roll", taylor=T.linear, doc="shift entries along dims, wrapping around (the flattened array when no dims)",
+primitive(name="roll", doc="shift entries along dims, wrapping around (the flattened array when no dims)",
+          taylor=T.linear,
           signature="roll(x, shifts, dims=None)", family="array", forward=_roll, shape=lambda s, **_: s,
           backward=lambda n, g: (F.roll(g, shifts=tuple(-s for s in n.params["shifts"]), dims=n.params["dims"],
                                         src=n.params["src"]),),
@@ -82,7 +83,8 @@ def _matrix_shape(shape, **_):
 
 
 for _name, _keep, _where in (("tril", np.tril, "on and below"), ("triu", np.triu, "on and above")):
-    primitive(name=_name, taylor=T.linear, doc=f"the entries {_where} the diagonal (diagonal=k: the k-th above it), zeros elsewhere",
+    primitive(name=_name, doc=f"the entries {_where} the diagonal (diagonal=k: the k-th above it), zeros elsewhere",
+              taylor=T.linear,
               signature=f"{_name}(x, diagonal=0)", family="array",
               forward=lambda x, diagonal=0, f=_keep: f(x, diagonal),
               backward=lambda n, g, name=_name: (getattr(F, name)(g, diagonal=n.params.get("diagonal", 0)),),
@@ -120,7 +122,8 @@ def _diagonal_put(g, offset, dim1, dim2, src, zero=0.0):
     return out
 
 
-primitive(name="diagonal", taylor=T.linear, doc="the diagonal of x over dim1, dim2 (offset=k: the k-th above it), as a last axis",
+primitive(name="diagonal", doc="the diagonal of x over dim1, dim2 (offset=k: the k-th above it), as a last axis",
+          taylor=T.linear,
           signature="diagonal(x, offset=0, dim1=0, dim2=1)", family="array",
           forward=lambda x, offset, dim1, dim2: np.diagonal(x, offset, dim1, dim2).copy(),
           backward=lambda n, g: (F.diagonal_put(g, src=n.in_shapes[0], **n.params),), shape=_diagonal_shape,

@@ -81,7 +81,8 @@ unary("sin", np.sin, lambda n, g: (g * F.cos(n.x),), lambda sp, x: sp.sin(x), "s
 unary("cos", np.cos, lambda n, g: (-(g * F.sin(n.x)),),
       lambda sp, x: sp.cos(x), "cosine", local="-sin(x)", taylor=lambda n, x: T.sin_cos(np.sin(x[0]), n.ans, x)[1])
 unary("tan", np.tan, lambda n, g: (g * (n.ans * n.ans + 1.0),), lambda sp, x: sp.tan(x),
-      "tangent", domain="unit", saves="output", local="1 + out**2", taylor=lambda n, x: T.riccati(n.ans, x, 1.0, 0.0, 1.0))
+      "tangent", domain="unit", saves="output", local="1 + out**2",
+      taylor=lambda n, x: T.riccati(n.ans, x, 1.0, 0.0, 1.0))
 unary("asin", np.arcsin, lambda n, g: (g / F.sqrt(1.0 - n.x * n.x),), lambda sp, x: sp.asin(x),
       "inverse sine, for |x| < 1", domain="unit", aliases=("arcsin",), local="1/sqrt(1 - x**2)",
       taylor=lambda n, x: T.integrate(n.ans, x, T.power(T.offset(-T.cauchy(x, x), 1.0), -0.5)))
@@ -146,7 +147,8 @@ def _sympy_softplus(sp, x, beta=1.0, threshold=np.inf):
 primitive(name="softplus", doc="log(1 + exp(beta x)) / beta, computed without overflow; x itself where beta x > "
                                "threshold, when threshold= is given",
           signature="softplus(x, beta=1, threshold=None)", family="elementwise", forward=_softplus,
-          backward=_softplus_backward, taylor=_softplus_taylor, shape=same_shape, sympy=_sympy_softplus, elementwise=True,
+          backward=_softplus_backward, taylor=_softplus_taylor, shape=same_shape, sympy=_sympy_softplus,
+          elementwise=True,
           keywords=("beta", "threshold"), kinds={"beta": "real", "threshold": "real"}, positional=2,
           words=Words(("x",), vjp=("g × sigmoid(beta × {x}) (g where beta × {x} > threshold)",)),
           samples=(*(Sample((s,)) for s in SAMPLE_SHAPES), Sample(((3,),), params={"beta": 2.0}),

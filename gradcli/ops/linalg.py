@@ -101,7 +101,8 @@ def _matmul_name(shapes, params):
     return {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (2, 2): "MmBackward0"}.get((a, b), "MatmulBackward0")
 
 
-primitive(name="matmul", taylor=T.multilinear, doc="matrix product a @ b (numpy's matmul; dot is the same for vectors and matrices)",
+primitive(name="matmul", doc="matrix product a @ b (numpy's matmul; dot is the same for vectors and matrices)",
+          taylor=T.multilinear,
           signature="a @ b", family="linalg", forward=np.matmul, backward=_matmul_backward,
           shape=_matmul_shape, sympy=lambda sp, a, b: np.asarray(np.matmul(a, b), dtype=object),
           samples=(Sample(((3,), (3,))), Sample(((2, 3), (3,))), Sample(((3,), (3, 2))),

@@ -234,7 +234,8 @@ def _sympy_contract(sp, *xs, equation):
     return out
 
 
-primitive(name="contract", taylor=T.multilinear, doc="einsum whose operands each name an axis once, its output written out",
+primitive(name="contract", doc="einsum whose operands each name an axis once, its output written out",
+          taylor=T.multilinear,
           signature="contract(*operands, equation)", family="internal", public=False,
           forward=lambda *xs, equation: np.einsum(equation, *xs), backward=_contract_backward,
           shape=_contract_shape, sympy=_sympy_contract, arity=None, torch_name="EinsumBackward0",

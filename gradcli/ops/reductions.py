@@ -287,7 +287,8 @@ def _divisor_doc(name):
 SPREAD_SAMPLES = REDUCTION_SAMPLES + (Sample(((2, 3),), params={"axis": 1, "ddof": 1}),)
 primitive(name="var", doc="variance, " + _divisor_doc("var"), signature="var(x, axis=None)", family="reduction",
           forward=_var, backward=lambda n, g: _var_backward(n, _spread(n, g)), shape=reduced_shape,
-          sympy=_sympy_spread(root=False), prepare=_prepare_ddof, taylor=lambda n, x: _spread_taylor(n, x, False), keywords=("axis", "keepdims", "ddof"),
+          sympy=_sympy_spread(root=False), prepare=_prepare_ddof, taylor=lambda n, x: _spread_taylor(n, x, False),
+          keywords=("axis", "keepdims", "ddof"),
           torch_defaults={"ddof": 1}, torch_name=_name("Var"), samples=SPREAD_SAMPLES,
           words=Words(("x",), vjp=("g × 2 ({x} - mean({x})) / (count - ddof)",)))
 primitive(name="std", doc="standard deviation, " + _divisor_doc("std") + "; gradient 0 where all entries are equal",

@@ -48,7 +48,8 @@ def _sympy_expand(sp, x, src, dst):
     return np.array(_expand(x, src, dst), dtype=object)
 
 
-primitive(name="sum_to", taylor=T.linear, doc="sum a broadcast value back to a shape (undoes expand)", signature="sum_to(x)",
+primitive(name="sum_to", doc="sum a broadcast value back to a shape (undoes expand)", signature="sum_to(x)",
+          taylor=T.linear,
           family="internal", public=False, forward=_sum_to, saves="none",
           backward=lambda n, g: (F.expand(g, src=n.params["dst"], dst=n.params["src"]),),
           shape=lambda s, src, dst: tuple(dst), sympy=_sympy_sum_to, torch_name="SumBackward1",
@@ -62,7 +63,8 @@ primitive(name="expand", taylor=T.linear, doc="broadcast to a larger shape", sig
           words=_g_words("g, summed over the broadcast axes"),
           samples=(Sample(((3,),), params={"src": (3,), "dst": (2, 3)}),
                    Sample(((2, 1),), params={"src": (2, 1), "dst": (2, 3)})))
-primitive(name="reshape", taylor=T.linear, doc="the same entries in a new shape", signature="reshape(x)", family="internal",
+primitive(name="reshape", doc="the same entries in a new shape", signature="reshape(x)", family="internal",
+          taylor=T.linear,
           public=False, saves="none",
           forward=lambda x, src, dst: x.reshape(x.shape[:_lead(x, src)] + tuple(dst)),
           backward=lambda n, g: (F.reshape(g, src=n.params["dst"], dst=n.params["src"]),),
@@ -125,7 +127,8 @@ primitive(name="index", taylor=T.linear, doc="x[i], x[i, j], x[a:b:c]: numpy's b
           samples=(Sample(((3, 4),), params={"key": (1, slice(None))}),
                    Sample(((5,),), params={"key": (slice(0, 5, 2),)}),
                    Sample(((3, 4),), params={"key": (slice(None, None, -1), 2)})))
-primitive(name="index_put", taylor=T.linear, doc="scatter into zeros at an index (undoes index)", signature="index_put(g)",
+primitive(name="index_put", doc="scatter into zeros at an index (undoes index)", signature="index_put(g)",
+          taylor=T.linear,
           family="internal", public=False, forward=_index_put, saves="none",
           backward=lambda n, g: (F.index(g, key=n.params["key"], src=n.params["src"]),),
           shape=lambda s, key, src: tuple(src),
@@ -170,14 +173,16 @@ def _sympy_take_put(sp, g, axis, indices, index_shape, src):
 _TAKE_SAMPLES = (Sample(((4, 3),), params={"axis": 0, "indices": (2, 0, 2), "index_shape": (3,), "src": (4, 3)}),
                  Sample(((2, 5),), params={"axis": 1, "indices": (4, 1, 1, 0), "index_shape": (2, 2),
                                            "src": (2, 5)}))
-primitive(name="take", taylor=T.linear, doc="x[[i, j, ...]]: entries at an array of indices along one axis (numpy's take)",
+primitive(name="take", doc="x[[i, j, ...]]: entries at an array of indices along one axis (numpy's take)",
+          taylor=T.linear,
           signature="x[[i, j]]", family="internal", public=False, forward=_take, saves="none",
           backward=lambda n, g: (F.take_put(g, **n.params),), shape=_take_shape,
           sympy=lambda sp, x, axis, indices, index_shape, src: np.take(x, _positions(indices, index_shape), axis=axis),
           torch_name="IndexBackward0", words=_g_words("g, added into zeros shaped like {x} at the indices "
                                                        "(a repeated index adds up)"),
           samples=_TAKE_SAMPLES)
-primitive(name="take_put", taylor=T.linear, doc="add into zeros at an array of indices (undoes take)", signature="take_put(g)",
+primitive(name="take_put", doc="add into zeros at an array of indices (undoes take)", signature="take_put(g)",
+          taylor=T.linear,
           family="internal", public=False, forward=_take_put, saves="none",
           backward=lambda n, g: (F.take(g, **n.params),), shape=lambda s, axis, indices, index_shape, src: tuple(src),
           sympy=_sympy_take_put, torch_name="IndexPutBackward0", words=_g_words("g, read back at the indices"),

@@ -57,7 +57,8 @@ STEP_KINK = "gradient 0 everywhere, also where the value jumps (as PyTorch)"
 
 unary("rsqrt", lambda x: 1.0 / np.sqrt(x), lambda n, g: (g * (n.ans * n.ans * n.ans) * -0.5,),
       lambda sp, x: 1 / sp.sqrt(x), "1 / sqrt(x) (gradient -inf at 0)", domain="positive", saves="output",
-      local="-0.5*out**3", taylor=lambda n, x: T.power(x, -0.5, n.ans), kinks=(Kink((0.0,), (-np.inf,), note="rsqrt'(0) = -0.5/0**1.5", noted=False),))
+      local="-0.5*out**3", taylor=lambda n, x: T.power(x, -0.5, n.ans),
+      kinks=(Kink((0.0,), (-np.inf,), note="rsqrt'(0) = -0.5/0**1.5", noted=False),))
 unary("reciprocal", np.reciprocal, lambda n, g: (-(g * (n.ans * n.ans)),), lambda sp, x: 1 / x,
       "1 / x", domain="nonzero", saves="output", local="-out**2", taylor=lambda n, x: T.power(x, -1.0, n.ans))
 unary("log2", np.log2, lambda n, g: (g / (n.x * LN2),), lambda sp, x: sp.log(x, 2),
@@ -175,7 +176,8 @@ unary("mish", lambda x: x * np.tanh(np.logaddexp(0.0, x)), _mish_backward,
       local="tanh(softplus(x)) + x*sigmoid(x)*(1 - tanh(softplus(x))**2)", taylor=_mish_taylor)
 unary("logsigmoid", lambda x: -np.logaddexp(0.0, -x), lambda n, g: (g * F.sigmoid(-n.x),),
       lambda sp, x: -sp.log(1 + sp.exp(-x)), "log(sigmoid(x)), computed without overflow",
-      aliases=("log_sigmoid",), local="sigmoid(-x)", taylor=lambda n, x: T.integrate(n.ans, x, T.sigmoid(-x, _sigmoid(-x[0]))))
+      aliases=("log_sigmoid",), local="sigmoid(-x)",
+      taylor=lambda n, x: T.integrate(n.ans, x, T.sigmoid(-x, _sigmoid(-x[0]))))
 # A composite, as PyTorch's: its derivatives at +-inf are nan (inf/inf), as PyTorch's are.
 primitive(name="softsign", doc="x / (1 + abs(x))", signature="softsign(x)", family="elementwise",
           composite=lambda x: x / (F.abs(x) + 1.0), sympy=sympy_elementwise(lambda sp, x: x / (1 + sp.Abs(x))),
@@ -185,7 +187,8 @@ unary("asinh", np.arcsinh, lambda n, g: (g * F.rsqrt(n.x * n.x + 1.0),), lambda 
       taylor=lambda n, x: T.integrate(n.ans, x, T.power(T.offset(T.cauchy(x, x), 1.0), -0.5)))
 unary("acosh", np.arccosh, lambda n, g: (g * F.rsqrt(n.x * n.x - 1.0),), lambda sp, x: sp.acosh(x),
       "inverse hyperbolic cosine, for x >= 1 (gradient inf at 1)", domain="above_one", aliases=("arccosh",),
-      local="1/sqrt(x**2 - 1)", taylor=lambda n, x: T.integrate(n.ans, x, T.power(T.offset(T.cauchy(x, x), -1.0), -0.5)),
+      local="1/sqrt(x**2 - 1)",
+      taylor=lambda n, x: T.integrate(n.ans, x, T.power(T.offset(T.cauchy(x, x), -1.0), -0.5)),
       kinks=(Kink((1.0,), (np.inf,), note="acosh'(1) = 1/sqrt(0)", noted=False),))
 unary("atanh", np.arctanh, lambda n, g: (g / (1.0 - n.x * n.x),), lambda sp, x: sp.atanh(x),
       "inverse hyperbolic tangent, for |x| < 1", domain="unit", aliases=("arctanh",), local="1/(1 - x**2)",
@@ -197,7 +200,8 @@ for _name, _forward, _sympy, _doc, _aliases in (
      "the nearest whole number (a half rounds to even, as torch.round)", ("rint",)),
     ("trunc", np.trunc, lambda sp, x: sp.sign(x) * sp.floor(sp.Abs(x)), "x with its fraction dropped", ("fix",)),
 ):
-    unary(_name, _forward, _zeros, _sympy, f"{_doc} (gradient 0)", saves="none", local="0", aliases=_aliases, taylor=T.zero,
+    unary(_name, _forward, _zeros, _sympy, f"{_doc} (gradient 0)", saves="none", local="0", aliases=_aliases,
+          taylor=T.zero,
           kinks=(Kink((1.0,), (0.0,), note=STEP_KINK, noted=False),))
 
 
