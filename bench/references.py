@@ -189,3 +189,50 @@ def torch_hessian(values: dict[str, np.ndarray]) -> Any:
 
     W, x = torch.from_numpy(values["W"]), torch.from_numpy(values["x"])
     return hessian(lambda v: torch.tanh(W @ v).sum())(x)
+
+
+# -- derivatives of higher order of one variable ----------------------------------------------
+HIGHER_EXPR = "exp(sin(x))*cos(x)/(1 + x**2)"
+HIGHER_POINT = 0.5
+
+
+def sympy_derivatives(order: int) -> list[float]:
+    """f, f', ..., f^(order) at the point as a SymPy user gets them: diff(f, x, k), then evalf, each from
+    an empty cache (a user's one run does not find its derivatives cached)."""
+    import sympy as sp
+    from sympy.core.cache import clear_cache
+
+    clear_cache()
+    x = sp.Symbol("x")
+    f = sp.exp(sp.sin(x)) * sp.cos(x) / (1 + x**2)
+    return [float(sp.diff(f, x, k).evalf(subs={x: HIGHER_POINT})) for k in range(order + 1)]
+
+
+def sympy_derivative(order: int) -> float:
+    """f^(order) alone: diff(f, x, order), then evalf at the point (from an empty cache)."""
+    import sympy as sp
+    from sympy.core.cache import clear_cache
+
+    clear_cache()
+    x = sp.Symbol("x")
+    return float(sp.diff(sp.exp(sp.sin(x)) * sp.cos(x) / (1 + x**2), x, order).evalf(subs={x: HIGHER_POINT}))
+
+
+@cache
+def _jax_jet(order: int) -> Any:
+    import jax
+    import jax.numpy as jnp
+    from jax.experimental import jet
+
+    def derivatives(x0):
+        primal, series = jet.jet(lambda x: jnp.exp(jnp.sin(x)) * jnp.cos(x) / (1 + x**2), (x0,),
+                                 ((1.0,) + (0.0,) * (order - 1),))
+        return primal, series
+
+    return jax.jit(derivatives)
+
+
+def jax_jet_derivatives(order: int) -> Any:
+    """jax.experimental.jet, jit-compiled (its series are the derivatives f^(k), k = 1..order)."""
+    primal, series = _jax_jet(order)(HIGHER_POINT)
+    return float(primal), [float(s) for s in series]

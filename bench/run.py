@@ -2,6 +2,7 @@
 
 Scenarios: startup, gradients (large, in-process and whole CLI runs), jacobians, hessians,
 check (cross-check cost), points (batches of points) and descend (many small gradients). Each prints one table of
+check (cross-check cost), points (batches of points) and higher (derivatives of order 10). Each prints one table of
 medians with their min-max spread and ratios taken in the same run, and the whole run
 is saved as JSON under bench/runs/ (ignored by git; bench/results/ keeps the run the docs
 cite). References that are not installed (PyTorch, JAX) or gradcli commands that do not
@@ -31,16 +32,21 @@ import timing
 from forward_mode import forward_mode
 from references import (
     HESSIAN_EXPR,
+    HIGHER_EXPR,
+    HIGHER_POINT,
     JACOBIAN_EXPRS,
     gradcli_terms,
     LARGE_EXPRS,
     jax_available,
     jax_hessian,
     jax_jacobian,
+    jax_jet_derivatives,
     jax_large,
     numpy_hessian,
     numpy_jacobian,
     numpy_large,
+    sympy_derivative,
+    sympy_derivatives,
     torch_available,
     torch_hessian,
     TORCH_JACOBIANS,
@@ -62,7 +68,7 @@ from timing import (
 )
 
 import gradcli
-from gradcli.api import functional
+from gradcli.api import functional, higher
 
 GRADCLI = shutil.which("gradcli") or "gradcli"
 SIZES = {
@@ -372,8 +378,32 @@ def descent(cfg: dict, quick: bool) -> dict:
                       f"gradcli: python -m gradcli with the checkout at {root}"]}
 
 
+# -- 8. derivatives of higher order ------------------------------------------------------------------
+def higher_order(cfg: dict, quick: bool) -> dict:
+    """derivative --order 10 in process (Taylor mode) against SymPy's diff + evalf and jax.experimental.jet."""
+    order = 10
+    values = {"x": HIGHER_POINT}
+    cases: dict[str, Callable[[], Any]] = {
+        "gradcli derivative": partial(higher.derivative, HIGHER_EXPR, values, order=order),
+        "sympy diff(f, x, 10)": partial(sympy_derivative, order),
+        "sympy diff, k = 0..10": partial(sympy_derivatives, order),
+    }
+    if jax_available():
+        cases["jax jet (jit)"] = partial(jax_jet_derivatives, order)
+    ours = higher.derivative(HIGHER_EXPR, values, order=order).derivatives
+    agree = np.allclose(ours, sympy_derivatives(order), rtol=1e-9)
+    s = {k: summary(v) for k, v in interleaved_apart(cases, 3 if quick else cfg["repeats"]).items()}
+    g = s["gradcli derivative"]
+    rows = [[k, fmt_seconds(v), ratio(v, g)] for k, v in s.items()]
+    return {"title": f"derivative --order {order} of `{HIGHER_EXPR}` at x = {HIGHER_POINT}",
+            "columns": ["", "time", "this/gradcli"], "rows": rows, "raw": {**s, "agree with sympy": bool(agree)},
+            "notes": [(f"targets: gradcli <= 20 ms in process and <= 1.0x sympy's diff(f, x, 10) evaluated at the "
+                       f"point; the numbers agree with sympy's to 1e-9: {agree}")]}
+
+
 SCENARIOS = {"startup": startup, "terms": terms, "gradients": large, "jacobians": jacobians, "hessians": hessians,
-             "check": check_cost, "points": points, "forward": forward_mode, "descend": descent}
+             "check": check_cost, "points": points, "forward": forward_mode, "higher": higher_order,
+             "descend": descent}
 
 
 def main() -> None:

@@ -57,11 +57,14 @@ def numbers(command: str, payload: dict) -> list:
         return [payload["loss"], payload["values"], [step["grad_norm"] for step in payload["history"]]]
     if command == "plot":
         return [payload["value"], payload[f"d/d{payload['variable']}"]]
+    if command in ("derivative", "taylor"):
+        return [payload["value"], payload.get("derivatives", payload.get("taylor"))]
     return [payload.get(key) for key in ("value", "gradients", "jacobian", "hessian", "jvp")]
 
 
 def test_the_expression_commands_are_known():
-    assert EXPRESSION_COMMANDS == ["check", "descend", "explain", "grad", "graph", "hessian", "jacobian", "jvp", "plot"]
+    assert EXPRESSION_COMMANDS == ["check", "derivative", "descend", "explain", "grad", "graph", "hessian", "jacobian",
+                                   "jvp", "plot", "taylor"]
 
 
 @pytest.mark.parametrize("expr", sorted(LEADING_MINUS))

@@ -8,7 +8,8 @@
 A jvp's or a Hessian-vector product's entries are derivatives along a direction,
 checked as derivatives in a step along it (check_forward.py). A check plans the entries to compare (check_plan.py), fills in central finite
 differences (check_differences.py) and SymPy's derivatives (check_sympy.py), and returns
-the Report; the report's types are importable from here.
+the Report; the report's types are importable from here. Derivatives of order K of one
+variable are checked by verify_order (check_order.py).
 
 In float32 the references are computed in float64 from the float32-rounded values (the
 differences, and SymPy's exact derivative at those values), and the engine's float32
@@ -26,6 +27,7 @@ import numpy as np
 
 from gradcli.analysis.check_differences import finite_differences
 from gradcli.analysis.check_forward import verify_forward
+from gradcli.analysis.check_order import OrderReport, verify_order
 from gradcli.analysis.check_plan import Formula, Report, SubCheck, Tolerance, plan
 from gradcli.analysis.check_sympy import symbolic_side
 from gradcli.api.functional import grad as engine_grad
@@ -34,7 +36,7 @@ from gradcli.api.problem import Result, problem
 from gradcli.autodiff.engine import no_grad
 from gradcli.errors import GradcliError
 
-__all__ = ["Formula", "Report", "SubCheck", "Tolerance", "derivative", "formulas", "verify"]
+__all__ = ["Formula", "OrderReport", "Report", "SubCheck", "Tolerance", "derivative", "formulas", "verify", "verify_order"]
 
 FLOAT32_SYMPY_RTOL = 1.3e-6  # torch.testing.assert_close's defaults for float32
 FLOAT32_SYMPY_ATOL = 1e-5

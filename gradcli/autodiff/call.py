@@ -98,6 +98,8 @@ def _apply(op: Op, inputs: tuple, params: dict, donate: bool) -> Tensor:
     if mode.recorder is not None:
         mode.recorder.op(op, [t.data for t in tensors], params, ans)
     result = Tensor._result(ans, Node(op, tensors, ans, params) if record else None)
+    if mode.trace is not None:  # (holding the inputs keeps any of them from taking a later result)
+        mode.trace.append((op, tensors, params, result, mode.span))
     if donor is not None and mode.given is not None and mode.given[0] == id(donor):
         # The rule's own name still holds the cotangent it gave up (it reads it no more): let go
         # of the array (after the node has read the input's shape), so the result is the array's

@@ -31,6 +31,7 @@ class _Mode(threading.local):
     probing: list | None = None  # while calibrating the reuse checks: what they measured
     vmap: Any = None  # the Points (vmap.py) whose batched Tensors operations now read as many points
     recorder: Any = None  # a trace.Recorder writing down every operation applied (trace.py)
+    trace: list | None = None  # when a list: each primitive applied is appended to it (taylor.py)
 
 
 mode = _Mode()

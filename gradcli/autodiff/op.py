@@ -171,6 +171,10 @@ class Op:
         "trailing" (its forward and params act on trailing axes: run on the whole arrays), or
         "loop" (once per point); None derives it (elementwise: align the point axis; with a
         `prepare`, which puts params in trailing-axis form: trailing; else loop)
+    taylor(n, *series) -> series: the truncated power series of the output from its inputs'
+        (autodiff/taylor.py): each series is an array of K+1 coefficients on a leading axis;
+        `n.ans` is the forward output, `n.params` the parameters, `n.forward(*arrays)` the
+        forward with them. None: no Taylor rule (higher order of one variable refuses it)
     inputs: names a call may give its tensor inputs by (clamp(x, min=0)); optional: the
         value of an input a call leaves out; method: whether x.name() calls it; torch_defaults: parameters a PyTorch spelling
         (a method, torch., F.) sets where PyTorch's default differs from numpy's
@@ -183,6 +187,7 @@ class Op:
     forward: Callable[..., Any] | None = None
     backward: Callable[..., tuple] | None = None
     jvp: Callable[..., Any] | None = None
+    taylor: Callable[..., Any] | None = None
     shape: Callable[..., Shape] | None = None
     sympy: Callable[..., Any] | None = None
     composite: Callable[..., Any] | None = None

@@ -14,6 +14,7 @@ from typer.main import get_command_name
 # Each module registers its commands on `app` when imported, in the order `--help` lists them.
 from gradcli.cli import derivatives, script, inspect  # noqa: F401  isort: skip
 from gradcli.cli import check as check_commands  # noqa: F401  (its name would shadow --check)
+from gradcli.cli import higher  # noqa: F401
 from gradcli.cli import repl  # noqa: F401
 from gradcli.cli import run  # noqa: F401  isort: skip
 from gradcli.cli.base import app

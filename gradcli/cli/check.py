@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Any
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -149,15 +149,21 @@ Examples:
   gradcli check "mean(2*x)" --x 1,2,3
   gradcli check "tanh(W @ x)" --W "randn(3,3)" --x 1,2,3 --wrt x
   gradcli check "sum(sin(x)*exp(-x**2))" --x "randn(100000)" --format json
+  gradcli check "exp(sin(x))/(1 + x**2)" --x 0.5 --order 6
 """)
 @guarded
 def check_command(ctx: typer.Context, expr: ExprArg, wrt: WrtOpt = None, format: CheckFormatOpt = None,
                   output: OutputOpt = None, seed: SeedOpt = 0, precision: PrecisionOpt = 4, var: VarOpt = None,
                   rtol: RtolOpt = 1e-3, atol: AtolOpt = 1e-5, check_samples: CheckSamplesOpt = 32,
                   latex: LatexOpt = False, expect: ExpectOpt = None, dtype: DtypeOpt = None,
+                  order: Annotated[Optional[int], typer.Option("--order", min=0, help="Check f, f', ..., f^(K) of one variable (Taylor mode) against SymPy's diff and finite differences.")] = None,
                   debug: DebugOpt = False) -> None:
     from gradcli.analysis.check import derivative
 
     values = read_values(ctx, expr, var, seed)
+    if order is not None:
+        from gradcli.cli.higher import check_order
+
+        return check_order(expr, values, wrt, order, format, output, precision, rtol, atol, chosen_dtype(dtype))
     checked(derivative(expr, values, wrt, chosen_dtype(dtype)), format, output, precision, check=True, symbolic=False, latex=latex,
             rtol=rtol, atol=atol, samples=check_samples, expect=expect)

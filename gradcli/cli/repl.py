@@ -33,7 +33,7 @@ import typer
 from gradcli.cli.base import DebugOpt, app, flag_spelling
 from gradcli.errors import GradcliError, spelling
 
-COMMANDS = ("grad", "jacobian", "hessian", "jvp", "check", "explain", "graph", "descend")
+COMMANDS = ("grad", "jacobian", "hessian", "jvp", "derivative", "taylor", "check", "explain", "graph", "descend")
 META = (":format", ":vars", ":ops", ":help", ":quit")
 FORMATS = ("table", "json", "plain", "csv")
 ASSIGNMENT = re.compile(r"\s*([A-Za-z_]\w*)\s*=(?!=)(.*)$", re.S)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradcli.autodiff import taylor as T
 from gradcli.errors import GradcliError, format_shape
 from gradcli.ops.common import F, normalize_axes, reduced_shape, same_shape
 from gradcli.autodiff.op import Sample, Words, primitive
@@ -34,7 +35,7 @@ def _prepare_flip(shape, dims=None):
     return {"dims": normalize_axes(dims, len(shape))}
 
 
-primitive(name="flip", doc="reverse the order of entries along dims (every axis when none is given)",
+primitive(name="flip", taylor=T.linear, doc="reverse the order of entries along dims (every axis when none is given)",
           signature="flip(x, dims=None)", family="array", forward=lambda x, dims: np.flip(x, dims),
           backward=lambda n, g: (F.flip(g, dims=n.params["dims"]),), shape=same_shape, prepare=_prepare_flip,
           sympy=lambda sp, x, dims: np.flip(x, dims), keywords=("dims",), kinds={"dims": "axis"}, saves="none",
@@ -63,6 +64,7 @@ def _roll(x, shifts, dims, src):
 
 
 primitive(name="roll", doc="shift entries along dims, wrapping around (the flattened array when no dims)",
+          taylor=T.linear,
           signature="roll(x, shifts, dims=None)", family="array", forward=_roll, shape=lambda s, **_: s,
           backward=lambda n, g: (F.roll(g, shifts=tuple(-s for s in n.params["shifts"]), dims=n.params["dims"],
                                         src=n.params["src"]),),
@@ -83,6 +85,7 @@ def _matrix_shape(shape, **_):
 
 for _name, _keep, _where in (("tril", np.tril, "on and below"), ("triu", np.triu, "on and above")):
     primitive(name=_name, doc=f"the entries {_where} the diagonal (diagonal=k: the k-th above it), zeros elsewhere",
+              taylor=T.linear,
               signature=f"{_name}(x, diagonal=0)", family="array",
               forward=lambda x, diagonal=0, f=_keep: f(x, diagonal),
               backward=lambda n, g, name=_name: (getattr(F, name)(g, diagonal=n.params.get("diagonal", 0)),),
@@ -121,6 +124,7 @@ def _diagonal_put(g, offset, dim1, dim2, src, zero=0.0):
 
 
 primitive(name="diagonal", doc="the diagonal of x over dim1, dim2 (offset=k: the k-th above it), as a last axis",
+          taylor=T.linear,
           signature="diagonal(x, offset=0, dim1=0, dim2=1)", family="array",
           forward=lambda x, offset, dim1, dim2: np.diagonal(x, offset, dim1, dim2).copy(),
           backward=lambda n, g: (F.diagonal_put(g, src=n.in_shapes[0], **n.params),), shape=_diagonal_shape,
@@ -131,6 +135,7 @@ primitive(name="diagonal", doc="the diagonal of x over dim1, dim2 (offset=k: the
                    Sample(((2, 3, 3),), params={"dim1": 1, "dim2": 2}),
                    Sample(((2, 3, 4),), params={"offset": -1, "dim1": 0, "dim2": 2})))
 primitive(name="diagonal_put", batching="trailing", doc="place the last axis on a diagonal of zeros (undoes diagonal)",
+          taylor=T.linear,
           signature="diagonal_put(g)", family="internal", public=False, forward=_diagonal_put, saves="none",
           backward=lambda n, g: (F.diagonal(g, offset=n.params["offset"], dim1=n.params["dim1"],
                                             dim2=n.params["dim2"]),),
@@ -242,6 +247,7 @@ def _cumprod_backward(n, g):
 
 
 primitive(name="cumsum", batching="loop", doc="running sum along dim (over the flattened array when no dim is given)",
+          taylor=T.linear,
           signature="cumsum(x, dim=None)", family="array", forward=_running(np.cumsum), backward=_cumsum_backward,
           shape=_running_shape, prepare=_prepare_running, sympy=_sympy_running(lambda a, b: a + b),
           keywords=("axis",), saves="none", words=_g_words("the running sum of g taken from the end"),
@@ -284,7 +290,7 @@ def _cat_backward(n, g):
                  for s, end, need in zip(n.in_shapes, ends, n.needs))
 
 
-primitive(name="cat", doc="join arrays along an existing dim (default 0): cat([x, y], 0)",
+primitive(name="cat", taylor=T.linear, doc="join arrays along an existing dim (default 0): cat([x, y], 0)",
           signature="cat(tensors, dim=0)", family="array", aliases=("concatenate", "concat"), sequence=True,
           forward=lambda *xs, axis: np.concatenate(xs, axis=axis), backward=_cat_backward, shape=_cat_shape,
           prepare=_prepare_cat, sympy=lambda sp, *xs, axis: np.concatenate(xs, axis=axis), keywords=("axis",),

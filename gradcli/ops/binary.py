@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradcli.autodiff import taylor as T
 from gradcli.ops.common import F, broadcast_shapes, factor_cotangent, sympy_elementwise, zeros_like
 from gradcli.ops.kinkchecks import broadcast_mask, equal_arguments, saved_inputs
 from gradcli.autodiff.op import Kink, KinkCheck, Sample, Words, primitive
@@ -22,14 +23,15 @@ def pair_samples(domain: str | tuple[str, ...] = "real") -> tuple[Sample, ...]:
 
 
 def binary(name: str, symbol: str, forward, backward, sympy, doc: str, *, local: tuple[str, str],
-           domain="real", saves="inputs", torch_name="", kinks=(), kink_check=None, aliases=()) -> None:
-    """local: d out / da and d out / db in the expression language, over a, b and out."""
+           domain="real", saves="inputs", torch_name="", kinks=(), kink_check=None, aliases=(), taylor=None) -> None:
+    """local: d out / da and d out / db in the expression language, over a, b and out; taylor: the rule on
+    series (autodiff/taylor.py)."""
     primitive(
         name=name, doc=doc, signature=f"a {symbol} b" if symbol else f"{name}(a, b)",
         family="operator" if symbol else "binary", forward=forward, backward=backward,
         shape=broadcast_shapes, sympy=sympy_elementwise(sympy), samples=pair_samples(domain),
         words=Words(("a", "b"), local), saves=saves, torch_name=torch_name, kinks=kinks,
-        kink_check=kink_check, arity=2, symbol=symbol, aliases=aliases, elementwise=True,
+        kink_check=kink_check, arity=2, symbol=symbol, aliases=aliases, elementwise=True, taylor=taylor,
     )
 
 
@@ -82,6 +84,19 @@ def _pow_cotangents(n, g, a, b):
             g * F.where(mask, 0.0, a ** b * F.log(a)))
 
 
+def _pow_taylor(n, a, b):
+    # A constant exponent: the power recurrence (repeated products for a whole one); else exp(b log a).
+    if T.is_constant(b):
+        return T.power(a, b[0], n.ans)
+    return T.exp(T.cauchy(b, T.log(a)), n.ans)
+
+
+def _extreme_taylor(a, b, a_wins):
+    """maximum's and minimum's series: the winner's, and at a tie the mean of both (each gets half, as
+    the gradient)."""
+    return np.where(a_wins, a, np.where(a[0] == b[0], (a + b) * 0.5, b))
+
+
 def _maximum_backward(n, g, larger=True):
     # As torch: where(a == b, g/2, g), then 0 for the side that loses. Selections, not products
     # with a mask, so an inf g does not become nan; at a nan neither side loses: both get g.
@@ -94,22 +109,23 @@ def _maximum_backward(n, g, larger=True):
 
 
 binary("add", "+", np.add, lambda n, g: (g, g), lambda sp, a, b: a + b, "sum", saves="none", local=("1", "1"),
-       aliases=("add",))
+       aliases=("add",), taylor=T.linear)
 binary("sub", "-", np.subtract, lambda n, g: (g, -g if n.needs[1] else None), lambda sp, a, b: a - b,
-       "difference", saves="none", local=("1", "-1"), aliases=("sub", "subtract"))
+       "difference", saves="none", local=("1", "-1"), aliases=("sub", "subtract"), taylor=T.linear)
 binary("mul", "*", np.multiply,
        lambda n, g: (factor_cotangent(n, g, 0, n.y) if n.needs[0] else None,
                      factor_cotangent(n, g, 1, n.x) if n.needs[1] else None),
-       lambda sp, a, b: a * b, "product", local=("b", "a"), aliases=("mul", "multiply"))
+       lambda sp, a, b: a * b, "product", local=("b", "a"), aliases=("mul", "multiply"),
+       taylor=lambda n, a, b: T.cauchy(a, b))
 binary("div", "/", np.divide,
        # NOTE: b's cotangent in torch's form, -g * ((a / b) / b), so that overflow, 0 and inf
        # give its numbers (a / b**2 overflows where (a / b) / b need not).
        lambda n, g: (g / n.y if n.needs[0] else None, -(g * (n.x / n.y / n.y)) if n.needs[1] else None),
        lambda sp, a, b: a / b, "quotient", domain=("real", "nonzero"), local=("1/b", "-a/b**2"),
-       aliases=("div", "divide", "true_divide"))
+       aliases=("div", "divide", "true_divide"), taylor=lambda n, a, b: T.divide(a, b))
 binary("pow", "**", np.power, _pow_backward, lambda sp, a, b: a ** b,
        "power a**b (also a^b and pow(a, b)); a numeric exponent gets no gradient",
-       domain=("positive", "real"), aliases=("pow", "power"), local=("b*a**(b - 1)", "out*log(a)"),
+       domain=("positive", "real"), aliases=("pow", "power"), local=("b*a**(b - 1)", "out*log(a)"), taylor=_pow_taylor,
        kinks=(Kink((0.0, 0.0), (0.0, 0.0), note="d/dx x**0 = 0 at x = 0"),),
        kink_check=KinkCheck(_zero_to_the_zero, "has base 0 and exponent 0{where}: gradcli uses d/dx x**0 = 0 "
                             "(x**0 is 1 everywhere, as PyTorch); the formula b*x**(b - 1) would give "
@@ -118,12 +134,14 @@ binary("maximum", "", np.maximum, _maximum_backward,
        lambda sp, a, b: sp.Piecewise((a, a > b), ((a + b) / 2, sp.Eq(a, b)), (b, True)),
        "elementwise larger of a and b (a tie gives each side half the gradient; nan gives both all of it)",
        local=("where(a < b, 0, where(a == b, 0.5, 1))", "where(a > b, 0, where(a == b, 0.5, 1))"),
-       kinks=(Kink((1.0, 1.0), (0.5, 0.5), note="a tie gives each side half"),), kink_check=TIE)
+       kinks=(Kink((1.0, 1.0), (0.5, 0.5), note="a tie gives each side half"),), kink_check=TIE,
+       taylor=lambda n, a, b: _extreme_taylor(a, b, a[0] > b[0]))
 binary("minimum", "", np.minimum, lambda n, g: _maximum_backward(n, g, larger=False),
        lambda sp, a, b: sp.Piecewise((a, a < b), ((a + b) / 2, sp.Eq(a, b)), (b, True)),
        "elementwise smaller of a and b (a tie gives each side half the gradient; nan gives both all of it)",
        local=("where(a > b, 0, where(a == b, 0.5, 1))", "where(a < b, 0, where(a == b, 0.5, 1))"),
-       kinks=(Kink((1.0, 1.0), (0.5, 0.5), note="a tie gives each side half"),), kink_check=TIE)
+       kinks=(Kink((1.0, 1.0), (0.5, 0.5), note="a tie gives each side half"),), kink_check=TIE,
+       taylor=lambda n, a, b: _extreme_taylor(a, b, a[0] < b[0]))
 
 for _name, _symbol, _fn, _rel in (
     ("lt", "<", np.less, "Lt"), ("le", "<=", np.less_equal, "Le"), ("gt", ">", np.greater, "Gt"),
@@ -181,6 +199,7 @@ primitive(
     words=Words(("cond", "a", "b"), (None, "where(cond, 1, 0)", "where(cond, 0, 1)")),
     # NOTE: torch's x.where(cond, y) is where(cond, x, y): a method taking x as the condition would mislead.
     arity=3, elementwise=True, selector=True, method=False,
+    taylor=lambda n, c, a, b: T.select(c[0] != 0, a, b),
 )
 
 
@@ -192,6 +211,12 @@ def _clip_backward(n, g):
     return (F.where(F.ge(x, lo) * F.le(x, hi), g, 0.0) if n.needs[0] else None,
             F.where(F.lt(x, lo) * F.le(lo, hi), g, 0.0) if n.needs[1] else None,
             F.where(F.gt(x, hi) + F.lt(hi, lo), g, 0.0) if n.needs[2] else None)
+
+
+def _clip_taylor(n, x, lo, hi):
+    # Whichever of x and the bounds gets the gradient (_clip_backward's masks) gives its series.
+    x0, lo0, hi0 = x[0], lo[0], hi[0]
+    return np.where((x0 >= lo0) & (x0 <= hi0), x, np.where((x0 < lo0) & (lo0 <= hi0), lo, hi))
 
 
 def _on_bound(node):
@@ -211,6 +236,7 @@ primitive(
              Sample(((2, 3), (3,), ()), ("real", "real", "above_one"))),
     words=Words(("x", "lo", "hi"), ("(x >= lo)*(x <= hi)", "(x < lo)*(lo <= hi)", "(x > hi) + (hi < lo) > 0")),
     kinks=(Kink((1.0, 1.0, 2.0), (1.0, 0.0, 0.0), note="on a bound x passes the gradient"),),
+    taylor=_clip_taylor,
     kink_check=KinkCheck(_on_bound, "has x exactly on a bound{where}: x gets the gradient 1 there and the bound 0 "
                          "(as torch.clamp); the one-sided derivative from outside the interval would give x 0 "
                          "and the bound 1"),

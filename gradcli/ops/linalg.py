@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradcli.autodiff import taylor as T
 from gradcli.errors import GradcliError
 from gradcli.ops.common import F, broadcast_shapes, symmetric_jvp, zeros_like
 from gradcli.errors import format_shape
@@ -152,6 +153,7 @@ def _matmul_name(shapes, params):
 
 primitive(name="matmul", doc="matrix product a @ b (numpy's matmul; dot is the same for vectors and matrices)",
           signature="a @ b", family="linalg", forward=np.matmul, backward=_matmul_backward, jvp=_matmul_jvp,
+          taylor=T.multilinear,
           shape=_matmul_shape, sympy=lambda sp, a, b: np.asarray(np.matmul(a, b), dtype=object),
           samples=(Sample(((3,), (3,))), Sample(((2, 3), (3,))), Sample(((3,), (3, 2))),
                    Sample(((2, 3), (3, 4))), Sample(((2, 2, 3), (3, 2)))),

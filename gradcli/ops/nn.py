@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradcli.autodiff import taylor as T
 from gradcli.ops.common import F, broadcast_shapes, normalize_axes, same_shape, sympy_elementwise
 from gradcli.ops.losses import REDUCTION_KIND, given, reduce, reduced_sympy
 from gradcli.autodiff.op import Sample, Words, composite, primitive
@@ -31,6 +32,24 @@ def _log_softmax(x, axis):
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
+def _shifted_series(n, x):
+    """x's series less its largest value along the axis (coefficient 0 only), and that axis of the series."""
+    axis = T.series_axis(n.params["axis"], x.ndim - 1)
+    peak = np.max(x[:1], axis=axis, keepdims=True, initial=-np.inf)[0]
+    return T.offset(x, -np.where(np.isfinite(peak), peak, 0.0)), axis
+
+
+def _softmax_taylor(n, x):
+    shifted, axis = _shifted_series(n, x)
+    e = T.exp(shifted)
+    return T.divide(e, np.sum(e, axis=axis, keepdims=True))
+
+
+def _log_softmax_taylor(n, x):
+    shifted, axis = _shifted_series(n, x)
+    return shifted - T.log(np.sum(T.exp(shifted), axis=axis, keepdims=True))
+
+
 def _sympy_softmax(sp, x, axis):
     e = np.asarray(np.frompyfunc(sp.exp, 1, 1)(x), dtype=object)
     return e / np.sum(e, axis=axis, keepdims=True)
@@ -45,12 +64,14 @@ def _sympy_log_softmax(sp, x, axis):
 # _log_softmax_backward_data do, so second order and non-finite entries follow torch too.
 primitive(name="softmax", doc="exp(x) / sum(exp(x)) along axis (default the last)",
           signature="softmax(x, axis=-1)", family="nn", forward=_softmax, shape=same_shape, prepare=_prepare,
+          taylor=_softmax_taylor,
           backward=lambda n, g: (n.ans * (g - F.sum(g * n.ans, axis=n.params["axis"], keepdims=True)),),
           sympy=_sympy_softmax, keywords=("axis",), samples=AXIS_SAMPLES, saves="output",
           words=Words(("x",), vjp=("{out} × (g - sum(g × {out}))",)))
 primitive(name="log_softmax", doc="log(softmax(x)) along axis (default the last), computed stably",
           signature="log_softmax(x, axis=-1)", family="nn", forward=_log_softmax, shape=same_shape,
           prepare=_prepare, sympy=_sympy_log_softmax, keywords=("axis",), samples=AXIS_SAMPLES, saves="output",
+          taylor=_log_softmax_taylor,
           backward=lambda n, g: (g - F.exp(n.ans) * F.sum(g, axis=n.params["axis"], keepdims=True),),
           words=Words(("x",), vjp=("g - exp({out}) × sum(g)",)))
 composite(name="softmin", doc="softmax(-x) along axis (default the last)", signature="softmin(x, axis=-1)",

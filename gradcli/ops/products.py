@@ -11,6 +11,7 @@ import string
 
 import numpy as np
 
+from gradcli.autodiff import taylor as T
 from gradcli.errors import GradcliError, format_shape
 from gradcli.ops.common import F, broadcast_shapes
 from gradcli.autodiff.op import Sample, Words, composite, primitive
@@ -234,6 +235,7 @@ def _sympy_contract(sp, *xs, equation):
 
 
 primitive(name="contract", batching="loop", doc="einsum whose operands each name an axis once, its output written out",
+          taylor=T.multilinear,
           signature="contract(*operands, equation)", family="internal", public=False,
           forward=lambda *xs, equation: np.einsum(equation, *xs), backward=_contract_backward,
           shape=_contract_shape, sympy=_sympy_contract, arity=None, torch_name="EinsumBackward0",

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from gradcli.autodiff import taylor as T
 from gradcli.ops.common import F, normalize_axes, reduced_shape, symmetric_jvp
 from gradcli.ops.kinkchecks import saved_inputs
 from gradcli.autodiff.op import Kink, KinkCheck, Sample, Words, primitive
@@ -182,14 +183,36 @@ def _logsumexp(x, axis, keepdims):
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
+def _extreme_taylor(n, x, extreme):
+    # The entries at the extreme share it evenly, as they share the gradient.
+    axis, keep = T.series_axis(n.params["axis"], x.ndim - 1), n.params["keepdims"]
+    at = x[:1] == extreme(x[:1], axis=axis, keepdims=True)
+    return np.sum(x * at, axis=axis, keepdims=keep) / np.sum(at, axis=axis, keepdims=keep)
+
+
+def _logsumexp_taylor(n, x):
+    axis, keep = T.series_axis(n.params["axis"], x.ndim - 1), n.params["keepdims"]
+    peak = np.max(x[:1], axis=axis, keepdims=True)[0]
+    peak = np.where(np.isfinite(peak), peak, 0.0)
+    return T.log(np.sum(T.exp(T.offset(x, -peak)), axis=axis, keepdims=keep))
+
+
+def _spread_taylor(n, x, root):
+    axis, keep = T.series_axis(n.params["axis"], x.ndim - 1), n.params["keepdims"]
+    count = x[0].size // max(1, np.size(n.ans))
+    centred = x - np.mean(x, axis=axis, keepdims=True)
+    var = np.sum(T.cauchy(centred, centred), axis=axis, keepdims=keep) / (count - n.params["ddof"])
+    return T.power(var, 0.5, n.ans) if root else var
+
+
 reduction("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
           lambda n, g: (_spread(n, g),), _sympy_add, "sum of the entries", saves="none",
-          vjp="g, copied to every summed entry (∂sum/∂xᵢ = 1)")
+          vjp="g, copied to every summed entry (∂sum/∂xᵢ = 1)", taylor=T.linear)
 reduction("mean", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims) / _size(x.shape, axis),
           # NOTE: divide the reduced cotangent, then spread it: one small division, not one per entry.
           lambda n, g: (_spread(n, g / _count(n)),), lambda sp, xs: _sympy_add(sp, xs) / len(xs),
           "mean of the entries", saves="none",
-          vjp="g / n, copied to each of the n averaged entries (∂mean/∂xᵢ = 1/n)")
+          vjp="g / n, copied to each of the n averaged entries (∂mean/∂xᵢ = 1/n)", taylor=T.linear)
 reduction("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims),
           lambda n, g: (_spread(n, g) * F.prod_others(n.x, axis=n.params["axis"]),),
           lambda sp, xs: sp.Mul(*xs), "product of the entries (exact gradient with zero entries)",
@@ -199,12 +222,14 @@ reduction("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdim
           lambda sp, xs: sp.Max(*xs), "largest entry (ties share the gradient evenly)", saves="both",
           aliases=("amax",),
           vjp="g, to the entries equal to the maximum (shared evenly at a tie)",
+          taylor=lambda n, x: _extreme_taylor(n, x, np.max),
           kinks=(Kink(([1.0, 3.0, 3.0],), ([0.0, 0.5, 0.5],), note="a tie shares the gradient"),),
           kink_check=_extreme_note(_tied_extremes(np.max)))
 reduction("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), _extreme_backward,
           lambda sp, xs: sp.Min(*xs), "smallest entry (ties share the gradient evenly)", saves="both",
           aliases=("amin",),
           vjp="g, to the entries equal to the minimum (shared evenly at a tie)",
+          taylor=lambda n, x: _extreme_taylor(n, x, np.min),
           kinks=(Kink(([2.0, 2.0, 3.0],), ([0.5, 0.5, 0.0],), note="a tie shares the gradient"),),
           kink_check=_extreme_note(_tied_extremes(np.min)))
 def _logsumexp_backward(n, g):
@@ -222,7 +247,7 @@ def _logsumexp_backward(n, g):
 reduction("logsumexp", _logsumexp, _logsumexp_backward,
           lambda sp, xs: sp.log(sp.Add(*[sp.exp(v) for v in xs])),
           "log(sum(exp(x))), computed without overflow", saves="both",
-          vjp="g × softmax({x}) = g × exp({x} - {out})")
+          vjp="g × softmax({x}) = g × exp({x} - {out})", taylor=_logsumexp_taylor)
 
 
 def _centred(x, axis):
@@ -286,7 +311,8 @@ def _divisor_doc(name):
 SPREAD_SAMPLES = REDUCTION_SAMPLES + (Sample(((2, 3),), params={"axis": 1, "ddof": 1}),)
 primitive(name="var", doc="variance, " + _divisor_doc("var"), signature="var(x, axis=None)", family="reduction",
           forward=_var, backward=lambda n, g: _var_backward(n, _spread(n, g)), shape=reduced_shape,
-          sympy=_sympy_spread(root=False), prepare=_prepare_ddof, keywords=("axis", "keepdims", "ddof"),
+          sympy=_sympy_spread(root=False), prepare=_prepare_ddof, taylor=lambda n, x: _spread_taylor(n, x, False),
+          keywords=("axis", "keepdims", "ddof"),
           torch_defaults={"ddof": 1}, torch_name=_name("Var"), samples=SPREAD_SAMPLES,
           words=Words(("x",), vjp=("g × 2 ({x} - mean({x})) / (count - ddof)",)))
 primitive(name="std", doc="standard deviation, " + _divisor_doc("std") + "; gradient 0 where all entries are equal",
@@ -294,6 +320,7 @@ primitive(name="std", doc="standard deviation, " + _divisor_doc("std") + "; grad
           forward=lambda x, axis, keepdims, ddof: np.sqrt(_var(x, axis, keepdims, ddof)), backward=_std_backward,
           jvp=_std_jvp,
           shape=reduced_shape, sympy=_sympy_spread(root=True), prepare=_prepare_ddof,
+          taylor=lambda n, x: _spread_taylor(n, x, True),
           keywords=("axis", "keepdims", "ddof"), torch_defaults={"ddof": 1}, torch_name=_name("Std"),
           samples=SPREAD_SAMPLES, saves="both",
           words=Words(("x",), vjp=("g × ({x} - mean({x})) / ((count - ddof) × {out}) (0 where the entries are "

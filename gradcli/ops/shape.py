@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradcli.autodiff import taylor as T
 from gradcli.errors import GradcliError
 from gradcli.ops.common import F
 from gradcli.errors import format_shape
@@ -48,6 +49,7 @@ def _sympy_expand(sp, x, src, dst):
 
 
 primitive(name="sum_to", batching="trailing", doc="sum a broadcast value back to a shape (undoes expand)", signature="sum_to(x)",
+          taylor=T.linear,
           family="internal", public=False, forward=_sum_to, saves="none",
           backward=lambda n, g: (F.expand(g, src=n.params["dst"], dst=n.params["src"]),),
           shape=lambda s, src, dst: tuple(dst), sympy=_sympy_sum_to, torch_name="SumBackward1",
@@ -55,6 +57,7 @@ primitive(name="sum_to", batching="trailing", doc="sum a broadcast value back to
           samples=(Sample(((2, 3),), params={"src": (2, 3), "dst": (3,)}),
                    Sample(((2, 3),), params={"src": (2, 3), "dst": (2, 1)})))
 primitive(name="expand", batching="trailing", doc="broadcast to a larger shape", signature="expand(x)", family="internal",
+          taylor=T.linear,
           public=False, forward=_expand, saves="none",
           backward=lambda n, g: (F.sum_to(g, src=n.params["dst"], dst=n.params["src"]),),
           shape=lambda s, src, dst: tuple(dst), sympy=_sympy_expand, torch_name="ExpandBackward0",
@@ -62,6 +65,7 @@ primitive(name="expand", batching="trailing", doc="broadcast to a larger shape",
           samples=(Sample(((3,),), params={"src": (3,), "dst": (2, 3)}),
                    Sample(((2, 1),), params={"src": (2, 1), "dst": (2, 3)})))
 primitive(name="reshape", batching="trailing", doc="the same entries in a new shape", signature="reshape(x)", family="internal",
+          taylor=T.linear,
           public=False, saves="none",
           forward=lambda x, src, dst: x.reshape(x.shape[:_lead(x, src)] + tuple(dst)),
           backward=lambda n, g: (F.reshape(g, src=n.params["dst"], dst=n.params["src"]),),
@@ -77,6 +81,7 @@ def _permute(x, perm):
 
 
 primitive(name="permute", batching="trailing", doc="reorder the trailing axes", signature="permute(x)", family="internal",
+          taylor=T.linear,
           public=False, forward=_permute, saves="none",
           backward=lambda n, g: (F.permute(g, perm=tuple(np.argsort(n.params["perm"]).tolist())),),
           shape=lambda s, perm: tuple(s[p] for p in perm),
@@ -127,7 +132,7 @@ def _index_name(shapes, params):
     return "SelectBackward0" if any(not isinstance(k, slice) for k in params["key"]) else "SliceBackward0"
 
 
-primitive(name="index", doc="x[i], x[i, j], x[a:b:c]: numpy's basic indexing", signature="x[...]",
+primitive(name="index", taylor=T.linear, doc="x[i], x[i, j], x[a:b:c]: numpy's basic indexing", signature="x[...]",
           family="internal", public=False, saves="none",
           forward=lambda x, key, src: x[_full_key(key, src)],
           backward=lambda n, g: (F.index_put(g, key=n.params["key"], src=n.params["src"]),),
@@ -137,6 +142,7 @@ primitive(name="index", doc="x[i], x[i, j], x[a:b:c]: numpy's basic indexing", s
                    Sample(((5,),), params={"key": (slice(0, 5, 2),)}),
                    Sample(((3, 4),), params={"key": (slice(None, None, -1), 2)})))
 primitive(name="index_put", batching="trailing", doc="scatter into zeros at an index (undoes index)", signature="index_put(g)",
+          taylor=T.linear,
           family="internal", public=False, forward=_index_put, saves="none",
           backward=lambda n, g: (F.index(g, key=n.params["key"], src=n.params["src"]),),
           shape=lambda s, key, src: tuple(src),
@@ -182,6 +188,7 @@ _TAKE_SAMPLES = (Sample(((4, 3),), params={"axis": 0, "indices": (2, 0, 2), "ind
                  Sample(((2, 5),), params={"axis": 1, "indices": (4, 1, 1, 0), "index_shape": (2, 2),
                                            "src": (2, 5)}))
 primitive(name="take", batching="trailing", doc="x[[i, j, ...]]: entries at an array of indices along one axis (numpy's take)",
+          taylor=T.linear,
           signature="x[[i, j]]", family="internal", public=False, forward=_take, saves="none",
           backward=lambda n, g: (F.take_put(g, **n.params),), shape=_take_shape,
           sympy=lambda sp, x, axis, indices, index_shape, src: np.take(x, _positions(indices, index_shape), axis=axis),
@@ -189,6 +196,7 @@ primitive(name="take", batching="trailing", doc="x[[i, j, ...]]: entries at an a
                                                        "(a repeated index adds up)"),
           samples=_TAKE_SAMPLES)
 primitive(name="take_put", batching="trailing", doc="add into zeros at an array of indices (undoes take)", signature="take_put(g)",
+          taylor=T.linear,
           family="internal", public=False, forward=_take_put, saves="none",
           backward=lambda n, g: (F.take(g, **n.params),), shape=lambda s, axis, indices, index_shape, src: tuple(src),
           sympy=_sympy_take_put, torch_name="IndexPutBackward0", words=_g_words("g, read back at the indices"),
@@ -214,6 +222,7 @@ def _stack_shape(*shapes, item_ndim):
 
 
 primitive(name="stack", batching="loop", doc="[a, b, ...]: stack items along a new first axis", signature="[a, b, ...]",
+          taylor=T.linear,
           family="internal", public=False, forward=_stack, backward=_stack_backward, saves="none",
           shape=_stack_shape, sympy=lambda sp, *xs, item_ndim: np.stack(xs, axis=-(item_ndim + 1)),
           arity=None, words=Words(("x{i}",), vjp=("g[{i}]",)),

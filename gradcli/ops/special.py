@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from gradcli.autodiff import taylor as T
 from gradcli.ops.common import F, broadcast_shapes, sympy_elementwise
 from gradcli.ops.elementwise import SAMPLE_SHAPES, unary
 from gradcli.ops.kinkchecks import broadcast_mask, saved_inputs
@@ -56,19 +57,24 @@ STEP_KINK = "gradient 0 everywhere, also where the value jumps (as PyTorch)"
 
 unary("rsqrt", lambda x: 1.0 / np.sqrt(x), lambda n, g: (g * (n.ans * n.ans * n.ans) * -0.5,),
       lambda sp, x: 1 / sp.sqrt(x), "1 / sqrt(x) (gradient -inf at 0)", domain="positive", saves="output",
-      local="-0.5*out**3", kinks=(Kink((0.0,), (-np.inf,), note="rsqrt'(0) = -0.5/0**1.5", noted=False),))
+      local="-0.5*out**3", taylor=lambda n, x: T.power(x, -0.5, n.ans),
+      kinks=(Kink((0.0,), (-np.inf,), note="rsqrt'(0) = -0.5/0**1.5", noted=False),))
 unary("reciprocal", np.reciprocal, lambda n, g: (-(g * (n.ans * n.ans)),), lambda sp, x: 1 / x,
-      "1 / x", domain="nonzero", saves="output", local="-out**2")
+      "1 / x", domain="nonzero", saves="output", local="-out**2", taylor=lambda n, x: T.power(x, -1.0, n.ans))
 unary("log2", np.log2, lambda n, g: (g / (n.x * LN2),), lambda sp, x: sp.log(x, 2),
-      "base-2 logarithm", domain="positive", local="1/(x*log(2))")
+      "base-2 logarithm", domain="positive", local="1/(x*log(2))",
+      taylor=lambda n, x: T.integrate(n.ans, x, T.reciprocal(x) / LN2))
 unary("log10", np.log10, lambda n, g: (g / (n.x * LN10),), lambda sp, x: sp.log(x, 10),
-      "base-10 logarithm", domain="positive", local="1/(x*log(10))")
+      "base-10 logarithm", domain="positive", local="1/(x*log(10))",
+      taylor=lambda n, x: T.integrate(n.ans, x, T.reciprocal(x) / LN10))
 unary("exp2", np.exp2, lambda n, g: (g * n.ans * LN2,), lambda sp, x: 2 ** x,
-      "2 to the power x", saves="output", local="out*log(2)")
+      "2 to the power x", saves="output", local="out*log(2)", taylor=lambda n, x: T.riccati(n.ans, x, 0.0, LN2, 0.0))
 unary("erf", erf, lambda n, g: (g * (F.exp(-(n.x * n.x)) * TWO_OVER_SQRT_PI),), lambda sp, x: sp.erf(x),
-      "error function 2/sqrt(pi) * integral of exp(-t**2) from 0 to x", local="2/sqrt(pi)*exp(-x**2)")
+      "error function 2/sqrt(pi) * integral of exp(-t**2) from 0 to x", local="2/sqrt(pi)*exp(-x**2)",
+      taylor=lambda n, x: T.integrate(n.ans, x, T.exp(-T.cauchy(x, x)) * TWO_OVER_SQRT_PI))
 unary("erfc", erfc, lambda n, g: (g * (F.exp(-(n.x * n.x)) * -TWO_OVER_SQRT_PI),), lambda sp, x: sp.erfc(x),
-      "complementary error function 1 - erf(x), accurate for large x", local="-2/sqrt(pi)*exp(-x**2)")
+      "complementary error function 1 - erf(x), accurate for large x", local="-2/sqrt(pi)*exp(-x**2)",
+      taylor=lambda n, x: T.integrate(n.ans, x, T.exp(-T.cauchy(x, x)) * -TWO_OVER_SQRT_PI))
 
 
 def _gelu(x):
@@ -118,6 +124,19 @@ def _gelu_rule(n, g):
     return (g * ((t + 1.0) * 0.5 + x * 0.5 * (1.0 - t * t) * ((x * x * (3.0 * GELU_KAPPA) + 1.0) * GELU_BETA)),)
 
 
+def _gelu_taylor(n, x):
+    if n.params.get("approximate", "none") == "none":  # x Phi(x), Phi' the normal density
+        cdf = T.integrate(0.5 * erfc(-x[0] * SQRT1_2), x, T.exp(T.cauchy(x, x) * -0.5) * NORMAL_PDF_AT_0)
+        return T.cauchy(x, cdf)
+    inner = (x + T.power(x, 3.0) * GELU_KAPPA) * GELU_BETA
+    return T.cauchy(x, T.offset(T.riccati(np.tanh(inner[0]), inner, 1.0, 0.0, -1.0), 1.0)) * 0.5
+
+
+def _mish_taylor(n, x):
+    softplus = T.integrate(np.logaddexp(0.0, x[0]), x, T.sigmoid(x, _sigmoid(x[0])))
+    return T.cauchy(x, T.riccati(np.tanh(softplus[0]), softplus, 1.0, 0.0, -1.0))
+
+
 def _sympy_gelu(sp, x, approximate="none"):
     if approximate == "none":
         form = lambda v: v / 2 * (1 + sp.erf(v / sp.sqrt(2)))  # noqa: E731
@@ -130,7 +149,7 @@ primitive(name="gelu", doc="Gaussian error linear unit x * Phi(x), the exact erf
                            "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3))), as PyTorch",
           signature="gelu(x, approximate='none')", family="elementwise", forward=_gelu_forward, backward=_gelu_rule,
           shape=lambda s, **_: s, sympy=_sympy_gelu, elementwise=True, keywords=("approximate",),
-          kinds={"approximate": ("none", "tanh")},
+          kinds={"approximate": ("none", "tanh")}, taylor=_gelu_taylor,
           words=Words(("x",), vjp=("g × ((1 + erf({x}/sqrt(2)))/2 + {x} exp(-{x}**2/2)/sqrt(2 pi)), or the tanh "
                                    "form's derivative",)),
           samples=(*(Sample((s,)) for s in SAMPLE_SHAPES), Sample(((2, 3),), params={"approximate": "tanh"})))
@@ -142,7 +161,8 @@ def _silu_backward(n, g):
 
 
 unary("silu", lambda x: x * _sigmoid(x), _silu_backward, lambda sp, x: x / (1 + sp.exp(-x)),
-      "x * sigmoid(x), also called swish", aliases=("swish",), local="sigmoid(x)*(1 + x*(1 - sigmoid(x)))")
+      "x * sigmoid(x), also called swish", aliases=("swish",), local="sigmoid(x)*(1 + x*(1 - sigmoid(x)))",
+      taylor=lambda n, x: T.cauchy(x, T.sigmoid(x, _sigmoid(x[0]))))
 
 
 def _mish_backward(n, g):
@@ -153,21 +173,26 @@ def _mish_backward(n, g):
 
 unary("mish", lambda x: x * np.tanh(np.logaddexp(0.0, x)), _mish_backward,
       lambda sp, x: x * sp.tanh(sp.log(1 + sp.exp(x))), "x * tanh(softplus(x))",
-      local="tanh(softplus(x)) + x*sigmoid(x)*(1 - tanh(softplus(x))**2)")
+      local="tanh(softplus(x)) + x*sigmoid(x)*(1 - tanh(softplus(x))**2)", taylor=_mish_taylor)
 unary("logsigmoid", lambda x: -np.logaddexp(0.0, -x), lambda n, g: (g * F.sigmoid(-n.x),),
       lambda sp, x: -sp.log(1 + sp.exp(-x)), "log(sigmoid(x)), computed without overflow",
-      aliases=("log_sigmoid",), local="sigmoid(-x)")
+      aliases=("log_sigmoid",), local="sigmoid(-x)",
+      taylor=lambda n, x: T.integrate(n.ans, x, T.sigmoid(-x, _sigmoid(-x[0]))))
 # A composite, as PyTorch's: its derivatives at +-inf are nan (inf/inf), as PyTorch's are.
 primitive(name="softsign", batching="trailing", doc="x / (1 + abs(x))", signature="softsign(x)", family="elementwise",
           composite=lambda x: x / (F.abs(x) + 1.0), sympy=sympy_elementwise(lambda sp, x: x / (1 + sp.Abs(x))),
           samples=tuple(Sample((s,), "nonzero") for s in SAMPLE_SHAPES))
 unary("asinh", np.arcsinh, lambda n, g: (g * F.rsqrt(n.x * n.x + 1.0),), lambda sp, x: sp.asinh(x),
-      "inverse hyperbolic sine", aliases=("arcsinh",), local="1/sqrt(x**2 + 1)")
+      "inverse hyperbolic sine", aliases=("arcsinh",), local="1/sqrt(x**2 + 1)",
+      taylor=lambda n, x: T.integrate(n.ans, x, T.power(T.offset(T.cauchy(x, x), 1.0), -0.5)))
 unary("acosh", np.arccosh, lambda n, g: (g * F.rsqrt(n.x * n.x - 1.0),), lambda sp, x: sp.acosh(x),
       "inverse hyperbolic cosine, for x >= 1 (gradient inf at 1)", domain="above_one", aliases=("arccosh",),
-      local="1/sqrt(x**2 - 1)", kinks=(Kink((1.0,), (np.inf,), note="acosh'(1) = 1/sqrt(0)", noted=False),))
+      local="1/sqrt(x**2 - 1)",
+      taylor=lambda n, x: T.integrate(n.ans, x, T.power(T.offset(T.cauchy(x, x), -1.0), -0.5)),
+      kinks=(Kink((1.0,), (np.inf,), note="acosh'(1) = 1/sqrt(0)", noted=False),))
 unary("atanh", np.arctanh, lambda n, g: (g / (1.0 - n.x * n.x),), lambda sp, x: sp.atanh(x),
-      "inverse hyperbolic tangent, for |x| < 1", domain="unit", aliases=("arctanh",), local="1/(1 - x**2)")
+      "inverse hyperbolic tangent, for |x| < 1", domain="unit", aliases=("arctanh",), local="1/(1 - x**2)",
+      taylor=lambda n, x: T.integrate(n.ans, x, T.reciprocal(T.offset(-T.cauchy(x, x), 1.0))))
 for _name, _forward, _sympy, _doc, _aliases in (
     ("floor", np.floor, lambda sp, x: sp.floor(x), "the largest whole number <= x", ()),
     ("ceil", np.ceil, lambda sp, x: sp.ceiling(x), "the smallest whole number >= x", ()),
@@ -176,6 +201,7 @@ for _name, _forward, _sympy, _doc, _aliases in (
     ("trunc", np.trunc, lambda sp, x: sp.sign(x) * sp.floor(sp.Abs(x)), "x with its fraction dropped", ("fix",)),
 ):
     unary(_name, _forward, _zeros, _sympy, f"{_doc} (gradient 0)", saves="none", local="0", aliases=_aliases,
+          taylor=T.zero,
           kinks=(Kink((1.0,), (0.0,), note=STEP_KINK, noted=False),))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradcli.autodiff import taylor as T
 from gradcli.ops.binary import binary, pair_samples
 from gradcli.ops.common import F, broadcast_shapes, sympy_elementwise
 from gradcli.ops.kinkchecks import equal_arguments
@@ -34,6 +35,7 @@ binary("hypot", "", np.hypot,
        lambda n, g: (g * n.x / n.ans if n.needs[0] else None, g * n.y / n.ans if n.needs[1] else None),
        lambda sp, a, b: sp.sqrt(a ** 2 + b ** 2), "sqrt(a**2 + b**2), without overflow (gradient nan at 0, 0)",
        domain="nonzero", saves="both", local=("a/out", "b/out"),
+       taylor=lambda n, a, b: T.power(T.cauchy(a, a) + T.cauchy(b, b), 0.5, n.ans),
        kinks=(Kink((0.0, 0.0), (np.nan, np.nan), note="0/0 at the origin, as PyTorch", noted=False),))
 
 
@@ -46,15 +48,28 @@ def _atan2_backward(n, g):
     return (g * x * recip if n.needs[0] else None, g * -y * recip if n.needs[1] else None)
 
 
+def _atan2_taylor(n, y, x):
+    # d atan2(y, x) = (x dy - y dx) / (x**2 + y**2)
+    slope = T.divide(T.cauchy(x, T.rate(y)) - T.cauchy(y, T.rate(x)), T.cauchy(x, x) + T.cauchy(y, y))
+    return T.antiderivative(n.ans, slope)
+
+
+def _logaddexp_taylor(n, a, b):
+    a, b = np.broadcast_arrays(a, b)
+    peak = np.maximum(a[0], b[0])
+    peak = np.where(np.isfinite(peak), peak, 0.0)
+    return T.log(T.exp(T.offset(a, -peak)) + T.exp(T.offset(b, -peak)))
+
+
 binary("atan2", "", np.arctan2, _atan2_backward, lambda sp, y, x: sp.atan2(y, x),
        "the angle of the point (b, a) from the x axis: atan2(y, x), in [-pi, pi] (gradient 0 at 0, 0)",
-       domain="nonzero", aliases=("arctan2",), local=("b/(a**2 + b**2)", "-a/(a**2 + b**2)"),
+       domain="nonzero", aliases=("arctan2",), local=("b/(a**2 + b**2)", "-a/(a**2 + b**2)"), taylor=_atan2_taylor,
        kinks=(Kink((0.0, 0.0), (0.0, 0.0), note="gradient 0 at the origin, as PyTorch", noted=False),))
 binary("logaddexp", "", np.logaddexp,
        lambda n, g: (g / (F.exp(n.y - n.x) + 1.0) if n.needs[0] else None,
                      g / (F.exp(n.x - n.y) + 1.0) if n.needs[1] else None),
        lambda sp, a, b: sp.log(sp.exp(a) + sp.exp(b)), "log(exp(a) + exp(b)), computed without overflow",
-       local=("1/(1 + exp(b - a))", "1/(1 + exp(a - b))"))
+       local=("1/(1 + exp(b - a))", "1/(1 + exp(a - b))"), taylor=_logaddexp_taylor)
 
 
 def _rounded_quotient(name, forward, sympy, doc):
@@ -114,6 +129,7 @@ binary("clamp_min", "", np.maximum,
                      F.where(F.lt(n.x, n.y), g, 0.0) if n.needs[1] else None),
        lambda sp, x, m: sp.Piecewise((x, x >= m), (m, True)),
        "max(x, min) elementwise; on a tie x gets the gradient (as torch.clamp_min)",
+       taylor=lambda n, x, m: T.select(x[0] >= m[0], x, m),
        local=("a >= b", "a < b"), kinks=(Kink((1.0, 1.0), (1.0, 0.0), note="a tie: x gets the gradient"),),
        kink_check=KinkCheck(equal_arguments, _TIE))
 binary("clamp_max", "", np.minimum,
@@ -121,5 +137,6 @@ binary("clamp_max", "", np.minimum,
                      F.where(F.gt(n.x, n.y), g, 0.0) if n.needs[1] else None),
        lambda sp, x, m: sp.Piecewise((x, x <= m), (m, True)),
        "min(x, max) elementwise; on a tie x gets the gradient (as torch.clamp_max)",
+       taylor=lambda n, x, m: T.select(x[0] <= m[0], x, m),
        local=("a <= b", "a > b"), kinks=(Kink((1.0, 1.0), (1.0, 0.0), note="a tie: x gets the gradient"),),
        kink_check=KinkCheck(equal_arguments, _TIE))
