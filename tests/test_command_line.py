@@ -157,8 +157,9 @@ def test_start_up_reads_no_package_metadata():
 
 
 def test_a_command_starts_with_its_own_options_only():
-    """main() builds only the command named (typer would build every command's options); the
-    single-point table and JSON paths load neither the points reader nor CSV nor rich's columns."""
+    """main() builds only the command named (typer would build every command's options) and imports
+    only its module; the single-point table and JSON paths load neither the points reader nor CSV
+    nor rich's columns; a table loads no json."""
     from gradcli.cli.app import app, app_for
 
     one = app_for(["grad", "x", "--x", "1"])
@@ -167,13 +168,24 @@ def test_a_command_starts_with_its_own_options_only():
     assert app_for(["--help"]) is app and app_for(["gradd"]) is app and app_for([]) is app
     code = ("import sys\nfrom gradcli.__main__ import main\nsys.argv = ['gradcli', 'grad', 'mean(2*x)', '--x', '1,2,3', "
             "'-f', sys.argv[1]]\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('gradcli.api.batch', 'gradcli.api.points', 'csv', 'rich.columns') "
+            "print(sorted(m for m in ('gradcli.api.batch', 'gradcli.api.points', 'csv', 'rich.columns', "
+            "'gradcli.cli.inspect', 'gradcli.cli.repl', 'gradcli.cli.run', 'gradcli.cli.script', "
+            "'json' if sys.argv[1] == 'table' else '') "
             "if m in sys.modules), file=sys.stderr)")
     for fmt in ("table", "json"):
         out = subprocess.run([sys.executable, "-c", code, fmt], capture_output=True, text=True, timeout=60, check=False)
         assert out.stderr.strip() == "[]"
         if fmt == "json":
             assert json.loads(out.stdout)["gradients"] == {"x": [2 / 3, 2 / 3, 2 / 3]}
+
+
+def test_the_index_of_commands_names_the_module_that_registers_each():
+    """COMMANDS (what main imports for a command) against the whole app, in --help's order."""
+    from gradcli.cli.app import COMMANDS, app
+
+    registered = {c.name or c.callback.__name__: c.callback.__module__ for c in app.registered_commands}
+    assert registered == {name: f"gradcli.cli.{module}" for name, module in COMMANDS.items()}
+    assert list(registered) == list(COMMANDS)
 
 
 @pytest.mark.parametrize(("words", "message"), [

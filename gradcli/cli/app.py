@@ -1,25 +1,28 @@
-"""The gradcli application: every command module registered on one typer app, its own
-options (--version), and main."""
+"""The gradcli application: the index of the command modules, the app's own options
+(--version), and main, which imports only the module of the command it runs."""
 
 from __future__ import annotations
 
 import copy
+import importlib
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.main import get_command_name
 
-# Each module registers its commands on `app` when imported, in the order `--help` lists them.
-from gradcli.cli import derivatives, script, inspect  # noqa: F401  isort: skip
-from gradcli.cli import check as check_commands  # noqa: F401  (its name would shadow --check)
-from gradcli.cli import higher  # noqa: F401
-from gradcli.cli import repl  # noqa: F401
-from gradcli.cli import run  # noqa: F401  isort: skip
-from gradcli.cli.base import app
+from gradcli.cli import base
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "app", "app_for", "main"]
+
+# Each command -> the module (of gradcli.cli) that registers it on the app, in the order
+# `--help` lists them. tests/test_command_line.py keeps it equal to what the modules register.
+COMMANDS = {
+    "check": "check", "grad": "derivatives", "jacobian": "derivatives", "hessian": "derivatives",
+    "jvp": "derivatives", "ops": "derivatives", "descend": "script", "plot": "script", "graph": "inspect",
+    "explain": "inspect", "derivative": "higher", "taylor": "higher", "repl": "repl", "run": "run",
+}
 
 
 def _print_version(wanted: bool) -> None:
@@ -35,7 +38,7 @@ def _print_version(wanted: bool) -> None:
     raise typer.Exit(0)
 
 
-@app.callback(invoke_without_command=True)
+@base.app.callback(invoke_without_command=True)
 def gradcli_options(ctx: typer.Context, version: Annotated[bool, typer.Option(
         "--version", "-V", callback=_print_version, is_eager=True, help="Print gradcli's version and exit.")] = False,
                     ) -> None:
@@ -53,15 +56,34 @@ def main() -> None:
 def app_for(args: list[str]) -> typer.Typer:
     """The app to run args with: one that holds only the command they name, when they name one.
 
-    typer builds the options of every command it holds before it runs one; for one
-    command that is a third of what the process does besides importing. Completion, help
-    on the app and a name that is no command take the whole app (its list, its hints).
+    typer builds the options of every command it holds before it runs one (for one
+    command, a third of what the process does besides importing), and only the named
+    command's module is imported. Completion, help on the app and a name that is no
+    command take the whole app (its list, its hints).
     """
-    if not args or os.environ.get("_GRADCLI_COMPLETE"):
-        return app
-    named = [c for c in app.registered_commands if (c.name or get_command_name(c.callback.__name__)) == args[0]]
-    if not named:
-        return app
-    one = copy.copy(app)
-    one.registered_commands = named
+    if not args or os.environ.get("_GRADCLI_COMPLETE") or args[0] not in COMMANDS:
+        return whole_app()
+    importlib.import_module(f"gradcli.cli.{COMMANDS[args[0]]}")
+    one = copy.copy(base.app)
+    one.registered_commands = [c for c in base.app.registered_commands if _name(c) == args[0]]
     return one
+
+
+def whole_app() -> typer.Typer:
+    """The app with every command, listed in COMMANDS' order whichever module loaded first."""
+    for module in dict.fromkeys(COMMANDS.values()):
+        importlib.import_module(f"gradcli.cli.{module}")
+    place = {name: i for i, name in enumerate(COMMANDS)}
+    base.app.registered_commands.sort(key=lambda c: place.get(_name(c), len(place)))
+    return base.app
+
+
+def _name(command: Any) -> str:
+    return command.name or get_command_name(command.callback.__name__)
+
+
+def __getattr__(name: str) -> Any:
+    # `app` is the whole app: its commands' modules load when it is first asked for.
+    if name == "app":
+        return whole_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

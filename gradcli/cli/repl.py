@@ -30,6 +30,8 @@ from typing import Any
 
 import typer
 
+# The commands a session runs register themselves on the app; main loads only this one's module.
+from gradcli.cli import check, derivatives, inspect, script  # noqa: F401  isort: skip
 from gradcli.cli.base import DebugOpt, app, flag_spelling
 from gradcli.errors import GradcliError, spelling
 

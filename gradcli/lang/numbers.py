@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -63,6 +62,8 @@ def plain_array(a: Any) -> str:
         return ",".join(plain_number(v) for v in a)
     if a.ndim == 2 and a.shape[0] > 1 and a.shape[1] > 0:
         return ";".join(",".join(plain_number(v) for v in row) for row in a)
+    import json  # (start-up: only a value of higher rank needs it)
+
     return json.dumps(to_json(a), allow_nan=False)
 
 

@@ -14,7 +14,6 @@ NaN, Infinity, -Infinity that Python's json module writes.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -81,6 +80,8 @@ def _number(cell: str) -> float:
 
 
 def _from_json(text: str, where: str) -> np.ndarray:
+    import json  # (start-up: a value of plain numbers needs no JSON)
+
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as err:
@@ -101,6 +102,8 @@ def numeric_array(data: object, where: str) -> np.ndarray:
             for sub in item:
                 check(sub, depth + 1)
         elif not _json_number(item):
+            import json
+
             raise GradcliError(f"{where} holds {json.dumps(item)[:40]}, which is not a number", kind="value")
 
     # A flat list of numbers, the common case, needs no walk (True is not one: its type is bool).

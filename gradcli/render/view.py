@@ -17,7 +17,7 @@ place that writes standard output or an --output file.
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -41,9 +41,18 @@ class Format(str, Enum):
 
 Batches = Callable[[], Iterable[Any]]
 Producer = Union[Batches, str]  # a str: why this format does not apply
-# NOTE: one strict encoder for every object (non-finite numbers are strings already: lang.numbers.to_json);
-# json.dumps(allow_nan=False) would build one per call.
-encode = json.JSONEncoder(allow_nan=False, check_circular=False).encode
+def encode(obj: Any) -> str:
+    """obj as strict JSON (its non-finite numbers are strings already: lang.numbers.to_json)."""
+    return _encoder().encode(obj)
+
+
+@functools.cache
+def _encoder() -> Any:
+    # NOTE: one encoder for every object (json.dumps(allow_nan=False) would build one per call),
+    # made on first use, so that a table loads no json module.
+    import json
+
+    return json.JSONEncoder(allow_nan=False, check_circular=False)
 
 
 def once(make: Callable[[], Any]) -> Batches:
