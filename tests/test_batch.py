@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
+from gradcli.api import functional
 from gradcli.api.batch import Batch, Results
 from gradcli.api.points import Point
 
@@ -282,3 +283,25 @@ def test_vector_points_batched_equal_one_by_one(kind, expr):
         for a_name, row in (one.hessian or {}).items():
             for b_name, h in row.items():
                 np.testing.assert_allclose(together.hessian[a_name][b_name][i], h[0], rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_points_one_by_one_replay_the_engines_numbers_and_warnings(dtype):
+    # Indexing keeps these points from batching: each is a traced gradient replayed. Zeros,
+    # ties and non-finite points (log of a negative) go through the guards and the warnings.
+    expr = "(1 - w[0])**2 + 100*(w[1] - w[0]**2)**2 + maximum(w[0], w[1]) + log(w[1] + 3)"
+    rng = np.random.default_rng(3)
+    rows = [*rng.normal(size=(40, 2)) * 2, [0.0, 0.0], [0.5, 0.5], [1.0, -4.0], [np.nan, 1.0], [2.0, -3.0]]
+    points = [Point(i, {"w": np.array(w)}) for i, w in enumerate(rows, 2)]
+    batch = Batch("grad", expr, {}, None, dtype=dtype)
+    assert not batch.vectorise and batch.replays
+    results = list(batch.compute(points))
+    assert batch._gradient.traced.replayed > 30
+    for point, got in zip(points, results):
+        want = functional.grad(expr, point.values, dtype=dtype)
+        assert got.value.dtype == want.value.dtype and got.gradients["w"].dtype == want.gradients["w"].dtype
+        assert np.array_equal(got.value[0], want.value, equal_nan=True)
+        assert np.array_equal(got.gradients["w"][0], want.gradients["w"], equal_nan=True)
+        assert np.array_equal(got.inputs["w"][0], want.problem.values["w"], equal_nan=True)
+        assert got.warnings == [[w.message for w in want.warnings]]
+    assert sum(bool(r.warnings[0]) for r in results) >= 2  # log(-1) and a nan point warn

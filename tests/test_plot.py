@@ -138,3 +138,12 @@ def test_a_curve_with_no_finite_value_says_so():
     assert lines[0] == "f = log(x)  (no finite value over this range)"
     assert set("".join(lines[1:5])) <= {"┤", " ", "\u2800"}  # nothing drawn, no made-up y labels
     assert "(no finite" not in run.stdout.split("df/dx")[1]  # the slope 1/x is finite there
+
+
+def test_samples_that_cannot_batch_replay_a_traced_gradient_with_the_right_numbers():
+    from gradcli.render.plot import curve
+
+    xs = np.linspace(-2, 2, 41)
+    ys, slopes = curve("stack([x, x**2])[1] * sin(x)", {}, "x", xs)  # indexing: one point at a time
+    np.testing.assert_allclose(ys, xs**2 * np.sin(xs), rtol=1e-15, atol=1e-300)
+    np.testing.assert_allclose(slopes, 2 * xs * np.sin(xs) + xs**2 * np.cos(xs), rtol=1e-14, atol=1e-15)

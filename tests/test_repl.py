@@ -119,3 +119,27 @@ def test_steps_that_use_each_other_are_refused_not_looped_on(tmp_path):
     done = piped("h = x + 1\nx = h * 2\nx = 2\nh\n", tmp_path)
     assert done.stdout.splitlines() == ["3.0"]
     assert done.stderr.splitlines()[0] == "error: x is used before its definition (at line 2, column 1)"
+
+
+def test_a_line_asked_again_at_new_values_replays_with_the_engines_numbers(capsys):
+    from gradcli.cli.repl import Session
+    from gradcli.lang.numbers import array_text
+
+    session = Session()
+    session.run("h = tanh(W @ x)")
+    session.run("W = 0.5,-1;2,0.25")
+    rng = np.random.default_rng(5)
+    W = np.array([[0.5, -1.0], [2.0, 0.25]])
+    want = []
+    for x in [*rng.normal(size=(6, 2)), [0.0, 0.0], [np.inf, 1.0]]:
+        session.run(f"x = {float(x[0])!r},{float(x[1])!r}")
+        session.run("sum(h * x) + maximum(h, 0)[0] + sum(abs(x))")  # indexing, a tie at 0, a kink
+        h = np.tanh(W @ x)
+        want.append(array_text(np.sum(h * x) + np.maximum(h, 0)[0] + np.sum(np.abs(x))))
+    session.run("x = 1,2,3")  # another shape: the program is recorded again
+    session.run("sum(h * x) + maximum(h, 0)[0] + sum(abs(x))")  # (W @ x does not fit: the engine's error)
+    out, err = capsys.readouterr()
+    assert out.splitlines() == want
+    assert "error:" in err and "^" in err
+    (value,) = session.lines.values()
+    assert value.traced.recorded == 1 and value.traced.replayed == 7  # (the 3-vector raised: nothing recorded)

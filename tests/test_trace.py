@@ -152,16 +152,45 @@ def test_value_program_and_the_arrays_it_returns_are_the_callers():
     assert value.traced.replayed == 1
 
 
+@pytest.mark.parametrize("expr,start", [
+    ("sum(maximum(w, 0.5) * x) + sum(abs(w - x)) + prod(w)**2",  # ties, kinks and zeros on the way
+     {"w": [0.2, 0.9, 0.5], "x": [1.0, 2.0, 0.5]}),
+    ("(1 - w[0])**2 + 100*(w[1] - w[0]**2)**2", {"w": [-1.0, 1.0]}),  # indexing: scatters into kept zeros
+])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_descend_takes_the_eager_engines_steps_bit_for_bit(dtype):
-    from gradcli.api.descend import _direction, descend
+def test_descend_takes_the_eager_engines_steps_bit_for_bit(expr, start, dtype):
+    from gradcli.api.descend import descend
 
-    expr = "sum(maximum(w, 0.5) * x) + sum(abs(w - x)) + prod(w)**2"  # ties, kinks and zeros on the way
-    start = {"w": [0.2, 0.9, 0.5], "x": [1.0, 2.0, 0.5]}
     d = descend(expr, start, "w", lr=0.05, steps=60, optimizer="adam", dtype=dtype)
     values = {n: np.asarray(v, dtype) for n, v in start.items()}
-    state: dict = {}
-    for k, step in enumerate(d.history):
+    m = s = 0.0
+    for t, step in enumerate(d.history, start=1):
         r = functional.grad(expr, values, wrt="w", dtype=dtype)
         assert step.loss == float(r.value) and same(step.values["w"], values["w"])
-        values["w"] = np.asarray(values["w"] - 0.05 * _direction("adam", state, r.gradients["w"], k + 1, 0.9))
+        g = r.gradients["w"]  # torch.optim.Adam's update, written out
+        m = 0.9 * m + (1 - 0.9) * g
+        s = 0.999 * s + (1 - 0.999) * g * g
+        values["w"] = np.asarray(values["w"] - 0.05 * (m / (1 - 0.9 ** t) / (np.sqrt(s / (1 - 0.999 ** t)) + 1e-8)))
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
+def test_descend_with_sgd_and_momentum_takes_the_eager_engines_steps(optimizer):
+    from gradcli.api.descend import descend
+
+    expr = "(1 - w[0])**2 + 10*(w[1] - w[0]**2)**2"
+    d = descend(expr, {"w": [-1.0, 1.0]}, "w", lr=0.002, steps=40, optimizer=optimizer, momentum=0.8)
+    w, buf = np.array([-1.0, 1.0]), None
+    for step in d.history:
+        g = functional.grad(expr, {"w": w}, wrt="w").gradients["w"]
+        assert same(step.values["w"], w)
+        buf = g if optimizer == "sgd" else g.copy() if buf is None else 0.8 * buf + g
+        w = w - 0.002 * buf
+
+
+def test_a_scatter_into_kept_zeros_gives_the_caller_its_own_array():
+    p = problem("x[1] * 3", {"x": [1.0, 2.0, 4.0]})
+    gradient = gradient_program(p)
+    first = gradient({"x": np.array([1.0, 2.0, 4.0])})[1]["x"]
+    second = gradient({"x": np.array([5.0, 6.0, 7.0])})[1]["x"]
+    first[0] = 99.0
+    assert same(second, np.array([0.0, 3.0, 0.0])) and gradient.traced.replayed == 1

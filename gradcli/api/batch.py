@@ -28,9 +28,11 @@ from typing import IO, Any
 import numpy as np
 
 from gradcli.api import functional
+from gradcli.api.compiled import GradientFunction, gradient_program
+from gradcli.api.diagnose import finite
 from gradcli.api.evaluate import variables
 from gradcli.api.points import BadRow, Point, PointReader, bounded, chunks, open_lines
-from gradcli.autodiff.engine import Tensor, dtype_of, run_backward
+from gradcli.autodiff.engine import Tensor, as_array, dtype_of, run_backward
 from gradcli.autodiff.vmap import Points, at_points
 from gradcli.errors import GradcliError, param, value_hint, variable
 from gradcli.lang.parser import Expr, parse, postorder
@@ -109,6 +111,9 @@ class Batch:
         self.grad_output, self.method, self.chunk = grad_output, method, chunk
         self.diagnose, self.on_point = diagnose, on_point
         self.vectorise = grad_output is None and batchable(self.tree)
+        # One by one, a gradient replays a traced program (a Jacobian or Hessian runs eagerly).
+        self.replays = kind == "grad" and grad_output is None
+        self._gradient: GradientFunction | None = None
 
     def check_columns(self, columns: Iterable[str]) -> None:
         """Reject a CSV header that leaves a variable without a value or gives one twice."""
@@ -148,9 +153,26 @@ class Batch:
                 yield from (self._diagnosed(r, points[i * size:(i + 1) * size]) for i, r in enumerate(together))
                 return
         for point in points:
-            yield self._single(point)
+            yield self._replayed(point) if self.replays else self._single(point)
             if self.on_point is not None:
                 self.on_point(1)
+
+    def _replayed(self, point: Point) -> Results | BadRow:
+        """A gradient at one point, as a traced program replayed at every point after the first of
+        its shapes (api/compiled.py). A point whose numbers are not all finite, or that the
+        program refuses, is computed again eagerly: its warnings, or its error, are the engine's."""
+        values = {**self.fixed, **point.values}
+        try:
+            if self._gradient is None:
+                self._gradient = gradient_program(functional.problem(
+                    self.tree, values, self.wrt, source=self.source, dtype=self.dtype))
+            value, gradients = self._gradient(values)
+        except GradcliError:
+            return self._single(point)
+        if not (finite(value) and all(finite(g) for g in gradients.values())):
+            return self._single(point)
+        return Results("grad", list(gradients), [point.line], {n: as_array(v, self.dtype)[None] for n, v in values.items()},
+                       value[None], gradients={n: g[None] for n, g in gradients.items()}, warnings=[[]])
 
     def _single(self, point: Point) -> Results | BadRow:
         try:

@@ -86,10 +86,13 @@ def descend(expr: str, values: Mapping[str, Any], wrt: Iterable[str] | str | Non
     history: list[Step] = []
     stopped = "steps"
     gradient = gradient_program(p)
+    for name in p.wrt:  # (each update below makes new arrays: the history keeps them as they are)
+        p.values[name] = np.array(p.values[name])
     for k in range(steps + 1):
         value, grads = gradient(p.values)
-        norm = math.hypot(*np.concatenate([g.reshape(-1) for g in grads.values()]).tolist())  # no overflow in g²
-        step = Step(k, float(value), {name: np.array(p.values[name]) for name in p.wrt}, norm)
+        flat = grads[p.wrt[0]].reshape(-1) if len(grads) == 1 else np.concatenate([g.reshape(-1) for g in grads.values()])
+        norm = math.hypot(*flat.tolist())  # no overflow in g²
+        step = Step(k, float(value), {name: p.values[name] for name in p.wrt}, norm)
         history.append(step)
         if on_step is not None:
             on_step(step)
@@ -102,19 +105,39 @@ def descend(expr: str, values: Mapping[str, Any], wrt: Iterable[str] | str | Non
         if k == steps:
             break
         for name in p.wrt:
-            p.values[name] = np.asarray(p.values[name] - lr * _direction(optimizer, state[name], grads[name], k + 1, momentum))
+            direction = _direction(optimizer, state[name], grads[name], k + 1, momentum)
+            p.values[name] = np.asarray(p.values[name] - lr * direction)
     return Descent(p.expression, optimizer, lr, list(p.wrt), history, stopped, p.dtype)
 
 
 def _direction(optimizer: str, state: dict[str, np.ndarray], g: np.ndarray, t: int, momentum: float) -> np.ndarray:
-    """The update direction (before the learning rate) of update number t, keeping state per variable."""
+    """The update direction (before the learning rate) of update number t, keeping state per variable.
+
+    The state is updated in place: the same operations in the same order as the formulas above
+    (b1 m + (1 - b1) g is m *= b1, then += (1 - b1) g), so the same numbers, with fewer arrays made."""
     if optimizer == "sgd":
         return g
     if optimizer == "momentum":
         # NOTE: PyTorch starts the buffer at the first gradient, not at zero.
-        state["buf"] = g.copy() if "buf" not in state else momentum * state["buf"] + g
+        if "buf" not in state:
+            state["buf"] = np.array(g)
+        else:
+            state["buf"] *= momentum
+            state["buf"] += g
         return state["buf"]
     b1, b2 = BETAS
-    state["m"] = b1 * state.get("m", 0.0) + (1 - b1) * g
-    state["s"] = b2 * state.get("s", 0.0) + (1 - b2) * g * g
-    return state["m"] / (1 - b1 ** t) / (np.sqrt(state["s"] / (1 - b2 ** t)) + EPS)
+    if "m" not in state:
+        state.update((key, np.zeros_like(g)) for key in ("m", "s", "term", "direction"))
+    m, s, term, direction = state["m"], state["s"], state["term"], state["direction"]
+    m *= b1
+    m += np.multiply(g, 1 - b1, out=term)
+    s *= b2
+    np.multiply(g, 1 - b2, out=term)
+    term *= g
+    s += term
+    np.divide(s, 1 - b2 ** t, out=term)
+    np.sqrt(term, out=term)
+    term += EPS
+    np.divide(m, 1 - b1 ** t, out=direction)
+    direction /= term
+    return direction

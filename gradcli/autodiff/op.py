@@ -166,6 +166,12 @@ class Op:
         (full: "3, 0.5"); `gradcli ops NAME` runs it
     torch_only: names it has as PyTorch's only, refused under np. where numpy's function of
         that name differs (np.repeat repeats each entry; torch's x.repeat tiles)
+    replay: (ans, **params) -> the step a traced program runs instead of forward (autodiff/
+        trace.py), made once when the program is recorded, for an operation whose forward
+        redoes work that depends on the shapes alone; ans is the recorded result. Either a
+        function of the input arrays returning the result (exactly forward's numbers), or
+        a pair (function, array): the function writes the result into the array (passed
+        as out=), which the program keeps between runs
     batching: how it acts on many points at once, when some inputs carry a leading point
         axis (autodiff/vmap.py): rule(n, inputs, batched, **params) -> the batched result, or
         "trailing" (its forward and params act on trailing axes: run on the whole arrays), or
@@ -219,6 +225,7 @@ class Op:
     optional: dict[str, float] = field(default_factory=dict, compare=False)
     torch_defaults: dict[str, Any] = field(default_factory=dict, compare=False)
     batching: Callable[..., Any] | str | None = field(default=None, compare=False)
+    replay: Callable[..., Any] | None = field(default=None, compare=False)
     ufunc: np.ufunc | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -144,17 +144,22 @@ class Recorder:
         return found
 
     def step(self, fn: Callable[..., Any], arrays: Sequence[np.ndarray], params: Mapping[str, Any],
-             result: np.ndarray, into: bool = False) -> None:
-        """fn(*arrays, **params) made result; into: fn writes into an array given as out= instead."""
+             result: np.ndarray, into: np.ndarray | None = None) -> None:
+        """fn(*arrays, **params) made result; into: an array the program keeps, which fn is given
+        after the arrays (as out=) and fills with the result instead."""
         ins = tuple(self.slot(a) for a in arrays)
         if all(i in self.constants for i in ins):  # (a constructor too) no input reaches it: a constant
             self.constants[self._new(result)] = result
             return
-        self.steps.append((fn, ins, dict(params), self._new(result), np.empty_like(result) if into else None))
+        self.steps.append((fn, ins, dict(params), self._new(result), into))
 
     def op(self, op: Any, arrays: Sequence[np.ndarray], params: Mapping[str, Any], result: np.ndarray) -> None:
         """An operation of the registry made result (in result's dtype)."""
-        if op.ufunc is not None:
+        if op.replay is not None:
+            made = op.replay(result, **params)
+            fn, into = made if isinstance(made, tuple) else (made, None)
+            self.step(fn, arrays, {}, result, into)
+        elif op.ufunc is not None:
             self.ufunc(op.ufunc, arrays, result)
         else:
             self.step(run_forward(op.forward, result.dtype), arrays, params, result)
@@ -165,7 +170,7 @@ class Recorder:
         small = all(a.size < least for a in arrays)
         if small and result.size <= KEPT_ENTRIES and np.asarray(ufunc(*arrays)).dtype == result.dtype:
             # The ufunc writes into an array the program keeps: no allocation, no conversion.
-            self.step(ufunc, arrays, {}, result, into=True)
+            self.step(ufunc, arrays, {}, result, np.empty_like(result))
         else:
             self.step(run_ufunc(ufunc, result.dtype, small), arrays, {}, result)
 
@@ -187,8 +192,8 @@ KEPT_ENTRIES = 1 << 12  # a small elementwise result goes into an array the prog
 class Program:
     """A recorded schedule: run(inputs) gives the outputs, or raises Miss.
 
-    Small elementwise results are written into arrays the program keeps, so a program runs
-    in one thread at a time (each Traced belongs to one computation).
+    Small elementwise results (and scatters into zeros) are written into arrays the program
+    keeps, so a program runs in one thread at a time (each Traced belongs to one computation).
     """
 
     def __init__(self, size: int, inputs: int, constants: dict[int, np.ndarray], steps: list[tuple],
@@ -197,15 +202,13 @@ class Program:
         for slot, a in constants.items():
             self.template[slot] = a
         kept = set()
-        for _, _, _, out, target in steps:
-            if target is not None:
+        self.steps = []
+        for fn, ins, params, out, target in steps:
+            if target is not None:  # fn(*ins, out=target) fills the kept array, which sits in the step's slot
                 self.template[out] = target
                 kept.add(out)
+            self.steps.append((partial(fn, **params) if params else fn, _getter(ins), out, target))
         self.inputs = inputs
-        self.steps = [(partial(fn, **params) if params else fn, _getter(ins), target)
-                      if target is not None else (partial(fn, **params) if params else fn, _getter(ins), out)
-                      for fn, ins, params, out, target in steps]
-        self.into = [target is not None for *_, target in steps]
         self.outputs = outputs
         # An output that is an input, a constant, a kept array or another output is copied, so
         # that every output is the caller's own array, as the eager engine's are.
@@ -222,11 +225,11 @@ class Program:
         buf = self.template.copy()
         buf[:self.inputs] = inputs
         with np.errstate(all="ignore"):
-            for (fn, ins, out), into in zip(self.steps, self.into):
-                if into:
-                    fn(*ins(buf), out=out)
-                else:
+            for fn, ins, out, into in self.steps:
+                if into is None:
                     buf[out] = fn(*ins(buf))
+                else:
+                    fn(*ins(buf), out=into)
         return [None if s is None else np.array(buf[s]) if copy or not buf[s].flags.owndata else buf[s]
                 for s, copy in zip(self.outputs, self.copied)]
 

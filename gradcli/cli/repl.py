@@ -41,6 +41,7 @@ FORMATS = ("table", "json", "plain", "csv")
 ASSIGNMENT = re.compile(r"\s*([A-Za-z_]\w*)\s*=(?!=)(.*)$", re.S)
 DEFINITION = re.compile(r"\s*([A-Za-z_]\w*)\s*\(\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)?\s*\)\s*=(?!=)(.*)$", re.S)
 OPTION = re.compile(r"--?[A-Za-z]")
+KEPT_LINES = 64  # expression lines whose parse and traced program a session keeps
 HELP = """\
   x = 1,2,3            a value (any VALUE form: randn(3), 1,2;3,4, @file.npy)
   h = tanh(W @ x)      a step: an expression of the values
@@ -66,6 +67,7 @@ class Session:
     statements: dict[str, str] = field(default_factory=dict)  # name -> "h = ..." or "f(a) = ..."
     format: str | None = None
     failed: bool = False
+    lines: dict[tuple, Any] = field(default_factory=dict)  # expression lines already read: their values
 
     # -- one line ---------------------------------------------------------------------------
     def run(self, line: str) -> None:
@@ -148,17 +150,44 @@ class Session:
 
     # -- the kinds of line -------------------------------------------------------------------
     def _print_value(self, expr: str) -> None:
-        from gradcli.api.evaluate import check_functions, evaluate
-        from gradcli.autodiff.engine import Tensor, no_grad
         from gradcli.lang.numbers import array_text
+
+        key = (expr, tuple(self.statements.items()))
+        value = self.lines.pop(key, None) or self._compile(expr)
+        self.lines[key] = value  # the most recent last: the oldest goes first
+        if len(self.lines) > KEPT_LINES:
+            del self.lines[next(iter(self.lines))]
+        typer.echo(array_text(value(self.values)))
+
+    def _compile(self, expr: str) -> Any:
+        """A function of the session's values giving expr's value: parsed once, then replayed as a
+        traced program at each line that asks for it again (api/compiled.py), with the same numbers."""
+        import numpy as np
+
+        from gradcli.api.compiled import value_program
+        from gradcli.api.evaluate import check_functions, evaluate, variables
+        from gradcli.api.problem import Problem
+        from gradcli.autodiff.engine import Tensor, no_grad
         from gradcli.lang.parser import parse
 
         program = self.program(expr)
         tree = parse(program)
         check_functions(tree, program)
-        with no_grad():
-            out = evaluate(tree, {n: Tensor(v) for n, v in self.values.items()}, source=program)
-        typer.echo(array_text(out.data))
+        names = variables(tree)
+        replay = value_program(Problem(program, tree, names, [], {}))
+
+        def value(values: dict[str, Any]) -> Any:
+            leaves = {n: Tensor(v) for n, v in values.items()}
+            used = {n: leaves[n].data for n in names if n in leaves}
+            if len(used) == len(names) and all(a.dtype == np.float64 for a in used.values()):
+                try:
+                    return replay(used)
+                except Exception:  # noqa: BLE001 (the eager run below raises the engine's own error)
+                    pass
+            with no_grad():
+                return evaluate(tree, leaves, source=program).data
+        value.traced = replay.traced  # type: ignore[attr-defined]
+        return value
 
     def _command(self, command: str, rest: str) -> None:
         import shlex  # (start-up: only the session's option lines need it)

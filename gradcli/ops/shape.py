@@ -8,6 +8,8 @@ they are the vocabulary backward rules are written in, and each is the other's r
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 import numpy as np
 
 from gradcli.autodiff import taylor as T
@@ -128,6 +130,15 @@ def _index_put(g, key, src):
     return out
 
 
+def _index_put_replay(ans, key, src):
+    # The zeros are made once: each run writes g at the same entries, the others stay 0.
+    at = _full_key(key, src)
+
+    def put(g, out):
+        out[at] = g
+    return put, np.zeros_like(ans)
+
+
 def _index_name(shapes, params):
     return "SelectBackward0" if any(not isinstance(k, slice) for k in params["key"]) else "SliceBackward0"
 
@@ -135,6 +146,7 @@ def _index_name(shapes, params):
 primitive(name="index", taylor=T.linear, doc="x[i], x[i, j], x[a:b:c]: numpy's basic indexing", signature="x[...]",
           family="internal", public=False, saves="none",
           forward=lambda x, key, src: x[_full_key(key, src)],
+          replay=lambda ans, key, src: itemgetter(_full_key(key, src)),
           backward=lambda n, g: (F.index_put(g, key=n.params["key"], src=n.params["src"]),),
           shape=lambda s, key, src: _indexed_shape(s, key), prepare=_index_prepare, sympy=lambda sp, x, key, src: np.asarray(x[_full_key(key, src)], dtype=object),
           torch_name=_index_name, words=_g_words("g, placed at the indexed entries of zeros shaped like {x}"),
@@ -143,7 +155,7 @@ primitive(name="index", taylor=T.linear, doc="x[i], x[i, j], x[a:b:c]: numpy's b
                    Sample(((3, 4),), params={"key": (slice(None, None, -1), 2)})))
 primitive(name="index_put", batching="trailing", doc="scatter into zeros at an index (undoes index)", signature="index_put(g)",
           taylor=T.linear,
-          family="internal", public=False, forward=_index_put, saves="none",
+          family="internal", public=False, forward=_index_put, saves="none", replay=_index_put_replay,
           backward=lambda n, g: (F.index(g, key=n.params["key"], src=n.params["src"]),),
           shape=lambda s, key, src: tuple(src),
           sympy=lambda sp, g, key, src: _sympy_index_put(g, key, src), torch_name="IndexPutBackward0",

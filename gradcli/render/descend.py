@@ -31,11 +31,16 @@ def descent_payload(result: Descent) -> dict[str, Any]:
     out = {"expression": result.expression, "optimizer": result.optimizer, "lr": result.lr, "wrt": result.wrt}
     if result.dtype == np.float32:  # (float64, the default, goes unsaid)
         out["dtype"] = "float32"
-    return {**out, "steps": last.step, "stopped": result.stopped, "loss": to_json(_number(result, last.loss)),
-            "values": {n: to_json(v) for n, v in last.values.items()},
-            "history": [{"step": s.step, "loss": to_json(_number(result, s.loss)),
-                         "values": {n: to_json(v) for n, v in s.values.items()},
-                         "grad_norm": to_json(_number(result, s.grad_norm))} for s in result.history]}
+    # Each column of the history is converted as one array: to_json of a stack is the list of
+    # to_json of its rows (the same numbers, non-finite ones spelled the same), made at once.
+    history = result.history
+    losses = to_json(np.array([s.loss for s in history], result.dtype))
+    norms = to_json(np.array([s.grad_norm for s in history], result.dtype))
+    values = {n: to_json(np.stack([s.values[n] for s in history])) for n in last.values}
+    return {**out, "steps": last.step, "stopped": result.stopped, "loss": losses[-1],
+            "values": {n: v[-1] for n, v in values.items()},
+            "history": [{"step": s.step, "loss": losses[i], "values": {n: v[i] for n, v in values.items()},
+                         "grad_norm": norms[i]} for i, s in enumerate(history)]}
 
 
 def descent_rows(result: Descent) -> list[list[Any]]:
