@@ -14,7 +14,7 @@ from typer.main import get_command_name
 
 from gradcli.cli import base
 
-__all__ = ["COMMANDS", "app", "app_for", "main"]
+__all__ = ["COMMANDS", "app", "app_for", "main"]  # noqa: F822 (app comes from __getattr__)
 
 # Each command -> the module (of gradcli.cli) that registers it on the app, in the order
 # `--help` lists them. tests/test_command_line.py keeps it equal to what the modules register.
