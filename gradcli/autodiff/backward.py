@@ -8,7 +8,8 @@ local to the pass); only `Tensor.backward` accumulates into `.grad`. Without
 
 Memory the pass owns is reused, decided here and in call.py only:
 - cotangents meeting at a node are summed in place when the existing one is held by the
-  pass alone (its dict, nothing else: not sent to two inputs, not seen by an observer);
+  pass alone (its dict, nothing else: not sent to two inputs, not seen by an observer) and
+  is not 0-d (one entry: nothing to save);
 - a rule that reads its cotangent g at most once, however it runs (counted in its
   bytecode: no loop, no closure over g), gets g given up: after that read the rule's own
   name for g is dead, so the operation reading it may write into g's array as into a
@@ -268,7 +269,8 @@ def accumulate(grads: dict, node: Any, ct: Tensor, create_graph: bool) -> None:
         grads[node] = ct
     elif create_graph:
         grads[node] = call("add", existing, ct)
-    elif existing.shape == ct.shape and existing.dtype == ct.dtype and mode.donate and _pass_owns(existing):
+    elif existing.data.ndim and existing.shape == ct.shape and existing.dtype == ct.dtype and mode.donate and \
+            _pass_owns(existing):  # (in place, a 0-d sum saves nothing worth the checks)
         apply_ufunc(np.add, (existing.data, ct.data), existing.data)
     else:
         total = sum_of(existing.data, ct.data)

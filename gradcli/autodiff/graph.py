@@ -32,7 +32,7 @@ class Node:
         self.op = op
         self.params = params
         # (list comprehensions, not generators: this runs for every operation recorded)
-        self.next_functions = tuple([t.grad_fn or edge_of(t) for t in inputs])
+        self.next_functions = tuple([t.grad_fn or (edge_of(t) if t.requires_grad else None) for t in inputs])
         self.in_shapes = tuple([t.data.shape for t in inputs])
         self.out_shape = ans.shape
         self.needs = tuple([t.requires_grad for t in inputs])
