@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gradcli import F, GradcliError, Tensor, no_grad
-from gradcli.autodiff.engine import LeafNode, topological_order
+from gradcli.autodiff.engine import LeafNode, call, reachable, topological_order
 
 
 def test_backward_accumulates_across_calls():
@@ -242,6 +242,24 @@ def test_a_100000_node_chain_backward_without_recursion():
     assert len(topological_order([y.grad_fn])) == 100_001
     y.backward()
     assert x.grad == pytest.approx(1.00001**100_000, rel=1e-9)
+
+
+def test_reachable_finds_the_nodes_topological_order_sorts_each_once():
+    # A graph that shares nodes (a diamond, x used twice, a constant input): both walks see the
+    # same nodes, and the order puts every node after all the nodes it sends a cotangent to.
+    x = Tensor(0.5, requires_grad=True)
+    a = x * 2.0
+    b = call("sin", a) + a * x
+    c = b * b - Tensor(1.0)
+    order = topological_order([c.grad_fn])
+    assert len(order) == len(set(order)) == 7  # sub, b*b, add, sin, a*x, x*2 and x's AccumulateGrad
+    assert set(reachable([c.grad_fn, None, c.grad_fn])) == set(order)
+    position = {node: i for i, node in enumerate(order)}
+    for node in order:
+        for child in node.next_functions:
+            if child is not None:
+                assert position[child] > position[node]
+    assert sum(isinstance(n, LeafNode) for n in order) == 1
 
 
 def test_broadcasting_gradients_sum_back_to_the_input_shape():

@@ -393,7 +393,7 @@ def _applied(op: Op, kids: list, params: dict) -> Tensor:
     operation as the temporary it is, and may take its result (autodiff/call.py).
     """
     fn = _function(op)
-    args = [_tensor(k) for k in kids]
+    args = [k if type(k) is Tensor else _tensor(k) for k in kids]
     kids.clear()
     if params or len(args) > 3:
         return fn(*args, **params)

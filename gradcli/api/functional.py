@@ -26,6 +26,7 @@ from gradcli.errors import GradcliError, param
 from gradcli.api.diagnose import finite, with_warnings
 from gradcli.api.forward import forward_columns, hvp, pick_mode
 from gradcli.api.kinks import kink_notes
+from gradcli.collector import collection_paused
 from gradcli.api.problem import Problem, Result, differentiating, leaf_arrays, leaf_cotangents, problem
 from gradcli.limits import LIMITS
 from gradcli.errors import format_shape
@@ -43,6 +44,12 @@ def grad(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] | st
     steps of a program ("all": every one): result.steps gives each one's value and the output's
     gradient with respect to it, as retain_grad() does in PyTorch.
     """
+    with collection_paused():  # (one pause over the parse, the walk and the pass: see collector.py)
+        return _grad(expr, values, wrt, grad_output, dtype, show)
+
+
+def _grad(expr: str | Expr, values: Mapping[str, Any], wrt: Iterable[str] | str | None, grad_output: Any,
+          dtype: Any, show: Iterable[str] | str | None) -> Result:
     p = expr if isinstance(expr, Problem) else problem(expr, values, wrt, dtype=dtype)
     shown = shown_steps(p, show)
     steps: dict[str, Tensor] = {}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcli.autodiff.engine import Node, Tensor, edge_of, topological_order
+from gradcli.autodiff.engine import Node, Tensor, edge_of, reachable
 
 
 def _where(mask: np.ndarray) -> str:
@@ -45,6 +45,6 @@ def kink_notes(output: Tensor, source: str) -> list[str]:
     if root is None:
         return []
     # (only the nodes of operations that have kinks are sorted: most have none)
-    nodes = sorted((n for n in topological_order([root]) if getattr(getattr(n, "op", None), "kink_check", None)),
+    nodes = sorted((n for n in reachable([root]) if type(n) is Node and n.op.kink_check is not None),
                    key=lambda n: n.seq)
     return [note for note in (kink_note(n, source) for n in nodes) if note is not None]

@@ -8,7 +8,8 @@ local to the pass); only `Tensor.backward` accumulates into `.grad`. Without
 
 Memory the pass owns is reused, decided here and in call.py only:
 - cotangents meeting at a node are summed in place when the existing one is held by the
-  pass alone (its dict, nothing else: not sent to two inputs, not seen by an observer);
+  pass alone (its dict, nothing else: not sent to two inputs, not seen by an observer) and
+  is not 0-d (one entry: nothing to save);
 - a rule that reads its cotangent g at most once, however it runs (counted in its
   bytecode: no loop, no closure over g), gets g given up: after that read the rule's own
   name for g is dead, so the operation reading it may write into g's array as into a
@@ -102,11 +103,10 @@ def run_backward(
     leaves: dict[LeafNode, Tensor] = {}
     with setting("grad_enabled", create_graph), reusing(), collection_paused():
         for node in topological_order(roots):
-            key = id(node)
-            if key not in grads:
+            if node not in grads:
                 continue
-            if isinstance(node, LeafNode):
-                leaves[node] = grads.pop(key)
+            if type(node) is LeafNode:
+                leaves[node] = grads.pop(node)
                 continue
             if node.freed:
                 raise GradcliError(
@@ -124,7 +124,7 @@ def run_backward(
 
 
 def _seeded(seeds: Sequence[tuple[Tensor, Tensor]], create_graph: bool) -> tuple[dict, list]:
-    grads: dict[int, Tensor] = {}
+    grads: dict[Node | LeafNode, Tensor] = {}  # (nodes hash by identity)
     roots = []
     for output, seed in seeds:
         node = edge_of(output)
@@ -137,13 +137,15 @@ def _seeded(seeds: Sequence[tuple[Tensor, Tensor]], create_graph: bool) -> tuple
 
 def _step(node: Node, grads: dict, create_graph: bool, observer: Any) -> None:
     """Apply node's rule to its cotangent and send the results on (a function: its names die with it)."""
-    key = id(node)
-    g_shape, g_dtype = grads[key].shape, grads[key].dtype
+    g = grads[node]
+    g_shape, g_dtype = g.data.shape, g.data.dtype
     batch_ndim = len(g_shape) - len(node.out_shape)
-    g = grads[key] if observer is not None else None  # the observer reads g after the rule
-    node.uniform, node.batch = _broadcast_scalar(node, grads[key]), batch_ndim  # what rules may read
+    node.uniform = None if not g_shape else _broadcast_scalar(node, g)  # what rules may read
+    node.batch = batch_ndim
+    if observer is None:
+        del g  # (the observer reads g after the rule; else the pass alone holds it, and may give it up)
     try:
-        cts = _run_rule(node, grads, key, observer is None and reads_once(node.op.backward))
+        cts = _run_rule(node, grads, node, observer is None and reads_once(node.op.backward))
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
         # A rule's numerics failed (the forward pass catches the same): say where.
         raise GradcliError(f"the gradient of {node.op.name} could not be computed ({err})",
@@ -151,16 +153,17 @@ def _step(node: Node, grads: dict, create_graph: bool, observer: Any) -> None:
     for edge, ct, shape in zip(node.next_functions, cts, node.in_shapes):
         if edge is None or ct is None:
             continue
-        ct = lift(ct, g_dtype)
-        target = g_shape[:batch_ndim] + shape
-        if ct.shape != target:
+        if type(ct) is not Tensor:
+            ct = lift(ct, g_dtype)
+        target = g_shape[:batch_ndim] + shape if batch_ndim else shape
+        if ct.data.shape != target:
             ct = sum_to(ct, target, batch_ndim)
         accumulate(grads, edge, ct, create_graph)
     if observer is not None:
         observer(node, g, cts)
 
 
-def _run_rule(node: Any, grads: dict, key: int, give_up: bool) -> tuple:
+def _run_rule(node: Any, grads: dict, key: Any, give_up: bool) -> tuple:
     """node's rule on the cotangent at key, which leaves grads; given up when the rule reads it once."""
     previous = mode.given
     mode.given = (id(grads[key]), _given_extra()) if give_up else None
@@ -261,19 +264,19 @@ def sum_to(ct: Tensor, target: tuple[int, ...], batch_ndim: int) -> Tensor:
 
 def accumulate(grads: dict, node: Any, ct: Tensor, create_graph: bool) -> None:
     """Add ct to the cotangent gathered for node: in place when the pass alone holds that one."""
-    key = id(node)
-    existing = grads.get(key)
+    existing = grads.get(node)
     if existing is None:
-        grads[key] = ct
+        grads[node] = ct
     elif create_graph:
-        grads[key] = call("add", existing, ct)
-    elif existing.shape == ct.shape and existing.dtype == ct.dtype and mode.donate and _pass_owns(existing):
+        grads[node] = call("add", existing, ct)
+    elif existing.data.ndim and existing.shape == ct.shape and existing.dtype == ct.dtype and mode.donate and \
+            _pass_owns(existing):  # (in place, a 0-d sum saves nothing worth the checks)
         apply_ufunc(np.add, (existing.data, ct.data), existing.data)
     else:
         total = sum_of(existing.data, ct.data)
         if mode.recorder is not None:
             mode.recorder.ufunc(np.add, (existing.data, ct.data), total)
-        grads[key] = Tensor._result(total, None)
+        grads[node] = Tensor._result(total, None)
 
 
 def sum_of(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -309,11 +312,11 @@ def _pass_owns(t: Tensor) -> bool:
 def _calibrate_owned() -> None:
     global _owned
     node = object()
-    grads = {id(node): _probe()}
+    grads = {node: _probe()}
     seen: list = []
     with setting("probing", seen), setting("donate", True):
         accumulate(grads, node, _probe(), False)
-        kept = grads[id(node)]  # a second holder
+        kept = grads[node]  # a second holder
         accumulate(grads, node, _probe(), False)
     del kept
     sole, shared = seen

@@ -82,18 +82,21 @@ def _apply(op: Op, inputs: tuple, params: dict, donate: bool) -> Tensor:
     tensors = [x if isinstance(x, Tensor) else lift(x, dtype) for x in inputs]
     if op.prepare is not None:
         params = op.prepare(*(t.shape for t in tensors), **params)
-    elementwise = op.ufunc is not None  # see Op: a plain ufunc runs on threads and may reuse memory
-    if mode.max_elements is not None and not (elementwise and _same_shape_within(tensors, mode.max_elements)):
+    ufunc = op.ufunc  # see Op: a plain ufunc runs on threads and may reuse memory
+    if mode.max_elements is not None and not (ufunc is not None and _same_shape_within(tensors, mode.max_elements)):
         check_size(op, tensors, params)
     record = mode.grad_enabled and op.differentiable and True in [t.requires_grad for t in tensors]
     donor = None
-    if elementwise:
-        keeps_inputs = record and op.saves in ("inputs", "both")
-        donor = _donor(tensors, dtype) if donate and mode.donate and not keeps_inputs else None
-        ans = apply_ufunc(op.ufunc, tuple(t.data for t in tensors), None if donor is None else donor.data)
+    if ufunc is not None:
+        arrays = tuple([t.data for t in tensors])
+        # (a result of one entry gains nothing from reuse worth the checks: all inputs 0-d give one)
+        if donate and mode.donate and not (record and op.saves in _KEEPS_INPUTS) and \
+                (True in [a.ndim != 0 for a in arrays]):
+            donor = _donor(tensors, dtype)
+        ans = apply_ufunc(ufunc, arrays, None if donor is None else donor.data)
     else:
         ans = op.forward(*(t.data for t in tensors), **params)
-    if not isinstance(ans, np.ndarray) or ans.dtype != dtype:
+    if type(ans) is not np.ndarray or (ans.dtype is not dtype and ans.dtype != dtype):
         ans = as_array(ans, dtype)  # a numpy scalar, or a constructor's zeros and ones (exact in float32)
     if mode.recorder is not None:
         mode.recorder.op(op, [t.data for t in tensors], params, ans)
@@ -108,6 +111,9 @@ def _apply(op: Op, inputs: tuple, params: dict, donate: bool) -> Tensor:
     return result
 
 
+_KEEPS_INPUTS = ("inputs", "both")  # Op.saves that keep the inputs for the backward pass
+
+
 def _dtype(inputs: tuple) -> np.dtype:
     """The dtype an operation computes in: its tensor inputs' (float64 where they mix, as numpy and
     PyTorch promote), else the thread's default. Numbers and arrays given beside tensors take it."""
@@ -116,7 +122,7 @@ def _dtype(inputs: tuple) -> np.dtype:
         if isinstance(x, Tensor):
             if dtype is None:
                 dtype = x.data.dtype
-            elif x.data.dtype != dtype:
+            elif x.data.dtype is not dtype and x.data.dtype != dtype:
                 return np.dtype(np.float64)
     return mode.dtype if dtype is None else dtype
 

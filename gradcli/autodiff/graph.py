@@ -32,7 +32,7 @@ class Node:
         self.op = op
         self.params = params
         # (list comprehensions, not generators: this runs for every operation recorded)
-        self.next_functions = tuple([t.grad_fn or edge_of(t) for t in inputs])
+        self.next_functions = tuple([t.grad_fn or (edge_of(t) if t.requires_grad else None) for t in inputs])
         self.in_shapes = tuple([t.data.shape for t in inputs])
         self.out_shape = ans.shape
         self.needs = tuple([t.requires_grad for t in inputs])
@@ -113,24 +113,39 @@ def edge_of(t: Tensor) -> Node | LeafNode | None:
 def topological_order(roots: Iterable[Node | LeafNode]) -> list[Node | LeafNode]:
     """Nodes reachable from roots, each after every node that feeds it a cotangent.
 
-    Iterative depth-first search (no recursion), in a deterministic order.
+    Iterative depth-first search (no recursion), in a deterministic order. Nodes hash by
+    identity, so the visited set holds them (None too, which marks an edge to nothing).
     """
     order: list = []
-    visited: set[int] = set()
+    visited: set = {None}
+    mark, visit = visited.add, order.append
     for root in roots:
-        if root is None or id(root) in visited:
+        if root in visited:
             continue
-        visited.add(id(root))
+        mark(root)
         stack = [(root, iter(root.next_functions))]
+        push, pop = stack.append, stack.pop
         while stack:
             node, children = stack[-1]
             for child in children:
-                if child is not None and id(child) not in visited:
-                    visited.add(id(child))
-                    stack.append((child, iter(child.next_functions)))
+                if child not in visited:
+                    mark(child)
+                    push((child, iter(child.next_functions)))
                     break
             else:
-                stack.pop()
-                order.append(node)
+                pop()
+                visit(node)
     order.reverse()
     return order
+
+
+def reachable(roots: Iterable[Node | LeafNode]) -> list[Node | LeafNode]:
+    """Nodes reachable from roots, in no particular order (cheaper than topological_order)."""
+    found = [root for root in set(roots) if root is not None]
+    seen: set = {None, *found}
+    for node in found:  # (grows as it goes: each node once)
+        for child in node.next_functions:
+            if child not in seen:
+                seen.add(child)
+                found.append(child)
+    return found
