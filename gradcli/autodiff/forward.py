@@ -33,7 +33,7 @@ from gradcli.autodiff.tensor import Tensor, lift
 from gradcli.errors import GradcliError
 
 
-class Frozen:
+class Frozen(Node):
     """What a rule reads of a node (saved values without their graph), for a rule run to find a JVP.
 
     needs says which inputs the rule should give a cotangent for (those with a tangent).
@@ -41,7 +41,7 @@ class Frozen:
     input's cotangent entry by entry (a rule may otherwise sum over the broadcast axes itself).
     """
 
-    __slots__ = ("op", "params", "in_shapes", "out_shape", "needs", "saved", "_ans", "span", "uniform", "batch")
+    __slots__ = ()
 
     def __init__(self, node: Node, needs: tuple[bool, ...], batch: int, spread: bool = False):
         self.op = node.op
@@ -55,22 +55,6 @@ class Frozen:
         self.span = node.span
         self.uniform = None  # a tangent is never known to be a broadcast scalar
         self.batch = batch
-
-    @property
-    def name(self) -> str:
-        return self.op.node_name(self.in_shapes, self.params)
-
-    @property
-    def inputs(self) -> tuple[Tensor, ...]:
-        return self.saved
-
-    @property
-    def x(self) -> Tensor:
-        return self.saved[0]
-
-    @property
-    def y(self) -> Tensor:
-        return self.saved[1]
 
     @property
     def ans(self) -> Tensor:
