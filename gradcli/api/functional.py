@@ -24,7 +24,7 @@ import numpy as np
 from gradcli.autodiff.engine import LeafNode, Node, Tensor, as_array, edge_of, run_backward, topological_order
 from gradcli.errors import GradcliError, param
 from gradcli.api.diagnose import finite, with_warnings
-from gradcli.api.forward import forward_columns, hvp, pick_mode
+from gradcli.api.forward import check_mode, forward_columns, hvp, pick_mode
 from gradcli.api.kinks import kink_notes
 from gradcli.collector import collection_paused
 from gradcli.api.problem import Problem, Result, differentiating, leaf_arrays, leaf_cotangents, problem
@@ -301,7 +301,8 @@ def hessian(expr: str | Expr, values: Mapping[str, Any], *, wrt: Iterable[str] |
         first = leaf_cotangents(leaves, p.wrt, found)
         # NOTE: auto is reverse over reverse, as torch.autograd.functional.hessian: where a nan or an inf
         # meets a 0, forward over reverse can give other numbers (a pass per variable costs no more arithmetic).
-        chosen = "reverse" if mode == "auto" else pick_mode(mode, 1, 1)
+        check_mode(mode)
+        chosen = "reverse" if mode == "auto" else mode
         flowing = [a for a in p.wrt if first[a] is not None]
         if chosen == "forward" and flowing:
             columns = dict(zip(flowing, basis_jvps([first[a] for a in flowing], leaves, p.wrt, method, chunk)))
