@@ -63,8 +63,9 @@ def propagate(trace: Sequence[tuple], seeds: dict[int, Series], order: int) -> d
         if not op.differentiable:
             continue  # piecewise constant: its series is its value, as its gradient is 0
         if op.taylor is None:
+            where = f"gradcli ops {op.name} says whether" if op.public else "docs/higher.md lists the operations that"
             raise GradcliError(f"{op.name} has no Taylor rule, so derivatives of higher order cannot pass through "
-                               f"it (docs/higher.md lists the operations that have one)", kind="value", span=span)
+                               f"it ({where} an operation has one)", kind="value", span=span)
         ans = result.data
         xs = [_aligned(series[id(t)] if id(t) in series else constant(t.data, order), ans.ndim, op.elementwise)
               for t in inputs]
@@ -141,6 +142,13 @@ def series_axis(axis: Any, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(1, ndim + 1))
     return tuple(a if a < 0 else a + 1 for a in (axis if isinstance(axis, (tuple, list)) else (axis,)))
+
+
+def extreme(x: Series, axes: tuple[int, ...], pick: Any, keepdims: bool = False) -> Series:
+    """The series of the max (pick np.max) or min over the given series axes: the entries at the extreme
+    share it evenly, as they share the gradient."""
+    at = x[:1] == pick(x[:1], axis=axes, keepdims=True)
+    return np.sum(x * at, axis=axes, keepdims=keepdims) / np.sum(at, axis=axes, keepdims=keepdims)
 
 
 def zero(n: Step, *xs: Series) -> Series:
@@ -290,3 +298,42 @@ def sigmoid(x: Series, y0: Any) -> Series:
 def select(mask: np.ndarray, a: Series, b: Series) -> Series:
     """Entry by entry, a's series where mask holds, else b's (a piecewise function follows one branch)."""
     return np.where(mask, a, b)
+
+
+# -- products along an axis (prod, cumprod, the products of the others) ---------------------------
+
+def _last(x: Series, axes: tuple[int, ...]) -> Series:
+    """x with the given series axes moved last and merged into one."""
+    moved = np.moveaxis(x, axes, tuple(range(-len(axes), 0)))
+    return moved.reshape(moved.shape[:x.ndim - len(axes)] + (-1,))
+
+
+def running_product(x: Series, axis: int) -> Series:
+    """The series of the running products along a series axis: successive Cauchy products, O(n K**2)."""
+    moved = np.moveaxis(x, axis, -1)
+    out = np.empty_like(moved)
+    if moved.shape[-1]:
+        out[..., 0] = moved[..., 0]
+    for i in range(1, moved.shape[-1]):
+        out[..., i] = cauchy(out[..., i - 1], moved[..., i])
+    return np.moveaxis(out, -1, axis)
+
+
+def product(x: Series, axes: tuple[int, ...]) -> Series:
+    """The series of the product over the given series axes (the result without them)."""
+    flat = _last(x, axes)
+    if not flat.shape[-1]:
+        return constant(np.ones(flat.shape[1:-1], x.dtype), len(x) - 1)
+    return running_product(flat, -1)[..., -1]
+
+
+def product_of_others(x: Series, axes: tuple[int, ...]) -> Series:
+    """The series of each entry's product of the other entries over the given series axes (shaped as x):
+    the running products from either end, multiplied."""
+    flat = _last(x, axes)
+    ones = constant(np.ones(flat.shape[1:-1], x.dtype), len(x) - 1)[..., None]
+    before = running_product(np.concatenate([ones, flat[..., :-1]], axis=-1), -1)
+    after = running_product(np.concatenate([ones, flat[..., :0:-1]], axis=-1), -1)[..., ::-1]
+    out = np.stack([cauchy(before[..., i], after[..., i]) for i in range(flat.shape[-1])], axis=-1)
+    moved_shape = np.moveaxis(x, axes, tuple(range(-len(axes), 0))).shape
+    return np.moveaxis(out.reshape(moved_shape), tuple(range(-len(axes), 0)), axes)

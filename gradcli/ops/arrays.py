@@ -253,7 +253,15 @@ primitive(name="cumsum", batching="loop", doc="running sum along dim (over the f
           keywords=("axis",), saves="none", words=_g_words("the running sum of g taken from the end"),
           samples=(Sample(((4,),), params={"axis": 0}), Sample(((2, 3),), params={"axis": 1}),
                    Sample(((2, 3),), params={"axis": 0}), Sample(((2, 2),))))
+def _cumprod_taylor(n, x):
+    axis, src = n.params["axis"], n.params["src"]
+    if axis is None:
+        return T.running_product(x.reshape(x.shape[:x.ndim - len(src)] + (-1,)), -1)
+    return T.running_product(x, axis + 1 if axis >= 0 else axis) if x.ndim > 1 else x
+
+
 primitive(name="cumprod", batching="loop", doc="running product along dim (over the flattened array when no dim is given)",
+          taylor=_cumprod_taylor,
           signature="cumprod(x, dim=None)", family="array", forward=_running(np.cumprod), backward=_cumprod_backward,
           shape=_running_shape, prepare=_prepare_running, sympy=_sympy_running(lambda a, b: a * b),
           keywords=("axis",), words=_g_words("for each entry, g_i times the product of the other entries up to i, "

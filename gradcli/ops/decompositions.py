@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradcli.autodiff import taylor as T
+from gradcli.autodiff import taylor_linalg as TL
 from gradcli.errors import GradcliError, format_shape
 from gradcli.ops.common import F
 from gradcli.ops.linalg import _inverse, _square, _sympy_matrix_fn, all_finite
@@ -67,6 +69,7 @@ primitive(name="cholesky", batching="trailing", doc="the lower-triangular L with
                                "(A read as (A + Aᵀ)/2)",
           signature="cholesky(A)", family="linalg", forward=_cholesky, backward=_cholesky_backward, shape=_square,
           sympy=_sympy_cholesky, saves="output", torch_name="LinalgCholeskyExBackward0",
+          taylor=lambda n, x: TL.cholesky(_symmetric_part(x), n.ans),
           samples=(Sample(((2, 2),), "spd"), Sample(((3, 3),), "spd"), Sample(((2, 3, 3),), "spd")),
           words=Words(("A",), vjp=("inv(L)ᵀ Φ(Lᵀ g) inv(L), Φ: the lower triangle, its diagonal halved, mirrored",)))
 
@@ -130,11 +133,36 @@ def _sympy_spectral(fn, vector=False):
     return rule
 
 
+def _eigvecsh_taylor(n, x):
+    vectors = TL.symmetric_eigen(_symmetric_part(x))[1]
+    # each column signed as the forward signs it (its largest entry positive): a constant sign
+    return vectors * np.sign(np.sum(n.ans * vectors[0], axis=-2, keepdims=True))
+
+
+def singular_value_series(x, values):
+    """The series of the singular values (descending, values their own) of a matrix series, for distinct
+    nonzero ones: their squares are the eigenvalues of the smaller Gram matrix (ascending)."""
+    xt = TL.transpose(x)
+    gram = TL.matmul(xt, x) if x.shape[-2] >= x.shape[-1] else TL.matmul(x, xt)
+    return T.power(TL.symmetric_eigen(gram)[0][..., ::-1], 0.5, values)
+
+
+def _pinv_taylor(n, x):
+    # Of full rank: (AᵀA)⁻¹Aᵀ for a tall A, Aᵀ(AAᵀ)⁻¹ for a wide one.
+    xt = TL.transpose(x)
+    if x.shape[-2] >= x.shape[-1]:
+        gram = TL.matmul(xt, x)
+        return TL.matmul(TL.inverse(gram, np.linalg.inv(gram[0])), xt)
+    gram = TL.matmul(x, xt)
+    return TL.matmul(xt, TL.inverse(gram, np.linalg.inv(gram[0])))
+
+
 SYMMETRIC_SAMPLES = (Sample(((2, 2),), "spd"), Sample(((1, 1),), "spd"), Sample(((3, 2, 2),), "spd"))
 primitive(name="eigvecsh", batching="trailing", doc="the eigenvectors of (A + Aᵀ)/2, columns in the order of eigvalsh, each signed "
                                "so that its largest entry is positive",
           signature="eigvecsh(A)", family="internal", public=False, forward=_eigvecsh, backward=_eigvecsh_backward,
           shape=_square, sympy=_sympy_spectral(_eigenvectors_2x2), saves="both", samples=SYMMETRIC_SAMPLES,
+          taylor=_eigvecsh_taylor,
           words=Words(("A",), vjp=("V (F ∘ Vᵀ g) Vᵀ, F_ij = 1/(λⱼ - λᵢ), symmetrized",)))
 
 
@@ -146,6 +174,7 @@ def _eigvalsh_backward(n, g):
 primitive(name="eigvalsh", batching="trailing", doc="the eigenvalues of a symmetric matrix, ascending (A read as (A + Aᵀ)/2)",
           signature="eigvalsh(A)", family="linalg", forward=lambda x: np.linalg.eigvalsh(_symmetric_part(x)),
           backward=_eigvalsh_backward, shape=lambda s: _square(s)[:-1],
+          taylor=lambda n, x: TL.symmetric_eigen(_symmetric_part(x))[0],
           sympy=_sympy_spectral(_eigenvalues_2x2, vector=True),
           torch_name="LinalgEighBackward0", samples=SYMMETRIC_SAMPLES,
           words=Words(("A",), vjp=("V diag(g) Vᵀ, V: the eigenvectors",)))
@@ -215,6 +244,7 @@ def _sympy_svdvals(sp, x):
 primitive(name="svdvals", batching="trailing", doc="the singular values, descending (gradient U diag(g) Vᵀ)",
           signature="svdvals(A)", family="linalg", forward=lambda x: np.linalg.svd(x, compute_uv=False),
           backward=_svdvals_backward, shape=_svdvals_shape, sympy=_sympy_svdvals, saves="both",
+          taylor=lambda n, x: singular_value_series(x, n.ans),
           torch_name="LinalgSvdBackward0",
           samples=(Sample(((2, 2),)), Sample(((2, 3),)), Sample(((3, 2),)), Sample(((2, 3, 2),))),
           words=Words(("A",), vjp=("U diag(g) Vᵀ, U and V: the singular vectors",)))
@@ -245,7 +275,7 @@ def _sympy_pinv(sp, x):
 
 primitive(name="pinv", batching="trailing", doc="the Moore-Penrose pseudo-inverse (singular values below max(m, n) eps count as 0)",
           signature="pinv(A)", family="linalg", forward=_pinv, backward=_pinv_backward,
-          shape=lambda s: _svdvals_shape(s)[:-1] + (s[-1], s[-2]), sympy=_sympy_pinv, saves="both",
+          shape=lambda s: _svdvals_shape(s)[:-1] + (s[-1], s[-2]), sympy=_sympy_pinv, saves="both", taylor=_pinv_taylor,
           torch_name="LinalgPinvBackward0", aliases=("pinverse",),
           samples=(Sample(((2, 2),), "spd"), Sample(((2, 3),)), Sample(((3, 2),)), Sample(((2, 3, 2),))),
           words=Words(("A",), vjp=("-Pᵀ g Pᵀ + (I - A P) gᵀ P Pᵀ + Pᵀ P gᵀ (I - P A), P = pinv({A})",)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradcli.autodiff import taylor as T
+from gradcli.autodiff import taylor_linalg as TL
 from gradcli.errors import GradcliError
 from gradcli.ops.common import F, broadcast_shapes, symmetric_jvp, zeros_like
 from gradcli.errors import format_shape
@@ -246,6 +247,7 @@ def _cofactor_backward(n, g):
 primitive(name="cofactor", batching="trailing", doc="the cofactor matrix, det(x) inv(x)^T, also where x is singular",
           signature="cofactor(x)", family="internal", public=False, forward=_cofactor,
           backward=_cofactor_backward, jvp=symmetric_jvp, shape=_square,
+          taylor=lambda n, x: TL.transpose(TL.characteristic(x)[1]),
           sympy=lambda sp, x: _sympy_matrix_fn(x, _cofactors),
           samples=(Sample(((2, 2),)), Sample(((3, 3),)), Sample(((2, 3, 3),))))
 
@@ -257,6 +259,7 @@ def _det_backward(n, g):
 
 primitive(name="det", batching="trailing", doc="determinant of a square matrix", signature="det(x)", family="linalg",
           forward=np.linalg.det, backward=_det_backward, shape=lambda s: _square(s)[:-2],
+          taylor=lambda n, x: TL.characteristic(x)[0],
           sympy=lambda sp, x: _sympy_matrix_fn(x, _laplace_det),
           samples=(Sample(((2, 2),)), Sample(((3, 3),))), words=Words(("x",), vjp=("g · det({x}) · inv({x})ᵀ",)),
           # det is differentiable where x is singular too: documented values, not kinks.
@@ -267,6 +270,7 @@ primitive(name="det", batching="trailing", doc="determinant of a square matrix",
                       ([[-2.0, -2.0, 2.0], [1.0, 1.0, -1.0], [0.0, 0.0, 0.0]],), note="rank 2", noted=False)))
 primitive(name="inv", batching="trailing", doc="inverse of a square matrix", signature="inv(x)", family="linalg",
           forward=_inv, backward=lambda n, g: (-(n.ans.mT @ g @ n.ans.mT),), shape=_square,
+          taylor=lambda n, x: TL.inverse(x, n.ans),
           sympy=lambda sp, x: _sympy_matrix_fn(x, _inverse), saves="output",
           samples=(Sample(((2, 2),), "spd"), Sample(((3, 3),), "spd")), torch_name="LinalgInvExBackward0",
           aliases=("inverse",),

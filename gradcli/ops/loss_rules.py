@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 import gradcli.ops.special  # noqa: F401 (its "probability" domain draws the samples of bce)
+from gradcli.autodiff import taylor as T
 from gradcli.ops.common import F, broadcast_shapes, same_shape, sympy_elementwise
 from gradcli.autodiff.op import Sample, Words, primitive
 
@@ -44,6 +45,7 @@ def _bce_backward_backward(n, gg):
 primitive(name="bce_backward", doc="g (x - y) / x (1 - x): the cotangent bce's rule gives x",
           signature="bce_backward(g, x, y)", family="internal", public=False, forward=_bce_slope_times,
           backward=_bce_backward_backward, shape=broadcast_shapes, arity=3, elementwise=True,
+          taylor=lambda n, g, x, y: T.divide(T.cauchy(g, x - y), T.cauchy(x, T.offset(-x, 1.0))),
           sympy=sympy_elementwise(lambda sp, g, x, y: g * (x - y) / (x * (1 - x))),
           words=Words(("g", "x", "y"), ("(x - y)/(x*(1 - x))", "g*(x**2 - 2*x*y + y)/(x**2*(1 - x)**2)",
                                         "-g/(x*(1 - x))")),
@@ -53,6 +55,7 @@ primitive(name="bce", doc="elementwise binary cross-entropy of probabilities x a
           backward=lambda n, g: (F.bce_backward(g, n.x, n.y) if n.needs[0] else None,
                                  -(g * F.logit(n.x, -1.0)) if n.needs[1] else None),
           elementwise=True, torch_name="BinaryCrossEntropyBackward0",
+          taylor=lambda n, x, y: T.cauchy(T.offset(y, -1.0), T.log(T.offset(-x, 1.0))) - T.cauchy(y, T.log(x)),
           sympy=sympy_elementwise(lambda sp, x, y: -(y * sp.log(x) + (1 - y) * sp.log(1 - x))),
           words=Words(("x", "y"), ("(x - y)/(x*(1 - x))", "-logit(x)")),
           samples=(Sample(((3,), (3,)), "probability"), Sample(((2, 3), (3,)), "probability")))
@@ -68,6 +71,7 @@ primitive(name="clamp_slope", doc="d limited to [-bound, bound], its derivative 
           keywords=("bound",), kinds={"bound": "real"},
           # A product with the mask, as PyTorch's huber_loss_double_backward: a nan or inf in g gives nan outside.
           backward=lambda n, g: (g * F.lt(F.abs(n.x), n.params["bound"]),),
+          taylor=lambda n, d: T.select(np.abs(d[0]) < n.params["bound"], d, T.zero(n, d)),
           sympy=lambda sp, d, bound: np.vectorize(lambda v: sp.Max(-bound, sp.Min(v, bound)), otypes=[object])(d),
           words=Words(("d",), vjp=("g where |{d}| < bound, else 0",)),
           samples=(Sample(((3,),), params={"bound": 0.5}), Sample(((2, 3),), params={"bound": 1.0})))
@@ -84,6 +88,11 @@ def _huber_backward(n, g):
     return (slope if n.needs[0] else None, -slope if n.needs[1] else None)
 
 
+def _huber_taylor(n, x, y):
+    d, delta = x - y, n.params["delta"]
+    return T.select(np.abs(d[0]) < delta, T.cauchy(d, d) * 0.5, d * (np.sign(d[0]) * delta))
+
+
 def _l1_backward(n, g):
     # PyTorch's l1_loss rule: g times the sign of the difference, a constant to a second derivative (its
     # double backward gives 0 there, where a chain through sign would carry 0 · nan from the inputs).
@@ -94,6 +103,7 @@ def _l1_backward(n, g):
 primitive(name="abs_diff", doc="|x - y|, its gradient sign(x - y) a constant to a second derivative (l1_loss)",
           signature="abs_diff(x, y)", family="internal", public=False, forward=lambda x, y: np.abs(x - y),
           backward=_l1_backward, shape=broadcast_shapes, arity=2, elementwise=True,
+          taylor=lambda n, x, y: (x - y) * np.sign(x[0] - y[0]),
           sympy=sympy_elementwise(lambda sp, x, y: sp.Abs(x - y)),
           words=Words(("x", "y"), vjp=("g × sign(x - y)", "-g × sign(x - y)")),
           samples=(Sample(((3,), (3,))), Sample(((2, 3), (3,)))))
@@ -111,6 +121,7 @@ def _sympy_huber(sp, x, y, delta):
 primitive(name="huber", doc="0.5 d**2 where |d| < delta, else delta (|d| - delta/2), d = x - y",
           signature="huber(x, y, delta)", family="internal", public=False, forward=_huber,
           backward=_huber_backward, shape=broadcast_shapes, arity=2, elementwise=True, sympy=_sympy_huber,
+          taylor=_huber_taylor,
           keywords=("delta",), kinds={"delta": "real"}, torch_name="HuberLossBackward0",
           words=Words(("x", "y"), vjp=("g × clip(x - y, -delta, delta)", "-g × clip(x - y, -delta, delta)")),
           samples=(Sample(((3,), (3,)), params={"delta": 0.5}), Sample(((2, 3), (3,)), params={"delta": 1.0})))

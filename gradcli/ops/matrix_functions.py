@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradcli.autodiff import taylor as T
+from gradcli.autodiff import taylor_linalg as TL
 from gradcli.errors import GradcliError, format_shape
 from gradcli.ops.common import F, broadcast_shapes
 from gradcli.ops.linalg import _inverse, _laplace_det, _square, _sympy_matrix_fn
@@ -61,6 +63,12 @@ def _solve_backward(n, g):
     return ga, gb if n.needs[1] else None
 
 
+def _solve_taylor(n, a, b):
+    vector = n.params["vector"]
+    x = TL.solve(a, b[..., None] if vector else b, n.ans[..., None] if vector else n.ans)
+    return x[..., 0] if vector else x
+
+
 def _sympy_solve(sp, a, b, vector):
     inverse = _sympy_matrix_fn(a, _inverse)
     return np.matmul(inverse, b[..., None])[..., 0] if vector else np.matmul(inverse, b)
@@ -68,7 +76,7 @@ def _sympy_solve(sp, a, b, vector):
 
 primitive(name="solve", batching="loop", doc="the solution X of A X = b (b a vector or a matrix, batched as torch.linalg.solve)",
           signature="solve(A, b)", family="linalg", forward=_solve, backward=_solve_backward,
-          shape=_solve_shape, prepare=_solve_prepare, sympy=_sympy_solve, saves="both", arity=2,
+          shape=_solve_shape, prepare=_solve_prepare, sympy=_sympy_solve, saves="both", arity=2, taylor=_solve_taylor,
           torch_name="LinalgSolveExBackward0", inputs=("A", "B"),
           samples=(Sample(((3, 3), (3,)), ("spd", "real")), Sample(((2, 2), (2, 3)), ("spd", "real")),
                    Sample(((2, 3, 3), (2, 3)), ("spd", "real")), Sample(((2, 2, 2), (2, 1)), ("spd", "real"))),
@@ -111,7 +119,7 @@ def _inverse_transpose_times(n, scale):
 SQUARE_SAMPLES = (Sample(((2, 2),), "spd"), Sample(((3, 3),), "spd"), Sample(((2, 3, 3),), "spd"))
 primitive(name="logdet", batching="trailing", doc="log of the determinant (nan where it is negative, -inf where the matrix is singular)",
           signature="logdet(A)", family="linalg", forward=_logdet, shape=lambda s: _square(s)[:-2],
-          backward=lambda n, g: (_inverse_transpose_times(n, g),),
+          backward=lambda n, g: (_inverse_transpose_times(n, g),), taylor=lambda n, x: TL.log_abs_det(x, n.ans),
           sympy=lambda sp, x: np.frompyfunc(sp.log, 1, 1)(_sympy_matrix_fn(x, _laplace_det)),
           samples=SQUARE_SAMPLES, torch_name="LogdetBackward0",
           words=Words(("A",), vjp=("g · inv({A})ᵀ",)),
@@ -140,6 +148,9 @@ primitive(name="slogdet", batching="trailing", doc="(sign, log|det|) stacked on 
                               "(torch returns the pair; the sign has gradient 0)",
           signature="slogdet(A)", family="linalg", forward=_slogdet, shape=lambda s: _square(s)[:-2] + (2,),
           backward=_slogdet_backward, sympy=_sympy_slogdet, torch_name="LinalgSlogdetBackward0",
+          # the sign is piecewise constant: its series is its value
+          taylor=lambda n, x: np.stack([T.constant(n.ans[..., 0], len(x) - 1), TL.log_abs_det(x, n.ans[..., 1])],
+                                       axis=-1),
           samples=(Sample(((2, 2),)), Sample(((3, 3),)), Sample(((2, 3, 3),))),
           words=Words(("A",), vjp=("g[..., 1] · inv({A})ᵀ (the sign has none)",)))
 
@@ -225,5 +236,6 @@ def _sympy_expm(sp, x):
 primitive(name="expm", batching="trailing", doc="the matrix exponential I + A + A²/2! + ... (torch.linalg.matrix_exp)",
           signature="expm(A)", family="linalg", forward=_expm, backward=_expm_backward, shape=_square,
           sympy=_sympy_expm, aliases=("matrix_exp",), torch_name="LinalgMatrixExpBackward0",
+          taylor=lambda n, x: TL.block_toeplitz_function(x, _expm),
           samples=(Sample(((2, 2),)), Sample(((1, 1),)), Sample(((2, 2, 2),))),
           words=Words(("A",), vjp=("the upper-right block of expm([[{A}ᵀ, g], [0, {A}ᵀ]])",)))

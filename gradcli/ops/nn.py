@@ -125,6 +125,9 @@ primitive(name="bce_logits", doc="elementwise binary cross-entropy of logits z a
                                  -(g * n.x) if n.needs[1] else None),
           shape=broadcast_shapes, sympy=sympy_elementwise(lambda sp, z, y: sp.log(1 + sp.exp(z)) - z * y),
           torch_name="BinaryCrossEntropyWithLogitsBackward0", arity=2, elementwise=True,
+          # (1 - y) z + softplus(-z), softplus' the sigmoid
+          taylor=lambda n, z, y: T.cauchy(T.offset(-y, 1.0), z) + T.integrate(
+              np.logaddexp(0.0, -z[0]), -z, T.sigmoid(-z, 1.0 / (1.0 + np.exp(z[0])))),
           words=Words(("z", "y"), ("sigmoid(z) - y", "-z")), samples=(Sample(((3,), (3,)), ("real", "unit")),))
 
 

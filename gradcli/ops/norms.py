@@ -14,7 +14,8 @@ import numpy as np
 
 from gradcli.errors import GradcliError
 from gradcli.ops.common import F, normalize_axes, reduced_shape, zeros_like
-from gradcli.ops.decompositions import svdvals_vjp
+from gradcli.autodiff import taylor as T
+from gradcli.ops.decompositions import singular_value_series, svdvals_vjp
 from gradcli.ops.kinkchecks import saved_inputs
 from gradcli.ops.reductions import _name, _spread, _sympy_add
 from gradcli.autodiff.op import Kink, KinkCheck, Sample, Words, composite, primitive
@@ -159,6 +160,40 @@ def _backward(n, g):
     return (_matrix_backward if n.params["matrix"] else _vector_backward)(n, g)
 
 
+def _vector_taylor(n, x, size):
+    """The series of a vector norm, size the series of |x| (sign(x) x: 0 at 0, as PyTorch's gradient)."""
+    p, axes = n.params["p"], T.series_axis(n.params["axis"], x.ndim - 1)
+    if p == 0:
+        return T.zero(n, x)
+    if p == 1:
+        return np.sum(size, axis=axes)
+    if math.isinf(p):
+        return T.extreme(size, axes, np.max if p > 0 else np.min)
+    ans = n.ans.reshape(np.sum(x[0], axis=axes).shape)
+    powers = T.cauchy(x, x) if p == 2 else T.power(size, p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = T.power(np.sum(powers, axis=axes), 1.0 / p, ans)
+    return T.select(ans == 0, T.constant(ans, len(x) - 1), out)  # the zero vector: gradient 0, as PyTorch
+
+
+def _matrix_taylor(n, x, size):
+    p, (rows, cols) = n.params["p"], n.params["axis"]
+    if p in ("nuc", 2.0, -2.0):
+        order = [0] + [a + 1 for a in _to_end(x[0], rows, cols)]
+        moved = np.transpose(x, order)
+        values = singular_value_series(moved, np.linalg.svd(moved[0], compute_uv=False))
+        return np.sum(values, axis=-1) if p == "nuc" else T.extreme(values, (-1,), np.max if p > 0 else np.min)
+    summed, over = (rows, cols) if abs(p) == 1 else (cols, rows)
+    sums = np.sum(size, axis=summed, keepdims=True)
+    return T.extreme(sums, (over,), np.max if p > 0 else np.min, keepdims=True)
+
+
+def _norm_taylor(n, x):
+    size = x * np.sign(x[0])
+    out = (_matrix_taylor if n.params["matrix"] else _vector_taylor)(n, x, size)
+    return out.reshape((len(x),) + n.ans.shape)
+
+
 def _sympy_norm(sp, x, p, axis, keepdims, matrix):
     if matrix and p in ("nuc", 2.0, -2.0):
         from gradcli.ops.decompositions import _sympy_svdvals
@@ -218,6 +253,7 @@ primitive(name="norm", doc="the p-norm (default 2) of the entries or along axis,
           signature="norm(x, p=2, axis=None)", family="reduction", forward=_norm, backward=_backward,
           shape=_shape, sympy=_sympy_norm, prepare=_prepare, keywords=("p", "axis", "keepdims"),
           kinds={"p": ("real", "fro", "nuc")}, samples=NORM_SAMPLES, saves="both", torch_name=_name("Norm"),
+          taylor=_norm_taylor,
           words=Words(("x",), vjp=("g × {x} / {out} for p = 2 (0 at the zero vector); PyTorch's norm_backward for "
                                    "the others",)),
           kinks=(Kink(([0.0, 0.0],), ([0.0, 0.0],), note="the zero vector gets gradient 0"),),

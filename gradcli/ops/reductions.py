@@ -140,6 +140,7 @@ def _exact_prod_others_vjp(u, data, axis):
 primitive(name="prod_others", batching="trailing", doc="product of the other entries along axis", signature="prod_others(x)",
           family="internal", public=False, forward=_prod_others, backward=_prod_others_backward,
           jvp=symmetric_jvp,  # the Jacobian of the products of the others is symmetric
+          taylor=lambda n, x: T.product_of_others(x, T.series_axis(n.params["axis"], x.ndim - 1)),
           shape=lambda s, axis: s, sympy=lambda sp, x, axis: _prod_others(x, axis),
           words=Words(("x",), vjp=("for each entry, g summed over the products that include it",)),
           samples=(Sample(((4,),), params={"axis": (-1,)}), Sample(((2, 3),), params={"axis": (-2,)})))
@@ -183,11 +184,13 @@ def _logsumexp(x, axis, keepdims):
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
-def _extreme_taylor(n, x, extreme):
-    # The entries at the extreme share it evenly, as they share the gradient.
-    axis, keep = T.series_axis(n.params["axis"], x.ndim - 1), n.params["keepdims"]
-    at = x[:1] == extreme(x[:1], axis=axis, keepdims=True)
-    return np.sum(x * at, axis=axis, keepdims=keep) / np.sum(at, axis=axis, keepdims=keep)
+def _keep(n, s):
+    """A reduced series shaped as the output (the reduced axes kept where keepdims asks)."""
+    return s.reshape((len(s),) + n.ans.shape)
+
+
+def _extreme_taylor(n, x, pick):
+    return T.extreme(x, T.series_axis(n.params["axis"], x.ndim - 1), pick, n.params["keepdims"])
 
 
 def _logsumexp_taylor(n, x):
@@ -202,7 +205,12 @@ def _spread_taylor(n, x, root):
     count = x[0].size // max(1, np.size(n.ans))
     centred = x - np.mean(x, axis=axis, keepdims=True)
     var = np.sum(T.cauchy(centred, centred), axis=axis, keepdims=keep) / (count - n.params["ddof"])
-    return T.power(var, 0.5, n.ans) if root else var
+    if not root:
+        return var
+    with np.errstate(divide="ignore", invalid="ignore"):
+        std = T.power(var, 0.5, n.ans)
+    # Equal entries (std 0, a kink): gradient 0 as PyTorch's, so a constant, as the zero vector's norm.
+    return T.select(n.ans == 0, T.constant(n.ans, len(x) - 1), std)
 
 
 reduction("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
@@ -217,6 +225,7 @@ reduction("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepd
           lambda n, g: (_spread(n, g) * F.prod_others(n.x, axis=n.params["axis"]),),
           lambda sp, xs: sp.Mul(*xs), "product of the entries (exact gradient with zero entries)",
           vjp="g × the product of the other entries (∂prod/∂xᵢ = ∏ⱼ≠ᵢ xⱼ)",
+          taylor=lambda n, x: _keep(n, T.product(x, T.series_axis(n.params["axis"], x.ndim - 1))),
           kinks=(Kink(([0.0, 2.0, 3.0],), ([6.0, 0.0, 0.0],), note="one zero entry", noted=False),))
 reduction("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), _extreme_backward,
           lambda sp, xs: sp.Max(*xs), "largest entry (ties share the gradient evenly)", saves="both",

@@ -94,9 +94,16 @@ def _gelu_backward_backward(n, gg):
             gg * g * (F.exp(x * x * -0.5) * NORMAL_PDF_AT_0 * (2.0 - x * x)) if n.needs[1] else None)
 
 
+def _gelu_backward_taylor(n, g, x):
+    density = T.exp(T.cauchy(x, x) * -0.5) * NORMAL_PDF_AT_0
+    cdf = T.integrate(0.5 * erfc(-x[0] * SQRT1_2), x, density)
+    return T.cauchy(g, cdf + T.cauchy(x, density))
+
+
 # gelu's rule is an operation of its own, g * gelu'(x), with its own derivative (as PyTorch's gelu_backward).
 primitive(name="gelu_backward", doc="g * gelu'(x): the cotangent gelu's rule gives x", signature="gelu_backward(g, x)",
           family="internal", public=False, forward=lambda g, x: g * _gelu_slope(x), backward=_gelu_backward_backward,
+          taylor=_gelu_backward_taylor,
           shape=broadcast_shapes, arity=2, elementwise=True,
           sympy=sympy_elementwise(lambda sp, g, x: g * ((1 + sp.erf(x / sp.sqrt(2))) / 2
                                                         + x * sp.exp(-x ** 2 / 2) / sp.sqrt(2 * sp.pi))),
@@ -212,9 +219,26 @@ def _sinc_backward(n, g):
     return (F.where(F.eq(squared_pi, 0.0), 0.0, g * (x_pi * F.cos(x_pi) - F.sin(x_pi)) / squared_pi),)
 
 
+def _sinc_taylor(n, x):
+    # sin(pi x) / (pi x) by the division recurrence away from 0; near 0 (where it divides by almost 0) the
+    # power series sum over m of (-1)**m (pi x)**(2 m) / (2 m + 1)!, carried far enough to converge.
+    u = x * math.pi
+    near = np.abs(u[0]) < 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        far = T.divide(T.sin_cos(np.sin(u[0]), np.cos(u[0]), u)[0], u)
+    if not near.any():
+        return far
+    square = T.cauchy(u, u)
+    term, total = T.constant(np.ones_like(u[0]), len(u) - 1), 0.0
+    for m in range(1, len(u) // 2 + 20):
+        total = total + term
+        term = T.cauchy(term, square) * (-1.0 / ((2 * m) * (2 * m + 1)))
+    return T.select(near, total, far)
+
+
 unary("sinc", np.sinc, _sinc_backward, lambda sp, x: sp.sinc(sp.pi * x),
       "normalized sinc sin(pi*x) / (pi*x), 1 at 0 (gradient 0 there)", domain="nonzero",
-      local="(pi*x*cos(pi*x) - sin(pi*x))/(pi*x**2)",
+      local="(pi*x*cos(pi*x) - sin(pi*x))/(pi*x**2)", taylor=_sinc_taylor,
       kinks=(Kink((0.0,), (0.0,), note="sinc(0) = 1, sinc'(0) = 0; the second derivative at 0 is nan, "
                   "as PyTorch", noted=False),))
 
@@ -222,7 +246,7 @@ unary("sinc", np.sinc, _sinc_backward, lambda sp, x: sp.sinc(sp.pi * x),
 # -- functions with a parameter PyTorch takes as a number -----------------------------------
 
 def _parametrised(name, inputs, optional, forward, backward, sympy, doc, *, local, domain, kinks=(),
-                  kink_check=None, aliases=(), torch_name=""):
+                  kink_check=None, aliases=(), torch_name="", taylor=None):
     """An elementwise function of x and parameters given as inputs with defaults (optional)."""
     defaults = ", ".join(f"{p}={optional[p]:g}" for p in inputs[1:])
     primitive(name=name, doc=doc, signature=f"{name}(x, {defaults})", family="elementwise",
@@ -230,12 +254,24 @@ def _parametrised(name, inputs, optional, forward, backward, sympy, doc, *, loca
               shape=broadcast_shapes, sympy=sympy_elementwise(sympy),
               samples=tuple(Sample((s,) + ((),) * (len(inputs) - 1), domain) for s in SAMPLE_SHAPES),
               words=Words(inputs, local), kinks=kinks, kink_check=kink_check, arity=len(inputs),
-              elementwise=True, aliases=aliases, torch_name=torch_name)
+              elementwise=True, aliases=aliases, torch_name=torch_name, taylor=taylor)
 
 
 def _at_zero(node):
     x, *params = saved_inputs(node)
     return broadcast_mask(x == 0, x, *params)
+
+
+def _expm1_below(x):
+    """The series of expm1(x) where x[0] <= 0 (x[0] clipped there, so the branch not taken cannot overflow)."""
+    below = np.array(x)
+    below[0] = np.minimum(x[0], 0.0)
+    return T.riccati(np.expm1(below[0]), below, 1.0, 1.0, 0.0)
+
+
+def _elu_backward_taylor(n, g, x, alpha):
+    # The piece elu's rule takes: alpha exp(x) for x <= 0.
+    return T.select(x[0] <= 0, T.cauchy(g, T.cauchy(alpha, T.offset(_expm1_below(x), 1.0))), g)
 
 
 def _elu_slope_times(g, x, alpha):
@@ -257,6 +293,7 @@ primitive(name="elu_backward", doc="g * elu'(x): the cotangent elu's rule gives 
           family="internal", public=False, forward=_elu_slope_times, backward=_elu_backward_backward,
           shape=broadcast_shapes, arity=3, elementwise=True,
           sympy=sympy_elementwise(lambda sp, g, x, alpha: sp.Piecewise((g * alpha * sp.exp(x), x <= 0), (g, True))),
+          taylor=_elu_backward_taylor,
           words=Words(("g", "x", "alpha"), ("where(x <= 0, alpha*exp(x), 1)", "where(x < 0, g*alpha*exp(x), 0)",
                                             "where(x <= 0, g*exp(x), 0)")),
           samples=(Sample(((3,), (3,), ()), ("real", "nonzero", "positive")),
@@ -277,7 +314,8 @@ _parametrised(
     local=("where(x <= 0, alpha*exp(x), 1)", "where(x <= 0, exp(x) - 1, 0)"), domain=("nonzero", "positive"),
     kinks=(Kink((0.0, 0.5), (0.5, 0.0), note="elu'(0) = alpha, the derivative from the left, as PyTorch"),),
     kink_check=KinkCheck(_at_zero, "is evaluated at 0{where}: gradcli uses the derivative from the left, alpha "
-                         "(as PyTorch); from the right it is 1"))
+                         "(as PyTorch); from the right it is 1"),
+    taylor=lambda n, x, alpha: T.select(x[0] > 0, x, T.cauchy(alpha, _expm1_below(x))))
 
 
 def _leaky_relu_backward(n, g):
@@ -295,7 +333,8 @@ _parametrised(
     local=("where(x > 0, 1, negative_slope)", "where(x > 0, 0, x)"), domain=("nonzero", "unit"),
     kinks=(Kink((0.0, 0.2), (0.2, 0.0), note="leaky_relu'(0) = negative_slope, as PyTorch"),),
     kink_check=KinkCheck(_at_zero, "is evaluated at 0{where}: gradcli uses the slope from the left, "
-                         "negative_slope (as PyTorch); from the right it is 1"))
+                         "negative_slope (as PyTorch); from the right it is 1"),
+    taylor=lambda n, x, slope: T.select(x[0] > 0, x, T.cauchy(x, slope)))
 
 
 def _hardtanh_backward(n, g):
@@ -305,6 +344,12 @@ def _hardtanh_backward(n, g):
     return (F.where(F.le(x, lo) + F.ge(x, hi), 0.0, g) if n.needs[0] else None,
             F.where(F.le(x, lo) * F.lt(lo, hi), g, 0.0) if n.needs[1] else None,
             F.where(F.ge(F.maximum(x, lo), hi), g, 0.0) if n.needs[2] else None)
+
+
+def _hardtanh_taylor(n, x, lo, hi):
+    # The piece the rule follows: x strictly inside, else the bound that gets the gradient.
+    inside = (x[0] > lo[0]) & (x[0] < hi[0])
+    return T.select(inside, x, T.select((x[0] <= lo[0]) & (lo[0] < hi[0]), lo, hi))
 
 
 def _on_a_bound(node):
@@ -321,7 +366,8 @@ _parametrised(
     domain=("real", "unit", "above_one"),
     kinks=(Kink((1.0, -1.0, 1.0), (0.0, 0.0, 1.0), note="on a bound x gets 0, as PyTorch's hardtanh"),),
     kink_check=KinkCheck(_on_a_bound, "has x exactly on a bound{where}: x gets the gradient 0 there (as PyTorch's "
-                         "hardtanh; clip gives it 1)"))
+                         "hardtanh; clip gives it 1)"),
+    taylor=_hardtanh_taylor)
 primitive(name="relu6", batching="trailing", doc="min(max(x, 0), 6), hardtanh(x, 0, 6) (gradient 0 at 0 and 6, as PyTorch)",
           signature="relu6(x)", family="elementwise", composite=lambda x: F.hardtanh(x, 0.0, 6.0),
           samples=tuple(Sample((s,), "nonzero") for s in SAMPLE_SHAPES),
@@ -350,6 +396,18 @@ def _logit_backward(n, g):
     return gx, F.where(unclamped, 0.0, g * side / (eps * (1.0 - eps)))
 
 
+def _logit_taylor(n, x, eps):
+    # log(c / (1 - c)) of the clamped c, whose series follows x inside and the bound it is clamped to outside.
+    unclamped = eps[0] < 0
+    above = np.maximum(x[0], eps[0]) > 1.0 - eps[0]
+    clamped = T.select(above, T.offset(-eps, 1.0), T.select(x[0] < eps[0], eps, x))
+    c = T.select(unclamped, x, clamped)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = T.integrate(n.ans, c, T.reciprocal(T.cauchy(c, T.offset(-c, 1.0))))
+    # Without eps, x outside [0, 1] has a nan gradient, as PyTorch's logit_backward.
+    return np.where(unclamped & ((x[0] < 0) | (x[0] > 1)), np.nan, out)
+
+
 def _sympy_logit(sp, x, eps):
     c = sp.Piecewise((x, eps < 0), (1 - eps, (x > 1 - eps) | (eps > 1 - eps)), (eps, x < eps), (x, True))
     return sp.log(c / (1 - c))
@@ -360,5 +418,5 @@ _parametrised(
     "log(x / (1 - x)), with x clamped to [eps, 1 - eps] when eps >= 0 (gradient 0 outside, as PyTorch)",
     local=("where((eps >= 0)*((x < eps) + (x > 1 - eps)), 0, 1/(x*(1 - x)))",
            "where(eps < 0, 0, ((x < eps)*(eps <= 1 - eps) - (maximum(x, eps) > 1 - eps))/(eps*(1 - eps)))"),
-    domain=("probability", "unit"),
+    domain=("probability", "unit"), taylor=_logit_taylor,
     kinks=(Kink((0.05, 0.1), (0.0, 1.0 / 0.09), note="below eps x gets 0 and eps the gradient", noted=False),))

@@ -23,12 +23,19 @@ def _xlogy(x, y):
         return np.where((x == 0) & ~np.isnan(y), 0.0, x * np.log(y))
 
 
+def _xlogy_taylor(n, x, y):
+    # x log y, and 0 where x == 0 and y <= 0 (log y has no value there; PyTorch's gradient is 0 then).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        product = T.cauchy(x, T.log(y))
+    return T.select((x[0] == 0) & (y[0] <= 0), T.zero(n, x, y), product)
+
+
 binary("xlogy", "", _xlogy,
        lambda n, g: (F.where(F.eq(n.x, 0.0) * F.le(n.y, 0.0), 0.0, F.xlogy(g, n.y)) if n.needs[0] else None,
                      g * n.x / n.y if n.needs[1] else None),
        lambda sp, x, y: sp.Piecewise((0, sp.Eq(x, 0)), (x * sp.log(y), True)),
        "x * log(y), and 0 where x == 0 (unless y is nan), as torch.xlogy", domain=("real", "positive"),
-       local=("where((a == 0)*(b <= 0), 0, log(b))", "a/b"),
+       local=("where((a == 0)*(b <= 0), 0, log(b))", "a/b"), taylor=_xlogy_taylor,
        kinks=(Kink((0.0, 0.0), (0.0, np.nan), note="d/dx xlogy(x, y) = 0 at x = 0 where y <= 0, as PyTorch",
                    noted=False),))
 binary("hypot", "", np.hypot,
@@ -76,7 +83,7 @@ def _rounded_quotient(name, forward, sympy, doc):
     """a / b rounded (as PyTorch's div with a rounding mode): piecewise constant, its gradient zeros."""
     primitive(name=name, doc=doc, signature=f"{name}(a, b)", family="internal", public=False, forward=forward,
               backward=lambda n, g: (F.zeros_like(g) if n.needs[0] else None, F.zeros_like(g) if n.needs[1] else None),
-              shape=broadcast_shapes, sympy=sympy_elementwise(sympy), arity=2, elementwise=True,
+              shape=broadcast_shapes, sympy=sympy_elementwise(sympy), arity=2, elementwise=True, taylor=T.zero,
               words=Words(("a", "b"), ("0", "0")), samples=pair_samples(("real", "nonzero")))
 
 
@@ -95,6 +102,14 @@ _rounded_quotient("div_trunc", _trunc_quotient, lambda sp, a, b: sp.sign(a / b) 
 _rounded_quotient("div_floor", _floor_quotient, lambda sp, a, b: sp.floor(a / b), "a / b rounded down")
 
 
+def _divisor_taylor(quotient):
+    """fmod's or remainder's series: a - q b with the rounded quotient q a constant, as the rule has it."""
+    def rule(n, a, b):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return a - b * quotient(a[0], b[0])
+    return rule
+
+
 def _divisor_rule(quotient):
     """fmod's or remainder's rule, as PyTorch's: a gets g, b gets -g times the rounded quotient of a by b."""
     def rule(n, g):
@@ -105,7 +120,7 @@ def _divisor_rule(quotient):
 binary("fmod", "", np.fmod, _divisor_rule(lambda a, b: F.div_trunc(a, b)),
        lambda sp, a, b: a - b * sp.sign(a / b) * sp.floor(sp.Abs(a / b)),
        "remainder of a / b with the sign of a, as C's fmod (gradient as PyTorch: 1 and -trunc(a/b))",
-       domain=("real", "nonzero"), local=("1", "-trunc(a/b)"),
+       domain=("real", "nonzero"), local=("1", "-trunc(a/b)"), taylor=_divisor_taylor(_trunc_quotient),
        kinks=(Kink((3.0, 1.5), (1.0, -2.0), note="where the value jumps (a/b whole) the gradient is "
                    "1 and -trunc(a/b), as PyTorch", noted=False),))
 def _remainder(a, b):
@@ -119,6 +134,7 @@ binary("remainder", "%", _remainder, _divisor_rule(lambda a, b: F.div_floor(a, b
        lambda sp, a, b: sp.Mod(a, b),
        "remainder of a / b with the sign of b, as Python's % (gradient as PyTorch: 1 and -floor(a/b))",
        domain=("real", "nonzero"), aliases=("remainder", "mod"), local=("1", "-floor(a/b)"),
+       taylor=_divisor_taylor(_floor_quotient),
        kinks=(Kink((-3.0, 1.5), (1.0, 2.0), note="where the value jumps (a/b whole) the gradient is "
                    "1 and -floor(a/b), as PyTorch", noted=False),))
 

@@ -168,6 +168,15 @@ def _derivative(op: Op) -> list[str]:
     return [f"{arg} receives {vjp}".replace("{", "").replace("}", "") for arg, vjp in zip(words.args, words.vjp)]
 
 
+def _taylor(op: Op) -> str:
+    """Whether derivatives of higher order (Taylor mode) pass through op, in words."""
+    if not op.differentiable:
+        return "yes (a constant to the derivative)"
+    if not op.is_primitive:
+        return "yes, through the operations it is built from"
+    return "yes" if op.taylor is not None else "no: derivatives of higher order refuse it"
+
+
 def _kinks(op: Op) -> list[dict[str, Any]]:
     def plain(v: Any) -> Any:
         return to_json(np.asarray(v, dtype=float))
@@ -209,7 +218,8 @@ def describe(name: str) -> dict[str, Any]:
     """One operation in full: its catalog entry, derivative in words, kinks and a runnable example."""
     op = find(name)
     entry = next(e for e in catalog() if e.get("name") == op.name)
-    return {**entry, "derivative": _derivative(op), "kinks": _kinks(op), "example": example(op)}
+    return {**entry, "derivative": _derivative(op), "taylor_rule": _taylor(op), "kinks": _kinks(op),
+            "example": example(op)}
 
 
 def _shown(v: Any) -> str:
@@ -228,6 +238,7 @@ def render_description(entry: dict[str, Any], console: Any) -> None:
     console.print(Text("Derivative", style="bold cyan"))
     for line in entry["derivative"]:
         console.print(Text("  " + line))
+    console.print(Text.assemble(("Taylor rule", "bold cyan"), f": {entry['taylor_rule']}"))
     if entry["kinks"]:
         console.print(Text("Kinks", style="bold cyan"))
         for k in entry["kinks"]:
