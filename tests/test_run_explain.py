@@ -103,3 +103,19 @@ def test_a_plain_run_starts_without_the_other_commands(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["tensor([2., 2.])", "['gradcli.cli', 'gradcli.cli.runner']"]
+
+
+def test_a_reader_that_stops_early_ends_the_run_quietly(tmp_path):
+    """`gradcli run --explain FILE | head -3`: no traceback when head has gone, exit 1 as a command's."""
+    script = tmp_path / "many.py"
+    script.write_text("import torch\nx = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+                      "for i in range(300):\n    (x * x).sum().backward()\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "gradcli", "run", "--explain", str(script)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = [proc.stdout.readline() for _ in range(3)]
+    proc.stdout.close()  # the reader goes away, as head does after its lines
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 1
+    assert first[0] == "── backward #1, line 4: (x * x).sum().backward()\n"
+    assert err == ""

@@ -92,7 +92,7 @@ def reporting(file: str, explain: bool, graph: str | None, source: str | None = 
     starts = [0]
     for line in source.splitlines(keepends=True):
         starts.append(starts[-1] + len(line))
-    hook = BackwardReports(file, source, explain, graph, print)
+    hook = BackwardReports(file, source, explain, graph, _report_line)
     core.TRACE.file, core.TRACE.starts, core.TRACE.values = file, starts + [len(source) + 1], {}
     core.BACKWARD_HOOKS.append(hook)
     try:
@@ -100,6 +100,16 @@ def reporting(file: str, explain: bool, graph: str | None, source: str | None = 
     finally:
         core.BACKWARD_HOOKS.remove(hook)
         core.TRACE.file, core.TRACE.values = None, {}
+
+
+def _report_line(text: str) -> None:
+    """print text; when the reader of the output has gone (`| head`), stop quietly, as a command does."""
+    try:
+        print(text)
+    except BrokenPipeError:
+        # (the interpreter's last flush would fail again: standard output goes nowhere from here)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
 
 
 def run_file(file: str, args: list[str], explain: bool = False, graph: str | None = None) -> int:
