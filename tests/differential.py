@@ -41,6 +41,15 @@ def _full_dims(x):
     return tuple(range(x.ndim))
 
 
+def _transpose(x, dim0=None, dim1=None):
+    """gradcli's transpose: every axis reversed (x.T), a tuple of axes (numpy's), or two swapped (torch's)."""
+    if dim0 is None:
+        return x.permute(*reversed(range(x.ndim)))
+    if dim1 is None:
+        return x.permute(*dim0)
+    return torch.transpose(x, dim0, dim1)
+
+
 def _reducer(fn: Callable) -> Callable:
     """A torch reduction over dim (None: every axis), as gradcli's axis= (an int or a tuple)."""
     def reduce(x, axis=None, keepdims=False, *extra, **named):
@@ -278,7 +287,7 @@ TWINS: dict[str, Twin] = {
     "det": Twin(torch.linalg.det, "matrix", {"det-singular": _leibniz_det,
                                               "det-nonfinite": _nan_rule_if_nonfinite(torch.linalg.det, _numpy_det)}),
     "inv": Twin(torch.linalg.inv, "matrix"),
-    "transpose": Twin(lambda x: x.permute(*reversed(range(x.ndim))), "transpose"),
+    "transpose": Twin(_transpose, "transpose"),
     "softmax": Twin(lambda x, axis=-1: torch.softmax(x, axis) if x.ndim else torch.ones((), dtype=T), "softmax"),
     "log_softmax": Twin(lambda x, axis=-1: torch.log_softmax(x, axis) if x.ndim else torch.zeros((), dtype=T),
                         "softmax"),
@@ -564,7 +573,8 @@ class Builder:
     def transposed(self, shape, depth):
         inner = self.expr((shape[1], shape[0]), depth)
         if self.rng.random() < 0.5:
-            return Node(shape, [inner], lambda c: f"({c[0]}).T", lambda v: v[0].T)
+            attribute = self.pick(["T", "mT"])
+            return Node(shape, [inner], lambda c: f"({c[0]}).{attribute}", lambda v: getattr(v[0], attribute))
         return _op_node(shape, [inner], lambda c: f"transpose({c[0]})", "transpose", lambda v, fn: fn(v[0]))
 
     def softmax(self, shape, depth):

@@ -206,7 +206,6 @@ SYNTAX_ERRORS = [
     ("f(x=1, 2)", "positional argument cannot follow", (7, 8)),
     ("f(x=1, x=2)", "given twice", (7, 8)),
     ("[]", "empty list", (0, 2)),
-    ("()", "empty parentheses", (0, 2)),
     ("x +* y", "unexpected '*'", (3, 4)),
 ]
 

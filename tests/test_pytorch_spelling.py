@@ -80,6 +80,22 @@ def test_true_and_false_are_numbers():
     ("x.square() - x.ones_like() + torch.zeros_like(x)", X ** 2 - 1),
     ("np.power(x, 0.5).sum()", np.sum(np.sqrt(X))),
     ("x.gt(2) + np.less_equal(x, 4)", (X > 2).astype(float) + (X <= 4.0)),
+    ("x.sum(dim=[0, 1])", np.sum(X)),
+    ("x[1:, 2:].reshape(()) + np.zeros(()) + x[0, 0].view(())", np.float64(10.0)),
+    # numpy's keyword names beside torch's
+    ("np.flip(x, axis=1)", np.flip(X, axis=1)),
+    ("np.tril(x, k=1) - torch.triu(x, diagonal=1)", np.tril(X, k=1) - np.triu(X, k=1)),
+    ("np.arange(stop=3) + arange(end=3)", 2 * np.arange(3.0)),
+    ("np.linspace(0, 1, num=5)", np.linspace(0, 1, 5)),
+    ("np.tensordot(x, x, axes=([1], [1]))", np.tensordot(X, X, axes=([1], [1]))),
+    ("torch.tensordot(x, x, dims=((0,), (0,)))", np.tensordot(X, X, axes=([0], [0]))),
+    ("np.tensordot(x, x, (1, 1))", X @ X.T),
+    # transposes: torch's two dims, numpy's order of axes, .mT, swapaxes
+    ("x.transpose(0, 1)", X.T),
+    ("torch.transpose(x, -1, 0)", X.T),
+    ("np.transpose(x, (1, 0)) + np.transpose(x, axes=(1, 0))", 2 * X.T),
+    ("x.mT", X.T),
+    ("torch.swapaxes(x, 0, 1) + x.swapdims(1, 0) + np.swapaxes(x, 0, -1)", 3 * X.T),
 ])
 def test_pytorch_and_numpy_spellings_compute_the_same_as_numpy(text, expected):
     np.testing.assert_allclose(value(text, x=X), expected, rtol=1e-15)
@@ -125,6 +141,16 @@ def test_the_gradient_of_an_unbiased_std():
     ("clip(x, 1, 2, min=0)", "clip() got two values for min", (0, 20)),
     ("x.norm(2, 0, 1)", "norm() takes 2 arguments (x, p), not 4; give axis, keepdims by name, as axis=...", (2, 6)),
     ("x.sum(0, 1)", "sum() takes 2 arguments (x, axis), not 3; give keepdims by name, as keepdims=...", (2, 5)),
+    ("x.transpose(0)", "transpose() takes two dims to swap, as transpose(x, 0, 1), a tuple of every axis, or none "
+     "(every axis reversed)", (2, 11)),
+    ("np.transpose(x, (0, 0))", "transpose() takes each of the 2 axes once, not (0, 0)", (0, 23)),
+    ("x[0].mT", ".mT takes a matrix or a stack of them, not shape (3,)", (0, 7)),
+    ("tensordot(x, x, dims=(1, 1, 0))", "tensordot: dims is a whole number or a pair of axis lists, as ([1], [0]), "
+     "not (1, 1, 0)", (0, 31)),
+    ("x.sum(dim=())", "sum() takes no empty tuple of axes: numpy reduces over none of them, PyTorch over all; leave "
+     "the axes out to reduce over all", (2, 5)),
+    ("()", "the expression must have a numeric value", (0, 2)),
+    ("tril(x, diagonal=1, k=1)", "tril() got two values for diagonal (as k too)", (0, 24)),
 ])
 def test_errors_name_the_spelling_and_point_at_it(text, message, span):
     err = error(text, x=X)
@@ -135,8 +161,8 @@ def test_errors_name_the_spelling_and_point_at_it(text, message, span):
 def test_an_attribute_without_brackets_and_an_unknown_prefix_are_syntax_errors():
     with pytest.raises(GradcliError) as info:
         parse("x.sum + 1")
-    assert info.value.message == ("unknown attribute 'sum': only .T (transpose) and .shape are allowed; a method "
-                                  "needs brackets, as in .sum()")
+    assert info.value.message == ("unknown attribute 'sum': only .T (transpose), .mT (the last two axes swapped) and "
+                                  ".shape are allowed; a method needs brackets, as in .sum()")
     assert info.value.span == (2, 5)
     with pytest.raises(GradcliError) as info:
         parse("torch.nn.relu(x)")
@@ -249,9 +275,10 @@ def _text(how: str, name: str, params: dict, count: int, sequence: bool = False)
 def _reference(torch, op, inputs, params: dict, torch_side: bool):
     """What PyTorch computes for op: the function of a PyTorch user, with the same conventions."""
     F = torch.nn.functional
+    from differential import TWINS
+
     if op.family == "array" or op.name == "full_like":
         # (their torch twins take gradcli's parameter names: reshape's shape, tril's diagonal)
-        from differential import TWINS
         return TWINS[op.name].torch(*inputs, **params)
     kw = {TORCH_KEYWORDS.get(k, k): v for k, v in params.items() if k != "ddof"}
     x = inputs[0]
@@ -263,7 +290,7 @@ def _reference(torch, op, inputs, params: dict, torch_side: bool):
         "norm": lambda: _torch_norm(torch, x, **kw), "logsumexp": lambda: torch.logsumexp(x, **{"dim": whole, **kw}),
         "softmax": lambda: torch.softmax(x, **{"dim": -1, **kw}),
         "log_softmax": lambda: torch.log_softmax(x, **{"dim": -1, **kw}),
-        "transpose": lambda: x.permute(*reversed(whole)), "where": lambda: torch.where(x != 0, *inputs[1:]),
+        "transpose": lambda: TWINS["transpose"].torch(x, **params), "where": lambda: torch.where(x != 0, *inputs[1:]),
         "clip": lambda: torch.clamp(*inputs), "det": lambda: torch.linalg.det(x), "inv": lambda: torch.linalg.inv(x),
         "matmul": lambda: torch.matmul(*inputs), "prod": lambda: torch.prod(x, **kw) if kw else torch.prod(x),
         "stop_gradient": lambda: x.detach(), "mse_loss": lambda: F.mse_loss(*torch.broadcast_tensors(*inputs), **kw),

@@ -47,6 +47,7 @@ def twins(d) -> dict:
         "unsqueeze": twin(lambda x, axis: x.unsqueeze(axis), "array"),
         "array_permute": twin(lambda x, dims: x.permute(_dims(dims)), "array"),
         "movedim": twin(lambda x, source, destination: torch.movedim(x, source, destination), "array"),
+        "swapaxes": twin(lambda x, dim0, dim1: torch.swapaxes(x, dim0, dim1), "array"),
         "array_expand": twin(lambda x, size: x.expand(_dims(size)), "array"),
         "tile": twin(lambda x, dims: torch.tile(x, _dims(dims)), "array"),
         "array_stack": twin(lambda *xs, axis=0: torch.stack(xs, axis), "array"),
@@ -124,7 +125,8 @@ def _reshaped(d, b, shape, depth):
     # (a 0-d result: squeeze, as the language has no empty tuple for reshape(x, ()))
     name = b.pick(["array_reshape", "array_reshape", "flatten"] * bool(ndim) + ["squeeze"]
                   + ["unsqueeze"] * (1 in shape)
-                  + ["array_expand", "tile"] * (ndim >= 1) + ["array_permute", "movedim"] * 2 * (ndim >= 2))
+                  + ["array_expand", "tile"] * (ndim >= 1)
+                  + ["array_permute", "movedim", "swapaxes"] * 2 * (ndim >= 2))
     if name == "array_reshape":
         inner = b.pick([(size,), tuple(reversed(shape)), (*shape, 1), (1, *shape)])
         sizes = tuple(shape) if ndim != 1 or b.rng.random() < 0.5 else (-1,)
@@ -190,6 +192,14 @@ def _reshaped(d, b, shape, depth):
         else:
             text = _written(b, ["permute"], [order], {}, method=False, numpy_prefix=False)
         return _unary_node(d, b, shape, tuple(inner), depth, name, text, {"dims": order})
+    if name == "swapaxes":  # swapaxes, swapdims, and torch's transpose(x, dim0, dim1)
+        dims = [b.rng.randint(-ndim, ndim - 1) for _ in range(2)]
+        inner = list(shape)
+        inner[dims[0]], inner[dims[1]] = inner[dims[1]], inner[dims[0]]
+        spelled = b.pick(["swapaxes", "swapdims", "transpose"])
+        text = _written(b, [spelled], dims, {}, numpy_prefix=spelled == "swapaxes")
+        return _unary_node(d, b, shape, tuple(inner), depth, "transpose" if spelled == "transpose" else name, text,
+                           {"dim0": dims[0], "dim1": dims[1]})
     source, destination = b.rng.randint(0, ndim - 1), b.rng.randint(-ndim, ndim - 1)
     inner = np.moveaxis(np.empty(shape), destination, source).shape
     text = _written(b, ["movedim", "moveaxis"], [source, destination], {}, numpy_prefix=False)

@@ -19,10 +19,10 @@ from gradcli.api.indexing import index
 from gradcli.autodiff.engine import Tensor, call, default_dtype, element_limit, function, reusing
 from gradcli.autodiff.mode import mode
 from gradcli.collector import collection_paused
-from gradcli.errors import GradcliError, closest, value_hint
+from gradcli.errors import GradcliError, closest, format_shape, value_hint
 from gradcli.limits import LIMITS
 from gradcli.ops.common import broadcast_shapes
-from gradcli.autodiff.op import FUNCTIONS, KEYWORD_SPELLINGS, OPS, Op
+from gradcli.autodiff.op import FUNCTIONS, OPS, Op
 from gradcli.lang.hints import function_hint
 from gradcli.lang.parser import CONSTANTS, Expr, defined_name, postorder, spelling
 
@@ -181,6 +181,12 @@ def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor], items: 
         return slice(start, stop, step)
     if kind == "attr" and node.value == "shape":  # whole numbers, constants of the expression
         return tuple(Tensor(float(n)) for n in _tensor(kids[0]).shape)
+    if kind == "attr" and node.value == "mT":
+        matrices = _tensor(kids[0])
+        if matrices.ndim < 2:
+            raise GradcliError(f".mT takes a matrix or a stack of them, not shape {format_shape(matrices.shape)}",
+                               kind="shape")
+        return call("transpose", matrices, dim0=-2, dim1=-1)
     if kind == "attr":
         return call("transpose", _tensor(kids[0]))
     if kind == "list" and items:
@@ -249,7 +255,7 @@ def _call(node: Expr, kids: list, kws: dict) -> Tensor:
         if kws:
             raise GradcliError(f"{node.value}() takes no keyword {next(iter(kws))!r}", kind="syntax")
         dims = tuple(_whole(k, "a size") for k in _flatten(kids))
-        if not dims or any(d < 0 for d in dims) or (op.max_sizes is not None and len(dims) > op.max_sizes):
+        if (not dims and (not kids or op.max_sizes is not None)) or any(d < 0 for d in dims) or (op.max_sizes is not None and len(dims) > op.max_sizes):
             raise GradcliError(f"{op.signature}: give the size as whole numbers", kind="value")
         return call(op, shape=dims)
     inputs, params = bind(op, node, kids, kws)
@@ -310,7 +316,7 @@ def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
                 raise GradcliError(f"{node.value}() got two values for {key}", kind="syntax")
             inputs[slot] = value
             continue
-        name = KEYWORD_SPELLINGS.get(key, key) if key not in op.keywords else key
+        name = op.keyword(key)
         if name not in op.keywords:
             allowed = ", ".join(op.spellings()) or "none"
             raise GradcliError(f"{node.value}() takes no keyword {key!r} (keywords: {allowed})", kind="syntax")
@@ -427,7 +433,11 @@ def _parameter(op: Op, key: str, value: Any) -> Any:
             raise GradcliError(f"{op.name}() takes {key}= as {taken}, not {value!r}", kind="value")
         raise GradcliError(f"{op.name}() takes {key}= as a number, not the string {value!r}", kind="value")
     if kind == "axis":
-        return _axis(value)
+        axes = _axis(value)
+        if axes == () and key == "axis" and "keepdims" in op.keywords:
+            raise GradcliError(f"{op.name}() takes no empty tuple of axes: numpy reduces over none of them, "
+                               f"PyTorch over all; leave the axes out to reduce over all", kind="value")
+        return axes
     if kind == "real" or "real" in words:
         return _real(value, key)
     if words:
@@ -466,6 +476,9 @@ def _whole(value: Any, what: str) -> int:
 
 
 def _axis(value: Any) -> Any:
+    """An axis, or a tuple of axes (a list [0, 1] as torch's dim=[0, 1]), or pairs of them (tensordot's dims)."""
+    if isinstance(value, Tensor) and value.ndim == 1:
+        return tuple(_whole(Tensor(v), "axis") for v in value.data)
     if isinstance(value, tuple):
-        return tuple(_whole(v, "axis") for v in value)
+        return tuple(_axis(v) for v in value)
     return _whole(value, "axis")

@@ -154,6 +154,8 @@ class Op:
     keywords: its parameters a call may name (PyTorch's names in KEYWORD_SPELLINGS come
         free); the first `positional` of them may also follow the tensor inputs without a
         name (x.sum(0)); norm takes none so, as torch's x.norm(2) means p=2, not an axis
+    spelled: the other library's names of its own keywords, e.g. numpy's tril(x, k=1) for
+        torch's diagonal= ({"k": "diagonal"})
     kinds: what a keyword takes where it is not a whole number (axis= takes an axis or a
         tuple of them, as does a keyword of kind "axis": reshape's shape): "real" (any number: beta=0.5), "text" (any string: an einsum
         subscript), or a tuple of the words it takes, with "real" among them when a number
@@ -206,6 +208,7 @@ class Op:
     public: bool = True
     aliases: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()  # keyword parameters a call may pass, e.g. ("axis",)
+    spelled: dict[str, str] = field(default_factory=dict, compare=False)  # another name -> keyword
     kinds: dict[str, str | tuple[str, ...]] = field(default_factory=dict, compare=False)
     arity: int | None = 1  # number of tensor inputs; None means any number
     constructor: bool = False  # called with whole numbers (a shape), not tensors
@@ -258,9 +261,9 @@ class Op:
         if self.rest and self.rest not in self.keywords:
             raise ValueError(f"operation {self.name!r}: rest names one of its keywords")
         if set(self.optional) - set(self.inputs) or set(self.torch_defaults) - set(self.keywords) or \
-                set(self.kinds) - set(self.keywords):
+                set(self.kinds) - set(self.keywords) or set(self.spelled.values()) - set(self.keywords):
             raise ValueError(f"operation {self.name!r}: optional inputs and torch defaults must be declared "
-                             f"in inputs and keywords (kinds too)")
+                             f"in inputs and keywords (kinds and spellings too)")
 
     @property
     def is_method(self) -> bool:
@@ -269,9 +272,15 @@ class Op:
         return self.public and not self.constructor and self.method
 
     def spellings(self) -> tuple[str, ...]:
-        """Every keyword a call may pass: its inputs' names, its keywords and their PyTorch names."""
+        """Every keyword a call may pass: its inputs' names, its keywords and their other names."""
         torch_names = [k for k, v in KEYWORD_SPELLINGS.items() if v in self.keywords]
-        return (*self.inputs[1:], *self.keywords, *torch_names)
+        return (*self.inputs[1:], *self.keywords, *torch_names, *self.spelled)
+
+    def keyword(self, key: str) -> str:
+        """The keyword a call's key names (dim= is axis=, numpy's k= is tril's diagonal=)."""
+        if key in self.keywords:
+            return key
+        return self.spelled.get(key) or KEYWORD_SPELLINGS.get(key, key)
 
     @property
     def is_primitive(self) -> bool:

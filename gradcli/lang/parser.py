@@ -265,8 +265,9 @@ class _Parser:
             return Expr("name", tok.span, tok.text)
         if self.at("("):
             self.advance()
-            if self.at(")"):
-                raise self.error("empty parentheses", (tok.span[0], self.tok.span[1]))
+            if self.at(")"):  # the empty tuple: a 0-d shape, as in reshape(x, ())
+                end = self.expect(")", tok)
+                return Expr("tuple", (tok.span[0], end.span[1]), None, ())
             items = self.comma_list(")", tok)
             end = self.expect(")", tok)
             if len(items) == 1 and not self.tokens[self.pos - 2].text == ",":
@@ -369,11 +370,12 @@ class _Parser:
                 self.advance()
                 if self.at("("):
                     expr = self.call(attr, receiver=expr)
-                elif attr.text in ("T", "shape"):
+                elif attr.text in ("T", "mT", "shape"):
                     expr = Expr("attr", (self.extent(expr)[0], attr.span[1]), attr.text, (expr,))
                 else:
-                    raise self.error(f"unknown attribute {attr.text!r}: only .T (transpose) and .shape are "
-                                     f"allowed; a method needs brackets, as in .sum()", attr.span)
+                    raise self.error(f"unknown attribute {attr.text!r}: only .T (transpose), .mT (the last two "
+                                     f"axes swapped) and .shape are allowed; a method needs brackets, as in .sum()",
+                                     attr.span)
 
     # -- programs ----------------------------------------------------------------
     def program(self) -> list[Expr]:

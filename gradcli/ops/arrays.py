@@ -38,7 +38,8 @@ def _prepare_flip(shape, dims=None):
 primitive(name="flip", taylor=T.linear, doc="reverse the order of entries along dims (every axis when none is given)",
           signature="flip(x, dims=None)", family="array", forward=lambda x, dims: np.flip(x, dims),
           backward=lambda n, g: (F.flip(g, dims=n.params["dims"]),), shape=same_shape, prepare=_prepare_flip,
-          sympy=lambda sp, x, dims: np.flip(x, dims), keywords=("dims",), kinds={"dims": "axis"}, saves="none",
+          sympy=lambda sp, x, dims: np.flip(x, dims), keywords=("dims",), kinds={"dims": "axis"}, spelled={"axis": "dims"},
+          saves="none",
           words=_g_words("g, flipped back along the same axes"),
           samples=(Sample(((4,),)), Sample(((2, 3),), params={"dims": 1}),
                    Sample(((2, 3, 2),), params={"dims": (0, 2)})))
@@ -90,6 +91,7 @@ for _name, _keep, _where in (("tril", np.tril, "on and below"), ("triu", np.triu
               forward=lambda x, diagonal=0, f=_keep: f(x, diagonal),
               backward=lambda n, g, name=_name: (getattr(F, name)(g, diagonal=n.params.get("diagonal", 0)),),
               shape=_matrix_shape, sympy=lambda sp, x, diagonal=0, f=_keep: f(x, diagonal), keywords=("diagonal",),
+              spelled={"k": "diagonal"},
               saves="none", words=_g_words(f"g, with the same entries kept ({_where} the diagonal)"),
               samples=(Sample(((3, 3),)), Sample(((3, 4),), params={"diagonal": 1}),
                        Sample(((2, 3, 3),), params={"diagonal": -1})))

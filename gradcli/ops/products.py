@@ -68,6 +68,9 @@ def _tensordot_axes(a_shape, b_shape, dims):
             raise GradcliError(f"tensordot: dims={dims} for shapes {format_shape(a_shape)} and "
                                f"{format_shape(b_shape)}", kind="shape")
         return list(range(len(a_shape) - dims, len(a_shape))), list(range(dims))
+    if len(dims) != 2:
+        raise GradcliError(f"tensordot: dims is a whole number or a pair of axis lists, as ([1], [0]), not {dims}",
+                           kind="value")
     left, right = ([d % len(s) for d in (side if isinstance(side, (tuple, list)) else (side,))]
                    for side, s in zip(dims, (a_shape, b_shape)))
     if len(left) != len(right) or any(a_shape[i] != b_shape[j] for i, j in zip(left, right)):
@@ -91,10 +94,12 @@ def _tensordot(a, b, dims=2):
     return F.reshape(product, src=product.shape, dst=kept_a + kept_b)
 
 
-composite(name="tensordot", doc="sum over the last dims axes of a and the first dims of b (dims= a whole number; "
-                                "a pair of axis lists where a call passes one)",
+composite(name="tensordot", doc="sum over the last dims axes of a and the first dims of b, or over the axes a pair "
+                                "of lists names: dims=([1], [0])",
           signature="tensordot(a, b, dims=2)", family="linalg", composite=_tensordot, arity=2, keywords=("dims",),
+          kinds={"dims": "axis"}, spelled={"axes": "dims"},
           samples=(Sample(((2, 3), (3, 2)), params={"dims": 1}), Sample(((2, 3), (2, 3)), params={"dims": 2}),
+                   Sample(((2, 3, 4), (4, 3)), params={"dims": ((1, 2), (1, 0))}),
                    Sample(((2, 3, 2), (3, 2, 2))), Sample(((2,), (3,)), params={"dims": 0})))
 
 

@@ -24,9 +24,11 @@ def _given(name: str, **values) -> None:
 
 
 def _arange_bounds(start=None, end=None, step=1.0):
-    _given("arange", end=start)
+    _given("arange", end=start if end is None else end)
     if end is None:  # arange(5): from 0 to 5, as numpy and torch read one number
         start, end = 0.0, start
+    elif start is None:  # arange(end=5)
+        start = 0.0
     if not all(math.isfinite(v) for v in (start, end, step)) or step == 0:
         raise GradcliError("arange() takes finite start, end and a step that is not 0", kind="value")
     if (end - start) * step < 0:
@@ -42,6 +44,7 @@ def _arange_length(start, end, step):
 primitive(name="arange", doc="start, start + step, ... up to but not including end (arange(n): 0 to n - 1)",
           signature="arange(start=0, end, step=1)", family="constant", constructor=True, arity=0,
           keywords=("start", "end", "step"), positional=3, kinds={"start": _REAL, "end": _REAL, "step": _REAL},
+          spelled={"stop": "end"},
           prepare=_arange_bounds, example="0.5, 2, 0.5",
           shape=lambda start, end, step: (_arange_length(start, end, step),),
           forward=lambda start, end, step: start + np.arange(_arange_length(start, end, step)) * step,
@@ -67,6 +70,7 @@ def _linspace(start, end, steps):
 primitive(name="linspace", doc="steps numbers evenly spaced from start to end, both included",
           signature="linspace(start, end, steps)", family="constant", constructor=True, arity=0,
           keywords=("start", "end", "steps"), positional=3, kinds={"start": _REAL, "end": _REAL},
+          spelled={"stop": "end", "num": "steps"},
           prepare=_linspace_steps, example="0, 1, 3", shape=lambda start, end, steps: (steps,), forward=_linspace,
           differentiable=False)
 

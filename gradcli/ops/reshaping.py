@@ -1,5 +1,5 @@
 """Array functions that change a shape, not the entries: reshape/view, flatten, squeeze,
-unsqueeze, permute, movedim, expand, repeat/tile, and stack of a list of arrays.
+unsqueeze, permute, transpose/swapaxes, movedim, expand, repeat/tile, and stack of a list of arrays.
 
 Each is built from the engine's internal operations (shape.py: reshape, permute, expand,
 stack, which act on trailing axes), whose rules undo one another, so these inherit
@@ -113,6 +113,45 @@ composite(name="array_permute", doc="the axes in the order dims gives", signatur
           family="array", aliases=("permute", "permute_dims"), keywords=("dims",), rest="dims", kinds={"dims": "axis"},
           composite=_permute,
           samples=(Sample(((2, 3),), params={"dims": (1, 0)}), Sample(((2, 3, 4),), params={"dims": (2, 0, 1)})))
+
+
+def _transposed(x, ndim: int, dim0=None, dim1=None):
+    """The last ndim axes of x (one point's, under many points) transposed: all of them
+    reversed (x.T, numpy's transpose(x)), dim0 and dim1 swapped (torch.transpose(x, 0, 1)),
+    or put in the order a tuple dim0 gives (numpy's transpose(x, axes))."""
+    if dim0 is None and dim1 is None:
+        order = list(reversed(range(ndim)))
+    elif isinstance(dim0, tuple) and dim1 is None:
+        order = [_axis(a, ndim, "axes") for a in dim0] if ndim else list(dim0)
+        if sorted(order) != list(range(ndim)):
+            raise GradcliError(f"transpose() takes each of the {ndim} axes once, not {dim0}", kind="value")
+    elif dim0 is None or dim1 is None or isinstance(dim0, tuple) or isinstance(dim1, tuple):
+        raise GradcliError("transpose() takes two dims to swap, as transpose(x, 0, 1), a tuple of every axis, "
+                           "or none (every axis reversed)", kind="value")
+    else:
+        a, b = _axis(dim0, ndim, "dim0"), _axis(dim1, ndim, "dim1")
+        order = list(range(ndim))
+        if ndim:
+            order[a], order[b] = order[b], order[a]
+    return x if tuple(order) == tuple(range(ndim)) else F.permute(x, perm=tuple(order))
+
+
+composite(name="transpose", doc="axes reversed (x.T); with dim0, dim1 those two swapped, as torch.transpose",
+          signature="transpose(x, dim0=None, dim1=None)", family="linalg", aliases=("t",), keywords=("dim0", "dim1"),
+          positional=2, kinds={"dim0": "axis", "dim1": "axis"}, spelled={"axes": "dim0"},
+          composite=lambda x, **dims: _transposed(x, x.ndim, **dims),
+          batching=lambda n, inputs, batched, /, **dims: _transposed(inputs[0], inputs[0].ndim - 1, **dims),
+          samples=(Sample(((2, 3),)), Sample(((3,),)), Sample(((2, 3, 4),)),
+                   Sample(((2, 3, 4),), params={"dim0": 0, "dim1": -1}),
+                   Sample(((2, 3, 4),), params={"dim0": (1, 2, 0)})))
+
+
+composite(name="swapaxes", doc="dim0 and dim1 swapped (torch's swapaxes and swapdims, numpy's swapaxes)",
+          signature="swapaxes(x, dim0, dim1)", family="array", aliases=("swapdims",), keywords=("dim0", "dim1"),
+          positional=2, composite=lambda x, dim0, dim1: _transposed(x, x.ndim, dim0, dim1),
+          batching=lambda n, inputs, batched, /, dim0, dim1: _transposed(inputs[0], inputs[0].ndim - 1, dim0, dim1),
+          samples=(Sample(((2, 3),), params={"dim0": 0, "dim1": 1}),
+                   Sample(((2, 3, 4),), params={"dim0": -1, "dim1": 0})))
 
 
 def _movedim(x, source, destination):

@@ -1,5 +1,5 @@
-"""Structure: indexing (basic, and by arrays of indices), stacking, transposes, reshapes,
-broadcasting, constants, detach.
+"""Structure: indexing (basic, and by arrays of indices), stacking, the internal permutes and
+reshapes, broadcasting, constants, detach.
 
 The internal operations (sum_to, expand, reshape, permute, index, index_put, take,
 take_put, stack) act on trailing axes, so a cotangent with leading batch axes passes through them unchanged:
@@ -90,18 +90,6 @@ primitive(name="permute", batching="trailing", doc="reorder the trailing axes", 
           sympy=lambda sp, x, perm: _permute(x, perm),
           words=_g_words("g, with the axes put back in their order"),
           samples=(Sample(((2, 3, 4),), params={"perm": (2, 0, 1)}),))
-
-
-def _reversed_axes(x, ndim):
-    """x.T at each point: the last ndim axes reversed (permute acts on trailing axes)."""
-    return F.permute(x, perm=tuple(reversed(range(ndim)))) if ndim > 1 else x
-
-
-primitive(name="transpose", doc="reverse the axes (x.T); a vector is left as it is",
-          signature="transpose(x)", family="linalg", aliases=("t",),
-          composite=lambda x: _reversed_axes(x, x.ndim),
-          batching=lambda n, inputs, batched, /: _reversed_axes(inputs[0], inputs[0].ndim - 1),
-          samples=(Sample(((2, 3),)), Sample(((3,),)), Sample(((2, 3, 4),))))
 
 
 def _full_key(key: tuple, src: tuple) -> tuple:
