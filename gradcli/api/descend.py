@@ -118,9 +118,10 @@ def _update(optimizer: str, state: dict[str, Any], v: np.ndarray, g: np.ndarray,
     round as numpy's do: the same numbers as the update of whole arrays, without numpy's
     cost per call."""
     if v.dtype == np.float64 and v.size <= TINY_ENTRIES:
-        step = [_step(optimizer, state, i, ve, ge, t, lr, momentum, math.sqrt)
-                for i, (ve, ge) in enumerate(zip(v.reshape(-1).tolist(), g.reshape(-1).tolist()))]
-        return np.array(step).reshape(v.shape)
+        if v.ndim != 1:
+            return _update(optimizer, state, v.reshape(-1), g.reshape(-1), t, lr, momentum).reshape(v.shape)
+        return np.array([_step(optimizer, state, i, ve, ge, t, lr, momentum, math.sqrt)
+                         for i, (ve, ge) in enumerate(zip(v.tolist(), g.tolist()))])
     return np.asarray(_step(optimizer, state, "all", v, g, t, lr, momentum, np.sqrt))
 
 

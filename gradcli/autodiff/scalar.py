@@ -16,7 +16,9 @@ entries in C order) and runs as Python the steps whose numbers Python gives bit 
 
 Every other step (power, exp, sin, reductions, guards) calls the very function the plain
 replay calls, on arrays made from the floats, so its numbers are numpy's own. The
-outputs equal the plain replay's bit for bit (tests/test_scalar_replay.py).
+outputs equal the plain replay's bit for bit, but for the sign of a nan (where both
+operands of a product are nan, which one the hardware passes on follows the operand
+order, which a compiled SIMD loop may swap); tests/test_scalar_replay.py checks it.
 """
 
 from __future__ import annotations
@@ -121,8 +123,8 @@ class ScalarProgram:
                 for s, copy in zip(self.outputs, self.plain.copied)]
 
 
-def _to_floats(a: Any) -> float | list[float]:
-    return float(a) if np.ndim(a) == 0 else np.asarray(a).ravel().tolist()
+def _to_floats(a: np.ndarray) -> float | list[float]:
+    return float(a) if a.ndim == 0 else a.tolist() if a.ndim == 1 else a.ravel().tolist()
 
 
 def _to_array(v: float | list[float], shape: tuple[int, ...]) -> np.ndarray:
