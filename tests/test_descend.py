@@ -148,3 +148,25 @@ def test_errors(args, message):
     run = run_cli("descend", *args)
     assert run.exit_code == 2
     assert message in run.stderr
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_the_update_of_a_few_floats_is_the_update_of_whole_arrays(optimizer):
+    # A few float64 entries are updated one by one as Python floats (api/descend.py _update);
+    # larger variables and float32 as whole arrays: the same numbers, gradient zeros and
+    # infinities included.
+    from gradcli.api.descend import TINY_ENTRIES, _update
+
+    rng = np.random.default_rng(3)
+    v = rng.standard_normal(5)
+    floats, arrays = {}, {}
+    for t in range(1, 40):
+        g = rng.standard_normal(5) * 10.0 ** rng.integers(-300, 300, 5)
+        g[t % 5] = [0.0, -0.0, np.inf, 1e-320, 5.0][t % 5]
+        with np.errstate(all="ignore"):
+            by_floats = _update(optimizer, floats, v, g, t, 0.01, 0.9)
+            wide = np.concatenate([v, np.zeros(TINY_ENTRIES)])  # (more entries than a float update takes)
+            by_arrays = _update(optimizer, arrays, wide, np.concatenate([g, np.zeros(TINY_ENTRIES)]), t, 0.01, 0.9)
+        assert by_floats.dtype == np.float64 and by_floats.shape == (5,)
+        assert by_floats.tobytes() == by_arrays[:5].tobytes(), t
+        v = by_floats

@@ -28,6 +28,7 @@ import numpy as np
 
 from gradcli.api import functional
 from gradcli.api.compiled import gradient_program
+from gradcli.autodiff.scalar import TINY_ENTRIES
 from gradcli.errors import GradcliError, param
 from gradcli.errors import format_shape
 
@@ -105,39 +106,39 @@ def descend(expr: str, values: Mapping[str, Any], wrt: Iterable[str] | str | Non
         if k == steps:
             break
         for name in p.wrt:
-            direction = _direction(optimizer, state[name], grads[name], k + 1, momentum)
-            p.values[name] = np.asarray(p.values[name] - lr * direction)
+            p.values[name] = _update(optimizer, state[name], p.values[name], grads[name], k + 1, lr, momentum)
     return Descent(p.expression, optimizer, lr, list(p.wrt), history, stopped, p.dtype)
 
 
-def _direction(optimizer: str, state: dict[str, np.ndarray], g: np.ndarray, t: int, momentum: float) -> np.ndarray:
-    """The update direction (before the learning rate) of update number t, keeping state per variable.
+def _update(optimizer: str, state: dict[str, Any], v: np.ndarray, g: np.ndarray, t: int, lr: float,
+            momentum: float) -> np.ndarray:
+    """v after update number t (a new array), keeping the optimizer's state per variable.
 
-    The state is updated in place: the same operations in the same order as the formulas above
-    (b1 m + (1 - b1) g is m *= b1, then += (1 - b1) g), so the same numbers, with fewer arrays made."""
+    A few float64 entries are updated one by one as Python floats, whose + - * / and sqrt
+    round as numpy's do: the same numbers as the update of whole arrays, without numpy's
+    cost per call."""
+    if v.dtype == np.float64 and v.size <= TINY_ENTRIES:
+        if v.ndim != 1:
+            return _update(optimizer, state, v.reshape(-1), g.reshape(-1), t, lr, momentum).reshape(v.shape)
+        return np.array([_step(optimizer, state, i, ve, ge, t, lr, momentum, math.sqrt)
+                         for i, (ve, ge) in enumerate(zip(v.tolist(), g.tolist()))])
+    return np.asarray(_step(optimizer, state, "all", v, g, t, lr, momentum, np.sqrt))
+
+
+def _step(optimizer: str, state: dict[Any, Any], key: Any, v: Any, g: Any, t: int, lr: float, momentum: float,
+          sqrt: Callable[[Any], Any]) -> Any:
+    """v - lr * direction for update number t, by the formulas above, on numbers of one kind (arrays
+    or floats); state[key] holds what the optimizer keeps between updates for these numbers."""
     if optimizer == "sgd":
-        return g
+        return v - lr * g
     if optimizer == "momentum":
         # NOTE: PyTorch starts the buffer at the first gradient, not at zero.
-        if "buf" not in state:
-            state["buf"] = np.array(g)
-        else:
-            state["buf"] *= momentum
-            state["buf"] += g
-        return state["buf"]
+        buf = g if key not in state else state[key] * momentum + g
+        state[key] = buf
+        return v - lr * buf
     b1, b2 = BETAS
-    if "m" not in state:
-        state.update((key, np.zeros_like(g)) for key in ("m", "s", "term", "direction"))
-    m, s, term, direction = state["m"], state["s"], state["term"], state["direction"]
-    m *= b1
-    m += np.multiply(g, 1 - b1, out=term)
-    s *= b2
-    np.multiply(g, 1 - b2, out=term)
-    term *= g
-    s += term
-    np.divide(s, 1 - b2 ** t, out=term)
-    np.sqrt(term, out=term)
-    term += EPS
-    np.divide(m, 1 - b1 ** t, out=direction)
-    direction /= term
-    return direction
+    m, s = state.get(key, (0.0, 0.0))
+    m = m * b1 + g * (1 - b1)
+    s = s * b2 + g * (1 - b2) * g
+    state[key] = m, s
+    return v - lr * (m / (1 - b1 ** t) / (sqrt(s / (1 - b2 ** t)) + EPS))

@@ -35,6 +35,7 @@ import numpy as np
 
 from gradcli.autodiff.mode import mode, setting
 from gradcli.autodiff.parallel import MIN_ENTRIES, MIN_ENTRIES_SLOW, SLOW, apply_ufunc
+from gradcli.autodiff.scalar import ScalarProgram, tiny_replay
 from gradcli.autodiff.tensor import Tensor, as_array
 
 
@@ -180,10 +181,12 @@ class Recorder:
         self.step(_guard_step(fn, result), [a if isinstance(a, np.ndarray) else np.asarray(a) for a in arrays],
                   {}, np.empty(0))
 
-    def program(self, outputs: Sequence[np.ndarray | None]) -> Program:
-        """The program that makes outputs (arrays met while recording, or None) from new inputs."""
+    def program(self, outputs: Sequence[np.ndarray | None]) -> Program | ScalarProgram:
+        """The program that makes outputs (arrays met while recording, or None) from new inputs;
+        a tiny one replays on Python floats where that gives the same bits (autodiff/scalar.py)."""
         slots = [None if a is None else self.slot(a) for a in outputs]  # (zeros a rule made: constants)
-        return Program(len(self.keep), self.inputs, dict(self.constants), list(self.steps), slots)
+        plain = Program(len(self.keep), self.inputs, dict(self.constants), list(self.steps), slots)
+        return tiny_replay(plain, self.steps, self.keep) or plain
 
 
 KEPT_ENTRIES = 1 << 12  # a small elementwise result goes into an array the program keeps between runs

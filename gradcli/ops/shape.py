@@ -124,6 +124,7 @@ def _index_put_replay(ans, key, src):
 
     def put(g, out):
         out[at] = g
+    put.moves_entries = True  # (it only places g's entries: autodiff/scalar.py replays it on floats)
     return put, np.zeros_like(ans)
 
 
