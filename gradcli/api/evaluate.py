@@ -99,7 +99,7 @@ def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Exp
     outer_span = mode.span
     try:
         for node in postorder(tree):
-            kids = [results.pop(id(c)) if c is not None else None for c in node.args]
+            kids = [results.pop(id(c)) if c is not None else None for c in node.args] if node.args else []
             kws = {k: results.pop(id(v)) for k, v in node.keywords} if node.keywords else {}
             if node.kind == "def":
                 name, params, body = node.value
