@@ -131,8 +131,8 @@ def _apply_small(op: Op, inputs: tuple, params: dict) -> Tensor | None:
     calls it below its thread threshold, its result made an array of the dtype as there.
     (A long scalar expression is all such operations, forward and backward.)
     """
-    if mode.vmap is not None or mode.recorder is not None or mode.trace is not None:
-        return None
+    if op.prepare is not None or mode.vmap is not None or mode.recorder is not None or mode.trace is not None:
+        return None  # (prepare: the node would keep the parameters it fills in)
     dtype = None
     for t in inputs:
         if type(t) is not Tensor:
