@@ -441,3 +441,64 @@ def test_a_sum_of_an_empty_product_takes_the_uniform_path_safely():
     """A sum's cotangent of an empty array holds no number to read (it crashed once)."""
     r = functional.grad("sum(x*x)", {"x": np.zeros(0)})
     assert r.value == 0.0 and r.gradients["x"].shape == (0,)
+
+
+SCALAR_EXPRESSION = " + ".join(f"sin(x*{i})*{i}" for i in range(1, 40)) + \
+    " - exp(-x**2)/y + tanh(x*y)**3 - sqrt(y)*log(x) + maximum(x, y)*abs(x - y) + (x < y)*cos(y)"
+
+
+def _plain_path(monkeypatch):
+    """No operation takes the scalar path (call.py's _apply_small gives the general path its calls)."""
+    from gradcli.autodiff import call as call_module
+
+    monkeypatch.setattr(call_module, "_apply_small", lambda op, inputs, params: None)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_scalar_operations_take_the_plain_paths_numbers(dtype, monkeypatch):
+    """A long expression of 0-d values, its gradient and Hessian: the same bits through the scalar path
+    (which every operation here takes, forward and backward) as through the general one."""
+    from gradcli.autodiff import call as call_module
+
+    values = {"x": 0.3, "y": 1.7}
+    taken = []
+    small = call_module._apply_small
+    monkeypatch.setattr(call_module, "_apply_small", lambda *a: taken.append(a[0].name) or small(*a))
+    fast = functional.grad(SCALAR_EXPRESSION, values, dtype=dtype)
+    fast_hessian = functional.hessian(SCALAR_EXPRESSION, values, dtype=dtype).hessian
+    assert {"sin", "mul", "add", "exp", "div", "tanh", "log", "maximum", "abs", "cos"} <= set(taken)
+    _plain_path(monkeypatch)
+    plain = functional.grad(SCALAR_EXPRESSION, values, dtype=dtype)
+    plain_hessian = functional.hessian(SCALAR_EXPRESSION, values, dtype=dtype).hessian
+    assert fast.value.dtype == plain.value.dtype == np.dtype(dtype)
+    assert fast.value.tobytes() == plain.value.tobytes()
+    for name in values:
+        assert fast.gradients[name].dtype == np.dtype(dtype)
+        assert fast.gradients[name].tobytes() == plain.gradients[name].tobytes()
+        for other in values:
+            assert fast_hessian[name][other].tobytes() == plain_hessian[name][other].tobytes()
+
+
+@pytest.mark.parametrize("name", UFUNC_OPS)
+def test_each_scalar_operation_takes_the_plain_paths_numbers(name, monkeypatch):
+    op = OPS[name]
+    rng = np.random.default_rng(5)
+    arrays = _inputs(op, [()] * op.forward.nin, rng)
+
+    def value_and_gradients():
+        inputs = [Tensor(a, requires_grad=op.differentiable) for a in arrays]
+        out = call(op, *inputs)
+        if not op.differentiable:
+            return out.data, []
+        found = run_backward([(out, Tensor(1.0))])
+        return out.data, [found[t._leaf_node].data if t._leaf_node in found else None for t in inputs]
+
+    fast_value, fast_gradients = value_and_gradients()
+    _plain_path(monkeypatch)
+    plain_value, plain_gradients = value_and_gradients()
+    assert type(fast_value) is np.ndarray and fast_value.dtype == plain_value.dtype
+    assert fast_value.tobytes() == plain_value.tobytes()
+    for fast, plain in zip(fast_gradients, plain_gradients):
+        assert (fast is None) == (plain is None)
+        if fast is not None:
+            assert fast.dtype == plain.dtype and fast.tobytes() == plain.tobytes()

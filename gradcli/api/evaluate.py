@@ -95,11 +95,12 @@ def evaluate(tree: Expr, env: Mapping[str, Tensor], *, source: str = "",
 def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Expr, Any], None] | None) -> Any:
     """The value of tree, each node after its children; a program's steps and functions go into scope."""
     results: dict[int, Any] = {}
-    sequences = _sequence_arguments(tree)
+    order = postorder(tree)
+    sequences = _sequence_arguments(order)
     outer_span = mode.span
     try:
-        for node in postorder(tree):
-            kids = [results.pop(id(c)) if c is not None else None for c in node.args]
+        for node in order:
+            kids = [results.pop(id(c)) if c is not None else None for c in node.args] if node.args else []
             kws = {k: results.pop(id(v)) for k, v in node.keywords} if node.keywords else {}
             if node.kind == "def":
                 name, params, body = node.value
@@ -127,10 +128,10 @@ def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Exp
     return results[id(tree)]
 
 
-def _sequence_arguments(tree: Expr) -> set[int]:
-    """The list literals that are the sequence of arrays a call takes (cat([x, y])): kept as items."""
+def _sequence_arguments(nodes: list[Expr]) -> set[int]:
+    """The list literals among nodes that are the sequence of arrays a call takes (cat([x, y])): kept as items."""
     found = set()
-    for node in postorder(tree):
+    for node in nodes:
         if node.kind == "call" and node.args and node.args[0] is not None and node.args[0].kind == "list":
             op = FUNCTIONS.get(node.value)
             if op is not None and op.sequence:

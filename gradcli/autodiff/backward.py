@@ -145,7 +145,12 @@ def _step(node: Node, grads: dict, create_graph: bool, observer: Any) -> None:
     if observer is None:
         del g  # (the observer reads g after the rule; else the pass alone holds it, and may give it up)
     try:
-        cts = _run_rule(node, grads, node, observer is None and reads_once(node.op.backward))
+        if g_shape and observer is None and reads_once(node.op.backward):
+            cts = _run_rule(node, grads, node, True)
+        elif mode.given is None:  # (nothing to give up: a 0-d cotangent takes no result, see call.py)
+            cts = node.op.backward(node, grads.pop(node))
+        else:
+            cts = _run_rule(node, grads, node, False)
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
         # A rule's numerics failed (the forward pass catches the same): say where.
         raise GradcliError(f"the gradient of {node.op.name} could not be computed ({err})",

@@ -60,8 +60,13 @@ def operate(name_or_op: str | Op, *inputs: Any, **params: Any) -> Tensor:
 
 def function(op: Op) -> Callable[..., Tensor]:
     """op as a function of tensors, as F.<name> gives it to rules: function(OPS['mul'])(a, b)."""
-    def apply(*inputs: Any, **params: Any) -> Tensor:
-        return operate(op, *inputs, **params)
+    if op.ufunc is None:
+        def apply(*inputs: Any, **params: Any) -> Tensor:
+            return operate(op, *inputs, **params)
+    else:
+        def apply(*inputs: Any, **params: Any) -> Tensor:
+            small = _apply_small(op, inputs, params)  # (before operate: most rule calls in a scalar pass end here)
+            return operate(op, *inputs, **params) if small is None else small
 
     apply.__name__ = op.name
     apply.__doc__ = op.doc
@@ -75,6 +80,10 @@ def _apply(op: Op, inputs: tuple, params: dict, donate: bool) -> Tensor:
     points = mode.vmap
     if points is not None and points.holds(inputs):
         return points.apply(op, inputs, params)  # its batching rule (vmap.py)
+    if op.ufunc is not None:
+        small = _apply_small(op, inputs, params)
+        if small is not None:
+            return small
     dtype = _dtype(inputs)
     if op.composite is not None:
         return op.composite(*(lift(x, dtype) for x in inputs), **params)
@@ -112,6 +121,38 @@ def _apply(op: Op, inputs: tuple, params: dict, donate: bool) -> Tensor:
 
 
 _KEEPS_INPUTS = ("inputs", "both")  # Op.saves that keep the inputs for the backward pass
+
+
+def _apply_small(op: Op, inputs: tuple, params: dict) -> Tensor | None:
+    """A plain ufunc op on 0-d tensors of one dtype, with less Python per operation; None for any other call.
+
+    What the general path does on such inputs, without its checks: one entry is within any
+    element limit but 0, there is no memory to reuse, and the ufunc is called as apply_ufunc
+    calls it below its thread threshold, its result made an array of the dtype as there.
+    (A long scalar expression is all such operations, forward and backward.)
+    """
+    if op.prepare is not None or mode.vmap is not None or mode.recorder is not None or mode.trace is not None:
+        return None  # (prepare: the node would keep the parameters it fills in)
+    dtype = None
+    for t in inputs:
+        if type(t) is not Tensor:
+            return None
+        a = t.data
+        if a.ndim:
+            return None
+        if dtype is None:
+            dtype = a.dtype
+        elif a.dtype is not dtype:
+            return None
+    limit = mode.max_elements
+    if dtype is None or (limit is not None and limit < 1):
+        return None
+    ans = op.ufunc(*[t.data for t in inputs])
+    if type(ans) is not np.ndarray or ans.dtype is not dtype:
+        ans = np.asarray(ans, dtype)
+    if mode.grad_enabled and op.differentiable and True in [t.requires_grad for t in inputs]:
+        return Tensor._result(ans, Node(op, inputs, ans, params))
+    return Tensor._result(ans, None)
 
 
 def _dtype(inputs: tuple) -> np.dtype:

@@ -93,6 +93,13 @@ class Expr:
     text: str = ""  # the source text of a number, so `x[1]` reads as the integer 1; see calls above
     name_span: Span | None = None
 
+    def __init__(self, kind: str, span: Span, value: Any = None, args: tuple[Expr | None, ...] = (),
+                 keywords: tuple[tuple[str, Expr], ...] = (), text: str = "", name_span: Span | None = None):
+        # One update of the instance's dict instead of the frozen dataclass's seven object.__setattr__
+        # calls: half the cost of a node, made once per token (setting attributes afterwards still raises).
+        self.__dict__.update(kind=kind, span=span, value=value, args=args, keywords=keywords, text=text,
+                             name_span=name_span)
+
 
 class Token(NamedTuple):
     kind: str  # number, name, string, op, end
@@ -108,17 +115,20 @@ def tokenize(source: str) -> list[Token]:
     depth = 0  # of brackets: a newline inside them continues the line
     newline = False
     for m in TOKEN.finditer(source):
-        start, end = m.span()
-        if start != pos:  # a character no token starts with
+        span = m.span()  # (the token's span as it is: one tuple fewer a token)
+        if span[0] != pos:  # a character no token starts with
             _unexpected(source, pos)
-        pos = end
+        pos = span[1]
         kind = m.lastgroup
         if kind == "space":
             newline = newline or "\n" in m.group()
         elif kind != "comment":
             text = m.group()
-            append(Token(kind, text, (start, end), newline and depth == 0 and bool(tokens)))
-            newline = False
+            if newline:
+                append(Token(kind, text, span, depth == 0 and tokens != []))
+                newline = False
+            else:
+                append(Token(kind, text, span))
             if kind == "op":
                 if text in "([":
                     depth += 1
@@ -236,7 +246,7 @@ class _Parser:
             self.advance()
             operand = self.expression(NOT_POWER)
             return Expr("unary", (tok.span[0], self.extent(operand)[1]), "not", (operand,))
-        if self.at("-") or self.at("+"):
+        if tok.kind == "op" and (tok.text == "-" or tok.text == "+"):
             self.advance()
             operand = self.expression(UNARY_POWER)
             return Expr("unary", (tok.span[0], self.extent(operand)[1]), "neg" if tok.text == "-" else "pos", (operand,))

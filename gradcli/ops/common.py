@@ -94,16 +94,19 @@ def zeros_like(g: Tensor) -> Tensor:
 
 def factor_cotangent(n: Any, g: Any, i: int, other: Any) -> Any:
     """g * other: the cotangent of input i of a product whose other factor is `other`."""
-    v = n.uniform if other.shape == n.out_shape else None
-    if v is not None:  # a sum's cotangent: the other factor itself (times v), no product with g
+    v = n.uniform
+    if v is not None and other.shape == n.out_shape:
+        # a sum's cotangent: the other factor itself (times v), no product with g
         return other.detach() if v == 1.0 else F.mul(other, v)
-    batch = g.ndim - len(n.out_shape)
-    if n.in_shapes[i] == () and other.shape == n.out_shape and other.ndim and batch <= 1:
-        # A scalar factor's cotangent is the dot product of g and the other factor: one pass,
-        # no product array to fill and sum.
-        size = other.size
-        if other.ndim > 1:
-            other = F.reshape(other, src=other.shape, dst=(size,))
-            g = F.reshape(g, src=g.shape, dst=g.shape[:batch] + (size,))
-        return F.matmul(g, other)
+    # (the cheap tests first: most products are of two arrays, or of two numbers)
+    if n.in_shapes[i] == () and other.ndim and other.shape == n.out_shape:
+        batch = g.ndim - len(n.out_shape)
+        if batch <= 1:
+            # A scalar factor's cotangent is the dot product of g and the other factor: one pass,
+            # no product array to fill and sum.
+            size = other.size
+            if other.ndim > 1:
+                other = F.reshape(other, src=other.shape, dst=(size,))
+                g = F.reshape(g, src=g.shape, dst=g.shape[:batch] + (size,))
+            return F.matmul(g, other)
     return F.mul(g, other)
