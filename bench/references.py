@@ -96,6 +96,22 @@ def numpy_large(label: str, data: dict[str, Any]) -> np.ndarray:
     return np.asarray(2.0 * np.dot(r, x) / r.size)
 
 
+_compiled: dict[tuple, Any] = {}
+
+
+def gradcli_compiled(label: str, data: dict[str, Any]) -> np.ndarray:
+    """gradcli's traced gradient program (api/compiled.py); returns the gradient. The first call
+    at given shapes records the program (as jax.jit's first call compiles); later calls replay it."""
+    spec = LARGE_EXPRS[label]
+    key = (label, tuple(np.shape(v) for v in data.values()))
+    if key not in _compiled:
+        from gradcli.api.compiled import gradient_program
+        from gradcli.api.problem import problem
+
+        _compiled[key] = gradient_program(problem(spec["expr"], data, wrt=[spec["wrt"]]))
+    return _compiled[key](data)[1][spec["wrt"]]
+
+
 def torch_large(label: str, data: dict[str, Any]) -> np.ndarray:
     """Forward and backward in PyTorch (CPU, float64); returns the gradient."""
     import torch

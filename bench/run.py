@@ -35,6 +35,7 @@ from references import (
     HIGHER_EXPR,
     HIGHER_POINT,
     JACOBIAN_EXPRS,
+    gradcli_compiled,
     gradcli_terms,
     LARGE_EXPRS,
     jax_available,
@@ -122,6 +123,7 @@ def large(cfg: dict, quick: bool) -> dict:
             data = {name: make(rng, n) for name, make in spec["data"].items()}
             cases: dict[str, Callable[[], Any]] = {
                 "gradcli": partial(functional.grad, spec["expr"], data, wrt=spec["wrt"]),
+                "gradcli compiled": partial(gradcli_compiled, label, data),
                 "numpy": partial(numpy_large, label, data),
             }
             if torch_available():
@@ -132,23 +134,30 @@ def large(cfg: dict, quick: bool) -> dict:
             # Memory and whole runs cost a process each: at every size in a full run, the largest in --quick.
             whole = not quick or n == cfg["large"][-1]
             memory = {tool: peak_extra_mib(_memory_probe(label, tool, n))
-                      for tool in ("gradcli", "torch", "numpy") if tool in cases} if whole else {}
+                      for tool in ("gradcli", "gradcli compiled", "torch", "numpy") if tool in cases} if whole else {}
             cli = _cli_runs(label, spec, data, workdir, cfg["whole_runs"]) if whole else {}
             key = f"{label} n={n:.0e}"
             raw[key] = {"in_process": times, "extra_peak_mib": memory, "whole_process": cli}
             g, t, npy = times["gradcli"], times.get("torch"), times["numpy"]
-            rows.append([label, f"{n:.0e}", fmt_seconds(g), fmt_seconds(t) if t else "n/a", fmt_seconds(npy),
-                         ratio(g, t), ratio(g, npy),
-                         " / ".join(f"{memory[k]:.0f}" for k in ("gradcli", "torch", "numpy") if k in memory) or "-",
+            c = times["gradcli compiled"]
+            rows.append([label, f"{n:.0e}", fmt_seconds(g), fmt_seconds(c), fmt_seconds(t) if t else "n/a",
+                         fmt_seconds(npy), ratio(g, t), ratio(g, npy), ratio(c, npy),
+                         " / ".join(f"{memory[k]:.0f}" for k in ("gradcli", "gradcli compiled", "torch", "numpy")
+                                    if k in memory) or "-",
                          fmt_seconds(cli["gradcli CLI"]) if cli else "-",
-                         fmt_seconds(cli["torch script"]) if "torch script" in cli else "-", _jax_cell(times)])
+                         fmt_seconds(cli["torch script"]) if "torch script" in cli else "-", _jax_cell(times),
+                         ratio(c, times.get("jax"))])
     shutil.rmtree(workdir, ignore_errors=True)
     return {"title": "Large gradients (float64): in-process `gradcli.api.functional.grad` and whole CLI runs",
-            "columns": ["expression", "n", "gradcli", "torch fwd+bwd", "numpy hand-fused", "gradcli/torch",
-                        "gradcli/numpy", "extra peak MiB gradcli / torch / numpy", "CLI --x @x.npy --output g.npz",
-                        "torch script (load, grad, save)", "jax (jit)"],
+            "columns": ["expression", "n", "gradcli", "gradcli compiled", "torch fwd+bwd", "numpy hand-fused",
+                        "gradcli/torch", "gradcli/numpy", "compiled/numpy",
+                        "extra peak MiB gradcli / compiled / torch / numpy", "CLI --x @x.npy --output g.npz",
+                        "torch script (load, grad, save)", "jax (jit)", "compiled/jax"],
             "rows": rows, "raw": raw,
-            "notes": ["targets at 1e7: <= 1.0x torch, <= 1.4x hand-fused numpy, extra peak memory <= torch's",
+            "notes": ["targets at 1e7: <= 1.0x torch, <= 1.4x hand-fused numpy, extra peak memory <= torch's; "
+                      "compiled: sinexp <= 1.0x jax (jit), mse <= 1.0x hand-fused numpy, memory <= 0.5x torch's",
+                      "gradcli compiled: `gradient_program` (api/compiled.py) after its first call, which records the "
+                      "program (fused block by block at size), as jax (jit) is timed after its first call compiles",
                       "memory and whole-process columns: every size in a full run, the largest size with --quick",
                       "sinexp: sum(sin(x)*exp(-x**2)) w.r.t. x; mse: mean((w*x - y)**2) w.r.t. the scalar w",
                       "extra peak memory: growth of the resident high-water mark over one call in a fresh process"]}
@@ -156,13 +165,18 @@ def large(cfg: dict, quick: bool) -> dict:
 
 def _memory_probe(label: str, tool: str, n: int) -> str:
     # Each tool first runs once on 10 entries (imports, thread pools), then the data is made.
+    # The compiled program is measured after its first call at size n, which records it; the
+    # high-water mark is then reset (clear_refs 5), so that it shows the replay's own peak.
     call = {"gradcli": "functional.grad(spec['expr'], data, wrt=spec['wrt'])",
+            "gradcli compiled": f"gradcli_compiled({label!r}, data)",
             "torch": f"torch_large({label!r}, data)", "numpy": f"numpy_large({label!r}, data)"}[tool]
+    first = f"{call}\nopen('/proc/self/clear_refs', 'w').write('5')" if tool == "gradcli compiled" else ""
     return (f"import sys; sys.path.insert(0, {HERE!r})\nimport numpy as np\n"
-            f"from references import LARGE_EXPRS, numpy_large, torch_large\nfrom gradcli.api import functional\n"
+            f"from references import LARGE_EXPRS, gradcli_compiled, numpy_large, torch_large\n"
+            f"from gradcli.api import functional\n"
             f"spec = LARGE_EXPRS[{label!r}]\nrng = np.random.default_rng(0)\n"
             f"def make(n): return {{k: make(rng, n) for k, make in spec['data'].items()}}\n"
-            f"data = make(10)\n{call}\ndata = make({n})\n"
+            f"data = make(10)\n{call}\ndata = make({n})\n{first}\n"
             f"def run(): {call}\n")
 
 

@@ -12,6 +12,7 @@ import contextvars
 import itertools
 import os
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -64,14 +65,21 @@ def apply_ufunc(fn: np.ufunc, arrays: tuple[np.ndarray, ...], out: np.ndarray | 
     pieces = min(shape[0], count * PIECES_PER_THREAD)
     bounds = np.linspace(0, shape[0], pieces + 1).astype(int)
     queue = deque(itertools.pairwise(bounds.tolist()))  # popleft is thread-safe
+    each_thread(lambda: _take(fn, full, out, queue), count)
+    return out
+
+
+def each_thread(task: Callable[[], None], count: int) -> None:
+    """task() on count threads at once (this one and count - 1 of a pool), until every one returns."""
+    if count < 2:
+        task()
+        return
     pool = _threads(count)
     # NOTE: numpy's errstate lives in a context variable; each worker runs in a copy of ours.
-    pending = [pool.submit(contextvars.copy_context().run, _take, fn, full, out, queue)
-               for _ in range(count - 1)]
-    _take(fn, full, out, queue)
+    pending = [pool.submit(contextvars.copy_context().run, task) for _ in range(count - 1)]
+    task()
     for job in pending:
         job.result()
-    return out
 
 
 def _take(fn: np.ufunc, full: tuple[np.ndarray, ...], out: np.ndarray, queue: deque) -> None:

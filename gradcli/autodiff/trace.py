@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.autodiff.fused import fuse
 from gradcli.autodiff.mode import mode, setting
 from gradcli.autodiff.parallel import MIN_ENTRIES, MIN_ENTRIES_SLOW, SLOW, apply_ufunc
 from gradcli.autodiff.scalar import ScalarProgram, tiny_replay
@@ -78,16 +79,11 @@ def untraced() -> None:
 def run_ufunc(ufunc: np.ufunc, dtype: np.dtype, small: bool) -> Callable[..., np.ndarray]:
     """The step of an elementwise operation: apply_ufunc (the ufunc itself on inputs too small
     for threads, as apply_ufunc would decide at these shapes), the result as an array of dtype."""
-    if small:
-        def step(*arrays: np.ndarray) -> np.ndarray:
-            ans = ufunc(*arrays)
-            return ans if type(ans) is np.ndarray and ans.dtype == dtype else np.asarray(ans, dtype)
-        return step
-
-    def step_large(*arrays: np.ndarray) -> np.ndarray:
-        ans = apply_ufunc(ufunc, arrays)
+    def step(*arrays: np.ndarray) -> np.ndarray:
+        ans = ufunc(*arrays) if small else apply_ufunc(ufunc, arrays)
         return ans if type(ans) is np.ndarray and ans.dtype == dtype else np.asarray(ans, dtype)
-    return step_large
+    step.ufunc = ufunc  # (read by the fused replay)
+    return step
 
 
 def run_forward(forward: Callable[..., Any], dtype: np.dtype) -> Callable[..., np.ndarray]:
@@ -183,10 +179,12 @@ class Recorder:
 
     def program(self, outputs: Sequence[np.ndarray | None]) -> Program | ScalarProgram:
         """The program that makes outputs (arrays met while recording, or None) from new inputs;
-        a tiny one replays on Python floats where that gives the same bits (autodiff/scalar.py)."""
+        a tiny one replays on Python floats where that gives the same bits (autodiff/scalar.py),
+        a large one block by block (autodiff/fused.py)."""
         slots = [None if a is None else self.slot(a) for a in outputs]  # (zeros a rule made: constants)
         plain = Program(len(self.keep), self.inputs, dict(self.constants), list(self.steps), slots)
-        return tiny_replay(plain, self.steps, self.keep) or plain
+        # (tiny: every buffer a few entries; fused: buffers of 2^17 entries and more)
+        return tiny_replay(plain, self.steps, self.keep) or fuse(plain, self.steps, self.keep)
 
 
 KEPT_ENTRIES = 1 << 12  # a small elementwise result goes into an array the program keeps between runs
@@ -233,6 +231,18 @@ class Program:
                     buf[out] = fn(*ins(buf))
                 else:
                     fn(*ins(buf), out=into)
+        return self.results(buf)
+
+    def execute(self, index: int, buf: list) -> None:
+        """Step index of the program, on the buffers buf (for a replay that runs steps its own way)."""
+        fn, ins, out, into = self.steps[index]
+        if into is None:
+            buf[out] = fn(*ins(buf))
+        else:
+            fn(*ins(buf), out=into)
+
+    def results(self, buf: list) -> list[np.ndarray]:
+        """The outputs from the buffers of a finished run."""
         return [None if s is None else np.array(buf[s]) if copy or not buf[s].flags.owndata else buf[s]
                 for s, copy in zip(self.outputs, self.copied)]
 

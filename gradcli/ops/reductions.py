@@ -14,6 +14,7 @@ from gradcli.autodiff import taylor as T
 from gradcli.ops.common import F, normalize_axes, reduced_shape, symmetric_jvp
 from gradcli.ops.kinkchecks import saved_inputs
 from gradcli.autodiff.op import Kink, KinkCheck, Sample, Words, primitive
+from gradcli.autodiff.fused import total_replay
 from gradcli.autodiff.trace import computed, decide
 
 REDUCTION_SAMPLES = (
@@ -213,14 +214,23 @@ def _spread_taylor(n, x, root):
     return T.select(n.ans == 0, T.constant(n.ans, len(x) - 1), std)
 
 
-reduction("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
-          lambda n, g: (_spread(n, g),), _sympy_add, "sum of the entries", saves="none",
-          vjp="g, copied to every summed entry (∂sum/∂xᵢ = 1)", taylor=T.linear)
-reduction("mean", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims) / _size(x.shape, axis),
+def _sum(x, axis, keepdims):
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
+def _mean(x, axis, keepdims):
+    return np.sum(x, axis=axis, keepdims=keepdims) / _size(x.shape, axis)
+
+
+reduction("sum", _sum, lambda n, g: (_spread(n, g),), _sympy_add, "sum of the entries", saves="none",
+          vjp="g, copied to every summed entry (∂sum/∂xᵢ = 1)", taylor=T.linear,
+          replay=total_replay(_sum, mean=False))
+reduction("mean", _mean,
           # NOTE: divide the reduced cotangent, then spread it: one small division, not one per entry.
           lambda n, g: (_spread(n, g / _count(n)),), lambda sp, xs: _sympy_add(sp, xs) / len(xs),
           "mean of the entries", saves="none",
-          vjp="g / n, copied to each of the n averaged entries (∂mean/∂xᵢ = 1/n)", taylor=T.linear)
+          vjp="g / n, copied to each of the n averaged entries (∂mean/∂xᵢ = 1/n)", taylor=T.linear,
+          replay=total_replay(_mean, mean=True))
 reduction("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims),
           lambda n, g: (_spread(n, g) * F.prod_others(n.x, axis=n.params["axis"]),),
           lambda sp, xs: sp.Mul(*xs), "product of the entries (exact gradient with zero entries)",

@@ -1,0 +1,248 @@
+"""Fused replay: a traced program over large arrays of one shape, run block by block.
+
+A program recorded at full size (autodiff/trace.py) makes a full-size array per operation,
+so a chain of elementwise operations reads and writes main memory once per operation.
+`fuse` groups its steps into phases: a run of elementwise ufunc steps, copies and sums of
+every entry over the large arrays of one shape runs on blocks of a few thousand entries,
+in turn on `parallel.workers()` threads (numpy releases the GIL in ufuncs). A block's
+temporaries stay in cache; only the program's outputs and the arrays a later step reads
+are written at full size. A step the fuser does not know (a matmul, a guard on a large
+array, a broadcast it cannot slice) runs as in the plain replay, on whole arrays.
+
+The numbers are the plain replay's, bit for bit: an elementwise ufunc computes each entry
+from the same operands with the same loop, whatever the slice. A sum of every entry is
+numpy's pairwise summation (0 + pairwise(a): n < 8 adds in turn from -0; up to 128 entries
+eight accumulators; above, split at n2 = n//2 - (n//2 % 8)), so the blocks are nodes of that
+tree: each block's pairwise sum is np.add.reduce(block, initial=-0.0), and the block sums are
+added as the tree adds them. tests/test_fused.py checks this over many sizes, both dtypes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Sequence
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+
+from gradcli.autodiff.parallel import each_thread, workers
+from gradcli.autodiff.tensor import as_array
+
+FUSE_ENTRIES = 1 << 17  # a program whose large arrays are smaller replays unfused
+BLOCK = 1 << 14  # most entries in a block: a phase's block temporaries fit in a core's L2 cache
+PAIRWISE_LEAF = 128  # numpy sums up to this many entries without splitting them
+
+
+class Total:
+    """The traced step of a sum or mean (an operation's replay): forward(x) in the plain replay.
+
+    whole: it sums every entry (the fuser may compute it block by block); mean: the sum is
+    then divided by the count of entries, as forward divides it.
+    """
+
+    def __init__(self, forward: Callable[[np.ndarray], Any], ans: np.ndarray, whole: bool, mean: bool):
+        self.forward, self.shape, self.dtype, self.whole, self.mean = forward, ans.shape, ans.dtype, whole, mean
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.finish(self.forward(x))
+
+    def finish(self, ans: Any) -> np.ndarray:
+        return ans if type(ans) is np.ndarray and ans.dtype == self.dtype else as_array(ans, self.dtype)
+
+    def of_sum(self, total: np.floating, count: int) -> np.ndarray:
+        """The step's result from the sum of every entry (a numpy scalar of the dtype)."""
+        return self.finish(total / float(count) if self.mean else total).reshape(self.shape)
+
+
+def total_replay(forward: Callable[..., Any], mean: bool) -> Callable[..., Total]:
+    """An Op.replay for a reduction forward(x, axis, keepdims): a Total step."""
+    def replay(ans: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> Total:
+        whole = len(axis) == ans.ndim if keepdims else ans.ndim == 0
+        return Total(lambda x: forward(x, axis, keepdims), ans, whole, mean)
+    return replay
+
+
+def pairwise_blocks(n: int, most: int) -> tuple[list[tuple[int, int]], Any]:
+    """Blocks [lo, hi) covering [0, n): the nodes of numpy's pairwise summation tree of at most
+    `most` entries (most >= 128); and the tree over them: a block's index, or a pair of trees."""
+    blocks: list[tuple[int, int]] = []
+
+    def node(lo: int, size: int) -> Any:
+        if size <= most or size <= PAIRWISE_LEAF:
+            blocks.append((lo, lo + size))
+            return len(blocks) - 1
+        half = size // 2
+        half -= half % 8
+        return node(lo, half), node(lo + half, size - half)
+
+    return blocks, node(0, n)
+
+
+def _added(tree: Any, sums: Sequence[np.floating]) -> np.floating:
+    return sums[tree] if isinstance(tree, int) else _added(tree[0], sums) + _added(tree[1], sums)
+
+
+class Phase:
+    """Steps run block by block: (kind, fn, input slots, output slot); kind is "ufunc", "copy" or "total"."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, Any, tuple[int, ...], int]] = []
+        self.made: set[int] = set()
+        self.totals: set[int] = set()
+        self.full: set[int] = set()  # large slots it writes at full size
+
+    def add(self, kind: str, fn: Any, ins: tuple[int, ...], out: int) -> None:
+        if kind == "ufunc" and not isinstance(fn, np.ufunc):
+            fn = fn.ufunc  # (the step itself gives no out=)
+        self.steps.append((kind, fn, ins, out))
+        (self.totals if kind == "total" else self.made).add(out)
+
+    def run(self, buf: list, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        n = math.prod(shape)
+        blocks, tree = pairwise_blocks(n, BLOCK)
+        for slot in self.full:
+            buf[slot] = np.empty(shape, dtype)
+        # Each slot the steps name is a place in a block's list of views: the large arrays
+        # (sliced), the scratch buffers (block temporaries, shared by slots whose uses do
+        # not overlap), the single numbers.
+        outside = [slot for _kind, _fn, ins, _out in self.steps for slot in ins if slot not in self.made]
+        large = [slot for slot in dict.fromkeys(outside) if buf[slot].size == n] + sorted(self.full)
+        flat = [buf[slot].reshape(-1) for slot in large]  # (a copy if not contiguous: the same numbers)
+        singles = [slot for slot in dict.fromkeys(outside) if buf[slot].size != n]
+        place = {slot: i for i, slot in enumerate(large)}
+        scratch = _share(self.steps, self.full, len(large))
+        place.update(scratch)
+        buffers = max(scratch.values(), default=len(large) - 1) + 1 - len(large)
+        place.update({slot: buffers + len(large) + i for i, slot in enumerate(singles)})
+        numbers = [buf[slot].reshape(()) for slot in singles]
+        program = [(kind, fn, itemgetter(*[place[i] for i in ins]) if len(ins) > 1 else _one(place[ins[0]]),
+                    out if kind == "total" else place[out]) for kind, fn, ins, out in self.steps]
+        sums = {out: [None] * len(blocks) for kind, _fn, _ins, out in self.steps if kind == "total"}
+        queue = deque(range(len(blocks)))  # popleft is thread-safe
+
+        def take() -> None:
+            own = [np.empty(BLOCK, dtype) for _ in range(buffers)]
+            while True:
+                try:
+                    index = queue.popleft()
+                except IndexError:
+                    return
+                lo, hi = blocks[index]
+                views = [a[lo:hi] for a in flat] + [a[:hi - lo] for a in own] + numbers
+                for kind, fn, args, out in program:
+                    if kind == "ufunc":
+                        fn(*args(views), out=views[out])
+                    elif kind == "copy":
+                        np.copyto(views[out], *args(views))
+                    else:
+                        sums[out][index] = np.add.reduce(*args(views), initial=-0.0)
+
+        each_thread(take, min(workers(), len(blocks)))
+        for kind, fn, ins, out in self.steps:
+            if kind == "total":
+                buf[out] = fn.of_sum(dtype.type(0.0) + _added(tree, sums[out]), n)
+
+
+def _one(place: int) -> Callable[[list], tuple]:
+    return lambda views: (views[place],)
+
+
+def _share(steps: list[tuple], full: set[int], first: int) -> dict[int, int]:
+    """Places (from first on) of the block temporaries of steps: a place is reused once the
+    temporary in it has been read for the last time."""
+    last = {slot: j for j, (_kind, _fn, ins, _out) in enumerate(steps) for slot in ins}
+    free: list[int] = []
+    place: dict[int, int] = {}
+    count = first
+    for j, (kind, _fn, ins, out) in enumerate(steps):
+        if kind != "total" and out not in full:
+            if free:
+                place[out] = free.pop()
+            else:
+                place[out], count = count, count + 1
+        free += [place[slot] for slot in dict.fromkeys(ins) if slot in place and last[slot] == j]
+    return place
+
+
+class Fused:
+    """A Program replayed with its phases fused: run(inputs) gives the program's outputs."""
+
+    def __init__(self, program: Any, schedule: list, shape: tuple[int, ...], dtype: np.dtype):
+        self.program, self.schedule, self.shape, self.dtype = program, schedule, shape, dtype
+
+    def __len__(self) -> int:
+        return len(self.program)
+
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        buf = self.program.template.copy()
+        buf[:self.program.inputs] = inputs
+        with np.errstate(all="ignore"):
+            for item in self.schedule:
+                if isinstance(item, Phase):
+                    item.run(buf, self.shape, self.dtype)
+                else:
+                    self.program.execute(item, buf)
+        return self.program.results(buf)
+
+
+def _kind(fn: Any, params: dict, ins: tuple[int, ...], out: int, keep: list, shape: tuple, dtype: np.dtype) -> str | None:
+    """How a step runs in a phase, or None: it runs on whole arrays."""
+    if params:
+        return None
+    arrays = [keep[i] for i in ins]
+    if not all(isinstance(a, np.ndarray) and a.dtype == dtype for a in arrays):
+        return None
+    if isinstance(fn, Total):
+        return "total" if fn.whole and arrays[0].shape == shape else None
+    result = keep[out]
+    if not (isinstance(result, np.ndarray) and result.shape == shape and result.dtype == dtype):
+        return None
+    if fn is np.array and len(arrays) == 1 and arrays[0].shape == shape:
+        return "copy"
+    ufunc = fn if isinstance(fn, np.ufunc) else getattr(fn, "ufunc", None)
+    if ufunc is None or ufunc.nout != 1 or ufunc.signature is not None:
+        return None
+    # Each input is a large array or a single number (sliced or broadcast alike).
+    if any(a.shape != shape and (a.size != 1 or a.ndim > len(shape)) for a in arrays):
+        return None
+    return "ufunc"
+
+
+def fuse(program: Any, steps: Sequence[tuple], keep: Sequence[Any]) -> Any:
+    """program (recorded as steps: (fn, input slots, params, output slot, into); keep: the array
+    recorded in each slot) as a Fused program, or program itself when nothing fuses."""
+    large = [a for a in keep if isinstance(a, np.ndarray) and a.size >= FUSE_ENTRIES]
+    if not large or len({(a.shape, a.dtype) for a in large}) != 1 or large[0].dtype.kind != "f":
+        return program
+    shape, dtype = large[0].shape, large[0].dtype
+    schedule: list[Any] = []
+    phase: Phase | None = None
+    home: dict[int, Phase] = {}  # the phase that makes a slot
+    for index, (fn, ins, params, out, _into) in enumerate(steps):
+        kind = _kind(fn, params, ins, out, keep, shape, dtype)
+        reads_phase = phase is not None and any(home.get(i) is phase for i in ins)
+        if kind is not None:
+            if phase is None or any(i in phase.totals for i in ins):  # a sum is known after its phase
+                phase = Phase()
+                schedule.append(phase)
+            phase.add(kind, fn, ins, out)
+            home[out] = phase
+        elif reads_phase:
+            phase = None
+            schedule.append(index)
+        elif phase is not None:  # it needs nothing of the open phase: it runs before it
+            schedule.insert(schedule.index(phase), index)
+        else:
+            schedule.append(index)
+    phases = [item for item in schedule if isinstance(item, Phase)]
+    if not any(len(p.steps) > 1 for p in phases):
+        return program
+    # A large array is written at full size when it is an output or a step outside its phase reads it.
+    readers = [(steps[item][1], None) if not isinstance(item, Phase) else (
+        tuple(i for _k, _f, ins, _o in item.steps for i in ins), item) for item in schedule]
+    for p in phases:
+        p.full = {slot for slot in p.made if slot in program.outputs
+                  or any(slot in ins and owner is not p for ins, owner in readers)}
+    return Fused(program, schedule, shape, dtype)
