@@ -162,3 +162,24 @@ def test_an_input_not_in_c_order_runs_the_plain_replay():
     value, grads = gradient(points[0])
     # f = (c . x) x0 with c the column sums of A, (4, 6): df/dx0 = c0 x0 + c . x, df/dx1 = c1 x0
     assert float(value) == 44.0 * 0.5 and grads["x"].tolist() == [4.0 * 0.5 + 44.0, 6.0 * 0.5]
+
+
+def test_the_replays_source_holds_slots_and_operators_only(monkeypatch):
+    """The function a program becomes is written from slot numbers and fixed operators: no name,
+    number or text of the expression reaches its source (they reach it as values)."""
+    import re
+
+    from gradcli.autodiff import scalar
+
+    sources = []
+    made = scalar._compiled
+    monkeypatch.setattr(scalar, "_compiled", lambda lines, functions: sources.append(lines) or made(lines, functions))
+    p = problem("evil = w[0] * 1234.5; (1 - evil)**2 + exp(w[1] / evil)", {"w": [-1.0, 1.0]})
+    gradient = gradient_program(p)
+    gradient(p.values)
+    [lines] = sources
+    slot = r"b\[\d+\]"
+    line = re.compile(rf"{slot} = (f\d+\(b\)|f\d+\({slot}(, {slot})*\)|[-+]?{slot}( [-+*] {slot})?|{slot}\[\d+\]|"
+                      rf"\[{slot}\] \* \d+)")
+    assert lines and all(line.fullmatch(text) for text in lines), lines
+    assert any(" * " in text for text in lines) and any("(b)" in text for text in lines)  # operators, and exp by numpy

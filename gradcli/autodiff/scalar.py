@@ -15,7 +15,9 @@ entries in C order) and runs as Python the steps whose numbers Python gives bit 
   they only move entries, through index maps found once by running the step on labels.
 
 Every other step (power, exp, sin, reductions, guards) calls the very function the plain
-replay calls, on arrays made from the floats, so its numbers are numpy's own. The
+replay calls, on arrays made from the floats, so its numbers are numpy's own. The steps
+become the lines of one Python function, made once (`_compiled`): a replay is a call of it,
+with no loop and no dispatch per step, and + - * on floats are written as operators. The
 outputs equal the plain replay's bit for bit, but for the sign of a nan (where both
 operands of a product are nan, which one the hardware passes on follows the operand
 order, which a compiled SIMD loop may swap); tests/test_scalar_replay.py checks it.
@@ -49,12 +51,20 @@ def _sqrt(a: float) -> float:
         return float(np.sqrt(a))
 
 
+def _square(a: float) -> float:
+    return a * a
+
+
 # ufunc -> the Python function of floats giving the same float64, bit for bit
 EXACT: dict[np.ufunc, Callable[..., float]] = {
     np.add: operator.add, np.subtract: operator.sub, np.multiply: operator.mul, np.true_divide: _divide,
-    np.negative: operator.neg, np.positive: operator.pos, np.absolute: abs, np.square: lambda a: a * a,
+    np.negative: operator.neg, np.positive: operator.pos, np.absolute: abs, np.square: _square,
     np.sqrt: _sqrt,
 }
+# Those of them a replay writes as Python's operators on two floats (or one): the same operation
+# without a function call.
+OPERATORS = {operator.add: "{a} + {b}", operator.sub: "{a} - {b}", operator.mul: "{a} * {b}",
+             operator.neg: "-{a}", operator.pos: "+{a}", _square: "{a} * {a}"}
 
 
 def _held(a: Any) -> tuple[int, ...] | None:
@@ -84,21 +94,29 @@ class ScalarProgram:
         self.template = [_to_floats(constants[slot]) if slot in shapes and slot in constants else a
                          for slot, a in enumerate(plain.template)]
         self.python = 0  # steps run as Python
-        self.steps: list[tuple[Callable[..., Any], int, int, int]] = []  # fn, its input slots (-1: none), output
+        lines, functions = [], {}
         for fn, ins, params, out, into in steps:
             held = out in shapes and all(s in shapes for s in ins)
             python = _python_step(fn, [recorded[s] for s in ins], recorded[out], into) if held else None
             if python is not None:  # (every one reads one or two buffers)
                 self.python += 1
-                self.steps.append((python, ins[0], ins[1] if len(ins) > 1 else -1, out))
+                args = {"a": f"b[{ins[0]}]", "b": f"b[{ins[-1]}]"}
+                if isinstance(python, str) or python in OPERATORS:
+                    lines.append(f"b[{out}] = {OPERATORS.get(python, python).format(**args)}")
+                else:
+                    functions[f"f{len(lines)}"] = python
+                    lines.append(f"b[{out}] = f{len(lines)}({', '.join(f'b[{i}]' for i in ins)})")
             else:
                 sources = [_source(fn, s, shapes, constants) for s in ins]
                 call = partial(fn, **params) if params else fn
-                self.steps.append((_numpy_step(call, sources, into, shapes.get(out, False)), -1, -1, out))
+                functions[f"f{len(lines)}"] = _numpy_step(call, sources, into, shapes.get(out, False))
+                lines.append(f"b[{out}] = f{len(lines)}(b)")
+        self.replay = _compiled(lines, functions)
+        self.steps = len(lines)
         self.outputs = plain.outputs
 
     def __len__(self) -> int:
-        return len(self.steps)
+        return self.steps
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         buf = self.template.copy()
@@ -111,16 +129,20 @@ class ScalarProgram:
             else:
                 buf[slot] = a
         with np.errstate(all="ignore"):
-            for fn, a, b, out in self.steps:
-                if b >= 0:
-                    buf[out] = fn(buf[a], buf[b])
-                elif a >= 0:
-                    buf[out] = fn(buf[a])
-                else:
-                    buf[out] = fn(buf)
+            self.replay(buf)
         return [None if s is None else _to_array(buf[s], shapes[s]) if s in shapes
                 else np.array(buf[s]) if copy or not buf[s].flags.owndata else buf[s]
                 for s, copy in zip(self.outputs, self.plain.copied)]
+
+
+def _compiled(lines: list[str], functions: dict[str, Callable[..., Any]]) -> Callable[[list], None]:
+    """The steps as one Python function of the buffers, b[out] = ... line after line: no loop,
+    no dispatch per step. Its source holds slot numbers and the operators above only; every
+    function (and through it every constant) reaches it by name from `functions`."""
+    source = "def replay(b):\n" + "".join(f"    {line}\n" for line in lines) + "    return None\n"
+    namespace = dict(functions)
+    exec(compile(source, "<gradcli replay>", "exec"), namespace)  # noqa: S102
+    return namespace["replay"]
 
 
 def _to_floats(a: np.ndarray) -> float | list[float]:
@@ -136,8 +158,9 @@ def _positions(a: np.ndarray) -> np.ndarray:
     return np.arange(a.size, dtype=FLOAT64).reshape(a.shape)
 
 
-def _python_step(fn: Any, ins: list[np.ndarray], out: np.ndarray, into: Any) -> Callable[..., Any] | None:
-    """The step as a function of the inputs' floats giving the output's, or None."""
+def _python_step(fn: Any, ins: list[np.ndarray], out: np.ndarray, into: Any) -> Callable[..., Any] | str | None:
+    """The step as a function of the inputs' floats giving the output's, or as Python's
+    expression of them (a text with {a}, {b} where they stand), or None."""
     if isinstance(fn, np.ufunc) and fn in EXACT:
         f = EXACT[fn]
         if out.ndim == 0:
@@ -151,15 +174,15 @@ def _python_step(fn: Any, ins: list[np.ndarray], out: np.ndarray, into: Any) -> 
         return lambda *args: list(map(f, *([x] * len(m) if s else [x[i] for i in m]
                                             for x, m, s in zip(args, maps, scalars))))
     if fn is np.array and len(ins) == 1:  # a copy: the floats are never written into
-        return lambda a: a
+        return "{a}"
     if type(fn) is operator.itemgetter and len(ins) == 1:  # indexing: out entries are entries of the input
         got = fn(_positions(ins[0]))
         if not (isinstance(got, np.ndarray) and got.shape == out.shape):
             return None
         where = got.astype(np.int64).ravel().tolist()
         if ins[0].ndim == 0:
-            return (lambda a: a) if out.ndim == 0 else (lambda a: [a] * len(where))
-        return (lambda a: a[where[0]]) if out.ndim == 0 else (lambda a: [a[i] for i in where])
+            return "{a}" if out.ndim == 0 else f"[{{a}}] * {len(where)}"
+        return f"{{a}}[{where[0]}]" if out.ndim == 0 else (lambda a: [a[i] for i in where])
     if getattr(fn, "moves_entries", False) and len(ins) == 1 and into is not None and not into.view(np.uint64).any():
         labels = np.full(out.shape, -1.0)  # entries no input entry reaches stay 0
         fn(_positions(ins[0]) if ins[0].ndim else np.array(0.0), out=labels)
