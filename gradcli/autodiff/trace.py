@@ -183,7 +183,7 @@ class Recorder:
         a large one block by block (autodiff/fused.py)."""
         slots = [None if a is None else self.slot(a) for a in outputs]  # (zeros a rule made: constants)
         plain = Program(len(self.keep), self.inputs, dict(self.constants), list(self.steps), slots)
-        # (tiny: every buffer a few entries; fused: buffers of 2^17 entries and more)
+        # (tiny: every buffer a few entries; fused: buffers of 2^15 entries and more)
         return tiny_replay(plain, self.steps, self.keep) or fuse(plain, self.steps, self.keep)
 
 
