@@ -4,6 +4,7 @@ It imports the CLI inside a handler, so Ctrl-C while numpy and typer load ends w
 status 130 and no traceback, as it does later on.
 """
 
+import gc
 import os
 import sys
 
@@ -30,7 +31,17 @@ def keep_freed_memory() -> None:
     libc.mallopt(m_trim_threshold, 2**31 - 1)
 
 
+def collect_from_here() -> None:
+    """The cyclic collector back on, for what the command makes; what start-up made stays out of its walks."""
+    gc.freeze()
+    gc.enable()
+
+
 def main() -> None:
+    # Importing numpy, typer and gradcli makes some 10^5 objects and no garbage: the cyclic
+    # collector, which would walk them every few hundred allocations, waits until they are
+    # loaded, and then leaves them out of its walks (freeze).
+    gc.disable()
     try:
         keep_freed_memory()
         args = sys.argv[1:]
@@ -40,9 +51,11 @@ def main() -> None:
             if not any(a in RUN_OPTIONS or a.startswith("--graph=") for a in args[1:]):
                 # `gradcli run FILE ARGS` with none of run's options: the file runs without loading the
                 # other commands (a third of the start-up), as the command would run it.
+                collect_from_here()
                 raise SystemExit(run_file(args[1], args[2:]))
         from gradcli.cli.app import main as run
 
+        collect_from_here()
         run()
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

@@ -1,5 +1,6 @@
 """The cyclic garbage collector is paused over the parse, the walk and the backward pass, and
-left as it was found: on after, or off when the caller had turned it off."""
+left as it was found: on after, or off when the caller had turned it off. The command keeps
+it off while it loads, then on for its work, with what loading made left out of its walks."""
 
 from __future__ import annotations
 
@@ -61,3 +62,20 @@ def test_a_collector_the_caller_turned_off_stays_off():
     finally:
         if was:
             gc.enable()
+
+
+def test_the_command_loads_with_the_collector_off_and_runs_with_it_on(tmp_path):
+    """A file run by `gradcli run` sees the collector on, as under `python FILE`, and the objects
+    start-up made frozen out of its walks (the collector was off while they were made)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    listing = tmp_path / "probe.py"
+    listing.write_text("import gc\nprint(gc.isenabled(), gc.get_freeze_count() > 1000)\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    for argv in (["run", str(listing)], ["run", "--explain", str(listing)]):  # (the fast path, and the app's)
+        done = subprocess.run([sys.executable, "-m", "gradcli", *argv], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, timeout=60)
+        assert (done.returncode, done.stdout) == (0, "True True\n"), done.stderr
