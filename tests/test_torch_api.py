@@ -4,6 +4,7 @@ error, and `gradcli run` (exit statuses, the user's traceback, sys.argv, what it
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -155,11 +156,7 @@ def test_operations_agree_with_torch_in_value_and_gradient(case):
             assert a.grad is None
         else:
             close(a.grad, b.grad, rtol=1e-5)
-    assert (ours.grad_fn.name(), theirs.grad_fn.name()) in NAMED_APART.get(case[0], {(theirs.grad_fn.name(),) * 2})
-
-
-# The registry names norm's node as PyTorch named it before linalg.vector_norm took over x.norm().
-NAMED_APART = {"norm": {("NormBackward0", "LinalgVectorNormBackward0")}}
+    assert ours.grad_fn.name() == theirs.grad_fn.name()
 
 
 # -- the autograd surface --------------------------------------------------------------------
@@ -440,3 +437,27 @@ def test_run_loads_no_heavy_library(tmp_path):
     done = run(tmp_path, "import sys, torch\nprint(sorted(m for m in ('sympy', 'matplotlib', 'rich') "
                "if m in sys.modules))\n")
     assert done.stdout == "[]\n", done.stderr
+
+
+NORMS = [  # gradcli's spelling, and PyTorch's call
+    ("x.norm()", lambda t, x: x.norm()), ("x.norm(1, dim=1)", lambda t, x: x.norm(1, dim=1)),
+    ("norm(x, 'fro')", lambda t, x: t.norm(x, "fro")), ("norm(x, 'nuc')", lambda t, x: t.norm(x, "nuc")),
+    ("vector_norm(x, inf)", lambda t, x: t.linalg.vector_norm(x, math.inf)),
+    ("matrix_norm(x)", lambda t, x: t.linalg.matrix_norm(x)),
+    ("matrix_norm(x, 2)", lambda t, x: t.linalg.matrix_norm(x, 2)),
+    ("matrix_norm(x, -inf)", lambda t, x: t.linalg.matrix_norm(x, -math.inf)),
+]
+
+
+@pytest.mark.parametrize("ours,theirs", NORMS, ids=[text for text, _ in NORMS])
+def test_a_norms_node_is_named_as_pytorch_names_it(ours, theirs):
+    torch = real_torch()
+    from gradcli.api.evaluate import evaluate
+    from gradcli.autodiff.engine import Tensor
+    from gradcli.lang.parser import parse
+
+    x = np.array([[1.0, -2.0, 0.5], [3.0, 0.25, -1.0]])
+    out = evaluate(parse(ours), {"x": Tensor(x, requires_grad=True)})
+    reference = theirs(torch, torch.tensor(x, requires_grad=True))
+    np.testing.assert_allclose(out.data, reference.detach().numpy(), rtol=1e-12)
+    assert out.grad_fn.name == reference.grad_fn.name()

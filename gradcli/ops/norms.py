@@ -17,7 +17,7 @@ from gradcli.ops.common import F, normalize_axes, reduced_shape, zeros_like
 from gradcli.autodiff import taylor as T
 from gradcli.ops.decompositions import singular_value_series, svdvals_vjp
 from gradcli.ops.kinkchecks import saved_inputs
-from gradcli.ops.reductions import _name, _spread, _sympy_add
+from gradcli.ops.reductions import _spread, _sympy_add
 from gradcli.autodiff.op import Kink, KinkCheck, Sample, Words, composite, primitive
 
 MATRIX_ORDERS = ("fro", "nuc", 1.0, -1.0, 2.0, -2.0, math.inf, -math.inf)
@@ -248,11 +248,21 @@ NORM_SAMPLES = (
     Sample(((2, 3),), "nonzero", {"p": "fro"}), Sample(((2, 3),), "nonzero", {"p": "nuc"}),
     Sample(((2, 2, 3),), "nonzero", {"p": "nuc", "axis": (2, 1), "keepdims": True}),
 )
+def _torch_name(shapes, params):
+    """PyTorch 2's node: a vector norm (and 'fro') is linalg.vector_norm's; the nuclear norm sums
+    the singular values; the other matrix norms take the largest or smallest of a few sums."""
+    if not params["matrix"]:
+        return "LinalgVectorNormBackward0"
+    if params["p"] == "nuc":
+        return "SumBackward1"
+    return "AmaxBackward0" if params["p"] > 0 else "AminBackward0"
+
+
 primitive(name="norm", doc="the p-norm (default 2) of the entries or along axis, as torch.norm and x.norm(p): "
                            "p='fro' is the 2-norm, p='nuc' the nuclear norm of the last two axes (or two given)",
           signature="norm(x, p=2, axis=None)", family="reduction", forward=_norm, backward=_backward,
           shape=_shape, sympy=_sympy_norm, prepare=_prepare, keywords=("p", "axis", "keepdims"),
-          kinds={"p": ("real", "fro", "nuc")}, samples=NORM_SAMPLES, saves="both", torch_name=_name("Norm"),
+          kinds={"p": ("real", "fro", "nuc")}, samples=NORM_SAMPLES, saves="both", torch_name=_torch_name,
           taylor=_norm_taylor,
           words=Words(("x",), vjp=("g × {x} / {out} for p = 2 (0 at the zero vector); PyTorch's norm_backward for "
                                    "the others",)),
