@@ -202,3 +202,28 @@ def test_a_scatter_into_kept_zeros_gives_the_caller_its_own_array():
     second = gradient({"x": np.array([5.0, 6.0, 7.0])})[1]["x"]
     first[0] = 99.0
     assert same(second, np.array([0.0, 3.0, 0.0])) and gradient.traced.replayed == 1
+
+
+def test_recording_holds_no_more_memory_than_the_eager_run():
+    """The first call at a shape (the eager run, recorded) frees its intermediates as the eager
+    run does: the recorder keeps only the shape and dtype of a large array, not the array."""
+    import tracemalloc
+
+    x = np.random.default_rng(0).standard_normal(200_000)
+    expr = "sum(sin(x)*exp(-x**2) + cos(x)*x**3 - tanh(x)*x)"  # some 30 full-size intermediates
+    functional.grad(expr, {"x": x}, wrt="x")
+    gradient = gradient_program(problem(expr, {"x": x}, wrt="x"))
+    tracemalloc.start()
+    try:
+        functional.grad(expr, {"x": x}, wrt="x")
+        eager = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        recorded_value, recorded = gradient({"x": x})
+        recording = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert gradient.traced.recorded == 1
+    assert recording < 2 * eager, (recording, eager)  # (kept alive, the intermediates took 4.5x)
+    value, replayed = gradient({"x": x})
+    assert gradient.traced.replayed == 1
+    assert float(value) == float(recorded_value) and np.array_equal(replayed["x"], recorded["x"])

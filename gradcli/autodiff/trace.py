@@ -19,12 +19,15 @@ a new shape records again; a guard that misses records again at that point (the 
 numbers), and a signature whose guards keep missing runs eagerly from then on.
 
 Recording runs with memory reuse off (an array written in place would be two buffers in
-one); the replay makes no reuse decision of its own.
+one); the replay makes no reuse decision of its own. The recorder does not keep a large
+array alive: it keeps its shape and dtype, and forgets its id when it is freed, so the
+first run at a shape holds the eager run's memory, not every intermediate at once.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
@@ -114,7 +117,9 @@ class Recorder:
         self.slots: dict[int, int] = {}
         self.constants: dict[int, np.ndarray] = {}
         self.steps: list[tuple] = []
-        self.keep: list[Any] = []  # every array seen, alive until the end: no id is reused meanwhile
+        # Per slot, the array seen (a large one: a stand-in of its shape and dtype, see _new)
+        self.keep: list[Any] = []
+        self.watched: list[weakref.finalize] = []
         for a in inputs:
             self._new(a)
         self.inputs = len(inputs)
@@ -123,14 +128,28 @@ class Recorder:
     @contextmanager
     def recording(self) -> Iterator[None]:
         """Inside: this thread's operations are written down, and no input is written into."""
-        with setting("recorder", self), setting("donate", False):
-            yield
+        try:
+            with setting("recorder", self), setting("donate", False):
+                yield
+        finally:
+            for watch in self.watched:  # (what is freed after the recording no longer concerns it)
+                watch.detach()
 
     def _new(self, a: Any) -> int:
         slot = len(self.keep)
         self.slots[id(a)] = slot
-        self.keep.append(a)
+        if type(a) is np.ndarray and a.size > KEPT_ENTRIES:
+            # Not kept alive: a recorded run holds no more memory than the eager one. When the
+            # array is freed its id leaves the map (a new array may take the id: a new slot).
+            self.keep.append(np.broadcast_to(np.empty((), a.dtype), a.shape))
+            self.watched.append(weakref.finalize(a, self._freed, id(a), slot))
+        else:
+            self.keep.append(a)
         return slot
+
+    def _freed(self, key: int, slot: int) -> None:
+        if self.slots.get(key) == slot:
+            del self.slots[key]
 
     def slot(self, a: Any) -> int:
         """The buffer holding array a: a step's, an input's, or a new constant."""
