@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.autodiff.fused import fuse
+from gradcli.autodiff.fused import Fused, fuse
 from gradcli.autodiff.mode import mode, setting
 from gradcli.autodiff.parallel import MIN_ENTRIES, MIN_ENTRIES_SLOW, SLOW, apply_ufunc
 from gradcli.autodiff.scalar import ScalarProgram, tiny_replay
@@ -196,7 +196,7 @@ class Recorder:
         self.step(_guard_step(fn, result), [a if isinstance(a, np.ndarray) else np.asarray(a) for a in arrays],
                   {}, np.empty(0))
 
-    def program(self, outputs: Sequence[np.ndarray | None]) -> Program | ScalarProgram:
+    def program(self, outputs: Sequence[np.ndarray | None]) -> Program | ScalarProgram | Fused:
         """The program that makes outputs (arrays met while recording, or None) from new inputs;
         a tiny one replays on Python floats where that gives the same bits (autodiff/scalar.py),
         a large one block by block (autodiff/fused.py)."""
@@ -245,7 +245,7 @@ class Program:
         buf = self.template.copy()
         buf[:self.inputs] = inputs
         with np.errstate(all="ignore"):
-            for fn, ins, out, into in self.steps:
+            for fn, ins, out, into in self.steps:  # (execute's body, inlined: this loop is the replay)
                 if into is None:
                     buf[out] = fn(*ins(buf))
                 else:
