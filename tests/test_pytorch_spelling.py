@@ -150,6 +150,8 @@ def test_the_gradient_of_an_unbiased_std():
     ("x.sum(dim=())", "sum() takes no empty tuple of axes: numpy reduces over none of them, PyTorch over all; leave "
      "the axes out to reduce over all", (2, 5)),
     ("()", "the expression must have a numeric value", (0, 2)),
+    ("x.reshape(((),))", "axis must be a whole number", (2, 9)),
+    ("x.sum(dim=[[0]])", "axis must be a whole number", (2, 5)),
     ("tril(x, diagonal=1, k=1)", "tril() got two values for diagonal (as k too)", (0, 24)),
 ])
 def test_errors_name_the_spelling_and_point_at_it(text, message, span):

@@ -256,7 +256,8 @@ def _call(node: Expr, kids: list, kws: dict) -> Tensor:
         if kws:
             raise GradcliError(f"{node.value}() takes no keyword {next(iter(kws))!r}", kind="syntax")
         dims = tuple(_whole(k, "a size") for k in _flatten(kids))
-        if (not dims and (not kids or op.max_sizes is not None)) or any(d < 0 for d in dims) or (op.max_sizes is not None and len(dims) > op.max_sizes):
+        empty = not dims and (not kids or op.max_sizes is not None)  # (zeros(()) is a 0-d array; eye(()) is nothing)
+        if empty or any(d < 0 for d in dims) or (op.max_sizes is not None and len(dims) > op.max_sizes):
             raise GradcliError(f"{op.signature}: give the size as whole numbers", kind="value")
         return call(op, shape=dims)
     inputs, params = bind(op, node, kids, kws)
@@ -433,6 +434,8 @@ def _parameter(op: Op, key: str, value: Any) -> Any:
             taken = " or ".join(repr(w) if w != "real" else "a number" for w in words)
             raise GradcliError(f"{op.name}() takes {key}= as {taken}, not {value!r}", kind="value")
         raise GradcliError(f"{op.name}() takes {key}= as a number, not the string {value!r}", kind="value")
+    if kind == "axis pairs":  # tensordot's dims: a number, or the axes of each side, ([1], [0])
+        return tuple(_axis(v) for v in value) if isinstance(value, tuple) else _whole(value, key)
     if kind == "axis":
         axes = _axis(value)
         if axes == () and key == "axis" and "keepdims" in op.keywords:
@@ -477,9 +480,9 @@ def _whole(value: Any, what: str) -> int:
 
 
 def _axis(value: Any) -> Any:
-    """An axis, or a tuple of axes (a list [0, 1] as torch's dim=[0, 1]), or pairs of them (tensordot's dims)."""
+    """An axis, or a tuple of axes (a list [0, 1] as torch's dim=[0, 1])."""
     if isinstance(value, Tensor) and value.ndim == 1:
         return tuple(_whole(Tensor(v), "axis") for v in value.data)
     if isinstance(value, tuple):
-        return tuple(_axis(v) for v in value)
+        return tuple(_whole(v, "axis") for v in value)
     return _whole(value, "axis")

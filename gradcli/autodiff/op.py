@@ -157,9 +157,11 @@ class Op:
     spelled: the other library's names of its own keywords, e.g. numpy's tril(x, k=1) for
         torch's diagonal= ({"k": "diagonal"})
     kinds: what a keyword takes where it is not a whole number (axis= takes an axis or a
-        tuple of them, as does a keyword of kind "axis": reshape's shape): "real" (any number: beta=0.5), "text" (any string: an einsum
-        subscript), or a tuple of the words it takes, with "real" among them when a number
-        may stand there too (norm's p: 1, 2, inf, "fro", "nuc")
+        tuple of them, as does a keyword of kind "axis": reshape's shape): "axis pairs" (a
+        whole number or a tuple of axis tuples: tensordot's dims), "real" (any number:
+        beta=0.5), "text" (any string: an einsum subscript), or a tuple of the words it
+        takes, with "real" among them when a number may stand there too (norm's p: 1, 2,
+        inf, "fro", "nuc")
     sequence: its tensor inputs come as one list or tuple of arrays, the first argument
         (cat([x, y], 0), torch.cat((x, y), dim=0)); their shapes need not broadcast
     rest: the keyword that takes every value written past the tensor inputs, as a tuple

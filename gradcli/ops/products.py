@@ -97,7 +97,7 @@ def _tensordot(a, b, dims=2):
 composite(name="tensordot", doc="sum over the last dims axes of a and the first dims of b, or over the axes a pair "
                                 "of lists names: dims=([1], [0])",
           signature="tensordot(a, b, dims=2)", family="linalg", composite=_tensordot, arity=2, keywords=("dims",),
-          kinds={"dims": "axis"}, spelled={"axes": "dims"},
+          kinds={"dims": "axis pairs"}, spelled={"axes": "dims"},
           samples=(Sample(((2, 3), (3, 2)), params={"dims": 1}), Sample(((2, 3), (2, 3)), params={"dims": 2}),
                    Sample(((2, 3, 4), (4, 3)), params={"dims": ((1, 2), (1, 0))}),
                    Sample(((2, 3, 2), (3, 2, 2))), Sample(((2,), (3,)), params={"dims": 0})))
