@@ -7,6 +7,7 @@ comparison is np.array_equal with nan equal to nan, the same dtype and shape.
 
 from __future__ import annotations
 
+import math
 import zlib
 
 import numpy as np
@@ -164,3 +165,44 @@ def test_every_elementwise_operation_fuses_bit_identical(dtype):
                 assert g is None or (same(g, w) and same(p, w)), name
         assert traced.replayed == 2, name
     assert fused_programs >= len(_elementwise()) - 4  # (a few record a guard over the whole array)
+
+
+@pytest.mark.usefixtures("threads")
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
+def test_inner_is_the_pairwise_sum_of_the_products(dtype):
+    rng = np.random.default_rng(11)
+    for n in [1, 7, 128, 129, 4097, 2**15 + 1, 2**17 - 1, 10**6 + 3]:
+        a, b = ((rng.standard_normal(2 * n) * 10.0 ** rng.integers(-3, 4, 2 * n)).astype(dtype) for _ in "ab")
+        for x, y in ((a[:n], b[:n]), (a[::2], b[1::2])):  # contiguous, and strided
+            got = fused.inner(x, y)
+            assert got.dtype == dtype and got.shape == () and bits(got) == bits(np.add.reduce(x * y)), n
+
+
+def test_a_long_vector_dot_is_the_pairwise_sum_and_a_short_one_blas():
+    rng = np.random.default_rng(5)
+    for n in (fused.FUSE_ENTRIES, 10**5 + 3):
+        x, y = rng.standard_normal(n), rng.standard_normal(n)
+        value = functional.grad("x @ y", {"x": x, "y": y}).value
+        assert bits(value) == bits(np.add.reduce(x * y))
+        assert abs(float(value) - math.fsum(x * y)) <= 1e-12 * np.sqrt(n)
+    x, y = rng.standard_normal(100), rng.standard_normal(100)
+    assert bits(functional.grad("x @ y", {"x": x, "y": y}).value) == bits(np.dot(x, y))
+
+
+def test_a_scalar_factors_gradient_fuses_with_the_forward():
+    """mean((w*x - y)**2) with w a number: w's gradient (the sum of g * x) is computed in the
+    forward's blocks, so the program writes no large array at full size."""
+    n = fused.FUSE_ENTRIES * 3 + 5
+    rng = np.random.default_rng(2)
+    values = {"w": np.float64(0.5), "x": rng.standard_normal(n), "y": rng.standard_normal(n)}
+    program = gradient_program(problem("mean((w*x - y)**2)", values, wrt=["w"]))
+    program(values)
+    fused_program = next(iter(program.traced.programs.values()))
+    phases = [item for item in fused_program.schedule if isinstance(item, fused.Phase)]
+    assert len(phases) == 1 and not phases[0].full
+    assert [kind for kind, *_ in phases[0].steps].count("inner") == 1
+    value, gradients = program(values)
+    eager = functional.grad("mean((w*x - y)**2)", values, wrt="w")
+    assert bits(value) == bits(eager.value) and bits(gradients["w"]) == bits(eager.gradients["w"])
+    r = 0.5 * values["x"] - values["y"]
+    assert abs(float(gradients["w"]) - 2 * math.fsum(r * values["x"]) / n) < 1e-12

@@ -27,19 +27,21 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.autodiff.parallel import each_thread, workers
+from gradcli.autodiff.parallel import SLOW, each_thread, workers
 from gradcli.autodiff.tensor import as_array
 
 # A program whose large arrays are smaller replays unfused. At 1e5 entries fused is already
 # the faster (sinexp's compiled gradient 1.3 ms against 6.4 ms unfused, 3.2 ms eager; mse's
 # 0.3 ms against 0.13 ms: a few thread hand-offs); at 1e4 the two are alike.
 FUSE_ENTRIES = 1 << 15
-BLOCK = 1 << 14  # most entries in a block: a phase's block temporaries fit in a core's L2 cache
+BLOCK = 1 << 16  # most entries in a block: few Python calls a block, and its temporaries stay in cache
 PAIRWISE_LEAF = 128  # numpy sums up to this many entries without splitting them
+SUMS = ("total", "inner")  # the kinds of step whose result is a sum, known once every block is done
 
 
 class Total:
-    """The traced step of a sum or mean (an operation's replay): forward(x) in the plain replay.
+    """The traced step of a sum or mean (an operation's replay): forward(x) in the plain replay;
+    or of an inner product: forward(a, b), the sum of a * b (see `inner`).
 
     whole: it sums every entry (the fuser may compute it block by block); mean: the sum is
     then divided by the count of entries, as forward divides it.
@@ -48,8 +50,8 @@ class Total:
     def __init__(self, forward: Callable[[np.ndarray], Any], ans: np.ndarray, whole: bool, mean: bool):
         self.forward, self.shape, self.dtype, self.whole, self.mean = forward, ans.shape, ans.dtype, whole, mean
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.finish(self.forward(x))
+    def __call__(self, *arrays: np.ndarray) -> np.ndarray:
+        return self.finish(self.forward(*arrays))
 
     def finish(self, ans: Any) -> np.ndarray:
         return ans if type(ans) is np.ndarray and ans.dtype == self.dtype else as_array(ans, self.dtype)
@@ -65,6 +67,27 @@ def total_replay(forward: Callable[..., Any], mean: bool) -> Callable[..., Total
         whole = len(axis) == ans.ndim if keepdims else ans.ndim == 0
         return Total(lambda x: forward(x, axis, keepdims), ans, whole, mean)
     return replay
+
+
+def inner(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The sum of a * b (same shape and float dtype) as np.add.reduce(a * b) gives it, bit for
+    bit (numpy's pairwise summation of the products), computed block by block on the threads:
+    no array of products is made. Unlike a BLAS dot product, whose order of additions no block
+    split reproduces, a fused pass can compute it with the steps that make a and b."""
+    total = Total(None, np.empty((), a.dtype), whole=True, mean=False)
+    phase = Phase()
+    phase.add("inner", total, (0, 1), 2)
+    buf = [a, b, None]
+    phase.run(buf, a.shape, a.dtype)
+    return buf[2]
+
+
+def vector_dot(a: np.ndarray, b: np.ndarray) -> Any:
+    """a @ b for two vectors: from FUSE_ENTRIES entries on, `inner` (so that a fused program,
+    which fuses from that size, can compute it block by block); below, numpy's (BLAS) dot."""
+    if a.size >= FUSE_ENTRIES and a.dtype == b.dtype and a.dtype.kind == "f":
+        return inner(a, b)
+    return np.matmul(a, b)
 
 
 def pairwise_blocks(n: int, most: int) -> tuple[list[tuple[int, int]], Any]:
@@ -88,19 +111,22 @@ def _added(tree: Any, sums: Sequence[np.floating]) -> np.floating:
 
 
 class Phase:
-    """Steps run block by block: (kind, fn, input slots, output slot); kind is "ufunc", "copy" or "total"."""
+    """Steps run block by block: (kind, fn, input slots, output slot); kind is "ufunc", "copy",
+    "total" (the sum of an array's entries) or "inner" (the sum of two arrays' products)."""
 
     def __init__(self) -> None:
         self.steps: list[tuple[str, Any, tuple[int, ...], int]] = []
         self.made: set[int] = set()
         self.totals: set[int] = set()
         self.full: set[int] = set()  # large slots it writes at full size
+        self.slow = False  # a step takes several ns an entry (sin, cos): worth the threads
 
     def add(self, kind: str, fn: Any, ins: tuple[int, ...], out: int) -> None:
         if kind == "ufunc" and not isinstance(fn, np.ufunc):
             fn = fn.ufunc  # (the step itself gives no out=)
+        self.slow |= fn in SLOW
         self.steps.append((kind, fn, ins, out))
-        (self.totals if kind == "total" else self.made).add(out)
+        (self.totals if kind in SUMS else self.made).add(out)
 
     def run(self, buf: list, shape: tuple[int, ...], dtype: np.dtype) -> None:
         n = math.prod(shape)
@@ -121,12 +147,14 @@ class Phase:
         place.update({slot: buffers + len(large) + i for i, slot in enumerate(singles)})
         numbers = [buf[slot].reshape(()) for slot in singles]
         program = [(kind, fn, itemgetter(*[place[i] for i in ins]) if len(ins) > 1 else _one(place[ins[0]]),
-                    out if kind == "total" else place[out]) for kind, fn, ins, out in self.steps]
-        sums = {out: [None] * len(blocks) for kind, _fn, _ins, out in self.steps if kind == "total"}
+                    out if kind in SUMS else place[out]) for kind, fn, ins, out in self.steps]
+        sums = {out: [None] * len(blocks) for kind, _fn, _ins, out in self.steps if kind in SUMS}
+        products = any(kind == "inner" for kind, _fn, _ins, _out in self.steps)
         queue = deque(range(len(blocks)))  # popleft is thread-safe
 
         def take() -> None:
             own = [np.empty(BLOCK, dtype) for _ in range(buffers)]
+            spare = np.empty(BLOCK if products else 0, dtype)  # an inner step's products
             while True:
                 try:
                     index = queue.popleft()
@@ -139,12 +167,17 @@ class Phase:
                         fn(*args(views), out=views[out])
                     elif kind == "copy":
                         np.copyto(views[out], *args(views))
-                    else:
+                    elif kind == "total":
                         sums[out][index] = np.add.reduce(*args(views), initial=-0.0)
+                    else:
+                        sums[out][index] = np.add.reduce(np.multiply(*args(views), out=spare[:hi - lo]),
+                                                         initial=-0.0)
 
-        each_thread(take, min(workers(), len(blocks)))
+        # Threads take turns holding the GIL between numpy calls, and a turn costs more than a
+        # block of a fast ufunc: a phase of fast steps runs faster on one thread.
+        each_thread(take, min(workers() if self.slow else 1, len(blocks)))
         for kind, fn, ins, out in self.steps:
-            if kind == "total":
+            if kind in SUMS:
                 buf[out] = fn.of_sum(dtype.type(0.0) + _added(tree, sums[out]), n)
 
 
@@ -160,7 +193,7 @@ def _share(steps: list[tuple], full: set[int], first: int) -> dict[int, int]:
     place: dict[int, int] = {}
     count = first
     for j, (kind, _fn, ins, out) in enumerate(steps):
-        if kind != "total" and out not in full:
+        if kind not in SUMS and out not in full:
             if free:
                 place[out] = free.pop()
             else:
@@ -198,7 +231,9 @@ def _kind(fn: Any, params: dict, ins: tuple[int, ...], out: int, keep: list, sha
     if not all(isinstance(a, np.ndarray) and a.dtype == dtype for a in arrays):
         return None
     if isinstance(fn, Total):
-        return "total" if fn.whole and arrays[0].shape == shape else None
+        if not (fn.whole and all(a.shape == shape for a in arrays)):
+            return None
+        return "total" if len(arrays) == 1 else "inner"
     result = keep[out]
     if not (isinstance(result, np.ndarray) and result.shape == shape and result.dtype == dtype):
         return None

@@ -175,7 +175,7 @@ class Op:
         redoes work that depends on the shapes alone; ans is the recorded result. Either a
         function of the input arrays returning the result (exactly forward's numbers), or
         a pair (function, array): the function writes the result into the array (passed
-        as out=), which the program keeps between runs
+        as out=), which the program keeps between runs; or None: forward is the step
     batching: how it acts on many points at once, when some inputs carry a leading point
         axis (autodiff/vmap.py): rule(n, inputs, batched, **params) -> the batched result, or
         "trailing" (its forward and params act on trailing axes: run on the whole arrays), or

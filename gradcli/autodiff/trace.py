@@ -171,8 +171,8 @@ class Recorder:
 
     def op(self, op: Any, arrays: Sequence[np.ndarray], params: Mapping[str, Any], result: np.ndarray) -> None:
         """An operation of the registry made result (in result's dtype)."""
-        if op.replay is not None:
-            made = op.replay(result, **params)
+        made = None if op.replay is None else op.replay(result, **params)
+        if made is not None:
             fn, into = made if isinstance(made, tuple) else (made, None)
             self.step(fn, arrays, {}, result, into)
         elif op.ufunc is not None:

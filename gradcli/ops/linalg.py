@@ -13,6 +13,7 @@ from gradcli.errors import GradcliError
 from gradcli.ops.common import F, broadcast_shapes, symmetric_jvp, zeros_like
 from gradcli.errors import format_shape
 from gradcli.ops.reductions import _prod_others
+from gradcli.autodiff.fused import Total, vector_dot
 from gradcli.autodiff.op import Kink, Sample, Words, primitive
 from gradcli.autodiff.vmap import point_shape
 from gradcli.autodiff.trace import computed, decide
@@ -147,19 +148,26 @@ def _matmul_batching(n, inputs, batched, /):
     return out if kept == per_point else F.reshape(out, src=per_point, dst=kept)
 
 
+def _matmul(a, b):
+    # Two long vectors: numpy's pairwise sum of the products, which a fused pass computes block
+    # by block with the steps that make a and b; a BLAS dot adds in an order no block split
+    # reproduces.
+    return vector_dot(a, b) if a.ndim == 1 == b.ndim else np.matmul(a, b)
+
+
 def _matmul_name(shapes, params):
     a, b = (len(s) for s in shapes)
     return {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (2, 2): "MmBackward0"}.get((a, b), "MatmulBackward0")
 
 
 primitive(name="matmul", doc="matrix product a @ b (numpy's matmul; dot is the same for vectors and matrices)",
-          signature="a @ b", family="linalg", forward=np.matmul, backward=_matmul_backward, jvp=_matmul_jvp,
+          signature="a @ b", family="linalg", forward=_matmul, backward=_matmul_backward, jvp=_matmul_jvp,
           taylor=T.multilinear,
           shape=_matmul_shape, sympy=lambda sp, a, b: np.asarray(np.matmul(a, b), dtype=object),
           samples=(Sample(((3,), (3,))), Sample(((2, 3), (3,))), Sample(((3,), (3, 2))),
                    Sample(((2, 3), (3, 4))), Sample(((2, 2, 3), (3, 2)))),
           torch_name=_matmul_name, arity=2, symbol="@", aliases=("matmul", "dot", "mm", "mv", "bmm"),
-          batching=_matmul_batching,
+          batching=_matmul_batching, replay=lambda ans: Total(_matmul, ans, whole=True, mean=False) if ans.ndim == 0 else None,
           words=Words(("a", "b"), vjp=("g @ {b}ᵀ", "{a}ᵀ @ g")))
 
 
