@@ -206,3 +206,18 @@ def test_a_scalar_factors_gradient_fuses_with_the_forward():
     assert bits(value) == bits(eager.value) and bits(gradients["w"]) == bits(eager.gradients["w"])
     r = 0.5 * values["x"] - values["y"]
     assert abs(float(gradients["w"]) - 2 * math.fsum(r * values["x"]) / n) < 1e-12
+
+
+@pytest.mark.usefixtures("small_blocks")
+def test_sinexp_phase_repeats_no_step_and_copies_nothing():
+    """The exp rule's g * exp(u) is the forward's sin(x) * exp(-x**2) again: recorded once. The
+    gradient's copy (the caller's own array) is written by the step that makes it."""
+    fusing, plain = _program("sum(sin(x)*exp(-x**2))", {"x": np.linspace(-2, 2, 4097)}, np.float64)
+    program = next(iter(fusing.traced.programs.values()))
+    (phase,) = [item for item in program.schedule if isinstance(item, fused.Phase)]
+    kinds = [(kind, fn, ins) for kind, fn, ins, _out in phase.steps]
+    assert len(kinds) == len(set(kinds)) and all(kind != "copy" for kind, *_ in kinds)
+    assert [fn.__name__ for kind, fn, *_ in kinds if kind == "ufunc"].count("multiply") == 4
+    x = np.random.default_rng(4).standard_normal(4097)
+    (v1, g1), (v2, g2) = fusing({"x": x}), plain({"x": x})
+    assert bits(v1) == bits(v2) and same(g1["x"], g2["x"]) and g1["x"] is not x

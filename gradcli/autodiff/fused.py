@@ -283,4 +283,16 @@ def fuse(program: Any, steps: Sequence[tuple], keep: Sequence[Any]) -> Any:
     for p in phases:
         p.full = {slot for slot in p.made if slot in program.outputs
                   or any(slot in ins and owner is not p for ins, owner in readers)}
+        _write_copies_in_place(p)
     return Fused(program, schedule, shape, dtype)
+
+
+def _write_copies_in_place(p: Phase) -> None:
+    """A copy of a block temporary read by nothing else (an output's copy): the step that makes
+    the temporary writes the copy's array instead, and the copy goes."""
+    for step in [s for s in p.steps if s[0] == "copy"]:
+        source, target = step[2][0], step[3]
+        if source in p.made and source not in p.full and sum(ins.count(source) for _k, _f, ins, _o in p.steps) == 1:
+            p.steps.remove(step)
+            p.steps = [(kind, fn, ins, target if out == source else out) for kind, fn, ins, out in p.steps]
+            p.made.discard(source)

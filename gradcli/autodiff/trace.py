@@ -120,6 +120,8 @@ class Recorder:
         # Per slot, the array seen (a large one: a stand-in of its shape and dtype, see _new)
         self.keep: list[Any] = []
         self.watched: list[weakref.finalize] = []
+        self.made: dict[tuple, int] = {}  # (ufunc, input slots) -> the slot of its result
+        self.aliases: list[np.ndarray] = []
         for a in inputs:
             self._new(a)
         self.inputs = len(inputs)
@@ -146,6 +148,14 @@ class Recorder:
         else:
             self.keep.append(a)
         return slot
+
+    def _alias(self, a: np.ndarray, slot: int) -> None:
+        """a holds the same numbers as the buffer at slot: it is read from there."""
+        self.slots[id(a)] = slot
+        if a.size > KEPT_ENTRIES:
+            self.watched.append(weakref.finalize(a, self._freed, id(a), slot))
+        else:
+            self.aliases.append(a)  # (alive while recording: no other array takes its id)
 
     def _freed(self, key: int, slot: int) -> None:
         if self.slots.get(key) == slot:
@@ -182,6 +192,13 @@ class Recorder:
 
     def ufunc(self, ufunc: np.ufunc, arrays: Sequence[np.ndarray], result: np.ndarray) -> None:
         """apply_ufunc(ufunc, arrays) made result (in result's dtype)."""
+        ins = tuple(self.slots.get(id(a)) for a in arrays)
+        earlier = self.made.get((ufunc, ins))
+        if earlier is not None:  # the same ufunc of the same buffers (a rule recomputing a forward's product)
+            self._alias(result, earlier)
+            return
+        if None not in ins:
+            self.made[(ufunc, ins)] = len(self.keep)  # (the slot step() gives result)
         least = MIN_ENTRIES_SLOW if ufunc in SLOW else MIN_ENTRIES
         small = all(a.size < least for a in arrays)
         if small and result.size <= KEPT_ENTRIES and np.asarray(ufunc(*arrays)).dtype == result.dtype:
