@@ -133,24 +133,38 @@ def _apply_small(op: Op, inputs: tuple, params: dict) -> Tensor | None:
     """
     if op.prepare is not None or mode.vmap is not None or mode.recorder is not None or mode.trace is not None:
         return None  # (prepare: the node would keep the parameters it fills in)
-    dtype = None
-    for t in inputs:
-        if type(t) is not Tensor:
-            return None
-        a = t.data
-        if a.ndim:
-            return None
-        if dtype is None:
-            dtype = a.dtype
-        elif a.dtype is not dtype:
-            return None
     limit = mode.max_elements
-    if dtype is None or (limit is not None and limit < 1):
+    if limit is not None and limit < 1:
         return None
-    ans = op.ufunc(*[t.data for t in inputs])
+    if len(inputs) == 2:  # (most operations: the pair read without a loop, nor a list to unpack)
+        a, b = inputs
+        if type(a) is not Tensor or type(b) is not Tensor:
+            return None
+        x, y = a.data, b.data
+        dtype = x.dtype
+        if x.ndim or y.ndim or y.dtype is not dtype:
+            return None
+        ans = op.ufunc(x, y)
+        needs = a.requires_grad or b.requires_grad
+    else:
+        dtype = None
+        for t in inputs:
+            if type(t) is not Tensor:
+                return None
+            x = t.data
+            if x.ndim:
+                return None
+            if dtype is None:
+                dtype = x.dtype
+            elif x.dtype is not dtype:
+                return None
+        if dtype is None:
+            return None
+        ans = op.ufunc(inputs[0].data) if len(inputs) == 1 else op.ufunc(*[t.data for t in inputs])
+        needs = True in [t.requires_grad for t in inputs]
     if type(ans) is not np.ndarray or ans.dtype is not dtype:
         ans = np.asarray(ans, dtype)
-    if mode.grad_enabled and op.differentiable and True in [t.requires_grad for t in inputs]:
+    if needs and op.differentiable and mode.grad_enabled:
         return Tensor._result(ans, Node(op, inputs, ans, params))
     return Tensor._result(ans, None)
 
