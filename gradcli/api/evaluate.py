@@ -118,6 +118,8 @@ def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Exp
                         value = _apply(node, [results.pop(id(left)), results.pop(id(right))], {}, scope)
                 elif plain is not None and type(results[id(node.args[0])]) is Tensor:
                     value = plain(results.pop(id(node.args[0])))
+                elif node.kind == "num":
+                    value = Tensor._result(np.array(node.value, mode.dtype), None)
                 else:
                     kids = [results.pop(id(c)) if c is not None else None for c in node.args] if node.args else []
                     kws = {k: results.pop(id(v)) for k, v in node.keywords} if node.keywords else {}
@@ -196,8 +198,6 @@ def _sequence_arguments(nodes: list[Expr]) -> set[int]:
 def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor], items: bool = False) -> Any:
     """The value of one node from its children's values; items: a list literal stays a tuple of its items."""
     kind = node.kind
-    if kind == "num":
-        return Tensor._result(np.array(node.value, mode.dtype), None)
     if kind == "str":
         return node.value
     if kind == "name":
