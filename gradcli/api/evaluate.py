@@ -100,8 +100,6 @@ def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Exp
     outer_span = mode.span
     try:
         for node in order:
-            kids = [results.pop(id(c)) if c is not None else None for c in node.args] if node.args else []
-            kws = {k: results.pop(id(v)) for k, v in node.keywords} if node.keywords else {}
             if node.kind == "def":
                 name, params, body = node.value
                 scope[name] = UserFunction(name, params, body, lambda b, inner: _walk(b, inner, source, on_node))
@@ -109,7 +107,23 @@ def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Exp
                 continue
             mode.span = node.span  # (set here rather than by source_span(): this runs for every node)
             try:
-                value = _apply(node, kids, kws, scope, id(node) in sequences)
+                # Most nodes of a long expression are operators and plain calls: their function is found
+                # once per kind of node (_plain), and the values go from the table straight into it.
+                plain = _plain(node, scope)
+                if plain is not None and len(node.args) == 2:
+                    left, right = node.args
+                    if type(results[id(left)]) is Tensor and type(results[id(right)]) is Tensor:
+                        value = plain(results.pop(id(left)), results.pop(id(right)))
+                    else:
+                        value = _apply(node, [results.pop(id(left)), results.pop(id(right))], {}, scope)
+                elif plain is not None and type(results[id(node.args[0])]) is Tensor:
+                    value = plain(results.pop(id(node.args[0])))
+                elif node.kind == "num":
+                    value = Tensor._result(np.array(node.value, mode.dtype), None)
+                else:
+                    kids = [results.pop(id(c)) if c is not None else None for c in node.args] if node.args else []
+                    kws = {k: results.pop(id(v)) for k, v in node.keywords} if node.keywords else {}
+                    value = _apply(node, kids, kws, scope, id(node) in sequences)
             except GradcliError as err:
                 if err.span is None:  # a method's errors point at its name, not at its receiver
                     err.span = node.name_span if node.text.startswith(".") else node.span
@@ -128,6 +142,48 @@ def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Exp
     return results[id(tree)]
 
 
+_UNRESOLVED = object()
+_PLAIN: dict[tuple, tuple[Op | None, Callable[..., Tensor] | None]] = {}
+
+
+def _plain(node: Expr, scope: Mapping[str, Any]) -> Callable[..., Tensor] | None:
+    """The function of tensors an operator or a call node applies to its one or two arguments, when
+    that is all the node does (a - b, sin(x), torch.exp(x)); None for any other node.
+
+    Found once per kind of node and kept while the registry holds the same record.
+    """
+    kind = node.kind
+    if kind == "binary":
+        key = (node.value, "", 2)
+    elif kind == "unary" and node.value == "neg":
+        key = ("neg", "", 1)
+    elif kind == "call" and not node.keywords and 0 < len(node.args) <= 2 and node.value not in scope:
+        key = (node.value, node.text, len(node.args))
+    else:
+        return None
+    op, fn = _PLAIN.get(key, (_UNRESOLVED, None))
+    if op is _UNRESOLVED or (op is not None and (FUNCTIONS if kind == "call" else OPS).get(key[0]) is not op):
+        op = _plain_op(node, kind, key[2])
+        _PLAIN[key] = op, fn = (op, None if op is None else _function(op))
+    if kind == "call" and (node.args[0] is None or node.args[-1] is None):
+        return None  # (an argument left out: f(x, ) has no value there)
+    return fn
+
+
+def _plain_op(node: Expr, kind: str, count: int) -> Op | None:
+    """The record _plain applies (see there), or None when the node asks for more than a call of it."""
+    if kind != "call":
+        return OPS.get(node.value)
+    try:
+        op = function_of(node)
+    except GradcliError:
+        return None  # (the walk's own path reports it)
+    if op is None or op.name in ("max", "min") or op.constructor or op.arity != count or op.sequence or \
+            op.rest or _required_keywords(op) or (spelling(node) == "torch" and op.torch_defaults):
+        return None
+    return op
+
+
 def _sequence_arguments(nodes: list[Expr]) -> set[int]:
     """The list literals among nodes that are the sequence of arrays a call takes (cat([x, y])): kept as items."""
     found = set()
@@ -142,8 +198,6 @@ def _sequence_arguments(nodes: list[Expr]) -> set[int]:
 def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor], items: bool = False) -> Any:
     """The value of one node from its children's values; items: a list literal stays a tuple of its items."""
     kind = node.kind
-    if kind == "num":
-        return Tensor._result(np.array(node.value, mode.dtype), None)
     if kind == "str":
         return node.value
     if kind == "name":

@@ -163,7 +163,10 @@ def _step(node: Node, grads: dict, create_graph: bool, observer: Any) -> None:
         target = g_shape[:batch_ndim] + shape if batch_ndim else shape
         if ct.data.shape != target:
             ct = sum_to(ct, target, batch_ndim)
-        accumulate(grads, edge, ct, create_graph)
+        if edge in grads:
+            accumulate(grads, edge, ct, create_graph)
+        else:  # (its first cotangent: nothing to add it to)
+            grads[edge] = ct
     if observer is not None:
         observer(node, g, cts)
 

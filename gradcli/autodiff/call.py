@@ -55,7 +55,9 @@ def call(name_or_op: str | Op, *inputs: Any, **params: Any) -> Tensor:
 
 def operate(name_or_op: str | Op, *inputs: Any, **params: Any) -> Tensor:
     """As call, but an elementwise result may take the array of an input that is a temporary."""
-    return _apply(OPS[name_or_op] if isinstance(name_or_op, str) else name_or_op, inputs, params, True)
+    op = OPS[name_or_op] if isinstance(name_or_op, str) else name_or_op
+    small = _apply_small(op, inputs, params) if op.ufunc is not None else None  # (a rule's g * cos(x))
+    return _apply(op, inputs, params, True) if small is None else small
 
 
 def function(op: Op) -> Callable[..., Tensor]:
@@ -131,26 +133,45 @@ def _apply_small(op: Op, inputs: tuple, params: dict) -> Tensor | None:
     calls it below its thread threshold, its result made an array of the dtype as there.
     (A long scalar expression is all such operations, forward and backward.)
     """
-    if op.prepare is not None or mode.vmap is not None or mode.recorder is not None or mode.trace is not None:
-        return None  # (prepare: the node would keep the parameters it fills in)
-    dtype = None
-    for t in inputs:
-        if type(t) is not Tensor:
+    if op.prepare is not None:
+        return None  # (the node would keep the parameters it fills in)
+    if len(inputs) == 2:  # (most operations: the pair read without a loop, nor a list to unpack)
+        a, b = inputs
+        if type(a) is not Tensor or type(b) is not Tensor:
             return None
-        a = t.data
-        if a.ndim:
+        x, y = a.data, b.data
+        dtype = x.dtype
+        if x.ndim or y.ndim or y.dtype is not dtype:
             return None
+        needs = a.requires_grad or b.requires_grad
+    else:
+        dtype = None
+        for t in inputs:
+            if type(t) is not Tensor:
+                return None
+            x = t.data
+            if x.ndim:
+                return None
+            if dtype is None:
+                dtype = x.dtype
+            elif x.dtype is not dtype:
+                return None
         if dtype is None:
-            dtype = a.dtype
-        elif a.dtype is not dtype:
             return None
-    limit = mode.max_elements
-    if dtype is None or (limit is not None and limit < 1):
+        needs = True in [t.requires_grad for t in inputs]
+    # (the thread's settings after the inputs: an array input, the common miss, is turned away sooner)
+    if mode.vmap is not None or mode.recorder is not None or mode.trace is not None:
         return None
-    ans = op.ufunc(*[t.data for t in inputs])
+    limit = mode.max_elements
+    if limit is not None and limit < 1:
+        return None
+    if len(inputs) == 2:
+        ans = op.ufunc(x, y)
+    else:
+        ans = op.ufunc(inputs[0].data) if len(inputs) == 1 else op.ufunc(*[t.data for t in inputs])
     if type(ans) is not np.ndarray or ans.dtype is not dtype:
         ans = np.asarray(ans, dtype)
-    if mode.grad_enabled and op.differentiable and True in [t.requires_grad for t in inputs]:
+    if needs and op.differentiable and mode.grad_enabled:
         return Tensor._result(ans, Node(op, inputs, ans, params))
     return Tensor._result(ans, None)
 

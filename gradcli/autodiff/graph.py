@@ -31,11 +31,17 @@ class Node:
     def __init__(self, op: Op, inputs: Sequence[Tensor], ans: np.ndarray, params: dict):
         self.op = op
         self.params = params
-        # (list comprehensions, not generators: this runs for every operation recorded)
-        self.next_functions = tuple([t.grad_fn or (edge_of(t) if t.requires_grad else None) for t in inputs])
-        self.in_shapes = tuple([t.data.shape for t in inputs])
+        if len(inputs) == 2:  # (most operations: the pair read without a loop, as this runs for every one)
+            a, b = inputs
+            self.next_functions = (a.grad_fn or (edge_of(a) if a.requires_grad else None),
+                                   b.grad_fn or (edge_of(b) if b.requires_grad else None))
+            self.in_shapes = (a.data.shape, b.data.shape)
+            self.needs = (a.requires_grad, b.requires_grad)
+        else:  # (list comprehensions, not generators)
+            self.next_functions = tuple([t.grad_fn or (edge_of(t) if t.requires_grad else None) for t in inputs])
+            self.in_shapes = tuple([t.data.shape for t in inputs])
+            self.needs = tuple([t.requires_grad for t in inputs])
         self.out_shape = ans.shape
-        self.needs = tuple([t.requires_grad for t in inputs])
         saves = op.saves
         self.saved = tuple(inputs) if saves == "inputs" or saves == "both" else None
         self._ans = ans if saves == "output" or saves == "both" else None
