@@ -30,7 +30,7 @@ import numpy as np
 from gradcli.collector import collection_paused
 from gradcli.errors import GradcliError, format_shape, param
 from gradcli.autodiff.call import call, function, holders, temporary_holders
-from gradcli.autodiff.graph import LeafNode, Node, edge_of, topological_order
+from gradcli.autodiff.graph import LeafNode, Node, creation_order, edge_of
 from gradcli.autodiff.mode import mode, reusing, setting
 from gradcli.autodiff.op import OPS
 from gradcli.autodiff.parallel import apply_ufunc
@@ -102,7 +102,7 @@ def run_backward(
     del seeds  # (so that a seed nothing else holds is the pass's own)
     leaves: dict[LeafNode, Tensor] = {}
     with setting("grad_enabled", create_graph), reusing(), collection_paused():
-        for node in topological_order(roots):
+        for node in creation_order(roots):
             if node not in grads:
                 continue
             if type(node) is LeafNode:

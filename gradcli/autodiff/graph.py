@@ -6,6 +6,7 @@ visits nodes in.
 from __future__ import annotations
 
 import itertools
+from operator import attrgetter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -143,6 +144,19 @@ def topological_order(roots: Iterable[Node | LeafNode]) -> list[Node | LeafNode]
                 visit(node)
     order.reverse()
     return order
+
+
+def creation_order(roots: Iterable[Node | LeafNode]) -> list[Node | LeafNode]:
+    """Nodes reachable from roots, the latest made first: the order PyTorch's engine runs a
+    graph in (its ready queue takes the highest sequence number), so the cotangents meeting
+    at a node are added in its order, to its bits. A node is made after the nodes of its
+    inputs, so it comes before every node it sends a cotangent to."""
+    nodes = reachable(roots)
+    nodes.sort(key=_made, reverse=True)
+    return nodes
+
+
+_made = attrgetter("seq")
 
 
 def reachable(roots: Iterable[Node | LeafNode]) -> list[Node | LeafNode]:
