@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -227,9 +227,10 @@ def function_of(node: Expr) -> Op | None:
     raise GradcliError(message + " (gradcli ops lists them all)", kind="name", span=node.name_span)
 
 
-def check_functions(tree: Expr, source: str) -> None:
+def check_functions(tree: Expr, source: str, calls: Iterable[Expr] | None = None) -> None:
     """Raise for the first call of an unknown function, or a program's name that hides a built-in
-    one, before any value is looked at."""
+    one, before any value is looked at. calls: the call nodes in postorder, one of each spelling, when
+    the parse gave them (lang.parser.read); otherwise the tree is walked for them."""
     defined = {defined_name(s) for s in tree.args} if tree.kind == "program" else set()
     bodies = [s.value[2] for s in tree.args if s.kind == "def"] if tree.kind == "program" else []
     for statement in tree.args if tree.kind == "program" else ():
@@ -237,13 +238,14 @@ def check_functions(tree: Expr, source: str) -> None:
         if name in FUNCTIONS or name == "len":
             raise GradcliError(f"{name} is a function gradcli has: give the {'step' if statement.kind == 'let' else 'function'} "
                                f"another name", kind="name", span=statement.name_span, source=source)
-    for root in (tree, *bodies):
-        for node in postorder(root):
-            if node.kind == "call" and not (node.value in defined and not node.text):
-                try:
-                    function_of(node)
-                except GradcliError as err:
-                    raise err.with_source(source) from None
+    if calls is None:
+        calls = (node for root in (tree, *bodies) for node in postorder(root) if node.kind == "call")
+    for node in calls:
+        if not (node.value in defined and not node.text):
+            try:
+                function_of(node)
+            except GradcliError as err:
+                raise err.with_source(source) from None
 
 
 def _call(node: Expr, kids: list, kws: dict) -> Tensor:
