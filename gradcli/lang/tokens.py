@@ -17,15 +17,17 @@ LOOKALIKES = {"−": "-", "–": "-", "×": "*", "·": "*", "÷": "/", "＊": "*
               "，": ",", "²": "**2", "³": "**3"}
 # A token, after the spaces and comments before it (possessive: a comment is never cut short to
 # find a token inside it); at the end, the spaces and comments left and an empty token. One findall
-# reads the whole text in C, as (gap, token) pairs.
+# reads the whole text in C, as (gap, token) pairs. The commonest tokens are tried first; a number
+# before the dots, so that .5 is a number.
 GAP = re.compile(r"(?:\s+|\#[^\n]*+)*+")
 PIECE = re.compile(rf"""
     ({GAP.pattern})
-    ( 0[xX][0-9a-fA-F](?:_?[0-9a-fA-F])*
-    | (?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?
+    ( \*\*|//|<=|>=|==|!=|[-+*/%@^<>()\[\],:=;]
     | [A-Za-z_][A-Za-z_0-9]*
+    | 0[xX][0-9a-fA-F](?:_?[0-9a-fA-F])*
+    | (?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?
+    | \.\.\.|\.
     | '[^'\\\n]*'|"[^"\\\n]*"
-    | \*\*|//|\.\.\.|<=|>=|==|!=|[-+*/%@^<>()\[\],:.=;]
     | \Z)
 """, re.VERBOSE)
 QUOTES = ("'", '"')
