@@ -1,5 +1,6 @@
 """The parser's one-pass shortcuts against the plain way: tokens read by one findall against a
-scan token after token, and the variables and calls a parse records against walks of the tree."""
+scan token after token, and the variables and calls a parse records on its root against walks
+of the tree."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from test_parser import GOLDENS, SYNTAX_ERRORS
 from gradcli.api.evaluate import check_functions, variables
 from gradcli.errors import GradcliError
 from gradcli.lang import tokens
-from gradcli.lang.parser import Expr, parse, postorder, read, sexpr
+from gradcli.lang.parser import Expr, parse, postorder, recorded, sexpr
 from gradcli.limits import LIMITS
 
 # One token, space or comment at a time, each match starting where the last one ended.
@@ -82,15 +83,19 @@ def walked_calls(tree: Expr) -> list[Expr]:
     return list(first.values())
 
 
+def walked_variables(tree: Expr) -> list[str]:
+    return variables(tree._replace())  # (a copy of the root holds no record: the walk decides)
+
+
 def assert_recorded_as_walked(text: str) -> None:
-    parsed = read(text)
-    assert sexpr(parsed.tree) == sexpr(parse(text))
-    if parsed.variables is None:  # left to the walks: a program, or a conditional read out of postorder
-        assert parsed.calls is None
-        assert parsed.tree.kind == "program" or any(n.text == "if" for n in postorder(parsed.tree))
+    tree = parse(text)
+    record = recorded(tree)
+    if record is None:  # left to the walks: a program, or a conditional read out of postorder
+        assert tree.kind == "program" or any(n.text == "if" for n in postorder(tree))
         return
-    assert parsed.variables == variables(parsed.tree)
-    assert [id(n) for n in parsed.calls] == [id(n) for n in walked_calls(parsed.tree)]
+    assert record.variables == walked_variables(tree) == variables(tree)
+    spelled = [(n.value, n.text, n.span, n.name_span) for n in walked_calls(tree)]
+    assert [(n.value, n.text, n.span, n.name_span) for n in record.calls] == spelled
 
 
 RECORDED = [
@@ -113,13 +118,14 @@ def test_random_expressions_record_what_a_walk_finds(seed):
 
 def test_the_recorded_calls_raise_the_walks_error():
     for text in ("sinn(x) + coss(x)", "x + np.sinn(x)", "x.zeros() + 1"):
-        parsed = read(text)
-        with pytest.raises(GradcliError) as recorded:
-            check_functions(parsed.tree, text, parsed.calls)
+        tree = parse(text)
+        assert recorded(tree) is not None and recorded(tree._replace()) is None
+        with pytest.raises(GradcliError) as from_record:
+            check_functions(tree, text)
         with pytest.raises(GradcliError) as walked:
-            check_functions(parsed.tree, text)
-        assert (recorded.value.message, recorded.value.span) == (walked.value.message, walked.value.span)
-        assert recorded.value.span is not None
+            check_functions(tree._replace(), text)
+        assert (from_record.value.message, from_record.value.span) == (walked.value.message, walked.value.span)
+        assert from_record.value.span is not None
 
 
 def test_a_long_sum_of_products_needs_the_depth_of_one_term(monkeypatch):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,14 +24,17 @@ from gradcli.limits import LIMITS
 from gradcli.ops.common import broadcast_shapes
 from gradcli.autodiff.op import FUNCTIONS, OPS, Op
 from gradcli.lang.hints import function_hint
-from gradcli.lang.parser import CONSTANTS, Expr, defined_name, postorder, spelling
+from gradcli.lang.parser import CONSTANTS, Expr, defined_name, postorder, recorded, spelling
 
 _NUMERIC_ERRORS = (ValueError, IndexError, ZeroDivisionError, OverflowError, np.linalg.LinAlgError)
 
 
 def variables(tree: Expr) -> list[str]:
     """The variable names of an expression or program, in order of first appearance (a program's
-    steps and functions, and a function's parameters, are none)."""
+    steps and functions, and a function's parameters, are none); those the parse recorded, when it did."""
+    record = recorded(tree)
+    if record is not None:
+        return list(record.variables)
     seen: dict[str, None] = {}
     defined: set[str] = set()
     for node in postorder(tree):
@@ -227,10 +230,9 @@ def function_of(node: Expr) -> Op | None:
     raise GradcliError(message + " (gradcli ops lists them all)", kind="name", span=node.name_span)
 
 
-def check_functions(tree: Expr, source: str, calls: Iterable[Expr] | None = None) -> None:
+def check_functions(tree: Expr, source: str) -> None:
     """Raise for the first call of an unknown function, or a program's name that hides a built-in
-    one, before any value is looked at. calls: the call nodes in postorder, one of each spelling, when
-    the parse gave them (lang.parser.read); otherwise the tree is walked for them."""
+    one, before any value is looked at. The calls are those the parse recorded, when it did."""
     defined = {defined_name(s) for s in tree.args} if tree.kind == "program" else set()
     bodies = [s.value[2] for s in tree.args if s.kind == "def"] if tree.kind == "program" else []
     for statement in tree.args if tree.kind == "program" else ():
@@ -238,8 +240,9 @@ def check_functions(tree: Expr, source: str, calls: Iterable[Expr] | None = None
         if name in FUNCTIONS or name == "len":
             raise GradcliError(f"{name} is a function gradcli has: give the {'step' if statement.kind == 'let' else 'function'} "
                                f"another name", kind="name", span=statement.name_span, source=source)
-    if calls is None:
-        calls = (node for root in (tree, *bodies) for node in postorder(root) if node.kind == "call")
+    record = recorded(tree)
+    calls = record.calls if record is not None else \
+        (node for root in (tree, *bodies) for node in postorder(root) if node.kind == "call")
     for node in calls:
         if not (node.value in defined and not node.text):
             try:

@@ -18,7 +18,7 @@ from gradcli.api.evaluate import check_functions, evaluate, variables
 from gradcli.autodiff.engine import LeafNode, Tensor, as_array, dtype_of
 from gradcli.autodiff.op import FUNCTIONS
 from gradcli.errors import GradcliError, closest, param, value_hint
-from gradcli.lang.parser import CONSTANTS, Expr, Parsed, postorder, read, unparse
+from gradcli.lang.parser import CONSTANTS, Expr, parse, postorder, unparse
 
 
 @dataclass
@@ -88,10 +88,10 @@ def problem(expr: str | Expr, values: Mapping[str, Any], wrt: Iterable[str] | st
             *, source: str | None = None, dtype: Any = None) -> Problem:
     """Parse expr and check values and wrt against its variables; dtype: "float64" (default) or "float32"."""
     dtype = dtype_of(dtype)
-    parsed = read(expr) if isinstance(expr, str) else Parsed(expr)
-    tree = parsed.tree
+    tree = parse(expr) if isinstance(expr, str) else expr
     text = expr if isinstance(expr, str) else (source or unparse(tree))
-    names = _checked_variables(parsed, text)
+    check_functions(tree, text)
+    names = variables(tree)
     missing = [n for n in names if n not in values]
     extra = [n for n in values if n not in names]
     if missing:
@@ -119,14 +119,9 @@ def variable_names(expr: str) -> list[str]:
     >>> variable_names("w*x + sin(w) + pi")
     ['w', 'x']
     """
-    return _checked_variables(read(expr), expr)
-
-
-def _checked_variables(parsed: Parsed, source: str) -> list[str]:
-    """The variables of a parsed text once its functions are checked: as the parse recorded them when
-    it did, else found by walking the tree."""
-    check_functions(parsed.tree, source, parsed.calls)
-    return variables(parsed.tree) if parsed.variables is None else parsed.variables
+    tree = parse(expr)
+    check_functions(tree, expr)
+    return variables(tree)
 
 
 def _missing_value(tree: Expr, source: str, missing: list[str], given: list[str]) -> GradcliError:

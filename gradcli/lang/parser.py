@@ -17,8 +17,8 @@ Long expressions are read in time linear in their length and with little Python 
 one `findall` gives every token with the gap before it; tokens stay two parallel lists
 (texts, start offsets); a chain of operators of one precedence is a loop, a lone number or
 name on the right of an operator is read without a call of its own, and a node is a named
-tuple made in one step. The parse records the variables and calls it meets (`read`), so
-that a problem needs no further walk of the tree to find them.
+tuple made in one step. The parse records the variables and calls it meets on the root it
+returns (`Root`), so that a problem needs no further walk of the tree to find them.
 
 The tokenizer, the parser and the printer stay in one module because they read one
 operator table (spelling, precedence, associativity); apart, each would need its copy.
@@ -503,15 +503,20 @@ def _quoted(text: str) -> str:
     return f"'{text}'" if '"' in text else f'"{text}"'
 
 
-class Parsed(NamedTuple):
-    """A text's tree, and what reading it met, so that no walk of the tree looks for it again: the
-    variables in reading order, and the first call node of each spelling, in postorder. Both are
-    None for a program or a conditional (their walks decide: steps are no variables; where(c, a, b)
-    is read a, c, b)."""
+class Recorded(NamedTuple):
+    """What a parse met, so that no walk of the tree looks for it again: the variables in reading
+    order, and the first call node of each spelling, in postorder."""
 
-    tree: Expr
-    variables: list[str] | None = None
-    calls: list[Expr] | None = None
+    variables: list[str]
+    calls: list[Expr]
+
+
+class Root(Expr):
+    """The node a parse returns: an Expr that also holds what the parse recorded. None for a program
+    or a conditional, whose walks decide (steps are no variables; where(c, a, b) is read a, c, b).
+    A tree is immutable, so the record stays true; a copy made with _replace has none."""
+
+    recorded: Recorded | None = None
 
 
 def parse(source: str) -> Expr:
@@ -520,11 +525,6 @@ def parse(source: str) -> Expr:
     >>> sexpr(parse("-x**2"))
     '(neg (pow x 2))'
     """
-    return read(source).tree
-
-
-def read(source: str) -> Parsed:
-    """As parse, with the variables and calls the parse met."""
     if len(source) > LIMITS.max_length:
         raise GradcliError(f"the expression is {len(source):,} characters long; the limit is "
                            f"{LIMITS.max_length:,} (GRADCLI_MAX_LENGTH)", kind="limit")
@@ -532,7 +532,7 @@ def read(source: str) -> Parsed:
         return _parse(source)
 
 
-def _parse(source: str) -> Parsed:
+def _parse(source: str) -> Expr:
     parser = _Parser(source, LIMITS.max_depth)
     # Every node of the tree has a token of its own, so this bounds the tree before it is built.
     parts = len(parser.texts) - 1
@@ -543,12 +543,18 @@ def _parse(source: str) -> Parsed:
     if not statements:
         raise parser.error("the expression is empty", parser.tok.span)
     if len(statements) == 1 and statements[0].kind not in ("let", "def"):
-        if not parser.in_postorder:
-            return Parsed(statements[0])
-        names = [n for n in dict.fromkeys(parser.names) if n not in CONSTANTS]
-        return Parsed(statements[0], names, list(parser.calls.values()))
+        root = _tuple_new(Root, statements[0])
+        if parser.in_postorder:
+            root.recorded = Recorded([n for n in dict.fromkeys(parser.names) if n not in CONSTANTS],
+                                     list(parser.calls.values()))
+        return root
     _check_program(statements, source)
-    return Parsed(Expr("program", (0, len(source)), None, tuple(statements)))
+    return Expr("program", (0, len(source)), None, tuple(statements))
+
+
+def recorded(tree: Expr) -> Recorded | None:
+    """What the parse recorded, when tree is a parse's root that has a record."""
+    return getattr(tree, "recorded", None)
 
 
 def place(source: str, offset: int) -> str:
