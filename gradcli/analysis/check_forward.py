@@ -12,8 +12,6 @@ SymPy, entry by entry, with the machinery and tolerances of every other check.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from gradcli.analysis.check_differences import finite_differences
@@ -71,8 +69,8 @@ def _moved(tree: Expr, along: dict[str, tuple[str, str]]) -> Expr:
         if node.kind == "def":
             name, params, body = node.value
             inner = {n: st for n, st in along.items() if n not in params}
-            return dataclasses.replace(node, value=(name, params, _moved(body, inner) if inner else body))
+            return node._replace(value=(name, params, _moved(body, inner) if inner else body))
         if not kids and not keywords:
             return node
-        return dataclasses.replace(node, args=tuple(kids), keywords=tuple(keywords))
+        return node._replace(args=tuple(kids), keywords=tuple(keywords))
     return fold(tree, combine)

@@ -24,14 +24,17 @@ from gradcli.limits import LIMITS
 from gradcli.ops.common import broadcast_shapes
 from gradcli.autodiff.op import FUNCTIONS, OPS, Op
 from gradcli.lang.hints import function_hint
-from gradcli.lang.parser import CONSTANTS, Expr, defined_name, postorder, spelling
+from gradcli.lang.parser import CONSTANTS, Expr, defined_name, postorder, recorded, spelling
 
 _NUMERIC_ERRORS = (ValueError, IndexError, ZeroDivisionError, OverflowError, np.linalg.LinAlgError)
 
 
 def variables(tree: Expr) -> list[str]:
     """The variable names of an expression or program, in order of first appearance (a program's
-    steps and functions, and a function's parameters, are none)."""
+    steps and functions, and a function's parameters, are none); those the parse recorded, when it did."""
+    record = recorded(tree)
+    if record is not None:
+        return list(record.variables)
     seen: dict[str, None] = {}
     defined: set[str] = set()
     for node in postorder(tree):
@@ -283,7 +286,7 @@ def function_of(node: Expr) -> Op | None:
 
 def check_functions(tree: Expr, source: str) -> None:
     """Raise for the first call of an unknown function, or a program's name that hides a built-in
-    one, before any value is looked at."""
+    one, before any value is looked at. The calls are those the parse recorded, when it did."""
     defined = {defined_name(s) for s in tree.args} if tree.kind == "program" else set()
     bodies = [s.value[2] for s in tree.args if s.kind == "def"] if tree.kind == "program" else []
     for statement in tree.args if tree.kind == "program" else ():
@@ -291,13 +294,15 @@ def check_functions(tree: Expr, source: str) -> None:
         if name in FUNCTIONS or name == "len":
             raise GradcliError(f"{name} is a function gradcli has: give the {'step' if statement.kind == 'let' else 'function'} "
                                f"another name", kind="name", span=statement.name_span, source=source)
-    for root in (tree, *bodies):
-        for node in postorder(root):
-            if node.kind == "call" and not (node.value in defined and not node.text):
-                try:
-                    function_of(node)
-                except GradcliError as err:
-                    raise err.with_source(source) from None
+    record = recorded(tree)
+    calls = record.calls if record is not None else \
+        (node for root in (tree, *bodies) for node in postorder(root) if node.kind == "call")
+    for node in calls:
+        if not (node.value in defined and not node.text):
+            try:
+                function_of(node)
+            except GradcliError as err:
+                raise err.with_source(source) from None
 
 
 def _call(node: Expr, kids: list, kws: dict) -> Tensor:

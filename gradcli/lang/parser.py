@@ -13,19 +13,25 @@ dim=0)`, and `torch.sin(x)`, `F.relu(x)`, `np.exp(x)` call `sin`, `relu`, `exp`.
 node keeps how its name was written (`text`), because the spelling decides a default
 where PyTorch and numpy disagree (see SPELLINGS).
 
+Long expressions are read in time linear in their length and with little Python a token:
+one `findall` gives every token with the gap before it; tokens stay two parallel lists
+(texts, start offsets); a chain of operators of one precedence is a loop, a lone number or
+name on the right of an operator is read without a call of its own, and a node is a named
+tuple made in one step. The parse records the variables and calls it meets on the root it
+returns (`Root`), so that a problem needs no further walk of the tree to find them.
+
 The tokenizer, the parser and the printer stay in one module because they read one
 operator table (spelling, precedence, associativity); apart, each would need its copy.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from gradcli.collector import collection_paused
 from gradcli.errors import GradcliError, Span
+from gradcli.lang.tokens import Token, token_kind, tokenize
 from gradcli.limits import LIMITS
 
 BINARY = {  # token -> (operation name, left binding power, right binding power)
@@ -39,36 +45,27 @@ BINARY = {  # token -> (operation name, left binding power, right binding power)
 }
 SYMBOLS = {name: token for token, (name, _, _) in BINARY.items() if token != "^"}
 PRECEDENCE = {name: left for _, (name, left, _) in BINARY.items()}
+COMPARISON = PRECEDENCE["lt"]
 UNARY_POWER = 40
 NOT_POWER = 8  # not binds looser than a comparison and tighter than and: not a < b and c
 IF_POWER = 2  # a if c else b binds loosest of all
 # Words the grammar reads; none of them is a variable.
 KEYWORDS = {"if", "else", "and", "or", "not", "None"}
+TRAILERS = {"(", "[", "."}  # what may follow a name or number and belong to it: a call, an index, an attribute
+DIGITS = set("0123456789")
 LEAVES = {"none": "None", "ellipsis": "..."}  # the index items that are no expression
 # nan and inf as numpy and PyTorch spell them (np.nan, torch.inf); -inf is the minus of inf.
 CONSTANTS = {"pi": 3.141592653589793, "e": 2.718281828459045, "nan": float("nan"), "inf": float("inf")}
 BOOLEANS = {"True": 1.0, "False": 0.0}  # for keywords such as keepdim=True
+NOT_VARIABLES = KEYWORDS | set(BOOLEANS)
 # The module prefixes that name gradcli's functions, and whose conventions each follows.
 SPELLINGS = {"torch": "torch", "torch.nn.functional": "torch", "nn.functional": "torch", "F": "torch",
              "torch.linalg": "torch", "torch.special": "torch", "np": "numpy", "numpy": "numpy",
              "np.linalg": "numpy", "numpy.linalg": "numpy"}
 MODULES = {prefix.split(".")[0] for prefix in SPELLINGS}
-LOOKALIKES = {"−": "-", "–": "-", "×": "*", "·": "*", "÷": "/", "＊": "*", "＋": "+", "（": "(", "）": ")",
-              "，": ",", "²": "**2", "³": "**3"}
-
-TOKEN = re.compile(r"""
-    (?P<space>\s+)
-  | (?P<comment>\#[^\n]*)
-  | (?P<number>0[xX][0-9a-fA-F](?:_?[0-9a-fA-F])*
-              |(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?)
-  | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
-  | (?P<string>'[^'\\\n]*'|"[^"\\\n]*")
-  | (?P<op>\*\*|//|\.\.\.|<=|>=|==|!=|[-+*/%@^<>()\[\],:.=;])
-""", re.VERBOSE)
 
 
-@dataclass(frozen=True)
-class Expr:
+class Expr(NamedTuple):
     """A node of the expression tree.
 
     kind: num (value: float), name (value: str), unary (value: "neg" | "pos"),
@@ -83,153 +80,156 @@ class Expr:
     A call's text is its name as written when that is not the plain name: "torch.sin" for
     a module prefix, ".sum" for a method (whose receiver is then args[0]); name_span is
     where the name stands, which errors about the function point at.
+
+    A named tuple: immutable, compared by value, and made in one step (`_node`), once a token.
     """
 
     kind: str
     span: Span
     value: Any = None
     args: tuple[Expr | None, ...] = ()
-    keywords: tuple[tuple[str, Expr], ...] = field(default=())
+    keywords: tuple[tuple[str, Expr], ...] = ()
     text: str = ""  # the source text of a number, so `x[1]` reads as the integer 1; see calls above
     name_span: Span | None = None
 
-    def __init__(self, kind: str, span: Span, value: Any = None, args: tuple[Expr | None, ...] = (),
-                 keywords: tuple[tuple[str, Expr], ...] = (), text: str = "", name_span: Span | None = None):
-        # One update of the instance's dict instead of the frozen dataclass's seven object.__setattr__
-        # calls: half the cost of a node, made once per token (setting attributes afterwards still raises).
-        self.__dict__.update(kind=kind, span=span, value=value, args=args, keywords=keywords, text=text,
-                             name_span=name_span)
 
-
-class Token(NamedTuple):
-    kind: str  # number, name, string, op, end
-    text: str
-    span: Span
-    line_start: bool = False  # the first token of a line outside brackets: a statement may start here
-
-
-def tokenize(source: str) -> list[Token]:
-    tokens: list[Token] = []
-    append = tokens.append
-    pos = 0
-    depth = 0  # of brackets: a newline inside them continues the line
-    newline = False
-    for m in TOKEN.finditer(source):
-        span = m.span()  # (the token's span as it is: one tuple fewer a token)
-        if span[0] != pos:  # a character no token starts with
-            _unexpected(source, pos)
-        pos = span[1]
-        kind = m.lastgroup
-        if kind == "space":
-            newline = newline or "\n" in m.group()
-        elif kind != "comment":
-            text = m.group()
-            if newline:
-                append(Token(kind, text, span, depth == 0 and tokens != []))
-                newline = False
-            else:
-                append(Token(kind, text, span))
-            if kind == "op":
-                if text in "([":
-                    depth += 1
-                elif text in ")]":
-                    depth = max(0, depth - 1)
-    if pos != len(source):
-        _unexpected(source, pos)
-    append(Token("end", "", (len(source), len(source))))
-    return tokens
-
-
-def _unexpected(source: str, pos: int) -> None:
-    ch = source[pos]
-    hint = LOOKALIKES.get(ch)
-    message = f"unexpected character {ch!r}"
-    if hint:
-        message += f": did you mean {hint!r}?"
-    elif ch == "'" or ch == '"':
-        message = f"a string starting here has no closing {ch} (strings have no escapes: \\)"
-    raise GradcliError(message, kind="syntax", span=(pos, pos + 1), source=source)
+# The parser's hot path makes a node from all seven fields at once, skipping the keyword handling of Expr().
+_tuple_new = tuple.__new__
 
 
 class _Parser:
     def __init__(self, source: str, max_depth: int):
         self.source = source
-        self.tokens = tokenize(source)
+        self.texts, self.starts, self.lines = tokenize(source)
         self.pos = 0
         self.depth = 0
         self.max_depth = max_depth
         # A parenthesised sub-expression keeps its own span; the nodes built around it
         # reach out to its brackets, so (a - b)**2 spans the whole text.
         self.bracketed: dict[int, Span] = {}
+        # What the parse meets, in the order nodes are made (each after its children: postorder),
+        # so that no walk of the tree needs to find it again: name values, and the first call node
+        # of each spelling. A conditional makes where(c, a, b) after reading a, c, b: not postorder.
+        self.names: list[str] = []
+        self.calls: dict[tuple[str, str], Expr] = {}
+        self.in_postorder = True
 
     def extent(self, e: Expr) -> Span:
         return self.bracketed.get(id(e), e.span)
 
     # -- token helpers -----------------------------------------------------------
+    def token(self, i: int) -> Token:
+        text = self.texts[i]
+        start = self.starts[i]
+        return Token(token_kind(text), text, (start, start + len(text)), i in self.lines)
+
     @property
     def tok(self) -> Token:
-        return self.tokens[self.pos]
+        return self.token(self.pos)
 
     def advance(self) -> Token:
-        tok = self.tokens[self.pos]
+        tok = self.token(self.pos)
         self.pos += 1
         return tok
 
     def at(self, text: str) -> bool:
-        tok = self.tokens[self.pos]
-        return tok.text == text and tok.kind == "op"
+        return self.texts[self.pos] == text  # (a string's text has its quotes: only an operator is "(")
 
-    def expect(self, text: str, opener: Token | None = None) -> Token:
-        if self.at(text):
-            return self.advance()
-        found = "the end of the expression" if self.tok.kind == "end" else repr(self.tok.text)
+    def expect(self, text: str, opener: int | None = None) -> int:
+        """Past the operator text, with the end offset of it; or an error naming the opener's place."""
+        if self.texts[self.pos] == text:
+            self.pos += 1
+            return self.starts[self.pos - 1] + len(text)
+        tok = self.tok
+        found = "the end of the expression" if tok.kind == "end" else repr(tok.text)
         message = f"expected {text!r} but found {found}"
         if opener is not None:
-            message += f" (to close the {opener.text!r} at {place(self.source, opener.span[0])})"
-        raise self.error(message, self.tok.span)
+            message += f" (to close the {self.texts[opener]!r} at {place(self.source, self.starts[opener])})"
+        raise self.error(message, tok.span)
 
     def error(self, message: str, span: Span) -> GradcliError:
         return GradcliError(message, kind="syntax", span=span, source=self.source)
 
     # -- grammar -----------------------------------------------------------------
-    def expression(self, min_bp: int = 0) -> Expr:
+    def expression(self, min_bp: int = 0, left: Expr | None = None) -> Expr:
+        """The expression here whose operators bind at least min_bp; left, when given, is its first
+        operand, already read. A chain of operators of one precedence is this loop, not recursion."""
         self.depth += 1
         if self.depth > self.max_depth:
             raise GradcliError(f"the expression is nested more than {self.max_depth} levels deep "
                                f"(GRADCLI_MAX_DEPTH)",
                                kind="limit", span=self.tok.span, source=self.source)
-        left = self.prefix(min_bp)
+        if left is None:
+            left = self.atom() or self.prefix(min_bp)
+        texts, lines, bracketed = self.texts, self.lines, self.bracketed
+        nests = self.depth < self.max_depth  # whether an operand may be read at one level deeper
         compared = False  # a < b < c is refused; (a < b) == (c < d) compares two masks
         while True:
-            tok = self.tokens[self.pos]
-            if not (tok.kind in ("op", "name") and (tok.text in BINARY or tok.text == "if") and not tok.line_start):
+            pos = self.pos
+            text = texts[pos]
+            operator = BINARY.get(text)
+            if operator is None or pos in lines:
+                if text == "if" and IF_POWER >= min_bp and pos not in lines:
+                    left = self.conditional(left)
+                    continue
                 break
-            if tok.text == "if":
-                if IF_POWER < min_bp:
-                    break
-                left = self.conditional(left)
-                continue
-            name, lbp, rbp = BINARY[tok.text]
+            name, lbp, rbp = operator
             if lbp < min_bp:
                 break
-            op = self.advance()
-            if lbp == PRECEDENCE["lt"]:
-                if compared:
-                    raise self.error("comparisons cannot be chained: combine masks with and, as in "
-                                     "a < b and b < c", op.span)
-                compared = True
-            elif lbp < PRECEDENCE["lt"]:
-                compared = False
-            right = self.expression(rbp)
-            left = Expr("binary", (self.extent(left)[0], self.extent(right)[1]), name, (left, right))
+            if lbp <= COMPARISON:
+                if lbp == COMPARISON:
+                    if compared:
+                        raise self.error("comparisons cannot be chained: combine masks with and, as in "
+                                         "a < b and b < c", self.tok.span)
+                    compared = True
+                else:
+                    compared = False
+            self.pos = pos + 1
+            # A lone number or name needs no call of its own unless an operator after it binds tighter.
+            right = self.atom() if nests else None
+            if right is None:
+                right = self.expression(rbp)
+            else:
+                after = BINARY.get(texts[self.pos])
+                if after is not None and after[1] >= rbp and self.pos not in lines:
+                    right = self.expression(rbp, right)
+            if bracketed:
+                span = (bracketed.get(id(left), left.span)[0], bracketed.get(id(right), right.span)[1])
+            else:
+                span = (left.span[0], right.span[1])
+            left = _tuple_new(Expr, ("binary", span, name, (left, right), (), "", None))
         self.depth -= 1
         return left
 
+    def atom(self) -> Expr | None:
+        """The number or variable here when nothing follows it that belongs to it (a call's brackets,
+        an index, an attribute); None otherwise (then prefix reads what is here)."""
+        pos = self.pos
+        texts = self.texts
+        text = texts[pos]
+        # (the end token is neither, so a token follows the one here)
+        if text[:1] in DIGITS:
+            if texts[pos + 1] in TRAILERS:
+                return None
+            self.pos = pos + 1
+            start = self.starts[pos]
+            value = float(text) if text.isdigit() else _number(text)  # (most numbers are plain digits)
+            return _tuple_new(Expr, ("num", (start, start + len(text)), value, (), (), text, None))
+        if text.isidentifier() and text not in NOT_VARIABLES:
+            if texts[pos + 1] in TRAILERS:
+                return None
+            self.pos = pos + 1
+            start = self.starts[pos]
+            self.names.append(text)
+            return _tuple_new(Expr, ("name", (start, start + len(text)), text, (), (), "", None))
+        return None
+
     def conditional(self, chosen: Expr) -> Expr:
         """chosen if c else other: the call where(c, chosen, other), right associative as Python's."""
+        self.in_postorder = False
         word = self.advance()
         condition = self.expression(PRECEDENCE["logical_or"])
-        if not (self.tok.kind == "name" and self.tok.text == "else"):
+        if not self.at("else"):
             found = "the end of the expression" if self.tok.kind == "end" else repr(self.tok.text)
             raise self.error(f"expected 'else' but found {found} (to finish the 'if' at "
                              f"{place(self.source, word.span[0])})", self.tok.span)
@@ -239,68 +239,81 @@ class _Parser:
         return Expr("call", span, "where", (condition, chosen, other), (), "if", word.span)
 
     def prefix(self, min_bp: int = 0) -> Expr:
-        tok = self.tok
-        if tok.kind == "name" and tok.text == "not":
+        texts = self.texts
+        pos = self.pos
+        text = texts[pos]
+        if text.isidentifier() and texts[pos + 1] == "(" and text not in NOT_VARIABLES and pos + 1 not in self.lines:
+            self.pos = pos + 1
+            start = self.starts[pos]
+            called = self.call(text, (start, start + len(text)))
+            after = texts[self.pos]
+            return self.postfix(called) if after == "[" or after == "." else called
+        if text == "not":
+            tok = self.tok
             if min_bp > NOT_POWER:
                 raise self.error("put 'not ...' in brackets here, as in x * (not m)", tok.span)
             self.advance()
             operand = self.expression(NOT_POWER)
             return Expr("unary", (tok.span[0], self.extent(operand)[1]), "not", (operand,))
-        if tok.kind == "op" and (tok.text == "-" or tok.text == "+"):
-            self.advance()
+        if text == "-" or text == "+":
+            start = self.starts[self.pos]
+            self.pos += 1
             operand = self.expression(UNARY_POWER)
-            return Expr("unary", (tok.span[0], self.extent(operand)[1]), "neg" if tok.text == "-" else "pos", (operand,))
+            return Expr("unary", (start, self.extent(operand)[1]), "neg" if text == "-" else "pos", (operand,))
         return self.postfix(self.primary())
 
     def primary(self) -> Expr:
-        tok = self.tok
-        if tok.kind == "number":
-            self.advance()
-            return Expr("num", tok.span, _number(tok.text), text=tok.text)
-        if tok.kind == "string":
-            self.advance()
-            return Expr("str", tok.span, tok.text[1:-1], text=tok.text)
-        if tok.kind == "name" and tok.text in KEYWORDS:
-            if tok.text == "None":
-                raise self.error("None has no value: it adds an axis in an index, as in x[None]", tok.span)
-            raise self.error(f"unexpected {tok.text!r}", tok.span)
-        if tok.kind == "name":
-            if tok.text in MODULES and self.qualified_length():
+        pos = self.pos
+        text = self.texts[pos]
+        start = self.starts[pos]
+        span = (start, start + len(text))
+        kind = token_kind(text)
+        if kind == "number":
+            self.pos += 1
+            return Expr("num", span, _number(text), text=text)
+        if kind == "string":
+            self.pos += 1
+            return Expr("str", span, text[1:-1], text=text)
+        if kind == "name" and text in KEYWORDS:
+            if text == "None":
+                raise self.error("None has no value: it adds an axis in an index, as in x[None]", span)
+            raise self.error(f"unexpected {text!r}", span)
+        if kind == "name":
+            if text in MODULES and self.qualified_length():
                 return self.qualified()
-            self.advance()
-            if tok.text in BOOLEANS:
-                return Expr("num", tok.span, BOOLEANS[tok.text], text=tok.text)
-            if self.at("(") and not self.tok.line_start:
-                return self.call(tok)
-            return Expr("name", tok.span, tok.text)
-        if self.at("("):
-            self.advance()
+            self.pos += 1
+            if text in BOOLEANS:
+                return Expr("num", span, BOOLEANS[text], text=text)
+            self.names.append(text)  # (a name followed by a call's brackets is prefix's)
+            return Expr("name", span, text)
+        if text == "(":
+            self.pos += 1
             if self.at(")"):  # the empty tuple: a 0-d shape, as in reshape(x, ())
-                end = self.expect(")", tok)
-                return Expr("tuple", (tok.span[0], end.span[1]), None, ())
-            items = self.comma_list(")", tok)
-            end = self.expect(")", tok)
-            if len(items) == 1 and not self.tokens[self.pos - 2].text == ",":
-                self.bracketed[id(items[0])] = (tok.span[0], end.span[1])
+                end = self.expect(")", pos)
+                return Expr("tuple", (start, end), None, ())
+            items = self.comma_list(")")
+            end = self.expect(")", pos)
+            if len(items) == 1 and not self.texts[self.pos - 2] == ",":
+                self.bracketed[id(items[0])] = (start, end)
                 return items[0]
-            return Expr("tuple", (tok.span[0], end.span[1]), None, tuple(items))
-        if self.at("["):
-            self.advance()
-            items = [] if self.at("]") else self.comma_list("]", tok)
-            end = self.expect("]", tok)
+            return Expr("tuple", (start, end), None, tuple(items))
+        if text == "[":
+            self.pos += 1
+            items = [] if self.at("]") else self.comma_list("]")
+            end = self.expect("]", pos)
             if not items:
-                raise self.error("an empty list has no value", (tok.span[0], end.span[1]))
-            return Expr("list", (tok.span[0], end.span[1]), None, tuple(items))
-        if tok.kind == "end":
-            if self.pos == 0:
-                raise self.error("the expression is empty", tok.span)
-            raise self.error("the expression ends too early", tok.span)
-        raise self.error(f"unexpected {tok.text!r}", tok.span)
+                raise self.error("an empty list has no value", (start, end))
+            return Expr("list", (start, end), None, tuple(items))
+        if kind == "end":
+            if pos == 0:
+                raise self.error("the expression is empty", span)
+            raise self.error("the expression ends too early", span)
+        raise self.error(f"unexpected {text!r}", span)
 
-    def comma_list(self, closer: str, opener: Token) -> list[Expr]:
+    def comma_list(self, closer: str) -> list[Expr]:
         items = [self.expression()]
         while self.at(","):
-            self.advance()
+            self.pos += 1
             if self.at(closer):
                 break
             items.append(self.expression())
@@ -309,13 +322,14 @@ class _Parser:
     def qualified_length(self) -> int:
         """Tokens in a dotted name here (torch.nn.functional.relu) that calls a function or is
         a constant (np.pi); 0 when there is none (a variable F with F.T is one)."""
+        texts = self.texts
         end = self.pos + 1
-        while self.tokens[end].text == "." and self.tokens[end + 1].kind == "name":
+        while texts[end] == "." and token_kind(texts[end + 1]) == "name":
             end += 2
-        last = self.tokens[end - 1].text
+        last = texts[end - 1]
         if end == self.pos + 1:
             return 0
-        if self.tokens[end].text == "(" or (end == self.pos + 3 and last in CONSTANTS):
+        if texts[end] == "(" or (end == self.pos + 3 and last in CONSTANTS):
             return end - self.pos
         return 0
 
@@ -329,19 +343,21 @@ class _Parser:
             raise self.error(f"{prefix}.{last.text} is not a function gradcli has: {prefix}. is not a prefix it "
                              f"knows ({known})", span)
         if not self.at("("):
+            self.names.append(last.text)
             return Expr("name", span, last.text)  # np.pi
-        return self.call(last, text=f"{prefix}.{last.text}", name_span=span)
+        return self.call(last.text, span, text=f"{prefix}.{last.text}")
 
-    def call(self, name: Token, *, receiver: Expr | None = None, text: str = "",
-             name_span: Span | None = None) -> Expr:
-        opener = self.advance()
+    def call(self, name: str, name_span: Span, *, receiver: Expr | None = None, text: str = "") -> Expr:
+        """The call whose name (at name_span) was just read: its arguments in brackets."""
+        opener = self.pos
+        self.pos += 1
+        texts = self.texts
         args: list[Expr] = []
         keywords: list[tuple[str, Expr]] = []
-        while not self.at(")"):
-            if self.tok.kind == "name" and self.tokens[self.pos + 1].text == "=" and \
-                    self.tokens[self.pos + 1].kind == "op":
+        while texts[self.pos] != ")":
+            if texts[self.pos].isidentifier() and texts[self.pos + 1] == "=":
                 key = self.advance()
-                self.advance()
+                self.pos += 1
                 if any(k == key.text for k, _ in keywords):
                     raise self.error(f"keyword {key.text!r} given twice", key.span)
                 keywords.append((key.text, self.expression()))
@@ -349,37 +365,42 @@ class _Parser:
                 if keywords:
                     raise self.error("a positional argument cannot follow a keyword argument", self.tok.span)
                 args.append(self.expression())
-            if not self.at(","):
+            if texts[self.pos] != ",":
                 break
-            self.advance()
+            self.pos += 1
         end = self.expect(")", opener)
         if receiver is not None:
-            return Expr("call", (self.extent(receiver)[0], end.span[1]), name.text, (receiver, *args),
-                        tuple(keywords), f".{name.text}", name.span)
-        name_span = name_span or name.span
-        return Expr("call", (name_span[0], end.span[1]), name.text, tuple(args), tuple(keywords), text, name_span)
+            node = Expr("call", (self.extent(receiver)[0], end), name, (receiver, *args), tuple(keywords),
+                        f".{name}", name_span)
+        else:
+            node = _tuple_new(Expr, ("call", (name_span[0], end), name, tuple(args), tuple(keywords), text,
+                                     name_span))
+        self.calls.setdefault((name, node.text), node)
+        return node
 
     def postfix(self, expr: Expr) -> Expr:
+        texts = self.texts
         while True:
-            tok = self.tokens[self.pos]
-            if tok.line_start or tok.kind != "op" or tok.text not in ("[", "."):
+            pos = self.pos
+            text = texts[pos]
+            if (text != "[" and text != ".") or pos in self.lines:
                 return expr
-            if tok.text == "[":
-                opener = self.advance()
+            if text == "[":
+                self.pos += 1
                 items = [self.index_item()]
                 while self.at(","):
-                    self.advance()
+                    self.pos += 1
                     items.append(self.index_item())
-                end = self.expect("]", opener)
-                expr = Expr("index", (self.extent(expr)[0], end.span[1]), None, (expr, *items))
+                end = self.expect("]", pos)
+                expr = Expr("index", (self.extent(expr)[0], end), None, (expr, *items))
             else:
-                self.advance()
+                self.pos += 1
                 attr = self.tok
                 if attr.kind != "name":
                     raise self.error("expected a name after '.'", attr.span)
-                self.advance()
+                self.pos += 1
                 if self.at("("):
-                    expr = self.call(attr, receiver=expr)
+                    expr = self.call(attr.text, attr.span, receiver=expr)
                 elif attr.text in ("T", "mT", "shape"):
                     expr = Expr("attr", (self.extent(expr)[0], attr.span[1]), attr.text, (expr,))
                 else:
@@ -393,16 +414,16 @@ class _Parser:
         statements: list[Expr] = []
         while True:
             while self.at(";"):
-                self.advance()
-            if self.tok.kind == "end":
+                self.pos += 1
+            if self.texts[self.pos] == "":
                 return statements
             statements.append(self.statement())
-            if not (self.at(";") or self.tok.line_start or self.tok.kind == "end"):
+            if not (self.at(";") or self.pos in self.lines or self.texts[self.pos] == ""):
                 raise self.leftover()
 
     def statement(self) -> Expr:
         """NAME = EXPR (a step), NAME(A, B) = EXPR (a function) or an expression."""
-        tok, after = self.tok, self.tokens[self.pos + 1]
+        tok, after = self.tok, self.token(self.pos + 1)
         if tok.kind != "name" or tok.text in KEYWORDS or after.kind != "op":
             return self.expression()
         if after.text == "=":
@@ -415,19 +436,20 @@ class _Parser:
 
     def definition_ahead(self) -> bool:
         """Whether NAME ( NAME, ... ) = follows: a function definition, not a call."""
+        texts = self.texts
         i = self.pos + 2
-        while self.tokens[i].kind == "name" and self.tokens[i + 1].text in (",", ")"):
-            i += 2 if self.tokens[i + 1].text == "," else 1
-        return self.tokens[i].text == ")" and self.tokens[i + 1].text == "=" and self.tokens[i + 1].kind == "op"
+        while token_kind(texts[i]) == "name" and texts[i + 1] in (",", ")"):
+            i += 2 if texts[i + 1] == "," else 1
+        return texts[i] == ")" and texts[i + 1] == "="
 
     def definition(self) -> Expr:
         name = self.advance()
-        self.advance()
+        self.pos += 1
         params: list[Token] = []
         while not self.at(")"):
             params.append(self.advance())
             if self.at(","):
-                self.advance()
+                self.pos += 1
         self.pos += 2  # ) =
         names = [p.text for p in params]
         for i, p in enumerate(params):
@@ -447,9 +469,9 @@ class _Parser:
 
     def index_item(self) -> Expr:
         start_tok = self.tok
-        ends = start_tok.kind != "end" and self.tokens[self.pos + 1].text in (",", "]")
-        if self.at("...") or (start_tok.kind == "name" and start_tok.text == "None" and ends):
-            self.advance()  # x[..., 0] and x[None]: numpy's ellipsis and new axis
+        ends = start_tok.kind != "end" and self.texts[self.pos + 1] in (",", "]")
+        if self.at("...") or (start_tok.text == "None" and ends):
+            self.pos += 1  # x[..., 0] and x[None]: numpy's ellipsis and new axis
             return Expr("ellipsis" if start_tok.text == "..." else "none", start_tok.span)
         parts: list[Expr | None] = [None, None, None]
         if not self.at(":"):
@@ -459,10 +481,10 @@ class _Parser:
         for slot in (1, 2):
             if not self.at(":"):
                 break
-            self.advance()
+            self.pos += 1
             if not (self.at(":") or self.at(",") or self.at("]")):
                 parts[slot] = self.expression()
-        end = self.tokens[self.pos - 1].span[1]
+        end = self.token(self.pos - 1).span[1]
         return Expr("slice", (start_tok.span[0], end), None, tuple(parts))
 
 
@@ -481,6 +503,22 @@ def _quoted(text: str) -> str:
     return f"'{text}'" if '"' in text else f'"{text}"'
 
 
+class Recorded(NamedTuple):
+    """What a parse met, so that no walk of the tree looks for it again: the variables in reading
+    order, and the first call node of each spelling, in postorder."""
+
+    variables: list[str]
+    calls: list[Expr]
+
+
+class Root(Expr):
+    """The node a parse returns: an Expr that also holds what the parse recorded. None for a program
+    or a conditional, whose walks decide (steps are no variables; where(c, a, b) is read a, c, b).
+    A tree is immutable, so the record stays true; a copy made with _replace has none."""
+
+    recorded: Recorded | None = None
+
+
 def parse(source: str) -> Expr:
     """The expression tree of source, or a GradcliError with the span at fault.
 
@@ -497,7 +535,7 @@ def parse(source: str) -> Expr:
 def _parse(source: str) -> Expr:
     parser = _Parser(source, LIMITS.max_depth)
     # Every node of the tree has a token of its own, so this bounds the tree before it is built.
-    parts = len(parser.tokens) - 1
+    parts = len(parser.texts) - 1
     if parts > LIMITS.max_nodes:
         raise GradcliError(f"the expression has {parts:,} parts; the limit is {LIMITS.max_nodes:,} "
                            f"(GRADCLI_MAX_NODES)", kind="limit")
@@ -505,9 +543,18 @@ def _parse(source: str) -> Expr:
     if not statements:
         raise parser.error("the expression is empty", parser.tok.span)
     if len(statements) == 1 and statements[0].kind not in ("let", "def"):
-        return statements[0]
+        root = _tuple_new(Root, statements[0])
+        if parser.in_postorder:
+            root.recorded = Recorded([n for n in dict.fromkeys(parser.names) if n not in CONSTANTS],
+                                     list(parser.calls.values()))
+        return root
     _check_program(statements, source)
     return Expr("program", (0, len(source)), None, tuple(statements))
+
+
+def recorded(tree: Expr) -> Recorded | None:
+    """What the parse recorded, when tree is a parse's root that has a record."""
+    return getattr(tree, "recorded", None)
 
 
 def place(source: str, offset: int) -> str:

@@ -1,0 +1,107 @@
+"""Text to tokens: one findall over the whole text, giving each token with the spaces and
+comments before it; the tokens as parallel lists (texts, start offsets), and a character no
+token starts with as an error, with a hint when it looks like an operator (− for -).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from itertools import accumulate, chain
+from operator import itemgetter
+from typing import NamedTuple
+
+from gradcli.errors import GradcliError, Span
+
+LOOKALIKES = {"−": "-", "–": "-", "×": "*", "·": "*", "÷": "/", "＊": "*", "＋": "+", "（": "(", "）": ")",
+              "，": ",", "²": "**2", "³": "**3"}
+# A token, after the spaces and comments before it (possessive: a comment is never cut short to
+# find a token inside it); at the end, the spaces and comments left and an empty token. One findall
+# reads the whole text in C, as (gap, token) pairs. The commonest tokens are tried first; a number
+# before the dots, so that .5 is a number.
+GAP = re.compile(r"(?:\s+|\#[^\n]*+)*+")
+PIECE = re.compile(rf"""
+    ({GAP.pattern})
+    ( \*\*|//|<=|>=|==|!=|[-+*/%@^<>()\[\],:=;]
+    | [A-Za-z_][A-Za-z_0-9]*
+    | 0[xX][0-9a-fA-F](?:_?[0-9a-fA-F])*
+    | (?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?
+    | \.\.\.|\.
+    | '[^'\\\n]*'|"[^"\\\n]*"
+    | \Z)
+""", re.VERBOSE)
+QUOTES = ("'", '"')
+
+
+class Token(NamedTuple):
+    kind: str  # number, name, string, op, end
+    text: str
+    span: Span
+    line_start: bool = False  # the first token of a line outside brackets: a statement may start here
+
+
+class Tokens(NamedTuple):
+    """A text's tokens as parallel lists, the last the empty end token at len(source)."""
+
+    texts: list[str]
+    starts: list[int]
+    lines: frozenset[int]  # the tokens that start a line outside brackets: a statement may start there
+
+
+def tokenize(source: str) -> Tokens:
+    pieces = PIECE.findall(source)
+    if len(pieces) > 1 and not pieces[-2][1]:
+        pieces.pop()  # a second, empty match at the end, after the one that read the last spaces
+    # Where each gap and each token ends: a token starts where its gap ends.
+    ends = list(accumulate(map(len, chain.from_iterable(pieces))))
+    if ends[-1] != len(source):  # findall skipped a character no token starts with
+        _unexpected(source, _first_gap(source))
+    texts = list(map(itemgetter(1), pieces))
+    lines: frozenset[int] = frozenset()
+    if "\n" in source:
+        lines = frozenset(_line_starts(pieces))
+    return Tokens(texts, ends[0::2], lines)
+
+
+def _line_starts(pieces: list[tuple[str, str]]) -> Iterator[int]:
+    depth = 0  # of brackets: a newline inside them continues the line
+    for i, (gap, text) in enumerate(pieces):
+        if i and text and depth == 0 and "\n" in gap:
+            yield i
+        if text == "(" or text == "[":
+            depth += 1
+        elif text == ")" or text == "]":
+            depth = max(0, depth - 1)
+
+
+def _first_gap(source: str) -> int:
+    """Where reading token after token stops: the first character no token starts with."""
+    pos = 0
+    for m in PIECE.finditer(source):
+        if m.start() != pos:
+            break
+        pos = m.end()
+    return GAP.match(source, pos).end()
+
+
+def _unexpected(source: str, pos: int) -> None:
+    ch = source[pos]
+    hint = LOOKALIKES.get(ch)
+    message = f"unexpected character {ch!r}"
+    if hint:
+        message += f": did you mean {hint!r}?"
+    elif ch == "'" or ch == '"':
+        message = f"a string starting here has no closing {ch} (strings have no escapes: \\)"
+    raise GradcliError(message, kind="syntax", span=(pos, pos + 1), source=source)
+
+
+def token_kind(text: str) -> str:
+    """number, name, string, op, or end for the empty end token."""
+    if not text:
+        return "end"
+    first = text[0]
+    if first.isdigit() or (first == "." and text[1:2].isdigit()):
+        return "number"
+    if first.isalpha() or first == "_":
+        return "name"
+    return "string" if first in QUOTES else "op"

@@ -1,0 +1,145 @@
+"""The parser's one-pass shortcuts against the plain way: tokens read by one findall against a
+scan token after token, and the variables and calls a parse records on its root against walks
+of the tree."""
+
+from __future__ import annotations
+
+import re
+
+import differential
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_parser import GOLDENS, SYNTAX_ERRORS
+
+from gradcli.api.evaluate import check_functions, variables
+from gradcli.errors import GradcliError
+from gradcli.lang import tokens
+from gradcli.lang.parser import Expr, parse, postorder, recorded, sexpr
+from gradcli.limits import LIMITS
+
+# One token, space or comment at a time, each match starting where the last one ended.
+ONE = re.compile(r"""
+    (?P<space>\s+)
+  | (?P<comment>\#[^\n]*)
+  | (?P<number>0[xX][0-9a-fA-F](?:_?[0-9a-fA-F])*
+              |(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?)
+  | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
+  | (?P<string>'[^'\\\n]*'|"[^"\\\n]*")
+  | (?P<op>\*\*|//|\.\.\.|<=|>=|==|!=|[-+*/%@^<>()\[\],:.=;])
+""", re.VERBOSE)
+
+
+def scanned(source: str) -> list[tuple[str, str, int, bool]] | int:
+    """(kind, text, start, starts a line outside brackets) per token, the end token last; or the
+    offset of the first character no token starts with."""
+    found: list[tuple[str, str, int, bool]] = []
+    pos, depth, newline = 0, 0, False
+    while pos < len(source):
+        m = ONE.match(source, pos)
+        if m is None:
+            return pos
+        pos = m.end()
+        if m.lastgroup == "space":
+            newline = newline or "\n" in m.group()
+        elif m.lastgroup != "comment":
+            found.append((m.lastgroup, m.group(), m.start(), newline and depth == 0 and found != []))
+            newline = False
+            depth = depth + (m.group() in ("(", "[")) - (depth > 0 and m.group() in (")", "]"))
+    return [*found, ("end", "", len(source), False)]
+
+
+def read_tokens(source: str) -> list[tuple[str, str, int, bool]] | int:
+    try:
+        texts, starts, lines = tokens.tokenize(source)
+    except GradcliError as err:
+        return err.span[0]
+    return [(tokens.token_kind(t), t, s, i in lines) for i, (t, s) in enumerate(zip(texts, starts))]
+
+
+TRICKY = ["", "   ", "x", "x # a comment", "x # y\n+ 1", "x #\n# z\ny", "a = 1\n  b = (2\n + a)\nb",
+          "'# not a comment' + x", "x $ y", "x  $", "#", "# (\nx", "f(x,\n y)[0]\nz", ".5+5.+0x1f_ff",
+          "x...y", "1e3e3", "x\t\r\n\fy", "'a' \"b\" 'c", "x;y;;", "a.b.c(1)", "x # ) ] \n)"]
+
+
+@pytest.mark.parametrize("source", TRICKY + [t for t, _ in GOLDENS] + [t for t, _, _ in SYNTAX_ERRORS])
+def test_tokens_are_those_of_a_scan_token_after_token(source):
+    assert read_tokens(source) == scanned(source)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["x", "1", ".5", "2e3", " ", "\n", "#", "(", ")", "[", "]", "'", '"', "+",
+                                 "*", "**", ".", "$", "=", ";", "if", "é", "\t"]), max_size=20).map("".join))
+def test_tokens_of_random_text_are_those_of_a_scan(source):
+    assert read_tokens(source) == scanned(source)
+
+
+def walked_calls(tree: Expr) -> list[Expr]:
+    """The first call node of each spelling, in postorder."""
+    first: dict[tuple[str, str], Expr] = {}
+    for node in postorder(tree):
+        if node.kind == "call":
+            first.setdefault((node.value, node.text), node)
+    return list(first.values())
+
+
+def walked_variables(tree: Expr) -> list[str]:
+    return variables(tree._replace())  # (a copy of the root holds no record: the walk decides)
+
+
+def assert_recorded_as_walked(text: str) -> None:
+    tree = parse(text)
+    record = recorded(tree)
+    if record is None:  # left to the walks: a program, or a conditional read out of postorder
+        assert tree.kind == "program" or any(n.text == "if" for n in postorder(tree))
+        return
+    assert record.variables == walked_variables(tree) == variables(tree)
+    spelled = [(n.value, n.text, n.span, n.name_span) for n in walked_calls(tree)]
+    assert [(n.value, n.text, n.span, n.name_span) for n in record.calls] == spelled
+
+
+RECORDED = [
+    "w*x + sin(w) + pi", "x.sum(dim=0) + torch.sin(y) + F.relu(z) + np.pi", "f(g(x), k=h(y))[0].T",
+    "sin(x) + torch.sin(x) + x.sin() + sin(y)", "x[1:y, ..., None] + z", "einsum('ij,j->i', A, b)",
+    "(a + b) * (c - d)", "not m and x < y", "x if c else y", "f(x) = x*2\ny = f(z)\ny + w", "True + x*False",
+    "max(x, 0) + len(y)", "e * E + inf", "-(a**b**c) @ d",
+]
+
+
+@pytest.mark.parametrize("text", RECORDED + [t for t, _ in GOLDENS])
+def test_a_parse_records_the_variables_and_calls_a_walk_finds(text):
+    assert_recorded_as_walked(text)
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_random_expressions_record_what_a_walk_finds(seed):
+    assert_recorded_as_walked(differential.make_case(seed, "normal").text)
+
+
+def test_the_recorded_calls_raise_the_walks_error():
+    for text in ("sinn(x) + coss(x)", "x + np.sinn(x)", "x.zeros() + 1"):
+        tree = parse(text)
+        assert recorded(tree) is not None and recorded(tree._replace()) is None
+        with pytest.raises(GradcliError) as from_record:
+            check_functions(tree, text)
+        with pytest.raises(GradcliError) as walked:
+            check_functions(tree._replace(), text)
+        assert (from_record.value.message, from_record.value.span) == (walked.value.message, walked.value.span)
+        assert from_record.value.span is not None
+
+
+def test_a_long_sum_of_products_needs_the_depth_of_one_term(monkeypatch):
+    text = " + ".join(f"sin(x*{i})*{i}" for i in range(1, 10_001))
+    monkeypatch.setattr(LIMITS, "max_depth", 4)  # the sum, the right operand of +, sin's argument, x*i
+    tree = parse(text)
+    assert tree.value == "add" and tree.span == (0, len(text))
+    assert sexpr(tree.args[1]) == "(mul (sin (mul x 10000)) 10000)"
+    monkeypatch.setattr(LIMITS, "max_depth", 3)
+    with pytest.raises(GradcliError, match="nested more than 3 levels"):
+        parse(text)
+
+
+def test_a_node_is_immutable():
+    node = parse("x + 1")
+    with pytest.raises(AttributeError):
+        node.kind = "call"
