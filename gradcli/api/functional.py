@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.autodiff.engine import LeafNode, Node, Tensor, as_array, edge_of, run_backward, topological_order
+from gradcli.autodiff.engine import (LeafNode, Node, Tensor, as_array, creation_order, edge_of, run_backward,
+                                     topological_order)
 from gradcli.errors import GradcliError, param
 from gradcli.api.diagnose import finite, with_warnings
 from gradcli.api.forward import check_mode, forward_columns, hvp, pick_mode
@@ -66,11 +67,12 @@ def _grad(expr: str | Expr, values: Mapping[str, Any], wrt: Iterable[str] | str 
     if seed.shape != out.shape:
         raise GradcliError(f"{param('grad_output')} has shape {format_shape(seed.shape)} but the output has shape "
                            f"{format_shape(out.shape)}: they must match", kind="shape")
-    notes = kink_notes(out, p.source)  # before backward frees the saved inputs it reads
+    order = creation_order([edge_of(out)]) if out.requires_grad else []  # (one listing for both)
+    notes = kink_notes(out, p.source, order)  # before backward frees the saved inputs it reads
     at_steps: dict[int, np.ndarray] = {}
     observe = _step_observer(steps, at_steps) if steps else None
     with differentiating(p):
-        found = run_backward([(out, Tensor(seed))], observer=observe) if out.requires_grad else {}
+        found = run_backward([(out, Tensor(seed))], observer=observe, order=order) if out.requires_grad else {}
     result = Result("grad" if grad_output is None else "vjp", p, out.data,
                     gradients=leaf_arrays(leaves, p.wrt, found),
                     grad_output=None if grad_output is None else seed, notes=notes)

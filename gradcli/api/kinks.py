@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcli.autodiff.engine import Node, Tensor, edge_of, reachable
+from gradcli.autodiff.engine import Node, Tensor, creation_order, edge_of
 
 
 def _where(mask: np.ndarray) -> str:
@@ -39,12 +39,14 @@ def kink_note(node: Node, source: str) -> str | None:
     return f"{where} {check.says.format(where=_where(at), op=node.op.name)}"
 
 
-def kink_notes(output: Tensor, source: str) -> list[str]:
-    """Notes for every node of output's graph evaluated at a kink, in evaluation order."""
+def kink_notes(output: Tensor, source: str, order: list | None = None) -> list[str]:
+    """Notes for every node of output's graph evaluated at a kink, in evaluation order; order:
+    the graph's nodes latest-made first (creation_order), when the caller has it already."""
     root = edge_of(output)
     if root is None:
         return []
-    # (only the nodes of operations that have kinks are sorted: most have none)
-    nodes = sorted((n for n in reachable([root]) if type(n) is Node and n.op.kink_check is not None),
-                   key=lambda n: n.seq)
-    return [note for note in (kink_note(n, source) for n in nodes) if note is not None]
+    nodes = creation_order([root]) if order is None else order
+    # (only the nodes of operations that have kinks are looked at: most have none)
+    kinked = [n for n in nodes if type(n) is Node and n.op.kink_check is not None]
+    kinked.reverse()
+    return [note for note in (kink_note(n, source) for n in kinked) if note is not None]

@@ -90,19 +90,21 @@ def run_backward(
     retain_graph: bool = False,
     create_graph: bool = False,
     observer: Any = None,
+    order: list | None = None,
 ) -> dict[LeafNode, Tensor]:
     """One backward pass from (output, cotangent) pairs; returns cotangents at the leaves.
 
     Cotangents may carry leading batch axes (a stack of seeds for a Jacobian): every rule
     works on trailing axes, and each cotangent is summed back to its input's shape (batch
     axes kept) here, once. `observer(node, g, cts)`, if given, sees each step (explain).
+    order: creation_order of the seeds' nodes, when the caller has it already.
     A seed the caller keeps no reference to belongs to the pass, which may write into it.
     """
     grads, roots = _seeded(seeds, create_graph)
     del seeds  # (so that a seed nothing else holds is the pass's own)
     leaves: dict[LeafNode, Tensor] = {}
     with setting("grad_enabled", create_graph), reusing(), collection_paused():
-        for node in creation_order(roots):
+        for node in creation_order(roots) if order is None else order:
             if node not in grads:
                 continue
             if type(node) is LeafNode:
