@@ -71,8 +71,8 @@ def total_replay(forward: Callable[..., Any], mean: bool) -> Callable[..., Total
 
 def inner(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The sum of a * b (same shape and float dtype) as np.add.reduce(a * b) gives it, bit for
-    bit (numpy's pairwise summation of the products), computed block by block on the threads:
-    no array of products is made. Unlike a BLAS dot product, whose order of additions no block
+    bit (numpy's pairwise summation of the products), computed block by block: no array of
+    products is made. Unlike a BLAS dot product, whose order of additions no block
     split reproduces, a fused pass can compute it with the steps that make a and b."""
     total = Total(None, np.empty((), a.dtype), whole=True, mean=False)
     phase = Phase()
