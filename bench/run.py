@@ -1,9 +1,9 @@
 """gradcli against numpy and PyTorch: `python bench/run.py [--quick] [--only NAME ...]`.
 
-Scenarios: startup, gradients (large, in-process and whole CLI runs), jacobians, hessians,
-check (cross-check cost), points (batches of points) and descend (many small gradients). Each prints one table of
-check (cross-check cost), points (batches of points) and higher (derivatives of order 10). Each prints one table of
-medians with their min-max spread and ratios taken in the same run, and the whole run
+Scenarios: startup, terms (long expressions), gradients (large, in-process and whole CLI
+runs), jacobians, hessians, check (cross-check cost), points (batches of points), descend
+(many small gradients), forward (forward mode) and higher (derivatives of order 10). Each
+prints one table of medians with their min-max spread and ratios taken in the same run, and the whole run
 is saved as JSON under bench/runs/ (ignored by git; bench/results/ keeps the run the docs
 cite). References that are not installed (PyTorch, JAX) or gradcli commands that do not
 exist yet are reported as such. Not a test.
@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+# The in-process cases measure this checkout's gradcli, not whichever copy is installed.
+sys.path[:0] = [HERE, os.path.dirname(HERE)]
 
 import timing
 from forward_mode import forward_mode
