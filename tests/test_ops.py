@@ -121,6 +121,23 @@ def test_det_second_derivatives_where_singular(matrix):
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
 
 
+def test_det_hessian_through_a_product_nearly_singular():
+    """det(V @ W) is quadratic in V, so its Hessian in V is the same everywhere: entry (i, j) is
+    q(E_i + E_j) - q(E_i) - q(E_j) for q(V) = det(V @ W). At a V where V @ W has a condition number
+    of 3e7, the inverse's rounding once made it asymmetric by 1e-9."""
+    from gradcli.api import functional
+
+    w = np.array([[0.0, 1.5], [1.5, 1.5], [1.5, 1.5]])
+    v = np.array([[0.0, 2.0, 0.0], [2.0**-23, 0.0, 0.0]])
+    assert np.linalg.cond(v @ w) > 1e7
+    basis = np.eye(6).reshape(6, 2, 3)
+    q = lambda m: np.linalg.det(m @ w)  # noqa: E731
+    expected = np.array([[q(a + b) - q(a) - q(b) for b in basis] for a in basis])
+    got = functional.hessian("det(v @ w)", {"v": v, "w": w}, wrt="v").hessian["v"]["v"].reshape(6, 6)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got, got.T, rtol=0, atol=1e-14)
+
+
 def test_pow_hessian_is_symmetric_at_exponent_zero():
     """d2/da db a**b at b = 0 is 1/a from both sides (a mask on b == 0 alone cut one side)."""
     from gradcli.api import functional
