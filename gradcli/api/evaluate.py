@@ -96,36 +96,61 @@ def evaluate(tree: Expr, env: Mapping[str, Tensor], *, source: str = "",
 
 
 def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Expr, Any], None] | None) -> Any:
-    """The value of tree, each node after its children; a program's steps and functions go into scope."""
-    results: dict[int, Any] = {}
+    """The value of tree, each node after its children; a program's steps and functions go into scope.
+
+    Postorder puts a node's children (arguments, then keyword values) just before it, so
+    their values are the top of a stack when the node comes.
+    """
+    stack: list[Any] = []
+    push, pop = stack.append, stack.pop
     order = postorder(tree)
     sequences = _sequence_arguments(order)
+    plains: dict[tuple, Callable[..., Tensor] | None] = {}  # (_plain's, checked against the registry once a walk)
+    dtype = mode.dtype
     outer_span = mode.span
     try:
         for node in order:
-            if node.kind == "def":
+            kind = node.kind
+            if kind == "def":
                 name, params, body = node.value
                 scope[name] = UserFunction(name, params, body, lambda b, inner: _walk(b, inner, source, on_node))
-                results[id(node)] = None
+                push(None)
                 continue
-            mode.span = node.span  # (set here rather than by source_span(): this runs for every node)
             try:
-                # Most nodes of a long expression are operators and plain calls: their function is found
-                # once per kind of node (_plain), and the values go from the table straight into it.
-                plain = _plain(node, scope)
-                if plain is not None and len(node.args) == 2:
-                    left, right = node.args
-                    if type(results[id(left)]) is Tensor and type(results[id(right)]) is Tensor:
-                        value = plain(results.pop(id(left)), results.pop(id(right)))
-                    else:
-                        value = _apply(node, [results.pop(id(left)), results.pop(id(right))], {}, scope)
-                elif plain is not None and type(results[id(node.args[0])]) is Tensor:
-                    value = plain(results.pop(id(node.args[0])))
-                elif node.kind == "num":
-                    value = Tensor._result(np.array(node.value, mode.dtype), None)
+                # Most nodes of a long expression are variables, numbers, operators and plain calls. An
+                # operator's or a call's function is found once per kind of node and walk (_plain),
+                # and the values go from the stack straight into it.
+                if kind == "name":
+                    value = scope.get(node.value)
+                    if type(value) is not Tensor or node.value in CONSTANTS:  # (a function, no value, pi)
+                        value = _apply(node, [], {}, scope)
+                    push(value)
+                    if on_node is not None:
+                        on_node(node, value)
+                    del value
+                    continue
+                if kind == "num":
+                    push(Tensor._result(np.array(node.value, dtype), None))
+                    if on_node is not None:
+                        on_node(node, stack[-1])
+                    continue
+                mode.span = node.span  # (set here rather than by source_span(): this runs for every node)
+                key = _plain_key(node, kind, scope)
+                if key is None:
+                    plain = None
                 else:
-                    kids = [results.pop(id(c)) if c is not None else None for c in node.args] if node.args else []
-                    kws = {k: results.pop(id(v)) for k, v in node.keywords} if node.keywords else {}
+                    plain = plains.get(key, _UNRESOLVED)
+                    if plain is _UNRESOLVED:
+                        plain = plains[key] = _plain(key, node)
+                if plain is not None and len(node.args) == 2:
+                    if type(stack[-1]) is Tensor and type(stack[-2]) is Tensor:
+                        value = plain(stack.pop(-2), pop())
+                    else:
+                        value = _apply(node, [stack.pop(-2), pop()], {}, scope)
+                elif plain is not None and type(stack[-1]) is Tensor:
+                    value = plain(pop())
+                else:
+                    kids, kws = _children(node, stack)
                     value = _apply(node, kids, kws, scope, id(node) in sequences)
             except GradcliError as err:
                 if err.span is None:  # a method's errors point at its name, not at its receiver
@@ -136,40 +161,53 @@ def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Exp
                                    span=node.span, source=source) from None
             except _NUMERIC_ERRORS as err:
                 raise GradcliError(str(err), kind="value", span=node.span, source=source) from None
-            results[id(node)] = value
+            push(value)
             if on_node is not None:
                 on_node(node, value)
-            del value  # the table alone holds it now
+            del value  # the stack alone holds it now
     finally:
         mode.span = outer_span
-    return results[id(tree)]
+    return stack[-1]
+
+
+def _children(node: Expr, stack: list) -> tuple[list, dict]:
+    """The values of node's arguments (None where one is left out) and keywords, taken off the stack."""
+    count = len(node.keywords) + sum(1 for c in node.args if c is not None)
+    taken = stack[len(stack) - count:]  # (not stack[-count:]: count may be 0, a slice's [:] leaves out all three)
+    del stack[len(stack) - count:]
+    taken.reverse()  # (popped from the end below, in order)
+    kids = [None if c is None else taken.pop() for c in node.args]
+    kws = {k: taken.pop() for k, _ in node.keywords}
+    return kids, kws
 
 
 _UNRESOLVED = object()
 _PLAIN: dict[tuple, tuple[Op | None, Callable[..., Tensor] | None]] = {}
 
 
-def _plain(node: Expr, scope: Mapping[str, Any]) -> Callable[..., Tensor] | None:
-    """The function of tensors an operator or a call node applies to its one or two arguments, when
-    that is all the node does (a - b, sin(x), torch.exp(x)); None for any other node.
-
-    Found once per kind of node and kept while the registry holds the same record.
-    """
-    kind = node.kind
+def _plain_key(node: Expr, kind: str, scope: Mapping[str, Any]) -> tuple | None:
+    """What decides the function an operator or call node applies to its one or two arguments, when that
+    is all the node does (a - b, sin(x), torch.exp(x)); None for any other node."""
     if kind == "binary":
-        key = (node.value, "", 2)
-    elif kind == "unary" and node.value == "neg":
-        key = ("neg", "", 1)
-    elif kind == "call" and not node.keywords and 0 < len(node.args) <= 2 and node.value not in scope:
-        key = (node.value, node.text, len(node.args))
-    else:
-        return None
+        return node.value, "", 2
+    if kind == "unary":
+        return ("neg", "", 1) if node.value == "neg" else None
+    if kind == "call" and not node.keywords and 0 < len(node.args) <= 2 and node.value not in scope and \
+            node.args[0] is not None and node.args[-1] is not None:  # (f(x, ) leaves one out: no plain call)
+        return node.value, node.text, len(node.args)
+    return None
+
+
+def _plain(key: tuple, node: Expr) -> Callable[..., Tensor] | None:
+    """The function of tensors a node of this key applies (see _plain_key), or None when it asks for more.
+
+    Found once per key and kept while the registry holds the same record.
+    """
+    kind = "call" if key[1] or node.kind == "call" else node.kind
     op, fn = _PLAIN.get(key, (_UNRESOLVED, None))
     if op is _UNRESOLVED or (op is not None and (FUNCTIONS if kind == "call" else OPS).get(key[0]) is not op):
         op = _plain_op(node, kind, key[2])
         _PLAIN[key] = op, fn = (op, None if op is None else _function(op))
-    if kind == "call" and (node.args[0] is None or node.args[-1] is None):
-        return None  # (an argument left out: f(x, ) has no value there)
     return fn
 
 

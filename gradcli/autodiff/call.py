@@ -160,10 +160,7 @@ def _apply_small(op: Op, inputs: tuple, params: dict) -> Tensor | None:
             return None
         needs = True in [t.requires_grad for t in inputs]
     # (the thread's settings after the inputs: an array input, the common miss, is turned away sooner)
-    if mode.vmap is not None or mode.recorder is not None or mode.trace is not None:
-        return None
-    limit = mode.max_elements
-    if limit is not None and limit < 1:
+    if not mode.short:
         return None
     if len(inputs) == 2:
         ans = op.ufunc(x, y)

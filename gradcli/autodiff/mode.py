@@ -32,6 +32,13 @@ class _Mode(threading.local):
     vmap: Any = None  # the Points (vmap.py) whose batched Tensors operations now read as many points
     recorder: Any = None  # a trace.Recorder writing down every operation applied (trace.py)
     trace: list | None = None  # when a list: each primitive applied is appended to it (taylor.py)
+    # None of vmap, recorder and trace is set and a result of one entry is within the element limit:
+    # a ufunc on 0-d tensors may take call.py's short path. Kept by setting() (one read per operation
+    # instead of four: a long scalar expression is all such operations, forward and backward).
+    short: bool = True
+
+
+_SHORT_PATH = frozenset({"vmap", "recorder", "trace", "max_elements"})  # the settings `short` reads
 
 
 mode = _Mode()
@@ -42,10 +49,19 @@ def setting(name: str, value: Any) -> Iterator[None]:
     """Context manager: mode.name is value inside (in this thread), as it was after."""
     previous = getattr(mode, name)
     setattr(mode, name, value)
+    if name in _SHORT_PATH:
+        _keep_short()
     try:
         yield
     finally:
         setattr(mode, name, previous)
+        if name in _SHORT_PATH:
+            _keep_short()
+
+
+def _keep_short() -> None:
+    limit = mode.max_elements
+    mode.short = mode.vmap is None and mode.recorder is None and mode.trace is None and (limit is None or limit >= 1)
 
 
 def no_grad() -> ContextManager[None]:
