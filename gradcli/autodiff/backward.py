@@ -104,6 +104,7 @@ def run_backward(
     del seeds  # (so that a seed nothing else holds is the pass's own)
     leaves: dict[LeafNode, Tensor] = {}
     with setting("grad_enabled", create_graph), reusing(), collection_paused():
+        outer_given = mode.given  # (a rule that gives g up sets it and puts it back: read once a pass)
         for node in creation_order(roots) if order is None else order:
             if node not in grads:
                 continue
@@ -117,7 +118,7 @@ def run_backward(
                     f"backward if you need to do this",
                     kind="grad",
                 )
-            _step(node, grads, create_graph, observer)
+            _step(node, grads, create_graph, observer, outer_given)
             if not retain_graph:
                 node.release()
     if not create_graph:
@@ -137,8 +138,10 @@ def _seeded(seeds: Sequence[tuple[Tensor, Tensor]], create_graph: bool) -> tuple
     return grads, roots
 
 
-def _step(node: Node, grads: dict, create_graph: bool, observer: Any) -> None:
-    """Apply node's rule to its cotangent and send the results on (a function: its names die with it)."""
+def _step(node: Node, grads: dict, create_graph: bool, observer: Any, outer_given: Any) -> None:
+    """Apply node's rule to its cotangent and send the results on (a function: its names die with it).
+
+    outer_given: mode.given as the pass found it."""
     g = grads[node]
     g_shape, g_dtype = g.data.shape, g.data.dtype
     batch_ndim = len(g_shape) - len(node.out_shape)
@@ -149,7 +152,7 @@ def _step(node: Node, grads: dict, create_graph: bool, observer: Any) -> None:
     try:
         if g_shape and observer is None and reads_once(node.op.backward):
             cts = _run_rule(node, grads, node, True)
-        elif mode.given is None:  # (nothing to give up: a 0-d cotangent takes no result, see call.py)
+        elif outer_given is None:  # (nothing to give up: a 0-d cotangent takes no result, see call.py)
             cts = node.op.backward(node, grads.pop(node))
         else:
             cts = _run_rule(node, grads, node, False)
@@ -291,6 +294,8 @@ def accumulate(grads: dict, node: Any, ct: Tensor, create_graph: bool) -> None:
 
 def sum_of(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a + b as a new array (0-d + 0-d gives a numpy scalar: asarray makes it an array)."""
+    if not a.ndim and not b.ndim and a.dtype is b.dtype:  # (into a 0-d array: cheaper than the scalar's conversion)
+        return np.add(a, b, np.empty((), a.dtype))
     return np.asarray(apply_ufunc(np.add, (a, b)))
 
 

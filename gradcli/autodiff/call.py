@@ -129,8 +129,8 @@ def _apply_small(op: Op, inputs: tuple, params: dict) -> Tensor | None:
     """A plain ufunc op on 0-d tensors of one dtype, with less Python per operation; None for any other call.
 
     What the general path does on such inputs, without its checks: one entry is within any
-    element limit but 0, there is no memory to reuse, and the ufunc is called as apply_ufunc
-    calls it below its thread threshold, its result made an array of the dtype as there.
+    element limit but 0, there is no memory to reuse, and the ufunc's loop for these dtypes
+    computes the entry (written into a 0-d array of the dtype, as apply_ufunc's result is made one).
     (A long scalar expression is all such operations, forward and backward.)
     """
     if op.prepare is not None:
@@ -162,12 +162,15 @@ def _apply_small(op: Op, inputs: tuple, params: dict) -> Tensor | None:
     # (the thread's settings after the inputs: an array input, the common miss, is turned away sooner)
     if not mode.short:
         return None
+    # Into an array made here: on 0-d inputs a ufunc returns a numpy scalar, which costs a conversion
+    # more than the empty array (the same loop computes the entry; a comparison's bool is cast to dtype).
+    ans = np.empty((), dtype)
     if len(inputs) == 2:
-        ans = op.ufunc(x, y)
+        op.ufunc(x, y, ans)
+    elif len(inputs) == 1:
+        op.ufunc(inputs[0].data, ans)
     else:
-        ans = op.ufunc(inputs[0].data) if len(inputs) == 1 else op.ufunc(*[t.data for t in inputs])
-    if type(ans) is not np.ndarray or ans.dtype is not dtype:
-        ans = np.asarray(ans, dtype)
+        op.ufunc(*[t.data for t in inputs], ans)
     if needs and op.differentiable and mode.grad_enabled:
         return Tensor._result(ans, Node(op, inputs, ans, params))
     return Tensor._result(ans, None)
