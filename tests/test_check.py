@@ -27,7 +27,8 @@ from gradcli.analysis.check import verify
 from gradcli.autodiff.engine import Tensor, call
 from gradcli.api.evaluate import evaluate
 from gradcli.autodiff.op import FUNCTIONS, OPS
-from gradcli.lang.parser import parse, postorder
+from gradcli.lang.parser import parse
+from gradcli.lang.tree import postorder
 
 
 def checked(*args: str, code: int = 0) -> dict:

@@ -14,6 +14,7 @@ from gradcli.autodiff.engine import Tensor, run_backward
 from gradcli.collector import collection_paused
 from gradcli.lang import parser
 from gradcli.lang.parser import parse
+from gradcli.lang.printer import sexpr
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def test_the_parser_runs_with_the_collector_off(collector_on, monkeypatch):
     seen = []
     real = parser.tokenize
     monkeypatch.setattr(parser, "tokenize", lambda source: seen.append(gc.isenabled()) or real(source))
-    assert parser.sexpr(parse("-x**2")) == "(neg (pow x 2))"
+    assert sexpr(parse("-x**2")) == "(neg (pow x 2))"
     assert seen == [False] and gc.isenabled()
 
 

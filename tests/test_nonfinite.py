@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-from gradcli.lang.parser import parse, sexpr
+from gradcli.lang.parser import parse
+from gradcli.lang.printer import sexpr
 from gradcli.lang.values import parse_value
 
 NAN, INF = math.nan, math.inf

@@ -14,7 +14,9 @@ from test_parser import GOLDENS, SYNTAX_ERRORS
 from gradcli.api.evaluate import check_functions, variables
 from gradcli.errors import GradcliError
 from gradcli.lang import tokens
-from gradcli.lang.parser import Expr, parse, postorder, recorded, sexpr
+from gradcli.lang.parser import parse
+from gradcli.lang.printer import sexpr
+from gradcli.lang.tree import Expr, postorder, recorded
 from gradcli.limits import LIMITS
 
 # One token, space or comment at a time, each match starting where the last one ended.

@@ -8,7 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gradcli.errors import GradcliError
-from gradcli.lang.parser import parse, postorder, sexpr, unparse
+from gradcli.lang.parser import parse
+from gradcli.lang.printer import sexpr, unparse
+from gradcli.lang.tree import postorder
 
 GOLDENS = [
     # numbers, names, constants

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from gradcli.api import functional
-from gradcli.lang.parser import parse, postorder
+from gradcli.lang.parser import parse
+from gradcli.lang.tree import postorder
 
 EXPRESSIONS = [
     "sum(tanh(W @ x + b) ** 2)",

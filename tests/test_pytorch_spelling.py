@@ -14,7 +14,8 @@ from gradcli.api.evaluate import evaluate
 from gradcli.autodiff.engine import Tensor
 from gradcli.autodiff.op import FUNCTIONS, OPS
 from gradcli.errors import GradcliError
-from gradcli.lang.parser import parse, sexpr, unparse
+from gradcli.lang.parser import parse
+from gradcli.lang.printer import sexpr, unparse
 
 X = np.array([[1.0, 2.0, 4.0], [3.0, 5.0, 9.0]])
 

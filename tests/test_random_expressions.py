@@ -19,7 +19,8 @@ from strategies import Drawn, expressions
 from gradcli.api import functional
 from gradcli.autodiff.engine import Tensor, no_grad, run_backward, without_donation
 from gradcli.api.evaluate import evaluate
-from gradcli.lang.parser import parse, sexpr, unparse
+from gradcli.lang.parser import parse
+from gradcli.lang.printer import sexpr, unparse
 
 STEP = 1e-6
 

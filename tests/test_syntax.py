@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from gradcli.autodiff.op import OPS
 from gradcli.errors import GradcliError
-from gradcli.lang.parser import parse, sexpr, unparse
+from gradcli.lang.parser import parse
+from gradcli.lang.printer import sexpr, unparse
 
 # -- the grammar, against Python's ---------------------------------------------------------
 PY_BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.FloorDiv: "floor_divide",

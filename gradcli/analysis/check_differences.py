@@ -23,7 +23,7 @@ from gradcli.autodiff.engine import Tensor, no_grad, run_backward
 from gradcli.autodiff.op import FUNCTIONS
 from gradcli.autodiff.trace import Traced
 from gradcli.lang.numbers import table_number
-from gradcli.lang.parser import Expr
+from gradcli.lang.tree import Expr
 
 SMALL_STEP_RATIO = 16  # a kink's one-sided gap does not shrink with the step; a curve's does
 

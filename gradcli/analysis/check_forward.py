@@ -19,7 +19,7 @@ from gradcli.analysis.check_plan import Entry, Report, Tolerance, choose
 from gradcli.analysis.check_sympy import symbolic_side
 from gradcli.analysis.symbolic import symbol_name
 from gradcli.api.problem import Problem, Result
-from gradcli.lang.parser import Expr, fold
+from gradcli.lang.tree import Expr, fold
 
 
 def verify_forward(result: Result, tolerance: Tolerance, samples: int, seed: int) -> Report:

@@ -29,7 +29,9 @@ from gradcli.api.problem import Problem
 from gradcli.analysis.graph import Traced, trace
 from gradcli.lang.numbers import array_text
 from gradcli.api.kinks import kink_note
-from gradcli.lang.parser import CONSTANTS, Expr, unparse
+from gradcli.lang.grammar import CONSTANTS
+from gradcli.lang.printer import unparse
+from gradcli.lang.tree import Expr
 from gradcli.analysis.rule_words import Names, local_rule
 
 SKIPPED_KINDS = ("num", "slice", "tuple", "let", "program")

@@ -17,7 +17,9 @@ from gradcli.autodiff.engine import LeafNode, Node, Tensor
 from gradcli.autodiff.op import FUNCTIONS, Words
 from gradcli.errors import GradcliError
 from gradcli.lang.numbers import array_text
-from gradcli.lang.parser import Expr, fold, parse, unparse
+from gradcli.lang.parser import parse
+from gradcli.lang.printer import unparse
+from gradcli.lang.tree import Expr, fold
 
 GENERIC_WORDS = "the vector-Jacobian product of {op}"  # for an operation without words of its own
 

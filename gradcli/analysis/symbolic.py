@@ -37,7 +37,8 @@ from gradcli.autodiff.engine import LeafNode, Node, Tensor, edge_of
 from gradcli.errors import GradcliError
 from gradcli.api.evaluate import bind, evaluate
 from gradcli.autodiff.op import FUNCTIONS, OPS, Op
-from gradcli.lang.parser import CONSTANTS, Expr, postorder
+from gradcli.lang.grammar import CONSTANTS
+from gradcli.lang.tree import Expr, postorder
 
 Index = tuple[int, ...]
 SMALL = 1000  # arrays up to this size are translated whole (exact constants kept)

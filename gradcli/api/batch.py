@@ -35,7 +35,8 @@ from gradcli.api.points import BadRow, Point, PointReader, bounded, chunks, open
 from gradcli.autodiff.engine import Tensor, as_array, dtype_of, run_backward
 from gradcli.autodiff.vmap import Points, at_points
 from gradcli.errors import GradcliError, param, value_hint, variable
-from gradcli.lang.parser import Expr, parse, postorder
+from gradcli.lang.parser import parse
+from gradcli.lang.tree import Expr, postorder
 
 CHUNK = 8192  # points per vectorised pass
 POINT_ENTRIES = 1 << 20  # at most this many entries of one variable in a pass (vectors and matrices take fewer points)

@@ -15,7 +15,7 @@ from gradcli.autodiff.engine import Tensor, run_backward
 from gradcli.errors import GradcliError
 from gradcli.api.evaluate import evaluate
 from gradcli.api.problem import Result
-from gradcli.lang.parser import Expr
+from gradcli.lang.tree import Expr
 
 
 def finite(a: Any) -> bool:

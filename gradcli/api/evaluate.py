@@ -24,7 +24,8 @@ from gradcli.limits import LIMITS
 from gradcli.ops.common import broadcast_shapes
 from gradcli.autodiff.op import FUNCTIONS, OPS, Op
 from gradcli.lang.hints import function_hint
-from gradcli.lang.parser import CONSTANTS, Expr, defined_name, postorder, recorded, spelling
+from gradcli.lang.grammar import CONSTANTS
+from gradcli.lang.tree import Expr, defined_name, postorder, recorded, spelling
 
 _NUMERIC_ERRORS = (ValueError, IndexError, ZeroDivisionError, OverflowError, np.linalg.LinAlgError)
 

@@ -25,7 +25,7 @@ from gradcli.api.problem import Problem, Result, differentiating, leaf_cotangent
 from gradcli.autodiff.engine import Tensor, as_array, run_backward
 from gradcli.autodiff.forward import run_forward
 from gradcli.errors import GradcliError, format_shape, param
-from gradcli.lang.parser import Expr
+from gradcli.lang.tree import Expr
 
 MODES = ("auto", "reverse", "forward")
 

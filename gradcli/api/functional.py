@@ -31,7 +31,7 @@ from gradcli.collector import collection_paused
 from gradcli.api.problem import Problem, Result, differentiating, leaf_arrays, leaf_cotangents, problem
 from gradcli.limits import LIMITS
 from gradcli.errors import format_shape
-from gradcli.lang.parser import Expr
+from gradcli.lang.tree import Expr
 
 # Entries in one batched cotangent array before the basis is split into chunks.
 CHUNK_BUDGET = 1 << 23

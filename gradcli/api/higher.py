@@ -27,7 +27,7 @@ from gradcli.api.problem import Problem, Result, differentiating, problem
 from gradcli.autodiff.engine import Tensor
 from gradcli.autodiff.taylor import constant, propagate, tracing, variable
 from gradcli.errors import GradcliError, format_shape, param
-from gradcli.lang.parser import Expr, postorder
+from gradcli.lang.tree import Expr, postorder
 
 MAX_ORDER = 100  # beyond it the derivatives' k! overflows long before anything useful is left
 DERIVATIVE_ORDER = 1  # derivative: f and f', as d/dx is asked most

@@ -17,7 +17,7 @@ import numpy as np
 from gradcli.autodiff.engine import Tensor, call, normalize_key
 from gradcli.autodiff.op import FUNCTIONS, OPS
 from gradcli.errors import GradcliError, format_shape
-from gradcli.lang.parser import Expr
+from gradcli.lang.tree import Expr
 
 _TWO_STEPS = "index in two steps, as W[0][:, [1, 2]]"
 

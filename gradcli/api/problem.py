@@ -18,7 +18,10 @@ from gradcli.api.evaluate import check_functions, evaluate, variables
 from gradcli.autodiff.engine import LeafNode, Tensor, as_array, dtype_of
 from gradcli.autodiff.op import FUNCTIONS
 from gradcli.errors import GradcliError, closest, param, value_hint
-from gradcli.lang.parser import CONSTANTS, Expr, parse, postorder, unparse
+from gradcli.lang.grammar import CONSTANTS
+from gradcli.lang.parser import parse
+from gradcli.lang.printer import unparse
+from gradcli.lang.tree import Expr, postorder
 
 
 @dataclass

@@ -175,7 +175,8 @@ def variable_texts(ctx: Any, expr: str, var: list[str] | None) -> dict[str, str]
 
 def program_names(expr: str) -> list[str]:
     """The steps and functions a program defines (none for an expression)."""
-    from gradcli.lang.parser import defined_name, parse
+    from gradcli.lang.parser import parse
+    from gradcli.lang.tree import defined_name
 
     tree = parse(expr)
     return [defined_name(s) for s in tree.args] if tree.kind == "program" else []

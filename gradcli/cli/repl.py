@@ -119,7 +119,8 @@ class Session:
     # -- what a line uses --------------------------------------------------------------------
     def program(self, expr: str, extra: dict[str, str] | None = None) -> str:
         """expr with the statements it needs before it, each after those it uses."""
-        from gradcli.lang.parser import parse, postorder
+        from gradcli.lang.parser import parse
+        from gradcli.lang.tree import postorder
 
         statements = {**self.statements, **(extra or {})}
         order: list[str] = []

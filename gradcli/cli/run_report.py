@@ -20,7 +20,7 @@ from gradcli.analysis.rule_words import Names
 from gradcli.api.problem import Problem
 from gradcli.autodiff.engine import LeafNode, Node, Tensor
 from gradcli.lang.numbers import array_text
-from gradcli.lang.parser import Expr
+from gradcli.lang.tree import Expr
 from gradcli.render.explain import backward_lines
 from gradcli.torch.core import TRACE
 

@@ -1,12 +1,11 @@
-"""The expression language: text to a tree of `Expr`, and back to text.
+"""The parser: text to a tree of `Expr`, or a GradcliError with the span at fault.
 
-A hand-written tokenizer and Pratt parser (no `eval`, no Python `ast`), so that `^` is a
+A hand-written tokenizer (tokens.py) and Pratt parser (no `eval`, no Python `ast`), so that `^` is a
 power, spans are character offsets, and deep or huge inputs fail with a clear error.
 
-Precedence, lowest first, as Python's: `a if c else b`; or; and; not; comparisons;
-+ -; * / // % @; unary - +; ** and ^ (right associative; a unary operator binds looser,
-so -x**2 is -(x**2)); then calls, indexing, `.T`, `.shape` and method calls.
-`a if c else b` is the call where(c, a, b), remembered as written (text "if").
+Precedence and the words it reads are in the operator table (grammar.py); the tree it builds
+is tree.py's, and printing it back is printer.py's. `a if c else b` is the call
+where(c, a, b), remembered as written (text "if").
 
 PyTorch's and numpy's spellings are syntax here: `x.sum(dim=0)` is the call `sum(x,
 dim=0)`, and `torch.sin(x)`, `F.relu(x)`, `np.exp(x)` call `sin`, `relu`, `exp`. A call
@@ -19,79 +18,20 @@ one `findall` gives every token with the gap before it; tokens stay two parallel
 name on the right of an operator is read without a call of its own, and a node is a named
 tuple made in one step. The parse records the variables and calls it meets on the root it
 returns (`Root`), so that a problem needs no further walk of the tree to find them.
-
-The tokenizer, the parser and the printer stay in one module because they read one
-operator table (spelling, precedence, associativity); apart, each would need its copy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, NamedTuple
-
 from gradcli.collector import collection_paused
 from gradcli.errors import GradcliError, Span
-from gradcli.lang.tokens import Token, token_kind, tokenize
+from gradcli.lang.grammar import (
+    BINARY, BOOLEANS, COMPARISON, CONSTANTS, DIGITS, IF_POWER, KEYWORDS, MODULES, NOT_POWER, NOT_VARIABLES,
+    PRECEDENCE, SPELLINGS, TRAILERS, UNARY_POWER,
+)
+from gradcli.lang.programs import check_program
+from gradcli.lang.tokens import Token, place, token_kind, tokenize
+from gradcli.lang.tree import Expr, Recorded, Root
 from gradcli.limits import LIMITS
-
-BINARY = {  # token -> (operation name, left binding power, right binding power)
-    "<": ("lt", 10, 11), "<=": ("le", 10, 11), ">": ("gt", 10, 11), ">=": ("ge", 10, 11),
-    "==": ("eq", 10, 11), "!=": ("ne", 10, 11),
-    "+": ("add", 20, 21), "-": ("sub", 20, 21),
-    "*": ("mul", 30, 31), "/": ("div", 30, 31), "@": ("matmul", 30, 31),
-    "//": ("floor_divide", 30, 31), "%": ("remainder", 30, 31),
-    "**": ("pow", 50, 49), "^": ("pow", 50, 49),
-    "or": ("logical_or", 4, 5), "and": ("logical_and", 6, 7),  # words, not symbols: masks, as Python's
-}
-SYMBOLS = {name: token for token, (name, _, _) in BINARY.items() if token != "^"}
-PRECEDENCE = {name: left for _, (name, left, _) in BINARY.items()}
-COMPARISON = PRECEDENCE["lt"]
-UNARY_POWER = 40
-NOT_POWER = 8  # not binds looser than a comparison and tighter than and: not a < b and c
-IF_POWER = 2  # a if c else b binds loosest of all
-# Words the grammar reads; none of them is a variable.
-KEYWORDS = {"if", "else", "and", "or", "not", "None"}
-TRAILERS = {"(", "[", "."}  # what may follow a name or number and belong to it: a call, an index, an attribute
-DIGITS = set("0123456789")
-LEAVES = {"none": "None", "ellipsis": "..."}  # the index items that are no expression
-# nan and inf as numpy and PyTorch spell them (np.nan, torch.inf); -inf is the minus of inf.
-CONSTANTS = {"pi": 3.141592653589793, "e": 2.718281828459045, "nan": float("nan"), "inf": float("inf")}
-BOOLEANS = {"True": 1.0, "False": 0.0}  # for keywords such as keepdim=True
-NOT_VARIABLES = KEYWORDS | set(BOOLEANS)
-# The module prefixes that name gradcli's functions, and whose conventions each follows.
-SPELLINGS = {"torch": "torch", "torch.nn.functional": "torch", "nn.functional": "torch", "F": "torch",
-             "torch.linalg": "torch", "torch.special": "torch", "np": "numpy", "numpy": "numpy",
-             "np.linalg": "numpy", "numpy.linalg": "numpy"}
-MODULES = {prefix.split(".")[0] for prefix in SPELLINGS}
-
-
-class Expr(NamedTuple):
-    """A node of the expression tree.
-
-    kind: num (value: float), name (value: str), unary (value: "neg" | "pos"),
-    program (args: its statements, the last the output), let (a step NAME = EXPR: value
-    NAME, args: EXPR), def (a function NAME(A, B) = BODY: value (NAME, (A, B), BODY); the
-    body is no child, as its parameters have values only in a call),
-    str (value: the text between the quotes, for a word such as reduction="sum" or an
-    einsum subscript), binary (value: an operation name, args: left, right), call (value: function name,
-    args, keywords), index (args: target, *items), slice (args: start, stop, step; any
-    may be None), attr (value: "T"), list (args: items), tuple (args: items).
-
-    A call's text is its name as written when that is not the plain name: "torch.sin" for
-    a module prefix, ".sum" for a method (whose receiver is then args[0]); name_span is
-    where the name stands, which errors about the function point at.
-
-    A named tuple: immutable, compared by value, and made in one step (`_node`), once a token.
-    """
-
-    kind: str
-    span: Span
-    value: Any = None
-    args: tuple[Expr | None, ...] = ()
-    keywords: tuple[tuple[str, Expr], ...] = ()
-    text: str = ""  # the source text of a number, so `x[1]` reads as the integer 1; see calls above
-    name_span: Span | None = None
-
 
 # The parser's hot path makes a node from all seven fields at once, skipping the keyword handling of Expr().
 _tuple_new = tuple.__new__
@@ -162,12 +102,15 @@ class _Parser:
         if left is None:
             left = self.atom() or self.prefix(min_bp)
         texts, lines, bracketed = self.texts, self.lines, self.bracketed
+        # (a local: Python compiles a method call on a name imported with `from` as an attribute
+        # read, which makes a bound method on every call; BINARY.get was one per operator read)
+        operator_of = BINARY.get
         nests = self.depth < self.max_depth  # whether an operand may be read at one level deeper
         compared = False  # a < b < c is refused; (a < b) == (c < d) compares two masks
         while True:
             pos = self.pos
             text = texts[pos]
-            operator = BINARY.get(text)
+            operator = operator_of(text)
             if operator is None or pos in lines:
                 if text == "if" and IF_POWER >= min_bp and pos not in lines:
                     left = self.conditional(left)
@@ -190,7 +133,7 @@ class _Parser:
             if right is None:
                 right = self.expression(rbp)
             else:
-                after = BINARY.get(texts[self.pos])
+                after = operator_of(texts[self.pos])
                 if after is not None and after[1] >= rbp and self.pos not in lines:
                     right = self.expression(rbp, right)
             if bracketed:
@@ -498,30 +441,10 @@ def _number(text: str) -> float:
         return float("inf")
 
 
-def _quoted(text: str) -> str:
-    """A string as the language writes it: in double quotes, or single ones when it holds a double."""
-    return f"'{text}'" if '"' in text else f'"{text}"'
-
-
-class Recorded(NamedTuple):
-    """What a parse met, so that no walk of the tree looks for it again: the variables in reading
-    order, and the first call node of each spelling, in postorder."""
-
-    variables: list[str]
-    calls: list[Expr]
-
-
-class Root(Expr):
-    """The node a parse returns: an Expr that also holds what the parse recorded. None for a program
-    or a conditional, whose walks decide (steps are no variables; where(c, a, b) is read a, c, b).
-    A tree is immutable, so the record stays true; a copy made with _replace has none."""
-
-    recorded: Recorded | None = None
-
-
 def parse(source: str) -> Expr:
     """The expression tree of source, or a GradcliError with the span at fault.
 
+    >>> from gradcli.lang.printer import sexpr
     >>> sexpr(parse("-x**2"))
     '(neg (pow x 2))'
     """
@@ -548,208 +471,5 @@ def _parse(source: str) -> Expr:
             root.recorded = Recorded([n for n in dict.fromkeys(parser.names) if n not in CONSTANTS],
                                      list(parser.calls.values()))
         return root
-    _check_program(statements, source)
+    check_program(statements, source)
     return Expr("program", (0, len(source)), None, tuple(statements))
-
-
-def recorded(tree: Expr) -> Recorded | None:
-    """What the parse recorded, when tree is a parse's root that has a record."""
-    return getattr(tree, "recorded", None)
-
-
-def place(source: str, offset: int) -> str:
-    """Where a character offset is: column 7, or line 3, column 7 in a source of several lines."""
-    first = source.rfind("\n", 0, offset) + 1
-    column = f"column {offset - first + 1}"
-    return column if "\n" not in source.strip() else f"line {source.count(chr(10), 0, first) + 1}, {column}"
-
-
-def defined_name(statement: Expr) -> str | None:
-    """The name a step or function definition gives; None for an expression."""
-    if statement.kind == "let":
-        return statement.value
-    return statement.value[0] if statement.kind == "def" else None
-
-
-def _check_program(statements: list[Expr], source: str) -> None:
-    """A program's statements: named once each, used after their definition, the last an expression."""
-    *steps, last = statements
-    if last.kind in ("let", "def"):
-        raise GradcliError("a program ends with the expression it computes: add it on a line of its own "
-                           f"(here, {defined_name(last)} is only defined)", kind="syntax", span=last.span,
-                           source=source)
-    for s in steps:
-        if s.kind not in ("let", "def"):
-            raise GradcliError("only the last line of a program is a bare expression: name this one "
-                               "(NAME = ...) or remove it", kind="syntax", span=s.span, source=source)
-    defined: dict[str, Expr] = {}
-    for i, s in enumerate(statements):
-        for node in _uses(s):
-            later = [t for t in statements[i:] if defined_name(t) == node.value]
-            if node.value not in defined and later:
-                what = "calls itself: a function cannot recurse" if later[0] is s else \
-                    f"is used before its definition (at {place(source, later[0].span[0])})"
-                raise GradcliError(f"{node.value} {what}", kind="name", span=node.name_span or node.span,
-                                   source=source)
-        name = defined_name(s)
-        if name is None:
-            continue
-        if name in CONSTANTS or name in BOOLEANS:
-            raise GradcliError(f"{name} is a constant: give the step another name", kind="name",
-                               span=s.name_span, source=source)
-        if name in defined:
-            raise GradcliError(f"{name} is defined twice (at {place(source, defined[name].span[0])} and at "
-                               f"{place(source, s.span[0])})", kind="name", span=s.name_span, source=source)
-        defined[name] = s
-
-
-def _uses(statement: Expr) -> Iterator[Expr]:
-    """The name and call nodes of a statement, a function's body included (its parameters left out)."""
-    if statement.kind == "def":
-        _, params, body = statement.value
-        yield from (n for n in postorder(body) if n.kind in ("name", "call") and n.value not in params)
-        return
-    yield from (n for n in postorder(statement) if n.kind in ("name", "call"))
-
-
-def spelling(call: Expr) -> str:
-    """Whose conventions a call follows: "torch" (a method, torch., F.), "numpy" (np.) or "" (plain)."""
-    if call.text.startswith("."):
-        return "torch"
-    return SPELLINGS.get(call.text.rpartition(".")[0], "")
-
-
-def children(e: Expr) -> Iterator[Expr]:
-    for a in e.args:
-        if a is not None:
-            yield a
-    for _, v in e.keywords:
-        yield v
-
-
-def postorder(root: Expr) -> list[Expr]:
-    """Every node after its children, children in order, without recursion (deep trees are fine).
-
-    Built as the reverse of a walk that visits a node and then its children from the last
-    to the first: one push and one pop a node, no generator (the tree is walked a few times
-    for every expression).
-    """
-    order: list[Expr] = []
-    stack = [root]
-    push, pop, visit = stack.append, stack.pop, order.append
-    while stack:
-        node = pop()
-        visit(node)
-        for child in node.args:
-            if child is not None:
-                push(child)
-        for _, value in node.keywords:
-            push(value)
-    order.reverse()
-    return order
-
-
-def fold(root: Expr, combine) -> Any:
-    """Bottom-up fold over the tree: combine(node, child_results) for every node."""
-    results: dict[int, Any] = {}
-    for node in postorder(root):
-        kids = [results.pop(id(c)) if c is not None else None for c in node.args]
-        kws = [(k, results.pop(id(v))) for k, v in node.keywords]
-        results[id(node)] = combine(node, kids, kws)
-    return results[id(root)]
-
-
-def sexpr(root: Expr) -> str:
-    """S-expression form, for tests: -x**2 -> (neg (pow x 2))."""
-    def combine(node: Expr, kids: list, kws: list) -> str:
-        if node.kind == "num":
-            v = node.value
-            return str(int(v)) if v.is_integer() and abs(v) < 1e16 else repr(v)
-        if node.kind == "name":
-            return node.value
-        if node.kind == "str":
-            return _quoted(node.value)
-        if node.kind in LEAVES:
-            return LEAVES[node.kind]
-        if node.kind == "def":
-            name, params, body = node.value
-            return f"(def {name} ({' '.join(params)}) {sexpr(body)})"
-        if node.kind == "let":
-            return f"(let {node.value} {kids[0]})"
-        head = {"unary": node.value, "binary": node.value, "call": node.value, "attr": node.value}.get(node.kind, node.kind)
-        parts = [k if k is not None else "_" for k in kids] + [f"{k}={v}" for k, v in kws]
-        return "(" + " ".join([head, *parts]) + ")"
-    return fold(root, combine)
-
-
-def unparse(root: Expr) -> str:
-    """Canonical text, parenthesised wherever precedence matters: -x**2 -> -(x**2)."""
-    def combine(node: Expr, kids: list, kws: list) -> tuple[str, int]:
-        k = node.kind
-        if k == "num":
-            return node.text or repr(node.value), 100
-        if k == "name":
-            return node.value, 100
-        if k == "str":
-            return _quoted(node.value), 100
-        if k in LEAVES:
-            return LEAVES[k], 100
-        if k == "unary" and node.value == "not":
-            text, prec = kids[0]
-            return "not " + (f"({text})" if prec < NOT_POWER else text), NOT_POWER
-        if k == "unary":
-            text, prec = kids[0]
-            if prec < 100:
-                text = f"({text})"
-            return ("-" if node.value == "neg" else "+") + text, UNARY_POWER
-        if k == "call" and node.text == "if":
-            (cond, cp), (chosen, ap), (other, bp) = kids
-            cond, chosen = (f"({t})" if p <= IF_POWER else t for t, p in ((cond, cp), (chosen, ap)))
-            return f"{chosen} if {cond} else {other}", IF_POWER
-        if k == "binary":
-            prec = PRECEDENCE[node.value]
-            (lt, lp), (rt, rp) = kids
-            right_assoc = node.value == "pow"
-            chain = prec == PRECEDENCE["lt"]  # comparisons do not chain: parenthesise both sides
-            if lp < prec or ((right_assoc or chain) and lp == prec):
-                lt = f"({lt})"
-            if rp < prec or (not right_assoc and rp == prec):
-                rt = f"({rt})"
-            sym = SYMBOLS[node.value]
-            spaced = prec <= 20 or sym in ("@", "//", "%")
-            return (f"{lt} {sym} {rt}" if spaced else f"{lt}{sym}{rt}"), prec
-        if k == "call":
-            method = node.text.startswith(".")
-            args = ", ".join([t for t, _ in kids[method:]] + [f"{name}={t}" for name, (t, _) in kws])
-            if method:
-                receiver, prec = kids[0]
-                bare = prec == 100 and node.args[0].kind != "num"
-                return (receiver if bare else f"({receiver})") + f"{node.text}({args})", 100
-            return f"{node.text or node.value}({args})", 100
-        if k == "index":
-            (target, tp), *items = kids
-            if tp < 100:
-                target = f"({target})"
-            return f"{target}[{', '.join(t for t, _ in items)}]", 100
-        if k == "slice":
-            parts = ["" if c is None else c[0] for c in kids]
-            text = f"{parts[0]}:{parts[1]}" + (f":{parts[2]}" if kids[2] is not None else "")
-            return text, 100
-        if k == "attr":
-            text, prec = kids[0]
-            # NOTE: a number needs parentheses too: "2.T" would read as "2." then "T".
-            bare = prec == 100 and node.args[0].kind != "num"
-            return (text if bare else f"({text})") + f".{node.value}", 100
-        if k == "list":
-            return "[" + ", ".join(t for t, _ in kids) + "]", 100
-        if k == "tuple":
-            return "(" + ", ".join(t for t, _ in kids) + ("," if len(kids) == 1 else "") + ")", 100
-        if k == "let":
-            return f"{node.value} = {kids[0][0]}", 0
-        if k == "def":
-            name, params, body = node.value
-            return f"{name}({', '.join(params)}) = {unparse(body)}", 0
-        if k == "program":
-            return "; ".join(t for t, _ in kids), 0
-        raise AssertionError(k)
-    return fold(root, combine)[0]

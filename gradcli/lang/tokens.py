@@ -1,6 +1,7 @@
 """Text to tokens: one findall over the whole text, giving each token with the spaces and
 comments before it; the tokens as parallel lists (texts, start offsets), and a character no
-token starts with as an error, with a hint when it looks like an operator (− for -).
+token starts with as an error, with a hint when it looks like an operator (− for -); and where
+an offset stands in the source, for messages (`place`).
 """
 
 from __future__ import annotations
@@ -105,3 +106,10 @@ def token_kind(text: str) -> str:
     if first.isalpha() or first == "_":
         return "name"
     return "string" if first in QUOTES else "op"
+
+
+def place(source: str, offset: int) -> str:
+    """Where a character offset is: column 7, or line 3, column 7 in a source of several lines."""
+    first = source.rfind("\n", 0, offset) + 1
+    column = f"column {offset - first + 1}"
+    return column if "\n" not in source.strip() else f"line {source.count(chr(10), 0, first) + 1}, {column}"

@@ -15,8 +15,8 @@ import numpy as np
 
 from gradcli.autodiff.op import FUNCTIONS, OPS, Op
 from gradcli.errors import GradcliError, closest
+from gradcli.lang.grammar import CONSTANTS
 from gradcli.lang.numbers import plain_number, to_json
-from gradcli.lang.parser import CONSTANTS
 from gradcli.render.view import View, once
 
 FAMILY_TITLES = {  # in the order they are shown

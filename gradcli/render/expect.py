@@ -39,7 +39,8 @@ def _verdict_payload(v: Verdict) -> dict[str, Any]:
 
 def one_line(formula: str) -> str:
     """A formula on one line: a program from a file as its statements between `;`, without comments."""
-    from gradcli.lang.parser import parse, unparse
+    from gradcli.lang.parser import parse
+    from gradcli.lang.printer import unparse
 
     return unparse(parse(formula)) if "\n" in formula.strip() else formula
 

@@ -17,7 +17,7 @@ from gradcli.api.evaluate import bind
 from gradcli.autodiff import engine
 from gradcli.autodiff.op import FUNCTIONS, Op
 from gradcli.errors import GradcliError
-from gradcli.lang.parser import Expr
+from gradcli.lang.tree import Expr
 import gradcli.torch.core as core
 from gradcli.torch.autograd.graph import Node, grad_fn_of
 from gradcli.torch.printing import tensor_repr
