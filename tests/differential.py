@@ -288,6 +288,7 @@ TWINS: dict[str, Twin] = {
                                               "det-nonfinite": _nan_rule_if_nonfinite(torch.linalg.det, _numpy_det)}),
     "inv": Twin(torch.linalg.inv, "matrix"),
     "transpose": Twin(_transpose, "transpose"),
+    "t": Twin(lambda x: x.t(), "transpose"),
     "softmax": Twin(lambda x, axis=-1: torch.softmax(x, axis) if x.ndim else torch.ones((), dtype=T), "softmax"),
     "log_softmax": Twin(lambda x, axis=-1: torch.log_softmax(x, axis) if x.ndim else torch.zeros((), dtype=T),
                         "softmax"),
@@ -575,7 +576,8 @@ class Builder:
         if self.rng.random() < 0.5:
             attribute = self.pick(["T", "mT"])
             return Node(shape, [inner], lambda c: f"({c[0]}).{attribute}", lambda v: getattr(v[0], attribute))
-        return _op_node(shape, [inner], lambda c: f"transpose({c[0]})", "transpose", lambda v, fn: fn(v[0]))
+        name = self.pick(["transpose", "t"])
+        return _op_node(shape, [inner], lambda c: f"{name}({c[0]})", name, lambda v, fn: fn(v[0]))
 
     def softmax(self, shape, depth):
         name = self.pick(["softmax", "log_softmax"])

@@ -51,6 +51,14 @@ def test_the_parser_builds_a_tree_so_repeated_calls_are_separate_nodes(cli):
     assert len(x["parents"]) == 2
 
 
+
+def test_each_spelling_of_a_transpose_is_a_node_named_as_pytorch_names_it(cli):
+    # (x.t(): TBackward0, x.transpose(0, 1) and x.mT: TransposeBackward0, x.T: PermuteBackward0, as torch's grad_fn.name())
+    g = cli("graph", "sum(m.t() * m.transpose(0, 1) * m.mT * m.T)", "--m", "1,2;3,4", "--format", "json").json()
+    named = {n["expression"]: n["name"] for n in g["nodes"] if n["op"] == "permute"}
+    assert named == {"m.t()": "TBackward0", "m.transpose(0, 1)": "TransposeBackward0", "m.mT": "TransposeBackward0",
+                     "m.T": "PermuteBackward0"}
+
 def test_every_node_value_is_its_sub_expression_evaluated_again():
     values = {"w": np.array([1.0, -2.0]), "x": np.array([0.5, 3.0]), "b": np.array(0.25)}
     g = computation_graph(problem("sum(tanh(w*x + b)**2) / 2", values))

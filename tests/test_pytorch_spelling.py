@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from gradcli.api.evaluate import evaluate
-from gradcli.autodiff.engine import Tensor
+from gradcli.autodiff.engine import Tensor, run_backward
 from gradcli.autodiff.op import FUNCTIONS, OPS
 from gradcli.errors import GradcliError
 from gradcli.lang.parser import parse
@@ -160,6 +160,34 @@ def test_errors_name_the_spelling_and_point_at_it(text, message, span):
     assert err.message == message
     assert err.span == span
 
+
+
+# -- node names: each spelling of a transpose as PyTorch names its node --------------------------
+TRANSPOSES = [  # gradcli's text, and PyTorch's call, on m (2 x 3) and c (2 x 3 x 4)
+    ("m.transpose(0, 1)", lambda t, m, c: m.transpose(0, 1)),
+    ("torch.transpose(c, 0, 2)", lambda t, m, c: t.transpose(c, 0, 2)),
+    ("transpose(c, -1, 1)", lambda t, m, c: t.transpose(c, -1, 1)),
+    ("c.swapaxes(-1, 0)", lambda t, m, c: c.swapaxes(-1, 0)),
+    ("torch.swapdims(m, 0, 1)", lambda t, m, c: t.swapdims(m, 0, 1)),
+    ("m.mT", lambda t, m, c: m.mT), ("c.mT", lambda t, m, c: c.mT),
+    ("m.t()", lambda t, m, c: m.t()), ("torch.t(m)", lambda t, m, c: t.t(m)),
+    ("m.T", lambda t, m, c: m.T),  # (PyTorch deprecates .T on other than 2 dims)
+    ("c.permute(2, 0, 1)", lambda t, m, c: c.permute(2, 0, 1)),
+    ("torch.movedim(c, 0, -1)", lambda t, m, c: t.movedim(c, 0, -1)),
+]
+
+
+@pytest.mark.parametrize("ours,theirs", TRANSPOSES, ids=[text for text, _ in TRANSPOSES])
+def test_a_transposes_node_is_named_as_pytorch_names_it(ours, theirs):
+    torch = pytest.importorskip("torch")
+    m, c = X[:, :3], np.arange(24.0).reshape(2, 3, 4)
+    out = evaluate(parse(ours), {"m": Tensor(m, requires_grad=True), "c": Tensor(c, requires_grad=True)})
+    reference = theirs(torch, torch.tensor(m, requires_grad=True), torch.tensor(c, requires_grad=True))
+    np.testing.assert_array_equal(out.data, reference.detach().numpy())
+    assert out.grad_fn.name == reference.grad_fn.name()
+    # The rule is the same function again, as PyTorch's: its node in a second-order graph is named alike.
+    (grad,) = run_backward([(out, Tensor(np.ones(out.shape), requires_grad=True))], create_graph=True).values()
+    assert grad.grad_fn.name == reference.grad_fn.name()
 
 def test_an_attribute_without_brackets_and_an_unknown_prefix_are_syntax_errors():
     with pytest.raises(GradcliError) as info:

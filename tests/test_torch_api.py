@@ -159,6 +159,26 @@ def test_operations_agree_with_torch_in_value_and_gradient(case):
     assert ours.grad_fn.name() == theirs.grad_fn.name()
 
 
+
+TRANSPOSES = [  # the same call in gradcli.torch and in torch, on m (2 x 3) and c (2 x 3 x 4)
+    ("m.t()", lambda t, m, c: m.t()), ("torch.t(m)", lambda t, m, c: t.t(m)), ("m.T", lambda t, m, c: m.T),
+    ("m.transpose(0, 1)", lambda t, m, c: m.transpose(0, 1)), ("torch.transpose(c, 0, 2)", lambda t, m, c: t.transpose(c, 0, 2)),
+    ("m.swapaxes(0, 1)", lambda t, m, c: m.swapaxes(0, 1)), ("torch.swapdims(c, 0, 1)", lambda t, m, c: t.swapdims(c, 0, 1)),
+    ("m.permute(1, 0)", lambda t, m, c: m.permute(1, 0)), ("torch.permute(c, (2, 0, 1))", lambda t, m, c: t.permute(c, (2, 0, 1))),
+    ("c.movedim(0, 2)", lambda t, m, c: c.movedim(0, 2)),
+]
+
+
+@pytest.mark.parametrize("case", TRANSPOSES, ids=[c[0] for c in TRANSPOSES])
+def test_each_spelling_of_a_transpose_names_its_node_as_torch_does(case):
+    torch = real_torch()
+    _, f = case
+    m, c = np.arange(6.0).reshape(2, 3), np.arange(24.0).reshape(2, 3, 4)
+    ours = f(gt, gt.tensor(m, requires_grad=True), gt.tensor(c, requires_grad=True))
+    theirs = f(torch, torch.tensor(m, requires_grad=True), torch.tensor(c, requires_grad=True))
+    close(ours, theirs)
+    assert ours.grad_fn.name() == theirs.grad_fn.name()
+
 # -- the autograd surface --------------------------------------------------------------------
 def test_leaf_attributes_and_conversions():
     x = gt.tensor([1.0, 2.0, 3.0], requires_grad=True)

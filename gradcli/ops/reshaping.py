@@ -1,5 +1,5 @@
 """Array functions that change a shape, not the entries: reshape/view, flatten, squeeze,
-unsqueeze, permute, transpose/swapaxes, movedim, expand, repeat/tile, and stack of a list of arrays.
+unsqueeze, permute, transpose/t/swapaxes, movedim, expand, repeat/tile, and stack of a list of arrays.
 
 Each is built from the engine's internal operations (shape.py: reshape, permute, expand,
 stack, which act on trailing axes), whose rules undo one another, so these inherit
@@ -111,14 +111,16 @@ def _permute(x, dims):
 
 composite(name="array_permute", doc="the axes in the order dims gives", signature="permute(x, *dims)",
           family="array", aliases=("permute", "permute_dims"), keywords=("dims",), rest="dims", kinds={"dims": "axis"},
-          composite=_permute,
+          composite=_permute, torch_name="PermuteBackward0",
           samples=(Sample(((2, 3),), params={"dims": (1, 0)}), Sample(((2, 3, 4),), params={"dims": (2, 0, 1)})))
 
 
-def _transposed(x, ndim: int, dim0=None, dim1=None):
+def _transposed(x, ndim: int, dim0=None, dim1=None, written: str = ""):
     """The last ndim axes of x (one point's, under many points) transposed: all of them
     reversed (x.T, numpy's transpose(x)), dim0 and dim1 swapped (torch.transpose(x, 0, 1)),
-    or put in the order a tuple dim0 gives (numpy's transpose(x, axes))."""
+    or put in the order a tuple dim0 gives (numpy's transpose(x, axes)). The node is named
+    after written (t), else after the PyTorch function the arguments call: permute, for
+    every axis reversed or a tuple (x.T is a permute in PyTorch), transpose for two dims."""
     if dim0 is None and dim1 is None:
         order = list(reversed(range(ndim)))
     elif isinstance(dim0, tuple) and dim1 is None:
@@ -133,22 +135,38 @@ def _transposed(x, ndim: int, dim0=None, dim1=None):
         order = list(range(ndim))
         if ndim:
             order[a], order[b] = order[b], order[a]
-    return x if tuple(order) == tuple(range(ndim)) else F.permute(x, perm=tuple(order))
+        written = written or "transpose"
+    if tuple(order) == tuple(range(ndim)):
+        return x
+    return F.permute(x, perm=tuple(order), written=written or "permute")
+
+
+def _transpose_name(shapes, params) -> str:
+    """PyTorch's node for transpose(x, dim0, dim1); x.T and a tuple of axes are a permute there."""
+    return "TransposeBackward0" if params.get("dim1") is not None else "PermuteBackward0"
 
 
 composite(name="transpose", doc="axes reversed (x.T); with dim0, dim1 those two swapped, as torch.transpose",
-          signature="transpose(x, dim0=None, dim1=None)", family="linalg", aliases=("t",), keywords=("dim0", "dim1"),
+          signature="transpose(x, dim0=None, dim1=None)", family="linalg", keywords=("dim0", "dim1"),
           positional=2, kinds={"dim0": "axis", "dim1": "axis"}, spelled={"axes": "dim0"},
-          composite=lambda x, **dims: _transposed(x, x.ndim, **dims),
+          composite=lambda x, **dims: _transposed(x, x.ndim, **dims), torch_name=_transpose_name,
           batching=lambda n, inputs, batched, /, **dims: _transposed(inputs[0], inputs[0].ndim - 1, **dims),
           samples=(Sample(((2, 3),)), Sample(((3,),)), Sample(((2, 3, 4),)),
                    Sample(((2, 3, 4),), params={"dim0": 0, "dim1": -1}),
                    Sample(((2, 3, 4),), params={"dim0": (1, 2, 0)})))
 
 
+composite(name="t", doc="a matrix transposed, as torch.t (more axes: all reversed, as x.T)",
+          signature="t(x)", family="linalg", torch_name="TBackward0",
+          composite=lambda x: _transposed(x, x.ndim, written="t"),
+          batching=lambda n, inputs, batched, /: _transposed(inputs[0], inputs[0].ndim - 1, written="t"),
+          samples=(Sample(((2, 3),)), Sample(((3,),))))
+
+
 composite(name="swapaxes", doc="dim0 and dim1 swapped (torch's swapaxes and swapdims, numpy's swapaxes)",
           signature="swapaxes(x, dim0, dim1)", family="array", aliases=("swapdims",), keywords=("dim0", "dim1"),
           positional=2, composite=lambda x, dim0, dim1: _transposed(x, x.ndim, dim0, dim1),
+          torch_name="TransposeBackward0",
           batching=lambda n, inputs, batched, /, dim0, dim1: _transposed(inputs[0], inputs[0].ndim - 1, dim0, dim1),
           samples=(Sample(((2, 3),), params={"dim0": 0, "dim1": 1}),
                    Sample(((2, 3, 4),), params={"dim0": -1, "dim1": 0})))
@@ -167,7 +185,7 @@ def _movedim(x, source, destination):
 composite(name="movedim", doc="axes moved from source to destination, the others in their order",
           signature="movedim(x, source, destination)", family="array", aliases=("moveaxis",),
           keywords=("source", "destination"), positional=2, kinds={"source": "axis", "destination": "axis"},
-          composite=_movedim,
+          composite=_movedim, torch_name="PermuteBackward0",
           samples=(Sample(((2, 3, 4),), params={"source": 0, "destination": -1}),
                    Sample(((2, 3, 4),), params={"source": (0, 1), "destination": (2, 0)})))
 

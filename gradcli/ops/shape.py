@@ -77,19 +77,31 @@ primitive(name="reshape", batching="trailing", doc="the same entries in a new sh
           samples=(Sample(((2, 3),), params={"src": (2, 3), "dst": (3, 2)}),))
 
 
-def _permute(x, perm):
+def _permute(x, perm, written="permute"):  # (written names the node: PERMUTE_NAMES)
     lead = x.ndim - len(perm)
     return np.transpose(x, tuple(range(lead)) + tuple(lead + p for p in perm))
 
 
+# A permute is named after the PyTorch function it was written as, as PyTorch's graph names it:
+# x.permute(...), movedim and x.T are PermuteBackward0; transpose(x, 0, 1), swapaxes and x.mT
+# TransposeBackward0; x.t() TBackward0. Its rule is the same function again, so named too.
+PERMUTE_NAMES = {"permute": "PermuteBackward0", "transpose": "TransposeBackward0", "t": "TBackward0"}
+
+
+def _permute_backward(n, g):
+    written = n.params.get("written", "permute")
+    return (F.permute(g, perm=tuple(np.argsort(n.params["perm"]).tolist()), written=written),)
+
+
 primitive(name="permute", batching="trailing", doc="reorder the trailing axes", signature="permute(x)", family="internal",
           taylor=T.linear,
-          public=False, forward=_permute, saves="none",
-          backward=lambda n, g: (F.permute(g, perm=tuple(np.argsort(n.params["perm"]).tolist())),),
-          shape=lambda s, perm: tuple(s[p] for p in perm),
-          sympy=lambda sp, x, perm: _permute(x, perm),
+          public=False, forward=_permute, saves="none", backward=_permute_backward,
+          shape=lambda s, perm, written="permute": tuple(s[p] for p in perm),
+          sympy=lambda sp, x, perm, written="permute": _permute(x, perm),
+          torch_name=lambda shapes, params: PERMUTE_NAMES[params.get("written", "permute")],
           words=_g_words("g, with the axes put back in their order"),
-          samples=(Sample(((2, 3, 4),), params={"perm": (2, 0, 1)}),))
+          samples=(Sample(((2, 3, 4),), params={"perm": (2, 0, 1)}),
+                   Sample(((2, 3, 4),), params={"perm": (0, 2, 1), "written": "transpose"})))
 
 
 def _full_key(key: tuple, src: tuple) -> tuple:

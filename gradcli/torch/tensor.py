@@ -287,9 +287,6 @@ class Tensor:
     def view_as(self, other: Tensor) -> Tensor:
         return self.reshape(*other.shape)
 
-    def t(self) -> Tensor:
-        return wrap(self._t.T)
-
     @property
     def T(self) -> Tensor:
         return wrap(self._t.T)
