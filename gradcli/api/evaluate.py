@@ -106,7 +106,8 @@ def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Exp
     push, pop = stack.append, stack.pop
     order = postorder(tree)
     sequences = _sequence_arguments(order)
-    plains: dict[tuple, Callable[..., Tensor] | None] = {}  # (_plain's, checked against the registry once a walk)
+    # _plain's functions, checked against the registry once a walk: by name for operators, else by key
+    plains: dict[str | tuple, Callable[..., Tensor] | None] = {}
     dtype = mode.dtype
     outer_span = mode.span
     try:
@@ -136,13 +137,18 @@ def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Exp
                         on_node(node, stack[-1])
                     continue
                 mode.span = node.span  # (set here rather than by source_span(): this runs for every node)
-                key = _plain_key(node, kind, scope)
-                if key is None:
-                    plain = None
-                else:
-                    plain = plains.get(key, _UNRESOLVED)
+                if kind == "binary":  # (an operator's function is found by its name alone)
+                    plain = plains.get(node.value, _UNRESOLVED)
                     if plain is _UNRESOLVED:
-                        plain = plains[key] = _plain(key, node)
+                        plain = plains[node.value] = _plain((node.value, "", 2), node)
+                else:
+                    key = _plain_key(node, kind, scope)
+                    if key is None:
+                        plain = None
+                    else:
+                        plain = plains.get(key, _UNRESOLVED)
+                        if plain is _UNRESOLVED:
+                            plain = plains[key] = _plain(key, node)
                 if plain is not None and len(node.args) == 2:
                     if type(stack[-1]) is Tensor and type(stack[-2]) is Tensor:
                         value = plain(stack.pop(-2), pop())
@@ -187,10 +193,9 @@ _PLAIN: dict[tuple, tuple[Op | None, Callable[..., Tensor] | None]] = {}
 
 
 def _plain_key(node: Expr, kind: str, scope: Mapping[str, Any]) -> tuple | None:
-    """What decides the function an operator or call node applies to its one or two arguments, when that
-    is all the node does (a - b, sin(x), torch.exp(x)); None for any other node."""
-    if kind == "binary":
-        return node.value, "", 2
+    """What decides the function a negation or a call node applies to its one or two arguments, when that
+    is all the node does (-x, sin(x), torch.exp(x)); None for any other node. (A binary operator's is
+    found by its name: the walk reads that itself.)"""
     if kind == "unary":
         return ("neg", "", 1) if node.value == "neg" else None
     if kind == "call" and not node.keywords and 0 < len(node.args) <= 2 and node.value not in scope and \

@@ -65,10 +65,10 @@ def function(op: Op) -> Callable[..., Tensor]:
     if op.ufunc is None:
         def apply(*inputs: Any, **params: Any) -> Tensor:
             return operate(op, *inputs, **params)
-    else:
-        def apply(*inputs: Any, **params: Any) -> Tensor:
-            small = _apply_small(op, inputs, params)  # (before operate: most rule calls in a scalar pass end here)
-            return operate(op, *inputs, **params) if small is None else small
+    else:  # (a ufunc takes no keywords: no dictionary to make for each call)
+        def apply(*inputs: Any) -> Tensor:
+            small = _apply_small(op, inputs, _NO_PARAMS)  # (before operate: most rule calls in a scalar pass end here)
+            return operate(op, *inputs) if small is None else small
 
     apply.__name__ = op.name
     apply.__doc__ = op.doc
@@ -76,6 +76,7 @@ def function(op: Op) -> Callable[..., Tensor]:
 
 
 Tensor._operate = staticmethod(operate)
+_NO_PARAMS: dict = {}  # the parameters of every ufunc's node (nothing writes into a node's parameters)
 
 
 def _apply(op: Op, inputs: tuple, params: dict, donate: bool) -> Tensor:
