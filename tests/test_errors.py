@@ -370,3 +370,22 @@ def test_every_rewrite_is_exact():
 def test_closest_counts_only_typos(typed, known, found):
     from gradcli.errors import closest
     assert closest(typed, known) == found
+
+
+@pytest.mark.parametrize(("expr", "part"), [("sum(x.t())", "t"), ("sum(t(x))", "t(x)"),
+                                           ("sum(torch.t(x))", "torch.t(x)")])
+def test_t_of_more_than_two_axes_is_refused_as_in_torch(expr, part):
+    # torch.t: "t() expects a tensor with <= 2 dimensions, but self is 3D"; x.T and x.mT say which axes
+    err = fails("grad", expr, "--x", "[[[1,2],[3,4]]]")
+    assert "t() takes a tensor of at most 2 dimensions" in err and "not 3" in err
+    assert underlined(err) == part
+
+
+def test_t_of_a_matrix_a_vector_and_a_number():
+    # d/dx sum(x.t() * w) = w.t(); a vector or a number is its own t()
+    m, w = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0, 10.0], [100.0, 1000.0]])
+    r = gradcli.api.functional.grad("sum(x.t() * w)", {"x": m, "w": w}, wrt="x")
+    np.testing.assert_array_equal(r.gradients["x"], w.T)
+    for x, v in ((np.array([1.0, 2.0]), np.array([3.0, 5.0])), (np.array(2.0), np.array(7.0))):
+        r = gradcli.api.functional.grad("sum(x.t() * v)", {"x": x, "v": v}, wrt="x")
+        np.testing.assert_array_equal(r.gradients["x"], v)

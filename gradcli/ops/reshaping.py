@@ -156,10 +156,17 @@ composite(name="transpose", doc="axes reversed (x.T); with dim0, dim1 those two 
                    Sample(((2, 3, 4),), params={"dim0": (1, 2, 0)})))
 
 
-composite(name="t", doc="a matrix transposed, as torch.t (more axes: all reversed, as x.T)",
+def _matrix_transposed(x, ndim):
+    if ndim > 2:  # (as torch.t: x.T or x.mT say which axes are meant)
+        raise GradcliError(f"t() takes a tensor of at most 2 dimensions, as torch.t, not {ndim}: x.mT swaps the "
+                           f"last two axes, x.T reverses them all", kind="shape")
+    return _transposed(x, ndim, written="t")
+
+
+composite(name="t", doc="a matrix transposed, as torch.t (a vector or a number as it is; 3 or more axes: an error)",
           signature="t(x)", family="linalg", torch_name="TBackward0",
-          composite=lambda x: _transposed(x, x.ndim, written="t"),
-          batching=lambda n, inputs, batched, /: _transposed(inputs[0], inputs[0].ndim - 1, written="t"),
+          composite=lambda x: _matrix_transposed(x, x.ndim),
+          batching=lambda n, inputs, batched, /: _matrix_transposed(inputs[0], inputs[0].ndim - 1),
           samples=(Sample(((2, 3),)), Sample(((3,),))))
 
 
