@@ -7,6 +7,8 @@ PyTorch: the same numbers and the same gradients in float64 (skipped without tor
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -174,6 +176,9 @@ TRANSPOSES = [  # gradcli's text, and PyTorch's call, on m (2 x 3) and c (2 x 3 
     ("m.T", lambda t, m, c: m.T),  # (PyTorch deprecates .T on other than 2 dims)
     ("c.permute(2, 0, 1)", lambda t, m, c: c.permute(2, 0, 1)),
     ("torch.movedim(c, 0, -1)", lambda t, m, c: t.movedim(c, 0, -1)),
+    # Orders that change nothing make their node too, as in PyTorch: a dim swapped with itself, every axis kept.
+    ("m.transpose(1, 1)", lambda t, m, c: m.transpose(1, 1)), ("c.swapaxes(2, -1)", lambda t, m, c: c.swapaxes(2, -1)),
+    ("c.permute(0, 1, 2)", lambda t, m, c: c.permute(0, 1, 2)), ("torch.movedim(c, 1, 1)", lambda t, m, c: t.movedim(c, 1, 1)),
 ]
 
 
@@ -188,6 +193,20 @@ def test_a_transposes_node_is_named_as_pytorch_names_it(ours, theirs):
     # The rule is the same function again, as PyTorch's: its node in a second-order graph is named alike.
     (grad,) = run_backward([(out, Tensor(np.ones(out.shape), requires_grad=True))], create_graph=True).values()
     assert grad.grad_fn.name == reference.grad_fn.name()
+
+@pytest.mark.parametrize("text", ["v.t()", "torch.t(s)", "s.t()", "v.T", "torch.transpose(v, 0, -1)"])
+def test_the_transpose_of_a_vector_or_a_number_is_a_node_as_in_pytorch(text):
+    torch = pytest.importorskip("torch")
+    v, s = np.array([1.0, 2.0, 3.0]), np.array(2.0)
+    out = evaluate(parse(text), {"v": Tensor(v, requires_grad=True), "s": Tensor(s, requires_grad=True)})
+    tv, ts = torch.tensor(v, requires_grad=True), torch.tensor(s, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (PyTorch deprecates .T on other than 2 dims)
+        reference = {"v.t()": tv.t(), "torch.t(s)": torch.t(ts), "s.t()": ts.t(), "v.T": tv.T,
+                     "torch.transpose(v, 0, -1)": torch.transpose(tv, 0, -1)}[text]
+    np.testing.assert_array_equal(out.data, reference.detach().numpy())
+    assert out.grad_fn is not None and out.grad_fn.name == reference.grad_fn.name()
+
 
 def test_an_attribute_without_brackets_and_an_unknown_prefix_are_syntax_errors():
     with pytest.raises(GradcliError) as info:

@@ -98,8 +98,8 @@ composite(name="unsqueeze", doc="a new axis of size 1 at dim", signature="unsque
 
 
 def _permuted(x, order):
-    order = tuple(order)
-    return x if order == tuple(range(x.ndim)) else F.permute(x, perm=order)
+    # (the order that changes nothing makes its node too, as in PyTorch's graph)
+    return F.permute(x, perm=tuple(order))
 
 
 def _permute(x, dims):
@@ -136,8 +136,7 @@ def _transposed(x, ndim: int, dim0=None, dim1=None, written: str = ""):
         if ndim:
             order[a], order[b] = order[b], order[a]
         written = written or "transpose"
-    if tuple(order) == tuple(range(ndim)):
-        return x
+    # (a vector's or a number's transpose, transpose(x, 1, 1): a node that changes nothing, as PyTorch makes)
     return F.permute(x, perm=tuple(order), written=written or "permute")
 
 
