@@ -11,7 +11,8 @@ What stays different, because torch's own kernel is not one numpy has: x**0.5 is
 sqrt, which on its CPU build is not the correctly rounded root (about 1% of float64 and 18%
 of float32 entries differ in the last bit), so gradcli's x**0.5 is its sqrt, the correctly
 rounded one; and the gradients of x**-2 and x**-0.5 take x**-3 and x**-1.5 by torch's
-vectorised pow. Those are pinned below as gradcli's own kernels instead.
+vectorised pow. Those are pinned below against gradcli's own operations and kernels instead
+(the last test, which needs no torch, spells out every kernel).
 """
 
 from __future__ import annotations
@@ -20,20 +21,23 @@ import numpy as np
 import pytest
 
 import gradcli
-from gradcli.api.compiled import gradient_program
+from gradcli.api.compiled import gradient_program, value_program
 from gradcli.api.problem import problem
 from gradcli.autodiff import fused
 from gradcli.autodiff.fused import Fused
-from gradcli.autodiff.power import power
+from gradcli.autodiff.power import cube, power
 from gradcli.autodiff.scalar import ScalarProgram
 from gradcli.autodiff.trace import Program
 
-torch = pytest.importorskip("torch")
-
 FORWARD = (2.0, 3.0, -0.5, -1.0, -2.0, 0.0, 1.0)  # the exponents whose value is torch's, bit for bit
 GRADIENT = (2.0, 3.0, 0.5, -1.0, 0.0, 1.0)  # ... whose gradient is (c - 1 among FORWARD, or no pow at all)
-DTYPES = {"float64": torch.float64, "float32": torch.float32}
+DTYPES = ("float64", "float32")
 SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0]
+
+
+@pytest.fixture(scope="module")
+def torch():
+    return pytest.importorskip("torch")
 
 
 def draw(n: int, dtype: str, seed: int) -> np.ndarray:
@@ -53,7 +57,7 @@ def assert_bits(got, want, where) -> None:
     assert not len(wrong), (where, f"{len(wrong)} of {got.size}", got[~nan][wrong[:3]], want[~nan][wrong[:3]])
 
 
-def torch_pow(x: np.ndarray, c: float, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def torch_pow(torch, x: np.ndarray, c: float, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """x ** c and the gradient of sum(w * x ** c), by torch."""
     t = torch.from_numpy(x.copy()).requires_grad_()
     y = t ** c
@@ -68,10 +72,10 @@ def weights(x: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("c", sorted(set(FORWARD + GRADIENT)))
 @pytest.mark.parametrize("each", (False, True), ids=("arrays", "0-d values"))
-def test_eager(c, dtype, each):
+def test_eager(c, dtype, each, torch):
     x = draw(60 if each else 4000, dtype, seed=int(c * 10) + 100)
     w = weights(x)
-    value, grad = torch_pow(x, c, w)
+    value, grad = torch_pow(torch, x, c, w)
     if each:  # one 0-d value at a time: the scalar path (call.py _apply_small)
         results = [gradcli.grad(f"w * x ** {c!r}", {"x": xi, "w": wi}, wrt=["x"], dtype=dtype) for xi, wi in zip(x, w)]
         got_value, want_value = np.array([r.value for r in results], dtype), w * value
@@ -90,47 +94,39 @@ def test_eager(c, dtype, each):
 @pytest.mark.parametrize("c", sorted(set(FORWARD + GRADIENT)))
 @pytest.mark.parametrize("size, kind", [((), ScalarProgram), ((3,), ScalarProgram), ((300,), Program),
                                         ((5000,), Fused)])
-def test_compiled(c, dtype, size, kind, monkeypatch):
+def test_compiled(c, dtype, size, kind, monkeypatch, torch):
     if kind is ScalarProgram and dtype == "float32":
         kind = Program  # (Python floats are float64: a float32 program replays plainly)
     monkeypatch.setattr(fused, "FUSE_ENTRIES", 1024)  # (so that 5000 entries fuse, in several blocks)
     monkeypatch.setattr(fused, "BLOCK", 512)
-    n = int(np.prod(size))
+    n = max(int(np.prod(size)), 1)
     points = draw(max(n, 40), dtype, seed=int(c * 10) + 300)
-    f = None
-    for start in range(0, len(points) - n + 1, max(n, 1)):
-        x = points[start:start + max(n, 1)].reshape(size)
+    gradient = value = None
+    for start in range(0, len(points) - n + 1, n):
+        x = points[start:start + n].reshape(size)
         w = weights(x)
-        expr = f"sum(w * x ** {c!r})"
-        if f is None:
-            f = gradient_program(problem(expr, {"x": x, "w": w}, wrt=["x"], dtype=dtype))
-            f({"x": x, "w": w})  # recorded
-        value, grads = f({"x": x, "w": w})
-        want_value, want_grad = torch_pow(x, c, w)
+        values = {"x": x, "w": w}
+        if gradient is None:  # (each records at its first call)
+            gradient = gradient_program(problem(f"sum(w * x ** {c!r})", values, wrt=["x"], dtype=dtype))
+            value = value_program(problem(f"w * x ** {c!r}", values, dtype=dtype))
+            gradient(values), value(values)
+        got_value, got_grad = value(values), gradient(values)[1]["x"]
+        want_value, want_grad = torch_pow(torch, x, c, w)
+        if c in FORWARD:
+            assert_bits(got_value, w * want_value, ("value", c, dtype, size))
         if c in GRADIENT:
-            assert_bits(grads["x"], want_grad, ("gradient", c, dtype, size))
-    programs = list(f.traced.programs.values())
-    assert f.traced.replayed and all(type(p) is kind for p in programs), programs
-    if kind is Fused and c not in (0.0, 1.0):  # (x**0's rule makes zeros, x**1's passes g on: no power)
-        fused_steps = [fn for item in programs[0].schedule if isinstance(item, fused.Phase) for _, fn, *_ in item.steps]
-        assert power in fused_steps, fused_steps
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_compiled_value_fused(dtype, monkeypatch):
-    monkeypatch.setattr(fused, "FUSE_ENTRIES", 1024)
-    monkeypatch.setattr(fused, "BLOCK", 512)
-    from gradcli.api.compiled import value_program
-    x = draw(5000, dtype, seed=5)
-    f = value_program(problem("x ** 3 + x ** -0.5 * x ** -2 - x ** -1", {"x": x}, dtype=dtype))
-    f({"x": x})
-    t = torch.from_numpy(x)
-    assert_bits(f({"x": x}), (t ** 3 + t ** -0.5 * t ** -2 - t ** -1).numpy(), dtype)
+            assert_bits(got_grad, want_grad, ("gradient", c, dtype, size))
+    for traced in (gradient.traced, value.traced):
+        programs = list(traced.programs.values())
+        assert traced.replayed and all(type(p) is kind for p in programs), programs
+        if kind is Fused and c not in (0.0, 1.0):  # (x**0's rule makes zeros, x**1's passes g on: no power)
+            steps = [fn for item in programs[0].schedule if isinstance(item, fused.Phase) for _, fn, *_ in item.steps]
+            assert power in steps, steps
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("c", (3.0, -0.5, -2.0))
-def test_eager_on_threads(c, dtype, monkeypatch):
+def test_eager_on_threads(c, dtype, monkeypatch, torch):
     # 2^20 entries: the engine runs the power in slices on two threads, the exponent broadcast.
     monkeypatch.setenv("GRADCLI_THREADS", "2")
     x = np.abs(draw(1 << 20, dtype, seed=9))
@@ -141,7 +137,7 @@ def test_eager_on_threads(c, dtype, monkeypatch):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("c", (2.0, 3.0, 0.5, -1.0))
-def test_hessian(c, dtype):
+def test_hessian(c, dtype, torch):
     # torch's double backward: grad * c * ((c - 1) * x.pow(c - 2)), with x**0 and x**1 (bit for bit),
     # or x**-1.5 and x**-3 (torch's vectorised pow: within a few ulps)
     x = np.abs(draw(30, dtype, seed=11)) if c == 0.5 else draw(30, dtype, seed=11)
@@ -167,3 +163,29 @@ def test_one_number_kernels_are_the_operations_own(dtype):
         assert_bits(r.value, s.value, (c, dtype))
         if name == "square":
             assert_bits(r.gradients["x"], s.gradients["x"], (c, dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_power_is_the_kernel_for_one_number_and_numpys_pow_otherwise(dtype):
+    """Without torch: each exponent's kernel spelled out, for an exponent of one number however it
+    is held (0-d, one entry, broadcast as on threads), with out= too; numpy's pow for others."""
+    x = draw(500, dtype, seed=17)
+    with np.errstate(all="ignore"):
+        spelled = {2.0: x * x, 3.0: x * x * x, 0.5: np.sqrt(x), -0.5: 1 / np.sqrt(x), -1.0: 1 / x,
+                   -2.0: 1 / (x * x)}
+        for c, want in spelled.items():
+            for b in (np.array(c, dtype), np.array([c], dtype), np.broadcast_to(np.array(c, dtype), x.shape)):
+                assert_bits(power(x, b), want, (c, b.shape))
+                out = np.empty_like(x)
+                assert power(x, b, out) is out
+                assert_bits(out, want, (c, b.shape, "out"))
+        for c in (1.5, -3.0, 4.0, 0.0, 1.0):
+            b = np.array(c, dtype)
+            assert_bits(power(x, b), np.power(x, b), c)
+        many = np.full(x.shape, 3.0, dtype)  # an exponent of many entries is numpy's pow, all of them 3 or not
+        assert_bits(power(x, many), np.power(x, many), "many")
+        # the result's shape and dtype are np.power's: a (1, 1) exponent of another dtype
+        other = np.array([[3.0]], "float32" if dtype == "float64" else "float64")
+        got = power(x, other)
+        assert got.shape == (1, x.size) and got.dtype == np.float64
+        assert_bits(got[0], cube(x.astype(np.float64)), "promoted")

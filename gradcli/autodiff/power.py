@@ -65,7 +65,7 @@ class Power(Elementwise):
     """np.power(a, b, out=out) for arrays a and b, with PyTorch's kernel where b is one of KERNELS'
     exponents."""
 
-    __name__ = "power"
+    __name__ = "power"  # (as np.power's: what a listing of a program's steps calls it)
 
     def __call__(self, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         # (this runs for every power of a 0-d value: the common case, one entry, is tried first)
