@@ -149,15 +149,16 @@ def _clip_rule(grad, x, lo, hi, out):
 
 
 def _pow_numpy(a, b):
-    """a**b as numpy (and IEEE 754) has it at a = -inf: 0 for a negative non-integer b, not nan."""
+    """a**b as gradcli has it at a = -inf: numpy's (and IEEE 754's) 0 for a negative non-integer b,
+    not nan; but nan for b = -0.5, which is 1/sqrt(a) (as for a positive non-integer b)."""
     fraction = torch.isneginf(a) & (b != torch.floor(b))
     out = torch.pow(torch.where(fraction & (b < 0), a.abs(), a), b)
     # NOTE: torch.pow with a tensor exponent gives inf there, with a number nan; numpy nan.
-    return torch.where(fraction & (b > 0), torch.full((), float("nan"), dtype=T), out)
+    return torch.where(fraction & ((b > 0) | (b == -0.5)), torch.full((), float("nan"), dtype=T), out)
 
 
 def _pow_ieee(a, b):
-    """a**b whose value and rules use numpy's pow: the gradient of x**0.5 at -inf is 0.5 * 0."""
+    """a**b whose value and rules use gradcli's pow: the gradient of x**-0.5 at -inf is -0.5 * 0."""
     def rule(grad, a, b, out):
         zero = torch.zeros((), dtype=T)
         ga = grad * torch.where(b == 0, zero, b * _pow_numpy(a, b - 1.0))

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.autodiff.op import Elementwise
 from gradcli.autodiff.parallel import SLOW, each_thread, workers
 from gradcli.autodiff.tensor import as_array
 
@@ -122,7 +123,7 @@ class Phase:
         self.slow = False  # a step takes several ns an entry (sin, cos): worth the threads
 
     def add(self, kind: str, fn: Any, ins: tuple[int, ...], out: int) -> None:
-        if kind == "ufunc" and not isinstance(fn, np.ufunc):
+        if kind == "ufunc" and not isinstance(fn, (np.ufunc, Elementwise)):
             fn = fn.ufunc  # (the step itself gives no out=)
         self.slow |= fn in SLOW
         self.steps.append((kind, fn, ins, out))
@@ -239,7 +240,7 @@ def _kind(fn: Any, params: dict, ins: tuple[int, ...], out: int, keep: list, sha
         return None
     if fn is np.array and len(arrays) == 1 and arrays[0].shape == shape:
         return "copy"
-    ufunc = fn if isinstance(fn, np.ufunc) else getattr(fn, "ufunc", None)
+    ufunc = fn if isinstance(fn, (np.ufunc, Elementwise)) else getattr(fn, "ufunc", None)
     if ufunc is None or ufunc.nout != 1 or ufunc.signature is not None:
         return None
     # Each input is a large array or a single number (sliced or broadcast alike).

@@ -64,6 +64,16 @@ class Sample:
         return [DOMAINS[d](rng, s) for d, s in zip(self.domains(), self.shapes)]
 
 
+class Elementwise:
+    """A function of arrays the engine runs as it runs a plain numpy ufunc (on threads, in an
+    input's buffer, as a traced step, block by block): it broadcasts its inputs, takes out=, and
+    computes each entry from the same entries of its inputs whatever the slice. A subclass
+    defines __call__(*arrays, out=None) (autodiff/power.py)."""
+
+    signature = None
+    nout = 1
+
+
 @dataclass(frozen=True)
 class Kink:
     """A documented value where the derivative needs care (a kink, a pole): inputs, gradients.
@@ -144,8 +154,9 @@ class Op:
     elementwise: entry i of the output depends on entry i of each input only (after
         broadcasting), so Jacobians are diagonal, a point axis passes through, and SymPy may
         translate entry by entry; decided at registration when not declared: a forward
-        that is a plain numpy ufunc is. `ufunc` is then that ufunc: the engine runs it on
-        threads when large and may write its result into an input nobody reads again.
+        that is a plain numpy ufunc (or an `Elementwise` function) is. `ufunc` is then that
+        function: the engine runs it on threads when large and may write its result into an
+        input nobody reads again.
     selector: the first input chooses, entry by entry, which of the others passes (where),
         so a gradient it masks out is still computed for the branch not taken
     max_sizes: most whole numbers a constructor takes (eye(n, m): 2)
@@ -231,11 +242,12 @@ class Op:
     torch_defaults: dict[str, Any] = field(default_factory=dict, compare=False)
     batching: Callable[..., Any] | str | None = field(default=None, compare=False)
     replay: Callable[..., Any] | None = field(default=None, compare=False)
-    ufunc: np.ufunc | None = field(init=False, default=None, repr=False, compare=False)
+    ufunc: np.ufunc | Elementwise | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # NOTE: np.matmul is a ufunc too, but a generalized one (it has a signature): not elementwise.
-        plain = isinstance(self.forward, np.ufunc) and self.forward.signature is None and self.forward.nout == 1
+        plain = isinstance(self.forward, Elementwise) or (
+            isinstance(self.forward, np.ufunc) and self.forward.signature is None and self.forward.nout == 1)
         object.__setattr__(self, "ufunc", self.forward if plain else None)
         if self.elementwise is None:
             object.__setattr__(self, "elementwise", plain)

@@ -8,9 +8,10 @@ TINY_ENTRIES entries as Python floats (one float for a 0-d buffer, else the list
 entries in C order) and runs as Python the steps whose numbers Python gives bit for bit:
 
 - elementwise + - * / (IEEE: both round once, to nearest), negation, abs, square (numpy's
-  loop is x*x) and sqrt (correctly rounded in both), broadcasting through index maps
-  made once. Where Python raises instead of giving inf or nan (a division by zero, sqrt
-  of a negative number) that entry is computed by numpy;
+  loop is x*x), reciprocal and sqrt (correctly rounded in both), and a power by a constant
+  whose kernel is made of them (x**3 is x*x*x, autodiff/power.py), broadcasting through
+  index maps made once. Where Python raises instead of giving inf or nan (a division by
+  zero, sqrt of a negative number) that entry is computed by numpy;
 - indexing (an itemgetter step) and scatters into zeros (a step marked `moves_entries`):
   they only move entries, through index maps found once by running the step on labels.
 
@@ -32,6 +33,8 @@ from functools import partial
 from typing import Any
 
 import numpy as np
+
+from gradcli.autodiff.power import KERNELS, cube, inverse_square, one_number, power, rsqrt
 
 TINY_ENTRIES = 16  # every buffer of a program at most this large: its replay is per-call overhead
 FLOAT64 = np.dtype(np.float64)
@@ -55,16 +58,32 @@ def _square(a: float) -> float:
     return a * a
 
 
-# ufunc -> the Python function of floats giving the same float64, bit for bit
-EXACT: dict[np.ufunc, Callable[..., float]] = {
+def _cube(a: float) -> float:
+    return a * a * a
+
+
+def _reciprocal(a: float) -> float:
+    return _divide(1.0, a)
+
+
+def _rsqrt(a: float) -> float:
+    return _divide(1.0, _sqrt(a))
+
+
+def _inverse_square(a: float) -> float:
+    return _divide(1.0, a * a)
+
+
+# ufunc (or kernel) -> the Python function of floats giving the same float64, bit for bit
+EXACT: dict[Any, Callable[..., float]] = {
     np.add: operator.add, np.subtract: operator.sub, np.multiply: operator.mul, np.true_divide: _divide,
     np.negative: operator.neg, np.positive: operator.pos, np.absolute: abs, np.square: _square,
-    np.sqrt: _sqrt,
+    np.sqrt: _sqrt, np.reciprocal: _reciprocal, cube: _cube, rsqrt: _rsqrt, inverse_square: _inverse_square,
 }
 # Those of them a replay writes as Python's operators on two floats (or one): the same operation
 # without a function call.
 OPERATORS = {operator.add: "{a} + {b}", operator.sub: "{a} - {b}", operator.mul: "{a} * {b}",
-             operator.neg: "-{a}", operator.pos: "+{a}", _square: "{a} * {a}"}
+             operator.neg: "-{a}", operator.pos: "+{a}", _square: "{a} * {a}", _cube: "{a} * {a} * {a}"}
 
 
 def _held(a: Any) -> tuple[int, ...] | None:
@@ -96,6 +115,10 @@ class ScalarProgram:
         self.python = 0  # steps run as Python
         lines, functions = [], {}
         for fn, ins, params, out, into in steps:
+            if fn is power and ins[1] in constants and recorded[ins[0]].shape == recorded[out].shape:
+                # x ** c for a constant c: the kernel c picks, once, as a step of x alone
+                kernel = KERNELS.get(one_number(constants[ins[1]]))
+                fn, ins = (fn, ins) if kernel is None else (kernel, ins[:1])
             held = out in shapes and all(s in shapes for s in ins)
             python = _python_step(fn, [recorded[s] for s in ins], recorded[out], into) if held else None
             if python is not None:  # (every one reads one or two buffers)
@@ -161,7 +184,7 @@ def _positions(a: np.ndarray) -> np.ndarray:
 def _python_step(fn: Any, ins: list[np.ndarray], out: np.ndarray, into: Any) -> Callable[..., Any] | str | None:
     """The step as a function of the inputs' floats giving the output's, or as Python's
     expression of them (a text with {a}, {b} where they stand), or None."""
-    if isinstance(fn, np.ufunc) and fn in EXACT:
+    if fn in EXACT:
         f = EXACT[fn]
         if out.ndim == 0:
             return f

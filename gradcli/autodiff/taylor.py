@@ -21,6 +21,7 @@ import numpy as np
 
 from gradcli.autodiff.mode import setting, without_donation
 from gradcli.autodiff.op import Op
+from gradcli.autodiff.power import power as power_of_values
 from gradcli.errors import GradcliError
 
 Series = np.ndarray  # (K+1,) + the value's shape
@@ -248,9 +249,9 @@ def power(x: Series, p: Any, y0: Any = None) -> Series:
     if p.size and np.all(p == p.flat[0]) and float(p.flat[0]).is_integer() and 0 <= p.flat[0] <= 64:
         return _whole_power(x, int(p.flat[0]), np.broadcast_shapes(x.shape, (1,) + p.shape))
     y = np.empty(np.broadcast_shapes(x.shape, (1,) + p.shape), x.dtype)
-    y[0] = np.power(x[0], p) if y0 is None else y0
+    y[0] = power_of_values(x[0], p) if y0 is None else y0
     if len(y) > 1:
-        y[1] = p * np.power(x[0], p - 1) * x[1]
+        y[1] = p * power_of_values(x[0], p - 1) * x[1]  # (the first derivative's numbers: pow's kernels)
     for k in range(2, len(y)):
         j = np.arange(1, k + 1).reshape((k,) + (1,) * (y.ndim - 1))
         y[k] = (((p + 1) * j - k) * x[1:k + 1] * y[k - 1::-1][:k]).sum(0) / (k * x[0])

@@ -13,6 +13,7 @@ from gradcli.autodiff import taylor as T
 from gradcli.ops.common import F, broadcast_shapes, factor_cotangent, sympy_elementwise, zeros_like
 from gradcli.ops.kinkchecks import broadcast_mask, equal_arguments, saved_inputs
 from gradcli.autodiff.op import Kink, KinkCheck, Sample, Words, primitive
+from gradcli.autodiff.power import power
 from gradcli.autodiff.trace import decide
 
 PAIR_SAMPLES = ((3,), (3,)), ((2, 3), (3,)), ((), (2, 3)), ((2, 1), (1, 3))
@@ -60,7 +61,7 @@ def _pow_backward(n, g):
         return zeros_like(g), None  # as torch: x**0 is 1 everywhere, whatever g holds
     if c == 1.0:
         return g, None
-    if c != 2.0:
+    if c != 2.0:  # torch's grad * (c * a.pow(c - 1)): a**2 is a*a, a**-0.5 1/sqrt(a) (autodiff/power.py)
         return g * (a ** (c - 1.0) * c), None
     if n.uniform is not None:  # a sum's cotangent: one pass over a, none over g (2v is exact)
         return a * (2.0 * n.uniform), None
@@ -123,7 +124,7 @@ binary("div", "/", np.divide,
        lambda n, g: (g / n.y if n.needs[0] else None, -(g * (n.x / n.y / n.y)) if n.needs[1] else None),
        lambda sp, a, b: a / b, "quotient", domain=("real", "nonzero"), local=("1/b", "-a/b**2"),
        aliases=("div", "divide", "true_divide"), taylor=lambda n, a, b: T.divide(a, b))
-binary("pow", "**", np.power, _pow_backward, lambda sp, a, b: a ** b,
+binary("pow", "**", power, _pow_backward, lambda sp, a, b: a ** b,
        "power a**b (also a^b and pow(a, b)); a numeric exponent gets no gradient",
        domain=("positive", "real"), aliases=("pow", "power"), local=("b*a**(b - 1)", "out*log(a)"), taylor=_pow_taylor,
        kinks=(Kink((0.0, 0.0), (0.0, 0.0), note="d/dx x**0 = 0 at x = 0"),),

@@ -20,6 +20,7 @@ from gradcli.ops.common import F, broadcast_shapes, sympy_elementwise
 from gradcli.ops.elementwise import SAMPLE_SHAPES, unary
 from gradcli.ops.kinkchecks import broadcast_mask, saved_inputs
 from gradcli.autodiff.op import DOMAINS, Kink, KinkCheck, Sample, Words, primitive
+from gradcli.autodiff.power import rsqrt
 
 LN2, LN10 = math.log(2.0), math.log(10.0)
 SQRT1_2 = math.sqrt(0.5)
@@ -55,7 +56,7 @@ def _zeros(n, g):
 
 STEP_KINK = "gradient 0 everywhere, also where the value jumps (as PyTorch)"
 
-unary("rsqrt", lambda x: 1.0 / np.sqrt(x), lambda n, g: (g * (n.ans * n.ans * n.ans) * -0.5,),
+unary("rsqrt", rsqrt, lambda n, g: (g * (n.ans * n.ans * n.ans) * -0.5,),
       lambda sp, x: 1 / sp.sqrt(x), "1 / sqrt(x) (gradient -inf at 0)", domain="positive", saves="output",
       local="-0.5*out**3", taylor=lambda n, x: T.power(x, -0.5, n.ans),
       kinks=(Kink((0.0,), (-np.inf,), note="rsqrt'(0) = -0.5/0**1.5", noted=False),))
