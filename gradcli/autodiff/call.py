@@ -165,13 +165,14 @@ def _apply_small(op: Op, inputs: tuple, params: dict) -> Tensor | None:
         return None
     # Into an array made here: on 0-d inputs a ufunc returns a numpy scalar, which costs a conversion
     # more than the empty array (the same loop computes the entry; a comparison's bool is cast to dtype).
+    # (out= by name: numpy deprecates a third positional argument of maximum and minimum)
     ans = np.empty((), dtype)
     if len(inputs) == 2:
-        op.ufunc(x, y, ans)
+        op.ufunc(x, y, out=ans)
     elif len(inputs) == 1:
-        op.ufunc(inputs[0].data, ans)
+        op.ufunc(inputs[0].data, out=ans)
     else:
-        op.ufunc(*[t.data for t in inputs], ans)
+        op.ufunc(*[t.data for t in inputs], out=ans)
     if needs and op.differentiable and mode.grad_enabled:
         return Tensor._result(ans, Node(op, inputs, ans, params))
     return Tensor._result(ans, None)
