@@ -140,7 +140,7 @@ def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Exp
                 if kind == "binary":  # (an operator's function is found by its name alone)
                     plain = plains.get(node.value, _UNRESOLVED)
                     if plain is _UNRESOLVED:
-                        plain = plains[node.value] = _plain((node.value, "", 2), node)
+                        plain = plains[node.value] = _plain(("binary", node.value, "", 2), node)
                 else:
                     key = _plain_key(node, kind, scope)
                     if key is None:
@@ -180,7 +180,7 @@ def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Exp
 def _children(node: Expr, stack: list) -> tuple[list, dict]:
     """The values of node's arguments (None where one is left out) and keywords, taken off the stack."""
     count = len(node.keywords) + sum(1 for c in node.args if c is not None)
-    taken = stack[len(stack) - count:]  # (not stack[-count:]: count may be 0, a slice's [:] leaves out all three)
+    taken = stack[len(stack) - count:]  # (not stack[-count:]: a slice's x[:] has no value to take, and -0 is 0)
     del stack[len(stack) - count:]
     taken.reverse()  # (popped from the end below, in order)
     kids = [None if c is None else taken.pop() for c in node.args]
@@ -197,22 +197,23 @@ def _plain_key(node: Expr, kind: str, scope: Mapping[str, Any]) -> tuple | None:
     is all the node does (-x, sin(x), torch.exp(x)); None for any other node. (A binary operator's is
     found by its name: the walk reads that itself.)"""
     if kind == "unary":
-        return ("neg", "", 1) if node.value == "neg" else None
+        return ("unary", "neg", "", 1) if node.value == "neg" else None
     if kind == "call" and not node.keywords and 0 < len(node.args) <= 2 and node.value not in scope and \
             node.args[0] is not None and node.args[-1] is not None:  # (f(x, ) leaves one out: no plain call)
-        return node.value, node.text, len(node.args)
+        return "call", node.value, node.text, len(node.args)
     return None
 
 
 def _plain(key: tuple, node: Expr) -> Callable[..., Tensor] | None:
-    """The function of tensors a node of this key applies (see _plain_key), or None when it asks for more.
+    """The function of tensors a node of this key (kind, name, text, arguments: see _plain_key) applies, or
+    None when it asks for more.
 
     Found once per key and kept while the registry holds the same record.
     """
-    kind = "call" if key[1] or node.kind == "call" else node.kind
+    kind, name, _, count = key
     op, fn = _PLAIN.get(key, (_UNRESOLVED, None))
-    if op is _UNRESOLVED or (op is not None and (FUNCTIONS if kind == "call" else OPS).get(key[0]) is not op):
-        op = _plain_op(node, kind, key[2])
+    if op is _UNRESOLVED or (op is not None and (FUNCTIONS if kind == "call" else OPS).get(name) is not op):
+        op = _plain_op(node, kind, count)
         _PLAIN[key] = op, fn = (op, None if op is None else _function(op))
     return fn
 
