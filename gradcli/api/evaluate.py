@@ -105,7 +105,7 @@ def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Exp
     stack: list[Any] = []
     push, pop = stack.append, stack.pop
     order = postorder(tree)
-    sequences = _sequence_arguments(order)
+    sequences = _sequence_arguments(order, tree)
     # _plain's functions, checked against the registry once a walk: by name for operators, else by key
     plains: dict[str | tuple, Callable[..., Tensor] | None] = {}
     dtype = mode.dtype
@@ -232,15 +232,23 @@ def _plain_op(node: Expr, kind: str, count: int) -> Op | None:
     return op
 
 
-def _sequence_arguments(nodes: list[Expr]) -> set[int]:
-    """The list literals among nodes that are the sequence of arrays a call takes (cat([x, y])): kept as items."""
+def _sequence_arguments(nodes: list[Expr], tree: Expr) -> set[int]:
+    """The list literals among nodes (tree's) that are the sequence of arrays a call takes (cat([x, y])):
+    kept as items."""
+    record = recorded(tree)
+    if record is not None and not any(_takes_sequence(call.value) for call in record.calls):
+        return set()  # (the parse met no call of one: no need to look at every node)
     found = set()
     for node in nodes:
         if node.kind == "call" and node.args and node.args[0] is not None and node.args[0].kind == "list":
-            op = FUNCTIONS.get(node.value)
-            if op is not None and op.sequence:
+            if _takes_sequence(node.value):
                 found.add(id(node.args[0]))
     return found
+
+
+def _takes_sequence(name: str) -> bool:
+    op = FUNCTIONS.get(name)
+    return op is not None and op.sequence
 
 
 def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor], items: bool = False) -> Any:
