@@ -25,7 +25,7 @@ from __future__ import annotations
 from gradcli.collector import collection_paused
 from gradcli.errors import GradcliError, Span
 from gradcli.lang.grammar import (
-    BINARY, BOOLEANS, COMPARISON, CONSTANTS, DIGITS, IF_POWER, KEYWORDS, MODULES, NOT_POWER, NOT_VARIABLES,
+    BINARY, BOOLEANS, COMPARISON, CONSTANTS, IF_POWER, KEYWORDS, MODULES, NOT_POWER, NOT_VARIABLES,
     PRECEDENCE, SPELLINGS, TRAILERS, UNARY_POWER,
 )
 from gradcli.lang.programs import check_program
@@ -157,8 +157,9 @@ class _Parser:
         pos = self.pos
         texts = self.texts
         text = texts[pos]
-        # (the end token is neither, so a token follows the one here)
-        if text[:1] in DIGITS:
+        # (the end token is neither, so a token follows the one here; a text is >= "0" and < ":" exactly
+        # when its first character is a digit: two comparisons, no slice and no set)
+        if "0" <= text < ":":
             if texts[pos + 1] in TRAILERS:
                 return None
             self.pos = pos + 1
@@ -192,7 +193,8 @@ class _Parser:
         texts = self.texts
         pos = self.pos
         text = texts[pos]
-        if text.isidentifier() and texts[pos + 1] == "(" and text not in NOT_VARIABLES and pos + 1 not in self.lines:
+        if text.isidentifier() and texts[pos + 1] == "(" and text not in NOT_VARIABLES and \
+                not (self.lines and pos + 1 in self.lines):
             self.pos = pos + 1
             start = self.starts[pos]
             called = self.call(text, (start, start + len(text)))
