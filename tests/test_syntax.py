@@ -19,6 +19,7 @@ from gradcli.autodiff.op import OPS
 from gradcli.errors import GradcliError
 from gradcli.lang.parser import parse
 from gradcli.lang.printer import sexpr, unparse
+from gradcli.lang.tokens import tokenize
 
 # -- the grammar, against Python's ---------------------------------------------------------
 PY_BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.FloorDiv: "floor_divide",
@@ -93,6 +94,20 @@ def test_syntax_errors_name_the_mistake_and_point_at_it(text, message, span):
     with pytest.raises(GradcliError) as info:
         parse(text)
     assert (info.value.message, info.value.span) == (message, span)
+
+
+@pytest.mark.parametrize("text,texts,starts,lines", [
+    # digits grouped by single underscores are one number; a lone trailing _ is a name of its own
+    ("1_2_3 + 4_", ["1_2_3", "+", "4", "_", ""], [0, 6, 8, 9, 10], set()),
+    # an exponent needs digits: 2e+ is the number 2, the name e and a plus
+    ("2e+ x", ["2", "e", "+", "x", ""], [0, 1, 2, 4, 5], set()),
+    (".5e-3_0*1.", [".5e-3_0", "*", "1.", ""], [0, 7, 8, 10], set()),
+    # spaces and comments in any order before a token, and a comment at the very end
+    ("x # one\n  # two\n\t+ y # end", ["x", "+", "y", ""], [0, 17, 19, 26], {1}),
+    ("(x #a\n+ y)", ["(", "x", "+", "y", ")", ""], [0, 1, 6, 8, 9, 10], set()),
+])
+def test_tokens_and_where_each_starts(text, texts, starts, lines):
+    assert tokenize(text) == (texts, starts, lines)
 
 
 WORDS = ["+", "-", "*", "/", "//", "%", "**", "<", "==", "and", "or"]

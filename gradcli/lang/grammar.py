@@ -26,7 +26,6 @@ IF_POWER = 2  # a if c else b binds loosest of all
 # Words the grammar reads; none of them is a variable.
 KEYWORDS = {"if", "else", "and", "or", "not", "None"}
 TRAILERS = {"(", "[", "."}  # what may follow a name or number and belong to it: a call, an index, an attribute
-DIGITS = set("0123456789")
 LEAVES = {"none": "None", "ellipsis": "..."}  # the index items that are no expression
 # nan and inf as numpy and PyTorch spell them (np.nan, torch.inf); -inf is the minus of inf.
 CONSTANTS = {"pi": 3.141592653589793, "e": 2.718281828459045, "nan": float("nan"), "inf": float("inf")}

@@ -25,7 +25,7 @@ from __future__ import annotations
 from gradcli.collector import collection_paused
 from gradcli.errors import GradcliError, Span
 from gradcli.lang.grammar import (
-    BINARY, BOOLEANS, COMPARISON, CONSTANTS, DIGITS, IF_POWER, KEYWORDS, MODULES, NOT_POWER, NOT_VARIABLES,
+    BINARY, BOOLEANS, COMPARISON, CONSTANTS, IF_POWER, KEYWORDS, MODULES, NOT_POWER, NOT_VARIABLES,
     PRECEDENCE, SPELLINGS, TRAILERS, UNARY_POWER,
 )
 from gradcli.lang.programs import check_program
@@ -111,7 +111,8 @@ class _Parser:
             pos = self.pos
             text = texts[pos]
             operator = operator_of(text)
-            if operator is None or pos in lines:
+            # (lines is empty unless the text has several lines: then no lookup is made)
+            if operator is None or (lines and pos in lines):
                 if text == "if" and IF_POWER >= min_bp and pos not in lines:
                     left = self.conditional(left)
                     continue
@@ -128,14 +129,20 @@ class _Parser:
                 else:
                     compared = False
             self.pos = pos + 1
-            # A lone number or name needs no call of its own unless an operator after it binds tighter.
-            right = self.atom() if nests else None
-            if right is None:
-                right = self.expression(rbp)
-            else:
+            if nests:
+                # A lone number or name needs no call of its own, and any other operand is read by prefix
+                # here, one level deeper, as expression(rbp) would (the token is then not read twice);
+                # either goes on in expression(rbp) only when an operator after it binds tighter.
+                right = self.atom()
+                if right is None:
+                    self.depth += 1
+                    right = self.prefix(rbp)
+                    self.depth -= 1
                 after = operator_of(texts[self.pos])
                 if after is not None and after[1] >= rbp and self.pos not in lines:
                     right = self.expression(rbp, right)
+            else:
+                right = self.expression(rbp)
             if bracketed:
                 span = (bracketed.get(id(left), left.span)[0], bracketed.get(id(right), right.span)[1])
             else:
@@ -150,8 +157,9 @@ class _Parser:
         pos = self.pos
         texts = self.texts
         text = texts[pos]
-        # (the end token is neither, so a token follows the one here)
-        if text[:1] in DIGITS:
+        # (the end token is neither, so a token follows the one here; a text is >= "0" and < ":" exactly
+        # when its first character is a digit: two comparisons, no slice and no set)
+        if "0" <= text < ":":
             if texts[pos + 1] in TRAILERS:
                 return None
             self.pos = pos + 1
@@ -185,7 +193,8 @@ class _Parser:
         texts = self.texts
         pos = self.pos
         text = texts[pos]
-        if text.isidentifier() and texts[pos + 1] == "(" and text not in NOT_VARIABLES and pos + 1 not in self.lines:
+        if text.isidentifier() and texts[pos + 1] == "(" and text not in NOT_VARIABLES and \
+                not (self.lines and pos + 1 in self.lines):
             self.pos = pos + 1
             start = self.starts[pos]
             called = self.call(text, (start, start + len(text)))
@@ -313,12 +322,13 @@ class _Parser:
             self.pos += 1
         end = self.expect(")", opener)
         if receiver is not None:
+            text = f".{name}"
             node = Expr("call", (self.extent(receiver)[0], end), name, (receiver, *args), tuple(keywords),
-                        f".{name}", name_span)
+                        text, name_span)
         else:
             node = _tuple_new(Expr, ("call", (name_span[0], end), name, tuple(args), tuple(keywords), text,
                                      name_span))
-        self.calls.setdefault((name, node.text), node)
+        self.calls.setdefault((name, text), node)
         return node
 
     def postfix(self, expr: Expr) -> Expr:

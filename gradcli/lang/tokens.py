@@ -19,14 +19,16 @@ LOOKALIKES = {"−": "-", "–": "-", "×": "*", "·": "*", "÷": "/", "＊": "*
 # A token, after the spaces and comments before it (possessive: a comment is never cut short to
 # find a token inside it); at the end, the spaces and comments left and an empty token. One findall
 # reads the whole text in C, as (gap, token) pairs. The commonest tokens are tried first; a number
-# before the dots, so that .5 is a number.
-GAP = re.compile(r"(?:\s+|\#[^\n]*+)*+")
+# before the dots, so that .5 is a number. Spaces first, then comments each with the spaces after it, and
+# runs of digits read whole (possessive): the same tokens as a gap of (spaces or a comment)* and digits
+# read one by one, in a tenth fewer instructions of the regular expression engine.
+GAP = re.compile(r"\s*+(?:\#[^\n]*+\s*+)*")
 PIECE = re.compile(rf"""
     ({GAP.pattern})
     ( \*\*|//|<=|>=|==|!=|[-+*/%@^<>()\[\],:=;]
     | [A-Za-z_][A-Za-z_0-9]*
     | 0[xX][0-9a-fA-F](?:_?[0-9a-fA-F])*
-    | (?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?
+    | (?:\d++(?:_\d++)*+(?:\.(?:\d++(?:_\d++)*+)?)?|\.\d++(?:_\d++)*+)(?:[eE][+-]?\d++(?:_\d++)*+)?
     | \.\.\.|\.
     | '[^'\\\n]*'|"[^"\\\n]*"
     | \Z)
