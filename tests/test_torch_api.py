@@ -166,7 +166,17 @@ TRANSPOSES = [  # the same call in gradcli.torch and in torch, on m (2 x 3) and 
     ("m.swapaxes(0, 1)", lambda t, m, c: m.swapaxes(0, 1)), ("torch.swapdims(c, 0, 1)", lambda t, m, c: t.swapdims(c, 0, 1)),
     ("m.permute(1, 0)", lambda t, m, c: m.permute(1, 0)), ("torch.permute(c, (2, 0, 1))", lambda t, m, c: t.permute(c, (2, 0, 1))),
     ("c.movedim(0, 2)", lambda t, m, c: c.movedim(0, 2)),
+    ("m.mT", lambda t, m, c: m.mT), ("c.mT", lambda t, m, c: c.mT), ("c.mH", lambda t, m, c: c.mH),
 ]
+
+
+def test_mT_of_a_vector_is_refused_as_torch_refuses_it():
+    torch = real_torch()
+    with pytest.raises(RuntimeError) as ours:
+        gt.tensor([1.0, 2.0]).mT  # noqa: B018
+    with pytest.raises(RuntimeError) as theirs:
+        torch.tensor([1.0, 2.0]).mT  # noqa: B018
+    assert str(ours.value) == str(theirs.value)
 
 
 @pytest.mark.parametrize("case", TRANSPOSES, ids=[c[0] for c in TRANSPOSES])

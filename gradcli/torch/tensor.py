@@ -291,6 +291,16 @@ class Tensor:
     def T(self) -> Tensor:
         return wrap(self._t.T)
 
+    @property
+    def mT(self) -> Tensor:
+        """The last two axes swapped, of a matrix or a stack of them (TransposeBackward0)."""
+        if self._t.ndim < 2:
+            raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got "
+                               f"{self._t.ndim}-D tensor.")
+        return apply(FUNCTIONS["transpose"], "transpose", (self, -2, -1), {})
+
+    mH = mT  # (the conjugate transpose of a real tensor)
+
     def __getitem__(self, key: Any) -> Tensor:
         try:
             return wrap(self._t[_operand_key(key)], self._bool)
