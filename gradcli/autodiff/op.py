@@ -254,7 +254,7 @@ class Op:
         elif plain and not self.elementwise:
             raise ValueError(f"operation {self.name!r}: a plain ufunc forward is elementwise")
         if plain and (self.keywords or self.prepare is not None):  # (call.py's function(op) passes none)
-            raise ValueError(f"operation {self.name!r}: a plain ufunc forward takes no keywords")
+            raise ValueError(f"operation {self.name!r}: a plain ufunc forward takes no keywords and no prepare")
         if self.saves not in ("inputs", "output", "both", "none"):
             raise ValueError(f"{self.name}: saves must be inputs, output, both or none")
         if self.composite is None:
