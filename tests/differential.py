@@ -269,6 +269,7 @@ TWINS: dict[str, Twin] = {
     "remainder": Twin(torch.remainder, "binary"), "clamp_min": Twin(torch.clamp_min, "binary"),
     "clamp_max": Twin(torch.clamp_max, "binary"),
     "detach": _unary(torch.Tensor.detach), "stop_gradient": _unary(torch.Tensor.detach),
+    "tensor": _unary(lambda x: torch.tensor(x.tolist(), dtype=x.dtype)),
     "sum": Twin(_reducer(lambda x, d, k: x.sum(d, keepdim=k) if x.ndim else x.clone()), "reduction"),
     "mean": Twin(_reducer(lambda x, d, k: x.mean(d, keepdim=k) if x.ndim else x.clone()), "reduction"),
     "prod": Twin(_reducer(_prod), "reduction", {"prod-nonfinite": _reducer(_sequential_prod)}),

@@ -208,6 +208,28 @@ def test_the_transpose_of_a_vector_or_a_number_is_a_node_as_in_pytorch(text):
     assert out.grad_fn is not None and out.grad_fn.name == reference.grad_fn.name()
 
 
+@pytest.mark.parametrize("text,theirs", [
+    ("F.cross_entropy(x.unsqueeze(0), torch.tensor([1]))",
+     lambda torch, x: torch.nn.functional.cross_entropy(x.unsqueeze(0), torch.tensor([1]))),
+    ("x @ torch.tensor([[1., 2., 0.5], [3., 4., -1.], [0., 2., 1.]]) @ x",
+     lambda torch, x: x @ torch.tensor([[1., 2., 0.5], [3., 4., -1.], [0., 2., 1.]], dtype=x.dtype) @ x),
+    # Of a variable or of a list holding one, torch.tensor makes a constant: no gradient flows through it.
+    ("sum(torch.tensor(x) * x)", lambda torch, x: (torch.tensor(x.tolist(), dtype=x.dtype) * x).sum()),
+    ("sum(tensor([x[0], 2.0, x[2]]) * x)",
+     lambda torch, x: (torch.tensor([x[0].item(), 2.0, x[2].item()], dtype=x.dtype) * x).sum()),
+])
+def test_torch_tensor_makes_a_constant_as_in_pytorch(text, theirs):
+    torch = pytest.importorskip("torch")
+    x = np.array([0.5, -1.5, 2.0])
+    out = evaluate(parse(text), {"x": Tensor(x, requires_grad=True)})
+    (ours,) = run_backward([(out, Tensor(np.ones(out.shape)))]).values()
+    tx = torch.tensor(x, requires_grad=True)
+    reference = theirs(torch, tx)
+    reference.backward()
+    np.testing.assert_allclose(out.data, reference.detach().numpy(), rtol=1e-15)
+    np.testing.assert_allclose(ours.data, tx.grad.numpy(), rtol=1e-15)
+
+
 def test_an_attribute_without_brackets_and_an_unknown_prefix_are_syntax_errors():
     with pytest.raises(GradcliError) as info:
         parse("x.sum + 1")

@@ -246,6 +246,12 @@ for _name in ("detach", "stop_gradient"):
               family="gradient control", forward=lambda x: x, shape=lambda s: s, differentiable=False,
               samples=(Sample(((3,),)),), elementwise=True)
 
+# torch.tensor(data) makes a new leaf from data's values: what flows into it takes no gradient (a
+# list of numbers, [[1, 2], [3, 4]], is already a constant; torch.tensor(x) of a variable is x detached).
+primitive(name="tensor", doc="a new constant holding data's values, as torch.tensor(data) copies them "
+          "(no gradient flows to data)", signature="tensor(data)", family="constant", forward=np.array,
+          shape=lambda s: s, differentiable=False, samples=(Sample(((3,),)), Sample(((2, 3),))), elementwise=True)
+
 
 def _constructor(name: str, forward, shape, doc: str, signature: str, max_sizes: int | None = None) -> None:
     primitive(name=name, doc=doc, signature=signature, family="constant", forward=forward, shape=shape,
