@@ -62,6 +62,15 @@ def test_the_help_and_ops_words(tmp_path):
     assert ":format takes table, json, plain, csv" in done.stderr
 
 
+def test_python_habits_help_and_exit_end_or_help_unless_a_name_is_taken(tmp_path):
+    done = piped("help\nx = 2\nexit\nx**2\n", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "grad sum(h) --wrt x" in done.stdout and "4.0" not in done.stdout  # the session ended at exit
+    done = piped("help = 3\nhelp * 2\nquit()\nhelp\n", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["6.0"]  # a value named help is the value; quit() ended it
+
+
 # -- a real terminal --------------------------------------------------------------------------
 @pytest.fixture
 def terminal(tmp_path):

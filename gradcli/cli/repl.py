@@ -38,6 +38,8 @@ from gradcli.errors import GradcliError, spelling
 COMMANDS = ("grad", "jacobian", "hessian", "jvp", "derivative", "taylor", "check", "explain", "graph", "descend")
 META = (":format", ":vars", ":ops", ":help", ":quit")
 FORMATS = ("table", "json", "plain", "csv")
+# Words a Python session answers, read as the session's own while no value or step takes the name
+HABITS = {"help": ":help", "help()": ":help", "quit": ":quit", "quit()": ":quit", "exit": ":quit", "exit()": ":quit"}
 ASSIGNMENT = re.compile(r"\s*([A-Za-z_]\w*)\s*=(?!=)(.*)$", re.S)
 DEFINITION = re.compile(r"\s*([A-Za-z_]\w*)\s*\(\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)?\s*\)\s*=(?!=)(.*)$", re.S)
 OPTION = re.compile(r"--?[A-Za-z]")
@@ -51,7 +53,8 @@ HELP = """\
   :format json         the format of the commands' output (table, json, plain, csv)
   :vars                the values, steps and functions
   :ops [NAME]          the functions gradcli has, or one of them
-  :quit                the end (Ctrl-D too; Ctrl-C cancels the line)"""
+  :quit                the end (Ctrl-D too; Ctrl-C cancels the line)
+  (help, quit and exit work too, while no value or step has that name)"""
 
 
 def session_spelling(kind: str, name: str) -> str:
@@ -82,6 +85,9 @@ class Session:
                 sys.stderr.write("\n".join([f"error: {err.message}", *err.caret_lines()]) + "\n")
 
     def _dispatch(self, text: str) -> None:
+        habit = HABITS.get(text)
+        if habit is not None and text.rstrip("()") not in self.values and text.rstrip("()") not in self.statements:
+            return self._meta(habit, "")
         word = text.split(None, 1)[0]
         if word.startswith(":"):
             return self._meta(word, text[len(word):].strip())
