@@ -88,6 +88,16 @@ def test_vector_variables_and_several_names():
     assert out["history"][0]["grad_norm"] == pytest.approx(np.sqrt(2**2 + 4**2 + 2**2))
 
 
+def test_the_one_variable_of_a_loss_needs_no_wrt_and_several_must_be_named():
+    # w = 3, lr 0.1: w - 0.1 * 2(w - 1) = 2.6
+    out = descend("(w - 1)**2", "--w", "3", "--lr", "0.1", "--steps", "1")
+    assert out["wrt"] == ["w"] and out["values"]["w"] == pytest.approx(2.6, rel=1e-15)
+    run = run_cli("descend", "(w*x - y)**2", "--w", "1", "--x", "2", "--y", "4")
+    assert run.exit_code == 2
+    assert run.stderr.splitlines()[0] == ("error: descent updates the variables named in --wrt and keeps the "
+                                          "others fixed; this loss has w, x, y: name the ones to update")
+
+
 def test_divergence_is_reported():
     out = descend("w**4", "--w", "3", "--wrt", "w", "--lr", "1", "--steps", "50")
     assert out["stopped"] == "diverged"

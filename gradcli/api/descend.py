@@ -72,13 +72,17 @@ def _check(lr: float, steps: int, optimizer: str, tol: float | None, momentum: f
 def descend(expr: str, values: Mapping[str, Any], wrt: Iterable[str] | str | None, *, lr: float, steps: int,
             optimizer: str = "sgd", tol: float | None = None, momentum: float = 0.9,
             on_step: Callable[[Step], None] | None = None, dtype: Any = None) -> Descent:
-    """Run up to `steps` updates of the variables in wrt; the loss must be a scalar.
+    """Run up to `steps` updates of the variables in wrt; the loss must be a scalar. wrt may be
+    left out (None) when the loss has one variable.
 
     dtype "float32" rounds the values once and keeps every step in float32, as a torch.optim
     loop over float32 tensors does (the updates too: lr and the optimizer's constants are
     Python numbers)."""
     _check(lr, steps, optimizer, tol, momentum)
     p = functional.problem(expr, values, wrt, dtype=dtype)
+    if wrt is None and len(p.wrt) > 1:  # (as torch.optim is given its parameters: the rest is data)
+        raise GradcliError(f"descent updates the variables named in {param('wrt')} and keeps the others fixed; "
+                           f"this loss has {', '.join(p.wrt)}: name the ones to update", kind="usage")
     loss, _ = p.forward()
     if loss.size != 1:
         raise GradcliError(f"the loss has shape {format_shape(loss.shape)}: gradient descent needs "

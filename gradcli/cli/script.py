@@ -144,7 +144,7 @@ Examples:
 """)
 @guarded
 def descend(ctx: typer.Context, expr: ExprArg,
-            wrt: Annotated[str, typer.Option("--wrt", help="Variables to update, comma separated.", show_default=False)],
+            wrt: Annotated[Optional[str], typer.Option("--wrt", help="Variables to update, comma separated (the one variable of a loss that has one).", show_default=False)] = None,
             lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 0.01,
             steps: Annotated[int, typer.Option("--steps", help="Number of updates.")] = 100,
             optimizer: Annotated[Optimizer, typer.Option("--optimizer", help="sgd, momentum or adam.")] = Optimizer.sgd,
