@@ -38,6 +38,18 @@ def test_syntax_error_has_a_caret_under_the_column():
     assert underlined(err) == "*"
 
 
+@pytest.mark.parametrize(("expr", "message", "part"), [
+    ("2x + 1", "unexpected 'x': a product needs *, as in 2*x", "x"),
+    ("3 (x + 1)", "unexpected '(': a product needs *, as in 3*(...)", "("),
+    ("sin x", "unexpected 'x' after 'sin': write sin(x) for a call, sin*x for a product", "x"),
+    ("x 2", "unexpected '2'\n", "2"),
+])
+def test_juxtaposition_says_what_to_write(expr, message, part):
+    err = fails("grad", expr, "--x", "1")
+    assert err.startswith("error: " + message), err
+    assert underlined(err) == part
+
+
 def test_unclosed_parenthesis_points_past_the_end():
     err = fails("grad", "sum(x", "--x", "1,2")
     assert "expected ')'" in err and "column 4" in err
@@ -110,6 +122,8 @@ def test_shapes_that_do_not_fit_name_both_with_a_caret(expr, values, shapes, par
     ("ones(-2)", "whole numbers"),
     ("frobnicate(3)", "unknown constructor"),
     ("1,,2", "an entry is empty"),
+    ("1 2 3", "'1 2 3' is not a number: separate entries with commas, as in 1,2,3"),
+    ("1 a", "'1 a' is not a number\n"),
     ("", "empty"),
 ])
 def test_bad_value_names_the_variable(value, words):

@@ -418,6 +418,13 @@ class _Parser:
             message = f"unmatched {tok.text!r}"
         elif tok.text == "=":
             message += ": use == to compare"
+        elif self.pos and (tok.kind in ("name", "number") or tok.text == "(") and tok.text not in NOT_VARIABLES \
+                and not tok.text.startswith("_"):  # (1__0 is a misspelt number, x else y a stray word)
+            before = self.texts[self.pos - 1]
+            if token_kind(before) == "number":
+                message += f": a product needs *, as in {before}*{tok.text if tok.text != '(' else '(...)'}"
+            elif token_kind(before) == "name" and tok.kind == "name":
+                message += f" after {before!r}: write {before}({tok.text}) for a call, {before}*{tok.text} for a product"
         return self.error(message, tok.span)
 
     def index_item(self) -> Expr:
