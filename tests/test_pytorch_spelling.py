@@ -230,6 +230,48 @@ def test_torch_tensor_makes_a_constant_as_in_pytorch(text, theirs):
     np.testing.assert_allclose(ours.data, tx.grad.numpy(), rtol=1e-15)
 
 
+@pytest.mark.parametrize("text,dtype", [
+    ("x.double() * x", np.float64), ("x.to(torch.float64) * x", np.float64), ("x.type(torch.double) * x", np.float64),
+    ("x.to(dtype=np.float64) * x.to('cpu')", np.float64), ("x.float() * x", np.float32),
+    ("x.to(torch.float32) * x.to(device='cpu')", np.float32),
+])
+def test_a_cast_to_the_expressions_dtype_is_the_value_itself_as_in_pytorch(text, dtype):
+    torch = pytest.importorskip("torch")
+    x = np.array([0.1, -2.5, 3.0], dtype=dtype)
+    out = evaluate(parse(text), {"x": Tensor(x, requires_grad=True)})
+    (ours,) = run_backward([(out, Tensor(np.ones(out.shape, dtype)))]).values()
+    tx = torch.tensor(x, requires_grad=True)
+    # PyTorch's cast to a tensor's own dtype returns the tensor itself: no node, the gradient 2x
+    assert tx.double() is tx if dtype == np.float64 else tx.float() is tx
+    np.testing.assert_array_equal(out.data, (tx * tx).detach().numpy())
+    np.testing.assert_array_equal(ours.data, 2 * x)
+    assert out.grad_fn.name == "MulBackward0" and out.grad_fn.next_functions[0] is out.grad_fn.next_functions[1]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("x.float()", ".float() asks for float32 in an expression computed in float64: gradcli computes a whole "
+                  "expression in one dtype, float64 or float32 (PyTorch's default): choose it with dtype"),
+    ("x.to(torch.half)", ".to() asks for float16 in an expression computed in float64"),
+    ("x * torch.ones(3, dtype=torch.float32)", "ones(dtype=...) asks for float32 in an expression computed in float64"),
+    ("x * tensor([1., 2., 3.], dtype=torch.float32)", "tensor(dtype=...) asks for float32"),
+    ("x.to('cuda')", ".to('cuda'): gradcli computes on the CPU, with numpy; .to() takes a dtype, as in "
+                     ".to(torch.float64), or 'cpu'"),
+    ("x.to(torch.float64, 1)", ".to() takes a dtype, as in .to(torch.float64)"),
+    ("x.double(1)", ".double() takes no arguments"),
+    ("sum(x, dtype=torch.float64)", "sum() takes no keyword 'dtype'"),  # (a reduction's dtype= is not taken)
+])
+def test_a_cast_to_another_dtype_says_how_to_choose_it(text, message):
+    err = error(text, x=np.array([1.0, 2.0, 3.0]))
+    assert err.message.startswith(message), err.message
+
+
+def test_dtypes_parse_as_their_words_and_print_as_written():
+    tree = parse("zeros(3, dtype=torch.float64) + x.to(np.float32) + x.type(torch.double)")
+    assert sexpr(tree) == '(add (add (zeros 3 dtype="float64") (to x "float32")) (type x "float64"))'
+    assert unparse(tree) == "zeros(3, dtype=torch.float64) + x.to(np.float32) + x.type(torch.double)"
+    assert value("ones(2, dtype=torch.float64) * 3").tolist() == [3.0, 3.0]
+
+
 def test_an_attribute_without_brackets_and_an_unknown_prefix_are_syntax_errors():
     with pytest.raises(GradcliError) as info:
         parse("x.sum + 1")
@@ -252,6 +294,17 @@ def test_the_command_line_takes_methods_and_prefixes(cli):
     std = np.std(r, ddof=1)
     expected = x + ((x - r.mean()) / (3 * std))
     np.testing.assert_allclose(run.json()["gradients"]["x"], expected, rtol=1e-14)
+
+
+def test_a_cast_on_the_command_line_points_at_the_dtype_option(cli):
+    run = cli("grad", "sum(x.float()**2)", "--x", "0.1,0.2")
+    assert run.exit_code == 2 and run.stderr.splitlines()[0].endswith("choose it with --dtype")
+    run = cli("grad", "sum(x.float()**2)", "--x", "0.1,0.2", "--dtype", "float32", "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    x = np.array([0.1, 0.2], dtype=np.float32)
+    # (float32 numbers are written in their shortest form, read back as float32)
+    assert np.float32(run.json()["value"]) == np.sum(x * x)
+    np.testing.assert_array_equal(np.array(run.json()["gradients"]["x"], np.float32), 2 * x)
 
 
 def test_an_unknown_method_on_the_command_line(cli):

@@ -19,12 +19,12 @@ from gradcli.api.indexing import index
 from gradcli.autodiff.engine import Tensor, call, default_dtype, element_limit, function, reusing
 from gradcli.autodiff.mode import mode
 from gradcli.collector import collection_paused
-from gradcli.errors import GradcliError, closest, format_shape, value_hint
+from gradcli.errors import GradcliError, closest, format_shape, param, value_hint
 from gradcli.limits import LIMITS
 from gradcli.ops.common import broadcast_shapes
 from gradcli.autodiff.op import FUNCTIONS, OPS, Op
 from gradcli.lang.hints import function_hint
-from gradcli.lang.grammar import CONSTANTS
+from gradcli.lang.grammar import CONSTANTS, DTYPES
 from gradcli.lang.tree import Expr, defined_name, postorder, recorded, spelling
 
 _NUMERIC_ERRORS = (ValueError, IndexError, ZeroDivisionError, OverflowError, np.linalg.LinAlgError)
@@ -313,8 +313,9 @@ def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor], items: 
 
 
 def function_of(node: Expr) -> Op | None:
-    """The operation a call node names (None for len), or an error pointing at the unknown name."""
-    if node.value == "len" and not node.text:
+    """The operation a call node names (None for len and a cast, x.double()), or an error pointing at
+    the unknown name."""
+    if (node.value == "len" and not node.text) or (node.value in _CASTS and node.text.startswith(".")):
         return None
     op = FUNCTIONS.get(node.value)
     method = node.text.startswith(".")
@@ -358,13 +359,24 @@ def check_functions(tree: Expr, source: str) -> None:
                 raise err.with_source(source) from None
 
 
+# Casts and dtype=: gradcli computes a whole expression in one dtype, so a cast to that dtype is what
+# PyTorch's is, nothing (x.double() of a float64 x is x, with no node), and one to another is refused
+# (mixing dtypes would need PyTorch's rules for it, where a Python number or a 0-d value never promotes).
+_CASTS = {"to": None, "type": None, "float": "float32", "double": "float64", "half": "float16",
+          "bfloat16": "bfloat16"}
+_ONE_DTYPE = (f"gradcli computes a whole expression in one dtype, float64 or float32 (PyTorch's default): "
+              f"choose it with {param('dtype')}")
+
+
 def _call(node: Expr, kids: list, kws: dict) -> Tensor:
     op = function_of(node)
     if op is None:
-        return _length(kids, kws)
+        return _length(kids, kws) if node.value == "len" else _cast(node, kids, kws)
     if op.name in ("max", "min") and len(kids) == 2 and not kws and not _axis_literal(node.args[1]):
         op = OPS["maximum" if op.name == "max" else "minimum"]  # torch.max(a, b) of two arrays
     if op.constructor and not op.keywords:
+        if "dtype" in kws:
+            _same_dtype(kws.pop("dtype"), mode.dtype, f"{node.value}(dtype=...)")
         if kws:
             raise GradcliError(f"{node.value}() takes no keyword {next(iter(kws))!r}", kind="syntax")
         dims = tuple(_whole(k, "a size") for k in _flatten(kids))
@@ -375,6 +387,31 @@ def _call(node: Expr, kids: list, kws: dict) -> Tensor:
     inputs, params = bind(op, node, kids, kws)
     kids.clear()
     return _applied(op, inputs, params)
+
+
+def _cast(node: Expr, kids: list, kws: dict) -> Tensor:
+    """x.to(dtype), x.type(dtype), x.double(), x.float(): x itself when it is in that dtype already."""
+    value, given = _tensor(kids[0]), [*kids[1:], *kws.values()]
+    dtype = _CASTS[node.value]
+    if dtype is None:  # (to and type name it)
+        if len(given) != 1 or not isinstance(given[0], str) or set(kws) - {"dtype", "device"}:
+            raise GradcliError(f".{node.value}() takes a dtype, as in .{node.value}(torch.float64)", kind="syntax")
+        dtype = given[0]
+        if dtype == "cpu":  # (a device: the CPU is where gradcli computes, so nothing moves, as in PyTorch)
+            return value
+        if dtype not in DTYPES.values():
+            raise GradcliError(f".{node.value}({dtype!r}): gradcli computes on the CPU, with numpy; .{node.value}() "
+                               f"takes a dtype, as in .{node.value}(torch.float64), or 'cpu'", kind="value")
+    elif given:
+        raise GradcliError(f".{node.value}() takes no arguments", kind="syntax")
+    _same_dtype(dtype, value.dtype, f".{node.value}()")
+    return value
+
+
+def _same_dtype(dtype: str, computed: np.dtype, where: str) -> None:
+    if dtype != computed.name:
+        raise GradcliError(f"{where} asks for {dtype} in an expression computed in {computed.name}: {_ONE_DTYPE}",
+                           kind="value")
 
 
 def _axis_literal(arg: Expr | None) -> bool:
@@ -431,6 +468,9 @@ def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
             inputs[slot] = value
             continue
         name = op.keyword(key)
+        if name not in op.keywords and key == "dtype" and op.family == "constant":
+            _same_dtype(value, mode.dtype, f"{node.value}(dtype=...)")  # (a constant made in the expression's dtype)
+            continue
         if name not in op.keywords:
             allowed = ", ".join(op.spellings()) or "none"
             raise GradcliError(f"{node.value}() takes no keyword {key!r} (keywords: {allowed})", kind="syntax")

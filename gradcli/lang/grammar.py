@@ -30,6 +30,12 @@ LEAVES = {"none": "None", "ellipsis": "..."}  # the index items that are no expr
 # nan and inf as numpy and PyTorch spell them (np.nan, torch.inf); -inf is the minus of inf.
 CONSTANTS = {"pi": 3.141592653589793, "e": 2.718281828459045, "nan": float("nan"), "inf": float("inf")}
 BOOLEANS = {"True": 1.0, "False": 0.0}  # for keywords such as keepdim=True
+# torch.float64, np.float32, ...: a dtype (dtype=, x.to(...)), read as the word of its canonical name;
+# those other than float32 and float64 are read so that the message can say gradcli computes in those two.
+DTYPES = {"float32": "float32", "float": "float32", "float64": "float64", "double": "float64",
+          "float16": "float16", "half": "float16", "bfloat16": "bfloat16", "int64": "int64", "long": "int64",
+          "int32": "int32", "int": "int32", "int16": "int16", "short": "int16", "int8": "int8",
+          "uint8": "uint8", "bool": "bool", "complex64": "complex64", "complex128": "complex128"}
 NOT_VARIABLES = KEYWORDS | set(BOOLEANS)
 # The module prefixes that name gradcli's functions, and whose conventions each follows.
 SPELLINGS = {"torch": "torch", "torch.nn.functional": "torch", "nn.functional": "torch", "F": "torch",

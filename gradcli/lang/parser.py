@@ -25,7 +25,7 @@ from __future__ import annotations
 from gradcli.collector import collection_paused
 from gradcli.errors import GradcliError, Span
 from gradcli.lang.grammar import (
-    BINARY, BOOLEANS, COMPARISON, CONSTANTS, IF_POWER, KEYWORDS, MODULES, NOT_POWER, NOT_VARIABLES,
+    BINARY, BOOLEANS, COMPARISON, CONSTANTS, DTYPES, IF_POWER, KEYWORDS, MODULES, NOT_POWER, NOT_VARIABLES,
     PRECEDENCE, SPELLINGS, TRAILERS, UNARY_POWER,
 )
 from gradcli.lang.programs import check_program
@@ -281,7 +281,7 @@ class _Parser:
         last = texts[end - 1]
         if end == self.pos + 1:
             return 0
-        if texts[end] == "(" or (end == self.pos + 3 and last in CONSTANTS):
+        if texts[end] == "(" or (end == self.pos + 3 and (last in CONSTANTS or last in DTYPES)):
             return end - self.pos
         return 0
 
@@ -294,6 +294,8 @@ class _Parser:
             known = ", ".join(f"{p}." for p in SPELLINGS)
             raise self.error(f"{prefix}.{last.text} is not a function gradcli has: {prefix}. is not a prefix it "
                              f"knows ({known})", span)
+        if not self.at("(") and last.text in DTYPES:  # torch.float64: the word "float64", written as it was
+            return Expr("str", span, DTYPES[last.text], text=self.source[span[0]:span[1]])
         if not self.at("("):
             self.names.append(last.text)
             return Expr("name", span, last.text)  # np.pi

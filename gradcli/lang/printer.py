@@ -45,8 +45,8 @@ def unparse(root: Expr) -> str:
             return node.text or repr(node.value), 100
         if k == "name":
             return node.value, 100
-        if k == "str":
-            return _quoted(node.value), 100
+        if k == "str":  # (a dtype, torch.float64, as written; a string in quotes)
+            return node.text if node.text[:1].isalpha() else _quoted(node.value), 100
         if k in LEAVES:
             return LEAVES[k], 100
         if k == "unary" and node.value == "not":
