@@ -265,6 +265,34 @@ def test_a_cast_to_another_dtype_says_how_to_choose_it(text, message):
     assert err.message.startswith(message), err.message
 
 
+@pytest.mark.parametrize("text", [
+    "x.size(0) * x.sum() + x.numel() + x.dim() + x.ndim + x.ndimension()", "x.sum(-1) / x.size(-1)",
+    "x.reshape(x.size()).contiguous() * x.size(dim=1)", "x.T.contiguous() @ x",
+])
+def test_sizes_are_constants_and_contiguous_is_the_value_as_in_pytorch(text):
+    torch = pytest.importorskip("torch")
+    x = np.array([[0.5, -1.0, 2.0], [1.5, 3.0, -0.5]])
+    out = evaluate(parse(text), {"x": Tensor(x, requires_grad=True)})
+    (ours,) = run_backward([(out, Tensor(np.ones(out.shape)))]).values()
+    tx = torch.tensor(x, requires_grad=True)
+    reference = {  # (written as PyTorch runs it: sizes are Python ints there)
+        "x.size(0) * x.sum() + x.numel() + x.dim() + x.ndim + x.ndimension()":
+            lambda: tx.size(0) * tx.sum() + tx.numel() + tx.dim() + tx.ndim + tx.ndimension(),
+        "x.sum(-1) / x.size(-1)": lambda: tx.sum(-1) / tx.size(-1),
+        "x.reshape(x.size()).contiguous() * x.size(dim=1)": lambda: tx.reshape(tx.size()).contiguous() * tx.size(dim=1),
+        "x.T.contiguous() @ x": lambda: tx.T.contiguous() @ tx,
+    }[text]()
+    reference.backward(torch.ones_like(reference))
+    np.testing.assert_array_equal(out.data, reference.detach().numpy())
+    np.testing.assert_array_equal(ours.data, tx.grad.numpy())
+
+
+def test_sizes_stop_a_batch_running_at_once():
+    from gradcli.api.batch import batchable
+    assert batchable(parse("x.double() * x")) and not batchable(parse("sum(x) / x.numel()"))
+    assert not batchable(parse("x.ndim * x"))
+
+
 def test_dtypes_parse_as_their_words_and_print_as_written():
     tree = parse("zeros(3, dtype=torch.float64) + x.to(np.float32) + x.type(torch.double)")
     assert sexpr(tree) == '(add (add (zeros 3 dtype="float64") (to x "float32")) (type x "float64"))'
@@ -275,8 +303,8 @@ def test_dtypes_parse_as_their_words_and_print_as_written():
 def test_an_attribute_without_brackets_and_an_unknown_prefix_are_syntax_errors():
     with pytest.raises(GradcliError) as info:
         parse("x.sum + 1")
-    assert info.value.message == ("unknown attribute 'sum': only .T (transpose), .mT (the last two axes swapped) and "
-                                  ".shape are allowed; a method needs brackets, as in .sum()")
+    assert info.value.message == ("unknown attribute 'sum': only .T (transpose), .mT (the last two axes swapped), "
+                                  ".shape and .ndim are allowed; a method needs brackets, as in .sum()")
     assert info.value.span == (2, 5)
     with pytest.raises(GradcliError) as info:
         parse("torch.nn.relu(x)")

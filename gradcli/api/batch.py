@@ -28,6 +28,7 @@ from typing import IO, Any
 import numpy as np
 
 from gradcli.api import functional
+from gradcli.api.evaluate import SIZE_METHODS
 from gradcli.api.compiled import GradientFunction, gradient_program
 from gradcli.api.diagnose import finite
 from gradcli.api.evaluate import variables
@@ -86,8 +87,9 @@ _BATCHABLE = {"num", "str", "name", "unary", "binary", "call", "tuple", "attr", 
 def batchable(tree: Expr) -> bool:
     """Whether every node of tree can take values with a leading point axis (autodiff/vmap.py)."""
     for node in postorder(tree):
-        if node.kind not in _BATCHABLE or (node.kind == "attr" and node.value == "shape") or \
-                (node.kind == "call" and node.value == "len" and not node.text):
+        if node.kind not in _BATCHABLE or (node.kind == "attr" and node.value in ("shape", "ndim")) or \
+                (node.kind == "call" and node.value == "len" and not node.text) or \
+                (node.kind == "call" and node.value in SIZE_METHODS and node.text.startswith(".")):
             return False
     return True
 

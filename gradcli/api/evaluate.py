@@ -21,7 +21,7 @@ from gradcli.autodiff.mode import mode
 from gradcli.collector import collection_paused
 from gradcli.errors import GradcliError, closest, format_shape, param, value_hint
 from gradcli.limits import LIMITS
-from gradcli.ops.common import broadcast_shapes
+from gradcli.ops.common import broadcast_shapes, normalize_axes
 from gradcli.autodiff.op import FUNCTIONS, OPS, Op
 from gradcli.lang.hints import function_hint
 from gradcli.lang.grammar import CONSTANTS, DTYPES
@@ -292,6 +292,8 @@ def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor], items: 
         return slice(start, stop, step)
     if kind == "attr" and node.value == "shape":  # whole numbers, constants of the expression
         return tuple(Tensor(float(n)) for n in _tensor(kids[0]).shape)
+    if kind == "attr" and node.value == "ndim":
+        return Tensor(float(_tensor(kids[0]).ndim))
     if kind == "attr" and node.value == "mT":
         matrices = _tensor(kids[0])
         if matrices.ndim < 2:
@@ -313,9 +315,9 @@ def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor], items: 
 
 
 def function_of(node: Expr) -> Op | None:
-    """The operation a call node names (None for len and a cast, x.double()), or an error pointing at
-    the unknown name."""
-    if (node.value == "len" and not node.text) or (node.value in _CASTS and node.text.startswith(".")):
+    """The operation a call node names (None for len and the methods of VALUE_METHODS), or an error
+    pointing at the unknown name."""
+    if (node.value == "len" and not node.text) or (node.text.startswith(".") and node.value in VALUE_METHODS):
         return None
     op = FUNCTIONS.get(node.value)
     method = node.text.startswith(".")
@@ -371,7 +373,7 @@ _ONE_DTYPE = (f"gradcli computes a whole expression in one dtype, float64 or flo
 def _call(node: Expr, kids: list, kws: dict) -> Tensor:
     op = function_of(node)
     if op is None:
-        return _length(kids, kws) if node.value == "len" else _cast(node, kids, kws)
+        return _length(kids, kws) if node.value == "len" else VALUE_METHODS[node.value](node, kids, kws)
     if op.name in ("max", "min") and len(kids) == 2 and not kws and not _axis_literal(node.args[1]):
         op = OPS["maximum" if op.name == "max" else "minimum"]  # torch.max(a, b) of two arrays
     if op.constructor and not op.keywords:
@@ -412,6 +414,32 @@ def _same_dtype(dtype: str, computed: np.dtype, where: str) -> None:
     if dtype != computed.name:
         raise GradcliError(f"{where} asks for {dtype} in an expression computed in {computed.name}: {_ONE_DTYPE}",
                            kind="value")
+
+
+def _size(node: Expr, kids: list, kws: dict) -> Tensor | tuple:
+    """x.size() (x.shape), x.size(d), x.numel(), x.dim(): whole numbers, constants of the expression (as len)."""
+    value, given = _tensor(kids[0]), [*kids[1:], *kws.values()]
+    if (given and node.value != "size") or len(given) > 1 or set(kws) - {"dim"}:
+        raise GradcliError(f".{node.value}() takes {'one axis, as in .size(0)' if node.value == 'size' else 'nothing'}",
+                           kind="syntax")
+    if node.value == "size":
+        if not given:
+            return tuple(Tensor(float(n)) for n in value.shape)
+        return Tensor(float(value.shape[normalize_axes(_whole(given[0], "dim"), value.ndim)[0]]))
+    return Tensor(float(value.size if node.value == "numel" else value.ndim))
+
+
+def _itself(node: Expr, kids: list, kws: dict) -> Tensor:
+    """x.contiguous(): x (every array gradcli makes is as good as contiguous; PyTorch returns x too)."""
+    if kids[1:] or kws:
+        raise GradcliError(f".{node.value}() takes nothing here", kind="syntax")
+    return _tensor(kids[0])
+
+
+# The methods of a value that make no operation: what they give is read off the value (x.size(0)), or is
+# the value itself (x.double() of a float64 x). Sizes count a point axis in: batch.py runs them point by point.
+SIZE_METHODS = ("size", "numel", "dim", "ndimension")
+VALUE_METHODS = {**{name: _cast for name in _CASTS}, **{name: _size for name in SIZE_METHODS}, "contiguous": _itself}
 
 
 def _axis_literal(arg: Expr | None) -> bool:
