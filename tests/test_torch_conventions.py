@@ -32,6 +32,23 @@ def test_relu_selects_the_cotangent():
         assert functional.jacobian("x / relu(x)", {"x": -2.0}).jacobian["x"] == inf
 
 
+def test_relus_rule_sends_zeros_to_its_input_in_a_second_pass_as_torch():
+    # torch's threshold_backward gives its input zeros_like(grad): times the inf in v0, the other factor
+    # of v1's product, they are nan in v1's rows of the Hessian (a selection alone would send nothing).
+    torch = pytest.importorskip("torch")
+    v0, v1 = np.array([inf, 0.63]), np.array([0.3, 1.8])
+    with np.errstate(all="ignore"):
+        ours = functional.hessian("relu(v0 @ v1)", {"v0": v0, "v1": v1}).hessian
+    theirs = torch.autograd.functional.hessian(lambda a, b: torch.relu(a @ b),
+                                               (torch.tensor(v0), torch.tensor(v1)))
+    for i, a in enumerate(("v0", "v1")):
+        for j, b in enumerate(("v0", "v1")):
+            assert_same(ours[a][b], theirs[i][j].numpy())
+    assert np.isnan(ours["v1"]["v1"][0, 0])
+    grad = functional.grad("relu(x) * x", {"x": 2.0})  # first order unchanged: ReluBackward0
+    assert grad.gradients["x"] == 4.0
+
+
 def test_sign_and_abs_at_nan():
     with np.errstate(all="ignore"):
         assert_same(functional.jacobian("sign(x)", {"x": np.array([nan, 0.0, -2.0])}).value, [0, 0, -1])

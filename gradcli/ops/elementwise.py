@@ -102,9 +102,19 @@ unary("tanh", np.tanh, lambda n, g: (g * (1.0 - n.ans * n.ans),),
 unary("sigmoid", _sigmoid, lambda n, g: (g * (n.ans * (1.0 - n.ans)),),
       lambda sp, x: 1 / (1 + sp.exp(-x)), "logistic function 1 / (1 + exp(-x))", saves="output", aliases=("expit",),
       local="out*(1 - out)", taylor=lambda n, x: T.riccati(n.ans, x, 0.0, 1.0, -1.0))
-# NOTE: a selection, as torch's threshold_backward (where(out <= 0, 0, g)), not g * (x > 0):
-# an inf cotangent at x < 0 gives 0, not nan, and relu(nan) = nan passes the gradient.
-unary("relu", lambda x: np.maximum(x, 0.0), lambda n, g: (F.where(F.le(n.x, 0.0), 0.0, g),),
+# relu's rule, as torch's threshold_backward(g, x, 0): a selection, where(x <= 0, 0, g), not g * (x > 0), so an
+# inf cotangent at x < 0 gives 0, not nan, and relu(nan) = nan passes the gradient. Its own rule sends x
+# zeros, as torch's does: in a second pass they meet x's other factors (times an inf, a nan, as in torch).
+primitive(name="threshold_backward", doc="where(x <= 0, 0, g): relu's rule", signature="threshold_backward(g, x)",
+          family="internal", public=False, arity=2, elementwise=True, forward=lambda g, x: np.where(x <= 0, 0.0, g),
+          backward=lambda n, gg: (F.threshold_backward(gg, n.y) if n.needs[0] else None,
+                                  zeros_like(gg) if n.needs[1] else None),
+          shape=lambda g, x: np.broadcast_shapes(g, x), torch_name="ThresholdBackwardBackward0",
+          sympy=sympy_elementwise(lambda sp, g, x: sp.Piecewise((0, x <= 0), (g, True))),
+          taylor=lambda n, g, x: T.select(x[0] <= 0, np.zeros_like(g), g),
+          words=Words(("g", "x"), ("where(x <= 0, 0, 1)", "0")),
+          samples=(Sample(((3,), (3,)), ("real", "nonzero")), Sample(((2, 3), (3,)), ("real", "nonzero"))))
+unary("relu", lambda x: np.maximum(x, 0.0), lambda n, g: (F.threshold_backward(g, n.x),),
       lambda sp, x: sp.Piecewise((x, x > 0), (0, True)),
       "max(x, 0) (gradient 0 at 0)", domain="nonzero", local="where(x <= 0, 0, 1)",
       taylor=lambda n, x: T.select(x[0] > 0, x, T.zero(n, x)),
