@@ -28,6 +28,7 @@ import torch
 
 from gradcli.api import functional
 from gradcli.api.diagnose import first_nonfinite_gradient, first_nonfinite_value
+from gradcli.autodiff.engine import Tensor, creation_order, edge_of, run_backward
 from gradcli.autodiff.op import FUNCTIONS, OPS
 
 T = torch.float64
@@ -310,7 +311,7 @@ LOSS_FORMS: list[Callable] = []
 # Those families' modules (tests/twins_*.py): add(differential) puts their twins in TWINS and forms in FORMS;
 # a sub-expression is one of their forms with probability FAMILY_SHARE (where a form accepts its shape).
 FAMILY_SHARE = 0.08
-FAMILIES: tuple[str, ...] = ("twins_arrays", "twins_losses", "twins_linalg")
+FAMILIES: tuple[str, ...] = ("twins_arrays", "twins_losses", "twins_linalg", "twins_torch_idioms")
 # Special functions of one argument, and of two (written name(a, b)).
 SPECIAL_UNARY = ("rsqrt", "reciprocal", "log2", "log10", "exp2", "erf", "erfc", "gelu", "silu", "mish", "logsigmoid",
                  "softsign", "asinh", "acosh", "atanh", "floor", "ceil", "round", "trunc", "sinc", "relu6", "elu",
@@ -708,7 +709,8 @@ def torch_answers(case: Case, variants: dict[str, Callable], names: list[str], u
 def gradcli_answers(case: Case, names: list[str], u: np.ndarray | None):
     """value, blocks and VJP as torch_answers gives them (reverse mode, as torch.autograd.functional),
     and the blocks again by forward mode (the Jacobian by columns, the Hessian forward over reverse)
-    where every sub-expression's value and every cotangent of a backward pass is finite (else None):
+    where every sub-expression's value, every cotangent of a backward pass and every entry of the
+    Hessian by reverse mode is finite (else None):
     where a nan or an inf meets a 0, forward and reverse mode put the nan in different places, as
     torch.func.jacfwd and jacrev do. Forward mode is compared where torch's answer is finite."""
     text = case.text
@@ -719,6 +721,9 @@ def gradcli_answers(case: Case, names: list[str], u: np.ndarray | None):
         finite = not out.requires_grad or first_nonfinite_gradient(out, np.ones(out.shape)) is None
     if case.second_order:
         r = functional.hessian(p, None, mode="reverse")
+        # (a nan in the Hessian is an inf of the second pass that met a 0: forward mode may put it elsewhere)
+        finite = finite and all(np.all(np.isfinite(block)) for row in r.hessian.values() for block in row.values()) \
+            and _rules_finite(p)
         f = functional.hessian(p, None, mode="forward") if finite else None
         return (r.value, [[r.hessian[a][b] for b in names] for a in names], None,
                 f and [[f.hessian[a][b] for b in names] for a in names])
@@ -727,6 +732,28 @@ def gradcli_answers(case: Case, names: list[str], u: np.ndarray | None):
     g = functional.grad(text, case.values, grad_output=u if j.value.ndim else None)
     return (j.value, [j.jacobian[n] for n in names], [g.gradients[n] for n in names],
             f and [f.jacobian[n] for n in names])
+
+
+# Forward over reverse multiplies the values a backward pass computes by tangents: one beyond this may overflow
+# there where reverse over reverse stays finite (logaddexp's exp(b - a) of 5e305, times a tangent of 698).
+HEADROOM = 1e150
+
+
+def _rules_finite(p) -> bool:
+    """Whether every value the rules of a first backward pass compute (their intermediates too: an
+    exp(b - a) inside logaddexp's) is finite and within HEADROOM: forward over reverse differentiates them."""
+    out, _ = p.forward()
+    if not out.requires_grad:
+        return True
+    grads = run_backward([(out, Tensor(np.ones(out.shape)))], create_graph=True)
+    kept = [edge_of(g) for g in grads.values() if edge_of(g) is not None]
+    for node in creation_order(kept) if kept else ():
+        held = [t.data for t in getattr(node, "saved", None) or () if isinstance(t, Tensor)]
+        if getattr(node, "_ans", None) is not None:
+            held.append(node._ans)
+        if not all(np.all(np.abs(a) < HEADROOM) for a in held):
+            return False
+    return all(np.all(np.abs(g.data) < HEADROOM) for g in grads.values())
 
 
 def _first_difference(case: Case, ours, theirs, names) -> str | None:

@@ -116,12 +116,13 @@ def every_call() -> list[str]:
         given = [EDGE_ARGUMENTS[op.name]] if op.name in EDGE_ARGUMENTS else []
         # A function that takes a string first (einsum's subscripts) gets one that fits any shape.
         text = ["'...,...->...'"] if op.keywords and op.kinds.get(op.keywords[0]) == "text" else []
-        calls.add(CLASS_INDEX_CALLS.get(name, f"sum({name}({', '.join(text + arrays + given)}))"))
+        calls.add(WRITTEN_CALLS.get(name, f"sum({name}({', '.join(text + arrays + given)}))"))
     return sorted(calls)
 
 
-# Functions whose target holds class indices take the class 0 for each row of x, not x itself.
-CLASS_INDEX_CALLS = {"nll_loss": "sum(nll_loss(x, zeros_like(x[..., 0])))"}
+# Calls written out: a target of class indices takes the class 0 for each row of x, not x itself;
+# masked_fill's value is one entry.
+WRITTEN_CALLS = {"nll_loss": "sum(nll_loss(x, zeros_like(x[..., 0])))", "masked_fill": "sum(masked_fill(x, x, 0.5))"}
 
 
 @pytest.mark.parametrize("expr", every_call())

@@ -444,6 +444,7 @@ def _reference(torch, op, inputs, params: dict, torch_side: bool):
         "softmax": lambda: torch.softmax(x, **{"dim": -1, **kw}),
         "log_softmax": lambda: torch.log_softmax(x, **{"dim": -1, **kw}),
         "transpose": lambda: TWINS["transpose"].torch(x, **params), "where": lambda: torch.where(x != 0, *inputs[1:]),
+        "masked_fill": lambda: x.masked_fill(inputs[1] != 0, inputs[2]),
         "clip": lambda: torch.clamp(*inputs), "det": lambda: torch.linalg.det(x), "inv": lambda: torch.linalg.inv(x),
         "matmul": lambda: torch.matmul(*inputs), "prod": lambda: torch.prod(x, **kw) if kw else torch.prod(x),
         "stop_gradient": lambda: x.detach(), "mse_loss": lambda: F.mse_loss(*torch.broadcast_tensors(*inputs), **kw),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradcli.errors import GradcliError, format_shape
+
 from gradcli.autodiff import taylor as T
 from gradcli.ops.common import F, broadcast_shapes, factor_cotangent, sympy_elementwise, zeros_like
 from gradcli.ops.kinkchecks import broadcast_mask, equal_arguments, saved_inputs
@@ -201,6 +203,30 @@ primitive(
     # NOTE: torch's x.where(cond, y) is where(cond, x, y): a method taking x as the condition would mislead.
     arity=3, elementwise=True, selector=True, method=False,
     taylor=lambda n, c, a, b: T.select(c[0] != 0, a, b),
+)
+
+
+def _masked_fill_shape(x, mask, value):
+    if value != ():
+        raise GradcliError(f"masked_fill takes a number or a value of one entry (shape ()), not shape "
+                           f"{format_shape(value)}, as PyTorch's", kind="shape")
+    if broadcast_shapes(x, mask) != x:
+        raise GradcliError(f"masked_fill's mask of shape {format_shape(mask)} must broadcast to x's shape "
+                           f"{format_shape(x)}", kind="shape")
+    return x
+
+
+primitive(
+    name="masked_fill", doc="x with value where mask is nonzero, as x.masked_fill(mask, value) (mask gets no "
+    "gradient; value gets g summed where mask is nonzero)", signature="masked_fill(x, mask, value)",
+    family="binary", forward=lambda x, mask, value: np.where(mask != 0, value, x),
+    backward=lambda n, g: (F.where(n.y, 0.0, g) if n.needs[0] else None, None,
+                           F.where(n.y, g, 0.0) if n.needs[2] else None),
+    shape=_masked_fill_shape, torch_name="MaskedFillBackward0", inputs=("x", "mask", "value"),
+    sympy=sympy_elementwise(lambda sp, x, mask, value: sp.Piecewise((value, sp.Ne(mask, 0)), (x, True))),
+    samples=(Sample(((3,), (3,), ()), ("real", "mask", "real")), Sample(((2, 3), (3,), ()), ("real", "mask", "real"))),
+    words=Words(("x", "mask", "value"), ("where(mask, 0, 1)", None, "where(mask, 1, 0)")),
+    arity=3, elementwise=True, taylor=lambda n, x, mask, value: T.select(mask[0] != 0, value, x),
 )
 
 

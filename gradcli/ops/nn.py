@@ -105,6 +105,17 @@ composite(name="cosine_similarity", sympy=_sympy_cosine_similarity, family="nn",
           kinds={"eps": "real"},
           samples=(Sample(((2, 3), (2, 3))), Sample(((3,), (3,)), "nonzero", params={"axis": 0}),
                    Sample(((2, 3), (3,)), params={"axis": -1, "eps": 0.5})))
+def _normalize(x, p=2.0, axis=1, eps=1e-12):
+    # As torch.nn.functional.normalize: x / x.norm(p, dim, keepdim=True).clamp_min(eps), broadcast back.
+    return x / F.clamp_min(F.norm(x, p=p, axis=axis, keepdims=True), eps)
+
+
+composite(name="normalize", family="nn", signature="normalize(x, p=2, axis=1, eps=1e-12)",
+          doc="x / max(norm_p(x), eps) along axis (default 1, as torch.nn.functional.normalize)",
+          composite=_normalize, keywords=("p", "axis", "eps"), positional=3, kinds={"p": "real", "eps": "real"},
+          method=False, samples=(Sample(((2, 3),), "nonzero"), Sample(((3,),), "nonzero", params={"axis": 0}),
+                                 Sample(((2, 3),), "nonzero", params={"p": 1.0, "axis": 0}),
+                                 Sample(((2, 3),), params={"axis": -1, "eps": 2.0})))
 composite(name="mse_loss", doc="mean squared error: mean((input - target)**2)",
           signature="mse_loss(input, target, reduction='mean')", family="loss", arity=2, inputs=("input", "target"),
           composite=lambda a, b, reduction="mean": reduce((a - b) * (a - b), reduction),

@@ -246,6 +246,11 @@ for _name in ("detach", "stop_gradient"):
               family="gradient control", forward=lambda x: x, shape=lambda s: s, differentiable=False,
               samples=(Sample(((3,),)),), elementwise=True)
 
+primitive(name="clone", doc="a copy of x (the gradient passes unchanged)", signature="clone(x)",
+          family="gradient control", forward=np.copy, backward=lambda n, g: (g,), shape=lambda s: s,
+          sympy=lambda sp, x: x, taylor=T.linear, saves="none", torch_name="CloneBackward0", elementwise=True,
+          words=Words(("x",), ("1",)), samples=(Sample(((3,),)), Sample(((2, 3),))))
+
 # torch.tensor(data) makes a new leaf from data's values: what flows into it takes no gradient (a
 # list of numbers, [[1, 2], [3, 4]], is already a constant; torch.tensor(x) of a variable is x detached).
 primitive(name="tensor", doc="a new constant holding data's values, as torch.tensor(data) copies them "
