@@ -76,15 +76,16 @@ def _number(cell: str) -> float:
         return float(cell)
     except ValueError:
         shown = cell if len(cell) <= 40 else cell[:37] + "..."
-        if len(cell.split()) > 1 and all(_is_number(part) for part in cell.split()):
+        if len(cell.split()) > 1 and _numbers(cell.split()):
             raise GradcliError(f"{shown!r} is not a number: separate entries with commas, as in "
                                f"{','.join(cell.split()[:3])}", kind="value") from None
         raise GradcliError(f"{shown!r} is not a number" if cell else "an entry is empty", kind="value") from None
 
 
-def _is_number(text: str) -> bool:
+def _numbers(texts: list[str]) -> bool:
+    """Whether every text reads as a number (1 2 3 written for 1,2,3)."""
     try:
-        float(text)
+        [float(t) for t in texts]
     except ValueError:
         return False
     return True
