@@ -28,10 +28,9 @@ from typing import IO, Any
 import numpy as np
 
 from gradcli.api import functional
-from gradcli.api.evaluate import SIZE_METHODS
 from gradcli.api.compiled import GradientFunction, gradient_program
 from gradcli.api.diagnose import finite
-from gradcli.api.evaluate import variables
+from gradcli.api.evaluate import SIZE_METHODS, variables
 from gradcli.api.points import BadRow, Point, PointReader, bounded, chunks, open_lines
 from gradcli.autodiff.engine import Tensor, as_array, dtype_of, run_backward
 from gradcli.autodiff.vmap import Points, at_points

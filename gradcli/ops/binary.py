@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcli.errors import GradcliError, format_shape
-
 from gradcli.autodiff import taylor as T
+from gradcli.errors import GradcliError, format_shape
 from gradcli.ops.common import F, broadcast_shapes, factor_cotangent, sympy_elementwise, zeros_like
 from gradcli.ops.kinkchecks import broadcast_mask, equal_arguments, saved_inputs
 from gradcli.autodiff.op import Kink, KinkCheck, Sample, Words, primitive
