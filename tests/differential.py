@@ -709,8 +709,9 @@ def torch_answers(case: Case, variants: dict[str, Callable], names: list[str], u
 def gradcli_answers(case: Case, names: list[str], u: np.ndarray | None):
     """value, blocks and VJP as torch_answers gives them (reverse mode, as torch.autograd.functional),
     and the blocks again by forward mode (the Jacobian by columns, the Hessian forward over reverse)
-    where every sub-expression's value, every cotangent of a backward pass and every entry of the
-    Hessian by reverse mode is finite (else None):
+    where every sub-expression's value and every cotangent of a backward pass is finite, and, for a
+    Hessian, every entry of the reverse one too and every value its first pass computes is within
+    HEADROOM (else None):
     where a nan or an inf meets a 0, forward and reverse mode put the nan in different places, as
     torch.func.jacfwd and jacrev do. Forward mode is compared where torch's answer is finite."""
     text = case.text
