@@ -32,21 +32,35 @@ def test_relu_selects_the_cotangent():
         assert functional.jacobian("x / relu(x)", {"x": -2.0}).jacobian["x"] == inf
 
 
-def test_relus_rule_sends_zeros_to_its_input_in_a_second_pass_as_torch():
-    # torch's threshold_backward gives its input zeros_like(grad): times the inf in v0, the other factor
-    # of v1's product, they are nan in v1's rows of the Hessian (a selection alone would send nothing).
-    torch = pytest.importorskip("torch")
+# (gradcli spelling, torch function, the v1 rows of Hessian[v1][v1] that torch 2.13 gives)
+SECOND_PASS_AT_INF = [
+    ("relu", lambda t, z: t.relu(z), [[nan, 0], [nan, 0]]),
+    # leaky_relu_backward and hardtanh_backward send zeros too, as threshold_backward does
+    ("leaky_relu", lambda t, z: t.nn.functional.leaky_relu(z), [[nan, 0], [nan, 0]]),
+    ("hardtanh", lambda t, z: t.nn.functional.hardtanh(z), [[nan, 0], [nan, 0]]),
+    ("relu6", lambda t, z: t.nn.functional.relu6(z), [[nan, 0], [nan, 0]]),
+    # abs's rule is g * sgn(x), and sgn's derivative is an efficient zero tensor: it sends nothing
+    ("abs", lambda t, z: t.abs(z), [[0, 0], [0, 0]]),
+]
+
+
+@pytest.mark.parametrize("name, torch_fn, rows", SECOND_PASS_AT_INF, ids=[c[0] for c in SECOND_PASS_AT_INF])
+def test_a_rules_second_pass_meets_an_inf_as_torchs_does(name, torch_fn, rows):
+    # relu's rule, torch's threshold_backward, gives its input zeros_like(grad): times the inf in v0, the
+    # other factor of v1's product, they are nan in v1's rows of the Hessian (a selection alone would send
+    # nothing, as abs's sign does in torch).
     v0, v1 = np.array([inf, 0.63]), np.array([0.3, 1.8])
     with np.errstate(all="ignore"):
-        ours = functional.hessian("relu(v0 @ v1)", {"v0": v0, "v1": v1}).hessian
-    theirs = torch.autograd.functional.hessian(lambda a, b: torch.relu(a @ b),
+        ours = functional.hessian(f"sum({name}(v0 * v1))", {"v0": v0, "v1": v1}).hessian
+    assert_same(ours["v1"]["v1"], rows)
+    grad = functional.grad(f"{name}(x) * x", {"x": 0.5})  # first order unchanged
+    assert grad.gradients["x"] == 1.0
+    torch = pytest.importorskip("torch")
+    theirs = torch.autograd.functional.hessian(lambda a, b: torch_fn(torch, a * b).sum(),
                                                (torch.tensor(v0), torch.tensor(v1)))
     for i, a in enumerate(("v0", "v1")):
         for j, b in enumerate(("v0", "v1")):
             assert_same(ours[a][b], theirs[i][j].numpy())
-    assert np.isnan(ours["v1"]["v1"][0, 0])
-    grad = functional.grad("relu(x) * x", {"x": 2.0})  # first order unchanged: ReluBackward0
-    assert grad.gradients["x"] == 4.0
 
 
 def test_sign_and_abs_at_nan():

@@ -65,7 +65,7 @@ unary("sqrt", np.sqrt, lambda n, g: (g / (n.ans * 2.0),), lambda sp, x: sp.sqrt(
       "square root (gradient inf at 0)", domain="positive", saves="output", local="1/(2*out)",
       taylor=lambda n, x: T.power(x, 0.5, n.ans),
       kinks=(Kink((0.0,), (np.inf,), note="sqrt'(0) = 1/(2*0) = inf", noted=False),))
-unary("abs", np.abs, lambda n, g: (g * F.sign(n.x),), lambda sp, x: sp.Abs(x),
+unary("abs", np.abs, lambda n, g: (g * F.detach(F.sign(n.x)),), lambda sp, x: sp.Abs(x),
       "absolute value (gradient 0 at 0)", domain="nonzero", local="sign(x)", aliases=("absolute",),
       taylor=lambda n, x: _sign(x[0]) * x,
       kinks=(Kink((0.0,), (0.0,), note="|x|' = sign(0) = 0, as PyTorch"),),

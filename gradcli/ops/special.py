@@ -319,11 +319,31 @@ _parametrised(
     taylor=lambda n, x, alpha: T.select(x[0] > 0, x, T.cauchy(alpha, _expm1_below(x))))
 
 
+def _leaky_relu_backward_backward(n, gg):
+    g, x, slope = n.inputs
+    return (F.leaky_relu_backward(gg, x, slope) if n.needs[0] else None,
+            F.zeros_like(gg) if n.needs[1] else None,
+            F.where(F.gt(x, 0.0), 0.0, gg * g) if n.needs[2] else None)
+
+
+# leaky_relu's and hardtanh's rules are operations of their own, as PyTorch's leaky_relu_backward and
+# hardtanh_backward: their own rules send x zeros, which in a second pass meet x's other factors (times an
+# inf, a nan, as in torch), where a selection by a mask of x would send x nothing.
+primitive(name="leaky_relu_backward", doc="where(x > 0, g, g * negative_slope): leaky_relu's rule",
+          signature="leaky_relu_backward(g, x, negative_slope)", family="internal", public=False,
+          forward=lambda g, x, slope: np.where(x > 0, g, g * slope), backward=_leaky_relu_backward_backward,
+          taylor=lambda n, g, x, slope: T.select(x[0] > 0, g, T.cauchy(g, slope)),
+          shape=broadcast_shapes, arity=3, elementwise=True, torch_name="LeakyReluBackwardBackward0",
+          sympy=sympy_elementwise(lambda sp, g, x, slope: sp.Piecewise((g, x > 0), (g * slope, True))),
+          words=Words(("g", "x", "negative_slope"), ("where(x > 0, 1, negative_slope)", "0", "where(x > 0, 0, g)")),
+          samples=(Sample(((3,), (3,), ()), ("real", "nonzero", "unit")),
+                   Sample(((2, 3), (3,), ()), ("real", "nonzero", "unit"))))
+
+
 def _leaky_relu_backward(n, g):
     x, slope = n.inputs
-    positive = F.gt(x, 0.0)
-    return (F.where(positive, g, g * slope) if n.needs[0] else None,
-            F.where(positive, 0.0, g * x) if n.needs[1] else None)
+    return (F.leaky_relu_backward(g, x, slope) if n.needs[0] else None,
+            F.where(F.gt(x, 0.0), 0.0, g * x) if n.needs[1] else None)
 
 
 _parametrised(
@@ -338,11 +358,28 @@ _parametrised(
     taylor=lambda n, x, slope: T.select(x[0] > 0, x, T.cauchy(x, slope)))
 
 
+def _off_bounds(x, lo, hi):
+    return (x <= lo) | (x >= hi)
+
+
+primitive(name="hardtanh_backward", doc="where(x <= min_val or x >= max_val, 0, g): hardtanh's rule",
+          signature="hardtanh_backward(g, x, min_val, max_val)", family="internal", public=False,
+          forward=lambda g, x, lo, hi: np.where(_off_bounds(x, lo, hi), 0.0, g),
+          backward=lambda n, gg: (F.hardtanh_backward(gg, *n.inputs[1:]) if n.needs[0] else None,
+                                  F.zeros_like(gg) if n.needs[1] else None, None, None),
+          taylor=lambda n, g, x, lo, hi: T.select(_off_bounds(x[0], lo[0], hi[0]), np.zeros_like(g), g),
+          shape=broadcast_shapes, arity=4, elementwise=True, torch_name="HardtanhBackwardBackward0",
+          sympy=sympy_elementwise(lambda sp, g, x, lo, hi: sp.Piecewise((0, (x <= lo) | (x >= hi)), (g, True))),
+          words=Words(("g", "x", "min_val", "max_val"), ("(x > min_val)*(x < max_val)", "0", "0", "0")),
+          samples=(Sample(((3,), (3,), (), ()), ("real", "real", "unit", "above_one")),
+                   Sample(((2, 3), (3,), (), ()), ("real", "real", "unit", "above_one"))))
+
+
 def _hardtanh_backward(n, g):
     x, lo, hi = n.inputs
     # As PyTorch: x gets 0 on a bound. A bound gets the gradient there (the value is the bound's);
     # as clip, hi wins when lo > hi.
-    return (F.where(F.le(x, lo) + F.ge(x, hi), 0.0, g) if n.needs[0] else None,
+    return (F.hardtanh_backward(g, x, lo, hi) if n.needs[0] else None,
             F.where(F.le(x, lo) * F.lt(lo, hi), g, 0.0) if n.needs[1] else None,
             F.where(F.ge(F.maximum(x, lo), hi), g, 0.0) if n.needs[2] else None)
 
