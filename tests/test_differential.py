@@ -61,6 +61,15 @@ def test_every_operation_appears_in_the_generated_cases():
     assert sorted(set(differential.TWINS) - seen) == []
 
 
+def test_any_seed_and_depth_builds_a_case():
+    """The generator never fails where the suite's seeds do not reach: far seeds (6535 drew an svdvals
+    of a 4-vector from a 4x3 matrix), and trees deeper than the suite's, as long runs may ask."""
+    seeds = [6535, 7286, 9243, 26614, 43015, *range(10**4, 10**5, 997)]
+    cases = [differential.make_case(seed, "random", second_order=order, max_depth=depth)
+             for seed in seeds for depth in (4, 6) for order in (False, True)]
+    assert len(cases) == 4 * len(seeds) and all(case.values for case in cases)
+
+
 def test_the_documented_table_and_the_torch_variants_name_the_same_entries():
     variants = {entry for twin in differential.TWINS.values() for entry in twin.variants}
     assert variants == set(documented_entries())

@@ -168,7 +168,7 @@ def add(d):
             a = symmetric(b, n, depth)
             return _op_node(shape, [a], lambda c: f"eigvalsh({c[0]})", "eigvalsh", lambda v, fn: fn(v[0]))
         if pick == "svdvals":
-            k = b.rng.randint(n, 3)
+            k = b.rng.randint(n, max(n, 3))  # svdvals of (n, k) has min(n, k) entries: k >= n
             a = b.expr((n, k) if b.rng.random() < 0.5 else (k, n), depth)
             return _op_node(shape, [a], lambda c: f"svdvals({c[0]})", "svdvals", lambda v, fn: fn(v[0]))
         if pick == "cross":
