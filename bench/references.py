@@ -35,17 +35,32 @@ def torch_available() -> bool:
 @cache
 def jax_available() -> bool:
     try:
-        import jax
+        _jax()
     except ImportError:
         return False
-    jax.config.update("jax_enable_x64", True)
     return True
+
+
+@cache
+def _jax() -> Any:
+    """jax in float64, as every other case computes: by default it computes in float32, whatever the
+    inputs' dtype. Set in each process that calls jax (a timed case runs in a worker of its own)."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+def _float64(result: Any) -> np.ndarray:
+    out = np.asarray(result.block_until_ready())
+    assert out.dtype == np.float64, f"jax computed in {out.dtype}, not float64"
+    return out
 
 
 @cache
 def _jax_functions() -> dict[str, Any]:
     """The same problems in JAX, jit-compiled (the first, untimed call of a run compiles them)."""
-    import jax
+    jax = _jax()
     import jax.numpy as jnp
 
     return {
@@ -60,16 +75,16 @@ def _jax_functions() -> dict[str, Any]:
 def jax_large(label: str, data: dict[str, Any]) -> np.ndarray:
     args = (data["x"],) if label == "sinexp" else (data["w"], data["x"], data["y"])
     _value, gradient = _jax_functions()[label](*args)
-    return np.asarray(gradient.block_until_ready())
+    return _float64(gradient)
 
 
 def jax_jacobian(label: str, values: dict[str, np.ndarray]) -> np.ndarray:
     args = (values["x"], values["W"]) if "W" in values else (values["x"],)
-    return np.asarray(_jax_functions()[label](*args).block_until_ready())
+    return _float64(_jax_functions()[label](*args))
 
 
 def jax_hessian(values: dict[str, np.ndarray]) -> np.ndarray:
-    return np.asarray(_jax_functions()["hessian"](values["x"], values["W"]).block_until_ready())
+    return _float64(_jax_functions()["hessian"](values["x"], values["W"]))
 
 
 # -- large gradients -----------------------------------------------------------------------------
@@ -236,7 +251,7 @@ def sympy_derivative(order: int) -> float:
 
 @cache
 def _jax_jet(order: int) -> Any:
-    import jax
+    jax = _jax()
     import jax.numpy as jnp
     from jax.experimental import jet
 
@@ -251,4 +266,4 @@ def _jax_jet(order: int) -> Any:
 def jax_jet_derivatives(order: int) -> Any:
     """jax.experimental.jet, jit-compiled (its series are the derivatives f^(k), k = 1..order)."""
     primal, series = _jax_jet(order)(HIGHER_POINT)
-    return float(primal), [float(s) for s in series]
+    return float(_float64(primal)), [float(s) for s in series]
