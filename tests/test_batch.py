@@ -85,6 +85,22 @@ def test_json_lines_with_arrays_and_csv_entry_columns(tmp_path):
     assert float(table[1]["d/dw[1,0]"]) == 2 * 2 * -1
 
 
+@pytest.mark.parametrize("text", ["x[argmax(x)]", "sum(x[x > 1.5])", "sum(x[:argmax(x) + 1] ** 2)"])
+def test_an_index_computed_from_the_point_is_each_points_own(tmp_path, text):
+    # The points replay one traced program: an index read from the data is a guard of it, not a constant.
+    points = [[1, 3, 2], [5, 1, 2], [0, 1, 9], [0, 1, 9]]
+    path = write(tmp_path, "p.jsonl", "".join(json.dumps({"x": x}) + "\n" for x in points))
+    run = run_cli("grad", text, "--points", path, "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    for x, r in zip(points, jsonl(run.stdout)):
+        want = functional.grad(text, {"x": np.array(x, dtype=float)})
+        assert r["value"] == float(want.value) and r["gradients"]["x"] == want.gradients["x"].tolist()
+    best = [np.argmax(x) for x in points]
+    if text == "x[argmax(x)]":  # by hand: the largest entry, and 1 at its index
+        assert [r["value"] for r in jsonl(run.stdout)] == [max(x) for x in points]
+        assert [r["gradients"]["x"][i] for r, i in zip(jsonl(run.stdout), best)] == [1.0] * len(points)
+
+
 def test_jacobian_and_hessian_columns(tmp_path):
     path = write(tmp_path, "p.csv", "x,y\n0.5,2\n1.5,-1\n")
     run = run_cli("hessian", F, "--points", path, "--format", "csv")

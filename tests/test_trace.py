@@ -126,6 +126,13 @@ def test_every_registry_sample_replays_bit_identical(dtype):
     ("sum(cumprod(x))", {"x": [1.0, 2.0, 3.0]}, {"x": [1.0, 0.0, 3.0]}),  # a zero: the exact sum
     ("sum(x**2) * y", {"x": [1.0, 2.0], "y": 1.0}, {"x": [1.0, 2.0], "y": 3.0}),  # a sum's cotangent, read
     ("x ** y", {"x": 2.0, "y": 2.0}, {"x": 2.0, "y": 3.0}),  # an exponent not differentiated, read
+    # indices computed from the variables: a whole number, an array, a mask, a slice bound, an axis
+    ("x[argmax(x)] * y", {"x": [1.0, 3.0, 2.0], "y": 1.0}, {"x": [5.0, 1.0, 2.0], "y": 1.0}),
+    ("sum(x[[argmax(x), argmin(x)]]) * y", {"x": [1.0, 3.0, 2.0], "y": 1.0}, {"x": [0.0, 1.0, 9.0], "y": 1.0}),
+    ("sum(x[x > y])", {"x": [1.0, 3.0, 2.0], "y": 1.5}, {"x": [5.0, 1.0, 2.0], "y": 1.5}),
+    ("sum(x[:argmax(x) + 1]) * y", {"x": [1.0, 3.0, 2.0], "y": 1.0}, {"x": [0.0, 1.0, 9.0], "y": 1.0}),
+    ("sum(cumsum(x, dim=argmax(y)))", {"x": [[1.0, 2.0], [3.0, 4.0]], "y": [1.0, 0.0]},
+     {"x": [[1.0, 2.0], [3.0, 4.0]], "y": [0.0, 1.0]}),
 ])
 def test_a_decision_that_goes_the_other_way_records_again(text, recorded_at, other):
     p = problem(text, recorded_at, wrt="x")
@@ -137,6 +144,17 @@ def test_a_decision_that_goes_the_other_way_records_again(text, recorded_at, oth
     assert gradient.traced.recorded == 2 and gradient.traced.replayed == 0
     gradient({n: np.asarray(v, float) for n, v in other.items()})
     assert gradient.traced.replayed == 1
+
+
+def test_an_index_written_as_a_number_replays_at_every_point():
+    # x[1] and x[0:2] read constants of the program: no guard, one recording for every point.
+    p = problem("x[1] * x[2] + sum(x[0:2] ** 2)", {"x": [1.0, 2.0, 3.0]})
+    gradient = gradient_program(p)
+    for x in ([1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [0.5, -1.0, 2.0]):
+        value, grads = gradient({"x": np.array(x)})
+        want = functional.grad("x[1] * x[2] + sum(x[0:2] ** 2)", {"x": x})
+        assert same(value, want.value) and same(grads["x"], want.gradients["x"])
+    assert gradient.traced.recorded == 1 and gradient.traced.replayed == 2
 
 
 def test_a_new_shape_records_again_and_each_shape_keeps_its_program():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 from gradcli.api.indexing import index
 from gradcli.autodiff.engine import Tensor, call, default_dtype, element_limit, function, reusing
 from gradcli.autodiff.mode import mode
+from gradcli.autodiff.trace import decide
 from gradcli.collector import collection_paused
 from gradcli.errors import GradcliError, closest, format_shape, param, value_hint
 from gradcli.limits import LIMITS
@@ -654,15 +656,23 @@ def _tensor(value: Any) -> Tensor:
 
 
 def _whole(value: Any, what: str) -> int:
-    if isinstance(value, Tensor) and value.ndim == 0 and np.isfinite(value.data) and float(value.data).is_integer():
-        return int(value.data)
+    # (read through decide: a size, axis or slice bound computed from the variables is a guard of a
+    # traced program, which records again where it changes)
+    if isinstance(value, Tensor) and value.ndim == 0:
+        return _whole_number(decide(float, value), what)
+    raise GradcliError(f"{what} must be a whole number", kind="index")
+
+
+def _whole_number(number: float, what: str) -> int:
+    if math.isfinite(number) and number.is_integer():
+        return int(number)
     raise GradcliError(f"{what} must be a whole number", kind="index")
 
 
 def _axis(value: Any) -> Any:
     """An axis, or a tuple of axes (a list [0, 1] as torch's dim=[0, 1])."""
     if isinstance(value, Tensor) and value.ndim == 1:
-        return tuple(_whole(Tensor(v), "axis") for v in value.data)
+        return tuple(_whole_number(v, "axis") for v in decide(np.ndarray.tolist, value))
     if isinstance(value, tuple):
         return tuple(_whole(v, "axis") for v in value)
     return _whole(value, "axis")

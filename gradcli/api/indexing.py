@@ -6,6 +6,9 @@ entries where it is nonzero, as a vector. Both scatter their gradient back, addi
 where an index repeats. An array index is a mask when it is written as one: a comparison,
 `and`, `or` or `not` (a variable of 0.0 and 1.0 is an array of indices, as a float array
 would be in numpy; write m != 0 to select with it).
+
+The index's numbers are read through `decide`: computed from the variables (x[argmax(x)],
+x[x > 0]), they are guards of a traced program, which records again where they change.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 
 from gradcli.autodiff.engine import Tensor, call, normalize_key
 from gradcli.autodiff.op import FUNCTIONS, OPS
+from gradcli.autodiff.trace import decide
 from gradcli.errors import GradcliError, format_shape
 from gradcli.lang.tree import Expr
 
@@ -83,8 +87,16 @@ def _expand_ellipsis(target: Tensor, items: list, kinds: list[str]) -> tuple[lis
             kinds[:at] + ["slice"] * fill + kinds[at + 1:])
 
 
+def _entries(a: np.ndarray) -> tuple:
+    return tuple(a.reshape(-1).tolist())
+
+
+def _nonzero(a: np.ndarray) -> tuple:
+    return tuple(np.flatnonzero(a).tolist())
+
+
 def _whole(item: Tensor) -> int:
-    value = float(item.data)
+    value = decide(float, item)
     if not (np.isfinite(value) and value.is_integer()):
         raise GradcliError(f"an index must be a whole number, not {value:g}", kind="index")
     return int(value)
@@ -118,7 +130,7 @@ def _gathered(target: Tensor, items: list, kinds: list[str], span: tuple[int, in
         raise GradcliError(f"an array of indices combines only with ':' and '...': {_TWO_STEPS}", kind="index")
     axis = kinds.index("array")
     size = target.shape[axis]
-    values = np.asarray(items[axis].data, dtype=float)
+    values = np.array(decide(_entries, items[axis]), dtype=float).reshape(items[axis].shape)
     if not np.all(np.isfinite(values) & (values == np.round(values))):
         raise GradcliError("an array of indices must hold whole numbers (a mask is written as one: x[x > 0])",
                            kind="index", span=span)
@@ -141,5 +153,5 @@ def _masked(target: Tensor, items: list, kinds: list[str], span: tuple[int, int]
                            span=span)
     rest = target.shape[mask.ndim:]
     flat = call("reshape", target, src=target.shape, dst=(int(np.prod(covered)),) + rest)
-    chosen = np.flatnonzero(mask.data)
+    chosen = np.array(decide(_nonzero, mask), dtype=np.intp)
     return call("take", flat, axis=0, indices=tuple(chosen.tolist()), index_shape=chosen.shape, src=flat.shape)
