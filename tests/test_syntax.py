@@ -268,6 +268,8 @@ def assert_refused(cli, expr: str, message: str, span: tuple[int, int], x: str) 
 
 @pytest.mark.parametrize("expr,message,span", [
     ("len(2) + sum(x)", "len() of a number: it has no axis (len(x) is x.shape[0])", (0, 6)),
+    ("torch.max(x).values", ".values takes apart what torch.max(x, dim) or x.max(dim) gives (min too), the pair "
+     "(values, indices), as in PyTorch; this value has no .values", (0, 19)),
     ("sum(x.shape)", "a tuple or slice cannot be used as a value here", (0, 12)),
     ("sum(x[[0.5]])", "an array of indices must hold whole numbers (a mask is written as one: x[x > 0])", (6, 11)),
     ("sum(x[[0, 3]])", "index 3 is out of range for axis 0 of size 3", (6, 12)),
@@ -294,6 +296,19 @@ def test_max_with_dim_gives_torchs_values_and_a_number_is_an_axis(cli):
                     lambda t, W: (t.max(W, dim=0).values * t.tensor([1.0, 2.0, 3.0], dtype=t.float64)).sum()
                     + (t.max(W, 1).values * t.tensor([10.0, 20.0], dtype=t.float64)).sum()
                     + t.min(W, -1).values.sum(), W=w)
+
+
+def test_max_with_dim_taken_apart_as_torchs_pair(cli):
+    # torch.max(W, 0)[0] is the values (it was values[0], a row of them: 4 where torch gives 9);
+    # [1] and .indices are the indices, constants.
+    w = [[1.0, 7.0, 3.0], [4.0, 2.0, 6.0]]
+    assert_as_torch(cli, "sum(torch.max(W, 0)[0] * [1, 2, 3]) + W.max(dim=1).values.sum() * W.min(1)[1].sum()"
+                    " + sum(torch.min(W, -1, keepdim=True).values) + W.max(dim=1)[0][1]",
+                    lambda t, W: (t.max(W, 0)[0] * t.tensor([1.0, 2.0, 3.0], dtype=t.float64)).sum()
+                    + W.max(dim=1).values.sum() * W.min(1)[1].sum() + t.min(W, -1, keepdim=True).values.sum()
+                    + W.max(dim=1)[0][1], W=w)
+    value, _ = grads(cli, "sum(W.max(0).indices * [1, 10, 100]) + sum(W.argmin(1))", W=str(w))
+    assert value == 1 * 1 + 0 * 10 + 1 * 100 + 0 + 1
 
 
 @pytest.mark.parametrize("expr,message,span", [

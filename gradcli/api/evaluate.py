@@ -108,6 +108,7 @@ def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Exp
     push, pop = stack.append, stack.pop
     order = postorder(tree)
     sequences = _sequence_arguments(order, tree)
+    parts = _pair_parts(order, tree)
     # _plain's functions, checked against the registry once a walk: by name for operators, else by key
     plains: dict[str | tuple, Callable[..., Tensor] | None] = {}
     dtype = mode.dtype
@@ -160,7 +161,11 @@ def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Exp
                     value = plain(pop())
                 else:
                     kids, kws = _children(node, stack)
-                    value = _apply(node, kids, kws, scope, id(node) in sequences)
+                    part = parts.get(id(node)) if parts else None
+                    if part is None:
+                        value = _apply(node, kids, kws, scope, id(node) in sequences)
+                    else:  # torch.max(x, dim)[1], .indices; the node that takes the part passes it on
+                        value = _call(node, kids, kws, indices=True) if part == "indices" else kids[0]
             except GradcliError as err:
                 if err.span is None:  # a method's errors point at its name, not at its receiver
                     err.span = node.name_span if node.text.startswith(".") else node.span
@@ -248,6 +253,45 @@ def _sequence_arguments(nodes: list[Expr], tree: Expr) -> set[int]:
     return found
 
 
+def _pair_parts(nodes: list[Expr], tree: Expr) -> dict[int, str]:
+    """PyTorch's torch.max(x, dim) and x.max(dim) (and min) give a pair, (values, indices): where one is
+    taken apart, [0] or .values, [1] or .indices, the call gives that part. Keys are ids of the calls
+    asked for indices ("indices") and of the nodes that take a part ("taken": they pass it on)."""
+    record = recorded(tree)
+    if record is not None and not any(call.value in _PAIRED for call in record.calls):
+        return {}
+    found: dict[int, str] = {}
+    for node in nodes:
+        part = _part_taken(node)
+        if part is not None:
+            found[id(node)] = "taken"
+            if part == "indices":
+                found[id(node.args[0])] = "indices"
+    return found
+
+
+_PAIRED = ("max", "min")
+
+
+def _part_taken(node: Expr) -> str | None:
+    """"values" or "indices" where node takes apart the pair of a paired call (see _pair_parts), else None."""
+    if node.kind == "attr" and node.value in ("values", "indices") and _paired(node.args[0]):
+        return node.value
+    if node.kind == "index" and len(node.args) == 2 and _paired(node.args[0]) and node.args[1].kind == "num" \
+            and node.args[1].value in (0, 1):
+        return "values" if node.args[1].value == 0 else "indices"
+    return None
+
+
+def _paired(node: Expr) -> bool:
+    """Whether node is a call PyTorch answers with the pair (values, indices): max or min along a dim, in
+    PyTorch's spelling (a method, torch.)."""
+    if node.kind != "call" or node.value not in _PAIRED or spelling(node) != "torch":
+        return False
+    along = any(k in ("dim", "axis") for k, _ in node.keywords)
+    return along or (len(node.args) == 2 and _axis_literal(node.args[1]))
+
+
 def _takes_sequence(name: str) -> bool:
     op = FUNCTIONS.get(name)
     return op is not None and op.sequence
@@ -296,6 +340,9 @@ def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor], items: 
         return tuple(Tensor(float(n)) for n in _tensor(kids[0]).shape)
     if kind == "attr" and node.value == "ndim":
         return Tensor(float(_tensor(kids[0]).ndim))
+    if kind == "attr" and node.value in ("values", "indices"):  # (not of a paired call: see _pair_parts)
+        raise GradcliError(f".{node.value} takes apart what torch.max(x, dim) or x.max(dim) gives (min too), the "
+                           f"pair (values, indices), as in PyTorch; this value has no .{node.value}", kind="syntax")
     if kind == "attr" and node.value == "mT":
         matrices = _tensor(kids[0])
         if matrices.ndim < 2:
@@ -372,8 +419,11 @@ _ONE_DTYPE = (f"gradcli computes a whole expression in one dtype, float64 or flo
               f"choose it with {param('dtype')}")
 
 
-def _call(node: Expr, kids: list, kws: dict) -> Tensor:
+def _call(node: Expr, kids: list, kws: dict, indices: bool = False) -> Tensor:
+    """A call node's value; indices: the indices of a max or min along a dim instead (see _pair_parts)."""
     op = function_of(node)
+    if indices:
+        op = FUNCTIONS["argmax" if op.name == "max" else "argmin"]
     if op is None:
         return _length(kids, kws) if node.value == "len" else VALUE_METHODS[node.value](node, kids, kws)
     if op.name in ("max", "min") and len(kids) == 2 and not kws and not _axis_literal(node.args[1]):

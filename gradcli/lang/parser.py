@@ -356,12 +356,12 @@ class _Parser:
                 self.pos += 1
                 if self.at("("):
                     expr = self.call(attr.text, attr.span, receiver=expr)
-                elif attr.text in ("T", "mT", "shape", "ndim"):
+                elif attr.text in ("T", "mT", "shape", "ndim", "values", "indices"):
                     expr = Expr("attr", (self.extent(expr)[0], attr.span[1]), attr.text, (expr,))
                 else:
                     raise self.error(f"unknown attribute {attr.text!r}: only .T (transpose), .mT (the last two "
-                                     f"axes swapped), .shape and .ndim are allowed; a method needs brackets, as in "
-                                     f".sum()", attr.span)
+                                     f"axes swapped), .shape, .ndim, and .values and .indices of torch.max(x, dim) "
+                                     f"are allowed; a method needs brackets, as in .sum()", attr.span)
 
     # -- programs ----------------------------------------------------------------
     def program(self) -> list[Expr]:
