@@ -304,7 +304,8 @@ def test_an_attribute_without_brackets_and_an_unknown_prefix_are_syntax_errors()
     with pytest.raises(GradcliError) as info:
         parse("x.sum + 1")
     assert info.value.message == ("unknown attribute 'sum': only .T (transpose), .mT (the last two axes swapped), "
-                                  ".shape and .ndim are allowed; a method needs brackets, as in .sum()")
+                                  ".shape, .ndim, and .values and .indices of torch.max(x, dim) are allowed; a "
+                                  "method needs brackets, as in .sum()")
     assert info.value.span == (2, 5)
     with pytest.raises(GradcliError) as info:
         parse("torch.nn.relu(x)")
