@@ -311,6 +311,33 @@ def test_max_with_dim_taken_apart_as_torchs_pair(cli):
     assert value == 1 * 1 + 0 * 10 + 1 * 100 + 0 + 1
 
 
+def test_gather_takes_torchs_argument_order_and_picks_each_rows_class(cli):
+    # torch.gather(x, dim, index): the dim between the inputs, by position or by name, either order.
+    w = [[1.0, 7.0, 3.0], [4.0, 2.0, 6.0]]
+    index = "torch.tensor([[0, 0], [2, 1]])"
+    assert_as_torch(cli, f"sum(torch.gather(W, 1, {index}) * [[1, 2], [3, 4]]) + W.gather(0, tensor([[1, 0, 1]])).sum()"
+                    f" + torch.gather(W, index={index}, dim=1).sum() + gather(W, {index}, dim=-1)[1, 0]",
+                    lambda t, W: (t.gather(W, 1, t.tensor([[0, 0], [2, 1]])) * t.tensor([[1.0, 2], [3, 4]],
+                                                                                      dtype=t.float64)).sum()
+                    + W.gather(0, t.tensor([[1, 0, 1]])).sum() + t.gather(W, 1, t.tensor([[0, 0], [2, 1]])).sum()
+                    + t.gather(W, -1, t.tensor([[0, 0], [2, 1]]))[1, 0], W=w)
+    # The negative log-likelihood written with gather is cross_entropy, in value and gradient.
+    z = [[1.0, 2.0, 0.5], [0.1, -1.0, 3.0]]
+    picked = grads(cli, "-(F.log_softmax(z, dim=1).gather(1, t[:, None])).mean()", z=str(z), t="2,0")
+    whole = grads(cli, "F.cross_entropy(z, t)", z=str(z), t="2,0")
+    np.testing.assert_allclose(picked[0], whole[0], rtol=1e-15)
+    np.testing.assert_allclose(picked[1]["z"], whole[1]["z"], rtol=1e-15)
+    assert picked[1]["t"].tolist() == [0.0, 0.0]
+
+
+def test_linear_is_torchs_with_a_bias_and_without(cli):
+    x, w, b = [[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]], [[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]], [0.1, -0.2]
+    assert_as_torch(cli, "sum(F.linear(x, W, b) * [[1, 2], [3, 4]]) + sum(torch.nn.functional.linear(x, W) ** 2)",
+                    lambda t, x, W, b: (t.nn.functional.linear(x, W, b) * t.tensor([[1.0, 2], [3, 4]],
+                                                                                    dtype=t.float64)).sum()
+                    + (t.nn.functional.linear(x, W) ** 2).sum(), x=x, W=w, b=b)
+
+
 @pytest.mark.parametrize("expr,message,span", [
     ("sum(softmax(x, 0, axis=0))", "softmax() got two values for axis", (4, 25)),
     ("sum(clip(x, 0, 1, 2))", "clip() takes 3 arguments (x, min, max), not 4", (4, 20)),

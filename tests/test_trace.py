@@ -118,7 +118,9 @@ def test_every_registry_sample_replays_bit_identical(dtype):
         assert traced.recorded >= 1
         replayed += traced.replayed
     assert checked > 4 * len(_registry_cases())
-    assert replayed > 3 * len(_registry_cases())
+    # Most draws after the first replay; a draw records again where a guard reads it otherwise (gather's
+    # index of 0s and 1s, drawn anew each time, is one).
+    assert replayed > 2.5 * len(_registry_cases())
 
 
 @pytest.mark.parametrize("text,recorded_at,other", [

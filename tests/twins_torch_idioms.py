@@ -1,10 +1,12 @@
 """PyTorch's tensor idioms without a numpy counterpart (gradcli/ops/shape.py's clone, binary.py's
-masked_fill, nn.py's normalize) in the differential suite: how torch computes each, and generator
-forms that write them as PyTorch code does (x.masked_fill(x > 0, 0.5), F.normalize(x, dim=0)).
+masked_fill, nn.py's normalize and linear, gather.py's gather and take_along_dim) in the differential
+suite: how torch computes each, and generator forms that write them as PyTorch code does
+(x.masked_fill(x > 0, 0.5), F.normalize(x, dim=0), x.gather(1, torch.tensor([[0], [2]]))).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as TF
 
@@ -19,15 +21,28 @@ def masked_fill(x, mask, value):
     return x.masked_fill(mask != 0, value)
 
 
+def gather(x, index, axis):
+    return torch.gather(x, axis, index.long())
+
+
+def take_along_dim(x, indices, axis=None):
+    return torch.take_along_dim(x, indices.long(), axis)
+
+
+def linear(x, weight, bias=None):
+    return TF.linear(x, weight, bias)
+
+
 def add(d) -> None:
     """Put the twins in d.TWINS and the generator form in d.FORMS."""
     d.TWINS.update({"clone": d._unary(torch.clone), "masked_fill": d.Twin(masked_fill, "mask"),
-                    "normalize": d.Twin(normalize, "array")})
+                    "normalize": d.Twin(normalize, "array"), "gather": d.Twin(gather, "index"),
+                    "take_along_dim": d.Twin(take_along_dim, "index"), "linear": d.Twin(linear, "matmul")})
     d.FORMS.append((lambda shape: True, lambda b, shape, depth: _idiom(d, b, shape, depth)))
 
 
 def _idiom(d, b, shape, depth):
-    return b.pick([_cloned, _masked_fill] + [_normalized] * bool(shape))(d, b, shape, depth)
+    return b.pick([_cloned, _masked_fill] + [_normalized, _gathered, _linear] * bool(shape))(d, b, shape, depth)
 
 
 def _cloned(d, b, shape, depth):
@@ -62,3 +77,33 @@ def _normalized(d, b, shape, depth):
     spelled = b.pick(["F.normalize", "torch.nn.functional.normalize", "normalize"])
     return d._op_node(shape, [inner], lambda c: f"{spelled}({c[0]}{written})", "normalize",
                       lambda v, fn: fn(v[0], **params))
+
+
+def _gathered(d, b, shape, depth):
+    """x.gather(dim, index) or take_along_dim(x, index, dim): an index of whole numbers written as a constant,
+    shaped like the result, reading an axis of x of 1 to 3 entries (an entry may be read twice, or not at all)."""
+    axis = b.rng.randrange(len(shape))
+    length = b.rng.randint(1, 3)
+    index = np.array([b.rng.randrange(length) for _ in range(int(np.prod(shape)))]).reshape(shape)
+    source = shape[:axis] + (length,) + shape[axis + 1:]
+    x = b.expr(source, depth)
+    written, dim = f"torch.tensor({index.tolist()})", b.pick([str(axis), str(axis - len(shape))])
+    positions = torch.tensor(index)
+    if b.rng.random() < 0.3:
+        return d._op_node(shape, [x], lambda c: f"torch.take_along_dim({c[0]}, {written}, dim={dim})",
+                          "take_along_dim", lambda v, fn: fn(v[0], positions, int(dim)))
+    text = b.pick([lambda c: f"({c[0]}).gather({dim}, {written})", lambda c: f"torch.gather({c[0]}, {dim}, {written})",
+                   lambda c: f"torch.gather({c[0]}, dim={dim}, index={written})"])
+    return d._op_node(shape, [x], text, "gather", lambda v, fn: fn(v[0], positions, int(dim)))
+
+
+def _linear(d, b, shape, depth):
+    """F.linear(x, W, b): x (..., in) and W (out, in) to (..., out), with a bias or without."""
+    inner = b.rng.randint(1, 3)
+    x, weight = b.expr(shape[:-1] + (inner,), depth), b.expr((shape[-1], inner), depth)
+    spelled = b.pick(["F.linear", "torch.nn.functional.linear"])
+    if b.rng.random() < 0.5:
+        return d._op_node(shape, [x, weight], lambda c: f"{spelled}({c[0]}, {c[1]})", "linear", lambda v, fn: fn(*v))
+    bias = b.expr(b.pick([(shape[-1],), ()]), depth)
+    return d._op_node(shape, [x, weight, bias], lambda c: f"{spelled}({c[0]}, {c[1]}, {c[2]})", "linear",
+                      lambda v, fn: fn(*v))

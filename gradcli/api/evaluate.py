@@ -524,6 +524,11 @@ def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
         # (the common call, sin(x): its inputs by position and nothing else)
         return list(args), dict(op.torch_defaults) if spelling(node) == "torch" else {}
     params: dict[str, Any] = {}
+    if op.leading and len(args) > 1:  # gather(x, 1, index): the dim between the inputs, unless named
+        named = {op.keyword(k) for k in keywords}
+        leading = [name for name in op.leading if name not in named][:len(args) - 1]
+        params.update(zip(leading, args[1:]))
+        args = [args[0], *args[1 + len(leading):]]
     items = _items(node, args) if op.sequence else None
     if items is not None:
         args = [*items, *args[1:]]

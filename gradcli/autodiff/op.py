@@ -196,6 +196,8 @@ class Op:
         (autodiff/taylor.py): each series is an array of K+1 coefficients on a leading axis;
         `n.ans` is the forward output, `n.params` the parameters, `n.forward(*arrays)` the
         forward with them. None: no Taylor rule (higher order of one variable refuses it)
+    leading: keywords a call gives by position between its first and second inputs, as PyTorch's
+        gather(x, dim, index) (unless the call names them)
     inputs: names a call may give its tensor inputs by (clamp(x, min=0)); optional: the
         value of an input a call leaves out; method: whether x.name() calls it; torch_defaults: parameters a PyTorch spelling
         (a method, torch., F.) sets where PyTorch's default differs from numpy's
@@ -232,6 +234,7 @@ class Op:
     selector: bool = False
     max_sizes: int | None = None
     positional: int = 1
+    leading: tuple[str, ...] = ()  # keywords a call gives by position before its second input
     method: bool = True
     sequence: bool = False
     rest: str = ""
@@ -277,6 +280,7 @@ class Op:
         if self.rest and self.rest not in self.keywords:
             raise ValueError(f"operation {self.name!r}: rest names one of its keywords")
         if set(self.optional) - set(self.inputs) or set(self.torch_defaults) - set(self.keywords) or \
+                set(self.leading) - set(self.keywords) or \
                 set(self.kinds) - set(self.keywords) or set(self.spelled.values()) - set(self.keywords):
             raise ValueError(f"operation {self.name!r}: optional inputs and torch defaults must be declared "
                              f"in inputs and keywords (kinds and spellings too)")

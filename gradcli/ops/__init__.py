@@ -4,6 +4,7 @@ from gradcli.ops import arrays  # noqa: F401
 from gradcli.ops import binary  # noqa: F401
 from gradcli.ops import decompositions  # noqa: F401
 from gradcli.ops import elementwise  # noqa: F401
+from gradcli.ops import gather  # noqa: F401
 from gradcli.ops import linalg  # noqa: F401
 from gradcli.ops import loss_rules  # noqa: F401
 from gradcli.ops import losses  # noqa: F401

@@ -38,10 +38,10 @@ def reduce(loss, reduction: str = "mean"):
     return F.sum(loss) if reduction == "sum" else F.mean(loss)
 
 
-def given(weight):
-    """A weight as given, or None where the call left it out (its default, the constant 1)."""
+def given(weight, default: float = 1.0):
+    """A weight (or a bias) as given, or None where the call left it out (its default: the constant 1, or default)."""
     if weight is None or (weight.ndim == 0 and not weight.requires_grad and weight.grad_fn is None
-                          and decide(float, weight) == 1.0):
+                          and decide(float, weight) == default):
         return None
     return weight
 

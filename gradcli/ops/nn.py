@@ -1,5 +1,5 @@
-"""Neural-network functions: softmax, log_softmax, softmin, cosine_similarity, mse_loss, binary cross-entropy
-with logits (the other losses are in ops/losses.py)."""
+"""Neural-network functions: softmax, log_softmax, softmin, cosine_similarity, normalize, linear, mse_loss,
+binary cross-entropy with logits (the other losses are in ops/losses.py)."""
 
 from __future__ import annotations
 
@@ -166,3 +166,18 @@ composite(name="binary_cross_entropy_with_logits",
                           params={"reduction": "sum"}),
                    Sample(((2, 3), (2, 3), (), (3,)), ("real", "probability", "positive", "positive"),
                           params={"reduction": "none"})))
+
+
+def _linear(x, weight, bias=None):
+    # As torch.nn.functional.linear: x @ weightᵀ (+ bias): weight (out, in), x (..., in).
+    out = F.matmul(x, F.t(weight))
+    bias = given(bias, 0.0)
+    return out if bias is None else out + bias
+
+
+composite(name="linear", family="nn", signature="linear(x, weight, bias=None)", inputs=("x", "weight", "bias"),
+          arity=3, optional={"bias": 0.0}, method=False, composite=_linear,
+          doc="x @ weightᵀ + bias, as torch.nn.functional.linear (nn.Linear): weight (out, in) maps x's last axis "
+              "(in) to out; bias (out,) is added where it is given",
+          samples=(Sample(((2, 3), (4, 3), (4,))), Sample(((3,), (2, 3))), Sample(((5, 2, 3), (4, 3), (4,))),
+                   Sample(((3,), (3,), ()))))
