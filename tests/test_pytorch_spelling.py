@@ -252,6 +252,7 @@ def test_a_cast_to_the_expressions_dtype_is_the_value_itself_as_in_pytorch(text,
     ("x.float()", ".float() asks for float32 in an expression computed in float64: gradcli computes a whole "
                   "expression in one dtype, float64 or float32 (PyTorch's default): choose it with dtype"),
     ("x.to(torch.half)", ".to() asks for float16 in an expression computed in float64"),
+    ("x.to(torch.int8)", ".to() asks for int8 in an expression computed in float64"),  # (it wraps around)
     ("x * torch.ones(3, dtype=torch.float32)", "ones(dtype=...) asks for float32 in an expression computed in float64"),
     ("x * tensor([1., 2., 3.], dtype=torch.float32)", "tensor(dtype=...) asks for float32"),
     ("x.to('cuda')", ".to('cuda'): gradcli computes on the CPU, with numpy; .to() takes a dtype, as in "
@@ -263,6 +264,34 @@ def test_a_cast_to_the_expressions_dtype_is_the_value_itself_as_in_pytorch(text,
 def test_a_cast_to_another_dtype_says_how_to_choose_it(text, message):
     err = error(text, x=np.array([1.0, 2.0, 3.0]))
     assert err.message.startswith(message), err.message
+
+
+# (gradcli's text, the same in PyTorch): a mask cast to a float dtype, integer casts, .bool(), and masks
+# written as lists of True and False or as .bool(), each against torch on float64 and float32 values.
+MASK_AND_INTEGER_CASTS = [
+    ("((x > 0).float() * x).sum() + (x < 1).half().sum() * x[0]",
+     lambda t, x: ((x > 0).float() * x).sum() + (x < 1).half().sum() * x[0]),
+    ("(x.long() * x).sum() + (x.to(torch.int32) * x ** 2).sum() + x.int().sum()",
+     lambda t, x: (x.long() * x).sum() + (x.to(t.int32) * x ** 2).sum() + x.int().sum()),
+    ("(x.bool() * x).sum() + (x > 0).double().sum()", lambda t, x: (x.bool() * x).sum() + (x > 0).double().sum()),
+    ("x[[True, False, True, True]].sum() + x[(x > 0).bool()].sum()",
+     lambda t, x: x[[True, False, True, True]].sum() + x[(x > 0).bool()].sum()),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("text,theirs", MASK_AND_INTEGER_CASTS, ids=range(len(MASK_AND_INTEGER_CASTS)))
+def test_casts_of_masks_and_to_integers_and_boolean_masks_as_pytorch(text, theirs, dtype):
+    torch = pytest.importorskip("torch")
+    x = np.array([1.5, -2.5, 3.0, 0.0], dtype=dtype)
+    out = evaluate(parse(text), {"x": Tensor(x, requires_grad=True)})
+    (ours,) = run_backward([(out, Tensor(np.ones(out.shape, dtype)))]).values()
+    tx = torch.tensor(x, requires_grad=True)
+    reference = theirs(torch, tx)
+    reference.backward()
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out.data, reference.detach().numpy().astype(dtype))
+    np.testing.assert_array_equal(ours.data, tx.grad.numpy())
 
 
 @pytest.mark.parametrize("text", [

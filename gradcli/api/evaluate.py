@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.api.indexing import index
+from gradcli.api.indexing import index, is_mask
 from gradcli.autodiff.engine import Tensor, call, default_dtype, element_limit, function, reusing
 from gradcli.autodiff.mode import mode
 from gradcli.autodiff.trace import decide
@@ -414,7 +414,8 @@ def check_functions(tree: Expr, source: str) -> None:
 # PyTorch's is, nothing (x.double() of a float64 x is x, with no node), and one to another is refused
 # (mixing dtypes would need PyTorch's rules for it, where a Python number or a 0-d value never promotes).
 _CASTS = {"to": None, "type": None, "float": "float32", "double": "float64", "half": "float16",
-          "bfloat16": "bfloat16"}
+          "bfloat16": "bfloat16", "long": "int64", "int": "int32", "bool": "bool"}
+_INTEGERS = ("int64", "int32")  # (narrower ones wrap around in PyTorch: refused)
 _ONE_DTYPE = (f"gradcli computes a whole expression in one dtype, float64 or float32 (PyTorch's default): "
               f"choose it with {param('dtype')}")
 
@@ -444,7 +445,10 @@ def _call(node: Expr, kids: list, kws: dict, indices: bool = False) -> Tensor:
 
 
 def _cast(node: Expr, kids: list, kws: dict) -> Tensor:
-    """x.to(dtype), x.type(dtype), x.double(), x.float(): x itself when it is in that dtype already."""
+    """x.to(dtype), x.type(dtype), x.double(), x.float(), x.long(), x.bool(), as PyTorch's where the
+    expression's one dtype can hold the result: x itself when it is in that dtype already, or when it is a
+    mask ((x > 0).float(): 0 and 1, exact in any dtype, as PyTorch's bool tensor cast); truncated toward 0
+    for an integer dtype, with no gradient (PyTorch's integer tensors have none); x != 0 for bool."""
     value, given = _tensor(kids[0]), [*kids[1:], *kws.values()]
     dtype = _CASTS[node.value]
     if dtype is None:  # (to and type name it)
@@ -458,6 +462,12 @@ def _cast(node: Expr, kids: list, kws: dict) -> Tensor:
                                f"takes a dtype, as in .{node.value}(torch.float64), or 'cpu'", kind="value")
     elif given:
         raise GradcliError(f".{node.value}() takes no arguments", kind="syntax")
+    if dtype == value.dtype.name or (is_mask(node.args[0]) and not dtype.startswith("complex")):
+        return value
+    if dtype in _INTEGERS:
+        return call("detach", call("trunc", value))
+    if dtype == "bool":
+        return call("ne", value, 0.0)
     _same_dtype(dtype, value.dtype, f".{node.value}()")
     return value
 

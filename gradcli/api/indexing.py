@@ -4,8 +4,8 @@ Basic keys (whole numbers, slices, `...`, None for a new axis) select a view; an
 whole numbers (W[[0, 2]]) gathers entries along its axis, and a mask (x[x > 0]) the
 entries where it is nonzero, as a vector. Both scatter their gradient back, adding it up
 where an index repeats. An array index is a mask when it is written as one: a comparison,
-`and`, `or` or `not` (a variable of 0.0 and 1.0 is an array of indices, as a float array
-would be in numpy; write m != 0 to select with it).
+`and`, `or`, `not`, `.bool()` or a list of True and False (a variable of 0.0 and 1.0 is an
+array of indices, as a float array would be in numpy; write m != 0 to select with it).
 
 The index's numbers are read through `decide`: computed from the variables (x[argmax(x)],
 x[x > 0]), they are guards of a traced program, which records again where they change.
@@ -21,17 +21,30 @@ from gradcli.autodiff.engine import Tensor, call, normalize_key
 from gradcli.autodiff.op import FUNCTIONS, OPS
 from gradcli.autodiff.trace import decide
 from gradcli.errors import GradcliError, format_shape
+from gradcli.lang.grammar import BOOLEANS
 from gradcli.lang.tree import Expr
 
 _TWO_STEPS = "index in two steps, as W[0][:, [1, 2]]"
 
 
 def is_mask(node: Expr) -> bool:
-    """Whether an index item is written as a mask: a comparison, and/or, or not."""
+    """Whether an index item is written as a mask: a comparison, and/or, not, a .bool(), or a list of
+    True and False (x[[True, False, True]] selects, as in PyTorch)."""
     if node.kind == "unary":
         return node.value == "not"
+    if node.kind == "list":
+        return bool(node.args) and all(_booleans(item) for item in node.args)
+    if node.kind == "call" and node.value == "bool" and node.text == ".bool":
+        return True
     op = OPS.get(node.value) if node.kind == "binary" else FUNCTIONS.get(node.value) if node.kind == "call" else None
     return op is not None and op.family == "comparison" and node.text != "if"
+
+
+def _booleans(node: Expr) -> bool:
+    """True, False, or a list of them."""
+    if node.kind == "list":
+        return bool(node.args) and all(_booleans(item) for item in node.args)
+    return node.kind == "num" and node.text in BOOLEANS
 
 
 def index(target: Any, items: list, nodes: tuple[Expr, ...]) -> Any:
