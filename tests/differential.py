@@ -105,6 +105,11 @@ def _spread_of(fn):
     return lambda x, dims, keepdim, ddof=0: fn(x, dims or None, correction=ddof, keepdim=keepdim)
 
 
+def _hardsigmoid_sixth(x):
+    """hardsigmoid with the slope 1/6 in the dtype (torch's kernel uses float32's 1/6 in float64 too)."""
+    return torch.where((x > -3) & (x < 3), x / 6 + 0.5, (x >= 3).to(x.dtype))
+
+
 def _var_flat(x, axis=None, keepdims=False, ddof=0):
     """var of a 0-d value as torch computes it for a 1-entry vector."""
     if x.ndim:
@@ -255,7 +260,9 @@ TWINS: dict[str, Twin] = {
     "rsqrt": _unary(torch.rsqrt), "reciprocal": _unary(torch.reciprocal), "log2": _unary(torch.log2),
     "log10": _unary(torch.log10), "exp2": _unary(torch.exp2), "erf": _unary(torch.erf), "erfc": _unary(torch.erfc),
     "gelu": _unary(TF.gelu), "silu": _unary(TF.silu), "mish": _unary(TF.mish), "logsigmoid": _unary(TF.logsigmoid),
-    "softsign": _unary(TF.softsign), "asinh": _unary(torch.asinh), "acosh": _unary(torch.acosh),
+    "softsign": _unary(TF.softsign), "selu": _unary(TF.selu), "celu": _unary(TF.celu),
+    "hardswish": _unary(TF.hardswish), "hardsigmoid": _unary(TF.hardsigmoid, **{"hardsigmoid-sixth": _hardsigmoid_sixth}),
+    "tanhshrink": _unary(TF.tanhshrink), "frac": _unary(torch.frac), "asinh": _unary(torch.asinh), "acosh": _unary(torch.acosh),
     "atanh": _unary(torch.atanh), "floor": _unary(torch.floor), "ceil": _unary(torch.ceil),
     "round": _unary(torch.round), "trunc": _unary(torch.trunc), "sinc": _unary(torch.sinc),
     # A parameter given as an array (gradcli takes one, with a gradient) is written out in torch.
@@ -314,6 +321,7 @@ FAMILY_SHARE = 0.08
 FAMILIES: tuple[str, ...] = ("twins_arrays", "twins_losses", "twins_linalg", "twins_torch_idioms")
 # Special functions of one argument, and of two (written name(a, b)).
 SPECIAL_UNARY = ("rsqrt", "reciprocal", "log2", "log10", "exp2", "erf", "erfc", "gelu", "silu", "mish", "logsigmoid",
+                 "selu", "celu", "hardswish", "hardsigmoid", "tanhshrink", "frac",
                  "softsign", "asinh", "acosh", "atanh", "floor", "ceil", "round", "trunc", "sinc", "relu6", "elu",
                  "leaky_relu", "hardtanh", "logit")
 SPECIAL_BINARY = ("xlogy", "hypot", "atan2", "logaddexp", "fmod", "remainder", "clamp_min", "clamp_max")

@@ -119,6 +119,11 @@ def test_cross_rounding():
     assert gradcli.grad("sum(cross(a, a) == 0)", {"a": a}).value == 3.0
 
 
+def test_hardsigmoid_sixth():
+    r = gradcli.grad("sum(hardsigmoid(x))", {"x": [0.5, -2.9, 3.0]})
+    assert r.gradients["x"].tolist() == [1 / 6, 1 / 6, 0.0]
+
+
 def test_every_documented_entry_has_its_test():
     tests = {name for name in globals() if name.startswith("test_")}
     entries = documented_entries()

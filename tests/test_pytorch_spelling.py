@@ -484,6 +484,8 @@ def _reference(torch, op, inputs, params: dict, torch_side: bool):
         "leaky_relu": lambda: torch.where(x > 0, x, inputs[1] * x),
         "hardtanh": lambda: torch.minimum(torch.maximum(x, inputs[1]), inputs[2]),
         "logit": lambda: _clamped_logit(torch, x, inputs[1]),
+        # torch's hardsigmoid slope is float32's 1/6 in float64 too (docs/differences.md, hardsigmoid-sixth)
+        "hardsigmoid": lambda: TWINS["hardsigmoid"].variants["hardsigmoid-sixth"](x),
         # torch.solve and torch.cholesky are torch.linalg's now; gradcli's slogdet is one array; eigvalsh reads (A + Aᵀ)/2 (docs/differences.md, symmetric-part)
         "solve": lambda: torch.linalg.solve(*inputs), "cholesky": lambda: torch.linalg.cholesky(x),
         "slogdet": lambda: torch.stack(torch.linalg.slogdet(x), -1), "expm": lambda: torch.linalg.matrix_exp(x),

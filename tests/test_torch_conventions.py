@@ -63,6 +63,35 @@ def test_a_rules_second_pass_meets_an_inf_as_torchs_does(name, torch_fn, rows):
             assert_same(ours[a][b], theirs[i][j].numpy())
 
 
+ACTIVATIONS = ["selu", "celu", "hardswish", "hardsigmoid", "tanhshrink", "frac"]
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activations_at_their_kinks_and_non_finite_points_as_torch(name):
+    torch = pytest.importorskip("torch")
+    x = np.array([-inf, inf, nan, -3.0, 3.0, 0.0, -1.0, 4.0, -4.0, 1.5])
+    with np.errstate(all="ignore"):
+        ours = functional.grad(f"sum({name}(x) * w)", {"x": x, "w": np.arange(1.0, 11.0)}, wrt="x")
+        second = functional.hessian(f"sum({name}(x))", {"x": x[3:]}).hessian["x"]["x"]
+    tx = torch.tensor(x, requires_grad=True)
+    fn = getattr(torch.nn.functional, name, None) or getattr(torch, name)
+    value = fn(tx)
+    (grad,) = torch.autograd.grad((value * torch.arange(1.0, 11.0, dtype=torch.float64)).sum(), tx)
+    want_grad = grad.numpy()
+    if name == "hardsigmoid":  # float32's 1/6 inside, in torch (docs/differences.md, hardsigmoid-sixth)
+        want_grad = np.where(np.abs(want_grad) > 0, np.arange(1.0, 11.0) / 6, want_grad)
+    assert_same(ours.value, np.dot(value.detach().numpy(), np.arange(1.0, 11.0)))
+    if name in ("selu", "celu"):
+        # torch's elu_backward at nan: 1 from its loop for a few entries, nan from its vector loop for more
+        want_grad[2] = ours.gradients["x"][2]
+    np.testing.assert_allclose(ours.gradients["x"], want_grad, rtol=1e-15, atol=0)  # (nan where torch's is)
+    if name != "hardsigmoid":  # (torch has no second derivative of hardsigmoid)
+        t3 = torch.tensor(x[3:], requires_grad=True)
+        (g,) = torch.autograd.grad(fn(t3).sum(), t3, create_graph=True)
+        h = torch.autograd.grad(g.sum(), t3)[0].numpy() if g.requires_grad else np.zeros(len(t3))  # (frac's: none)
+        np.testing.assert_allclose(np.diag(second), h, rtol=1e-12, atol=0)  # (tanhshrink: two roundings)
+
+
 def test_sign_and_abs_at_nan():
     with np.errstate(all="ignore"):
         assert_same(functional.jacobian("sign(x)", {"x": np.array([nan, 0.0, -2.0])}).value, [0, 0, -1])

@@ -1,5 +1,6 @@
 """The operations of gradcli, one family a file; importing this package registers them all."""
 
+from gradcli.ops import activations  # noqa: F401
 from gradcli.ops import arrays  # noqa: F401
 from gradcli.ops import binary  # noqa: F401
 from gradcli.ops import decompositions  # noqa: F401
