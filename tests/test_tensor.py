@@ -166,8 +166,10 @@ def test_backward_of_a_tensor_without_graph_fails():
     (lambda x, m: x.mean(), "MeanBackward0"),
     (lambda x, m: x.sum(), "SumBackward0"),
     (lambda x, m: m.sum(axis=0), "SumBackward1"),
-    (lambda x, m: F.max(x), "MaxBackward0"),
-    (lambda x, m: F.max(m, axis=0), "MaxBackward1"),
+    (lambda x, m: F.max(x), "MaxBackward1"),  # (torch's max() is its second overload, max(dim) its first)
+    (lambda x, m: F.max(m, axis=0), "MaxBackward0"),
+    (lambda x, m: F.min(m, axis=1), "MinBackward0"),
+    (lambda x, m: F.logsumexp(m, axis=0), "LogsumexpBackward0"),
     (lambda x, m: F.exp(x), "ExpBackward0"),
     (lambda x, m: F.tanh(x), "TanhBackward0"),
     (lambda x, m: F.sigmoid(x), "SigmoidBackward0"),

@@ -136,6 +136,11 @@ FUNCTIONS = [
     ("tanh method", lambda m, x, W, v: x.tanh().sum()),
     ("index", lambda m, x, W, v: W[1, 0] * x[2] + W[:, 1].sum()),
     ("view t", lambda m, x, W, v: W.view(3, 2).t() * 2),
+    # max and min along a dim give (values, indices), as torch.return_types.max
+    ("max dim", lambda m, x, W, v: m.max(W, 0)[0] * W.min(dim=0).values + W.max(1, keepdim=True).indices),
+    ("max whole", lambda m, x, W, v: W.max() * x),
+    ("gather", lambda m, x, W, v: W.gather(1, m.tensor([[0, 2], [1, 1]])) + m.gather(W, 0, m.tensor([[1, 0]]))),
+    ("linear", lambda m, x, W, v: v.linear(W, W, x[:2])),
 ]
 
 

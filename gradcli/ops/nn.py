@@ -175,8 +175,19 @@ def _linear(x, weight, bias=None):
     return out if bias is None else out + bias
 
 
+def _linear_name(shapes, params):
+    # PyTorch's node, which follows its kernels: addmm for a matrix x, else a view of a product. (A bias
+    # given as one number reads as none here: its name would be AddmmBackward0 or AddBackward0.)
+    biased = shapes[2] != ()
+    if len(shapes[0]) == 2:
+        return "AddmmBackward0" if biased else "MmBackward0"
+    if len(shapes[0]) == 1:
+        return "ViewBackward0" if biased else "SqueezeBackward4"
+    return "ViewBackward0" if biased else "UnsafeViewBackward0"
+
+
 composite(name="linear", family="nn", signature="linear(x, weight, bias=None)", inputs=("x", "weight", "bias"),
-          arity=3, optional={"bias": 0.0}, method=False, composite=_linear,
+          arity=3, optional={"bias": 0.0}, method=False, composite=_linear, torch_name=_linear_name,
           doc="x @ weightᵀ + bias, as torch.nn.functional.linear (nn.Linear): weight (out, in) maps x's last axis "
               "(in) to out; bias (out,) is added where it is given",
           samples=(Sample(((2, 3), (4, 3), (4,))), Sample(((3,), (2, 3))), Sample(((5, 2, 3), (4, 3), (4,))),

@@ -40,10 +40,12 @@ def _spread(n, g):
     return F.expand(g, src=kept, dst=shape)
 
 
-def _name(base):
+def _name(base, whole_array=0, along_axes=1):
+    """PyTorch's node name: its overloads number them (sum() SumBackward0, sum(dim) SumBackward1; max()
+    MaxBackward1, max(dim) MaxBackward0; logsumexp, which always takes dims, LogsumexpBackward0)."""
     def name(shapes, params):
         whole = len(params["axis"]) == len(shapes[0]) and not params["keepdims"]
-        return f"{base}Backward{0 if whole else 1}"
+        return f"{base}Backward{whole_array if whole else along_axes}"
     return name
 
 
@@ -70,14 +72,15 @@ def _sympy_add(sp, xs):
 
 
 def reduction(name, forward, backward, sympy, doc, *, vjp, saves="inputs", kinks=(), kink_check=None,
-              domain="real", aliases=(), **fields):
-    """vjp: in words, what x receives from the upstream gradient g ({x}, {out}: sub-expressions)."""
+              domain="real", aliases=(), numbers=(0, 1), **fields):
+    """vjp: in words, what x receives from the upstream gradient g ({x}, {out}: sub-expressions); numbers:
+    the Backward numbers of PyTorch's nodes over the whole array and along axes (see _name)."""
     primitive(name=name, doc=doc, signature=f"{name}(x, axis=None)", family="reduction",
               forward=lambda x, axis, keepdims: forward(x, axis, keepdims), backward=backward,
               shape=reduced_shape, sympy=_sympy_reduce(sympy), prepare=_prepare, keywords=("axis", "keepdims"),
               samples=tuple(Sample(s.shapes, domain, s.params) for s in REDUCTION_SAMPLES),
               words=Words(("x",), vjp=(vjp,)), saves=saves, kinks=kinks, kink_check=kink_check,
-              torch_name=_name(name.capitalize()), aliases=aliases, **fields)
+              torch_name=_name(name.capitalize(), *numbers), aliases=aliases, **fields)
 
 
 def _size(shape, axis):
@@ -239,14 +242,14 @@ reduction("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepd
           kinks=(Kink(([0.0, 2.0, 3.0],), ([6.0, 0.0, 0.0],), note="one zero entry", noted=False),))
 reduction("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), _extreme_backward,
           lambda sp, xs: sp.Max(*xs), "largest entry (ties share the gradient evenly)", saves="both",
-          aliases=("amax",),
+          aliases=("amax",), numbers=(1, 0),
           vjp="g, to the entries equal to the maximum (shared evenly at a tie)",
           taylor=lambda n, x: _extreme_taylor(n, x, np.max),
           kinks=(Kink(([1.0, 3.0, 3.0],), ([0.0, 0.5, 0.5],), note="a tie shares the gradient"),),
           kink_check=_extreme_note(_tied_extremes(np.max)))
 reduction("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), _extreme_backward,
           lambda sp, xs: sp.Min(*xs), "smallest entry (ties share the gradient evenly)", saves="both",
-          aliases=("amin",),
+          aliases=("amin",), numbers=(1, 0),
           vjp="g, to the entries equal to the minimum (shared evenly at a tie)",
           taylor=lambda n, x: _extreme_taylor(n, x, np.min),
           kinks=(Kink(([2.0, 2.0, 3.0],), ([0.5, 0.5, 0.0],), note="a tie shares the gradient"),),
@@ -266,7 +269,7 @@ def _logsumexp_backward(n, g):
 reduction("logsumexp", _logsumexp, _logsumexp_backward,
           lambda sp, xs: sp.log(sp.Add(*[sp.exp(v) for v in xs])),
           "log(sum(exp(x))), computed without overflow", saves="both",
-          vjp="g × softmax({x}) = g × exp({x} - {out})", taylor=_logsumexp_taylor)
+          vjp="g × softmax({x}) = g × exp({x} - {out})", taylor=_logsumexp_taylor, numbers=(0, 0))
 
 
 def _centred(x, axis):

@@ -8,7 +8,7 @@ tensor that records the update, so a node that saved the old value keeps it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -381,7 +381,9 @@ Node.wrap = staticmethod(wrap)  # (grad_fn.variable, for an AccumulateGrad)
 def apply(op: Op, name: str, args: tuple, kwargs: dict) -> Any:
     """op called as torch.name(*args, **kwargs) (PyTorch's keywords and defaults), as a façade tensor."""
     count = len(args) if op.arity is None else op.arity
-    inputs = [core.unwrap(a) for a in args[:count]] + [core.as_parameter(a) for a in args[count:]]
+    # (the tensor inputs by position: the first ones, or for gather(x, dim, index) those around the dim)
+    slots = range(count) if not op.leading else [0, *range(1 + len(op.leading), 1 + len(op.leading) + count - 1)]
+    inputs = [core.unwrap(a) if i in slots else core.as_parameter(a) for i, a in enumerate(args)]
     keywords = {k: (core.unwrap(v) if k in op.inputs else core.as_parameter(v)) for k, v in kwargs.items()}
     call_node = Expr("call", (0, 0), value=name, text=f"torch.{name}")
     try:
@@ -390,6 +392,9 @@ def apply(op: Op, name: str, args: tuple, kwargs: dict) -> Any:
     except GradcliError as err:
         raise core.as_torch_error(err) from None
     out = wrap(result, is_bool=op.name in COMPARISONS)
+    if op.name in ("max", "min") and params.get("axis") is not None:  # torch.max(x, dim): (values, indices)
+        indices = core.call(FUNCTIONS["argmax" if op.name == "max" else "argmin"], *tensors, **params)
+        return ValuesIndices(out, wrap(indices))  # (whole numbers in the float dtype, as argmax's here)
     if op.composite is not None and result.grad_fn is not None:
         out._title = op.node_name(tuple(np.shape(core.unwrap(t).data if isinstance(core.unwrap(t), engine.Tensor) else t)
                                          for t in tensors), params)
@@ -397,6 +402,13 @@ def apply(op: Op, name: str, args: tuple, kwargs: dict) -> Any:
 
 
 COMPARISONS = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
+
+
+class ValuesIndices(NamedTuple):
+    """What torch.max(x, dim) and torch.min(x, dim) give (torch.return_types.max's fields)."""
+
+    values: Any
+    indices: Any
 
 
 def function(name: str):
