@@ -274,7 +274,7 @@ _PAIRED = ("max", "min")
 
 
 def _part_taken(node: Expr) -> str | None:
-    """"values" or "indices" where node takes apart the pair of a paired call (see _pair_parts), else None."""
+    """Which part of a paired call's pair node takes (values or indices; see _pair_parts), or None."""
     if node.kind == "attr" and node.value in ("values", "indices") and _paired(node.args[0]):
         return node.value
     if node.kind == "index" and len(node.args) == 2 and _paired(node.args[0]) and node.args[1].kind == "num" \

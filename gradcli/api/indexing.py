@@ -21,6 +21,7 @@ from gradcli.autodiff.engine import Tensor, call, normalize_key
 from gradcli.autodiff.op import FUNCTIONS, OPS
 from gradcli.autodiff.trace import decide
 from gradcli.errors import GradcliError, format_shape
+from gradcli.ops.common import flat_entries
 from gradcli.lang.grammar import BOOLEANS
 from gradcli.lang.tree import Expr
 
@@ -100,10 +101,6 @@ def _expand_ellipsis(target: Tensor, items: list, kinds: list[str]) -> tuple[lis
             kinds[:at] + ["slice"] * fill + kinds[at + 1:])
 
 
-def _entries(a: np.ndarray) -> tuple:
-    return tuple(a.reshape(-1).tolist())
-
-
 def _nonzero(a: np.ndarray) -> tuple:
     return tuple(np.flatnonzero(a).tolist())
 
@@ -143,7 +140,7 @@ def _gathered(target: Tensor, items: list, kinds: list[str], span: tuple[int, in
         raise GradcliError(f"an array of indices combines only with ':' and '...': {_TWO_STEPS}", kind="index")
     axis = kinds.index("array")
     size = target.shape[axis]
-    values = np.array(decide(_entries, items[axis]), dtype=float).reshape(items[axis].shape)
+    values = np.array(decide(flat_entries, items[axis]), dtype=float).reshape(items[axis].shape)
     if not np.all(np.isfinite(values) & (values == np.round(values))):
         raise GradcliError("an array of indices must hold whole numbers (a mask is written as one: x[x > 0])",
                            kind="index", span=span)

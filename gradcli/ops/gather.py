@@ -15,16 +15,12 @@ import numpy as np
 from gradcli.autodiff.op import Sample, composite
 from gradcli.autodiff.trace import decide
 from gradcli.errors import GradcliError, format_shape
-from gradcli.ops.common import F, normalize_axes
-
-
-def _entries(a: np.ndarray) -> tuple:
-    return tuple(a.reshape(-1).tolist())
+from gradcli.ops.common import F, flat_entries, normalize_axes
 
 
 def _index_values(index, size: int, name: str) -> np.ndarray:
     """The index's entries as whole numbers in [0, size), PyTorch's range (no negative index)."""
-    values = np.array(decide(_entries, index), dtype=float).reshape(index.shape)
+    values = np.array(decide(flat_entries, index), dtype=float).reshape(index.shape)
     if not np.all(np.isfinite(values) & (values == np.round(values))):
         raise GradcliError(f"{name}() takes an index of whole numbers", kind="index")
     bad = values[(values < 0) | (values >= size)]
