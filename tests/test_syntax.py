@@ -303,10 +303,10 @@ def test_max_with_dim_taken_apart_as_torchs_pair(cli):
     # [1] and .indices are the indices, constants.
     w = [[1.0, 7.0, 3.0], [4.0, 2.0, 6.0]]
     assert_as_torch(cli, "sum(torch.max(W, 0)[0] * [1, 2, 3]) + W.max(dim=1).values.sum() * W.min(1)[1].sum()"
-                    " + sum(torch.min(W, -1, keepdim=True).values) + W.max(dim=1)[0][1]",
+                    " + sum(torch.min(W, -1, keepdim=True).values) + W.max(dim=1)[0][1] + sum(W.max(0)[-1])",
                     lambda t, W: (t.max(W, 0)[0] * t.tensor([1.0, 2.0, 3.0], dtype=t.float64)).sum()
                     + W.max(dim=1).values.sum() * W.min(1)[1].sum() + t.min(W, -1, keepdim=True).values.sum()
-                    + W.max(dim=1)[0][1], W=w)
+                    + W.max(dim=1)[0][1] + W.max(0)[-1].sum(), W=w)
     value, _ = grads(cli, "sum(W.max(0).indices * [1, 10, 100]) + sum(W.argmin(1))", W=str(w))
     assert value == 1 * 1 + 0 * 10 + 1 * 100 + 0 + 1
 

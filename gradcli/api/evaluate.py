@@ -277,9 +277,11 @@ def _part_taken(node: Expr) -> str | None:
     """Which part of a paired call's pair node takes (values or indices; see _pair_parts), or None."""
     if node.kind == "attr" and node.value in ("values", "indices") and _paired(node.args[0]):
         return node.value
-    if node.kind == "index" and len(node.args) == 2 and _paired(node.args[0]) and node.args[1].kind == "num" \
-            and node.args[1].value in (0, 1):
-        return "values" if node.args[1].value == 0 else "indices"
+    if node.kind == "index" and len(node.args) == 2 and _paired(node.args[0]):
+        item = node.args[1]
+        negated = item.kind == "unary" and item.value == "neg" and item.args[0].kind == "num"
+        position = -item.args[0].value if negated else item.value if item.kind == "num" else None
+        return {0: "values", -2: "values", 1: "indices", -1: "indices"}.get(position)
     return None
 
 
