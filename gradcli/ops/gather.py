@@ -36,6 +36,13 @@ def _picked(x, positions: np.ndarray):
                   src=(x.size,))
 
 
+def _along(x, values: np.ndarray, axis: int):
+    """x's entries at values along axis, each entry's other coordinates its own (out[i][j] = x[values[i][j]][j])."""
+    coords = list(np.indices(values.shape, dtype=np.intp))
+    coords[axis] = values
+    return _picked(x, np.ravel_multi_index(tuple(coords), x.shape))
+
+
 def _gather(x, index, axis):
     """torch.gather: out[i][j] = x[index[i][j]][j] along axis 0 (so on for any axis): the index has as
     many axes as x, and on the others it is at most as long as x (it reads the leading part)."""
@@ -49,9 +56,7 @@ def _gather(x, index, axis):
     if any(i > s for d, (i, s) in enumerate(zip(index.shape, x.shape)) if d != axis):
         raise GradcliError(f"gather(): an index of shape {format_shape(index.shape)} is longer than x "
                            f"{format_shape(x.shape)} on an axis other than dim={axis}", kind="shape")
-    coords = list(np.indices(index.shape, dtype=np.intp))
-    coords[axis] = _index_values(index, x.shape[axis], "gather")
-    return _picked(x, np.ravel_multi_index(tuple(coords), x.shape))
+    return _along(x, _index_values(index, x.shape[axis], "gather"), axis)
 
 
 def _take_along_dim(x, indices, axis=None):
@@ -73,10 +78,7 @@ def _take_along_dim(x, indices, axis=None):
     shape = tuple(indices.shape[d] if d == axis else shape[d] for d in range(x.ndim))
     if shape[:axis] + shape[axis + 1:] != x.shape[:axis] + x.shape[axis + 1:]:
         x = F.expand(x, src=x.shape, dst=tuple(x.shape[axis] if d == axis else shape[d] for d in range(x.ndim)))
-    values = np.broadcast_to(_index_values(indices, x.shape[axis], "take_along_dim"), shape)
-    coords = list(np.indices(shape, dtype=np.intp))
-    coords[axis] = values
-    return _picked(x, np.ravel_multi_index(tuple(coords), x.shape))
+    return _along(x, np.broadcast_to(_index_values(indices, x.shape[axis], "take_along_dim"), shape), axis)
 
 
 composite(name="gather", family="array", signature="gather(x, dim, index)", inputs=("x", "index"), arity=2,
