@@ -123,7 +123,10 @@ def every_call() -> list[str]:
 # Calls written out: a target of class indices takes the class 0 for each row of x, not x itself;
 # masked_fill's value is one entry; gather's and take_along_dim's index, the entry 0.
 WRITTEN_CALLS = {"nll_loss": "sum(nll_loss(x, zeros_like(x[..., 0])))", "masked_fill": "sum(masked_fill(x, x, 0.5))",
-                 "gather": "sum(gather(x, -1, zeros_like(x)))", "take_along_dim": "sum(take_along_dim(x, zeros_like(x)))"}
+                 "gather": "sum(gather(x, -1, zeros_like(x)))", "take_along_dim": "sum(take_along_dim(x, zeros_like(x)))",
+                 # a row of x for addmv's vector, a batch of one matrix for the batched products
+                 "addmv": "sum(addmv(x[0], x, x[0]))", "baddbmm": "sum(baddbmm(x, x[None], x[None]))",
+                 "addbmm": "sum(addbmm(x, x[None], x[None]))"}
 
 
 @pytest.mark.parametrize("expr", every_call())

@@ -1,9 +1,11 @@
 """The operations of gradcli, one family a file; importing this package registers them all."""
 
 from gradcli.ops import activations  # noqa: F401
+from gradcli.ops import affine  # noqa: F401
 from gradcli.ops import arrays  # noqa: F401
 from gradcli.ops import binary  # noqa: F401
 from gradcli.ops import decompositions  # noqa: F401
+from gradcli.ops import distances  # noqa: F401
 from gradcli.ops import elementwise  # noqa: F401
 from gradcli.ops import gather  # noqa: F401
 from gradcli.ops import linalg  # noqa: F401
