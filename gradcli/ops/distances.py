@@ -111,11 +111,12 @@ def _cdist_terms(grad, diff, dist, p):
     if p == 2:
         return F.where(at_zero, 0.0, grad * diff / safe)
     size = F.abs(diff)
+    if p < 1:  # a zero coordinate's infinite slope is taken as 0 (and 0 ** (p - 1) kept out of the product)
+        flat = F.eq(diff, 0.0)
+        share = F.sign(diff) * F.where(flat, 1.0, size) ** (p - 1.0) * grad / safe ** (p - 1.0)
+        return F.where(at_zero, 0.0, F.where(flat, 0.0, share))
     if p < 2:
-        share = F.sign(diff) * size ** (p - 1.0) * grad / safe ** (p - 1.0)
-        if p < 1:  # a zero coordinate's infinite slope is taken as 0
-            share = F.where(F.eq(diff, 0.0), 0.0, share)
-        return F.where(at_zero, 0.0, share)
+        return F.where(at_zero, 0.0, F.sign(diff) * size ** (p - 1.0) * grad / safe ** (p - 1.0))
     return F.where(at_zero, 0.0, diff * size ** (p - 2.0) * grad / safe ** (p - 1.0))
 
 
