@@ -145,6 +145,19 @@ def test_cdist_second_order_agrees_with_differences_of_its_gradient():
             np.testing.assert_allclose(hessian[(...,) + index], (plus - minus) / (2 * h), rtol=1e-6, atol=1e-7)
 
 
+def test_cdist_compute_mode_is_taken_and_computes_directly():
+    # torch's matrix-product form (its default for p = 2 above 25 rows) gives equal rows a distance of
+    # about 1e-8; gradcli's is 0 in every mode (docs/differences.md)
+    a = RNG.standard_normal((30, 3))
+    for mode in ("", ", compute_mode='use_mm_for_euclid_dist'", ", 2, 'donot_use_mm_for_euclid_dist'"):
+        r = run(f"sum(torch.cdist(a, a{mode}) * eye(30))", a=a)
+        assert r.value == 0.0
+        np.testing.assert_array_equal(r.gradients["a"], np.zeros((30, 3)))
+    against_torch("sum(torch.cdist(a, b, compute_mode='donot_use_mm_for_euclid_dist'))",
+                  lambda t, a, b: t.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist").sum(),
+                  {"a": a, "b": RNG.standard_normal((4, 3))})
+
+
 def test_cdist_refuses_what_torch_refuses():
     with pytest.raises(Exception, match="cdist takes rows"):
         run("torch.cdist(a, b)", a=[1.0, 2.0], b=[[1.0, 2.0]])

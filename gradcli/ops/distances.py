@@ -68,7 +68,12 @@ def _cdist_shape(s1, s2, p=2.0):
     return broadcast_shapes(s1[:-2], s2[:-2]) + (s1[-2], s2[-2])
 
 
-def _prepare(s1, s2, p=2.0):
+COMPUTE_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist")
+
+
+def _prepare(s1, s2, p=2.0, compute_mode=None):
+    # NOTE: every compute_mode is the direct form: PyTorch's matrix-product form of p = 2 (its default above
+    # 25 rows) differs in rounding, and gives equal rows a distance of about 1e-8 instead of 0.
     p = float(p)
     if p < 0 or math.isnan(p):
         raise GradcliError(f"cdist only supports non-negative p values, not {p:g}", kind="value", param="p")
@@ -164,11 +169,13 @@ def _zero_distance(node):
     return np.all(_differences(x1, x2) == 0, axis=-1)
 
 
-primitive(name="cdist", family="distance", signature="cdist(x1, x2, p=2)",
+primitive(name="cdist", family="distance", signature="cdist(x1, x2, p=2, compute_mode=None)",
           doc="the p-norm distance of every row of x1 (..., P, M) to every row of x2 (..., R, M): (..., P, R), "
-              "the leading axes broadcast (torch.cdist; p = 0, 1, 2, inf or any p >= 0)",
+              "the leading axes broadcast (torch.cdist; p = 0, 1, 2, inf or any p >= 0; every compute_mode computes "
+              "the differences directly)",
           forward=_cdist, backward=_cdist_backward, shape=_cdist_shape, prepare=_prepare, sympy=_sympy_cdist,
-          taylor=_cdist_taylor, arity=2, inputs=("x1", "x2"), keywords=("p",), kinds={"p": "real"},
+          taylor=_cdist_taylor, arity=2, inputs=("x1", "x2"), keywords=("p", "compute_mode"),
+          kinds={"p": "real", "compute_mode": COMPUTE_MODES}, positional=2,
           method=False, saves="both", batching="loop",
           words=Words(("x1", "x2"), vjp=("sum over the rows of x2 of g × (x1 - x2) / distance for p = 2 "
                                          "(PyTorch's _cdist_backward for the others; 0 at a zero distance)",
