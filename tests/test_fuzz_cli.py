@@ -102,7 +102,8 @@ def test_nasty_value(value):
 EDGE_VALUES = ["[]", "zeros(0, 0)", "nan", "inf,-inf,0", "nan,0;0,1", "0,0;0,0", "1e308,-1e308;5e-324,0"]
 # What the functions that take a size, an axis or a number beside x are given (as torch asks for it).
 EDGE_ARGUMENTS = {"array_reshape": "-1", "array_permute": "1, 0", "array_expand": "2, 2", "tile": "2, 1",
-                  "movedim": "0, -1", "swapaxes": "0, -1", "unsqueeze": "0", "roll": "1", "full_like": "0.5"}
+                  "movedim": "0, -1", "swapaxes": "0, -1", "unsqueeze": "0", "roll": "1", "full_like": "0.5",
+                  "mvlgamma": "1"}
 
 
 def every_call() -> list[str]:

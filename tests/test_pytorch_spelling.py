@@ -492,6 +492,7 @@ def _reference(torch, op, inputs, params: dict, torch_side: bool):
         "eigvalsh": lambda: torch.linalg.eigvalsh((x + x.mT) / 2),
         "cross": lambda: torch.linalg.cross(*torch.broadcast_tensors(*inputs), dim=kw.get("dim", -1)),
         "einsum": lambda: torch.einsum(params["equation"], *inputs),
+        "polygamma": lambda: torch.polygamma(params.get("n", 0), x),  # (torch takes the order first)
         "vector_norm": lambda: torch.linalg.vector_norm(x, ord=kw.pop("p", 2), **kw),
         "matrix_norm": lambda: torch.linalg.matrix_norm(x, ord=kw.pop("p", "fro"), **kw),
     }
