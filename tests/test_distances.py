@@ -158,6 +158,34 @@ def test_cdist_compute_mode_is_taken_and_computes_directly():
                   {"a": a, "b": RNG.standard_normal((4, 3))})
 
 
+def test_cdist_and_pdist_at_nan_and_inf_as_torchs_kernels():
+    # cdist's p = inf passes over a nan difference (a running max from 0), pdist's keeps it; the kernels'
+    # sign is nan at a nan difference, and the p = inf mask nan where |diff| - dist is (inf - inf)
+    torch = pytest.importorskip("torch")
+    a = np.array([[nan, 1.0], [1.0, nan], [inf, 1.0], [0.5, -inf]])
+    b = np.array([[0.0, 1.0], [inf, 0.0], [1.0, 1.0]])
+    for p in (0.0, 0.5, 1.0, 2.0, 3.0, inf):
+        ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+        (torch.cdist(ta, tb, p=p) * torch.arange(12.0, dtype=torch.float64).reshape(4, 3)).sum().backward()
+        ours = run(f"sum(torch.cdist(a, b, {p}) * arange(12.).reshape(4, 3))", a=a, b=b)
+        for got, want in ((ours.gradients["a"], ta.grad), (ours.gradients["b"], tb.grad)):
+            np.testing.assert_array_equal(got, want.numpy(), err_msg=str(p))
+        x = torch.tensor(np.concatenate([a, b]), requires_grad=True)
+        want = torch.nn.functional.pdist(x, p=p)
+        want.sum().backward()
+        ours = run(f"sum(F.pdist(x, {p}))", x=x.detach().numpy())
+        np.testing.assert_array_equal(ours.value, want.sum().item(), err_msg=str(p))
+        np.testing.assert_array_equal(ours.gradients["x"], x.grad.numpy(), err_msg=str(p))
+    assert run("torch.cdist(a, b, inf)[0, 1]", a=[[nan, 1.0]], b=[[0.0, 0.0], [inf, 0.0]]).value == 1.0
+
+
+def test_p_zero_sends_no_gradient_upstream():
+    # torch's norm_backward gives none at p = 0: an inf upstream of the difference meets no zeros
+    r = run("F.pairwise_distance(x, y @ z, p=0) + torch.dist(x, y @ z, 0)", x=[1.0, 2.0], y=[[1.0, 2.0], [3.0, 4.0]],
+            z=[inf, 1.0])
+    np.testing.assert_array_equal(r.gradients["y"], np.zeros((2, 2)))
+
+
 def test_cdist_refuses_what_torch_refuses():
     with pytest.raises(Exception, match="cdist takes rows"):
         run("torch.cdist(a, b)", a=[1.0, 2.0], b=[[1.0, 2.0]])

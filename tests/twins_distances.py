@@ -23,10 +23,12 @@ def _shares(grad, diff, dist, p):
     zero = torch.zeros((), dtype=diff.dtype)
     if p == 0:
         return diff * zero
+    # the kernels' sign (nan at a nan difference) and p = inf mask (nan where |diff| - dist is), constants
+    sign = (torch.clamp(diff.ceil(), 0, 1) + torch.clamp(diff.floor(), -1, 0)).detach()
     if p == 1:
-        return grad * torch.sign(diff)
+        return grad * sign
     if math.isinf(p):
-        return grad * torch.sign(diff).detach() * (diff.abs() == dist)
+        return grad * sign * (1 - torch.clamp((diff.abs() - dist).abs().ceil(), max=1)).detach()
     at_zero = dist == 0
     safe = torch.where(at_zero, torch.ones((), dtype=dist.dtype), dist)
     if p == 2:
@@ -34,10 +36,10 @@ def _shares(grad, diff, dist, p):
     if p < 1:  # (a zero coordinate's share is 0: its power kept finite, so that no 0 * inf reaches a Hessian)
         flat = diff == 0
         size = torch.where(flat, torch.ones((), dtype=diff.dtype), diff.abs())
-        share = torch.sign(diff) * size ** (p - 1) * grad / safe ** (p - 1)
+        share = sign * size ** (p - 1) * grad / safe ** (p - 1)
         return torch.where(at_zero, zero, torch.where(flat, zero, share))
     if p < 2:
-        return torch.where(at_zero, zero, torch.sign(diff) * diff.abs() ** (p - 1) * grad / safe ** (p - 1))
+        return torch.where(at_zero, zero, sign * diff.abs() ** (p - 1) * grad / safe ** (p - 1))
     return torch.where(at_zero, zero, diff * diff.abs() ** (p - 2) * grad / safe ** (p - 1))
 
 

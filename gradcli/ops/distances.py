@@ -25,9 +25,16 @@ P_KIND = {"p": "real", "eps": "real"}
 
 
 # -- dist and pairwise_distance: norms of a difference ---------------------------------------------
+def _differences_of(a, b, p, eps=0.0):
+    """a - b (+ eps), cut from the graph for p = 0: torch's norm_backward gives no gradient there, where a
+    gradient of zeros would meet an inf upstream as nan."""
+    diff = a - b + eps if eps else a - b
+    return F.detach(diff) if p == 0 else diff
+
+
 def _dist(a, b, p=2.0):
     # As torch.dist: norm(a - b, p) of every entry (its rule is norm_backward of a - b).
-    return F.norm(a - b, p=p, matrix=False)
+    return F.norm(_differences_of(a, b, p), p=p, matrix=False)
 
 
 composite(name="dist", family="distance", signature="dist(a, b, p=2)", composite=_dist, arity=2, inputs=("a", "b"),
@@ -40,7 +47,7 @@ composite(name="dist", family="distance", signature="dist(a, b, p=2)", composite
 
 def _pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdims=False):
     # As torch.nn.functional.pairwise_distance: norm(x1 - x2 + eps, p) along the last axis of the broadcast.
-    diff = x1 - x2 + eps
+    diff = _differences_of(x1, x2, p, eps)
     return F.norm(diff, p=p, axis=-1 if diff.ndim else None, keepdims=keepdims, matrix=False)
 
 
@@ -61,7 +68,7 @@ composite(name="pairwise_distance", family="distance", signature="pairwise_dista
 
 
 # -- cdist: the distance of every row of x1 to every row of x2 ---------------------------------------
-def _cdist_shape(s1, s2, p=2.0):
+def _cdist_shape(s1, s2, p=2.0, skips_nan=True):
     if len(s1) < 2 or len(s2) < 2 or s1[-1] != s2[-1]:
         raise GradcliError(f"cdist takes rows (..., P, M) and (..., R, M) of one length M, not "
                            f"{format_shape(s1)} and {format_shape(s2)}", kind="shape")
@@ -71,13 +78,13 @@ def _cdist_shape(s1, s2, p=2.0):
 COMPUTE_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist")
 
 
-def _prepare(s1, s2, p=2.0, compute_mode=None):
+def _prepare(s1, s2, p=2.0, compute_mode=None, skips_nan=True):
     # NOTE: every compute_mode is the direct form: PyTorch's matrix-product form of p = 2 (its default above
     # 25 rows) differs in rounding, and gives equal rows a distance of about 1e-8 instead of 0.
     p = float(p)
     if p < 0 or math.isnan(p):
         raise GradcliError(f"cdist only supports non-negative p values, not {p:g}", kind="value", param="p")
-    return {"p": p}
+    return {"p": p, "skips_nan": bool(skips_nan)}
 
 
 def _differences(x1, x2):
@@ -85,8 +92,9 @@ def _differences(x1, x2):
     return x1[..., :, None, :] - x2[..., None, :, :]
 
 
-def _cdist(x1, x2, p=2.0):
-    # PyTorch's kernels: p = 0 counts min(ceil(|d|), 1), so a nan difference is nan; p = 2 is sqrt(sum d**2).
+def _cdist(x1, x2, p=2.0, skips_nan=True):
+    # PyTorch's kernels: p = 0 counts min(ceil(|d|), 1), so a nan difference is nan; p = 2 is sqrt(sum d**2);
+    # p = inf is cdist's running max from 0, which passes over a nan difference (pdist's keeps it: skips_nan).
     size = np.abs(_differences(x1, x2))
     with np.errstate(over="ignore"):
         if p == 0:
@@ -96,7 +104,7 @@ def _cdist(x1, x2, p=2.0):
         if p == 2:
             return np.sqrt(np.sum(size * size, axis=-1))
         if math.isinf(p):
-            return np.max(size, axis=-1, initial=0.0)
+            return np.max(np.where(np.isnan(size), 0.0, size) if skips_nan else size, axis=-1, initial=0.0)
         return np.sum(size ** p, axis=-1) ** (1.0 / p)
 
 
@@ -107,10 +115,13 @@ def _cdist_terms(grad, diff, dist, p):
     second order has no nan there); at p = inf every coordinate at the largest |difference| gets
     the whole gradient, its sign's.
     """
+    # (the kernels' sign is nan at a nan difference; their p = inf mask is nan where |diff| - dist is:
+    # an inf difference, or a nan distance; both are constants, as the kernels' own have no derivative)
+    sign = F.detach(F.where(F.ne(diff, diff), diff, F.sign(diff)))
     if p == 1:
-        return grad * F.sign(diff)
+        return grad * sign
     if math.isinf(p):
-        return grad * F.detach(F.sign(diff)) * F.eq(F.abs(diff), dist)
+        return grad * sign * F.detach(1.0 - F.minimum(F.ceil(F.abs(F.abs(diff) - dist)), 1.0))
     at_zero = F.eq(dist, 0.0)
     safe = F.where(at_zero, 1.0, dist)
     if p == 2:
@@ -118,10 +129,10 @@ def _cdist_terms(grad, diff, dist, p):
     size = F.abs(diff)
     if p < 1:  # a zero coordinate's infinite slope is taken as 0 (and 0 ** (p - 1) kept out of the product)
         flat = F.eq(diff, 0.0)
-        share = F.sign(diff) * F.where(flat, 1.0, size) ** (p - 1.0) * grad / safe ** (p - 1.0)
+        share = sign * F.where(flat, 1.0, size) ** (p - 1.0) * grad / safe ** (p - 1.0)
         return F.where(at_zero, 0.0, F.where(flat, 0.0, share))
     if p < 2:
-        return F.where(at_zero, 0.0, F.sign(diff) * size ** (p - 1.0) * grad / safe ** (p - 1.0))
+        return F.where(at_zero, 0.0, sign * size ** (p - 1.0) * grad / safe ** (p - 1.0))
     return F.where(at_zero, 0.0, diff * size ** (p - 2.0) * grad / safe ** (p - 1.0))
 
 
@@ -158,7 +169,7 @@ def _cdist_taylor(n, x1, x2):
     return T.select(n.ans == 0, T.constant(n.ans, len(x1) - 1), out)  # a zero distance: gradient 0
 
 
-def _sympy_cdist(sp, x1, x2, p=2.0):
+def _sympy_cdist(sp, x1, x2, p=2.0, skips_nan=True):
     return _reduce(sp, _differences(x1, x2), (-1,), False, lambda vs: _sympy_vector(sp, vs, p))
 
 
@@ -207,7 +218,7 @@ def _pdist(x, p=2.0):
         return F.reshape(taken, src=(pairs, length), dst=(pairs, 1, length))
 
     # (a batch of one-row cdists: each pair's rule is cdist's, and no distance of a row to itself is made)
-    distances = F.cdist(picked(first), picked(second), p=p)
+    distances = F.cdist(picked(first), picked(second), p=p, skips_nan=False)
     return F.reshape(distances, src=(pairs, 1, 1), dst=(pairs,))
 
 
