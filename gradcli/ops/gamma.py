@@ -15,7 +15,6 @@ polygamma(1, x), polygamma(n)' = polygamma(n + 1), so every order follows.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import math
 
 import numpy as np
@@ -29,11 +28,12 @@ from gradcli.ops.elementwise import SAMPLE_SHAPES, unary
 
 def _c_lgamma():
     """The C library's lgamma, the function torch's kernels approximate to an ulp (Python's math.lgamma
-    is a Lanczos sum off by up to 1e-11 of the value near its zeros at 1 and 2)."""
-    found = ctypes.util.find_library("m") or ctypes.util.find_library("c")
-    if found is None:
+    is a Lanczos sum off by up to 1e-11 of the value near its zeros at 1 and 2); math.lgamma where the
+    process's own symbols do not include it."""
+    try:
+        function = ctypes.CDLL(None).lgamma  # (the C library the interpreter is linked with: no search)
+    except (OSError, AttributeError, TypeError):
         return math.lgamma
-    function = ctypes.CDLL(found).lgamma
     function.restype, function.argtypes = ctypes.c_double, [ctypes.c_double]
     return function
 
