@@ -127,7 +127,11 @@ WRITTEN_CALLS = {"nll_loss": "sum(nll_loss(x, zeros_like(x[..., 0])))", "masked_
                  "gather": "sum(gather(x, -1, zeros_like(x)))", "take_along_dim": "sum(take_along_dim(x, zeros_like(x)))",
                  # a row of x for addmv's vector, a batch of one matrix for the batched products
                  "addmv": "sum(addmv(x[0], x, x[0]))", "baddbmm": "sum(baddbmm(x, x[None], x[None]))",
-                 "addbmm": "sum(addbmm(x, x[None], x[None]))"}
+                 "addbmm": "sum(addbmm(x, x[None], x[None]))",
+                 # a target of class indices (one per row, or shaped like x), or of +1 per row of two vectors
+                 "multi_margin_loss": "sum(multi_margin_loss(x, zeros_like(x[..., 0])))",
+                 "multilabel_margin_loss": "sum(multilabel_margin_loss(x, zeros_like(x)))",
+                 "cosine_embedding_loss": "sum(cosine_embedding_loss(x, x, ones_like(x[..., 0])))"}
 
 
 @pytest.mark.parametrize("expr", every_call())

@@ -9,6 +9,8 @@ twin then writes torch's formula out in torch's operations, as the parameters of
 
 from __future__ import annotations
 
+import random
+
 import torch
 
 TF = torch.nn.functional
@@ -109,6 +111,45 @@ def kl_div(x, target, reduction="mean", log_target=0):
     return TF.kl_div(x, target, reduction=reduction, log_target=bool(log_target))
 
 
+def soft_margin_loss(x, target, reduction="mean"):
+    if target.requires_grad:  # torch refuses a target that requires grad: its kernel written out
+        return _reduce(torch.log1p(torch.exp(-x * target)), reduction)
+    return TF.soft_margin_loss(x, target, reduction=reduction)
+
+
+def poisson_nll_loss(x, target, log_input=1, full=0, eps=1e-8, reduction="mean"):
+    return TF.poisson_nll_loss(x, target, bool(log_input), bool(full), eps=eps, reduction=reduction)
+
+
+def gaussian_nll_loss(x, target, var, full=0, eps=1e-6, reduction="mean"):
+    """A var of one entry as torch takes a Python number: var * ones_like(input)."""
+    if var.ndim == 0:
+        var = var * torch.ones_like(x)
+    return TF.gaussian_nll_loss(x, target, var, full=bool(full), eps=eps, reduction=reduction)
+
+
+def multi_margin_loss(x, target, weight=None, p=1, margin=1.0, reduction="mean"):
+    target = target.long()
+    if not _needs_writing(weight):
+        return TF.multi_margin_loss(x, target, p=int(p), margin=margin, weight=weight, reduction=reduction)
+    # torch's kernel in torch's operations, differentiable in weight
+    axis = _class_axis(x)
+    at = target.unsqueeze(axis)
+    hinge = torch.relu(margin - x.gather(axis, at) + x)
+    hinge = hinge * hinge if p == 2 else hinge
+    hinge = hinge * weight[at]
+    others = torch.ones_like(x, dtype=torch.bool).scatter(axis, at, False)
+    return _reduce(torch.where(others, hinge, torch.zeros((), dtype=T)).sum(axis) / x.shape[axis], reduction)
+
+
+def multilabel_margin_loss(x, target, reduction="mean"):
+    return TF.multilabel_margin_loss(x, target.long(), reduction=reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=0, reduction="mean"):
+    return TF.triplet_margin_loss(anchor, positive, negative, margin, p, eps, bool(swap), reduction=reduction)
+
+
 def cosine_similarity(x1, x2, axis=1, eps=1e-8):
     return TF.cosine_similarity(x1, x2, dim=axis, eps=eps)
 
@@ -141,6 +182,11 @@ def add(d):
         "kl_div": loss(kl_div), "margin_ranking_loss": loss(TF.margin_ranking_loss),
         "binary_cross_entropy": loss(binary_cross_entropy),
         "binary_cross_entropy_with_logits": loss(binary_cross_entropy_with_logits),
+        "soft_margin_loss": loss(soft_margin_loss), "hinge_embedding_loss": loss(TF.hinge_embedding_loss),
+        "poisson_nll_loss": loss(poisson_nll_loss), "gaussian_nll_loss": loss(gaussian_nll_loss),
+        "multilabel_soft_margin_loss": loss(TF.multilabel_soft_margin_loss),
+        "cosine_embedding_loss": loss(TF.cosine_embedding_loss), "multi_margin_loss": loss(multi_margin_loss),
+        "multilabel_margin_loss": loss(multilabel_margin_loss), "triplet_margin_loss": loss(triplet_margin_loss),
         "cosine_similarity": d.Twin(cosine_similarity, "cosine"), "softmin": d.Twin(softmin, "softmax"),
         "softplus": d._unary(softplus, **{"softplus-threshold": softplus_without_threshold}),
         # a parameter given as a number is torch's own; as an array, written out (differential.py)
@@ -154,16 +200,21 @@ def add(d):
     builders = [*[(lambda shape: True, _pairwise(d))] * 3, *[(lambda shape: len(shape) <= 2, _classes(d))] * 2,
                 (lambda shape: len(shape) <= 1, _cosine(d)), (lambda shape: bool(shape), _softmin(d)),
                 (lambda shape: True, _activation(d))]
-    d.LOSS_FORMS.append(_to_scalar(d, builders))
+    margins = [(lambda shape: True, _pairwise(d, MARGINS)), (lambda shape: len(shape) <= 1, _rows(d))]
+    d.LOSS_FORMS.append(_to_scalar(d, builders, margins))
 
 
 # -- generator forms --------------------------------------------------------------------------
-def _to_scalar(d, builders):
-    """A scalar: a form's value of shape (), or of shape (n,) or (1, n) summed or indexed."""
+def _to_scalar(d, builders, margins):
+    """A scalar: a form's value of shape (), or of shape (n,) or (1, n) summed or indexed. One time in
+    MARGIN_SHARE the form is one of the margin and likelihood losses' (margins), decided by a stream
+    of its own: the cases that take another form stay as they were before those losses came."""
     def build(b, shape, depth):
+        state = b.rng.getstate()[1]
+        forms = margins if random.Random(str((state[:8], state[-1]))).random() < MARGIN_SHARE else builders
         size = b.rng.randint(1, 3)
         made = b.pick([(), (), (size,), (1, size)])
-        form = b.pick([build for accepts, build in builders if accepts(made)])
+        form = b.pick([build for accepts, build in forms if accepts(made)])
         node = form(b, made, depth)
         if made == ():
             return node
@@ -181,6 +232,13 @@ PAIRWISE = {  # name: (inputs, keyword choices)
     "margin_ranking_loss": (3, {"margin": ("0", "0.5")}), "binary_cross_entropy": (2, {}),
     "binary_cross_entropy_with_logits": (2, {}),
 }
+MARGIN_SHARE = 0.3
+MARGINS = {  # the margin and likelihood losses of a target shaped like the input, as PAIRWISE
+    "soft_margin_loss": (2, {}), "hinge_embedding_loss": (2, {"margin": ("0.5", "1", "2")}),
+    "poisson_nll_loss": (2, {"log_input": ("True", "False"), "full": ("True", "False"), "eps": ("0.5",)}),
+    "gaussian_nll_loss": (3, {"full": ("True", "False"), "eps": ("0.5", "1e-6")}),
+}
+SIGNS = ("soft_margin_loss", "hinge_embedding_loss")  # losses of a target of +1 and -1
 
 
 def _spelled(b, name):
@@ -198,16 +256,23 @@ def _keywords(b, name, choices, reduction):
     return text, params
 
 
-def _pairwise(d):
+def _pairwise(d, table=PAIRWISE):
     def build(b, shape, depth):
-        name = b.pick(sorted(PAIRWISE))
-        count, choices = PAIRWISE[name]
+        name = b.pick(sorted(table))
+        count, choices = table[name]
         reduction = "none" if shape else b.pick(["mean", "sum"])
         inner = shape or tuple(b.rng.randint(1, 3) for _ in range(b.rng.randint(0, 2)))
         args = [b.expr(inner, depth) for _ in range(count)]
+        text_keywords, params = _keywords(b, name, choices, reduction)
         if name == "binary_cross_entropy":  # probabilities, as torch demands
             args[0] = d.Node(inner, [args[0]], lambda c: f"sigmoid({c[0]})", lambda v: torch.sigmoid(v[0]))
-        text_keywords, params = _keywords(b, name, choices, reduction)
+        if name in SIGNS and b.rng.random() < 0.5:
+            args[1] = _signs(d, b, inner)
+        # positive where the loss takes a log of it: a rate (log_input=False), counts (full=True), a variance
+        positive = {"poisson_nll_loss": [0] * (params.get("log_input") == 0) + [1] * bool(params.get("full")),
+                    "gaussian_nll_loss": [2]}.get(name, [])
+        for i in positive:
+            args[i] = d.Node(inner, [args[i]], lambda c: f"exp({c[0]})", lambda v: torch.exp(v[0]))
         spelled = _spelled(b, name)
         return d._op_node(shape, args, lambda c: f"{spelled}({', '.join(c)}{text_keywords})", name,
                           lambda v, fn: fn(*v, **params))
@@ -296,4 +361,59 @@ def _activation(d):
         spelled = _spelled(b, name)
         return d._op_node(shape, [inner], lambda c: f"{spelled}({c[0]}, {text})", name,
                           lambda v, fn: fn(v[0], *args, **params))
+    return build
+
+
+def _signs(d, b, shape):
+    """A constant of +1 and -1 entries (a target of the margin losses), written as a list."""
+    values = torch.tensor([b.pick([1.0, -1.0]) for _ in range(int(torch.Size(shape).numel()))], dtype=T)
+    values = values.reshape(shape)
+    literal = str(values.tolist())
+    return d.Node(shape, [], lambda _: literal, lambda _: values.clone())
+
+
+def _rows(d):
+    """A loss of rows (N, C) or of one row (C,): of a shape () it is reduced, of a shape (N,) it is not:
+    multilabel_soft_margin_loss, cosine_embedding_loss, multi_margin_loss, multilabel_margin_loss and
+    triplet_margin_loss, each target written as PyTorch users write it (indices, +1 and -1)."""
+    def build(b, shape, depth):
+        name = b.pick(["multilabel_soft_margin_loss", "cosine_embedding_loss", "multi_margin_loss",
+                       "multilabel_margin_loss", "triplet_margin_loss"])
+        width = b.rng.randint(1, 3)
+        if shape:
+            lead, reduction = shape, "none"
+        else:
+            lead = b.pick([(), (b.rng.randint(1, 3),)])
+            reduction = "none" if lead == () else b.pick(["mean", "sum"])
+        inner = lead + (width,)
+        x = b.expr(inner, depth)
+        choices = {}
+        if name == "multilabel_soft_margin_loss":
+            children = [x, b.expr(inner, depth)] + [b.expr((width,), depth)] * (b.rng.random() < 0.3)
+        elif name == "cosine_embedding_loss":
+            target = _signs(d, b, lead) if b.rng.random() < 0.7 else b.expr(lead, depth)
+            children, choices = [x, b.expr(inner, depth), target], {"margin": ("0.5", "-0.2")}
+        elif name == "multi_margin_loss":
+            picks = torch.tensor([b.rng.randint(0, width - 1) for _ in range(int(torch.Size(lead).numel()))],
+                                 dtype=T).reshape(lead)
+            literal = str(picks.long().tolist())
+            children = [x, d.Node(lead, [], lambda _: literal, lambda _: picks.clone())]
+            if b.rng.random() < 0.3:
+                children.append(b.expr((width,), depth))
+            choices = {"p": ("1", "2"), "margin": ("0.5", "1", "2")}
+        elif name == "multilabel_margin_loss":
+            rows = []
+            for _ in range(int(torch.Size(lead).numel())):
+                labels = [b.rng.randint(-1, width - 1) for _ in range(width)]
+                rows.append(labels)
+            labels = torch.tensor(rows, dtype=T).reshape(inner)
+            literal = str(labels.long().tolist())
+            children = [x, d.Node(inner, [], lambda _: literal, lambda _: labels.clone())]
+        else:
+            children = [x, b.expr(inner, depth), b.expr(inner, depth)]
+            choices = {"margin": ("0.5", "1", "2"), "p": ("1", "2", "3"), "swap": ("True", "False")}
+        text_keywords, params = _keywords(b, name, choices, reduction)
+        spelled = _spelled(b, name)
+        return d._op_node(shape, children, lambda c: f"{spelled}({', '.join(c)}{text_keywords})", name,
+                          lambda v, fn: fn(*v, **params))
     return build

@@ -1,4 +1,4 @@
-"""The elementwise primitives the losses of ops/losses.py are built from: bce, huber, their rules.
+"""The elementwise primitives the losses of ops/losses.py are built from: bce, huber, soft_margin, their rules.
 
 Each follows PyTorch's kernels and derivative formulas (tools/autograd/derivatives.yaml and
 FunctionsManual.cpp), first and second order, so that the losses agree with PyTorch also at
@@ -125,3 +125,57 @@ primitive(name="huber", doc="0.5 d**2 where |d| < delta, else delta (|d| - delta
           keywords=("delta",), kinds={"delta": "real"}, torch_name="HuberLossBackward0",
           words=Words(("x", "y"), vjp=("g × clip(x - y, -delta, delta)", "-g × clip(x - y, -delta, delta)")),
           samples=(Sample(((3,), (3,)), params={"delta": 0.5}), Sample(((2, 3), (3,)), params={"delta": 1.0})))
+
+
+# -- soft_margin_loss's kernel: log(1 + exp(-x y)) computed as torch computes it (log1p of exp: an inf
+# where -x y passes 709, and a gradient -y z / (1 + z) that is nan there, as torch's inf / inf) ----------
+
+def _soft_margin(x, y):
+    with np.errstate(over="ignore"):
+        return np.log1p(np.exp(-x * y))
+
+
+def _soft_margin_slope_times(g, x, y):
+    # As torch's soft_margin_loss_backward: -y z / (1 + z) g, z = exp(-x y).
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = np.exp(-x * y)
+        return -(y * z) / (z + 1.0) * g
+
+
+def _soft_margin_backward_backward(n, gg):
+    g, x, y = n.inputs
+    z = F.exp(-(x * y))
+    after = z + 1.0
+    # x: torch's soft_margin_loss_double_backward, gg g y**2 z / (1 + z)**2; y: the same slope's derivative in y,
+    # -z / (1 + z) + x y z / (1 + z)**2 (torch takes the target as a constant)
+    return (F.soft_margin_backward(gg, x, y) if n.needs[0] else None,
+            gg * g * (y * y) * z / (after * after) if n.needs[1] else None,
+            gg * g * (x * y * z / (after * after) - z / after) if n.needs[2] else None)
+
+
+def _soft_margin_backward_taylor(n, g, x, y):
+    product = -T.cauchy(x, y)
+    with np.errstate(over="ignore"):
+        start = 1.0 / (1.0 + np.exp(-product[0]))
+    return T.cauchy(T.cauchy(g, -y), T.sigmoid(product, start))
+
+
+primitive(name="soft_margin_backward", doc="-g y z / (1 + z), z = exp(-x y): the cotangent soft_margin's rule gives x",
+          signature="soft_margin_backward(g, x, y)", family="internal", public=False, forward=_soft_margin_slope_times,
+          backward=_soft_margin_backward_backward, shape=broadcast_shapes, arity=3, elementwise=True,
+          taylor=_soft_margin_backward_taylor,
+          sympy=sympy_elementwise(lambda sp, g, x, y: -g * y * sp.exp(-x * y) / (1 + sp.exp(-x * y))),
+          words=Words(("g", "x", "y"), ("-y*exp(-x*y)/(1 + exp(-x*y))",
+                                        "g*y**2*exp(-x*y)/(1 + exp(-x*y))**2",
+                                        "g*(x*y*exp(-x*y)/(1 + exp(-x*y))**2 - exp(-x*y)/(1 + exp(-x*y)))")),
+          samples=(Sample(((3,), (3,), (3,))), Sample(((2, 3), (3,), (2, 3)), ("real", "real", "nonzero"))))
+primitive(name="soft_margin", doc="elementwise log(1 + exp(-x y)): soft_margin_loss's entries",
+          signature="soft_margin(x, y)", family="internal", public=False, forward=_soft_margin, shape=broadcast_shapes,
+          arity=2, elementwise=True, torch_name="SoftMarginLossBackward0",
+          # the target's slope is the input's with the two exchanged
+          backward=lambda n, g: (F.soft_margin_backward(g, n.x, n.y) if n.needs[0] else None,
+                                 F.soft_margin_backward(g, n.y, n.x) if n.needs[1] else None),
+          taylor=lambda n, x, y: T.log(T.offset(T.exp(-T.cauchy(x, y)), 1.0)),
+          sympy=sympy_elementwise(lambda sp, x, y: sp.log(1 + sp.exp(-x * y))),
+          words=Words(("x", "y"), ("-y*exp(-x*y)/(1 + exp(-x*y))", "-x*exp(-x*y)/(1 + exp(-x*y))")),
+          samples=(Sample(((3,), (3,)), ("real", "nonzero")), Sample(((2, 3), (3,)))))
