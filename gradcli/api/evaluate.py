@@ -24,6 +24,7 @@ from gradcli.collector import collection_paused
 from gradcli.errors import GradcliError, closest, format_shape, param, value_hint
 from gradcli.limits import LIMITS
 from gradcli.ops.common import broadcast_shapes, normalize_axes
+from gradcli.ops.sorting import INDICES
 from gradcli.autodiff.op import FUNCTIONS, OPS, Op
 from gradcli.lang.hints import function_hint
 from gradcli.lang.grammar import CONSTANTS, DTYPES
@@ -233,7 +234,7 @@ def _plain_op(node: Expr, kind: str, count: int) -> Op | None:
         op = function_of(node)
     except GradcliError:
         return None  # (the walk's own path reports it)
-    if op is None or op.name in ("max", "min") or op.constructor or op.arity != count or op.sequence or \
+    if op is None or op.name in PAIRED or op.constructor or op.arity != count or op.sequence or \
             op.rest or _required_keywords(op) or (spelling(node) == "torch" and op.torch_defaults):
         return None
     return op
@@ -254,11 +255,11 @@ def _sequence_arguments(nodes: list[Expr], tree: Expr) -> set[int]:
 
 
 def _pair_parts(nodes: list[Expr], tree: Expr) -> dict[int, str]:
-    """PyTorch's torch.max(x, dim) and x.max(dim) (and min) give a pair, (values, indices): where one is
-    taken apart, [0] or .values, [1] or .indices, the call gives that part. Keys are ids of the calls
+    """PyTorch's torch.max(x, dim), x.sort() and the others of PAIRED give a pair, (values, indices): where one
+    is taken apart, [0] or .values, [1] or .indices, the call gives that part. Keys are ids of the calls
     asked for indices ("indices") and of the nodes that take a part ("taken": they pass it on)."""
     record = recorded(tree)
-    if record is not None and not any(call.value in _PAIRED for call in record.calls):
+    if record is not None and not any(call.value in PAIRED for call in record.calls):
         return {}
     found: dict[int, str] = {}
     for node in nodes:
@@ -270,7 +271,10 @@ def _pair_parts(nodes: list[Expr], tree: Expr) -> dict[int, str]:
     return found
 
 
-_PAIRED = ("max", "min")
+# The calls PyTorch answers with a pair, (values, indices), each with the operation giving its indices (the
+# operation itself gives its values); max, min and median only along a dim.
+PAIRED = {"max": "argmax", "min": "argmin", **INDICES}
+ALONG_ONLY = ("max", "min", "median")
 
 
 def _part_taken(node: Expr) -> str | None:
@@ -286,12 +290,12 @@ def _part_taken(node: Expr) -> str | None:
 
 
 def _paired(node: Expr) -> bool:
-    """Whether node is a call PyTorch answers with the pair (values, indices): max or min along a dim, in
-    PyTorch's spelling (a method, torch.)."""
-    if node.kind != "call" or node.value not in _PAIRED or spelling(node) != "torch":
+    """Whether node is a call PyTorch answers with the pair (values, indices): sort, topk, kthvalue, cummax,
+    cummin, and max, min or median along a dim, in PyTorch's spelling (a method, torch.)."""
+    if node.kind != "call" or node.value not in PAIRED or spelling(node) != "torch":
         return False
     along = any(k in ("dim", "axis") for k, _ in node.keywords)
-    return along or (len(node.args) == 2 and _axis_literal(node.args[1]))
+    return along or (len(node.args) == 2 and _axis_literal(node.args[1])) or node.value not in ALONG_ONLY
 
 
 def _takes_sequence(name: str) -> bool:
@@ -423,10 +427,10 @@ _ONE_DTYPE = (f"gradcli computes a whole expression in one dtype, float64 or flo
 
 
 def _call(node: Expr, kids: list, kws: dict, indices: bool = False) -> Tensor:
-    """A call node's value; indices: the indices of a max or min along a dim instead (see _pair_parts)."""
+    """A call node's value; indices: the indices of a paired call instead (see _pair_parts)."""
     op = function_of(node)
     if indices:
-        op = FUNCTIONS["argmax" if op.name == "max" else "argmin"]
+        op = OPS[PAIRED[op.name]]
     if op is None:
         return _length(kids, kws) if node.value == "len" else VALUE_METHODS[node.value](node, kids, kws)
     if op.name in ("max", "min") and len(kids) == 2 and not kws and not _axis_literal(node.args[1]):
@@ -531,8 +535,8 @@ def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
     input may be named (clamp(x, min=0)) and one left out takes its default; a PyTorch
     spelling (x.std(), torch.std) brings PyTorch's defaults where they differ from numpy's.
     """
-    if not keywords and len(args) == op.arity and not op.sequence and not op.rest and not _required_keywords(op) \
-            and not any(a is None or isinstance(a, str) for a in args):
+    if not keywords and len(args) == op.arity and not op.sequence and not op.rest and not op.leading \
+            and not _required_keywords(op) and not any(a is None or isinstance(a, str) for a in args):
         # (the common call, sin(x): its inputs by position and nothing else)
         return list(args), dict(op.torch_defaults) if spelling(node) == "torch" else {}
     params: dict[str, Any] = {}

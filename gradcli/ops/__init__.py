@@ -24,7 +24,9 @@ from gradcli.ops import operators  # noqa: F401
 from gradcli.ops import ranges  # noqa: F401
 from gradcli.ops import reductions  # noqa: F401
 from gradcli.ops import reshaping  # noqa: F401
+from gradcli.ops import sequences  # noqa: F401
 from gradcli.ops import shape  # noqa: F401
+from gradcli.ops import sorting  # noqa: F401
 from gradcli.ops import special  # noqa: F401
 from gradcli.ops import special_binary  # noqa: F401
 from gradcli.autodiff.op import FUNCTIONS, OPS, Kink, Op, Sample

@@ -13,9 +13,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 import gradcli.ops  # noqa: F401  (importing it registers the operations)
-from gradcli.api.evaluate import bind
+from gradcli.api.evaluate import ALONG_ONLY, PAIRED, bind
 from gradcli.autodiff import engine
-from gradcli.autodiff.op import FUNCTIONS, Op
+from gradcli.autodiff.op import FUNCTIONS, OPS, Op
 from gradcli.errors import GradcliError
 from gradcli.lang.tree import Expr
 import gradcli.torch.core as core
@@ -392,12 +392,13 @@ def apply(op: Op, name: str, args: tuple, kwargs: dict) -> Any:
     except GradcliError as err:
         raise core.as_torch_error(err) from None
     out = wrap(result, is_bool=op.name in COMPARISONS)
-    if op.name in ("max", "min") and params.get("axis") is not None:  # torch.max(x, dim): (values, indices)
-        indices = core.call(FUNCTIONS["argmax" if op.name == "max" else "argmin"], *tensors, **params)
-        return ValuesIndices(out, wrap(indices))  # (whole numbers in the float dtype, as argmax's here)
     if op.composite is not None and result.grad_fn is not None:
         out._title = op.node_name(tuple(np.shape(core.unwrap(t).data if isinstance(core.unwrap(t), engine.Tensor) else t)
                                          for t in tensors), params)
+    if op.name in PAIRED and (params.get("axis") is not None or op.name not in ALONG_ONLY):
+        # torch.max(x, dim), torch.sort(x), ...: (values, indices)
+        indices = core.call(OPS[PAIRED[op.name]], *tensors, **params)
+        return ValuesIndices(out, wrap(indices))  # (whole numbers in the float dtype, as argmax's here)
     return out
 
 
@@ -405,7 +406,7 @@ COMPARISONS = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
 
 
 class ValuesIndices(NamedTuple):
-    """What torch.max(x, dim) and torch.min(x, dim) give (torch.return_types.max's fields)."""
+    """What torch.max(x, dim), torch.sort(x) and the others of PAIRED give (torch.return_types.max's fields)."""
 
     values: Any
     indices: Any
