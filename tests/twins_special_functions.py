@@ -4,8 +4,8 @@ write them as PyTorch code does (torch.lgamma(x), x.digamma(), torch.special.ndt
 torch.special.xlog1py(a, b), x.nan_to_num(posinf=2.0)).
 
 Inputs come from any sub-expression, so poles (lgamma and digamma at 0 and the negative whole numbers),
-erfinv beyond [-1, 1] and non-finite entries all meet torch's values there; ndtri and mvlgamma also
-take an input brought into their domain, as code that calls them usually does.
+erfinv beyond [-1, 1] and non-finite entries all meet torch's values there; ndtri and mvlgamma more
+often take an input brought into their domain, as code that calls them usually does.
 """
 
 from __future__ import annotations
@@ -75,13 +75,14 @@ def _polygamma(d, b, shape, depth):
 
 
 def _mvlgamma(d, b, shape, depth):
-    """torch.mvlgamma(x, p) at x = y**2 + p: above (p - 1)/2, where torch computes it (below, it raises)."""
+    """torch.mvlgamma(x, p) of any value, or of y**2 + p (above (p - 1)/2, where no lgamma of it meets a pole)."""
     p = b.pick([1, 2, 3])
     inner = b.expr(shape, depth)
-    lifted = d.Node(shape, [inner], lambda c: f"({c[0]}) ** 2 + {p}", lambda v: v[0] ** 2 + p)
+    if b.rng.random() < 0.7:
+        inner = d.Node(shape, [inner], lambda c: f"({c[0]}) ** 2 + {p}", lambda v: v[0] ** 2 + p)
     spelled = b.pick(["torch.mvlgamma({0}, {1})", "torch.mvlgamma({0}, p={1})", "({0}).mvlgamma({1})",
                       "torch.special.multigammaln({0}, {1})"])
-    return d._op_node(shape, [lifted], lambda c: spelled.format(c[0], p), "mvlgamma", lambda v, fn: fn(v[0], p))
+    return d._op_node(shape, [inner], lambda c: spelled.format(c[0], p), "mvlgamma", lambda v, fn: fn(v[0], p))
 
 
 def _ndtri(d, b, shape, depth):
