@@ -166,13 +166,13 @@ unary("i0", i0, lambda n, g: (g * F.i1(n.x),), lambda sp, x: sp.besseli(0, x),
       "the modified Bessel function of the first kind of order 0", local="i1(x)",
       taylor=lambda n, x: _bessel_series(x, 0, False, n.ans))
 unary("i0e", i0e, lambda n, g: (g * (F.i1e(n.x) - F.sign(n.x) * n.ans),),
-      lambda sp, x: sp.exp(-sp.Abs(x)) * sp.besseli(0, x), "exp(-|x|) i0(x), finite for any x", saves="both",
+      lambda sp, x: sp.exp(-sp.Abs(x)) * sp.besseli(0, x), "exp(-|x|) i0(x), finite for any x", saves="both", torch_name="SpecialI0EBackward0",
       local="i1e(x) - sign(x)*out", taylor=lambda n, x: _bessel_series(x, 0, True, n.ans))
 unary("i1", i1, _near_zero_rule(lambda x: F.i0(x), lambda x: F.reciprocal(x)), lambda sp, x: sp.besseli(1, x),
-      "the modified Bessel function of the first kind of order 1", saves="both",
+      "the modified Bessel function of the first kind of order 1", saves="both", torch_name="SpecialI1Backward0",
       local="where(abs(x) > 2.220446049250313e-16, i0(x) - out/x, 0.5)",
       taylor=lambda n, x: _bessel_series(x, 1, False, n.ans), kinks=(HALF_KINK,))
 unary("i1e", i1e, _near_zero_rule(lambda x: F.i0e(x), lambda x: F.sign(x) + F.reciprocal(x)),
       lambda sp, x: sp.exp(-sp.Abs(x)) * sp.besseli(1, x), "exp(-|x|) i1(x), finite for any x", saves="both",
-      local="where(abs(x) > 2.220446049250313e-16, i0e(x) - out*(sign(x) + 1/x), 0.5)",
+      torch_name="SpecialI1EBackward0", local="where(abs(x) > 2.220446049250313e-16, i0e(x) - out*(sign(x) + 1/x), 0.5)",
       taylor=lambda n, x: _bessel_series(x, 1, True, n.ans), kinks=(HALF_KINK,))

@@ -31,7 +31,7 @@ def _entr_taylor(n, x):
 unary("entr", entr, lambda n, g: (g * -(F.log(n.x) + 1.0),),
       lambda sp, x: sp.Piecewise((-x * sp.log(x), x > 0), (0, sp.Eq(x, 0)), (-sp.oo, True)),
       "the entropy term -x log x, 0 at 0 and -inf below (gradient -(1 + log x): inf at 0)", domain="positive",
-      local="-(1 + log(x))", taylor=_entr_taylor,
+      local="-(1 + log(x))", taylor=_entr_taylor, torch_name="SpecialEntrBackward0",
       kinks=(Kink((0.0,), (np.inf,), note="entr(0) = 0, its gradient -(1 + log 0) = inf, as PyTorch",
                   noted=False),))
 
@@ -55,5 +55,6 @@ binary("xlog1py", "", xlog1py,
        lambda sp, x, y: sp.Piecewise((0, sp.Eq(x, 0)), (x * sp.log(1 + y), True)),
        "x * log1p(y), and 0 where x == 0 (unless y is nan), as torch.special.xlog1py", domain=("real", "positive"),
        local=("where((a == 0)*(b <= -1), 0, log1p(b))", "a/(1 + b)"), taylor=_xlog1py_taylor,
+       torch_name="SpecialXlog1PyBackward0",
        kinks=(Kink((0.0, -1.0), (0.0, np.nan), note="d/dx xlog1py(x, y) = 0 at x = 0 where y <= -1, as PyTorch",
                    noted=False),))

@@ -138,7 +138,7 @@ unary("erfinv", erfinv, _erfinv_rule, lambda sp, x: sp.erfinv(x),
       kinks=(Kink((1.0,), (np.inf,), note="erfinv(1) = inf, its gradient inf, as PyTorch", noted=False),))
 unary("ndtri", ndtri, lambda n, g: (g * SQRT_2PI * F.exp(n.ans * n.ans / 2.0),),
       lambda sp, x: sp.sqrt(2) * sp.erfinv(2 * x - 1), "the inverse of ndtr, the normal quantile function, "
-      "for 0 <= p <= 1 (+-inf at 1 and 0)", domain="probability", saves="output",
+      "for 0 <= p <= 1 (+-inf at 1 and 0)", domain="probability", saves="output", torch_name="SpecialNdtriBackward0",
       local="sqrt(2*pi)*exp(out**2/2)",
       taylor=lambda n, x: _solved(n.ans, x, lambda y: T.exp(T.cauchy(y, y) * 0.5) * SQRT_2PI),
       kinks=(Kink((0.0,), (np.inf,), note="ndtri(0) = -inf, its gradient inf, as PyTorch", noted=False),))
@@ -152,6 +152,7 @@ def _log_ndtr_rate(x):
 unary("log_ndtr", log_ndtr, lambda n, g: (g / SQRT_2PI * F.exp(-(n.ans + n.x * n.x / 2.0)),),
       lambda sp, x: sp.log((1 + sp.erf(x / sp.sqrt(2))) / 2),
       "log of the standard normal distribution function, accurate far into both tails", saves="both",
+      torch_name="SpecialLogNdtrBackward0",
       local="exp(-(out + x**2/2))/sqrt(2*pi)", taylor=lambda n, x: _solved(n.ans, x, _log_ndtr_rate(x)))
 composite(name="ndtr", doc="the standard normal distribution function (1 + erf(x / sqrt(2))) / 2",
           signature="ndtr(x)", family="elementwise", batching="trailing",
