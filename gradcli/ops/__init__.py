@@ -18,6 +18,7 @@ from gradcli.ops import matrix_functions  # noqa: F401
 from gradcli.ops import nn  # noqa: F401
 from gradcli.ops import nonfinite  # noqa: F401
 from gradcli.ops import normal  # noqa: F401
+from gradcli.ops import normalization  # noqa: F401
 from gradcli.ops import norms  # noqa: F401
 from gradcli.ops import products  # noqa: F401
 from gradcli.ops import operators  # noqa: F401
