@@ -103,7 +103,8 @@ EDGE_VALUES = ["[]", "zeros(0, 0)", "nan", "inf,-inf,0", "nan,0;0,1", "0,0;0,0",
 # What the functions that take a size, an axis or a number beside x are given (as torch asks for it).
 EDGE_ARGUMENTS = {"array_reshape": "-1", "array_permute": "1, 0", "array_expand": "2, 2", "tile": "2, 1",
                   "movedim": "0, -1", "swapaxes": "0, -1", "unsqueeze": "0", "roll": "1", "full_like": "0.5",
-                  "mvlgamma": "1"}
+                  "mvlgamma": "1", "cummax": "0", "cummin": "0", "logcumsumexp": "0", "kthvalue": "1", "topk": "1",
+                  "pad": "(1, 1)"}
 
 
 def every_call() -> list[str]:
@@ -131,7 +132,19 @@ WRITTEN_CALLS = {"nll_loss": "sum(nll_loss(x, zeros_like(x[..., 0])))", "masked_
                  # a target of class indices (one per row, or shaped like x), or of +1 per row of two vectors
                  "multi_margin_loss": "sum(multi_margin_loss(x, zeros_like(x[..., 0])))",
                  "multilabel_margin_loss": "sum(multilabel_margin_loss(x, zeros_like(x)))",
-                 "cosine_embedding_loss": "sum(cosine_embedding_loss(x, x, ones_like(x[..., 0])))"}
+                 "cosine_embedding_loss": "sum(cosine_embedding_loss(x, x, ones_like(x[..., 0])))",
+                 # diff's arrays to join come by name, after its order and dim
+                 "diff": "sum(diff(x))",
+                 # the norms' shapes and parameters, dropout in eval mode (training mode is refused)
+                 "layer_norm": "sum(layer_norm(x, x.shape[-1:], x[0], x[0]))",
+                 "rms_norm": "sum(rms_norm(x, x.shape[-1:], x[0]))",
+                 "batch_norm": "sum(batch_norm(x, x[0], x[0] ** 2, x[0], x[0]))",
+                 "instance_norm": "sum(instance_norm(x[None], weight=x[0], bias=x[0]))",
+                 "group_norm": "sum(group_norm(x, 1, x[0], x[0]))",
+                 "local_response_norm": "sum(local_response_norm(x[None], 2))",
+                 "prelu": "sum(prelu(x, x.flatten()[:1]))", "threshold": "sum(threshold(x, 0.5, 2.0))",
+                 **{name: f"sum({name}(x, training=False))" for name in ("dropout", "dropout1d", "dropout2d",
+                                                                         "dropout3d")}}
 
 
 @pytest.mark.parametrize("expr", every_call())

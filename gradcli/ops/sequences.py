@@ -56,7 +56,7 @@ def _diff(x, prepend=None, append=None, n=1, axis=-1):
     return x
 
 
-composite(name="diff", family="sequence", signature="diff(x, n=1, dim=-1, prepend=None, append=None)",
+composite(name="diff", family="array", signature="diff(x, n=1, dim=-1, prepend=None, append=None)",
           inputs=("x", "prepend", "append"), arity=3, optional={"prepend": 0.0, "append": 0.0},
           doc="the n-th forward difference along dim, x[1:] - x[:-1] applied n times, as torch.diff (prepend, "
               "append: arrays joined to x along dim first)",
@@ -137,7 +137,7 @@ def _sympy_logcumsumexp(sp, x, axis):
     return np.moveaxis(out, -1, axis)
 
 
-primitive(name="logcumsumexp", family="sequence", signature="logcumsumexp(x, dim)",
+primitive(name="logcumsumexp", family="array", signature="logcumsumexp(x, dim)",
           doc="log(cumsum(exp(x))) along dim, computed without overflow, as torch.logcumsumexp",
           forward=_logcumsumexp, backward=_logcumsumexp_backward, shape=same_shape, prepare=_prepare_running,
           sympy=_sympy_logcumsumexp, taylor=_logcumsumexp_taylor, keywords=("axis",), saves="both",
@@ -191,12 +191,12 @@ def _cumulative_trapezoid(y, x=None, dx=1.0, axis=-1):
 _TRAPEZOID_SAMPLES = (Sample(((5,),)), Sample(((2, 4),), params={"dx": 0.5}),
                       Sample(((3, 2),), params={"axis": 0}), Sample(((4,), (4,))),
                       Sample(((2, 3), (2, 3))), Sample(((3, 2), (3,)), params={"axis": 0}))
-composite(name="trapezoid", family="sequence", signature="trapezoid(y, x=None, dx=1, dim=-1)",
+composite(name="trapezoid", family="array", signature="trapezoid(y, x=None, dx=1, dim=-1)",
           inputs=("y", "x"), arity=2, optional={"x": 1.0}, aliases=("trapz",),
           doc="the trapezoid rule's integral of y along dim, at points x (as y, or one axis) or spaced dx, as "
               "torch.trapezoid", composite=_trapezoid, keywords=("dx", "axis"), kinds={"dx": "real"},
           positional=0, batching="loop", samples=_TRAPEZOID_SAMPLES)
-composite(name="cumulative_trapezoid", family="sequence", signature="cumulative_trapezoid(y, x=None, dx=1, dim=-1)",
+composite(name="cumulative_trapezoid", family="array", signature="cumulative_trapezoid(y, x=None, dx=1, dim=-1)",
           inputs=("y", "x"), arity=2, optional={"x": 1.0},
           doc="the trapezoid rule's running integral of y along dim (one entry fewer), as "
               "torch.cumulative_trapezoid", composite=_cumulative_trapezoid, keywords=("dx", "axis"),
@@ -237,7 +237,10 @@ def _pad(x, pad, mode="constant", value=0.0):
         if length + before + after < 0 or (mode != "constant" and length + before + after == 0):
             raise GradcliError(f"pad(): padding ({before}, {after}) leaves nothing of an axis of {length}",
                                kind="value")
-        limit = length - 1 if mode == "reflect" else length if mode == "circular" else None
+        # (circular wraps around what a negative pad keeps: torch's check reads the whole axis, and past what
+        # is kept its result reads entries it never wrote)
+        kept = length + min(before, 0) + min(after, 0)
+        limit = length - 1 if mode == "reflect" else kept if mode == "circular" else None
         if limit is not None and max(before, after) > limit:
             raise GradcliError(f"pad(): mode={mode!r} pads an axis of {length} by at most {limit}, not "
                                f"({before}, {after})", kind="value")
@@ -290,7 +293,7 @@ def _pad_name(shapes, params):
     return f"{'Reflection' if mode == 'reflect' else 'Replication'}Pad{axes}DBackward0"
 
 
-composite(name="pad", family="sequence", signature="pad(input, pad, mode='constant', value=0)",
+composite(name="pad", family="array", signature="pad(input, pad, mode='constant', value=0)",
           doc="x padded on the last axes by pad = (before, after, before, after, ...), last axis first, as "
               "torch.nn.functional.pad: with value (constant), x's reflection (reflect), its edge entry "
               "(replicate) or its other end (circular); a negative number crops",
@@ -300,4 +303,4 @@ composite(name="pad", family="sequence", signature="pad(input, pad, mode='consta
                    Sample(((2, 4),), params={"pad": (-1, 2)}),
                    Sample(((2, 4),), params={"pad": (2, 1), "mode": "reflect"}),
                    Sample(((1, 2, 3),), params={"pad": (2, 1, 1, 0), "mode": "replicate"}),
-                   Sample(((2, 3),), params={"pad": (3, -1), "mode": "circular"})))
+                   Sample(((2, 3),), params={"pad": (2, -1), "mode": "circular"})))

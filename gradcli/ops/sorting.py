@@ -219,24 +219,24 @@ def _median_name(shapes, params):
 
 
 _ALONG = (Sample(((4,),)), Sample(((2, 3),), params={"axis": 0}), Sample(((2, 3),)))
-composite(name="sort", family="order", signature="sort(x, dim=-1, descending=False, stable=False)",
+composite(name="sort", family="array", signature="sort(x, dim=-1, descending=False, stable=False)",
           doc="x's entries in order along dim, as torch.sort (a NaN largest; equal entries keep their order); "
               "the gradient goes back to each entry's place. torch.sort(x)[1], .indices: where each came from",
           composite=_sort, keywords=("axis", "descending", "stable"), positional=2, batching="loop",
           torch_name="SortBackward0",
           samples=(*_ALONG, Sample(((3, 2),), params={"axis": 0, "descending": 1})),
           kinks=(Kink(([2.0, 1.0, 2.0],), ([1.0, 1.0, 1.0],), note="equal entries keep their order", noted=False),))
-composite(name="msort", family="order", signature="msort(x)", doc="x sorted along dim 0, as torch.msort",
+composite(name="msort", family="array", signature="msort(x)", doc="x sorted along dim 0, as torch.msort",
           composite=_msort, batching="loop", torch_name="SortBackward0",
           samples=(Sample(((4,),)), Sample(((3, 2),))))
-composite(name="topk", family="order", signature="topk(x, k, dim=-1, largest=True, sorted=True)",
+composite(name="topk", family="array", signature="topk(x, k, dim=-1, largest=True, sorted=True)",
           doc="the k largest entries along dim (largest=False: smallest), in order, as torch.topk; the "
               "gradient goes back to them. torch.topk(x, k)[1], .indices: where they are",
           composite=_topk, keywords=("k", "axis", "largest", "sorted"), positional=4, batching="loop",
           torch_name="TopkBackward0",
           samples=(Sample(((4,),), params={"k": 2}), Sample(((2, 3),), params={"k": 1, "axis": 0}),
                    Sample(((2, 3),), params={"k": 2, "largest": 0})))
-composite(name="kthvalue", family="order", signature="kthvalue(x, k, dim=-1, keepdim=False)",
+composite(name="kthvalue", family="array", signature="kthvalue(x, k, dim=-1, keepdim=False)",
           doc="the k-th smallest entry along dim, as torch.kthvalue; the gradient goes to it (among equal "
               "entries, to the one PyTorch's quickselect picks). [1], .indices: its index",
           composite=_kthvalue, keywords=("k", "axis", "keepdims"), positional=3, batching="loop",
@@ -245,7 +245,7 @@ composite(name="kthvalue", family="order", signature="kthvalue(x, k, dim=-1, kee
                    Sample(((3, 2),), params={"k": 1, "axis": 0, "keepdims": 1})),
           kinks=(Kink(([3.0, 1.0, 3.0, 2.0, 1.0],), ([0.0, 0.0, 0.0, 0.0, 1.0],), params={"k": 1},
                       note="the entry PyTorch's quickselect picks takes the gradient", noted=False),))
-composite(name="median", family="order", signature="median(x, dim=None, keepdim=False)",
+composite(name="median", family="array", signature="median(x, dim=None, keepdim=False)",
           doc="the lower median (the smaller middle entry of an even count; NaN if x has one), as torch.median: "
               "over the whole array the gradient is shared among the entries equal to it, along dim it goes "
               "to the one PyTorch picks ([1], .indices: its index)",
@@ -257,7 +257,7 @@ composite(name="median", family="order", signature="median(x, dim=None, keepdim=
                       noted=False),))
 for _name, _fn, _what, _tie in (("cummax", _cummax, "largest", [1.0, 1.0, 0.0]),
                                  ("cummin", _cummin, "smallest", [1.0, 1.0, 2.0])):
-    composite(name=_name, family="order", signature=f"{_name}(x, dim)",
+    composite(name=_name, family="array", signature=f"{_name}(x, dim)",
               doc=f"the running {_what} entry along dim, as torch.{_name}; the gradient goes to the entry each "
                   f"is (the latest of equal ones), adding up. [1], .indices: their indices",
               composite=_fn, keywords=("axis",), batching="loop", torch_name=f"{_name.capitalize()}Backward0",
@@ -304,7 +304,7 @@ def _same(shape, **_):
 
 
 def _indices(name, forward, shape, keywords, positional, doc, samples, public=False, signature=""):
-    primitive(name=name, family="order", signature=signature or f"{name}(x)", public=public, doc=doc,
+    primitive(name=name, family="array", signature=signature or f"{name}(x)", public=public, doc=doc,
               forward=forward, shape=shape, keywords=keywords, positional=positional, differentiable=False,
               batching="loop", samples=samples)
 
