@@ -498,6 +498,12 @@ def _reference(torch, op, inputs, params: dict, torch_side: bool):
     }
     if op.name in special:
         return special[op.name]()
+    import twins_normalization
+
+    if op.name in twins_normalization.NAMES:  # (its twins take gradcli's inputs and parameter names)
+        if op.name in ("batch_norm", "instance_norm"):  # running statistics: no gradient (torch refuses one)
+            inputs = [t.detach() if i in (1, 2) else t for i, t in enumerate(inputs)]
+        return TWINS[op.name].torch(*inputs, **params)
     if op.family == "loss" or op.name in ("cosine_similarity", "softmin", "softplus", "gelu"):
         # The twins of tests/differential.py: class indices as integers, a weight with a gradient written out.
         import twins_losses

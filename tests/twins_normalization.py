@@ -61,6 +61,7 @@ def _listed(shape):
 DROPOUTS = ("dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout")
 ACTIVATIONS = ("hardshrink", "softshrink", "threshold", "glu", "prelu", "celu")
 NORMS = ("layer_norm", "rms_norm", "batch_norm", "instance_norm", "group_norm", "local_response_norm")
+NAMES = (*NORMS, *ACTIVATIONS, *DROPOUTS)
 
 
 def add(d) -> None:

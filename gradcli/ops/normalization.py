@@ -300,6 +300,8 @@ def _local_response_norm(x, size, alpha=1e-4, beta=0.75, k=1.0):
     channels = _channels("local_response_norm", x, 3)
     if size <= 0:
         raise GradcliError(f"local_response_norm() takes a window of size >= 1, not {size}", kind="value")
+    if x.size == 0:
+        return x  # (as PyTorch's)
     square = x * x
     total = None
     for shift in range(-(size // 2), (size - 1) // 2 + 1):
