@@ -421,3 +421,15 @@ def test_command_line_runs_a_margin_loss():
                                                    margin=0.5)
     assert run.json()["value"] == pytest.approx(loss.item(), rel=1e-14)
     np.testing.assert_allclose(run.json()["gradients"]["a"], torch.autograd.grad(loss, a)[0].numpy(), rtol=1e-12)
+
+
+def test_margin_kernels_leave_a_nan_term_out():
+    # PyTorch's kernels count a term `if (z > 0)`: a nan score drops out of the sum and takes no gradient
+    x = np.array([[-0.3, np.nan, 0.25], [0.2, -np.inf, np.nan]])
+    r = functional.grad("multi_margin_loss(x, t, reduction='sum')", {"x": x, "t": np.array([0.0, 1.0])}, wrt=["x"])
+    assert float(r.value) == math.inf  # the second row's 1 + inf + 0.2
+    np.testing.assert_array_equal(r.gradients["x"], [[-1 / 3, 0, 1 / 3], [1 / 3, -1 / 3, 0]])
+    m = functional.grad("multilabel_margin_loss(x, t)", {"x": np.array([0.5, np.nan, 0.2, 1.0]),
+                                                          "t": np.array([3.0, -1.0, 0.0, 0.0])}, wrt=["x"])
+    assert float(m.value) == pytest.approx((0.5 + 0.2) / 4, rel=1e-15)
+    np.testing.assert_allclose(m.gradients["x"], [0.25, 0.0, 0.25, -0.5], rtol=1e-15)

@@ -183,10 +183,14 @@ def add(d):
         "binary_cross_entropy": loss(binary_cross_entropy),
         "binary_cross_entropy_with_logits": loss(binary_cross_entropy_with_logits),
         "soft_margin_loss": loss(soft_margin_loss), "hinge_embedding_loss": loss(TF.hinge_embedding_loss),
-        "poisson_nll_loss": loss(poisson_nll_loss), "gaussian_nll_loss": loss(gaussian_nll_loss),
+        "poisson_nll_loss": loss(poisson_nll_loss),
         "multilabel_soft_margin_loss": loss(TF.multilabel_soft_margin_loss),
-        "cosine_embedding_loss": loss(TF.cosine_embedding_loss), "multi_margin_loss": loss(multi_margin_loss),
-        "multilabel_margin_loss": loss(multilabel_margin_loss), "triplet_margin_loss": loss(triplet_margin_loss),
+        # (of a target or a var without the input's last axis, or of class indices: not broadcast to its shape)
+        "gaussian_nll_loss": d.Twin(gaussian_nll_loss, "classes"),
+        "cosine_embedding_loss": d.Twin(TF.cosine_embedding_loss, "classes"),
+        "multi_margin_loss": d.Twin(multi_margin_loss, "classes"),
+        "multilabel_margin_loss": d.Twin(multilabel_margin_loss, "classes"),
+        "triplet_margin_loss": loss(triplet_margin_loss),
         "cosine_similarity": d.Twin(cosine_similarity, "cosine"), "softmin": d.Twin(softmin, "softmax"),
         "softplus": d._unary(softplus, **{"softplus-threshold": softplus_without_threshold}),
         # a parameter given as a number is torch's own; as an array, written out (differential.py)
@@ -266,7 +270,9 @@ def _pairwise(d, table=PAIRWISE):
         text_keywords, params = _keywords(b, name, choices, reduction)
         if name == "binary_cross_entropy":  # probabilities, as torch demands
             args[0] = d.Node(inner, [args[0]], lambda c: f"sigmoid({c[0]})", lambda v: torch.sigmoid(v[0]))
-        if name in SIGNS and b.rng.random() < 0.5:
+        # soft_margin_loss's target as PyTorch users write it, a constant: torch refuses one that requires grad
+        # (tests/test_losses.py checks the gradient gradcli gives it)
+        if name == "soft_margin_loss" or (name in SIGNS and b.rng.random() < 0.5):
             args[1] = _signs(d, b, inner)
         # positive where the loss takes a log of it: a rate (log_input=False), counts (full=True), a variance
         positive = {"poisson_nll_loss": [0] * (params.get("log_input") == 0) + [1] * bool(params.get("full")),

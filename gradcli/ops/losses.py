@@ -364,8 +364,8 @@ _pairwise("hinge_embedding_loss", "hinge_embedding_loss(input, target, margin=1.
           "on the hinge (input = margin) the gradient passes, as clamp_min; the target gets no gradient",
           _hinge_embedding, _sympy_hinge_embedding, keywords=("margin",), kinds={"margin": "real"}, positional=1,
           torch_name=last_step("AddBackward0"),
-          domain=("real", "nonzero"),
-          samples=(Sample(((2, 3), (2, 3)), ("real", "nonzero"), params={"margin": 0.5}),),
+          domain=("real", "mask"),
+          samples=(Sample(((2, 3), (2, 3)), ("real", "mask"), params={"margin": 0.5}),),
           kinks=(Kink(([0.5], [-1.0]), ([-1.0], [0.0]), params={"margin": 0.5},
                       note="on the hinge (input = margin) the gradient passes, as PyTorch's clamp_min", noted=False),))
 _pairwise("poisson_nll_loss", "poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8, "
@@ -502,13 +502,18 @@ composite(name="cosine_embedding_loss", family="loss", arity=3, inputs=("input1"
           doc="1 - cos(input1, input2) where target is 1, max(0, cos - margin) where it is -1 (0 elsewhere), the "
               "cosine along the last axis with 1e-12 added to each squared length, as PyTorch; on the hinge the "
               "gradient passes, as clamp_min; the target gets no gradient",
-          samples=(Sample(((2, 3), (2, 3), (2,)), ("real", "real", "nonzero")),
-                   Sample(((3,), (3,), ()), ("real", "real", "nonzero"), params={"margin": 0.2, "reduction": "sum"}),
-                   Sample(((2, 3), (2, 3), (2,)), ("real", "real", "nonzero"), params={"margin": -0.5,
+          samples=(Sample(((2, 3), (2, 3), (2,)), ("real", "real", "mask")),
+                   Sample(((3,), (3,), ()), ("real", "real", "mask"), params={"margin": 0.2, "reduction": "sum"}),
+                   Sample(((2, 3), (2, 3), (2,)), ("real", "real", "mask"), params={"margin": -0.5,
                                                                                        "reduction": "none"})))
 
 
 # -- margin losses of scores against class indices --------------------------------------------
+
+def _above_zero(z, p=1):
+    """z**p where z > 0, else 0 (a nan too): the terms PyTorch's margin kernels count, `if (z > 0)`."""
+    return F.where(F.gt(z, 0.0), z if p == 1 else z * z, 0.0)
+
 
 def _multi_margin(x, target, weight=None, p=1, margin=1.0, reduction="mean"):
     if p not in (1, 2):
@@ -531,10 +536,8 @@ def _multi_margin(x, target, weight=None, p=1, margin=1.0, reduction="mean"):
     hot = Tensor(computed(lambda h: h.astype(x.dtype), _one_hot(target, classes, axis, None)))
     picked = F.sum(F.where(hot, x, 0.0), axis=axis, keepdims=True)
     # As torch's kernel: (margin - x[target]) + x[c] for each other class c, counted where it is above 0 (so
-    # at 0 no gradient flows, as relu's), squared for p=2, times the target's weight; the sum over C.
-    hinge = F.relu((kept(margin, picked) - picked) + x)
-    if p == 2:
-        hinge = hinge * hinge
+    # at 0 no gradient flows, and a nan is left out), squared for p=2, times the target's weight; the sum over C.
+    hinge = _above_zero((kept(margin, picked) - picked) + x, p)
     if weight is not None:
         hinge = hinge * F.sum(F.where(hot, weight, 0.0), axis=axis, keepdims=True)
     return reduce(F.sum(F.where(hot, 0.0, hinge), axis=axis) / float(classes), reduction)
@@ -581,10 +584,10 @@ def _multilabel_margin(x, target, reduction="mean"):
     classes = x.shape[-1]
     pairs = Tensor(computed(lambda t: _label_pairs(t, classes).astype(x.dtype), target))
     # z[c, i] = (1 - x[c]) + x[i] for each target class c and each class i that is not a target, counted where
-    # it is above 0 (no gradient at 0, as PyTorch's kernel), over the number of classes.
+    # it is above 0 (no gradient at 0, and a nan left out, as PyTorch's kernel), over the number of classes.
     above = F.reshape(kept(1.0, x) - x, src=x.shape, dst=x.shape + (1,))
     beside = F.reshape(x, src=x.shape, dst=x.shape[:-1] + (1, classes))
-    hinge = F.where(pairs, F.relu(above + beside), 0.0) * pairs
+    hinge = F.where(pairs, _above_zero(above + beside), 0.0) * pairs
     return reduce(F.sum(hinge, axis=(x.ndim - 1, x.ndim)) / float(classes), reduction)
 
 
