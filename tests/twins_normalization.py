@@ -54,6 +54,50 @@ def glu(x, axis=-1):
     return TF.glu(x, axis)
 
 
+# gradcli's norms are composites: their gradients are torch's fused backward formulas to rounding, but an inf
+# cotangent meets their parts differently (torch's (g - mean(g) - xhat mean(g xhat)) keeps it at its own entry;
+# the composite's mean and variance spread it as nan over the row): docs/differences.md, norm-composite-rule.
+# These variants are the composites written in torch's operations.
+def _statistics(x, axes, eps):
+    return x.mean(axes, keepdim=True), torch.rsqrt(x.var(axes, unbiased=False, keepdim=True) + eps)
+
+
+def _scaled(x, mean, rstd, weight, bias):
+    scale = rstd if weight is None else rstd * weight
+    shift = mean * scale
+    return x * scale + ((0.0 - shift) if bias is None else bias - shift)
+
+
+def _channels(value, ndim):
+    return None if value is None else value.reshape((-1,) + (1,) * (ndim - 2))
+
+
+def layer_norm_composite(x, weight=None, bias=None, *, normalized_shape, eps=1e-5):
+    mean, rstd = _statistics(x, tuple(range(-len(_listed(normalized_shape)), 0)), eps)
+    return (x - mean) * rstd * (1.0 if weight is None else weight) + (0.0 if bias is None else bias)
+
+
+def batch_norm_composite(x, running_mean=None, running_var=None, weight=None, bias=None, training=False,
+                         momentum=0.1, eps=1e-5, axes=None):
+    weight, bias = _channels(weight, x.ndim), _channels(bias, x.ndim)
+    if training:
+        return _scaled(x, *_statistics(x, axes or (0, *range(2, x.ndim)), eps), weight, bias)
+    return _scaled(x, _channels(running_mean, x.ndim), torch.rsqrt(_channels(running_var, x.ndim) + eps), weight,
+                   bias)
+
+
+def instance_norm_composite(x, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                            momentum=0.1, eps=1e-5):
+    return batch_norm_composite(x, running_mean, running_var, weight, bias, use_input_stats, momentum, eps,
+                                tuple(range(2, x.ndim)))
+
+
+def group_norm_composite(x, weight=None, bias=None, *, num_groups, eps=1e-5):
+    grouped = x.reshape(x.shape[0], num_groups, x.shape[1] // num_groups, -1)
+    by_group = [None if v is None else v.reshape(num_groups, -1, 1) for v in (weight, bias)]
+    return _scaled(grouped, *_statistics(grouped, (-2, -1), eps), *by_group).reshape(x.shape)
+
+
 def _listed(shape):
     return list(shape) if isinstance(shape, (tuple, list)) else [shape]
 
@@ -66,9 +110,12 @@ NAMES = (*NORMS, *ACTIVATIONS, *DROPOUTS)
 
 def add(d) -> None:
     """Put the twins in d.TWINS and the generator forms in d.FORMS."""
-    d.TWINS.update({"layer_norm": d.Twin(layer_norm, "norm"), "rms_norm": d.Twin(rms_norm, "norm"),
-                    "batch_norm": d.Twin(batch_norm, "norm"), "instance_norm": d.Twin(instance_norm, "norm"),
-                    "group_norm": d.Twin(group_norm, "norm"),
+    rule = "norm-composite-rule"
+    d.TWINS.update({"layer_norm": d.Twin(layer_norm, "norm", {rule: layer_norm_composite}),
+                    "rms_norm": d.Twin(rms_norm, "norm"),
+                    "batch_norm": d.Twin(batch_norm, "norm", {rule: batch_norm_composite}),
+                    "instance_norm": d.Twin(instance_norm, "norm", {rule: instance_norm_composite}),
+                    "group_norm": d.Twin(group_norm, "norm", {rule: group_norm_composite}),
                     "local_response_norm": d.Twin(TF.local_response_norm, "norm"),
                     "hardshrink": d.Twin(TF.hardshrink, "activation"), "softshrink": d.Twin(TF.softshrink, "activation"),
                     "threshold": d.Twin(TF.threshold, "activation"), "glu": d.Twin(glu, "activation"),
