@@ -60,21 +60,41 @@ def pad(x, pad, mode="constant", value=0.0):
     return TF.pad(x, pad, mode, value if mode == "constant" else None)
 
 
+def var_mean(x, axis=None, ddof=1, keepdims=False):
+    return torch.var_mean(x, axis, correction=ddof, keepdim=bool(keepdims))[0]
+
+
+def std_mean(x, axis=None, ddof=1, keepdims=False):
+    return torch.std_mean(x, axis, correction=ddof, keepdim=bool(keepdims))[0]
+
+
 def add(d) -> None:
     """Put the twins in d.TWINS and the generator forms in d.FORMS."""
     d.TWINS.update({name: d.Twin(fn, "array") for name, fn in (
         ("sort", sort), ("argsort", argsort), ("msort", torch.msort), ("topk", topk), ("kthvalue", kthvalue),
         ("median", median), ("cummax", cummax), ("cummin", cummin), ("diff", diff),
         ("logcumsumexp", lambda x, axis: torch.logcumsumexp(x, axis)), ("trapezoid", trapezoid),
-        ("cumulative_trapezoid", cumulative_trapezoid), ("pad", pad))})
+        ("cumulative_trapezoid", cumulative_trapezoid), ("pad", pad), ("var_mean", var_mean),
+        ("std_mean", std_mean))})
     d.FORMS.append((lambda shape: True, lambda b, shape, depth: _sequence(d, b, shape, depth)))
 
 
 def _sequence(d, b, shape, depth):
     if not shape:
-        return b.pick([_median_whole, _reduced_along, _trapezoid])(d, b, shape, depth)
-    return b.pick([_sorted, _sorted, _topk, _reduced_along, _running, _running, _diff, _trapezoid,
-                   _padded, _padded])(d, b, shape, depth)
+        return b.pick([_median_whole, _reduced_along, _trapezoid, _moments])(d, b, shape, depth)
+    return b.pick([_sorted, _sorted, _msorted, _topk, _reduced_along, _running, _running, _running, _diff,
+                   _trapezoid, _padded, _padded, _moments])(d, b, shape, depth)
+
+
+def _msorted(d, b, shape, depth):
+    """torch.msort(x), or x.argsort(dim) (the indices, as whole numbers with no gradient)."""
+    x = b.expr(shape, depth)
+    if b.rng.random() < 0.5:
+        axis, dim = _dim(b, shape)
+        return d._op_node(shape, [x], lambda c: f"({c[0]}).argsort({dim})", "argsort",
+                          lambda v, fn: fn(v[0], int(dim)))
+    text = b.pick([lambda c: f"torch.msort({c[0]})", lambda c: f"({c[0]}).msort()"])
+    return d._op_node(shape, [x], text, "msort", lambda v, fn: fn(v[0]))
 
 
 def _dim(b, shape):
@@ -216,3 +236,25 @@ def _padded(d, b, shape, depth):
     mode_text = "" if mode == "constant" and b.rng.random() < 0.5 else f", mode='{mode}'"
     return d._op_node(shape, [x], lambda c: f"{spelled}({c[0]}, ({written}){mode_text}{value})", "pad",
                       lambda v, fn: fn(v[0], tuple(pads), mode, 0.5 if value else 0.0))
+
+
+def _moments(d, b, shape, depth):
+    """torch.var_mean(x, dim)[0] or [1] (std_mean too), with a correction now and then. The mean, [1], of
+    finite entries only: torch's var_mean and std_mean take it by Welford's running update, nan where an inf
+    is followed by other entries (docs/differences.md), gradcli's is mean's."""
+    name = b.pick(["var_mean", "std_mean"])
+    axis = b.rng.randint(0, len(shape))
+    source = shape[:axis] + (b.rng.randint(2, 4),) + shape[axis:]
+    dim = b.pick([str(axis), str(axis - len(source))])
+    correction = b.pick([None, None, 0, 2])
+    flag = "" if correction is None else f", correction={correction}"
+    part = b.rng.randint(0, 1)
+    x = b.expr(source, depth)
+    if part == 1:
+        x = d._op_node(source, [x], lambda c: f"torch.tanh({c[0]})", "tanh", lambda v, fn: fn(v[0]))
+    written = b.pick([f"torch.{name}({{}}, {dim}{flag})", f"torch.{name}({{}}, dim={dim}{flag})"])
+    ddof = 1 if correction is None else correction
+    torch_fn = getattr(torch, name)
+    return d._op_node(shape, [x], lambda c: written.format(c[0]) + f"[{part}]", name,
+                      lambda v, fn: fn(v[0], int(dim), ddof) if part == 0 else
+                      torch_fn(v[0], int(dim), correction=ddof)[1])

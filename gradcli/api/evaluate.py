@@ -24,6 +24,7 @@ from gradcli.collector import collection_paused
 from gradcli.errors import GradcliError, closest, format_shape, param, value_hint
 from gradcli.limits import LIMITS
 from gradcli.ops.common import broadcast_shapes, normalize_axes
+from gradcli.ops.moments import PARTS
 from gradcli.ops.sorting import INDICES
 from gradcli.autodiff.op import FUNCTIONS, OPS, Op
 from gradcli.lang.hints import function_hint
@@ -272,8 +273,8 @@ def _pair_parts(nodes: list[Expr], tree: Expr) -> dict[int, str]:
 
 
 # The calls PyTorch answers with a pair, (values, indices), each with the operation giving its indices (the
-# operation itself gives its values); max, min and median only along a dim.
-PAIRED = {"max": "argmax", "min": "argmin", **INDICES}
+# operation itself gives its values; var_mean's second part is its mean); max, min and median only along a dim.
+PAIRED = {"max": "argmax", "min": "argmin", **INDICES, **PARTS}
 ALONG_ONLY = ("max", "min", "median")
 
 
