@@ -124,6 +124,14 @@ def test_hardsigmoid_sixth():
     assert r.gradients["x"].tolist() == [1 / 6, 1 / 6, 0.0]
 
 
+def test_norm_composite_rule():
+    # Equal entries normalize to exactly 0 (the composite's x - mean is 0), where torch's fused kernel leaves -1.8e-15.
+    x = [[-np.pi / 2], [-np.pi / 2], [-np.pi / 2]]
+    r = gradcli.grad("F.batch_norm(x, training=True).pow(2).sum() + F.batch_norm(x, training=True).sum()", {"x": x})
+    assert r.value == 0.0
+    assert r.gradients["x"].tolist() == [[0.0], [0.0], [0.0]]
+
+
 def test_every_documented_entry_has_its_test():
     tests = {name for name in globals() if name.startswith("test_")}
     entries = documented_entries()

@@ -16,6 +16,7 @@ from typing import Any
 import gradcli.torch.autograd as autograd
 import gradcli.torch.nn as nn
 import gradcli.torch.optim as optim
+import gradcli.torch.special as special
 from gradcli.torch.core import Unsupported, dtype, float32, float64
 from gradcli.torch.core import bool_ as bool  # torch.bool (shadows the builtin here only)
 from gradcli.torch.creation import (DoubleTensor, FloatTensor, arange, as_tensor, empty, empty_like, eye, from_numpy,
@@ -33,7 +34,7 @@ __all__ = ["DoubleTensor", "FloatTensor", "Size", "Tensor", "Unsupported", "aran
            "double", "dtype", "empty", "empty_like", "enable_grad", "eye", "float", "float32", "float64",
            "from_numpy", "full", "full_like", "get_default_dtype", "is_grad_enabled", "linspace", "manual_seed", "nn",
            "no_grad", "ones", "ones_like", "optim", "rand", "rand_like", "randn", "randn_like", "set_default_dtype",
-           "set_grad_enabled", "stack", "tensor", "zeros", "zeros_like"]
+           "set_grad_enabled", "special", "stack", "tensor", "zeros", "zeros_like"]
 
 
 def is_tensor(obj: Any) -> bool:
