@@ -83,36 +83,22 @@ def _reversed_logcumsumexp(x, axis):
     return F.flip(F.logcumsumexp(F.flip(x, dims=axis), axis=axis), dims=axis)
 
 
-# Along an axis this long or shorter, the rule is the sum over pairs (a matrix per row), else PyTorch's form.
-PAIRWISE_LENGTH = 512
-
-
 def _logcumsumexp_backward(n, g):
-    """x_j's cotangent: the sum over i >= j of g_i × exp(x_j - out_i) (each factor at most 1).
+    """PyTorch's logcumsumexp_backward: exp(reversed logcumsumexp(log g - out) + x) for g's positive and its
+    negative part apart (the lowest number standing for a part's zeros), so that nothing overflows.
 
-    PyTorch's logcumsumexp_backward computes it as exp(reversed logcumsumexp(log g - out) + x) for g's
-    positive and negative parts apart, whose derivative in g is nan where g has a 0 (log 0): its third
-    derivatives are nan. Along a short axis the sum is written over pairs (i, j) instead, linear in g, with
-    the same first and second derivatives; along a long one (PAIRWISE_LENGTH), PyTorch's form.
+    NOTE: as torch's, its derivative in g is nan where g has a 0 (log 0 under where): third derivatives of
+    logcumsumexp are nan, in PyTorch and here, where Taylor mode gives the true ones.
     """
     x, ans, axis = n.x, n.ans, n.params["axis"]
     if not n.out_shape or 0 in n.out_shape:
         return (g,)
-    length = n.out_shape[axis]
-    if length > PAIRWISE_LENGTH:
-        lowest = np.finfo(g.dtype).min
-        log_abs = F.log(F.abs(g))
-        positive = F.where(F.gt(g, 0.0), log_abs, lowest)
-        negative = F.where(F.lt(g, 0.0), log_abs, lowest)
-        return (F.exp(_reversed_logcumsumexp(positive - ans, axis) + x) -
-                F.exp(_reversed_logcumsumexp(negative - ans, axis) + x),)
-    x, ans, g = (F.swapaxes(v, dim0=axis, dim1=-1) for v in (x, ans, g))
-    rows, columns = (F.reshape(v, src=v.shape, dst=v.shape[:-1] + shape)
-                     for v, shape in ((x, (1, length)), (ans, (length, 1))))
-    # (the pairs j > i masked before exp: exp of their x_j - out_i could overflow)
-    weights = F.exp(F.where(np.tri(length, dtype=bool), rows - columns, -np.inf))
-    grad = F.sum(F.reshape(g, src=g.shape, dst=g.shape[:-1] + (length, 1)) * weights, axis=-2)
-    return (F.swapaxes(grad, dim0=axis, dim1=-1),)
+    lowest = np.finfo(g.dtype).min
+    log_abs = F.log(F.abs(g))
+    positive = F.where(F.gt(g, 0.0), log_abs, lowest)
+    negative = F.where(F.lt(g, 0.0), log_abs, lowest)
+    return (F.exp(_reversed_logcumsumexp(positive - ans, axis) + x) -
+            F.exp(_reversed_logcumsumexp(negative - ans, axis) + x),)
 
 
 def _logcumsumexp_taylor(n, x):
