@@ -32,6 +32,10 @@ ORDER = 3  # nested backward passes double the graph at each order: three are en
 # rounds through det, inv and cofactor's own rule at a matrix of condition 400 to 3e-9 of the scale, where the
 # series gives 0 exactly. test_the_adjugate_and_det_series_are_exact_polynomials checks those rules exactly.
 REFERENCE_ROUNDING = {"cofactor": 1e-8}
+# NOTE: logcumsumexp's rule is PyTorch's, which takes log|g|: a second backward pass through it meets log|0|,
+# so nested passes (gradcli's and torch's alike) give nan at the third order, where the series is finite.
+# SYMPY_CASES checks its series to order ten against SymPy.
+NESTED_ORDERS = {"logcumsumexp": 2}
 DIFFERENTIABLE = [(name, i) for name, op in sorted(OPS.items()) if op.differentiable for i in range(len(op.samples))]
 
 
@@ -69,9 +73,11 @@ def test_every_taylor_rule_agrees_with_nested_first_order(name, index):
             seeds[id(leaf)] = s
     series = propagate(trace, seeds, ORDER)[id(out)]
     engine = [float(np.sum(series[k] * weights)) * math.factorial(k) for k in range(ORDER + 1)]
-    reference = nested_derivatives(case, directions, weights, ORDER)
+    order = NESTED_ORDERS.get(name, ORDER)
+    reference = nested_derivatives(case, directions, weights, order)
     scale = max(1.0, *map(abs, reference))
-    np.testing.assert_allclose(engine, reference, rtol=1e-8, atol=REFERENCE_ROUNDING.get(name, 1e-9) * scale)
+    np.testing.assert_allclose(engine[:order + 1], reference, rtol=1e-8,
+                               atol=REFERENCE_ROUNDING.get(name, 1e-9) * scale)
 
 
 def test_every_differentiable_operation_has_a_way_through():
@@ -100,6 +106,8 @@ CONSTANTS = {"v": np.array([1.0, 2.0, -1.0]), "A": np.array([[2.0, 1.0], [1.0, 3
 SYMPY_CASES = {  # expression -> (its SymPy form, point)
     "exp(sin(x))*cos(x)/(1 + x**2)": (sp.exp(sp.sin(X)) * sp.cos(X) / (1 + X**2), 0.5),
     "sin(x)**x": (sp.sin(X) ** X, 0.7),
+    "logcumsumexp(x*v, 0)[2] + logcumsumexp(x*v, 0)[1]": (
+        sp.log(sp.exp(X) + sp.exp(2 * X) + sp.exp(-X)) + sp.log(sp.exp(X) + sp.exp(2 * X)), 0.3),
     "2**x * log1p(x) - atan(x)/sqrt(x)": (2**X * sp.log(1 + X) - sp.atan(X) / sp.sqrt(X), 1.3),
     "tanh(x)*sigmoid(x) + erf(x)": (sp.tanh(X) / (1 + sp.exp(-X)) + sp.erf(X), -0.4),
     "asinh(x)*acosh(x + 2) + atanh(x/2) + asin(x/3)*acos(x/3)": (

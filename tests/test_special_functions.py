@@ -96,6 +96,8 @@ SPELLINGS = [
     ("torch.digamma(x)", torch.digamma), ("x.digamma()", torch.digamma), ("torch.special.psi(x)", torch.digamma),
     ("torch.special.digamma(x)", torch.digamma),
     ("x.polygamma(2)", lambda t: torch.polygamma(2, t)), ("x.polygamma(n=3)", lambda t: torch.polygamma(3, t)),
+    ("torch.polygamma(2, x)", lambda t: torch.polygamma(2, t)), ("polygamma(1, x)", lambda t: torch.polygamma(1, t)),
+    ("torch.special.polygamma(3, x)", lambda t: S.polygamma(3, t)), ("polygamma(x, n=2)", lambda t: torch.polygamma(2, t)),
     ("torch.mvlgamma(x + 2, 3)", lambda t: torch.mvlgamma(t + 2, 3)),
     ("torch.mvlgamma(x + 2, p=2)", lambda t: torch.mvlgamma(t + 2, p=2)),
     ("torch.special.multigammaln(x + 2, 2)", lambda t: S.multigammaln(t + 2, 2)),

@@ -541,6 +541,11 @@ def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
         # (the common call, sin(x): its inputs by position and nothing else)
         return list(args), dict(op.torch_defaults) if spelling(node) == "torch" else {}
     params: dict[str, Any] = {}
+    if op.preceding and len(args) > 1 and not node.text.startswith("."):  # torch.polygamma(n, x): n first
+        named = {op.keyword(k) for k in keywords}
+        preceding = [name for name in op.preceding if name not in named][:len(args) - 1]
+        params.update(zip(preceding, args))
+        args = args[len(preceding):]
     if op.leading and len(args) > 1:  # gather(x, 1, index): the dim between the inputs, unless named
         named = {op.keyword(k) for k in keywords}
         leading = [name for name in op.leading if name not in named][:len(args) - 1]

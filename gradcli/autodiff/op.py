@@ -198,6 +198,8 @@ class Op:
         forward with them. None: no Taylor rule (higher order of one variable refuses it)
     leading: keywords a call gives by position between its first and second inputs, as PyTorch's
         gather(x, dim, index) (unless the call names them)
+    preceding: keywords a function call (not a method) gives by position before its first input,
+        as torch.polygamma(n, x) (unless the call names them); the method x.polygamma(n) has them after
     inputs: names a call may give its tensor inputs by (clamp(x, min=0)); optional: the
         value of an input a call leaves out; method: whether x.name() calls it; torch_defaults: parameters a PyTorch spelling
         (a method, torch., F.) sets where PyTorch's default differs from numpy's
@@ -235,6 +237,7 @@ class Op:
     max_sizes: int | None = None
     positional: int = 1
     leading: tuple[str, ...] = ()  # keywords a call gives by position before its second input
+    preceding: tuple[str, ...] = ()  # keywords a function call gives by position before its first input
     method: bool = True
     sequence: bool = False
     rest: str = ""
@@ -280,7 +283,7 @@ class Op:
         if self.rest and self.rest not in self.keywords:
             raise ValueError(f"operation {self.name!r}: rest names one of its keywords")
         if set(self.optional) - set(self.inputs) or set(self.torch_defaults) - set(self.keywords) or \
-                set(self.leading) - set(self.keywords) or \
+                set(self.leading) - set(self.keywords) or set(self.preceding) - set(self.keywords) or \
                 set(self.kinds) - set(self.keywords) or set(self.spelled.values()) - set(self.keywords):
             raise ValueError(f"operation {self.name!r}: optional inputs and torch defaults must be declared "
                              f"in inputs and keywords (kinds and spellings too)")

@@ -236,12 +236,12 @@ def _polygamma_forward(x, n=0):
 
 
 primitive(name="polygamma", doc="the n-th derivative of digamma, torch.polygamma(n, x) (n a whole number >= 0)",
-          signature="polygamma(x, n)", family="elementwise", forward=_polygamma_forward,
+          signature="polygamma(n, x)", family="elementwise", forward=_polygamma_forward,
           backward=lambda n, g: (g * F.polygamma(n.x, n=_valid_order(n.params.get("n", 0)) + 1),),
-          shape=lambda s, **_: s, elementwise=True, keywords=("n",), batching="trailing",
+          shape=lambda s, **_: s, elementwise=True, keywords=("n",), preceding=("n",), batching="trailing",
           sympy=lambda sp, x, n=0: sympy_elementwise(lambda sp_, v: sp_.polygamma(int(n), v))(sp, x),
           taylor=lambda s, x: _polygamma_series(x, _valid_order(s.params.get("n", 0)) + 1, s.ans),
-          words=Words(("x",), vjp=("g × polygamma({x}, n + 1)",)),
+          words=Words(("x",), vjp=("g × polygamma(n + 1, {x})",)),
           samples=(*(Sample((s,), "positive", {"n": 1}) for s in SAMPLE_SHAPES),
                    Sample(((3,),), "positive", {"n": 2}), Sample(((2, 3),), "positive", {"n": 3}),
                    Sample(((3,),), "positive", {"n": 0})))

@@ -369,7 +369,7 @@ class Tensor:
             raise core.unsupported(f"Tensor.{name}")
 
         def method(*args: Any, **kwargs: Any) -> Tensor:
-            return apply(op, name, (self, *args), kwargs)
+            return apply(op, name, (self, *args), kwargs, method=True)
 
         method.__name__ = name
         return method
@@ -378,14 +378,18 @@ class Tensor:
 Node.wrap = staticmethod(wrap)  # (grad_fn.variable, for an AccumulateGrad)
 
 
-def apply(op: Op, name: str, args: tuple, kwargs: dict) -> Any:
-    """op called as torch.name(*args, **kwargs) (PyTorch's keywords and defaults), as a façade tensor."""
+def apply(op: Op, name: str, args: tuple, kwargs: dict, method: bool = False) -> Any:
+    """op called as torch.name(*args, **kwargs), or as the method x.name(*args[1:], **kwargs) (PyTorch's keywords
+    and defaults), as a façade tensor."""
     count = len(args) if op.arity is None else op.arity
-    # (the tensor inputs by position: the first ones, or for gather(x, dim, index) those around the dim)
-    slots = range(count) if not op.leading else [0, *range(1 + len(op.leading), 1 + len(op.leading) + count - 1)]
+    # (the tensor inputs by position: the first ones, those around the dim of gather(x, dim, index), or those
+    # after the order of torch.polygamma(n, x))
+    first = len(op.preceding) if op.preceding and not method and len(args) > count else 0
+    slots = range(first, first + count) if not op.leading else \
+        [0, *range(1 + len(op.leading), 1 + len(op.leading) + count - 1)]
     inputs = [core.unwrap(a) if i in slots else core.as_parameter(a) for i, a in enumerate(args)]
     keywords = {k: (core.unwrap(v) if k in op.inputs else core.as_parameter(v)) for k, v in kwargs.items()}
-    call_node = Expr("call", (0, 0), value=name, text=f"torch.{name}")
+    call_node = Expr("call", (0, 0), value=name, text=f".{name}" if method else f"torch.{name}")
     try:
         tensors, params = bind(op, call_node, inputs, keywords)
         result = core.call(op, *tensors, **params)
