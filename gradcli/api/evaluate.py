@@ -528,6 +528,12 @@ def _length(kids: list, kws: dict) -> Tensor:
     return Tensor(float(value.shape[0]))
 
 
+def _by_position(op: Op, names: tuple[str, ...], keywords: dict, values: list) -> dict[str, Any]:
+    """The parameters among names that the call does not name, given by position from values (in order)."""
+    named = {op.keyword(k) for k in keywords}
+    return dict(zip([name for name in names if name not in named], values))
+
+
 def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
     """The tensor inputs and the parameters of a call of op: (inputs, params).
 
@@ -542,15 +548,13 @@ def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
         return list(args), dict(op.torch_defaults) if spelling(node) == "torch" else {}
     params: dict[str, Any] = {}
     if op.preceding and len(args) > 1 and not node.text.startswith("."):  # torch.polygamma(n, x): n first
-        named = {op.keyword(k) for k in keywords}
-        preceding = [name for name in op.preceding if name not in named][:len(args) - 1]
-        params.update(zip(preceding, args))
-        args = args[len(preceding):]
+        taken = _by_position(op, op.preceding, keywords, args[:-1])
+        params.update(taken)
+        args = args[len(taken):]
     if op.leading and len(args) > 1:  # gather(x, 1, index): the dim between the inputs, unless named
-        named = {op.keyword(k) for k in keywords}
-        leading = [name for name in op.leading if name not in named][:len(args) - 1]
-        params.update(zip(leading, args[1:]))
-        args = [args[0], *args[1 + len(leading):]]
+        taken = _by_position(op, op.leading, keywords, args[1:])
+        params.update(taken)
+        args = [args[0], *args[1 + len(taken):]]
     items = _items(node, args) if op.sequence else None
     if items is not None:
         args = [*items, *args[1:]]
