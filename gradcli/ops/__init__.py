@@ -14,6 +14,7 @@ from gradcli.ops import gather  # noqa: F401
 from gradcli.ops import linalg  # noqa: F401
 from gradcli.ops import loss_rules  # noqa: F401
 from gradcli.ops import losses  # noqa: F401
+from gradcli.ops import margin_losses  # noqa: F401
 from gradcli.ops import matrix_functions  # noqa: F401
 from gradcli.ops import moments  # noqa: F401
 from gradcli.ops import nn  # noqa: F401

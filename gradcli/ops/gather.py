@@ -29,18 +29,18 @@ def _index_values(index, size: int, name: str) -> np.ndarray:
     return values.astype(np.intp)
 
 
-def _picked(x, positions: np.ndarray):
+def entries_at(x, positions: np.ndarray):
     """x's entries at flat positions, shaped as positions is (a gradient added back into zeros at them)."""
     flat = F.reshape(x, src=x.shape, dst=(x.size,))
     return F.take(flat, axis=0, indices=tuple(positions.reshape(-1).tolist()), index_shape=positions.shape,
                   src=(x.size,))
 
 
-def _along(x, values: np.ndarray, axis: int):
+def entries_along(x, values: np.ndarray, axis: int):
     """x's entries at values along axis, each entry's other coordinates its own (out[i][j] = x[values[i][j]][j])."""
     coords = list(np.indices(values.shape, dtype=np.intp))
     coords[axis] = values
-    return _picked(x, np.ravel_multi_index(tuple(coords), x.shape))
+    return entries_at(x, np.ravel_multi_index(tuple(coords), x.shape))
 
 
 def _gather(x, index, axis):
@@ -51,19 +51,19 @@ def _gather(x, index, axis):
                            kind="shape")
     if x.ndim == 0:
         _index_values(index, 1, "gather")
-        return _picked(x, np.zeros((), np.intp))
+        return entries_at(x, np.zeros((), np.intp))
     axis = normalize_axes(axis, x.ndim)[0] + x.ndim
     if any(i > s for d, (i, s) in enumerate(zip(index.shape, x.shape)) if d != axis):
         raise GradcliError(f"gather(): an index of shape {format_shape(index.shape)} is longer than x "
                            f"{format_shape(x.shape)} on an axis other than dim={axis}", kind="shape")
-    return _along(x, _index_values(index, x.shape[axis], "gather"), axis)
+    return entries_along(x, _index_values(index, x.shape[axis], "gather"), axis)
 
 
 def _take_along_dim(x, indices, axis=None):
     """torch.take_along_dim: numpy's take_along_axis (the index broadcast against x on the other axes);
     without dim, entries of the flattened x."""
     if axis is None:
-        return _picked(x, _index_values(indices, x.size, "take_along_dim"))
+        return entries_at(x, _index_values(indices, x.size, "take_along_dim"))
     if indices.ndim != x.ndim:
         raise GradcliError(f"take_along_dim() takes indices with as many axes as x ({x.ndim}), not "
                            f"{indices.ndim}", kind="shape")
@@ -78,7 +78,7 @@ def _take_along_dim(x, indices, axis=None):
     shape = tuple(indices.shape[d] if d == axis else shape[d] for d in range(x.ndim))
     if shape[:axis] + shape[axis + 1:] != x.shape[:axis] + x.shape[axis + 1:]:
         x = F.expand(x, src=x.shape, dst=tuple(x.shape[axis] if d == axis else shape[d] for d in range(x.ndim)))
-    return _along(x, np.broadcast_to(_index_values(indices, x.shape[axis], "take_along_dim"), shape), axis)
+    return entries_along(x, np.broadcast_to(_index_values(indices, x.shape[axis], "take_along_dim"), shape), axis)
 
 
 composite(name="gather", family="array", signature="gather(x, dim, index)", inputs=("x", "index"), arity=2,

@@ -25,7 +25,7 @@ from gradcli.autodiff.op import Kink, Sample, composite, primitive
 from gradcli.autodiff.trace import decide
 from gradcli.errors import GradcliError
 from gradcli.ops.common import F, normalize_axes
-from gradcli.ops.gather import _along, _picked
+from gradcli.ops.gather import entries_along, entries_at
 
 
 def _axis(axis, ndim: int) -> int:
@@ -157,7 +157,7 @@ def _check_k(k, size, name):
 
 def _at(x, index, axis, shape=None):
     """x's entries at index along axis, in shape (x's when none; a 0-d x gives a 0-d value)."""
-    picked = _along(x if x.ndim else F.reshape(x, src=(), dst=(1,)), index, axis)
+    picked = entries_along(x if x.ndim else F.reshape(x, src=(), dst=(1,)), index, axis)
     shape = x.shape if shape is None else shape
     return picked if picked.shape == shape else F.reshape(picked, src=picked.shape, dst=shape)
 
@@ -199,7 +199,7 @@ def _median(x, axis=None, keepdims=False):
         if x.size == 0:
             raise GradcliError("median() of an empty array has no value", kind="value")
         positions = decide(_lower_median_positions, x)
-        return F.max(_picked(x, positions))
+        return F.max(entries_at(x, positions))
     axis = _axis(axis, x.ndim)
     return _at(x, decide(_median_index, x, axis), axis, _reduced(x.shape, axis, keepdims))
 
