@@ -70,7 +70,7 @@ def _unary(d, b, shape, depth):
 def _polygamma(d, b, shape, depth):
     n = b.pick([0, 1, 1, 2, 3])
     inner = b.expr(shape, depth)
-    spelled = b.pick(["({0}).polygamma({1})", "({0}).polygamma(n={1})"])
+    spelled = b.pick(["({0}).polygamma({1})", "({0}).polygamma(n={1})", "torch.polygamma({1}, {0})"])
     return d._op_node(shape, [inner], lambda c: spelled.format(c[0], n), "polygamma", lambda v, fn: fn(v[0], n))
 
 

@@ -225,7 +225,7 @@ unary("lgamma", lgamma, lambda n, g: (g * F.digamma(n.x),), lambda sp, x: sp.log
                   noted=False),))
 unary("digamma", digamma, lambda n, g: (g * F.polygamma(n.x, n=1),), lambda sp, x: sp.polygamma(0, x),
       "the derivative of lgamma (-inf at +0, nan at the negative whole numbers, as PyTorch)",
-      domain="positive", aliases=("psi",), local="polygamma(x, 1)",
+      domain="positive", aliases=("psi",), local="polygamma(1, x)",
       taylor=lambda n, x: _polygamma_series(x, 1, n.ans),
       kinks=(Kink((0.0,), (np.inf,), note="digamma(+0) = -inf, its gradient polygamma(1, 0) = inf, as PyTorch",
                   noted=False),))
