@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradcli.autodiff import taylor as T
+from gradcli.autodiff.mode import default_dtype
 from gradcli.autodiff.op import Sample, Words, composite, primitive
 from gradcli.errors import GradcliError, format_shape
 from gradcli.ops.common import F, normalize_axes, same_shape
@@ -244,7 +245,8 @@ def _pad(x, pad, mode="constant", value=0.0):
             continue
         shape = list(x.shape)
         shape[axis] = len(source)
-        filled = F.full(size=tuple(shape), fill_value=value)
+        with default_dtype(x.dtype):  # (the fill in x's dtype, float32 too)
+            filled = F.full(size=tuple(shape), fill_value=value)
         x = filled if taken is None else _placed(taken, filled, inside, axis)
     return x
 
