@@ -203,16 +203,18 @@ def _sympy_instance_norm(sp, x, running_mean=None, running_var=None, weight=None
 
 
 RUNNING = {"running_mean": 0.0, "running_var": 1.0, "weight": 1.0, "bias": 0.0}
+# The inputs batch_norm and instance_norm share, as PyTorch's: x, the running statistics and the affine parameters
+# (the first three by position; each left out takes its value in RUNNING).
+CHANNEL_NORM_INPUTS = dict(optional=RUNNING, inputs=("x", "running_mean", "running_var", "weight", "bias"), arity=5,
+                           positional=3, kinds={"momentum": "real", "eps": "real"}, method=False)
 composite(name="batch_norm", family="nn",
           signature="batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, "
                     "eps=1e-5)",
           doc="(x - mean) / sqrt(var + eps) * weight + bias per channel (dim 1), as torch.nn.functional.batch_norm: "
               "the running statistics in eval mode (no gradient to them), the batch's in training mode (over "
               "every dim but 1, the biased variance; the running statistics are not updated)",
-          composite=_batch_norm, sympy=_sympy_batch_norm, optional=RUNNING,
-          inputs=("x", "running_mean", "running_var", "weight", "bias"),
-          arity=5, keywords=("training", "momentum", "eps"), positional=3,
-          kinds={"momentum": "real", "eps": "real"}, method=False, torch_name="NativeBatchNormBackward0",
+          composite=_batch_norm, sympy=_sympy_batch_norm, keywords=("training", "momentum", "eps"),
+          torch_name="NativeBatchNormBackward0", **CHANNEL_NORM_INPUTS,
           samples=(Sample(((4, 3),), params={"training": True}),
                    Sample(((2, 3, 2), (3,), (3,), (3,), (3,)), ("real", "mask", "mask", "real", "real")),
                    Sample(((2, 2, 3), (2,), (2,), (2,), (2,)), ("real", "mask", "mask", "real", "real"),
@@ -243,10 +245,8 @@ composite(name="instance_norm", family="nn",
           doc="(x - mean) / sqrt(var + eps) * weight + bias over each channel of each sample (the spatial dims "
               "2, ...), as torch.nn.functional.instance_norm (the running statistics with use_input_stats=False; "
               "they are not updated)",
-          composite=_instance_norm, sympy=_sympy_instance_norm, optional=RUNNING,
-          inputs=("x", "running_mean", "running_var", "weight", "bias"),
-          arity=5, keywords=("use_input_stats", "momentum", "eps"), positional=3,
-          kinds={"momentum": "real", "eps": "real"}, method=False, torch_name="ViewBackward0",
+          composite=_instance_norm, sympy=_sympy_instance_norm, keywords=("use_input_stats", "momentum", "eps"),
+          torch_name="ViewBackward0", **CHANNEL_NORM_INPUTS,
           samples=(Sample(((2, 3, 3),)),
                    Sample(((1, 2, 2, 2), (2,), (2,), (2,), (2,)), ("real", "mask", "mask", "real", "real")),
                    Sample(((2, 2, 3), (2,), (2,)), ("real", "mask", "mask"),
