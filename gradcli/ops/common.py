@@ -79,6 +79,15 @@ def symmetric_jvp(n: Any, tangents: tuple) -> Any:
     return n.op.backward(n, tangents[0])[0]
 
 
+def one_axis(a: int, ndim: int, what: str = "dim") -> int:
+    """a as a non-negative axis of an ndim array (a 0-d value acts as one of one axis, as in torch)."""
+    bound = max(ndim, 1)
+    if isinstance(a, tuple) or not -bound <= a < bound:
+        raise GradcliError(f"{what}={a!r} is not an axis of a value with {ndim} dimension{'' if ndim == 1 else 's'}",
+                           kind="index")
+    return a % bound
+
+
 def flat_entries(a: np.ndarray) -> tuple:
     """An array's entries as a tuple of numbers: an index read through decide (a guard compares tuples)."""
     return tuple(a.reshape(-1).tolist())

@@ -1,5 +1,5 @@
 """Neural-network functions: softmax, log_softmax, softmin, cosine_similarity, normalize, linear, mse_loss,
-binary cross-entropy with logits (the other losses are in ops/losses.py)."""
+binary cross-entropy with logits (the other losses are in ops/losses.py and ops/margin_losses.py)."""
 
 from __future__ import annotations
 

@@ -13,21 +13,12 @@ from __future__ import annotations
 import math
 
 from gradcli.errors import GradcliError, format_shape
-from gradcli.ops.common import F
+from gradcli.ops.common import F, one_axis
 from gradcli.autodiff.op import Sample, composite
 
 
 def _sizes(value) -> tuple[int, ...]:
     return tuple(value) if isinstance(value, (tuple, list)) else (value,)
-
-
-def _axis(a: int, ndim: int, what: str = "dim") -> int:
-    """a as a non-negative axis of an ndim array (a 0-d value acts as one of one axis, as in torch)."""
-    bound = max(ndim, 1)
-    if isinstance(a, tuple) or not -bound <= a < bound:
-        raise GradcliError(f"{what}={a!r} is not an axis of a value with {ndim} dimension{'' if ndim == 1 else 's'}",
-                           kind="index")
-    return a % bound
 
 
 def _resolved(x, shape) -> tuple[int, ...]:
@@ -58,7 +49,7 @@ composite(name="array_reshape", doc="the same entries in a new shape (one size m
 def _flatten(x, start_dim=0, end_dim=-1):
     if x.ndim == 0:
         return _reshaped(x, (1,))
-    start, end = _axis(start_dim, x.ndim, "start_dim"), _axis(end_dim, x.ndim, "end_dim")
+    start, end = one_axis(start_dim, x.ndim, "start_dim"), one_axis(end_dim, x.ndim, "end_dim")
     if start > end:
         raise GradcliError("flatten() takes start_dim at or before end_dim", kind="value")
     return _reshaped(x, x.shape[:start] + (math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:])
@@ -75,7 +66,7 @@ def _squeeze(x, axis=None):
     if axis is None:
         axes = range(x.ndim)
     else:
-        axes = {_axis(a, x.ndim) for a in _sizes(axis)} if x.ndim else set()
+        axes = {one_axis(a, x.ndim) for a in _sizes(axis)} if x.ndim else set()
     # As torch's: an axis whose size is not 1 stays (numpy refuses it).
     return _reshaped(x, tuple(n for i, n in enumerate(x.shape) if not (i in axes and n == 1)))
 
@@ -87,7 +78,7 @@ composite(name="squeeze", doc="drop axes of size 1 (those of dim=, or all)", sig
 
 
 def _unsqueeze(x, axis):
-    at = _axis(axis, x.ndim + 1)
+    at = one_axis(axis, x.ndim + 1)
     return _reshaped(x, x.shape[:at] + (1,) + x.shape[at:])
 
 
@@ -103,7 +94,7 @@ def _permuted(x, order):
 
 
 def _permute(x, dims):
-    order = [_axis(a, x.ndim, "dims") for a in _sizes(dims)] if x.ndim else list(_sizes(dims))
+    order = [one_axis(a, x.ndim, "dims") for a in _sizes(dims)] if x.ndim else list(_sizes(dims))
     if sorted(order) != list(range(x.ndim)):
         raise GradcliError(f"permute() takes each of the {x.ndim} axes once, not {_sizes(dims)}", kind="value")
     return _permuted(x, order)
@@ -124,14 +115,14 @@ def _transposed(x, ndim: int, dim0=None, dim1=None, written: str = ""):
     if dim0 is None and dim1 is None:
         order = list(reversed(range(ndim)))
     elif isinstance(dim0, tuple) and dim1 is None:
-        order = [_axis(a, ndim, "axes") for a in dim0] if ndim else list(dim0)
+        order = [one_axis(a, ndim, "axes") for a in dim0] if ndim else list(dim0)
         if sorted(order) != list(range(ndim)):
             raise GradcliError(f"transpose() takes each of the {ndim} axes once, not {dim0}", kind="value")
     elif dim0 is None or dim1 is None or isinstance(dim0, tuple) or isinstance(dim1, tuple):
         raise GradcliError("transpose() takes two dims to swap, as transpose(x, 0, 1), a tuple of every axis, "
                            "or none (every axis reversed)", kind="value")
     else:
-        a, b = _axis(dim0, ndim, "dim0"), _axis(dim1, ndim, "dim1")
+        a, b = one_axis(dim0, ndim, "dim0"), one_axis(dim1, ndim, "dim1")
         order = list(range(ndim))
         if ndim:
             order[a], order[b] = order[b], order[a]
@@ -179,8 +170,8 @@ composite(name="swapaxes", doc="dim0 and dim1 swapped (torch's swapaxes and swap
 
 
 def _movedim(x, source, destination):
-    src = [_axis(a, x.ndim, "source") for a in _sizes(source)]
-    dst = [_axis(a, x.ndim, "destination") for a in _sizes(destination)]
+    src = [one_axis(a, x.ndim, "source") for a in _sizes(source)]
+    dst = [one_axis(a, x.ndim, "destination") for a in _sizes(destination)]
     if len(src) != len(dst) or len(set(src)) != len(src) or len(set(dst)) != len(dst):
         raise GradcliError("movedim() takes as many distinct destinations as distinct sources", kind="value")
     rest = iter(a for a in range(x.ndim) if a not in src)
@@ -243,7 +234,7 @@ def _stack(*xs, axis=0):
         raise GradcliError(f"stack() takes arrays of one shape, not {listed} (cat() joins along an axis)",
                            kind="shape")
     ndim = xs[0].ndim
-    at = _axis(axis, ndim + 1)
+    at = one_axis(axis, ndim + 1)
     order = list(range(1, ndim + 1))
     order.insert(at, 0)
     return _permuted(F.stack(*xs, item_ndim=ndim), order)

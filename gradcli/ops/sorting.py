@@ -24,15 +24,8 @@ import numpy as np
 from gradcli.autodiff.op import Kink, Sample, composite, primitive
 from gradcli.autodiff.trace import decide
 from gradcli.errors import GradcliError
-from gradcli.ops.common import F, normalize_axes
+from gradcli.ops.common import F, one_axis
 from gradcli.ops.gather import entries_along, entries_at
-
-
-def _axis(axis, ndim: int) -> int:
-    """One axis as a non-negative number (a 0-d value has one of one entry, as in PyTorch)."""
-    if isinstance(axis, tuple):
-        raise GradcliError("dim= takes one axis here, not a tuple", kind="index")
-    return normalize_axes(axis, max(ndim, 1))[0] + max(ndim, 1)
 
 
 def _rows(x: np.ndarray, axis: int) -> np.ndarray:
@@ -169,7 +162,7 @@ def _reduced(shape, axis, keepdims):
 
 
 def _sort(x, axis=-1, descending=False, stable=False):
-    axis = _axis(axis, x.ndim)
+    axis = one_axis(axis, x.ndim)
     return _at(x, decide(_sort_order, x, axis, bool(descending)), axis)
 
 
@@ -180,14 +173,14 @@ def _msort(x):
 
 
 def _topk(x, k, axis=-1, largest=True, sorted=True):
-    axis = _axis(axis, x.ndim)
+    axis = one_axis(axis, x.ndim)
     _check_k(k, x.shape[axis] if x.ndim else 1, "topk")
     index = decide(_topk_order, x, k, axis, bool(largest))
     return _at(x, index, axis, tuple(k if d == axis else n for d, n in enumerate(x.shape)))
 
 
 def _kthvalue(x, k, axis=-1, keepdims=False):
-    axis = _axis(axis, x.ndim)
+    axis = one_axis(axis, x.ndim)
     size = x.shape[axis] if x.ndim else 1
     if not 1 <= k <= size:
         raise GradcliError(f"kthvalue(): k={k} is out of range for a dim of size {size}", kind="index")
@@ -200,17 +193,17 @@ def _median(x, axis=None, keepdims=False):
             raise GradcliError("median() of an empty array has no value", kind="value")
         positions = decide(_lower_median_positions, x)
         return F.max(entries_at(x, positions))
-    axis = _axis(axis, x.ndim)
+    axis = one_axis(axis, x.ndim)
     return _at(x, decide(_median_index, x, axis), axis, _reduced(x.shape, axis, keepdims))
 
 
 def _cummax(x, axis):
-    axis = _axis(axis, x.ndim)
+    axis = one_axis(axis, x.ndim)
     return _at(x, decide(_running_index, x, axis, True), axis)
 
 
 def _cummin(x, axis):
-    axis = _axis(axis, x.ndim)
+    axis = one_axis(axis, x.ndim)
     return _at(x, decide(_running_index, x, axis, False), axis)
 
 
@@ -273,30 +266,30 @@ def _whole_numbers(index, x):
 
 
 def _argsort(x, axis=-1, descending=False, stable=False):
-    return _whole_numbers(_sort_order(x, _axis(axis, x.ndim), bool(descending)).reshape(x.shape), x)
+    return _whole_numbers(_sort_order(x, one_axis(axis, x.ndim), bool(descending)).reshape(x.shape), x)
 
 
 def _topk_indices(x, k, axis=-1, largest=True, sorted=True):
-    axis = _axis(axis, x.ndim)
+    axis = one_axis(axis, x.ndim)
     return _whole_numbers(_topk_order(x, k, axis, bool(largest)).reshape(_topk_shape(x.shape, k, axis)), x)
 
 
 def _topk_shape(shape, k, axis=-1, **_):
-    return tuple(k if d == _axis(axis, len(shape)) else n for d, n in enumerate(shape))
+    return tuple(k if d == one_axis(axis, len(shape)) else n for d, n in enumerate(shape))
 
 
 def _kth_indices(x, k, axis=-1, keepdims=False):
-    axis = _axis(axis, x.ndim)
+    axis = one_axis(axis, x.ndim)
     return _whole_numbers(_kth_index(x, k, axis).reshape(_reduced(x.shape, axis, keepdims)), x)
 
 
 def _median_indices(x, axis=None, keepdims=False):
-    axis = _axis(-1 if axis is None else axis, x.ndim)
+    axis = one_axis(-1 if axis is None else axis, x.ndim)
     return _whole_numbers(_median_index(x, axis).reshape(_reduced(x.shape, axis, keepdims)), x)
 
 
 def _reduced_shape(shape, k=None, axis=-1, keepdims=False, **_):
-    return _reduced(shape, _axis(-1 if axis is None else axis, len(shape)), keepdims)
+    return _reduced(shape, one_axis(-1 if axis is None else axis, len(shape)), keepdims)
 
 
 def _same(shape, **_):
@@ -320,7 +313,7 @@ _indices("median_indices", _median_indices, _reduced_shape, ("axis", "keepdims")
          "where median's entries along a dim are", (Sample(((2, 3),), params={"axis": 1}),))
 for _name, _largest in (("cummax", True), ("cummin", False)):
     _indices(f"{_name}_indices", lambda x, axis, largest=_largest: _whole_numbers(
-        _running_index(x, _axis(axis, x.ndim), largest).reshape(x.shape), x), _same, ("axis",), 1,
+        _running_index(x, one_axis(axis, x.ndim), largest).reshape(x.shape), x), _same, ("axis",), 1,
         f"where {_name}'s entries are", (Sample(((4,),), params={"axis": 0}),))
 
 # The operation giving the indices of a call PyTorch answers with the pair (values, indices).
