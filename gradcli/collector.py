@@ -24,4 +24,12 @@ def collection_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        if gc.get_count()[0] > _MANY_SURVIVORS and not gc.get_freeze_count():  # (leave others' frozen objects be)
+            gc.freeze()  # every tracked object to the permanent generation (in one step, walking none) ...
+            gc.unfreeze()  # ... and back, to the oldest one
         gc.enable()
+
+
+# Objects made and kept beyond which promoting them is worth it: a young collection over 10^4 objects
+# takes about a millisecond, while work that leaves so many behind took tens of milliseconds.
+_MANY_SURVIVORS = 10_000

@@ -38,6 +38,11 @@ class Node:
                                    b.grad_fn or (edge_of(b) if b.requires_grad else None))
             self.in_shapes = (a.data.shape, b.data.shape)
             self.needs = (a.requires_grad, b.requires_grad)
+        elif len(inputs) == 1:  # (a function of one input, sin(x): no list to make)
+            a, = inputs
+            self.next_functions = (a.grad_fn or (edge_of(a) if a.requires_grad else None),)
+            self.in_shapes = (a.data.shape,)
+            self.needs = (a.requires_grad,)
         else:  # (list comprehensions, not generators)
             self.next_functions = tuple([t.grad_fn or (edge_of(t) if t.requires_grad else None) for t in inputs])
             self.in_shapes = tuple([t.data.shape for t in inputs])
