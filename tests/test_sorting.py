@@ -126,3 +126,31 @@ def test_gradcli_run_gives_torchs_return_types(tmp_path, cli):
     assert run.stdout.split() == ["[[0.0,", "2.0,", "1.0],", "[1.0,", "2.0,", "0.0]]", "[[0.0,", "2.0],", "[1.0,",
                                   "2.0]]", "[1.0,", "0.0,", "0.0]", "[[5.0,", "4.0,", "6.0],", "[5.0,", "4.0,",
                                   "4.0]]", "SortBackward0"]
+
+
+def test_gradcli_run_prints_pairs_as_torch_and_amax_gives_values_alone(tmp_path, cli):
+    """torch.max(x, 0) prints as torch.return_types.max; torch.amax(x, 0), an alias of max, gives one tensor;
+    torch.var_mean gives a plain tuple whose parts come from one node, VarMeanBackward0."""
+    script = tmp_path / "pairs.py"
+    script.write_text(
+        "import torch\n"
+        "x = torch.tensor([[1., 3.], [2., 0.5]], requires_grad=True)\n"
+        "print(torch.max(x, 0))\n"
+        "print(torch.amax(x, 0))\n"
+        "print(x.amin(1))\n"
+        "v, m = torch.var_mean(x, 0)\n"
+        "print(type(torch.var_mean(x, 0)).__name__, v.grad_fn.name(), m.grad_fn.name(), m.tolist())\n")
+    run = cli("run", str(script))
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "torch.return_types.max(", "values=tensor([2., 3.], grad_fn=<MaxBackward0>),", "indices=tensor([1., 0.]))",
+        "tensor([2., 3.], grad_fn=<MaxBackward0>)", "tensor([1.0000, 0.5000], grad_fn=<MinBackward0>)",
+        "tuple VarMeanBackward0 VarMeanBackward0 [1.5, 1.75]"]
+
+
+def test_amax_and_amin_are_no_pairs_in_an_expression(cli):
+    """torch.amax(x, 0)[1] is the entry 1 of the maxima, where torch.max(x, 0)[1] is the indices."""
+    for expr, value in (("torch.amax(x, 0)[1]", 3.0), ("torch.max(x, 0)[1][1]", 0.0), ("x.amin(1)[0]", 1.0)):
+        run = cli("grad", expr, "--x", "[[1, 3], [2, 0.5]]", "--format", "json")
+        assert run.exit_code == 0, run.stderr
+        assert run.json()["value"] == value, expr

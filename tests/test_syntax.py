@@ -85,7 +85,10 @@ def test_new_forms_parse_and_print_back(text, tree, canonical):
     ("x if c", "expected 'else' but found the end of the expression (to finish the 'if' at column 3)", (6, 6)),
     ("x * not y", "put 'not ...' in brackets here, as in x * (not m)", (4, 7)),
     ("a < b < c", "comparisons cannot be chained: combine masks with and, as in a < b and b < c", (6, 7)),
-    ("None + x", "None has no value: it adds an axis in an index, as in x[None]", (0, 4)),
+    ("None + x", "None has no value: it adds an axis in an index, as in x[None], and leaves out an argument of a "
+                 "call, as in F.linear(x, w, None)", (0, 4)),
+    ("sin(None + x)", "None has no value: it adds an axis in an index, as in x[None], and leaves out an argument of a "
+                      "call, as in F.linear(x, w, None)", (4, 8)),
     ("x else y", "unexpected 'else'", (2, 6)),
     ("if + 1", "unexpected 'if'", (0, 2)),
     ("1__0", "unexpected '__0'", (1, 4)),
@@ -384,3 +387,34 @@ def test_ops_name_suggests_a_close_name(cli):
     run = cli("ops", "sofmax")
     assert run.exit_code == 2
     assert "error: no function or operator 'sofmax': did you mean 'softmax'?" in run.stderr
+
+
+def test_none_leaves_out_an_argument_as_pytorchs_default(cli):
+    """F.linear(x, w, None), torch.clamp(x, None, 2.5), F.batch_norm(x, None, None, training=True), eps=None:
+    PyTorch's None where it is the default. Reference: torch 2.13, float64."""
+    expr = ("F.linear(x, w, None).sum() + F.batch_norm(x, None, None, training=True).pow(2).sum() + "
+            "torch.clamp(x, None, 2.5).sum() + F.layer_norm(x, (2,), None, None, eps=None).sum() + "
+            "torch.nan_to_num(x, posinf=None).sum() + x.sum(None)")
+    assert unparse(parse(expr)) == expr
+    run = cli("grad", expr, "--x", "[[1, 2], [3, 4.5]]", "--w", "[[1, 0], [2, 1]]", "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    out = run.json()
+    # torch: value 51.499969... (batch_norm of two rows: each column normalizes to -1, 1; layer_norm's rows
+    # normalize to -1, 1 with eps 1e-5 taking a little), x.grad [[5.99998, 3.99999], [5.00002, 3.00001]]
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([[1, 2], [3, 4.5]], dtype=torch.float64, requires_grad=True)
+    w = torch.tensor([[1, 0], [2, 1]], dtype=torch.float64, requires_grad=True)
+    F = torch.nn.functional
+    y = (F.linear(x, w, None).sum() + F.batch_norm(x, None, None, training=True).pow(2).sum()
+         + torch.clamp(x, None, 2.5).sum() + F.layer_norm(x, (2,), None, None).sum()
+         + torch.nan_to_num(x, posinf=None).sum() + x.sum(None))
+    y.backward()
+    assert out["value"] == pytest.approx(y.item(), rel=1e-14)
+    np.testing.assert_allclose(out["gradients"]["x"], x.grad.numpy(), rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(out["gradients"]["w"], w.grad.numpy(), rtol=1e-14)
+
+
+def test_none_for_a_required_input_says_it_is_missing(cli):
+    run = cli("grad", "F.linear(x, None)", "--x", "[1, 2]")
+    assert run.exit_code == 2
+    assert "linear() is missing weight: it takes x, weight, bias" in run.stderr

@@ -24,9 +24,7 @@ from gradcli.collector import collection_paused
 from gradcli.errors import GradcliError, closest, format_shape, param, value_hint
 from gradcli.limits import LIMITS
 from gradcli.ops.common import broadcast_shapes, normalize_axes
-from gradcli.ops.moments import PARTS
-from gradcli.ops.sorting import INDICES
-from gradcli.autodiff.op import FUNCTIONS, OPS, Op
+from gradcli.autodiff.op import FUNCTIONS, OPS, Op, paired
 from gradcli.lang.hints import function_hint
 from gradcli.lang.grammar import CONSTANTS, DTYPES
 from gradcli.lang.tree import Expr, defined_name, postorder, recorded, spelling
@@ -235,7 +233,7 @@ def _plain_op(node: Expr, kind: str, count: int) -> Op | None:
         op = function_of(node)
     except GradcliError:
         return None  # (the walk's own path reports it)
-    if op is None or op.name in PAIRED or op.constructor or op.arity != count or op.sequence or \
+    if op is None or op.pair or op.constructor or op.arity != count or op.sequence or \
             op.rest or _required_keywords(op) or (spelling(node) == "torch" and op.torch_defaults):
         return None
     return op
@@ -256,11 +254,12 @@ def _sequence_arguments(nodes: list[Expr], tree: Expr) -> set[int]:
 
 
 def _pair_parts(nodes: list[Expr], tree: Expr) -> dict[int, str]:
-    """PyTorch's torch.max(x, dim), x.sort() and the others of PAIRED give a pair, (values, indices): where one
+    """PyTorch's torch.max(x, dim), x.sort() and the other calls of a record with a pair (Op.pair) give a pair,
+    (values, indices): where one
     is taken apart, [0] or .values, [1] or .indices, the call gives that part. Keys are ids of the calls
     asked for indices ("indices") and of the nodes that take a part ("taken": they pass it on)."""
     record = recorded(tree)
-    if record is not None and not any(call.value in PAIRED for call in record.calls):
+    if record is not None and not any(paired(call.value) for call in record.calls):
         return {}
     found: dict[int, str] = {}
     for node in nodes:
@@ -271,11 +270,6 @@ def _pair_parts(nodes: list[Expr], tree: Expr) -> dict[int, str]:
                 found[id(node.args[0])] = "indices"
     return found
 
-
-# The calls PyTorch answers with a pair, (values, indices), each with the operation giving its indices (the
-# operation itself gives its values; var_mean's second part is its mean); max, min and median only along a dim.
-PAIRED = {"max": "argmax", "min": "argmin", **INDICES, **PARTS}
-ALONG_ONLY = ("max", "min", "median")
 
 
 def _part_taken(node: Expr) -> str | None:
@@ -293,10 +287,10 @@ def _part_taken(node: Expr) -> str | None:
 def _paired(node: Expr) -> bool:
     """Whether node is a call PyTorch answers with the pair (values, indices): sort, topk, kthvalue, cummax,
     cummin, and max, min or median along a dim, in PyTorch's spelling (a method, torch.)."""
-    if node.kind != "call" or node.value not in PAIRED or spelling(node) != "torch":
+    if node.kind != "call" or paired(node.value) is None or spelling(node) != "torch":
         return False
     along = any(k in ("dim", "axis") for k, _ in node.keywords)
-    return along or (len(node.args) == 2 and _axis_literal(node.args[1])) or node.value not in ALONG_ONLY
+    return along or (len(node.args) == 2 and _axis_literal(node.args[1])) or not FUNCTIONS[node.value].pair_along
 
 
 def _takes_sequence(name: str) -> bool:
@@ -431,7 +425,7 @@ def _call(node: Expr, kids: list, kws: dict, indices: bool = False) -> Tensor:
     """A call node's value; indices: the indices of a paired call instead (see _pair_parts)."""
     op = function_of(node)
     if indices:
-        op = OPS[PAIRED[op.name]]
+        op = paired(node.value)
     if op is None:
         return _length(kids, kws) if node.value == "len" else VALUE_METHODS[node.value](node, kids, kws)
     if op.name in ("max", "min") and len(kids) == 2 and not kws and not _axis_literal(node.args[1]):
@@ -569,8 +563,10 @@ def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
     elif len(args) > count:
         if len(args) > count + min(op.positional, len(op.keywords)):
             raise _too_many(op, node, len(args))
-        params.update(zip(op.keywords, args[count:]))
+        params.update((k, v) for k, v in zip(op.keywords, args[count:]) if v is not None)  # (None: the default)
     for key, value in keywords.items():
+        if value is None and key not in op.inputs[1:]:
+            continue  # (eps=None: the default, as in PyTorch)
         if key in op.inputs[1:]:
             slot = op.inputs.index(key)
             inputs.extend([None] * (slot + 1 - len(inputs)))

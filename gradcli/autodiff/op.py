@@ -200,6 +200,11 @@ class Op:
         gather(x, dim, index) (unless the call names them)
     preceding: keywords a function call (not a method) gives by position before its first input,
         as torch.polygamma(n, x) (unless the call names them); the method x.polygamma(n) has them after
+    pair: the operation giving the second part of the pair a call by its own name answers with in
+        PyTorch: torch.sort(x) gives (values, indices), the indices argsort's; torch.var_mean(x)
+        gives (var, mean). Used whole, the call is its first part; [1] or .indices takes the
+        second (see paired). pair_along: only when a dim is given (torch.max(x, 0); torch.max(x)
+        is one number)
     inputs: names a call may give its tensor inputs by (clamp(x, min=0)); optional: the
         value of an input a call leaves out; method: whether x.name() calls it; torch_defaults: parameters a PyTorch spelling
         (a method, torch., F.) sets where PyTorch's default differs from numpy's
@@ -239,6 +244,8 @@ class Op:
     leading: tuple[str, ...] = ()  # keywords a call gives by position before its second input
     preceding: tuple[str, ...] = ()  # keywords a function call gives by position before its first input
     method: bool = True
+    pair: str = ""
+    pair_along: bool = False
     sequence: bool = False
     rest: str = ""
     torch_only: tuple[str, ...] = ()
@@ -278,6 +285,8 @@ class Op:
         if self.kink_check is not None and not any(k.noted for k in self.kinks):
             raise ValueError(f"operation {self.name!r} has a kink_check but documents no kink it fires at")
 
+        if self.pair_along and not self.pair:
+            raise ValueError(f"operation {self.name!r}: pair_along without a pair")
         if self.batching not in (None, "loop", "trailing") and not callable(self.batching):
             raise ValueError(f"operation {self.name!r}: batching is a rule, \"trailing\", \"loop\" or None")
         if self.rest and self.rest not in self.keywords:
@@ -334,6 +343,13 @@ def register(op: Op) -> Op:
         for name in op.aliases if op.symbol else (op.name, *op.aliases):
             FUNCTIONS[name] = op
     return op
+
+
+def paired(name: str) -> Op | None:
+    """The operation giving the second part of the pair PyTorch's function name answers with (see Op.pair),
+    or None. By the operation's own name only: torch.amax, an alias of max, gives the values alone."""
+    op = FUNCTIONS.get(name)
+    return OPS[op.pair] if op is not None and op.pair and op.name == name else None
 
 
 def unregister(op: Op) -> None:

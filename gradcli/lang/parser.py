@@ -228,7 +228,8 @@ class _Parser:
             return Expr("str", span, text[1:-1], text=text)
         if kind == "name" and text in KEYWORDS:
             if text == "None":
-                raise self.error("None has no value: it adds an axis in an index, as in x[None]", span)
+                raise self.error("None has no value: it adds an axis in an index, as in x[None], and leaves out an "
+                                 "argument of a call, as in F.linear(x, w, None)", span)
             raise self.error(f"unexpected {text!r}", span)
         if kind == "name":
             if text in MODULES and self.qualified_length():
@@ -314,11 +315,11 @@ class _Parser:
                 self.pos += 1
                 if any(k == key.text for k, _ in keywords):
                     raise self.error(f"keyword {key.text!r} given twice", key.span)
-                keywords.append((key.text, self.expression()))
+                keywords.append((key.text, self.argument()))
             else:
                 if keywords:
                     raise self.error("a positional argument cannot follow a keyword argument", self.tok.span)
-                args.append(self.expression())
+                args.append(self.argument())
             if texts[self.pos] != ",":
                 break
             self.pos += 1
@@ -332,6 +333,15 @@ class _Parser:
                                      name_span))
         self.calls.setdefault((name, text), node)
         return node
+
+    def argument(self) -> Expr:
+        """A call's argument: an expression, or None standing alone (F.linear(x, w, None), eps=None), which
+        leaves the argument out, as PyTorch's None does where it is the default."""
+        pos = self.pos
+        if self.texts[pos] == "None" and self.texts[pos + 1] in (",", ")"):
+            self.pos = pos + 1
+            return Expr("none", (self.starts[pos], self.starts[pos] + 4))
+        return self.expression()
 
     def postfix(self, expr: Expr) -> Expr:
         texts = self.texts

@@ -1,7 +1,7 @@
 """var_mean and std_mean, as PyTorch's: the pair (spread, mean) of x over dim, both with gradients.
 
 Used whole, a call is its first part, the variance (the standard deviation); torch.var_mean(x)[1]
-is the mean, computed by the operation named in PARTS with the same arguments (api/evaluate.py takes
+is the mean, computed by the record's pair, var_mean_mean, with the same arguments (api/evaluate.py takes
 the pair apart as it takes max's). Each part is reductions.py's var, std or mean, with PyTorch's
 divisor n - 1 unless correction= says otherwise.
 """
@@ -29,10 +29,7 @@ for _name, _what in (("var", "variance"), ("std", "standard deviation")):
               doc=f"the pair ({_what}, mean) over dim, as torch.{_name}_mean (divided by n - correction); used "
                   f"whole, the {_what}: [0] and [1] take the parts",
               composite=_spread(_name), keywords=("axis", "ddof", "keepdims"), batching="loop",
-              torch_name=f"{_name.capitalize()}MeanBackward0", samples=_SAMPLES)
+              torch_name=f"{_name.capitalize()}MeanBackward0", samples=_SAMPLES, pair=f"{_name}_mean_mean")
     composite(name=f"{_name}_mean_mean", family="internal", public=False, signature=f"{_name}_mean_mean(x)",
               doc=f"the mean of {_name}_mean's pair", composite=_mean, keywords=("axis", "ddof", "keepdims"),
               batching="loop", samples=_SAMPLES)
-
-# The operation giving a pair's second part.
-PARTS = {"var_mean": "var_mean_mean", "std_mean": "std_mean_mean"}

@@ -215,7 +215,7 @@ _ALONG = (Sample(((4,),)), Sample(((2, 3),), params={"axis": 0}), Sample(((2, 3)
 composite(name="sort", family="array", signature="sort(x, dim=-1, descending=False, stable=False)",
           doc="x's entries in order along dim, as torch.sort (a NaN largest; equal entries keep their order); "
               "the gradient goes back to each entry's place. torch.sort(x)[1], .indices: where each came from",
-          composite=_sort, keywords=("axis", "descending", "stable"), positional=2, batching="loop",
+          composite=_sort, keywords=("axis", "descending", "stable"), positional=2, batching="loop", pair="argsort",
           torch_name="SortBackward0",
           samples=(*_ALONG, Sample(((3, 2),), params={"axis": 0, "descending": 1})),
           kinks=(Kink(([2.0, 1.0, 2.0],), ([1.0, 1.0, 1.0],), note="equal entries keep their order", noted=False),))
@@ -226,6 +226,7 @@ composite(name="topk", family="array", signature="topk(x, k, dim=-1, largest=Tru
           doc="the k largest entries along dim (largest=False: smallest), in order, as torch.topk; the "
               "gradient goes back to them. torch.topk(x, k)[1], .indices: where they are",
           composite=_topk, keywords=("k", "axis", "largest", "sorted"), positional=4, batching="loop",
+          pair="topk_indices",
           torch_name="TopkBackward0",
           samples=(Sample(((4,),), params={"k": 2}), Sample(((2, 3),), params={"k": 1, "axis": 0}),
                    Sample(((2, 3),), params={"k": 2, "largest": 0})))
@@ -233,6 +234,7 @@ composite(name="kthvalue", family="array", signature="kthvalue(x, k, dim=-1, kee
           doc="the k-th smallest entry along dim, as torch.kthvalue; the gradient goes to it (among equal "
               "entries, to the one PyTorch's quickselect picks). [1], .indices: its index",
           composite=_kthvalue, keywords=("k", "axis", "keepdims"), positional=3, batching="loop",
+          pair="kthvalue_indices",
           torch_name="KthvalueBackward0",
           samples=(Sample(((4,),), params={"k": 2}), Sample(((2, 3),), params={"k": 3}),
                    Sample(((3, 2),), params={"k": 1, "axis": 0, "keepdims": 1})),
@@ -243,7 +245,7 @@ composite(name="median", family="array", signature="median(x, dim=None, keepdim=
               "over the whole array the gradient is shared among the entries equal to it, along dim it goes "
               "to the one PyTorch picks ([1], .indices: its index)",
           composite=_median, keywords=("axis", "keepdims"), positional=2, batching="loop",
-          torch_only=("median",), torch_name=_median_name,
+          torch_only=("median",), torch_name=_median_name, pair="median_indices", pair_along=True,
           samples=(Sample(((4,),)), Sample(((2, 3),)), Sample(((2, 3),), params={"axis": 1}),
                    Sample(((3, 2),), params={"axis": 0, "keepdims": 1})),
           kinks=(Kink(([1.0, 2.0, 2.0, 3.0],), ([0.0, 0.5, 0.5, 0.0],), note="equal entries share the gradient",
@@ -254,6 +256,7 @@ for _name, _fn, _what, _tie in (("cummax", _cummax, "largest", [1.0, 1.0, 0.0]),
               doc=f"the running {_what} entry along dim, as torch.{_name}; the gradient goes to the entry each "
                   f"is (the latest of equal ones), adding up. [1], .indices: their indices",
               composite=_fn, keywords=("axis",), batching="loop", torch_name=f"{_name.capitalize()}Backward0",
+              pair=f"{_name}_indices",
               samples=(Sample(((4,),), params={"axis": 0}), Sample(((2, 3),), params={"axis": 1}),
                        Sample(((3, 2),), params={"axis": 0})),
               kinks=(Kink((_tie,), ([1.0, 2.0, 0.0],), params={"axis": 0}, note="the latest equal entry takes it",
@@ -315,7 +318,3 @@ for _name, _largest in (("cummax", True), ("cummin", False)):
     _indices(f"{_name}_indices", lambda x, axis, largest=_largest: _whole_numbers(
         _running_index(x, one_axis(axis, x.ndim), largest).reshape(x.shape), x), _same, ("axis",), 1,
         f"where {_name}'s entries are", (Sample(((4,),), params={"axis": 0}),))
-
-# The operation giving the indices of a call PyTorch answers with the pair (values, indices).
-INDICES = {"sort": "argsort", "topk": "topk_indices", "kthvalue": "kthvalue_indices", "median": "median_indices",
-           "cummax": "cummax_indices", "cummin": "cummin_indices"}

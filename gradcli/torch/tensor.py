@@ -13,9 +13,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 import gradcli.ops  # noqa: F401  (importing it registers the operations)
-from gradcli.api.evaluate import ALONG_ONLY, PAIRED, bind
+from gradcli.api.evaluate import bind
 from gradcli.autodiff import engine
-from gradcli.autodiff.op import FUNCTIONS, OPS, Op
+from gradcli.autodiff.op import FUNCTIONS, Op, paired
 from gradcli.errors import GradcliError
 from gradcli.lang.tree import Expr
 import gradcli.torch.core as core
@@ -399,10 +399,14 @@ def apply(op: Op, name: str, args: tuple, kwargs: dict, method: bool = False) ->
     if op.composite is not None and result.grad_fn is not None:
         out._title = op.node_name(tuple(np.shape(core.unwrap(t).data if isinstance(core.unwrap(t), engine.Tensor) else t)
                                          for t in tensors), params)
-    if op.name in PAIRED and (params.get("axis") is not None or op.name not in ALONG_ONLY):
-        # torch.max(x, dim), torch.sort(x), ...: (values, indices)
-        indices = core.call(OPS[PAIRED[op.name]], *tensors, **params)
-        return ValuesIndices(out, wrap(indices))  # (whole numbers in the float dtype, as argmax's here)
+    second = paired(name)
+    if second is not None and (params.get("axis") is not None or not op.pair_along):
+        part = wrap(core.call(second, *tensors, **params))
+        if second.differentiable:  # torch.var_mean(x): a plain tuple, both parts of one node
+            part._title = out._title
+            return out, part
+        # torch.max(x, dim), torch.sort(x), ...: torch.return_types.max(values, indices)
+        return return_type(op.name)(out, part)  # (whole numbers in the float dtype, as argmax's here)
     return out
 
 
@@ -410,10 +414,25 @@ COMPARISONS = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
 
 
 class ValuesIndices(NamedTuple):
-    """What torch.max(x, dim), torch.sort(x) and the others of PAIRED give (torch.return_types.max's fields)."""
+    """What torch.max(x, dim), torch.sort(x) and the other calls of a record with a pair give: the pair
+    (values, indices), printed as torch.return_types.max is (return_type gives the class of each function)."""
 
     values: Any
     indices: Any
+
+    def __repr__(self) -> str:
+        return f"torch.return_types.{type(self).__name__}(\nvalues={self.values!r},\nindices={self.indices!r})"
+
+
+_RETURN_TYPES: dict[str, type] = {}
+
+
+def return_type(function: str) -> type:
+    """torch.return_types.<function>: a ValuesIndices named after the function."""
+    found = _RETURN_TYPES.get(function)
+    if found is None:
+        found = _RETURN_TYPES[function] = type(function, (ValuesIndices,), {"__slots__": ()})
+    return found
 
 
 def function(name: str):
