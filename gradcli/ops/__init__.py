@@ -3,8 +3,11 @@
 from gradcli.ops import activations  # noqa: F401
 from gradcli.ops import affine  # noqa: F401
 from gradcli.ops import arrays  # noqa: F401
+from gradcli.ops import attention  # noqa: F401
 from gradcli.ops import bessel  # noqa: F401
 from gradcli.ops import binary  # noqa: F401
+from gradcli.ops import builders  # noqa: F401
+from gradcli.ops import convolution  # noqa: F401
 from gradcli.ops import decompositions  # noqa: F401
 from gradcli.ops import distances  # noqa: F401
 from gradcli.ops import elementwise  # noqa: F401
