@@ -25,6 +25,7 @@ from gradcli.ops import nonfinite  # noqa: F401
 from gradcli.ops import normal  # noqa: F401
 from gradcli.ops import normalization  # noqa: F401
 from gradcli.ops import norms  # noqa: F401
+from gradcli.ops import pooling  # noqa: F401
 from gradcli.ops import products  # noqa: F401
 from gradcli.ops import operators  # noqa: F401
 from gradcli.ops import ranges  # noqa: F401
