@@ -4,7 +4,9 @@
     @data.npy   @data.csv   @data.json   @-  (standard input)
 
 Nothing is evaluated as code: JSON is parsed, CSV is split, .npy loads with pickles
-refused. Integers become float64.
+refused. Integers become float64. A list on the command line may also be written as
+Python and PyTorch write one, `[[1., 2.], [3., .5]]` or `(1, 2,)`: read token by token,
+numbers as float() reads them.
 
 Non-finite numbers are read in every form: nan, inf and -inf in lists and CSV cells (any
 case, and infinity, as Python's float() reads them), and in JSON as the strings gradcli
@@ -46,8 +48,8 @@ def _parse(text: str, name: str, seed: int, stdin: IO[str] | None) -> np.ndarray
         raise GradcliError("the value is empty", kind="value")
     if text.startswith("@"):
         return load_file(text[1:], stdin=stdin)
-    if text.startswith("[") or text.startswith('"'):  # '"nan"' is a JSON number gradcli wrote
-        return _from_json(text, "the value")
+    if text.startswith("[") or text.startswith("(") or text.startswith('"'):  # '"nan"': a JSON number gradcli wrote
+        return _from_list(text)
     m = CONSTRUCTOR.match(text)
     if m:
         return _construct(m.group(1), m.group(2), name, seed)
@@ -99,6 +101,56 @@ def _from_json(text: str, where: str) -> np.ndarray:
     except (ValueError, RecursionError) as err:
         raise GradcliError(f"{where} is not valid JSON ({err})", kind="value") from None
     return numeric_array(data, where)
+
+
+# The tokens of a list written as Python writes one: brackets, commas, numbers as float() reads them.
+_LIST_TOKEN = re.compile(r"\s*(?:([\[\](),])|([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:nan|inf(?:inity)?)))",
+                         re.IGNORECASE)
+
+
+def _from_list(text: str) -> np.ndarray:
+    """A value in brackets: JSON, or a list as Python writes one ([1., .5], (1, 2), a comma before the end)."""
+    try:
+        return _from_json(text, "the value")
+    except GradcliError as err:
+        items = _python_list(text)
+        if items is None:
+            raise GradcliError(f"{err.words}, nor a list of numbers as Python writes one", kind="value") from None
+    return numeric_array(items, "the value")
+
+
+def _python_list(text: str) -> list | float | None:
+    """The nested lists of a Python list or tuple of numbers, or None when text is not one. As in Python,
+    brackets ( ) around one item and no comma group it: (5.) is 5.0, (5.,) a tuple."""
+    levels: list[list] = [[[], "", False]]  # per open bracket: its items, the bracket, whether a comma came
+    pos, expect_item = 0, True
+    while pos < len(text):
+        m = _LIST_TOKEN.match(text, pos)
+        if m is None:
+            break
+        pos, bracket, number = m.end(), m.group(1), m.group(2)
+        if number is not None:
+            if not expect_item:
+                return None
+            levels[-1][0].append(float(number))
+            expect_item = False
+        elif bracket in "[(":
+            if not expect_item or len(levels) > 32:
+                return None
+            levels.append([[], bracket, False])
+        elif bracket == ",":
+            if expect_item:
+                return None
+            expect_item, levels[-1][2] = True, True
+        else:  # a closing bracket: after an item, a comma (as Python allows) or its opening
+            items, opener, comma = levels.pop()
+            if not levels or opener != ("(" if bracket == ")" else "["):
+                return None
+            grouped = opener == "(" and len(items) == 1 and not comma
+            levels[-1][0].append(items[0] if grouped else items)
+            expect_item = False
+    items = levels[0][0]
+    return items[0] if len(levels) == 1 and len(items) == 1 and not text[pos:].strip() else None
 
 
 def numeric_array(data: object, where: str) -> np.ndarray:
