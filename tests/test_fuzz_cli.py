@@ -143,6 +143,12 @@ WRITTEN_CALLS = {"nll_loss": "sum(nll_loss(x, zeros_like(x[..., 0])))", "masked_
                  "group_norm": "sum(group_norm(x, 1, x[0], x[0]))",
                  "local_response_norm": "sum(local_response_norm(x[None], 2))",
                  "prelu": "sum(prelu(x, x.flatten()[:1]))", "threshold": "sum(threshold(x, 0.5, 2.0))",
+                 # resampling and rearranging a batch of one (N, C, L) or (C, H, W); bilinear's weight (1, n, n)
+                 "interpolate": "sum(interpolate(x[None], scale_factor=2))",
+                 "upsample": "sum(upsample(x[None], size=3, mode='linear'))",
+                 "pixel_shuffle": "sum(pixel_shuffle(x[None], 1))", "pixel_unshuffle": "sum(pixel_unshuffle(x[None], 1))",
+                 "channel_shuffle": "sum(channel_shuffle(x[None], 1))", "unflatten": "sum(unflatten(x, 0, (1, -1)))",
+                 "bilinear": "sum(bilinear(x, x, x[None]))",
                  **{name: f"sum({name}(x, training=False))" for name in ("dropout", "dropout1d", "dropout2d",
                                                                          "dropout3d")}}
 
