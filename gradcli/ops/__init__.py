@@ -3,6 +3,7 @@
 from gradcli.ops import activations  # noqa: F401
 from gradcli.ops import affine  # noqa: F401
 from gradcli.ops import arrays  # noqa: F401
+from gradcli.ops import arithmetic  # noqa: F401
 from gradcli.ops import attention  # noqa: F401
 from gradcli.ops import bessel  # noqa: F401
 from gradcli.ops import binary  # noqa: F401
