@@ -149,6 +149,7 @@ WRITTEN_CALLS = {"nll_loss": "sum(nll_loss(x, zeros_like(x[..., 0])))", "masked_
                  "pixel_shuffle": "sum(pixel_shuffle(x[None], 1))", "pixel_unshuffle": "sum(pixel_unshuffle(x[None], 1))",
                  "channel_shuffle": "sum(channel_shuffle(x[None], 1))", "unflatten": "sum(unflatten(x, 0, (1, -1)))",
                  "bilinear": "sum(bilinear(x, x, x[None]))",
+                 "solve_triangular": "sum(solve_triangular(x, x, upper=True))",
                  **{name: f"sum({name}(x, training=False))" for name in ("dropout", "dropout1d", "dropout2d",
                                                                          "dropout3d")}}
 

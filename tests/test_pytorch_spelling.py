@@ -495,6 +495,8 @@ def _reference(torch, op, inputs, params: dict, torch_side: bool):
         "polygamma": lambda: torch.polygamma(params.get("n", 0), x),  # (torch takes the order first)
         "vector_norm": lambda: torch.linalg.vector_norm(x, ord=kw.pop("p", 2), **kw),
         "matrix_norm": lambda: torch.linalg.matrix_norm(x, ord=kw.pop("p", "fro"), **kw),
+        # a full L (the samples' spd matrices) is read whole, as (L Lᵀ)⁻¹ B: torch's kernel reads its triangle
+        "cholesky_solve": lambda: TWINS["cholesky_solve"].torch(*inputs, **params),
     }
     if op.name in special:
         return special[op.name]()
