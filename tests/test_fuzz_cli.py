@@ -150,6 +150,8 @@ WRITTEN_CALLS = {"nll_loss": "sum(nll_loss(x, zeros_like(x[..., 0])))", "masked_
                  "channel_shuffle": "sum(channel_shuffle(x[None], 1))", "unflatten": "sum(unflatten(x, 0, (1, -1)))",
                  "bilinear": "sum(bilinear(x, x, x[None]))",
                  "solve_triangular": "sum(solve_triangular(x, x, upper=True))",
+                 # q in [0, 1]: a number
+                 "quantile": "sum(quantile(x, 0.25))", "nanquantile": "sum(nanquantile(x, 0.75))",
                  **{name: f"sum({name}(x, training=False))" for name in ("dropout", "dropout1d", "dropout2d",
                                                                          "dropout3d")}}
 

@@ -1,7 +1,89 @@
-"""The statistics family's torch twins and generator forms for the differential suite."""
+"""The statistics family's torch twins and generator forms for the differential suite: gradcli/ops/statistics.py's
+nansum, nanmean, nanmedian, quantile, nanquantile and mode, written as PyTorch code writes them
+(torch.nansum(x, 1), x.nanmedian(dim=0).values, torch.quantile(x, torch.tensor([0.25, 0.5]), dim=1,
+interpolation='midpoint'), torch.mode(x, 0)[0]).
+
+A twin takes gradcli's parameter names (axis=, keepdims=); a pair's twin gives its values.
+"""
 
 from __future__ import annotations
+
+import torch
+
+
+def nansum(x, axis=None, keepdims=False):
+    return torch.nansum(x) if axis is None and not keepdims else torch.nansum(x, axis, bool(keepdims))
+
+
+def nanmean(x, axis=None, keepdims=False):
+    return torch.nanmean(x, axis, bool(keepdims))
+
+
+def nanmedian(x, axis=None, keepdims=False):
+    return torch.nanmedian(x) if axis is None else torch.nanmedian(x, axis, bool(keepdims))[0]
+
+
+def quantile(x, q, axis=None, keepdims=False, interpolation="linear"):
+    return torch.quantile(x, q, axis, bool(keepdims), interpolation=interpolation)
+
+
+def nanquantile(x, q, axis=None, keepdims=False, interpolation="linear"):
+    return torch.nanquantile(x, q, axis, bool(keepdims), interpolation=interpolation)
 
 
 def add(d) -> None:
     """Put the twins in d.TWINS and the generator forms in d.FORMS."""
+    d.TWINS.update({name: d.Twin(fn, "array") for name, fn in (
+        ("nansum", nansum), ("nanmean", nanmean), ("nanmedian", nanmedian), ("quantile", quantile),
+        ("nanquantile", nanquantile))})
+    d.FORMS.append((lambda shape: True, lambda b, shape, depth: _statistic(d, b, shape, depth)))
+
+
+def _statistic(d, b, shape, depth):
+    return b.pick([_nan_reduced, _nan_reduced, _quantiles, _quantiles])(d, b, shape, depth)
+
+
+def _source(b, shape):
+    """A shape with one axis more than shape (of 1 to 4 entries) and where it is: dim's two spellings."""
+    axis = b.rng.randint(0, len(shape))
+    source = shape[:axis] + (b.rng.randint(1, 4),) + shape[axis:]
+    return source, axis, b.pick([str(axis), str(axis - len(source))])
+
+
+def _nan_reduced(d, b, shape, depth):
+    """torch.nansum(x, dim), x.nanmean(dim=...), torch.nanmedian(x, dim)[0]; over the whole x for a number."""
+    name = b.pick(["nansum", "nanmean", "nanmedian"])
+    if not shape and b.rng.random() < 0.5:
+        x = b.expr(b.pick([(3,), (4,), (2, 3)]), depth)
+        text = b.pick([lambda c: f"torch.{name}({c[0]})", lambda c: f"({c[0]}).{name}()"])
+        return d._op_node(shape, [x], text, name, lambda v, fn: fn(v[0]))
+    source, axis, dim = _source(b, shape)
+    x = b.expr(source, depth)
+    part = "[0]" if name == "nanmedian" else ""
+    text = b.pick([lambda c: f"torch.{name}({c[0]}, {dim}){part}",
+                   lambda c: f"({c[0]}).{name}(dim={dim}){'.values' if part else ''}"])
+    return d._op_node(shape, [x], text, name, lambda v, fn: fn(v[0], int(dim)))
+
+
+def _quantiles(d, b, shape, depth):
+    """torch.quantile(x, q, dim) (nanquantile too) with q a number, or a tensor of as many as shape's first axis
+    (the rest of shape x's without dim), in each interpolation."""
+    name = b.pick(["quantile", "nanquantile"])
+    listed = bool(shape) and b.rng.random() < 0.4
+    reduced = shape[1:] if listed else shape
+    qs = [b.pick([0.0, 0.1, 0.25, 0.5, 0.6, 0.75, 1.0]) for _ in range(shape[0] if listed else 1)]
+    q_text = f"torch.tensor({qs})" if listed else str(qs[0])
+    interpolation = b.pick(["linear", "linear", "lower", "higher", "midpoint", "nearest"])
+    mode = "" if interpolation == "linear" else f", interpolation='{interpolation}'"
+    if not reduced and b.rng.random() < 0.4:
+        x = b.expr(b.pick([(3,), (4,), (2, 3)]), depth)
+        return d._op_node(shape, [x], lambda c: f"torch.{name}({c[0]}, {q_text}{mode})", name,
+                          lambda v, fn: fn(v[0], torch.tensor(qs if listed else qs[0], dtype=v[0].dtype),
+                                           interpolation=interpolation))
+    source, axis, dim = _source(b, reduced)
+    x = b.expr(source, depth)
+    text = b.pick([lambda c: f"torch.{name}({c[0]}, {q_text}, {dim}{mode})",
+                   lambda c: f"({c[0]}).{name}({q_text}, dim={dim}{mode})"])
+    return d._op_node(shape, [x], text, name,
+                      lambda v, fn: fn(v[0], torch.tensor(qs if listed else qs[0], dtype=v[0].dtype), int(dim),
+                                       interpolation=interpolation))

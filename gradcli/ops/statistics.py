@@ -1,0 +1,234 @@
+"""Statistics that ignore NaN or read the order of the entries, as PyTorch's: nansum, nanmean, nanmedian,
+quantile, nanquantile and mode.
+
+nansum is a reduction whose rule is PyTorch's nansum_backward (g times "not NaN", so a NaN entry gets 0);
+nanmean is PyTorch's composite, nansum over the count of entries that are not NaN. The others pick x's entries
+at indices worked out from x's numbers (read through `decide`, a traced program's guard), as sorting.py's
+median does, so the gradient goes back to the chosen entries only:
+- nanmedian: torch.nanmedian(x) shares the gradient among the entries equal to the lower median of the
+  numbers (among all entries, NaN, where every one is), as PyTorch's evenly_distribute_backward; along a dim,
+  to the entry PyTorch's std::nth_element picks (the middle of the stable order; in a row of NaNs only, the
+  one libstdc++'s introselect leaves first).
+- quantile and nanquantile: PyTorch's composite, the entries at the ranks below and above q (n - 1) in the
+  stable sort (a NaN largest) joined by lerp, whose rule gives the weight's gradient to q.
+- mode: the smallest of the most frequent values, at the index PyTorch's std::sort leaves last among its
+  equal entries (libstdc++'s introsort, emulated where a row is longer than its insertion sort's 16).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradcli.autodiff import taylor as T
+from gradcli.autodiff.op import Kink, Sample, Words, composite, primitive
+from gradcli.autodiff.trace import decide
+from gradcli.errors import GradcliError
+from gradcli.ops.common import F, broadcast_shapes, flat_entries, one_axis, sympy_elementwise
+from gradcli.ops.gather import entries_at
+from gradcli.ops.reductions import _spread, reduction
+from gradcli.ops.sorting import _at, _from_rows, _reduced, _rows, _whole_numbers
+
+
+# -- nansum and nanmean -----------------------------------------------------------------------------------
+def _nansum_taylor(n, x):
+    numbers = np.where(np.isnan(x[:1]), 0.0, x)  # (a NaN entry's series is 0 throughout, as its gradient)
+    return np.sum(numbers, axis=T.series_axis(n.params["axis"], x.ndim - 1), keepdims=n.params["keepdims"])
+
+
+def _sympy_nansum(sp, xs):
+    return sp.Add(*[v for v in xs if not (isinstance(v, float) and np.isnan(v))])
+
+
+reduction("nansum", lambda x, axis, keepdims: np.nansum(x, axis=axis, keepdims=keepdims),
+          # PyTorch's nansum_backward: g times the mask, so an inf g gives nan at a NaN entry, as there
+          lambda n, g: (_spread(n, g) * F.eq(n.x, n.x),), _sympy_nansum,
+          "sum of the entries that are not NaN, as torch.nansum (a NaN entry gets gradient 0)",
+          vjp="g, copied to every summed entry that is not NaN (0 at a NaN)", taylor=_nansum_taylor,
+          numbers=(0, 0),
+          kinks=(Kink(([1.0, float("nan"), 2.0],), ([1.0, 0.0, 1.0],), note="a NaN entry gets 0", noted=False),))
+
+
+def _nanmean(x, axis=None, keepdims=False):
+    """PyTorch's nanmean: nansum over the count of entries that are not NaN (0/0 = nan where none is)."""
+    return F.nansum(x, axis=axis, keepdims=keepdims) / F.sum(F.eq(x, x), axis=axis, keepdims=keepdims)
+
+
+composite(name="nanmean", family="array", signature="nanmean(x, dim=None, keepdim=False)",
+          doc="mean of the entries that are not NaN, as torch.nanmean (a NaN entry gets gradient 0)",
+          composite=_nanmean, keywords=("axis", "keepdims"), positional=2, torch_name="DivBackward0",
+          samples=(Sample(((3,),)), Sample(((2, 3),), params={"axis": 1}),
+                   Sample(((2, 3),), params={"axis": 0, "keepdims": 1})),
+          kinks=(Kink(([1.0, float("nan"), 2.0],), ([0.5, 0.0, 0.5],), note="a NaN entry gets 0", noted=False),))
+
+
+# -- nanmedian ----------------------------------------------------------------------------------------------
+def _introselect_first(n: int) -> int:
+    """Where libstdc++'s std::nth_element(first, first, last) leaves entry 0 of n equivalent entries (a row of
+    NaNs, which compare false both ways): median of three moves the middle to the front, and the unguarded
+    partition reverses the rest pairwise, until at most 3 are left (insertion sort keeps them)."""
+    order = np.arange(n)
+    first, last = 0, n
+    while last - first > 3:
+        middle = first + (last - first) // 2
+        order[[first, middle]] = order[[middle, first]]
+        swaps = (last - first - 1) // 2
+        inner = order[first + 1:last]
+        inner[:swaps], inner[len(inner) - swaps:] = inner[len(inner) - swaps:][::-1].copy(), inner[:swaps][::-1].copy()
+        last = first + 1 + swaps
+    return int(order[0])
+
+
+def _nanmedian_index(x, axis):
+    """nanmedian's index along axis (kept as an axis of one): the entry at (count - 1) // 2 of the stable order
+    of the numbers (NaNs last), count the numbers in the row; a row of NaNs, the introselect's choice."""
+    rows = _rows(x, axis)
+    nan = np.isnan(rows)
+    order = np.argsort(np.where(nan, np.inf, rows), axis=-1, kind="stable")
+    order = np.take_along_axis(order, np.argsort(np.take_along_axis(nan, order, -1), axis=-1, kind="stable"), -1)
+    count = (~nan).sum(axis=-1, keepdims=True)
+    middle = np.take_along_axis(order, np.maximum(count - 1, 0) // 2, -1)
+    return _from_rows(np.where(count == 0, _introselect_first(rows.shape[-1]), middle), axis)
+
+
+def _nanmedian_positions(x):
+    """The flat positions sharing torch.nanmedian(x)'s gradient: the entries equal to the lower median of the
+    numbers, or every entry where all are NaN."""
+    flat = x.reshape(-1)
+    numbers = flat[~np.isnan(flat)]
+    if numbers.size == 0:
+        return np.arange(flat.size)
+    return np.flatnonzero(flat == np.sort(numbers)[(numbers.size - 1) // 2])
+
+
+def _nanmedian(x, axis=None, keepdims=False):
+    if axis is None:
+        if x.size == 0:
+            raise GradcliError("nanmedian() of an empty array has no value", kind="value")
+        return F.max(entries_at(x, decide(_nanmedian_positions, x)))
+    axis = one_axis(axis, x.ndim)
+    if x.ndim and x.shape[axis] == 0:
+        raise GradcliError("nanmedian() has no value along a dim of size 0", kind="value")
+    return _at(x, decide(_nanmedian_index, x, axis), axis, _reduced(x.shape, axis, keepdims))
+
+
+def _nanmedian_name(shapes, params):
+    return "NanmedianBackward0" if params.get("axis") is None else "NanmedianBackward1"
+
+
+def _nanmedian_indices(x, axis=None, keepdims=False):
+    axis = one_axis(-1 if axis is None else axis, x.ndim)
+    return _whole_numbers(_nanmedian_index(x, axis).reshape(_reduced(x.shape, axis, keepdims)), x)
+
+
+def _reduced_shape(shape, axis=-1, keepdims=False, **_):
+    return _reduced(shape, one_axis(-1 if axis is None else axis, len(shape)), keepdims)
+
+
+composite(name="nanmedian", family="array", signature="nanmedian(x, dim=None, keepdim=False)",
+          doc="the lower median of the entries that are not NaN (NaN where all are), as torch.nanmedian: over the "
+              "whole array the gradient is shared among the entries equal to it, along dim it goes to the one "
+              "PyTorch picks ([1], .indices: its index)",
+          composite=_nanmedian, keywords=("axis", "keepdims"), positional=2, batching="loop",
+          torch_name=_nanmedian_name, pair="nanmedian_indices", pair_along=True,
+          samples=(Sample(((4,),)), Sample(((2, 3),)), Sample(((2, 3),), params={"axis": 1}),
+                   Sample(((3, 2),), params={"axis": 0, "keepdims": 1})),
+          kinks=(Kink(([1.0, float("nan"), 2.0, 2.0],), ([0.0, 0.0, 0.5, 0.5],),
+                      note="NaN left out; equal entries share the gradient", noted=False),))
+primitive(name="nanmedian_indices", family="array", signature="nanmedian_indices(x)", public=False,
+          doc="where nanmedian's entries along a dim are", forward=_nanmedian_indices, shape=_reduced_shape,
+          keywords=("axis", "keepdims"), positional=2, differentiable=False, batching="loop",
+          samples=(Sample(((2, 3),), params={"axis": 1}),))
+
+
+# -- quantile and nanquantile ------------------------------------------------------------------------------
+def _lerp(start, end, weight):
+    """PyTorch's lerp: start + weight (end - start) for a weight below 0.5, else end - (end - start)(1 - weight)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.where(np.abs(weight) < 0.5, start + weight * (end - start), end - (end - start) * (1 - weight))
+
+
+primitive(name="lerp", family="internal", public=False, signature="lerp(start, end, weight)",
+          doc="start + weight (end - start), as torch.lerp", forward=_lerp, elementwise=True, arity=3,
+          backward=lambda n, g: (g * (1.0 - n.inputs[2]), g * n.inputs[2], g * (n.inputs[1] - n.inputs[0])),
+          shape=broadcast_shapes, sympy=sympy_elementwise(lambda sp, a, b, w: a + w * (b - a)),
+          taylor=lambda n, a, b, w: a + T.cauchy(w, b - a),
+          words=Words(("a", "b", "w"), ("1 - w", "w", "b - a")), torch_name="LerpBackward1",
+          samples=(Sample(((3,), (3,), (3,)), ("real", "real", "unit")), Sample(((2, 3), (3,), (2, 1)))))
+
+_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _ranks(x, axis):
+    """The sorted rows of x (a flat position per entry: (rows, n), axis last; one row without an axis), and per
+    row the count of numbers less one (nanquantile's ranks) and whether it has a NaN (quantile's)."""
+    rows = np.arange(x.size).reshape(x.shape)
+    rows = rows.reshape(1, -1) if axis is None else _rows(rows, axis).reshape(-1, x.shape[axis] if x.ndim else 1)
+    values = x.reshape(-1)[rows]
+    nan = np.isnan(values)
+    order = np.argsort(values, axis=-1, kind="stable")  # (numpy's sort puts NaN last, as torch's)
+    return np.take_along_axis(rows, order, -1), (~nan).sum(axis=-1) - 1, nan.any(axis=-1)
+
+
+def _quantile(x, q, axis=None, keepdims=False, interpolation="linear", ignore_nan=False):
+    """PyTorch's quantile_impl: ranks q (n - 1) (nanquantile: q (count - 1), 0 where no number is; quantile: the
+    last where a NaN is), moved as interpolation says, and the sorted entries below and above joined by lerp."""
+    name = "nanquantile" if ignore_nan else "quantile"
+    if q.ndim > 1:
+        raise GradcliError(f"{name}() takes q as a number or a 1-d tensor", kind="shape")
+    if x.size == 0:
+        raise GradcliError(f"{name}() of an empty array has no value", kind="value")
+    if not all(0.0 <= v <= 1.0 for v in decide(flat_entries, q)):
+        raise GradcliError(f"{name}() q values must be in the range [0, 1]", kind="value")
+    if axis is not None:
+        axis = one_axis(axis, x.ndim)
+    shape = (1,) * x.ndim if axis is None and keepdims else () if axis is None else _reduced(x.shape, axis, keepdims)
+    sorted_rows, last, has_nan = decide(_ranks, x, axis)
+    count = q.size if q.ndim else 1
+    column = F.reshape(q, src=q.shape, dst=(count, 1))
+    if ignore_nan:
+        ranks = column * last.astype(x.dtype)
+        ranks = F.where(decide(lambda r: r < 0, ranks), 0.0, ranks)
+    else:
+        end = float(sorted_rows.shape[-1] - 1)
+        ranks = F.where(np.broadcast_to(has_nan, (count, len(last))), end, column * end)
+    moved = {"lower": F.floor, "higher": F.ceil, "nearest": F.round}.get(interpolation)
+    ranks = ranks if moved is None else moved(ranks)
+    rank_values = decide(np.array, ranks)
+    below = np.trunc(rank_values).astype(np.intp)
+    out = (count,) + shape if q.ndim else shape
+
+    def entries(at):
+        return entries_at(x, np.take_along_axis(sorted_rows, at.T, -1).T.reshape(out))
+    values = entries(below)
+    if interpolation in ("linear", "midpoint"):
+        if interpolation == "linear":  # (the weight's gradient goes to q, as PyTorch's ranks - ranks_below)
+            weights = F.reshape(F.frac(ranks), src=ranks.shape, dst=out)  # ranks - ranks_below: ranks are >= 0
+        else:
+            weights = np.full(out, 0.5, x.dtype)
+        values = F.lerp(values, entries(np.ceil(rank_values).astype(np.intp)), weights)
+    return values
+
+
+def _quantile_samples():
+    return (Sample(((5,), ()), params={}, domain=("real", "mask")),
+            Sample(((2, 4), (3,)), ("real", "mask"), params={"axis": 1}),
+            Sample(((3, 2), ()), ("real", "mask"), params={"axis": 0, "keepdims": 1, "interpolation": "midpoint"}),
+            Sample(((2, 3), (2,)), ("real", "mask"), params={"interpolation": "nearest"}),
+            Sample(((4,), ()), ("real", "mask"), params={"interpolation": "lower"}),
+            Sample(((4,), ()), ("real", "mask"), params={"interpolation": "higher"}))
+
+
+for _name, _nan in (("quantile", False), ("nanquantile", True)):
+    composite(name=_name, family="array", inputs=("x", "q"), arity=2,
+              signature=f"{_name}(x, q, dim=None, keepdim=False, interpolation='linear')",
+              doc=("the q-th quantiles " + ("of the entries that are not NaN " if _nan else "") +
+                   f"along dim (of the flattened x without one), as torch.{_name}: the sorted entries at the ranks "
+                   "below and above q (n - 1) joined as interpolation says (linear, lower, higher, midpoint, "
+                   "nearest); the gradient goes to those entries (q: a number or a 1-d tensor, its quantiles first)"),
+              composite=lambda x, q, axis=None, keepdims=False, interpolation="linear", _nan=_nan:
+                  _quantile(x, q, axis, keepdims, interpolation, _nan),
+              keywords=("axis", "keepdims", "interpolation"), positional=2, batching="loop",
+              kinds={"interpolation": _INTERPOLATIONS}, torch_name="SqueezeBackward4",
+              samples=_quantile_samples(),
+              kinks=(Kink(([1.0, 2.0, 2.0, 5.0], 0.5), ([0.0, 0.5, 0.5, 0.0], 0.0),
+                          note="equal entries: each of the two ranks takes its own", noted=False),))
