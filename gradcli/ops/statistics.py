@@ -10,7 +10,8 @@ median does, so the gradient goes back to the chosen entries only:
   to the entry PyTorch's std::nth_element picks (the middle of the stable order; in a row of NaNs only, the
   one libstdc++'s introselect leaves first).
 - quantile and nanquantile: PyTorch's composite, the entries at the ranks below and above q (n - 1) in the
-  stable sort (a NaN largest) joined by lerp, whose rule gives the weight's gradient to q.
+  stable sort (a NaN largest) joined by torch.lerp (ops/arithmetic.py), whose rule gives the weight's gradient
+  to q.
 - mode: the smallest of the most frequent values, at the index PyTorch's std::sort leaves last among its
   equal entries (libstdc++'s introsort, emulated where a row is longer than its insertion sort's 16).
 """
@@ -20,10 +21,10 @@ from __future__ import annotations
 import numpy as np
 
 from gradcli.autodiff import taylor as T
-from gradcli.autodiff.op import Kink, Sample, Words, composite, primitive
+from gradcli.autodiff.op import Kink, Sample, composite, primitive
 from gradcli.autodiff.trace import decide
 from gradcli.errors import GradcliError
-from gradcli.ops.common import F, broadcast_shapes, flat_entries, one_axis, sympy_elementwise
+from gradcli.ops.common import F, flat_entries, one_axis
 from gradcli.ops.gather import entries_at
 from gradcli.ops.reductions import _spread, reduction
 from gradcli.ops.sorting import _at, _from_rows, _reduced, _rows, _whole_numbers
@@ -141,20 +142,6 @@ primitive(name="nanmedian_indices", family="array", signature="nanmedian_indices
 
 
 # -- quantile and nanquantile ------------------------------------------------------------------------------
-def _lerp(start, end, weight):
-    """PyTorch's lerp: start + weight (end - start) for a weight below 0.5, else end - (end - start)(1 - weight)."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        return np.where(np.abs(weight) < 0.5, start + weight * (end - start), end - (end - start) * (1 - weight))
-
-
-primitive(name="lerp", family="internal", public=False, signature="lerp(start, end, weight)",
-          doc="start + weight (end - start), as torch.lerp", forward=_lerp, elementwise=True, arity=3,
-          backward=lambda n, g: (g * (1.0 - n.inputs[2]), g * n.inputs[2], g * (n.inputs[1] - n.inputs[0])),
-          shape=broadcast_shapes, sympy=sympy_elementwise(lambda sp, a, b, w: a + w * (b - a)),
-          taylor=lambda n, a, b, w: a + T.cauchy(w, b - a),
-          words=Words(("a", "b", "w"), ("1 - w", "w", "b - a")), torch_name="LerpBackward1",
-          samples=(Sample(((3,), (3,), (3,)), ("real", "real", "unit")), Sample(((2, 3), (3,), (2, 1)))))
-
 _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 
 
@@ -205,7 +192,7 @@ def _quantile(x, q, axis=None, keepdims=False, interpolation="linear", ignore_na
             weights = F.reshape(F.frac(ranks), src=ranks.shape, dst=out)  # ranks - ranks_below: ranks are >= 0
         else:
             weights = np.full(out, 0.5, x.dtype)
-        values = F.lerp(values, entries(np.ceil(rank_values).astype(np.intp)), weights)
+        values = F.linear_interpolation(values, entries(np.ceil(rank_values).astype(np.intp)), weights)
     return values
 
 
