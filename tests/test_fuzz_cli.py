@@ -125,6 +125,9 @@ def every_call() -> list[str]:
 # Calls written out: a target of class indices takes the class 0 for each row of x, not x itself;
 # masked_fill's value is one entry; gather's and take_along_dim's index, the entry 0.
 WRITTEN_CALLS = {"nll_loss": "sum(nll_loss(x, zeros_like(x[..., 0])))", "masked_fill": "sum(masked_fill(x, x, 0.5))",
+                 # a piece of the tuple a call gives
+                 "chunk": "sum(torch.chunk(x, 2)[0])", "split": "sum(torch.split(x, 1)[-1])",
+                 "tensor_split": "sum(torch.tensor_split(x, 2)[1])", "unbind": "sum(torch.unbind(x)[0])",
                  "gather": "sum(gather(x, -1, zeros_like(x)))", "take_along_dim": "sum(take_along_dim(x, zeros_like(x)))",
                  # a row of x for addmv's vector, a batch of one matrix for the batched products
                  "addmv": "sum(addmv(x[0], x, x[0]))", "baddbmm": "sum(baddbmm(x, x[None], x[None]))",

@@ -1,7 +1,8 @@
 """PyTorch's tensor idioms without a numpy counterpart (gradcli/ops/shape.py's clone, binary.py's
-masked_fill, nn.py's normalize and linear, gather.py's gather and take_along_dim) in the differential
-suite: how torch computes each, and generator forms that write them as PyTorch code does
-(x.masked_fill(x > 0, 0.5), F.normalize(x, dim=0), x.gather(1, torch.tensor([[0], [2]]))).
+masked_fill, nn.py's normalize and linear, gather.py's gather and take_along_dim, splitting.py's chunk,
+split, tensor_split and unbind) in the differential suite: how torch computes each, and generator forms
+that write them as PyTorch code does (x.masked_fill(x > 0, 0.5), F.normalize(x, dim=0),
+x.gather(1, torch.tensor([[0], [2]])), x.chunk(3, 1)[2]).
 """
 
 from __future__ import annotations
@@ -33,16 +34,37 @@ def linear(x, weight, bias=None):
     return TF.linear(x, weight, bias)
 
 
+def chunk(x, chunks, axis=0, part=None):
+    return torch.chunk(x, chunks, axis)[part]
+
+
+def split(x, split_size_or_sections, axis=0, part=None):
+    how = list(split_size_or_sections) if isinstance(split_size_or_sections, tuple) else split_size_or_sections
+    return torch.split(x, how, axis)[part]
+
+
+def tensor_split(x, indices_or_sections, axis=0, part=None):
+    how = list(indices_or_sections) if isinstance(indices_or_sections, tuple) else indices_or_sections
+    return torch.tensor_split(x, how, axis)[part]
+
+
+def unbind(x, axis=0, part=None):
+    return torch.unbind(x, axis)[part]
+
+
 def add(d) -> None:
     """Put the twins in d.TWINS and the generator form in d.FORMS."""
     d.TWINS.update({"clone": d._unary(torch.clone), "masked_fill": d.Twin(masked_fill, "mask"),
                     "normalize": d.Twin(normalize, "array"), "gather": d.Twin(gather, "index"),
-                    "take_along_dim": d.Twin(take_along_dim, "index"), "linear": d.Twin(linear, "matmul")})
+                    "take_along_dim": d.Twin(take_along_dim, "index"), "linear": d.Twin(linear, "matmul"),
+                    **{name: d.Twin(fn, "array") for name, fn in (("chunk", chunk), ("split", split),
+                                                                   ("tensor_split", tensor_split), ("unbind", unbind))}})
     d.FORMS.append((lambda shape: True, lambda b, shape, depth: _idiom(d, b, shape, depth)))
 
 
 def _idiom(d, b, shape, depth):
-    return b.pick([_cloned, _masked_fill] + [_normalized, _gathered, _linear] * bool(shape))(d, b, shape, depth)
+    return b.pick([_cloned, _masked_fill, _unbound] + [_normalized, _gathered, _linear, _piece] * bool(shape))(
+        d, b, shape, depth)
 
 
 def _cloned(d, b, shape, depth):
@@ -107,3 +129,31 @@ def _linear(d, b, shape, depth):
     bias = b.expr(b.pick([(shape[-1],), ()]), depth)
     return d._op_node(shape, [x, weight, bias], lambda c: f"{spelled}({c[0]}, {c[1]}, {c[2]})", "linear",
                       lambda v, fn: fn(*v))
+
+
+def _piece(d, b, shape, depth):
+    """x.chunk(c, dim)[i], torch.split(x, n, dim)[i] (a size or sizes listed), x.tensor_split(2, dim)[i]: one
+    piece of x, shaped as asked, cut along an axis of x as long as two or three such pieces."""
+    axis = b.rng.randrange(len(shape))
+    length, count = shape[axis], b.rng.randint(2, 3)
+    x = b.expr(shape[:axis] + (length * count,) + shape[axis + 1:], depth)
+    i = b.rng.randrange(count) - (count if b.rng.random() < 0.3 else 0)
+    dim = b.pick([str(axis), str(axis - len(shape))])
+    name, how, written = b.pick([("chunk", count, str(count)), ("split", length, str(length)),
+                                 ("split", (length,) * count, str([length] * count)),
+                                 ("tensor_split", count, str(count))])
+    keyword = {"chunk": "chunks", "split": "split_size_or_sections", "tensor_split": "indices_or_sections"}[name]
+    text = b.pick([lambda c: f"({c[0]}).{name}({written}, {dim})[{i}]",
+                   lambda c: f"torch.{name}({c[0]}, {written}, dim={dim})[{i}]"])
+    return d._op_node(shape, [x], text, name, lambda v, fn: fn(v[0], **{keyword: how, "axis": int(dim), "part": i}))
+
+
+def _unbound(d, b, shape, depth):
+    """x.unbind(dim)[i]: x with an axis of two or three entries more, at dim."""
+    axis = b.rng.randint(0, len(shape))
+    count = b.rng.randint(2, 3)
+    x = b.expr(shape[:axis] + (count,) + shape[axis:], depth)
+    i = b.rng.randrange(count)
+    text = b.pick([lambda c: f"({c[0]}).unbind({axis})[{i}]", lambda c: f"torch.unbind({c[0]}, dim={axis})[{i}]"])
+    return d._op_node(shape, [x], text, "unbind", lambda v, fn: fn(v[0], axis=axis, part=i))
+

@@ -165,7 +165,8 @@ def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Exp
                     if part is None:
                         value = _apply(node, kids, kws, scope, id(node) in sequences)
                     else:  # torch.max(x, dim)[1], .indices; the node that takes the part passes it on
-                        value = _call(node, kids, kws, indices=True) if part == "indices" else kids[0]
+                        value = _call(node, kids, kws, indices=True) if part == "indices" else \
+                            _call(node, kids, kws, part=part) if type(part) is int else kids[0]
             except GradcliError as err:
                 if err.span is None:  # a method's errors point at its name, not at its receiver
                     err.span = node.name_span if node.text.startswith(".") else node.span
@@ -233,7 +234,7 @@ def _plain_op(node: Expr, kind: str, count: int) -> Op | None:
         op = function_of(node)
     except GradcliError:
         return None  # (the walk's own path reports it)
-    if op is None or op.pair or op.constructor or op.arity != count or op.sequence or \
+    if op is None or op.pair or op.parts is not None or op.constructor or op.arity != count or op.sequence or \
             op.rest or _required_keywords(op) or (spelling(node) == "torch" and op.torch_defaults):
         return None
     return op
@@ -253,33 +254,42 @@ def _sequence_arguments(nodes: list[Expr], tree: Expr) -> set[int]:
     return found
 
 
-def _pair_parts(nodes: list[Expr], tree: Expr) -> dict[int, str]:
+def _pair_parts(nodes: list[Expr], tree: Expr) -> dict[int, str | int]:
     """PyTorch's torch.max(x, dim), x.sort() and the other calls of a record with a pair (Op.pair) give a pair,
-    (values, indices): where one
-    is taken apart, [0] or .values, [1] or .indices, the call gives that part. Keys are ids of the calls
-    asked for indices ("indices") and of the nodes that take a part ("taken": they pass it on)."""
+    (values, indices): where one is taken apart, [0] or .values, [1] or .indices, the call gives that part.
+    x.chunk(3) and the other calls of a record with parts (Op.parts) give a tuple: [k] takes piece k.
+    Keys are ids of the calls asked for indices ("indices") or for a piece (its position), and of the
+    nodes that take a part ("taken": they pass it on)."""
     record = recorded(tree)
-    if record is not None and not any(paired(call.value) for call in record.calls):
+    if record is not None and not any(paired(call.value) or _gives_parts(call) for call in record.calls):
         return {}
-    found: dict[int, str] = {}
+    found: dict[int, str | int] = {}
     for node in nodes:
         part = _part_taken(node)
         if part is not None:
             found[id(node)] = "taken"
-            if part == "indices":
-                found[id(node.args[0])] = "indices"
+            if part == "indices" or type(part) is int:
+                found[id(node.args[0])] = part
     return found
 
 
+def _gives_parts(node: Expr) -> bool:
+    op = FUNCTIONS.get(node.value) if node.kind == "call" else None
+    return op is not None and op.parts is not None
 
-def _part_taken(node: Expr) -> str | None:
-    """Which part of a paired call's pair node takes (values or indices; see _pair_parts), or None."""
+
+
+def _part_taken(node: Expr) -> str | int | None:
+    """Which part of a paired call's pair node takes (values or indices), or which piece of a call that gives
+    a tuple (its position; see _pair_parts), or None."""
     if node.kind == "attr" and node.value in ("values", "indices") and _paired(node.args[0]):
         return node.value
-    if node.kind == "index" and len(node.args) == 2 and _paired(node.args[0]):
+    if node.kind == "index" and len(node.args) == 2 and (_paired(node.args[0]) or _gives_parts(node.args[0])):
         item = node.args[1]
         negated = item.kind == "unary" and item.value == "neg" and item.args[0].kind == "num"
         position = -item.args[0].value if negated else item.value if item.kind == "num" else None
+        if _gives_parts(node.args[0]):
+            return int(position) if position is not None and position == int(position) else None
         return {0: "values", -2: "values", 1: "indices", -1: "indices"}.get(position)
     return None
 
@@ -421,8 +431,9 @@ _ONE_DTYPE = (f"gradcli computes a whole expression in one dtype, float64 or flo
               f"choose it with {param('dtype')}")
 
 
-def _call(node: Expr, kids: list, kws: dict, indices: bool = False) -> Tensor:
-    """A call node's value; indices: the indices of a paired call instead (see _pair_parts)."""
+def _call(node: Expr, kids: list, kws: dict, indices: bool = False, part: int | None = None) -> Tensor:
+    """A call node's value; indices: the indices of a paired call instead; part: the piece of a call that gives
+    a tuple (see _pair_parts)."""
     op = function_of(node)
     if indices:
         op = paired(node.value)
@@ -441,6 +452,8 @@ def _call(node: Expr, kids: list, kws: dict, indices: bool = False) -> Tensor:
             raise GradcliError(f"{op.signature}: give the size as whole numbers", kind="value")
         return call(op, shape=dims)
     inputs, params = bind(op, node, kids, kws)
+    if part is not None:
+        params["part"] = part
     kids.clear()
     return _applied(op, inputs, params)
 

@@ -205,6 +205,9 @@ class Op:
         gives (var, mean). Used whole, the call is its first part; [1] or .indices takes the
         second (see paired). pair_along: only when a dim is given (torch.max(x, 0); torch.max(x)
         is one number)
+    parts(shape, **params) -> how many arrays PyTorch's function gives as a tuple (x.chunk(3));
+        the walk takes one apart by the index written after the call, passing it as part=
+        (one of its keywords), and refuses the call used whole; `gradcli run` gives the tuple
     inputs: names a call may give its tensor inputs by (clamp(x, min=0)); optional: the
         value of an input a call leaves out; method: whether x.name() calls it; torch_defaults: parameters a PyTorch spelling
         (a method, torch., F.) sets where PyTorch's default differs from numpy's
@@ -246,6 +249,7 @@ class Op:
     method: bool = True
     pair: str = ""
     pair_along: bool = False
+    parts: Callable[..., int] | None = field(default=None, compare=False)
     sequence: bool = False
     rest: str = ""
     torch_only: tuple[str, ...] = ()
@@ -287,6 +291,8 @@ class Op:
 
         if self.pair_along and not self.pair:
             raise ValueError(f"operation {self.name!r}: pair_along without a pair")
+        if self.parts is not None and "part" not in self.keywords:
+            raise ValueError(f"operation {self.name!r}: a function of parts takes part= among its keywords")
         if self.batching not in (None, "loop", "trailing") and not callable(self.batching):
             raise ValueError(f"operation {self.name!r}: batching is a rule, \"trailing\", \"loop\" or None")
         if self.rest and self.rest not in self.keywords:

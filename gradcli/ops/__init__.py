@@ -37,6 +37,7 @@ from gradcli.ops import shape  # noqa: F401
 from gradcli.ops import sorting  # noqa: F401
 from gradcli.ops import special  # noqa: F401
 from gradcli.ops import special_binary  # noqa: F401
+from gradcli.ops import splitting  # noqa: F401
 from gradcli.ops import statistics  # noqa: F401
 from gradcli.autodiff.op import FUNCTIONS, OPS, Kink, Op, Sample
 

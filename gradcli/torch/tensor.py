@@ -392,6 +392,9 @@ def apply(op: Op, name: str, args: tuple, kwargs: dict, method: bool = False) ->
     call_node = Expr("call", (0, 0), value=name, text=f".{name}" if method else f"torch.{name}")
     try:
         tensors, params = bind(op, call_node, inputs, keywords)
+        if op.parts is not None:  # torch.chunk(x, 3): a tuple of the pieces
+            count = op.parts(np.shape(core.unwrap(tensors[0]).data), **params)
+            return tuple(apply_part(op, tensors, params, k) for k in range(count))
         result = core.call(op, *tensors, **params)
     except GradcliError as err:
         raise core.as_torch_error(err) from None
@@ -408,6 +411,14 @@ def apply(op: Op, name: str, args: tuple, kwargs: dict, method: bool = False) ->
         # torch.max(x, dim), torch.sort(x), ...: torch.return_types.max(values, indices)
         return return_type(op.name)(out, part)  # (whole numbers in the float dtype, as argmax's here)
     return out
+
+
+def apply_part(op: Op, tensors: list, params: dict, part: int) -> Tensor:
+    """Piece part of what a function of parts gives (see Op.parts), named as PyTorch names its node."""
+    piece = wrap(core.call(op, *tensors, **params, part=part))
+    if piece._t.grad_fn is not None:
+        piece._title = op.node_name((np.shape(core.unwrap(tensors[0]).data),), params)
+    return piece
 
 
 COMPARISONS = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
