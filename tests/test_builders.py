@@ -186,3 +186,18 @@ def test_cholesky_solve_of_a_full_matrix_reads_it_whole():
     c = torch.cholesky_solve(torch.ones(3, 2, dtype=torch.float64), lt) @ x.mT
     x.sum().backward()
     np.testing.assert_allclose(lt.grad.numpy(), (-(c + c.mT) @ lt).detach().numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("text, fn", [
+    ("torch.triangular_solve(b, A)[0]", lambda b, a: torch.triangular_solve(b, a)[0]),
+    ("torch.triangular_solve(b, A, False, True)[0]", lambda b, a: torch.triangular_solve(b, a, False, True)[0]),
+    ("b.triangular_solve(A, unitriangular=True)[0]", lambda b, a: b.triangular_solve(a, unitriangular=True)[0]),
+    ("torch.triangular_solve(b, A, upper=False)[1]", lambda b, a: torch.triangular_solve(b, a, upper=False)[1]),
+    ("torch.triangular_solve(b, A)[0] + torch.triangular_solve(b, A)[1][:, :2]",
+     lambda b, a: torch.triangular_solve(b, a)[0] + torch.triangular_solve(b, a)[1][:, :2]),
+])
+@pytest.mark.filterwarnings("ignore:torch.triangular_solve is deprecated")
+def test_triangular_solve_is_the_pair_solution_and_a_copy_of_a(text, fn):
+    """torch.triangular_solve(b, A) takes b first and gives (solution, cloned_coefficient); the copy's gradient
+    goes to the whole of A, the solution's to its triangle."""
+    _both(text, fn, {"b": B, "A": A})

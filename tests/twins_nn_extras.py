@@ -45,6 +45,10 @@ def solve_triangular(A, B, upper, left=True, unitriangular=False):
     return torch.linalg.solve_triangular(A, B, upper=bool(upper), left=bool(left), unitriangular=bool(unitriangular))
 
 
+def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
+    return torch.triangular_solve(b, A, bool(upper), bool(transpose), bool(unitriangular))[0]
+
+
 def vander(x, N=None, increasing=False):
     """torch.vander's values and rule: its backward raises in torch 2.13 (cumprod_out into a view), so the
     twin is torch.linalg.vander's same running product, its columns reversed."""
@@ -63,7 +67,8 @@ def add(d) -> None:
         "block_diag": d.Twin(torch.block_diag, "array"), "cartesian_prod": d.Twin(torch.cartesian_prod, "array"),
         "combinations": d.Twin(torch.combinations, "index"), "diag_embed": d.Twin(torch.diag_embed, "array"),
         "diagflat": d.Twin(torch.diagflat, "array"), "vander": d.Twin(vander, "array"),
-        "solve_triangular": d.Twin(solve_triangular, "matrix"), "cholesky_solve": d.Twin(cholesky_solve, "matrix")})
+        "solve_triangular": d.Twin(solve_triangular, "matrix"), "cholesky_solve": d.Twin(cholesky_solve, "matrix"),
+        "triangular_solve": d.Twin(triangular_solve, "matrix")})
     d.FORMS.append((lambda shape: len(shape) <= 2, lambda b, shape, depth: _form(d, b, shape, depth)))
 
 
@@ -71,7 +76,7 @@ def _form(d, b, shape, depth):
     """One of the forms; those of a matrix make a value of fewer axes as a matrix of leading ones, read at 0."""
     build = b.pick([_attention, _interpolated, _interpolated, _shuffled, _channels, _unflattened, _bilinear,
                     _rotated, _blocks, _product, _product, _combined, _combined, _diagonal, _diagonal, _vandermonde,
-                    _triangular, _triangular])
+                    _triangular, _triangular, _triangular])
     if build is _bilinear and shape:
         return build(d, b, shape, depth)
     lead = 2 - len(shape)
@@ -288,6 +293,14 @@ def _triangular(d, b, shape, depth):
         text = b.pick([lambda c: f"torch.cholesky_solve({c[0]}, {c[1]}{', upper=True' if upper else ''})",
                        lambda c: f"({c[0]}).cholesky_solve({c[1]}{', True' if upper else ''})"])
         return d._op_node(shape, [rhs, factor], text, "cholesky_solve", lambda v, fn: fn(v[0], v[1], upper))
+    if b.rng.random() < 0.3:
+        # The older torch.triangular_solve(b, A): the pair's solution. (Its copy of A, [1], is left out: torch's one
+        # backward node sends b a zero cotangent through the solve even then, 0 times a nan factor upstream.)
+        transpose = b.rng.random() < 0.5
+        matrix, rhs = _well_conditioned(d, b, rows, depth), _finite(d, b, shape, depth)
+        return d._op_node(shape, [rhs, matrix],
+                          lambda c: f"torch.triangular_solve({c[0]}, {c[1]}, {upper}, transpose={transpose})[0]",
+                          "triangular_solve", lambda v, fn: fn(v[0], v[1], upper, transpose))
     left = b.rng.random() < 0.7
     unit = b.rng.random() < 0.3
     matrix, rhs = _well_conditioned(d, b, rows if left else columns, depth), _finite(d, b, shape, depth)

@@ -1,5 +1,6 @@
 """Arrays built from others, as PyTorch builds them: rot90, block_diag, cartesian_prod, combinations,
-diag_embed, diagflat and vander; and the solves of a triangular system: solve_triangular and cholesky_solve.
+diag_embed, diagflat and vander; and the solves of a triangular system: solve_triangular, triangular_solve (the
+pair (solution, cloned_coefficient)) and cholesky_solve.
 
 Each is a composite of the engine's operations (flip and transpose, pad and cat, expand and stack, take,
 diagonal_put, cumprod, tril/triu and solve), so its gradient is the one PyTorch's rules give: entries read
@@ -218,15 +219,19 @@ def _last_two_swapped(x):
     return F.transpose(x, dim0=-2, dim1=-1)
 
 
+def _triangle(A, upper, unitriangular):
+    """A's upper or lower triangle, with ones on the diagonal when unitriangular (its entries alone are read)."""
+    if unitriangular:
+        strict = F.triu(A, diagonal=1) if upper else F.tril(A, diagonal=-1)
+        return strict + np.eye(A.shape[-1], dtype=A.dtype)
+    return F.triu(A) if upper else F.tril(A)
+
+
 def _solve_triangular(A, B, upper, left=True, unitriangular=False):
     """As torch.linalg.solve_triangular: X with A X = B (X A = B when left=False), A read as its upper or lower
     triangle (with ones on the diagonal when unitriangular), so A's gradient is that triangle's."""
     _system(A, B, "solve_triangular")
-    if unitriangular:
-        strict = F.triu(A, diagonal=1) if upper else F.tril(A, diagonal=-1)
-        triangle = strict + np.eye(A.shape[-1], dtype=A.dtype)
-    else:
-        triangle = F.triu(A) if upper else F.tril(A)
+    triangle = _triangle(A, upper, unitriangular)
     if left:
         return F.solve(triangle, B, vector=False)
     return _last_two_swapped(F.solve(_last_two_swapped(triangle), _last_two_swapped(B), vector=False))
@@ -269,6 +274,39 @@ composite(name="solve_triangular", family="linalg", signature="solve_triangular(
                    Sample(((2, 2, 2), (2, 2, 1)), ("spd", "real"), params={"upper": True}),
                    Sample(((2, 2), (3, 2)), ("spd", "real"), params={"upper": True, "left": False}),
                    Sample(((3, 3), (3, 1)), ("real", "real"), params={"upper": False, "unitriangular": True})))
+
+
+def _triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
+    """torch.triangular_solve's solution: X with op(A) X = b, op(A) A's triangle (transposed with transpose)."""
+    _system(A, b, "triangular_solve")
+    triangle = _triangle(A, upper, unitriangular)
+    return F.solve(_last_two_swapped(triangle) if transpose else triangle, b, vector=False)
+
+
+def _coefficient(b, A, upper=True, transpose=False, unitriangular=False):
+    _system(A, b, "triangular_solve")
+    return F.clone(A)
+
+
+def _sympy_triangular_solve(sp, b, A, upper=True, transpose=False, unitriangular=False):
+    triangle = _sympy_triangle(sp, A, upper, unitriangular)
+    return _sympy_solved(sp, np.swapaxes(triangle, -1, -2) if transpose else triangle, b)
+
+
+_TRIANGULAR_SAMPLES = (Sample(((3, 2), (3, 3)), ("real", "spd")),
+                       Sample(((2, 2, 1), (2, 2, 2)), ("real", "spd"), params={"upper": False, "transpose": True}),
+                       Sample(((3, 1), (3, 3)), params={"unitriangular": True}))
+composite(name="triangular_solve", family="linalg",
+          signature="triangular_solve(b, A, upper=True, transpose=False, unitriangular=False)",
+          doc="the pair (solution, cloned_coefficient) of torch.triangular_solve: X with A X = b (Aᵀ X = b with "
+              "transpose) for A's upper (or lower) triangle, and a copy of A; used whole, the solution",
+          inputs=("b", "A"), arity=2, composite=_triangular_solve, sympy=_sympy_triangular_solve,
+          keywords=("upper", "transpose", "unitriangular"), positional=3, torch_name="TriangularSolveBackward0",
+          pair="triangular_solve_coefficient", samples=_TRIANGULAR_SAMPLES)
+composite(name="triangular_solve_coefficient", family="internal", public=False,
+          signature="triangular_solve_coefficient(b, A)", doc="the copy of A in triangular_solve's pair",
+          inputs=("b", "A"), arity=2, composite=_coefficient, keywords=("upper", "transpose", "unitriangular"),
+          samples=_TRIANGULAR_SAMPLES)
 
 
 def _cholesky_solve(B, L, upper=False):
