@@ -32,6 +32,7 @@ from gradcli.ops import operators  # noqa: F401
 from gradcli.ops import ranges  # noqa: F401
 from gradcli.ops import reductions  # noqa: F401
 from gradcli.ops import reshaping  # noqa: F401
+from gradcli.ops import scatter  # noqa: F401
 from gradcli.ops import sequences  # noqa: F401
 from gradcli.ops import shape  # noqa: F401
 from gradcli.ops import sorting  # noqa: F401

@@ -2,9 +2,9 @@
 rsub, positive, deg2rad, rad2deg, special.erfcx, and the 0/1 results of logical_xor, logical_not and
 isclose.
 
-A function PyTorch computes as a formula of others (addcmul's self + value * t1 * t2, in its kernel's
-order) is a composite here, so its derivatives are those of the formula; one whose rule in
-derivatives.yaml is not the formula's at a kink or an infinity (lerp, copysign, fmax, fmin,
+A function PyTorch computes as a formula of others (rsub's other - alpha * input, deg2rad's product) is
+a composite here, so its derivatives are those of the formula; one whose rule in derivatives.yaml is
+not the formula's at a kink or an infinity (addcmul, addcdiv, lerp, copysign, fmax, fmin,
 logaddexp2, erfcx) is a primitive with that rule, written in the engine's operations so that
 second order follows. The logical functions and isclose are constants, as the comparisons are.
 """
@@ -32,18 +32,45 @@ _TRIPLES = (Sample(((3,), (3,), (3,))), Sample(((2, 3), (3,), (2, 1))), Sample((
 # -- addcmul, addcdiv, rsub: formulas of products and sums ------------------------------------------
 def _addcmul(x, t1, t2, value=1.0):
     # PyTorch's kernel: self + value * t1 * t2, the products from the left.
-    return x + (t1 if value == 1.0 else t1 * value) * t2
+    return x + (t1 * value if value != 1.0 else t1) * t2
 
 
 def _addcdiv(x, t1, t2, value=1.0):
-    return x + (t1 if value == 1.0 else t1 * value) / t2
+    return x + (t1 * value if value != 1.0 else t1) / t2
 
 
-for _name, _fn, _what in (("addcmul", _addcmul, "t1 * t2"), ("addcdiv", _addcdiv, "t1 / t2")):
-    composite(name=_name, doc=f"x + value * {_what}, as torch.{_name} (value= a number, 1 by default)",
+def _addcmul_backward(n, g):
+    x, t1, t2 = n.inputs
+    value = n.params.get("value", 1.0)
+    return (g if n.needs[0] else None, g * (t2 * value) if n.needs[1] else None,
+            g * (t1 * value) if n.needs[2] else None)
+
+
+def _addcdiv_backward(n, g):
+    # derivatives.yaml: g * (value / t2) and -g * (value * t1 / (t2 * t2))
+    x, t1, t2 = n.inputs
+    value = n.params.get("value", 1.0)
+    return (g if n.needs[0] else None, g * (value / t2) if n.needs[1] else None,
+            -g * (t1 * value / (t2 * t2)) if n.needs[2] else None)
+
+
+def _sympy_addc(combine):
+    def rule(sp, x, t1, t2, value=1.0):
+        return np.asarray(np.frompyfunc(lambda a, b, c: a + value * combine(b, c), 3, 1)(x, t1, t2), dtype=object)
+    return rule
+
+
+for _name, _fn, _rule, _what, _combine, _series, _local in (
+        ("addcmul", _addcmul, _addcmul_backward, "t1 * t2", lambda b, c: b * c, T.cauchy,
+         ("1", "value*t2", "value*t1")),
+        ("addcdiv", _addcdiv, _addcdiv_backward, "t1 / t2", lambda b, c: b / c, T.divide,
+         ("1", "value/t2", "-value*t1/t2**2"))):
+    primitive(name=_name, doc=f"x + value * {_what}, as torch.{_name} (value= a number, 1 by default)",
               signature=f"{_name}(input, tensor1, tensor2, value=1)", family="binary", arity=3,
               inputs=("input", "tensor1", "tensor2"), keywords=("value",), kinds={"value": "real"},
-              composite=_fn, torch_name=f"{_name.capitalize()}Backward0",
+              forward=_fn, backward=_rule, shape=broadcast_shapes, elementwise=True, sympy=_sympy_addc(_combine),
+              taylor=lambda n, x, t1, t2, _series=_series: x + _series(t1, t2) * n.params.get("value", 1.0),
+              words=Words(("x", "t1", "t2"), vjp=tuple(f"g × {w}" for w in _local)),
               samples=(*_TRIPLES[:2], Sample(((2, 3), (3,), (2, 1)), ("real", "real", "nonzero"), {"value": -0.5}),
                        Sample(((3,), (3,), (3,)), ("real", "real", "nonzero"))))
 
