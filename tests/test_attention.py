@@ -117,6 +117,8 @@ INTERPOLATIONS = [
     ((1, 2, 3, 4), "size=(7, 3), mode='bicubic', align_corners=True",
      {"size": (7, 3), "mode": "bicubic", "align_corners": True}),
     ((1, 1, 3, 3), "scale_factor=2.5, mode='bicubic'", {"scale_factor": 2.5, "mode": "bicubic"}),
+    ((1, 2, 5, 3), "size=(2, 3), mode='area'", {"size": (2, 3), "mode": "area"}),  # adaptive average pooling
+    ((1, 1, 7), "scale_factor=0.5, mode='area'", {"scale_factor": 0.5, "mode": "area"}),
 ]
 
 
@@ -146,8 +148,8 @@ def test_interpolate_takes_pytorchs_modes_and_refuses_what_torch_refuses():
         functional.grad("F.interpolate(x, size=4, align_corners=True).sum()", x)
     with pytest.raises(GradcliError, match="takes an input of 4 axes"):
         functional.grad("F.interpolate(x, size=4, mode='bilinear').sum()", x)
-    with pytest.raises(GradcliError, match="adaptive average pooling"):
-        functional.grad("F.interpolate(x, size=2, mode='area').sum()", x)
+    with pytest.raises(GradcliError, match="adaptive_avg_pool3d"):
+        functional.grad("F.interpolate(x, size=2, mode='area').sum()", {"x": np.ones((1, 1, 2, 2, 2))})
 
 
 # -- shuffles, unflatten, bilinear ---------------------------------------------------------------------

@@ -115,7 +115,8 @@ def _scale_for(b, size: int):
 def _interpolated(d, b, shape, depth):
     """F.interpolate of (C, L) as (1, C, L), or of (H, W) as (1, 1, H, W), by size or scale_factor."""
     two = b.rng.random() < 0.5
-    mode = b.pick(["nearest", "nearest-exact", "bilinear", "bicubic"] if two else ["nearest", "nearest-exact", "linear"])
+    mode = b.pick(["nearest", "nearest-exact", "bilinear", "bicubic", "area"] if two else
+                  ["nearest", "nearest-exact", "linear", "area"])
     axes = shape if two else shape[1:]
     scaled = [_scale_for(b, n) for n in axes] if b.rng.random() < 0.4 else [None]
     params, written = {}, ""

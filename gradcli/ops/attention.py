@@ -232,9 +232,9 @@ def _interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=
     if x.ndim not in (3, 4, 5):
         raise GradcliError(f"interpolate() takes an input (N, C, d1, ...) of 1 to 3 spatial axes, not "
                            f"{format_shape(x.shape)}", kind="shape")
-    if mode == "area":
-        raise GradcliError("interpolate(mode='area') is adaptive average pooling, which gradcli does not have",
-                           kind="value")
+    if mode == "area" and x.ndim == 5:
+        raise GradcliError("interpolate(mode='area') of three spatial axes is adaptive_avg_pool3d, which gradcli "
+                           "does not have", kind="value")
     if mode in _SPATIAL and x.ndim - 2 != _SPATIAL[mode]:
         raise GradcliError(f"interpolate(mode={mode!r}) takes an input of {_SPATIAL[mode] + 2} axes, not "
                            f"{format_shape(x.shape)}", kind="shape")
@@ -247,6 +247,9 @@ def _interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=
     if any(n <= 0 for n in sizes + x.shape[2:]):
         raise GradcliError(f"interpolate(): input sizes {x.shape[2:]} and output sizes {sizes} must be greater "
                            f"than 0", kind="value")
+    if mode == "area":  # (as PyTorch: adaptive average pooling to the output size)
+        pool = F.adaptive_avg_pool1d if x.ndim == 3 else F.adaptive_avg_pool2d
+        return pool(x, output_size=sizes if x.ndim == 4 else sizes[0])
     # The last axis first, as the kernels' nested interpolation weighs it innermost.
     for axis in reversed(range(2, x.ndim)):
         taps = _taps(mode, x.shape[axis], sizes[axis - 2], scales[axis - 2], bool(align_corners), x.dtype)
@@ -258,7 +261,7 @@ composite(name="interpolate", family="nn",
           signature="interpolate(input, size=None, scale_factor=None, mode='nearest', align_corners=None, "
                     "recompute_scale_factor=None, antialias=False)",
           doc="x (N, C, d1, ...) resampled to size (or d * scale_factor, floored) as "
-              "torch.nn.functional.interpolate: nearest, nearest-exact, linear, bilinear, trilinear or bicubic, "
+              "torch.nn.functional.interpolate: nearest, nearest-exact, linear, bilinear, trilinear, bicubic or area, "
               "with PyTorch's source indices (align_corners: the corner entries' centres meet)",
           aliases=("upsample",), method=False, composite=_interpolate,
           keywords=("size", "scale_factor", "mode", "align_corners", "recompute_scale_factor", "antialias"),
@@ -268,7 +271,8 @@ composite(name="interpolate", family="nn",
                    Sample(((1, 2, 3),), params={"scale_factor": 1.7, "mode": "linear"}),
                    Sample(((1, 1, 2, 3),), params={"size": (3, 5), "mode": "bilinear", "align_corners": True}),
                    Sample(((1, 1, 2, 2, 2),), params={"scale_factor": 1.5, "mode": "trilinear"}),
-                   Sample(((1, 1, 3, 3),), params={"size": (4, 2), "mode": "bicubic"})))
+                   Sample(((1, 1, 3, 3),), params={"size": (4, 2), "mode": "bicubic"}),
+                   Sample(((1, 2, 5, 3),), params={"size": (2, 3), "mode": "area"})))
 
 
 # -- rearranging channels -------------------------------------------------------------------------------
