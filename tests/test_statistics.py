@@ -9,7 +9,7 @@ import ast
 import numpy as np
 import pytest
 
-from gradcli.api.functional import grad, hessian
+from gradcli.api.functional import grad, hessian, jacobian
 from gradcli.errors import GradcliError
 
 torch = pytest.importorskip("torch")
@@ -110,6 +110,35 @@ def test_hessians_as_torch(expr, fn):
     np.testing.assert_allclose(hessian(expr, {"x": x}).hessian["x"]["x"], want.numpy(), rtol=1e-12, atol=1e-13)
 
 
+MODE_ROWS = [[3.0, 1.0, 3.0, 2.0, 1.0, 3.0, 2.0, NAN], [2.0, 2.0, 1.0, 1.0, 0.0, 5.0, 5.0, 5.0],
+             [1.0, 1.0, NAN, 2.0, NAN, 0.0, 2.0, 2.0], [-0.0, 0.0, INF, INF, 1.0, 0.0, -INF, 4.0]]
+
+
+@pytest.mark.parametrize("expr, fn", [
+    ("torch.mode(x)[0]", lambda t: torch.mode(t)[0]),
+    ("torch.mode(x, 0)[1]", lambda t: torch.mode(t, 0)[1]),
+    ("x.mode(dim=1, keepdim=True).values", lambda t: t.mode(dim=1, keepdim=True).values),
+    ("torch.mode(x, 1).indices", lambda t: torch.mode(t, 1).indices),
+    ("torch.mode(x, -1)[-2] * 3", lambda t: torch.mode(t, -1)[0] * 3),
+    ("torch.mode(x) + torch.mode(x[0, 0])[0]", lambda t: torch.mode(t)[0] + torch.mode(t[0, 0])[0]),
+])
+def test_mode_as_torch(expr, fn):
+    # the smallest of the most frequent values, at its last entry in a row of up to 16 (a NaN equal to none)
+    _both(expr, fn, MODE_ROWS)
+
+
+def test_mode_picks_torchs_index_in_long_rows_and_around_nan():
+    # rows past 16 entries, and rows with a NaN, follow libstdc++'s introsort, not a stable order
+    rng = np.random.default_rng(5)
+    rows = rng.integers(0, 4, (60, 41)).astype(float)
+    rows[rng.random(rows.shape) < 0.1] = NAN
+    rows[::7] = np.sort(rows[::7], axis=-1)
+    got = jacobian("torch.mode(x, 1)[1]", {"x": rows}).value
+    np.testing.assert_array_equal(got, torch.mode(torch.tensor(rows), 1)[1].numpy())
+    _both("torch.mode(x, 1)[0]", lambda t: torch.mode(t, 1)[0], rows[:20, :20].tolist(), dtype=torch.float32,
+          rtol=1e-6)
+
+
 @pytest.mark.parametrize("expr, message", [
     ("torch.quantile(x, 1.5)", "in the range [0, 1]"),
     ("torch.quantile(x, 0.5, interpolation='cubic')", "takes interpolation= as 'linear' or"),
@@ -125,6 +154,9 @@ def test_the_command_line(cli):
     out = cli("grad", "torch.quantile(x, 0.25)", "--x", "[4, 1, 3, 2, 5]", "-f", "json")
     assert out.exit_code == 0, out.stderr
     assert out.json()["value"] == 2.0 and out.json()["gradients"]["x"] == [0.0, 0.0, 0.0, 1.0, 0.0]
+    out = cli("grad", "torch.mode(x)[0] * torch.mode(x).indices", "--x", "[2, 1, 2, 1, 3]", "-f", "json")
+    assert out.exit_code == 0, out.stderr
+    assert out.json()["value"] == 3.0 and out.json()["gradients"]["x"] == [0.0, 0.0, 0.0, 3.0, 0.0]
     out = cli("grad", "torch.nansum(x) + x.nanmedian()", "--x", "[1, nan, 3]", "-f", "json")
     assert out.exit_code == 0, out.stderr
     assert out.json()["value"] == 5.0 and out.json()["gradients"]["x"] == [2.0, 0.0, 1.0]  # (the lower median, 1)
@@ -137,13 +169,15 @@ def test_gradcli_run(tmp_path, cli):
                       "v, i = torch.nanmedian(x, 1)\n"
                       "q = torch.nanquantile(x, torch.tensor([0.25, 0.5]), dim=1)\n"
                       "(v * 2 + q.sum(0) + x.nanmean(0).sum()).sum().backward()\n"
-                      "print(i.tolist(), x.grad.tolist())\n")
+                      "m = torch.mode(x, 0)\n"
+                      "print(i.tolist(), m.indices.tolist(), x.grad.tolist())\n")
     run = cli("run", str(script))
     assert run.exit_code == 0, run.stderr
     t = torch.tensor([[1.0, 5.0, 2.0, 8.0], [3.0, NAN, 0.0, 4.0]], dtype=torch.float64, requires_grad=True)
     v, i = torch.nanmedian(t, 1)
     q = torch.nanquantile(t, torch.tensor([0.25, 0.5], dtype=torch.float64), dim=1)
     (v * 2 + q.sum(0) + t.nanmean(0).sum()).sum().backward()
-    indices, gradient = run.stdout.strip().split("] ", 1)
+    indices, mode, gradient = run.stdout.strip().split("] ", 2)
     assert ast.literal_eval(indices + "]") == i.tolist()
+    assert ast.literal_eval(mode + "]") == torch.mode(t, 0).indices.tolist()
     np.testing.assert_allclose(ast.literal_eval(gradient), t.grad.numpy(), rtol=1e-6)

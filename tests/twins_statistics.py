@@ -31,16 +31,20 @@ def nanquantile(x, q, axis=None, keepdims=False, interpolation="linear"):
     return torch.nanquantile(x, q, axis, bool(keepdims), interpolation=interpolation)
 
 
+def mode(x, axis=-1, keepdims=False):
+    return torch.mode(x, axis, bool(keepdims))[0]
+
+
 def add(d) -> None:
     """Put the twins in d.TWINS and the generator forms in d.FORMS."""
     d.TWINS.update({name: d.Twin(fn, "array") for name, fn in (
         ("nansum", nansum), ("nanmean", nanmean), ("nanmedian", nanmedian), ("quantile", quantile),
-        ("nanquantile", nanquantile))})
+        ("nanquantile", nanquantile), ("mode", mode))})
     d.FORMS.append((lambda shape: True, lambda b, shape, depth: _statistic(d, b, shape, depth)))
 
 
 def _statistic(d, b, shape, depth):
-    return b.pick([_nan_reduced, _nan_reduced, _quantiles, _quantiles])(d, b, shape, depth)
+    return b.pick([_nan_reduced, _nan_reduced, _quantiles, _quantiles, _mode])(d, b, shape, depth)
 
 
 def _source(b, shape):
@@ -87,3 +91,15 @@ def _quantiles(d, b, shape, depth):
     return d._op_node(shape, [x], text, name,
                       lambda v, fn: fn(v[0], torch.tensor(qs if listed else qs[0], dtype=v[0].dtype), int(dim),
                                        interpolation=interpolation))
+
+
+def _mode(d, b, shape, depth):
+    """torch.mode(x, dim)[0] or x.mode(dim=...).values, of a value of few distinct entries now and then (a
+    rounded one), so that the mode repeats."""
+    source, axis, dim = _source(b, shape)
+    x = b.expr(source, depth)
+    if b.rng.random() < 0.5:
+        x = d._op_node(source, [x], lambda c: f"torch.round({c[0]})", "round", lambda v, fn: fn(v[0]))
+    text = b.pick([lambda c: f"torch.mode({c[0]}, {dim})[0]", lambda c: f"({c[0]}).mode(dim={dim}).values",
+                   lambda c: f"torch.mode({c[0]}, dim={dim}).values"])
+    return d._op_node(shape, [x], text, "mode", lambda v, fn: fn(v[0], int(dim)))

@@ -219,3 +219,148 @@ for _name, _nan in (("quantile", False), ("nanquantile", True)):
               samples=_quantile_samples(),
               kinks=(Kink(([1.0, 2.0, 2.0, 5.0], 0.5), ([0.0, 0.5, 0.5, 0.0], 0.0),
                           note="equal entries: each of the two ranks takes its own", noted=False),))
+
+
+# -- mode ----------------------------------------------------------------------------------------------------
+class _IntroSort:
+    """libstdc++'s std::sort of a row's (value, index) pairs by value alone, as PyTorch's mode calls it: introsort
+    (median-of-three quicksort, heapsort past 2 log2 n levels) down to runs of 16, then insertion sort. Among
+    equal values (and around a NaN, which compares false both ways) the order is its own, not a stable one."""
+
+    def __init__(self, row: np.ndarray):
+        self.values, self.index = row.tolist(), list(range(len(row)))
+        n = len(self.values)
+        if n > 1:
+            self._introsort(0, n, 2 * (n.bit_length() - 1))
+            self._insertion(0, min(n, 16))
+            for i in range(16, n):
+                self._linear_insert(i, self._at(i))
+
+    def _at(self, i):
+        return self.values[i], self.index[i]
+
+    def _put(self, i, pair):
+        self.values[i], self.index[i] = pair
+
+    def _less(self, i, j):
+        return self.values[i] < self.values[j]
+
+    def _swap(self, i, j):
+        a, b = self._at(i), self._at(j)
+        self._put(i, b)
+        self._put(j, a)
+
+    def _introsort(self, first, last, depth):
+        while last - first > 16:
+            if depth == 0:
+                self._heapsort(first, last)
+                return
+            depth -= 1
+            a, b, c = first + 1, first + (last - first) // 2, last - 1
+            if self._less(a, b):
+                self._swap(first, b if self._less(b, c) else c if self._less(a, c) else a)
+            else:
+                self._swap(first, a if self._less(a, c) else c if self._less(b, c) else b)
+            low, high = first + 1, last
+            while True:  # the unguarded partition around the pivot at first
+                while self._less(low, first):
+                    low += 1
+                high -= 1
+                while self._less(first, high):
+                    high -= 1
+                if low >= high:
+                    break
+                self._swap(low, high)
+                low += 1
+            self._introsort(low, last, depth)
+            last = low
+
+    def _insertion(self, first, last):
+        for i in range(first + 1, last):
+            pair = self._at(i)
+            if pair[0] < self.values[first]:
+                self.values[first + 1:i + 1], self.index[first + 1:i + 1] = \
+                    self.values[first:i], self.index[first:i]
+                self._put(first, pair)
+            else:
+                self._linear_insert(i, pair)
+
+    def _linear_insert(self, i, pair):
+        while pair[0] < self.values[i - 1]:
+            self._put(i, self._at(i - 1))
+            i -= 1
+        self._put(i, pair)
+
+    def _heapsort(self, first, last):
+        length = last - first
+        for parent in range((length - 2) // 2, -1, -1):
+            self._adjust(first, parent, length, self._at(first + parent))
+        while last - first > 1:
+            last -= 1
+            pair = self._at(last)
+            self._put(last, self._at(first))
+            self._adjust(first, 0, last - first, pair)
+
+    def _adjust(self, first, hole, length, pair):
+        top = second = hole
+        while second < (length - 1) // 2:
+            second = 2 * (second + 1)
+            if self._less(first + second, first + second - 1):
+                second -= 1
+            self._put(first + hole, self._at(first + second))
+            hole = second
+        if length % 2 == 0 and second == (length - 2) // 2:
+            second = 2 * (second + 1)
+            self._put(first + hole, self._at(first + second - 1))
+            hole = second - 1
+        parent = (hole - 1) // 2
+        while hole > top and self.values[first + parent] < pair[0]:
+            self._put(first + hole, self._at(first + parent))
+            hole, parent = parent, (parent - 1) // 2
+        self._put(first + hole, pair)
+
+
+def _mode_index(x, axis):
+    """mode's index along axis (kept as an axis of one), as PyTorch's mode_kernel: in std::sort's order, the last
+    entry of the first longest run of equal values (NaN equal to none). std::sort is an insertion sort, stable,
+    for a row of up to 16 numbers; longer rows and rows with a NaN take the emulation."""
+    rows = _rows(x, axis)
+    flat = rows.reshape(-1, rows.shape[-1])
+    order = np.argsort(flat, axis=-1, kind="stable")
+    for r in np.flatnonzero((flat.shape[-1] > 16) | np.isnan(flat).any(axis=-1)):
+        order[r] = _IntroSort(flat[r]).index
+    ordered = np.take_along_axis(flat, order, -1)
+    position = np.arange(flat.shape[-1])
+    ends = np.ones(flat.shape, bool)
+    ends[:, :-1] = ~(ordered[:, :-1] == ordered[:, 1:])
+    previous = np.maximum.accumulate(np.where(ends, position, -1), axis=-1)
+    previous = np.concatenate([np.full((len(flat), 1), -1), previous[:, :-1]], axis=-1)
+    best = np.argmax(np.where(ends, position - previous, 0), axis=-1)  # (the first of the longest: strict >)
+    index = order[np.arange(len(flat)), best]
+    return _from_rows(index.reshape(rows.shape[:-1] + (1,)), axis)
+
+
+def _mode(x, axis=-1, keepdims=False):
+    axis = one_axis(axis, x.ndim)
+    if x.ndim and x.shape[axis] == 0:
+        raise GradcliError("mode() has no value along a dim of size 0", kind="value")
+    return _at(x, decide(_mode_index, x, axis), axis, _reduced(x.shape, axis, keepdims))
+
+
+def _mode_indices(x, axis=-1, keepdims=False):
+    axis = one_axis(axis, x.ndim)
+    return _whole_numbers(_mode_index(x, axis).reshape(_reduced(x.shape, axis, keepdims)), x)
+
+
+_MODE_SAMPLES = (Sample(((4,),)), Sample(((2, 3),), params={"axis": 0}), Sample(((3, 2),), params={"keepdims": 1}))
+composite(name="mode", family="array", signature="mode(x, dim=-1, keepdim=False)",
+          doc="the most frequent value along dim (the smallest of those as frequent), as torch.mode; the gradient "
+              "goes to the entry PyTorch's index names (among equal entries, the last in its std::sort's order: "
+              "the last of a row of up to 16). [1], .indices: that index",
+          composite=_mode, keywords=("axis", "keepdims"), positional=2, batching="loop", pair="mode_indices",
+          torch_name="ModeBackward0", samples=_MODE_SAMPLES,
+          kinks=(Kink(([2.0, 1.0, 2.0, 1.0],), ([0.0, 0.0, 0.0, 1.0],),
+                      note="the smallest of the most frequent values, at its last entry", noted=False),))
+primitive(name="mode_indices", family="array", signature="mode_indices(x)", public=False,
+          doc="where mode's entries are", forward=_mode_indices, shape=_reduced_shape, keywords=("axis", "keepdims"),
+          positional=2, differentiable=False, batching="loop", samples=_MODE_SAMPLES[:1])
