@@ -169,6 +169,7 @@ def _unfold(x, kernel_size, dilation=1, padding=0, stride=1):
 def _fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """F.fold, unfold's adjoint: (N, C * kh * kw, L) -> (N, C, *output_size), each column's entries added
     back into the window it stands for."""
+    given_shape = x.shape
     x, had_batch = batched(x, 1, "fold", "input of columns")
     geometry = _geometry(kernel_size, dilation, padding, stride)
     src = sizes(output_size, 2, "output_size")
@@ -177,7 +178,7 @@ def _fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
     if x.shape[1] % size or x.shape[2] != math.prod(count) or min(count) < 1:
         raise GradcliError(f"fold() into {format_shape(src)} by a kernel of {format_shape(geometry['kernel'])} "
                            f"takes columns of a multiple of {size} entries, {math.prod(count)} of them "
-                           f"({' x '.join(map(str, count))} windows), not an input of shape {format_shape(x.shape)}",
+                           f"({' x '.join(map(str, count))} windows), not an input of shape {format_shape(given_shape)}",
                            kind="shape")
     cols = F.reshape(x, src=x.shape, dst=(x.shape[0], x.shape[1] // size) + geometry["kernel"] + count)
     return unbatched(F.patches_put(cols, **geometry, src=src), had_batch)
@@ -292,6 +293,11 @@ def transposed_convolution(x, weight, bias=None, stride=1, padding=0, output_pad
     return unbatched(_bias(out, bias, n), had_batch)
 
 
+def _conv_name(n):
+    """PyTorch's node: an unbatched input's convolution is a batched one, squeezed after."""
+    return lambda shapes, params: "ConvolutionBackward0" if len(shapes[0]) == n + 2 else "SqueezeBackward1"
+
+
 _CONV_KINDS = {"stride": "axis", "padding": "axis", "dilation": "axis"}
 _CONV_SAMPLES = {
     1: (Sample(((1, 2, 5), (3, 2, 2), (3,))), Sample(((2, 4), (2, 2, 3)), params={"padding": 1, "stride": 2}),
@@ -319,7 +325,7 @@ for _n in (1, 2, 3):
               composite=lambda x, weight, bias=None, _n=_n, **p: convolution(x, weight, bias, **p, n=_n,
                                                                               name=f"conv{_n}d"),
               keywords=("stride", "padding", "dilation", "groups"), positional=4, kinds=_CONV_KINDS, method=False,
-              batching="loop", torch_name="ConvolutionBackward0", samples=_CONV_SAMPLES[_n])
+              batching="loop", torch_name=_conv_name(_n), samples=_CONV_SAMPLES[_n])
     composite(name=f"conv_transpose{_n}d", family="nn", arity=3, inputs=("input", "weight", "bias"),
               optional={"bias": 0.0},
               signature=f"conv_transpose{_n}d(input, weight, bias=None, stride=1, padding=0, output_padding=0, "
@@ -330,4 +336,4 @@ for _n in (1, 2, 3):
                   x, weight, bias, **p, n=_n, name=f"conv_transpose{_n}d"),
               keywords=("stride", "padding", "output_padding", "groups", "dilation"), positional=5,
               kinds={**_CONV_KINDS, "output_padding": "axis"}, method=False, batching="loop",
-              torch_name="ConvolutionBackward0", samples=_TRANSPOSED_SAMPLES[_n])
+              torch_name=_conv_name(_n), samples=_TRANSPOSED_SAMPLES[_n])
