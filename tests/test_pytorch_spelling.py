@@ -497,6 +497,7 @@ def _reference(torch, op, inputs, params: dict, torch_side: bool):
         "matrix_norm": lambda: torch.linalg.matrix_norm(x, ord=kw.pop("p", "fro"), **kw),
         # a full L (the samples' spd matrices) is read whole, as (L Lᵀ)⁻¹ B: torch's kernel reads its triangle
         "cholesky_solve": lambda: TWINS["cholesky_solve"].torch(*inputs, **params),
+        "linear_interpolation": lambda: torch.lerp(*inputs),  # (torch.lerp's record)
         "triangular_solve": lambda: TWINS["triangular_solve"].torch(*inputs, **params),  # (the pair's solution)
     }
     if op.name in special:

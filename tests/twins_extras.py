@@ -123,7 +123,7 @@ def _unary(d, b, shape, depth):
 
 
 def _binary(d, b, shape, depth):
-    name = b.pick(sorted(BINARY))
+    name = b.pick([*sorted(BINARY), "rsub"])  # (rsub twice: its forms are the fewest)
     x, y = b._broadcast_pair(shape, depth)
     if name == "rsub" and b.rng.random() < 0.5:
         alpha = b.pick(["2", "-0.5"])
@@ -352,7 +352,7 @@ def _counted(d, b, shape, depth):
 def _joining(d, b, shape, depth):
     if not shape and b.rng.random() < 0.7:
         return _summed(d, b, depth, _joining)
-    if len(shape) == 2 and b.rng.random() < 0.3:
+    if len(shape) == 2 and b.rng.random() < 0.4:
         return _last_axis_of(d, b, shape, depth)
     forms = [_at_least, _raveled] + [_stacked] * 2 * bool(shape)
     if len(shape) == 1 and shape[0] > 1:
@@ -413,7 +413,7 @@ def _at_least(d, b, shape, depth):
 def _last_axis_of(d, b, shape, depth):
     """A form of shape (m, n, k) read back to (m, n): torch.dstack([...]) or torch.atleast_3d(x), summed over its
     last axis or taken at 0 there."""
-    if b.rng.random() < 0.5:
+    if b.rng.random() < 0.4:
         inner = _at_least(d, b, shape + (1,), depth)
     else:
         inner = _stacked(d, b, shape + (b.rng.randint(1, 3),), depth, "dstack")

@@ -111,7 +111,7 @@ def _lerp_taylor(n, start, end, weight):
     return out
 
 
-# NOTE: named apart from ops/statistics.py's internal lerp (quantile's), which has the same rule.
+# (torch.lerp's record; quantile reads it too, ops/statistics.py)
 primitive(name="linear_interpolation", aliases=("lerp",),
           doc="start + weight * (end - start), as torch.lerp (weight a number or an array)",
           signature="lerp(input, end, weight)", family="binary", arity=3, inputs=("input", "end", "weight"),
