@@ -210,3 +210,16 @@ def test_the_command_line_runs_attention_and_interpolate():
                   "--format", "json")
     assert run.exit_code == 0, run.stderr
     assert json.loads(run.stdout)["value"] == pytest.approx(40.0, rel=1e-15)
+
+
+def test_a_boolean_mask_written_as_a_float_mask_is_pytorchs_boolean_mask():
+    """gradcli's comparisons are 0 and 1, added as a float mask would be; masked_fill makes PyTorch's boolean one."""
+    m = Q[0, :, :1] @ K[0, :, :1].T > 0  # (3, 5), some rows partly kept
+    r = functional.grad("F.scaled_dot_product_attention(q, k, v, torch.zeros(3, 5).masked_fill(m == 0, -inf)).sum()",
+                        {"q": Q, "k": K, "v": V, "m": m.astype(float)}, wrt=["q", "k", "v"])
+    leaves = [torch.tensor(a, requires_grad=True) for a in (Q, K, V)]
+    out = TF.scaled_dot_product_attention(*leaves, attn_mask=torch.tensor(m)).sum()
+    out.backward()
+    assert float(r.value) == pytest.approx(out.item(), rel=1e-13)
+    for name, leaf in zip("qkv", leaves):
+        np.testing.assert_allclose(r.gradients[name], leaf.grad.numpy(), rtol=1e-12, atol=1e-14)
