@@ -139,11 +139,48 @@ def test_mode_picks_torchs_index_in_long_rows_and_around_nan():
           rtol=1e-6)
 
 
+OBSERVATIONS = np.random.default_rng(1).standard_normal((3, 5)).tolist()
+FREQUENCIES, ANALYTIC = [1, 2, 0, 1, 3], [0.5, 1.0, 2.0, 0.1, 1.0]
+
+
+@pytest.mark.parametrize("expr, fn", [
+    ("torch.cov(x)", torch.cov),
+    ("x.cov(correction=0)", lambda t: t.cov(correction=0)),
+    ("torch.cov(x[0])", lambda t: torch.cov(t[0])),
+    ("torch.cov(x[:, :1])", lambda t: torch.cov(t[:, :1])),  # (n - 1 = 0: divided by 0, as torch)
+    (f"torch.cov(x, fweights=torch.tensor({FREQUENCIES}))", lambda t: torch.cov(t, fweights=torch.tensor(FREQUENCIES))),
+    (f"torch.cov(x, aweights=torch.tensor({ANALYTIC}), correction=2)",
+     lambda t: torch.cov(t, aweights=torch.tensor(ANALYTIC, dtype=t.dtype), correction=2)),
+    (f"torch.cov(x, fweights=torch.tensor({FREQUENCIES}), aweights=torch.tensor({ANALYTIC}))",
+     lambda t: torch.cov(t, fweights=torch.tensor(FREQUENCIES), aweights=torch.tensor(ANALYTIC, dtype=t.dtype))),
+    ("torch.corrcoef(x)", torch.corrcoef),
+    ("x.corrcoef()", lambda t: t.corrcoef()),
+    ("torch.corrcoef(x[:1])", lambda t: torch.corrcoef(t[:1])),
+])
+def test_cov_and_corrcoef_as_torch(expr, fn):
+    _both(expr, fn, OBSERVATIONS, rtol=1e-11)
+
+
+def test_cov_hessian_and_aweights_gradient_as_torch():
+    x, a = torch.tensor(OBSERVATIONS, dtype=torch.float64), torch.tensor(ANALYTIC, dtype=torch.float64)
+    want = torch.autograd.functional.hessian(lambda t: (torch.corrcoef(t) ** 2).sum() + torch.cov(t).sum(), x)
+    got = hessian("sum(torch.corrcoef(x) ** 2) + sum(torch.cov(x))", {"x": OBSERVATIONS}).hessian["x"]["x"]
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-10, atol=1e-12)
+    a.requires_grad_(True)
+    torch.cov(x, aweights=a).sum().backward()
+    r = grad("sum(torch.cov(x, aweights=a))", {"x": OBSERVATIONS, "a": ANALYTIC}, wrt="a")
+    np.testing.assert_allclose(r.gradients["a"], a.grad.numpy(), rtol=1e-11)
+
+
 @pytest.mark.parametrize("expr, message", [
     ("torch.quantile(x, 1.5)", "in the range [0, 1]"),
     ("torch.quantile(x, 0.5, interpolation='cubic')", "takes interpolation= as 'linear' or"),
     ("torch.nanquantile(x, [[0.5]])", "a number or a 1-d tensor"),
     ("torch.nanmedian(x, 3)", "not an axis"),
+    ("torch.cov(x, fweights=torch.tensor([1.5, 1]))", "whole numbers"),
+    ("torch.cov(x, aweights=torch.tensor([-1, 1]))", "cannot be negative"),
+    ("torch.cov(x, fweights=torch.tensor([0, 0]))", "weights sum to zero"),
+    ("torch.cov(x, aweights=torch.tensor([1, 1, 1]))", "one entry per observation"),
 ])
 def test_refusals(expr, message):
     with pytest.raises(GradcliError, match=message.replace("[", r"\[").replace("]", r"\]")):

@@ -35,16 +35,21 @@ def mode(x, axis=-1, keepdims=False):
     return torch.mode(x, axis, bool(keepdims))[0]
 
 
+def cov(x, fweights=None, aweights=None, ddof=1):
+    return torch.cov(x, correction=ddof, fweights=None if fweights is None else fweights.long(), aweights=aweights)
+
+
 def add(d) -> None:
     """Put the twins in d.TWINS and the generator forms in d.FORMS."""
     d.TWINS.update({name: d.Twin(fn, "array") for name, fn in (
         ("nansum", nansum), ("nanmean", nanmean), ("nanmedian", nanmedian), ("quantile", quantile),
-        ("nanquantile", nanquantile), ("mode", mode))})
+        ("nanquantile", nanquantile), ("mode", mode), ("cov", cov), ("corrcoef", torch.corrcoef))})
     d.FORMS.append((lambda shape: True, lambda b, shape, depth: _statistic(d, b, shape, depth)))
 
 
 def _statistic(d, b, shape, depth):
-    return b.pick([_nan_reduced, _nan_reduced, _quantiles, _quantiles, _mode])(d, b, shape, depth)
+    forms = [_nan_reduced, _nan_reduced, _quantiles, _quantiles, _mode]
+    return b.pick(forms + [_covariance] * (len(shape) == 2 and shape[0] == shape[1] or not shape))(d, b, shape, depth)
 
 
 def _source(b, shape):
@@ -103,3 +108,21 @@ def _mode(d, b, shape, depth):
     text = b.pick([lambda c: f"torch.mode({c[0]}, {dim})[0]", lambda c: f"({c[0]}).mode(dim={dim}).values",
                    lambda c: f"torch.mode({c[0]}, dim={dim}).values"])
     return d._op_node(shape, [x], text, "mode", lambda v, fn: fn(v[0], int(dim)))
+
+
+def _covariance(d, b, shape, depth):
+    """torch.cov(x) (a correction, aweights of a sub-expression's squares now and then) or torch.corrcoef(x) of
+    k variables (shape (k, k)) over 2 to 4 observations; of a vector for a number."""
+    observations = b.rng.randint(2, 4)
+    source = (shape[0], observations) if shape else (observations,)
+    x = b.expr(source, depth)
+    if b.rng.random() < 0.3:
+        return d._op_node(shape, [x], b.pick([lambda c: f"torch.corrcoef({c[0]})", lambda c: f"({c[0]}).corrcoef()"]),
+                          "corrcoef", lambda v, fn: fn(v[0]))
+    correction = b.pick([1, 1, 0, 2])
+    flag = "" if correction == 1 else f", correction={correction}"
+    if b.rng.random() < 0.3:
+        weights = b.expr((observations,), depth)
+        return d._op_node(shape, [x, weights], lambda c: f"torch.cov({c[0]}{flag}, aweights=({c[1]}) ** 2 + 0.5)",
+                          "cov", lambda v, fn: fn(v[0], aweights=v[1] ** 2 + 0.5, ddof=correction))
+    return d._op_node(shape, [x], lambda c: f"({c[0]}).cov({flag[2:]})", "cov", lambda v, fn: fn(v[0], ddof=correction))

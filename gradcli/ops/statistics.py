@@ -364,3 +364,72 @@ composite(name="mode", family="array", signature="mode(x, dim=-1, keepdim=False)
 primitive(name="mode_indices", family="array", signature="mode_indices(x)", public=False,
           doc="where mode's entries are", forward=_mode_indices, shape=_reduced_shape, keywords=("axis", "keepdims"),
           positional=2, differentiable=False, batching="loop", samples=_MODE_SAMPLES[:1])
+
+
+# -- cov and corrcoef -----------------------------------------------------------------------------------------
+def _weights(w, n, name):
+    """A weight vector a call gave (None where it left it out: the NaN standing for it), checked as torch's."""
+    if w is None:
+        return None
+    entries = decide(flat_entries, w)
+    if w.ndim == 0 and len(entries) == 1 and np.isnan(entries[0]):
+        return None
+    if w.ndim > 1 or w.size != n:
+        raise GradcliError(f"cov(): expected {name} to have one entry per observation ({n}), not shape "
+                           f"{tuple(w.shape)}", kind="shape")
+    if name == "fweights" and not all(float(v).is_integer() for v in entries):
+        raise GradcliError("cov(): fweights are whole numbers (PyTorch's integer dtype)", kind="value")
+    if not all(v >= 0 for v in entries):
+        raise GradcliError(f"cov(): {name} cannot be negative", kind="value")
+    return w
+
+
+def _cov(x, fweights=None, aweights=None, ddof=1):
+    """PyTorch's cov: rows of variables, columns of observations; the weighted mean taken out, then
+    (x - mean) (w (x - mean))ᵀ / (Σw - ddof Σ(w aweights) / Σw with aweights, else Σw - ddof), 0 where that is at
+    most 0; axes of one dropped (squeeze)."""
+    if x.ndim > 2:
+        raise GradcliError(f"cov() takes a value of at most 2 dims, not {x.ndim}", kind="shape")
+    rows = x if x.ndim == 2 else F.reshape(x, src=x.shape, dst=(1, x.size))
+    n = rows.shape[1]
+    frequencies = _weights(fweights, n, "fweights")
+    weights = analytic = _weights(aweights, n, "aweights")
+    if frequencies is not None:
+        frequencies = F.detach(frequencies)  # (integers in PyTorch: no gradient)
+        weights = frequencies if weights is None else frequencies * weights
+    total = float(n) if weights is None else F.sum(weights)
+    if weights is not None and decide(lambda t: bool(t == 0), total):
+        raise GradcliError("cov(): weights sum to zero, can't be normalized", kind="value")
+    mean = F.sum(rows if weights is None else rows * weights, axis=1) / total
+    if analytic is not None and ddof != 0:
+        norm = total - ddof * F.sum(weights * analytic) / total
+    else:
+        norm = total - ddof
+    if decide(lambda t: bool(np.asarray(t) <= 0), norm):
+        norm = 0.0  # (PyTorch warns and divides by 0)
+    centred = rows - F.reshape(mean, src=mean.shape, dst=(rows.shape[0], 1))
+    return F.squeeze(F.matmul(centred, F.t(centred if weights is None else centred * weights)) / norm)
+
+
+def _corrcoef(x):
+    """PyTorch's corrcoef: cov divided by the standard deviations on either side, clipped to [-1, 1]; c / c for
+    one variable (1, or nan where c is 0, inf or nan)."""
+    c = _cov(x)
+    if c.ndim == 0:
+        return c / c
+    deviation = F.sqrt(F.diagonal(c, offset=0, dim1=0, dim2=1))
+    c = c / F.reshape(deviation, src=deviation.shape, dst=(deviation.size, 1))
+    return F.clip(c / F.reshape(deviation, src=deviation.shape, dst=(1, deviation.size)), -1.0, 1.0)
+
+
+composite(name="cov", family="array", signature="cov(x, *, correction=1, fweights=None, aweights=None)",
+          doc="the covariance matrix of x's rows (variables) over its columns (observations), as torch.cov: "
+              "divided by n - correction, or weighted by fweights (whole numbers, no gradient) and aweights",
+          composite=_cov, inputs=("x", "fweights", "aweights"), arity=3,
+          optional={"fweights": np.nan, "aweights": np.nan}, keywords=("ddof",), positional=0,
+          torch_name="SqueezeBackward0",
+          samples=(Sample(((3, 5),)), Sample(((4,),)), Sample(((2, 4),), params={"ddof": 0})))
+composite(name="corrcoef", family="array", signature="corrcoef(x)",
+          doc="the correlation matrix of x's rows, as torch.corrcoef: cov over the standard deviations, clipped "
+              "to [-1, 1]", composite=_corrcoef, torch_name="ClampBackward1",
+          samples=(Sample(((3, 5),)), Sample(((2, 4),))))
