@@ -156,6 +156,13 @@ WRITTEN_CALLS = {"nll_loss": "sum(nll_loss(x, zeros_like(x[..., 0])))", "masked_
                  # q in [0, 1]: a number
                  "quantile": "sum(quantile(x, 0.25))", "nanquantile": "sum(nanquantile(x, 0.75))",
                  "cov": "sum(cov(x))",  # (its weights: whole numbers, one per observation)
+                 # an index of entry 0 along the last dim; narrow's first entry there, each entry twice
+                 "index_select": "sum(index_select(x, -1, zeros_like(x).flatten()[:1]))",
+                 "scatter": "sum(scatter(x, -1, zeros_like(x), x))",
+                 "scatter_add": "sum(scatter_add(x, -1, zeros_like(x), x))",
+                 "index_add": "sum(index_add(x, -1, zeros_like(x).flatten()[:1], x[..., :1]))",
+                 "index_fill": "sum(index_fill(x, -1, zeros_like(x).flatten()[:1], 0.5))",
+                 "narrow": "sum(narrow(x, -1, 0, 1))", "repeat_interleave": "sum(repeat_interleave(x, 2))",
                  **{name: f"sum({name}(x, training=False))" for name in ("dropout", "dropout1d", "dropout2d",
                                                                          "dropout3d")}}
 
