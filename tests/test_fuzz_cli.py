@@ -156,6 +156,8 @@ WRITTEN_CALLS = {"nll_loss": "sum(nll_loss(x, zeros_like(x[..., 0])))", "masked_
                  # q in [0, 1]: a number
                  "quantile": "sum(quantile(x, 0.25))", "nanquantile": "sum(nanquantile(x, 0.75))",
                  "cov": "sum(cov(x))",  # (its weights: whole numbers, one per observation)
+                 # indices of class 0 (whole numbers); the rows of x at them
+                 "one_hot": "sum(one_hot(zeros_like(x), 2))", "embedding": "sum(embedding(zeros_like(x[0]), x))",
                  # an index of entry 0 along the last dim; narrow's first entry there, each entry twice
                  "index_select": "sum(index_select(x, -1, zeros_like(x).flatten()[:1]))",
                  "scatter": "sum(scatter(x, -1, zeros_like(x), x))",

@@ -172,12 +172,35 @@ def test_cov_hessian_and_aweights_gradient_as_torch():
     np.testing.assert_allclose(r.gradients["a"], a.grad.numpy(), rtol=1e-11)
 
 
+@pytest.mark.parametrize("expr, fn", [
+    ("F.embedding(i, w)", lambda i, w: torch.nn.functional.embedding(i, w)),
+    ("F.embedding(i, w, padding_idx=2)", lambda i, w: torch.nn.functional.embedding(i, w, padding_idx=2)),
+    ("torch.nn.functional.embedding(i, w, -2)", lambda i, w: torch.nn.functional.embedding(i, w, -2)),
+    ("F.embedding(i, w, 3) * inf", lambda i, w: torch.nn.functional.embedding(i, w, 3) * INF),
+    ("F.one_hot(i) * w[0, 0] + F.one_hot(i, num_classes=5)[..., :4] * w[1, 1]",
+     lambda i, w: torch.nn.functional.one_hot(i) * w[0, 0] + torch.nn.functional.one_hot(i, num_classes=5)[..., :4] * w[1, 1]),
+])
+def test_lookups_as_torch(expr, fn):
+    # the gradient adds up into the rows read; padding_idx's row gets none, not even an inf's nan
+    indices = [[0, 2, 1], [2, 2, 3]]
+    w = torch.tensor(np.arange(12.0).reshape(4, 3) / 7, requires_grad=True)
+    out = fn(torch.tensor(indices), w)
+    c = torch.tensor(np.cos(np.arange(out.numel()))).reshape(out.shape)
+    value = (out * c).sum()
+    got = grad(f"sum(c * ({expr}))", {"w": w.tolist(), "i": indices, "c": c.tolist()}, wrt="w")
+    np.testing.assert_allclose(got.value, value.item(), rtol=1e-13)
+    np.testing.assert_array_equal(got.gradients["w"], torch.autograd.grad(value, w)[0].numpy())
+
+
 @pytest.mark.parametrize("expr, message", [
     ("torch.quantile(x, 1.5)", "in the range [0, 1]"),
     ("torch.quantile(x, 0.5, interpolation='cubic')", "takes interpolation= as 'linear' or"),
     ("torch.nanquantile(x, [[0.5]])", "a number or a 1-d tensor"),
     ("torch.nanmedian(x, 3)", "not an axis"),
     ("torch.cov(x, fweights=torch.tensor([1.5, 1]))", "whole numbers"),
+    ("F.embedding(torch.tensor([0, 2]), x)", "out of bounds"),
+    ("F.embedding(torch.tensor([0, 1]), x, max_norm=1.0)", "max_norm"),
+    ("F.one_hot(torch.tensor([0, 3]), 2) * x[0]", "smaller than num_classes"),
     ("torch.cov(x, aweights=torch.tensor([-1, 1]))", "cannot be negative"),
     ("torch.cov(x, fweights=torch.tensor([0, 0]))", "weights sum to zero"),
     ("torch.cov(x, aweights=torch.tensor([1, 1, 1]))", "one entry per observation"),

@@ -8,7 +8,9 @@ A twin takes gradcli's parameter names (axis=, keepdims=); a pair's twin gives i
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+import torch.nn.functional as TF
 
 
 def nansum(x, axis=None, keepdims=False):
@@ -39,16 +41,25 @@ def cov(x, fweights=None, aweights=None, ddof=1):
     return torch.cov(x, correction=ddof, fweights=None if fweights is None else fweights.long(), aweights=aweights)
 
 
+def one_hot(t, num_classes=-1):
+    return TF.one_hot(t.long(), num_classes).to(t.dtype)
+
+
+def embedding(indices, weight, padding_idx=None, **_):
+    return TF.embedding(indices.long(), weight, padding_idx)
+
+
 def add(d) -> None:
     """Put the twins in d.TWINS and the generator forms in d.FORMS."""
     d.TWINS.update({name: d.Twin(fn, "array") for name, fn in (
         ("nansum", nansum), ("nanmean", nanmean), ("nanmedian", nanmedian), ("quantile", quantile),
-        ("nanquantile", nanquantile), ("mode", mode), ("cov", cov), ("corrcoef", torch.corrcoef))})
+        ("nanquantile", nanquantile), ("mode", mode), ("cov", cov), ("corrcoef", torch.corrcoef),
+        ("one_hot", one_hot), ("embedding", embedding))})
     d.FORMS.append((lambda shape: True, lambda b, shape, depth: _statistic(d, b, shape, depth)))
 
 
 def _statistic(d, b, shape, depth):
-    forms = [_nan_reduced, _nan_reduced, _quantiles, _quantiles, _mode]
+    forms = [_nan_reduced, _nan_reduced, _quantiles, _quantiles, _mode] + [_lookup] * bool(shape)
     return b.pick(forms + [_covariance] * (len(shape) == 2 and shape[0] == shape[1] or not shape))(d, b, shape, depth)
 
 
@@ -126,3 +137,21 @@ def _covariance(d, b, shape, depth):
         return d._op_node(shape, [x, weights], lambda c: f"torch.cov({c[0]}{flag}, aweights=({c[1]}) ** 2 + 0.5)",
                           "cov", lambda v, fn: fn(v[0], aweights=v[1] ** 2 + 0.5, ddof=correction))
     return d._op_node(shape, [x], lambda c: f"({c[0]}).cov({flag[2:]})", "cov", lambda v, fn: fn(v[0], ddof=correction))
+
+
+def _lookup(d, b, shape, depth):
+    """F.embedding(torch.tensor(indices), w) of a variable w of rows shape[-1] long (padding_idx now and then), or
+    F.one_hot(torch.tensor(indices), shape[-1]) times a sub-expression (whole numbers, no gradient)."""
+    *lead, width = shape
+    rows = b.rng.randint(2, 4)
+    indices = [b.rng.randrange(rows) for _ in range(int(np.prod(lead)) if lead else 1)]
+    written = f"torch.tensor({np.array(indices).reshape(lead).tolist() if lead else indices[0]})"
+    index = torch.tensor(np.array(indices, dtype=float).reshape(lead))
+    if b.rng.random() < 0.4:
+        x = b.expr(shape, depth)
+        return d._op_node(shape, [x], lambda c: f"F.one_hot({written}, {width}) * ({c[0]})", "one_hot",
+                          lambda v, fn: fn(index.to(v[0].dtype), width) * v[0])
+    weight = b.variable((rows, width))
+    padding = b.pick(["", "", ", padding_idx=0", ", padding_idx=-1"])
+    return d._op_node(shape, [weight], lambda c: f"F.embedding({written}, {c[0]}{padding})", "embedding",
+                      lambda v, fn: fn(index.to(v[0].dtype), v[0], int(padding.split("=")[1]) if padding else None))

@@ -16,6 +16,7 @@ from gradcli.ops import entropy  # noqa: F401
 from gradcli.ops import gamma  # noqa: F401
 from gradcli.ops import gather  # noqa: F401
 from gradcli.ops import linalg  # noqa: F401
+from gradcli.ops import lookups  # noqa: F401
 from gradcli.ops import loss_rules  # noqa: F401
 from gradcli.ops import losses  # noqa: F401
 from gradcli.ops import margin_losses  # noqa: F401
