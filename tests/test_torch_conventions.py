@@ -207,3 +207,36 @@ def test_second_order_matches_torch(text):
     got = functional.hessian(text, {"x": value}).hessian["x"]["x"]
     want = torch.autograd.functional.hessian(lambda x: twin(torch, x), torch.tensor(value, dtype=torch.float64))
     np.testing.assert_allclose(got, want.numpy(), rtol=1e-12, atol=1e-15)
+
+
+_LINALG_CASES = {  # expression -> the same in torch, on tensors A, x, M
+    "torch.linalg.diagonal(A).sum() + (torch.linalg.diagonal(A, offset=1) * torch.arange(3.)[:2, None]).sum()":
+        lambda t, A, x, M: t.linalg.diagonal(A).sum() + (t.linalg.diagonal(A, offset=1) * t.arange(3.)[:2, None]).sum(),
+    "torch.linalg.vander(x)[1][2] + torch.vander(x)[1][2] + torch.linalg.vander(x, N=4).sum()":
+        lambda t, A, x, M: t.linalg.vander(x)[1][2] + t.linalg.vander(x).flip(-1)[1][2] + t.linalg.vander(x, N=4).sum(),
+    "torch.linalg.norm(M, 2) + torch.linalg.norm(M, -2) + torch.linalg.norm(M, 1) + torch.linalg.norm(M, inf)":
+        lambda t, A, x, M: t.linalg.norm(M, 2) + t.linalg.norm(M, -2) + t.linalg.norm(M, 1) + t.linalg.norm(M, t.inf),
+    "torch.linalg.norm(M) + torch.linalg.norm(M, 'nuc') + torch.linalg.norm(M, 'fro') + torch.norm(M, 2)":
+        lambda t, A, x, M: t.linalg.norm(M) + t.linalg.norm(M, "nuc") + t.linalg.norm(M, "fro") + t.norm(M, 2),
+    "torch.linalg.norm(A, 2, dim=(1, 2)).sum() + torch.linalg.norm(A, 3, dim=1).sum() + torch.linalg.norm(x, 3)":
+        lambda t, A, x, M: t.linalg.norm(A, 2, dim=(1, 2)).sum() + t.linalg.norm(A, 3, dim=1).sum() + t.linalg.norm(x, 3),
+}
+
+
+@pytest.mark.parametrize("expr", sorted(_LINALG_CASES))
+def test_torch_linalg_reads_its_own_defaults(expr):
+    """torch.linalg.diagonal takes the last two axes, torch.linalg.vander increasing powers, and
+    torch.linalg.norm(A, ord) of a matrix (or over two dims) is a matrix norm, where torch.diagonal,
+    torch.vander and torch.norm differ; against torch 2.13 (float64). (torch.vander's own backward
+    raises in torch 2.13: its twin is torch.linalg.vander flipped.)"""
+    torch = pytest.importorskip("torch")
+    values = {"A": np.arange(24.0).reshape(2, 3, 4) / 7 - 1, "x": np.array([0.5, 2.0, -3.0]),
+              "M": np.array([[1.0, 2.0, 0.5], [3.0, -4.0, 1.0]])}
+    used = {k: v for k, v in values.items() if f"({k}" in expr}
+    result = functional.grad(expr, used)
+    tensors = {k: torch.tensor(v, requires_grad=True) for k, v in values.items()}
+    out = _LINALG_CASES[expr](torch, **tensors)
+    out.backward()
+    assert float(result.value) == pytest.approx(out.item(), rel=1e-13)
+    for k in used:
+        np.testing.assert_allclose(result.gradients[k], tensors[k].grad.numpy(), rtol=1e-12, atol=1e-14)

@@ -235,7 +235,7 @@ def _plain_op(node: Expr, kind: str, count: int) -> Op | None:
     except GradcliError:
         return None  # (the walk's own path reports it)
     if op is None or op.pair or op.parts is not None or op.constructor or op.arity != count or op.sequence or \
-            op.rest or _required_keywords(op) or (spelling(node) == "torch" and op.torch_defaults):
+            op.rest or _required_keywords(op) or (spelling(node) == "torch" and (op.torch_defaults or op.linalg)):
         return None
     return op
 
@@ -552,7 +552,7 @@ def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
     if not keywords and len(args) == op.arity and not op.sequence and not op.rest and not op.leading \
             and not _required_keywords(op) and not any(a is None or isinstance(a, str) for a in args):
         # (the common call, sin(x): its inputs by position and nothing else)
-        return list(args), dict(op.torch_defaults) if spelling(node) == "torch" else {}
+        return list(args), _spelled_defaults(op, node)
     params: dict[str, Any] = {}
     if op.preceding and len(args) > 1 and not node.text.startswith("."):  # torch.polygamma(n, x): n first
         taken = _by_position(op, op.preceding, keywords, args[:-1])
@@ -610,9 +610,17 @@ def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
     absent = [k for k in _required_keywords(op) if k not in params]
     if absent:
         raise GradcliError(f"{node.value}() is missing {' and '.join(absent)}: it takes {_listed(op)}", kind="syntax")
-    if spelling(node) == "torch":
-        params = {**op.torch_defaults, **params}
-    return inputs, params
+    return inputs, {**_spelled_defaults(op, node), **params}
+
+
+def _spelled_defaults(op: Op, node: Expr) -> dict[str, Any]:
+    """The parameters a call's spelling sets: PyTorch's defaults where they differ from numpy's, and
+    torch.linalg's where they differ from torch's."""
+    if spelling(node) != "torch":
+        return {}
+    if op.linalg and node.text.startswith("torch.linalg."):
+        return {**op.torch_defaults, **op.linalg}
+    return dict(op.torch_defaults)
 
 
 def _items(node: Expr, args: list) -> tuple:

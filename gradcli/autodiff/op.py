@@ -210,7 +210,8 @@ class Op:
         (one of its keywords), and refuses the call used whole; `gradcli run` gives the tuple
     inputs: names a call may give its tensor inputs by (clamp(x, min=0)); optional: the
         value of an input a call leaves out; method: whether x.name() calls it; torch_defaults: parameters a PyTorch spelling
-        (a method, torch., F.) sets where PyTorch's default differs from numpy's
+        (a method, torch., F.) sets where PyTorch's default differs from numpy's; linalg: those torch.linalg.NAME
+        sets where it differs from torch.NAME (torch.linalg.diagonal's dim1=-2, dim2=-1)
     """
 
     name: str
@@ -257,6 +258,7 @@ class Op:
     inputs: tuple[str, ...] = ()
     optional: dict[str, float] = field(default_factory=dict, compare=False)
     torch_defaults: dict[str, Any] = field(default_factory=dict, compare=False)
+    linalg: dict[str, Any] = field(default_factory=dict, compare=False)
     batching: Callable[..., Any] | str | None = field(default=None, compare=False)
     replay: Callable[..., Any] | None = field(default=None, compare=False)
     ufunc: np.ufunc | Elementwise | None = field(init=False, default=None, repr=False, compare=False)

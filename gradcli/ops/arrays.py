@@ -132,6 +132,7 @@ primitive(name="diagonal", doc="the diagonal of x over dim1, dim2 (offset=k: the
           backward=lambda n, g: (F.diagonal_put(g, src=n.in_shapes[0], **n.params),), shape=_diagonal_shape,
           prepare=_prepare_diagonal, sympy=lambda sp, x, offset, dim1, dim2: np.diagonal(x, offset, dim1, dim2),
           keywords=("offset", "dim1", "dim2"), positional=3, saves="none", torch_name="DiagonalBackward0",
+          linalg={"dim1": -2, "dim2": -1},
           words=_g_words("g, placed on the same diagonal of zeros shaped like {x}"),
           samples=(Sample(((3, 3),)), Sample(((3, 4),), params={"offset": 1}),
                    Sample(((2, 3, 3),), params={"dim1": 1, "dim2": 2}),

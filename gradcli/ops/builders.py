@@ -202,7 +202,7 @@ def _sympy_vander(sp, x, N=None, increasing=False):
 composite(name="vander", family="array", signature="vander(x, N=None, increasing=False)", sympy=_sympy_vander,
           doc="the Vandermonde matrix of a vector: columns x**(N-1), ..., x, 1 (N = len(x) by default; increasing "
               "reverses them), as torch.vander and numpy's vander",
-          composite=_vander, keywords=("N", "increasing"), positional=2, method=False,
+          composite=_vander, keywords=("N", "increasing"), positional=2, method=False, linalg={"increasing": True},
           samples=(Sample(((3,),)), Sample(((2,),), params={"N": 4}),
                    Sample(((3,),), params={"N": 2, "increasing": True})))
 

@@ -28,7 +28,12 @@ def _prepare(shape, p=None, axis=None, keepdims=False, matrix=False):
 
     As torch.norm (and x.norm(p)): a number p is a vector norm of the entries along axis,
     'fro' the 2-norm, 'nuc' the matrix nuclear norm; matrix_norm asks for the matrix ones.
+    torch.linalg.norm (matrix="linalg") reads a p given for a matrix, or over two axes, as a
+    matrix norm: torch.linalg.norm(A, 2) is the spectral norm, where torch.norm(A, 2) is 'fro'.
     """
+    if matrix == "linalg":
+        pair = isinstance(axis, (tuple, list)) and len(axis) == 2
+        matrix = p is not None and ((axis is None and len(shape) == 2) or pair)
     p = 2.0 if p is None else p if isinstance(p, str) else float(p)
     if matrix and axis is None:
         axis = (-2, -1)
@@ -263,6 +268,7 @@ primitive(name="norm", doc="the p-norm (default 2) of the entries or along axis,
           signature="norm(x, p=2, axis=None)", family="reduction", forward=_norm, backward=_backward,
           shape=_shape, sympy=_sympy_norm, prepare=_prepare, keywords=("p", "axis", "keepdims"),
           kinds={"p": ("real", "fro", "nuc")}, samples=NORM_SAMPLES, saves="both", torch_name=_torch_name,
+          linalg={"matrix": "linalg"},
           taylor=_norm_taylor,
           words=Words(("x",), vjp=("g × {x} / {out} for p = 2 (0 at the zero vector); PyTorch's norm_backward for "
                                    "the others",)),
