@@ -154,3 +154,11 @@ def test_amax_and_amin_are_no_pairs_in_an_expression(cli):
         run = cli("grad", expr, "--x", "[[1, 3], [2, 0.5]]", "--format", "json")
         assert run.exit_code == 0, run.stderr
         assert run.json()["value"] == value, expr
+
+
+def test_a_pair_along_a_dim_given_by_position_with_keepdim(cli):
+    """torch.median(x, -1, True)[-1]: the dim and keepdim by position; torch 2.13 gives the index tensor([0])."""
+    run = cli("grad", "torch.median(x, -1, True)[-1].sum() + 10 * torch.nanmedian(x, 0, True)[1].sum() + x.sum()",
+              "--x", "[3, 1, 4, 1, 5]", "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["value"] == 14.0 and run.json()["gradients"]["x"] == [1.0] * 5

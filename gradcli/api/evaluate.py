@@ -300,7 +300,7 @@ def _paired(node: Expr) -> bool:
     if node.kind != "call" or paired(node.value) is None or spelling(node) != "torch":
         return False
     along = any(k in ("dim", "axis") for k, _ in node.keywords)
-    return along or (len(node.args) == 2 and _axis_literal(node.args[1])) or not FUNCTIONS[node.value].pair_along
+    return along or (len(node.args) >= 2 and _axis_literal(node.args[1])) or not FUNCTIONS[node.value].pair_along
 
 
 def _takes_sequence(name: str) -> bool:
