@@ -223,3 +223,21 @@ def test_a_boolean_mask_written_as_a_float_mask_is_pytorchs_boolean_mask():
     assert float(r.value) == pytest.approx(out.item(), rel=1e-13)
     for name, leaf in zip("qkv", leaves):
         np.testing.assert_allclose(r.gradients[name], leaf.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_an_attention_mask_written_as_a_mask_keeps_where_it_is_true():
+    """attn_mask=(q @ k.T) > 0 and m.bool() are PyTorch's bool masks (True keeps), not 0/1 added to the scores."""
+    torch = pytest.importorskip("torch")
+    values = {"q": np.array([[1.0, 0.0], [0.5, 1.0]]), "k": np.array([[1.0, 1.0], [0.0, -2.0], [1.0, -1.0]]),
+              "v": np.array([[1.0, 2.0], [3.0, 4.0], [-1.0, 0.5]]), "m": np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])}
+    expr = ("F.scaled_dot_product_attention(q, k, v, attn_mask=(q @ k.T) > 0).pow(2).sum() + "
+            "F.scaled_dot_product_attention(q, k, v, m.bool()).pow(2).sum()")
+    result = functional.grad(expr, values)
+    t = {n: torch.tensor(a, requires_grad=True) for n, a in values.items()}
+    TF = torch.nn.functional
+    out = (TF.scaled_dot_product_attention(t["q"], t["k"], t["v"], attn_mask=(t["q"] @ t["k"].T) > 0).pow(2).sum()
+           + TF.scaled_dot_product_attention(t["q"], t["k"], t["v"], t["m"].bool()).pow(2).sum())
+    out.backward()
+    assert float(result.value) == pytest.approx(out.item(), rel=1e-14)
+    for n in ("q", "k", "v"):
+        np.testing.assert_allclose(result.gradients[n], t[n].grad.numpy(), rtol=1e-12, atol=1e-15)

@@ -451,11 +451,25 @@ def _call(node: Expr, kids: list, kws: dict, indices: bool = False, part: int | 
         if empty or any(d < 0 for d in dims) or (op.max_sizes is not None and len(dims) > op.max_sizes):
             raise GradcliError(f"{op.signature}: give the size as whole numbers", kind="value")
         return call(op, shape=dims)
+    if op.masks:
+        _masks_as_scores(op, node, kids, kws)
     inputs, params = bind(op, node, kids, kws)
     if part is not None:
         params["part"] = part
     kids.clear()
     return _applied(op, inputs, params)
+
+
+def _masks_as_scores(op: Op, node: Expr, kids: list, kws: dict) -> None:
+    """A mask written as one (x > 0, m.bool()) given for an input of op.masks becomes 0 where true and -inf
+    where false, as PyTorch reads a bool tensor there (a comparison here is 0 and 1, which would be added)."""
+    written = dict(node.keywords)
+    for name in op.masks:
+        slot = op.inputs.index(name)
+        if name in kws and is_mask(written[name]):
+            kws[name] = call("where", kws[name], 0.0, -np.inf)
+        elif slot < len(kids) and node.args[slot] is not None and is_mask(node.args[slot]):
+            kids[slot] = call("where", kids[slot], 0.0, -np.inf)
 
 
 def _cast(node: Expr, kids: list, kws: dict) -> Tensor:

@@ -205,6 +205,9 @@ class Op:
         gives (var, mean). Used whole, the call is its first part; [1] or .indices takes the
         second (see paired). pair_along: only when a dim is given (torch.max(x, 0); torch.max(x)
         is one number)
+    masks: inputs PyTorch reads by truth when given a bool tensor and adds as numbers otherwise
+        (scaled_dot_product_attention's attn_mask): one written as a mask (a comparison, .bool(),
+        not) reaches the operation as 0 where true and -inf where false, as PyTorch's bool mask
     parts(shape, **params) -> how many arrays PyTorch's function gives as a tuple (x.chunk(3));
         the walk takes one apart by the index written after the call, passing it as part=
         (one of its keywords), and refuses the call used whole; `gradcli run` gives the tuple
@@ -251,6 +254,7 @@ class Op:
     pair: str = ""
     pair_along: bool = False
     parts: Callable[..., int] | None = field(default=None, compare=False)
+    masks: tuple[str, ...] = ()
     sequence: bool = False
     rest: str = ""
     torch_only: tuple[str, ...] = ()

@@ -118,10 +118,11 @@ composite(name="scaled_dot_product_attention", family="nn", sympy=_sympy_attenti
                     "scale=None, enable_gqa=False)",
           doc="softmax(q kᵀ scale + attn_mask) v, as torch.nn.functional.scaled_dot_product_attention's math "
               "backend: scale 1/sqrt(E) by default, attn_mask added to the scores as numbers (PyTorch's float "
-              "mask: -inf keeps an entry out; a comparison is 0 and 1 here, so a boolean mask m is written "
-              "torch.zeros(L, S).masked_fill(m == 0, -inf)), is_causal the lower triangle, enable_gqa repeating key "
-              "and value heads; a row of -inf scores gives zeros; dropout_p must be 0",
+              "mask: -inf keeps an entry out), or, written as a mask (a comparison, m.bool()), keeping the "
+              "entries where it is true (PyTorch's bool mask); is_causal the lower triangle, enable_gqa repeating "
+              "key and value heads; a row of -inf scores gives zeros; dropout_p must be 0",
           inputs=("query", "key", "value", "attn_mask"), arity=4, optional={"attn_mask": 0.0}, method=False,
+          masks=("attn_mask",),
           composite=_attention, keywords=("dropout_p", "is_causal", "scale", "enable_gqa"), positional=2,
           kinds={"dropout_p": "real", "scale": "real"},
           samples=(Sample(((3, 4), (5, 4), (5, 2))), Sample(((2, 3, 2), (2, 4, 2), (2, 4, 3), (3, 4))),
