@@ -17,12 +17,12 @@ import math
 
 import numpy as np
 
-from gradcli.autodiff.op import Kink, Sample, composite
+from gradcli.autodiff import taylor as T
+from gradcli.autodiff.op import Kink, Sample, Words, composite, primitive
 from gradcli.autodiff.trace import decide
 from gradcli.errors import GradcliError, format_shape
-from gradcli.ops.common import F
+from gradcli.ops.common import F, zeros_like
 from gradcli.ops.convolution import batched, sizes, unbatched
-from gradcli.ops.gather import entries_at
 
 
 # -- window geometry -------------------------------------------------------------------------------------
@@ -159,10 +159,53 @@ def _max_positions(data: np.ndarray, windows: tuple[tuple[np.ndarray, np.ndarray
         return a.transpose(tuple(range(lead)) + tuple(lead + o for o in order)).reshape(a.shape[:lead] + count + (-1,))
     values = by_window(data[(..., *grids)])
     flat = by_window(np.ravel_multi_index(np.broadcast_arrays(*grids), spatial))
-    pick = _first_largest(values, np.broadcast_to(by_window(inside), values.shape))
+    inside = np.broadcast_to(by_window(inside), values.shape)
+    pick = _first_largest(values, inside)
     within = np.take_along_axis(np.broadcast_to(flat, values.shape), pick[..., None], axis=-1)[..., 0]
     channels = np.arange(data.shape[0] * data.shape[1]).reshape(data.shape[:2] + (1,) * n)
-    return channels * math.prod(spatial) + within
+    # (a window wholly in the padding is -inf, as torch's, with no entry to send a gradient to)
+    return np.where(inside.any(axis=-1), channels * math.prod(spatial) + within, data.size)
+
+
+# NOTE: x's entries at the picks are a primitive, not gather's composite, for PyTorch's second order: the
+# rule of max_pool2d_with_indices_backward gives its input x the cotangent zeros_like(x) (derivatives.yaml),
+# real zeros that make a NaN where an inf or NaN factor meets them upstream, as torch's.
+def _picked(x, positions, shape, src):
+    """x's entries at flat positions; a position past the end (a window wholly in the padding) reads -inf."""
+    lead = x.shape[:x.ndim - len(src)]
+    flat = np.concatenate([x.reshape(lead + (-1,)), np.full(lead + (1,), -np.inf, x.dtype)], axis=-1)
+    return flat[..., list(positions)].reshape(lead + tuple(shape))
+
+
+def _picked_back(g, x, positions, shape, src):
+    lead = g.shape[:g.ndim - len(shape)]
+    out = np.zeros(lead + (math.prod(src) + 1,), g.dtype)
+    np.add.at(out, (slice(None),) * len(lead) + (np.asarray(positions, np.intp),), g.reshape(lead + (-1,)))
+    return out[..., :-1].reshape(lead + tuple(src))
+
+
+_PICK_SAMPLE = {"positions": (0, 4, 4, 5), "shape": (1, 4), "src": (2, 3)}
+primitive(name="pool_pick", family="internal", public=False, signature="pool_pick(x)", saves="inputs",
+          doc="x's entries at flat positions (a max pool's picks)", forward=_picked,
+          shape=lambda s, positions, shape, src: tuple(shape), sympy=lambda sp, x, **p: _picked(x, **p),
+          taylor=T.linear, backward=lambda n, g: (F.pool_pick_back(g, n.x, **n.params),),
+          torch_name="MaxPool2DWithIndicesBackward0", batching="loop",
+          words=Words(("x",), vjp=("g, added into zeros shaped like {x} at the picked entries",)),
+          samples=(Sample(((2, 3),), params=_PICK_SAMPLE),))
+primitive(name="pool_pick_back", family="internal", public=False, signature="pool_pick_back(g, x)",
+          doc="g added into zeros shaped like x at flat positions (a max pool's backward)", forward=_picked_back,
+          shape=lambda g, x, positions, shape, src: tuple(src), arity=2, saves="inputs",
+          sympy=lambda sp, g, x, **p: _picked_back(g, x, **p) + 0 * sp.S.Zero,
+          taylor=lambda n, g, x: np.stack([n.forward(g[k], x[0]) for k in range(len(g))]),
+          backward=lambda n, g: (F.pool_pick(g, **n.params) if n.needs[0] else None,
+                                 zeros_like(g) if n.needs[1] else None),
+          torch_name="MaxPool2DWithIndicesBackwardBackward0", batching="loop",
+          words=Words(("g", "x"), vjp=("g at the picked entries", "zeros shaped like {x}")),
+          samples=(Sample(((1, 4), (2, 3)), params=_PICK_SAMPLE),))
+
+
+def _pick(x, positions):
+    return F.pool_pick(x, positions=tuple(positions.reshape(-1).tolist()), shape=positions.shape, src=x.shape)
 
 
 def _refuse_indices(return_indices, name):
@@ -180,7 +223,7 @@ def _max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fals
     for m, k, s, d, (before, _), c in zip(x.shape[2:], kernel, stride, dilation, padding, count):
         index = (np.arange(c) * s - before)[:, None] + np.arange(k) * d
         windows.append((index, (index >= 0) & (index < m)))
-    return unbatched(entries_at(x, decide(_max_positions, x, tuple(windows))), had_batch)
+    return unbatched(_pick(x, decide(_max_positions, x, tuple(windows))), had_batch)
 
 
 def _adaptive_max_pool(x, output_size, return_indices=False, *, n, name):
@@ -188,7 +231,7 @@ def _adaptive_max_pool(x, output_size, return_indices=False, *, n, name):
     x, had_batch = _check_input(x, n, name)
     out = sizes(output_size, n, "output_size")
     windows = tuple(_adaptive_index(m, o) for m, o in zip(x.shape[2:], out))
-    return unbatched(entries_at(x, decide(_max_positions, x, windows)), had_batch)
+    return unbatched(_pick(x, decide(_max_positions, x, windows)), had_batch)
 
 
 # -- power averages ---------------------------------------------------------------------------------------------
