@@ -317,10 +317,10 @@ FORMS: list[tuple[Callable[[Shape], bool], Callable]] = []
 LOSS_FORMS: list[Callable] = []
 # Those families' modules (tests/twins_*.py): add(differential) puts their twins in TWINS and forms in FORMS;
 # a sub-expression is one of their forms with probability FAMILY_SHARE (where a form accepts its shape).
-FAMILY_SHARE = 0.08
+FAMILY_SHARE = 0.16
 FAMILIES: tuple[str, ...] = ("twins_arrays", "twins_losses", "twins_linalg", "twins_torch_idioms", "twins_distances",
                              "twins_special_functions", "twins_normalization", "twins_sequences", "twins_convolution",
-                             "twins_statistics", "twins_nn_extras")
+                             "twins_statistics", "twins_nn_extras", "twins_extras")
 # Special functions of one argument, and of two (written name(a, b)).
 SPECIAL_UNARY = ("rsqrt", "reciprocal", "log2", "log10", "exp2", "erf", "erfc", "gelu", "silu", "mish", "logsigmoid",
                  "selu", "celu", "hardswish", "hardsigmoid", "tanhshrink", "frac",

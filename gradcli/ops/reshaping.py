@@ -242,6 +242,6 @@ def _stack(*xs, axis=0):
 
 composite(name="array_stack", doc="arrays of one shape stacked along a new dim (default 0): stack([x, y], 1)",
           signature="stack(tensors, dim=0)", family="array", aliases=("stack",), keywords=("axis",), sequence=True,
-          arity=None, method=False, composite=_stack,
+          arity=None, method=False, composite=_stack, torch_name="StackBackward0",
           samples=(Sample(((3,), (3,))), Sample(((2, 3), (2, 3)), params={"axis": 1}),
                    Sample(((2,), (2,), (2,)), params={"axis": -1})))

@@ -13,7 +13,7 @@ import numpy as np
 
 from gradcli.autodiff import engine
 import gradcli.torch.core as core
-from gradcli.torch.tensor import Tensor, new_tensor, wrap
+from gradcli.torch.tensor import Tensor, function, new_tensor, wrap
 
 _random = {"generator": np.random.default_rng()}
 
@@ -131,10 +131,10 @@ def _legacy(data: tuple, dtype: core.dtype) -> Tensor:
 
 
 def stack(tensors: Any, dim: int = 0) -> Tensor:
+    """torch.stack, numbers and lists among the items made tensors first (as torch.stack takes only tensors,
+    but the expression language's [a, b] stacks anything)."""
     tensors = [t if isinstance(t, Tensor) else new_tensor(t) for t in tensors]
-    if dim != 0:
-        raise core.unsupported(f"torch.stack(dim={dim})")
-    return wrap(core.call("stack", *(t._t for t in tensors), item_ndim=tensors[0].dim()))
+    return function("stack")(tensors, dim)
 
 
 def manual_seed(seed: int) -> Any:

@@ -387,7 +387,10 @@ def apply(op: Op, name: str, args: tuple, kwargs: dict, method: bool = False) ->
     first = len(op.preceding) if op.preceding and not method and len(args) > count else 0
     slots = range(first, first + count) if not op.leading else \
         [0, *range(1 + len(op.leading), 1 + len(op.leading) + count - 1)]
-    inputs = [core.unwrap(a) if i in slots else core.as_parameter(a) for i, a in enumerate(args)]
+    if op.sequence and args and isinstance(args[0], (list, tuple)):  # torch.cat([x, y], 0): the arrays first
+        inputs = [tuple(core.unwrap(t) for t in args[0]), *(core.as_parameter(a) for a in args[1:])]
+    else:
+        inputs = [core.unwrap(a) if i in slots else core.as_parameter(a) for i, a in enumerate(args)]
     keywords = {k: (core.unwrap(v) if k in op.inputs else core.as_parameter(v)) for k, v in kwargs.items()}
     call_node = Expr("call", (0, 0), value=name, text=f".{name}" if method else f"torch.{name}")
     try:
