@@ -295,3 +295,16 @@ def test_gradcli_run_names_torchs_nodes(tmp_path, cli):
     assert run.stdout.split() == ["ConvolutionBackward0", "SqueezeBackward1", "MaxPool2DWithIndicesBackward0",
                                   "AvgPool2DBackward0", "SqueezeBackward1", "AdaptiveAvgPool2DBackward0",
                                   "Im2ColBackward0", "ConvolutionBackward0", "(3,", "2,", "3,", "3)"]
+
+
+def test_padding_same_and_valid_in_an_expression(cli):
+    """padding='same' and 'valid' as PyTorch takes them (torch 2.13: 14 and 12, x's gradients [0, 2, 2, 1] and
+    [1, 0, 1, 2]); another word is refused naming what padding= takes."""
+    for padding, value, gradient in (("'same'", 14.0, [[0.0, 2.0, 2.0, 1.0]]), ("'valid'", 12.0, [[1.0, 0.0, 1.0, 2.0]])):
+        run = cli("grad", f"F.conv1d(x, w, padding={padding}).sum()", "--x", "[[1, 2, 3, 4]]", "--w", "[[[1, -1, 2]]]",
+                  "--wrt", "x", "--format", "json")
+        assert run.exit_code == 0, run.stderr
+        assert (run.json()["value"], run.json()["gradients"]["x"]) == (value, gradient)
+    run = cli("grad", "F.conv1d(x, w, padding='full').sum()", "--x", "[[1, 2, 3, 4]]", "--w", "[[[1, -1, 2]]]")
+    assert run.exit_code == 2
+    assert "conv1d() takes padding= as 'valid' or 'same' or a whole number or a tuple, not 'full'" in run.stderr

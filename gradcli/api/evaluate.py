@@ -725,12 +725,12 @@ def _parameter(op: Op, key: str, value: Any) -> Any:
         if kind == "text" or value in words:
             return value
         if words:
-            taken = " or ".join(repr(w) if w != "real" else "a number" for w in words)
+            taken = " or ".join({"real": "a number", "axis": "a whole number or a tuple"}.get(w, repr(w)) for w in words)
             raise GradcliError(f"{op.name}() takes {key}= as {taken}, not {value!r}", kind="value")
         raise GradcliError(f"{op.name}() takes {key}= as a number, not the string {value!r}", kind="value")
     if kind == "axis pairs":  # tensordot's dims: a number, or the axes of each side, ([1], [0])
         return tuple(_axis(v) for v in value) if isinstance(value, tuple) else _whole(value, key)
-    if kind == "axis":
+    if kind == "axis" or "axis" in words:  # (conv's padding: a number, a tuple, or 'same')
         axes = _axis(value)
         if axes == () and key == "axis" and "keepdims" in op.keywords:
             raise GradcliError(f"{op.name}() takes no empty tuple of axes: numpy reduces over none of them, "

@@ -298,7 +298,7 @@ def _conv_name(n):
     return lambda shapes, params: "ConvolutionBackward0" if len(shapes[0]) == n + 2 else "SqueezeBackward1"
 
 
-_CONV_KINDS = {"stride": "axis", "padding": "axis", "dilation": "axis"}
+_CONV_KINDS = {"stride": "axis", "padding": ("valid", "same", "axis"), "dilation": "axis"}
 _CONV_SAMPLES = {
     1: (Sample(((1, 2, 5), (3, 2, 2), (3,))), Sample(((2, 4), (2, 2, 3)), params={"padding": 1, "stride": 2}),
         Sample(((1, 4, 6), (2, 2, 2)), params={"dilation": 2, "groups": 2})),
