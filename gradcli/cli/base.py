@@ -47,6 +47,8 @@ when its name is also an option. A VALUE is one of:
   1,2,3                   a vector
   1,2;3,4                 a matrix, rows split by ;
   [[2,3]], [[1,2],[3,4]]  JSON nested lists, any shape
+  [[1., 2.], [3., .5]], (1, 2,)
+                          lists and tuples as Python writes them
   zeros(2,3), ones(3), eye(3), full(2,2,7)
                           constant arrays
   linspace(0,1,5), arange(5)
