@@ -81,7 +81,7 @@ def test_a_wrong_rule_is_found_and_shrunk():
     wrong = differential.TWINS["sin"]
     differential.TWINS["sin"] = differential.Twin(lambda x: torch.sin(x) + 0.001 * x ** 2, "unary")
     try:
-        found = [o for o in differential.run(600, ("random",), second_order=(False,), op="sin")
+        found = [o for o in differential.run(1500, ("random",), second_order=(False,), op="sin")
                  if o.kind == "disagree"]
     finally:
         differential.TWINS["sin"] = wrong

@@ -94,7 +94,11 @@ def add(d) -> None:
     d.TWINS.update({"addcmul": d.Twin(addcmul, "array"), "addcdiv": d.Twin(addcdiv, "array"),
                     "linear_interpolation": d.Twin(torch.lerp, "array"),
                     "logical_xor": d.Twin(_mask(torch.logical_xor), "mask"),
-                    "logical_not": d.Twin(_mask(torch.logical_not), "mask"), "isclose": d.Twin(isclose, "mask")})
+                    "logical_not": d.Twin(_mask(torch.logical_not), "mask"), "isclose": d.Twin(isclose, "mask"),
+                    "logical_and": d.Twin(_mask(torch.logical_and), "mask"),
+                    "logical_or": d.Twin(_mask(torch.logical_or), "mask"),
+                    # torch raises for floor_divide's derivative; gradcli's is 0, as a floor's (docs/differences.md)
+                    "floor_divide": d.Twin(lambda a, b: torch.floor_divide(a.detach(), b.detach()), "mask")})
     d.TWINS.update({"index_select": d.Twin(index_select, "index"), "take_flat": d.Twin(take, "index"),
                     "narrow": d.Twin(torch.narrow, "array"), "scatter": d.Twin(scatter, "index"),
                     "scatter_add": d.Twin(scatter_add, "index"), "index_add": d.Twin(index_add, "index"),
@@ -161,14 +165,16 @@ def _lerp(d, b, shape, depth):
 
 
 def _masks(d, b, shape, depth):
-    """A mask of logical_xor, logical_not or isclose (rtol=, atol=, equal_nan= at times) times an expression."""
-    name = b.pick(["logical_xor", "logical_not", "isclose"])
+    """A mask of logical_xor, logical_and, logical_or, logical_not or isclose (rtol=, atol=, equal_nan= at times),
+    or torch.floor_divide, times an expression."""
+    name = b.pick(["logical_xor", "logical_not", "isclose", "logical_and", "logical_or", "floor_divide"])
     x, y, other = b.expr(shape, depth), b.expr(shape, depth), b.expr(shape, depth)
     if name == "logical_not":
         mask = d._op_node(shape, [x], b.pick([lambda c: f"torch.logical_not({c[0]})", lambda c: f"({c[0]}).logical_not()"]),
                           name, lambda v, fn: fn(v[0]))
-    elif name == "logical_xor":
-        mask = d._op_node(shape, [x, y], lambda c: f"torch.logical_xor({c[0]}, {c[1]})", name, lambda v, fn: fn(*v))
+    elif name in ("logical_xor", "logical_and", "logical_or", "floor_divide"):
+        text = b.pick([lambda c: f"torch.{name}({c[0]}, {c[1]})", lambda c: f"({c[0]}).{name}({c[1]})"])
+        mask = d._op_node(shape, [x, y], text, name, lambda v, fn: fn(*v))
     else:
         params = b.pick([{}, {"rtol": 0.5}, {"atol": 1.0, "equal_nan": True}])
         written = "".join(f", {k}={v}" for k, v in params.items())
