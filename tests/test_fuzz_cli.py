@@ -125,6 +125,15 @@ def every_call() -> list[str]:
 # Calls written out: a target of class indices takes the class 0 for each row of x, not x itself;
 # masked_fill's value is one entry; gather's and take_along_dim's index, the entry 0.
 WRITTEN_CALLS = {"nll_loss": "sum(nll_loss(x, zeros_like(x[..., 0])))", "masked_fill": "sum(masked_fill(x, x, 0.5))",
+                 # convolutions and pools of x read as (channels, length) or one (channels, height, width)
+                 "conv1d": "sum(conv1d(x, x[None]))", "conv2d": "sum(conv2d(x[None], x[None, None]))",
+                 "conv3d": "sum(conv3d(x[None, None], x[None, None, None]))",
+                 "conv_transpose1d": "sum(conv_transpose1d(x, x[:, None]))",
+                 "conv_transpose2d": "sum(conv_transpose2d(x[None], x[None, None]))",
+                 "conv_transpose3d": "sum(conv_transpose3d(x[None, None], x[None, None, None]))",
+                 "unfold": "sum(unfold(x[None, None], 1))", "fold": "sum(fold(x[None], (1, 2), 1))",
+                 **{f"{kind}pool{n}d": f"sum({kind}pool{n}d({'x' if n == 1 else 'x[None]'}{', 2' * (kind == 'lp_')}, 1))"
+                    for kind in ("avg_", "max_", "lp_", "adaptive_avg_", "adaptive_max_") for n in (1, 2)},
                  # a piece of the tuple a call gives
                  "chunk": "sum(torch.chunk(x, 2)[0])", "split": "sum(torch.split(x, 1)[-1])",
                  "tensor_split": "sum(torch.tensor_split(x, 2)[1])", "unbind": "sum(torch.unbind(x)[0])",

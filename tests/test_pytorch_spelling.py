@@ -460,8 +460,9 @@ def _reference(torch, op, inputs, params: dict, torch_side: bool):
     F = torch.nn.functional
     from differential import TWINS
 
-    if op.family == "array" or op.name == "full_like":
-        # (their torch twins take gradcli's parameter names: reshape's shape, tril's diagonal)
+    if op.family == "array" or op.name == "full_like" or "pool" in op.name:
+        # (their torch twins take gradcli's parameter names, reshape's shape, tril's diagonal, and the pools'
+        # flags as the whole numbers gradcli keeps them in)
         return TWINS[op.name].torch(*inputs, **params)
     kw = {TORCH_KEYWORDS.get(k, k): v for k, v in params.items() if k != "ddof"}
     x = inputs[0]

@@ -14,6 +14,7 @@ to ceil((i + 1) L / out) along each axis.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
@@ -223,7 +224,8 @@ def _max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fals
     for m, k, s, d, (before, _), c in zip(x.shape[2:], kernel, stride, dilation, padding, count):
         index = (np.arange(c) * s - before)[:, None] + np.arange(k) * d
         windows.append((index, (index >= 0) & (index < m)))
-    return unbatched(_pick(x, decide(_max_positions, x, tuple(windows))), had_batch)
+    # (the windows follow from the shapes alone: part of the decision, not one of the arrays it reads)
+    return unbatched(_pick(x, decide(partial(_max_positions, windows=tuple(windows)), x)), had_batch)
 
 
 def _adaptive_max_pool(x, output_size, return_indices=False, *, n, name):
@@ -231,7 +233,7 @@ def _adaptive_max_pool(x, output_size, return_indices=False, *, n, name):
     x, had_batch = _check_input(x, n, name)
     out = sizes(output_size, n, "output_size")
     windows = tuple(_adaptive_index(m, o) for m, o in zip(x.shape[2:], out))
-    return unbatched(_pick(x, decide(_max_positions, x, windows)), had_batch)
+    return unbatched(_pick(x, decide(partial(_max_positions, windows=windows), x)), had_batch)
 
 
 # -- power averages ---------------------------------------------------------------------------------------------
