@@ -274,9 +274,9 @@ def _pair_parts(nodes: list[Expr], tree: Expr) -> dict[int, str | int]:
 
 
 def _gives_parts(node: Expr) -> bool:
+    """Whether node calls a function PyTorch answers with a tuple of pieces (x.chunk(3); see Op.parts)."""
     op = FUNCTIONS.get(node.value) if node.kind == "call" else None
     return op is not None and op.parts is not None
-
 
 
 def _part_taken(node: Expr) -> str | int | None:
