@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis.database import InMemoryExampleDatabase
 from typer.testing import CliRunner
 
 from gradcli.cli.app import app
@@ -19,10 +20,13 @@ from gradcli.cli.app import app
 DATA = Path(__file__).parent / "data"
 
 # Property and fuzz tests: a short run by default, a long one with GRADCLI_LONG_TESTS=1.
-settings.register_profile("short", max_examples=25, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("long", max_examples=2000, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# The example database is kept in memory, never None: hypothesis's pytest plugin stacks one
+# settings layer per parametrized case, and with database=None (its "ci" profile, loaded where
+# CI is set) every case walks the whole stack, past the recursion limit after ~950 cases.
+PROFILE = dict(deadline=None, database=InMemoryExampleDatabase(),
+               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("short", max_examples=25, **PROFILE)
+settings.register_profile("long", max_examples=2000, **PROFILE)
 settings.load_profile("long" if os.environ.get("GRADCLI_LONG_TESTS") == "1" else "short")
 
 
