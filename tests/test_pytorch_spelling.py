@@ -446,13 +446,15 @@ def _spellings(torch, op) -> list[tuple[str, str]]:
 def _text(how: str, name: str, params: dict, count: int, sequence: bool = False) -> str:
     names = [f"a{i}" for i in range(count)]
     torch_side = how not in ("plain", "np", "np.linalg")
+    params = dict(params)
+    piece = "" if "part" not in params else f"[{params.pop('part')}]"  # x.chunk(3)[2]: the piece taken
     keywords = [f"{TORCH_KEYWORDS.get(k, k) if torch_side else k}={v!r}".replace(" ", "") for k, v in params.items()]
     if sequence:  # cat([a0, a1]): the arrays as one list
         names = [f"[{', '.join(names)}]"]
     if how == "method":
-        return f"{names[0]}.{name}({', '.join(names[1:] + keywords)})"
+        return f"{names[0]}.{name}({', '.join(names[1:] + keywords)})" + piece
     prefix = "" if how == "plain" else how + "."
-    return f"{prefix}{name}({', '.join(names + keywords)})"
+    return f"{prefix}{name}({', '.join(names + keywords)})" + piece
 
 
 def _reference(torch, op, inputs, params: dict, torch_side: bool):

@@ -72,6 +72,10 @@ def test_pieces_of_a_matrix_along_a_dim_agree_with_torch():
     ("x.split([2, 4])[0].sum()", "split() takes sizes that add up to the axis's length 7, not [2, 4]"),
     ("x.chunk(0)[0].sum()", "chunk() takes chunks= as a whole number above 0, not 0"),
     ("np.split(x, 7)[0].sum()", "np.split() is numpy's, which gradcli does not have"),
+    ("x.chunk(3, part=1).sum()", "chunk() takes no keyword 'part': it gives a tuple of arrays, as in PyTorch; take "
+                                 "one with [k], as in x.chunk(...)[0]"),
+    ("x.split(1.5)[0].sum()", "split_size_or_sections must be a whole number"),
+    ("x.split((1, 2.5, 3.5))[0].sum()", "split_size_or_sections must be a whole number"),
 ])
 def test_what_is_refused_says_why(expr, message):
     with pytest.raises(GradcliError) as info:

@@ -70,10 +70,12 @@ def spelled(name: str, sample) -> str:
     if op.symbol:
         return f"a0 {op.symbol} a1"
     callable_name = name if name in FUNCTIONS else op.aliases[0]
-    keywords = [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in sample.params.items()]
+    params = dict(sample.params)
+    part = params.pop("part", None)  # x.chunk(3)[2]: the piece taken
+    keywords = [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in params.items()]
     if op.sequence:  # cat([a0, a1])
         args = [f"[{', '.join(args)}]"]
-    return f"{callable_name}({', '.join(args + keywords)})"
+    return f"{callable_name}({', '.join(args + keywords)})" + ("" if part is None else f"[{part}]")
 
 
 @pytest.mark.parametrize("name, index", PUBLIC, ids=[f"{n}-{i}" for n, i in PUBLIC])

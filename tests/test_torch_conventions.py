@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from gradcli.api import functional
+from gradcli.errors import GradcliError
 from gradcli.ops.binary import _select
 
 nan, inf = np.nan, np.inf
@@ -131,6 +132,21 @@ def test_clip_bounds_as_torch_clamp():
     assert_same(got["hi"], [1, 0, 0, 1, 1])  # above hi, or hi below lo: hi takes it, also beside a nan lo
     # An inf cotangent outside the bounds gives 0 (sinh'(1) times 0), not nan.
     assert_same(grads("sum(sinh(clip(x, 0, 1)))", x=[inf, -inf, nan])["x"], [0, 0, 0])
+
+
+@pytest.mark.parametrize("expr", ["sum(torch.clamp(x))", "sum(x.clamp())", "sum(x.clamp(None, None))",
+                                  "sum(clip(x, max=None))"])
+def test_clip_needs_a_bound(expr):
+    # torch 2.13: RuntimeError: torch.clamp: At least one of 'min' or 'max' must not be None
+    with pytest.raises(GradcliError) as info:
+        functional.grad(expr, {"x": [1.0, 2.0]})
+    assert "() needs min or max (either or both), as in PyTorch" in info.value.message
+
+
+def test_torch_clamp_needs_a_bound_too():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError, match="At least one of 'min' or 'max' must not be None"):
+        torch.clamp(torch.ones(2))
 
 
 def test_clip_with_equal_bounds_gives_lo_the_gradient():

@@ -602,6 +602,9 @@ def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
             inputs[slot] = value
             continue
         name = op.keyword(key)
+        if name == "part" and op.parts is not None:  # (the walk's own keyword for the piece [k] takes)
+            raise GradcliError(f"{node.value}() takes no keyword 'part': it gives a tuple of arrays, as in PyTorch; "
+                               f"take one with [k], as in x.{node.value}(...)[0]", kind="syntax")
         if name not in op.keywords and key == "dtype" and op.family == "constant":
             _same_dtype(value, mode.dtype, f"{node.value}(dtype=...)")  # (a constant made in the expression's dtype)
             continue
@@ -613,6 +616,9 @@ def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
             raise GradcliError(f"{node.value}() got two values for {name}{also}", kind="syntax")
         params[name] = value
     inputs.extend([None] * (count - len(inputs)))
+    if op.needs_one and all(inputs[op.inputs.index(name)] is None for name in op.needs_one):
+        raise GradcliError(f"{node.value}() needs {' or '.join(op.needs_one)} (either or both), as in PyTorch: "
+                           f"it takes {_listed(op)}", kind="syntax")
     for slot, name in enumerate(op.inputs):
         if inputs[slot] is None and name in op.optional:
             inputs[slot] = Tensor(op.optional[name])
@@ -731,7 +737,7 @@ def _parameter(op: Op, key: str, value: Any) -> Any:
     if kind == "axis pairs":  # tensordot's dims: a number, or the axes of each side, ([1], [0])
         return tuple(_axis(v) for v in value) if isinstance(value, tuple) else _whole(value, key)
     if kind == "axis" or "axis" in words:  # (conv's padding: a number, a tuple, or 'same')
-        axes = _axis(value)
+        axes = _axis(value, key)
         if axes == () and key == "axis" and "keepdims" in op.keywords:
             raise GradcliError(f"{op.name}() takes no empty tuple of axes: numpy reduces over none of them, "
                                f"PyTorch over all; leave the axes out to reduce over all", kind="value")
@@ -781,10 +787,11 @@ def _whole_number(number: float, what: str) -> int:
     raise GradcliError(f"{what} must be a whole number", kind="index")
 
 
-def _axis(value: Any) -> Any:
-    """An axis, or a tuple of axes (a list [0, 1] as torch's dim=[0, 1])."""
+def _axis(value: Any, what: str = "axis") -> Any:
+    """An axis, or a tuple of axes (a list [0, 1] as torch's dim=[0, 1]); what: the keyword read (split's
+    sizes and reshape's shape are read as axes are), which an error names."""
     if isinstance(value, Tensor) and value.ndim == 1:
-        return tuple(_whole_number(v, "axis") for v in decide(np.ndarray.tolist, value))
+        return tuple(_whole_number(v, what) for v in decide(np.ndarray.tolist, value))
     if isinstance(value, tuple):
-        return tuple(_whole(v, "axis") for v in value)
-    return _whole(value, "axis")
+        return tuple(_whole(v, what) for v in value)
+    return _whole(value, what)

@@ -212,7 +212,8 @@ class Op:
         the walk takes one apart by the index written after the call, passing it as part=
         (one of its keywords), and refuses the call used whole; `gradcli run` gives the tuple
     inputs: names a call may give its tensor inputs by (clamp(x, min=0)); optional: the
-        value of an input a call leaves out; method: whether x.name() calls it; torch_defaults: parameters a PyTorch spelling
+        value of an input a call leaves out; needs_one: optional inputs of which a call gives one at least
+        (clamp's min and max, as torch.clamp); method: whether x.name() calls it; torch_defaults: parameters a PyTorch spelling
         (a method, torch., F.) sets where PyTorch's default differs from numpy's; linalg: those torch.linalg.NAME
         sets where it differs from torch.NAME (torch.linalg.diagonal's dim1=-2, dim2=-1)
     """
@@ -261,6 +262,7 @@ class Op:
     example: str = ""
     inputs: tuple[str, ...] = ()
     optional: dict[str, float] = field(default_factory=dict, compare=False)
+    needs_one: tuple[str, ...] = ()
     torch_defaults: dict[str, Any] = field(default_factory=dict, compare=False)
     linalg: dict[str, Any] = field(default_factory=dict, compare=False)
     batching: Callable[..., Any] | str | None = field(default=None, compare=False)
@@ -303,9 +305,9 @@ class Op:
             raise ValueError(f"operation {self.name!r}: batching is a rule, \"trailing\", \"loop\" or None")
         if self.rest and self.rest not in self.keywords:
             raise ValueError(f"operation {self.name!r}: rest names one of its keywords")
-        if set(self.optional) - set(self.inputs) or set(self.torch_defaults) - set(self.keywords) or \
-                set(self.leading) - set(self.keywords) or set(self.preceding) - set(self.keywords) or \
-                set(self.kinds) - set(self.keywords) or set(self.spelled.values()) - set(self.keywords):
+        if set(self.optional) - set(self.inputs) or set(self.needs_one) - set(self.optional) or \
+                set(self.torch_defaults) - set(self.keywords) or set(self.leading) - set(self.keywords) or \
+                set(self.preceding) - set(self.keywords) or set(self.kinds) - set(self.keywords) or set(self.spelled.values()) - set(self.keywords):
             raise ValueError(f"operation {self.name!r}: optional inputs and torch defaults must be declared "
                              f"in inputs and keywords (kinds and spellings too)")
 

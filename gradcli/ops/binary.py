@@ -253,7 +253,7 @@ def _on_bound(node):
 primitive(
     name="clip", doc="x limited to [min, max], either bound may be left out (gradient 1 on the bounds, as "
     "torch.clamp)", signature="clip(x, min, max)", family="binary", aliases=("clamp",),
-    inputs=("x", "min", "max"), optional={"min": -np.inf, "max": np.inf},
+    inputs=("x", "min", "max"), optional={"min": -np.inf, "max": np.inf}, needs_one=("min", "max"),
     forward=lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi), backward=_clip_backward,
     shape=_where_shape, torch_name="ClampBackward1",
     # NOTE: hi wins when lo > hi, as numpy's minimum(maximum(x, lo), hi) and torch.clamp do.

@@ -205,9 +205,11 @@ def example(op: Op) -> str:
         call = f"{names[0]} {op.symbol} {names[1]}"
     else:
         called = _called(op)
-        keywords = [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in sample.params.items()]
+        params = dict(sample.params)
+        part = params.pop("part", None)  # (the piece of a tuple-giving call: written [k] after it)
+        keywords = [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in params.items()]
         arrays_in = f"[{', '.join(names)}]" if op.sequence else ", ".join(names)
-        call = f"{called}({', '.join([arrays_in] + keywords)})"
+        call = f"{called}({', '.join([arrays_in] + keywords)})" + ("" if part is None else f"[{part}]")
     scalar = (op.elementwise and not any(sample.shapes)) or (op.family == "reduction" and not sample.params)
     expr = call if scalar else f"sum({call})"
     options = " ".join(f"--{n} '{a.tolist()}'" if a.ndim else f"--{n} {float(a)!r}" for n, a in zip(names, arrays))
