@@ -166,6 +166,69 @@ def test_operations_agree_with_torch_in_value_and_gradient(case):
 
 
 
+
+def _linalg(m, A, b):
+    """A sum over torch.linalg's functions gradcli has, each with torch.linalg's own defaults."""
+    L = m.linalg
+    return (L.norm(A, 2) + L.norm(A) + L.norm(b, 3) + L.det(A) + L.inv(A).sum() + (L.solve(A, b) ** 2).sum()
+            + L.diagonal(A.reshape(1, 3, 3)).sum() * 0.5 + L.vander(b).sum() * 0.1 + L.matrix_norm(A, "nuc")
+            + L.vector_norm(A, 1) + L.slogdet(A)[1] + L.matrix_power(A, 3).sum() * 0.01
+            + (L.cross(A, A.flip(0)) * A).sum() + L.svdvals(A).sum() + L.eigvalsh(A + A.T).sum() + L.pinv(A).sum()
+            + L.matrix_exp(A * 0.1).sum() + L.cholesky(A @ A.T).sum()
+            + L.solve_triangular(A.triu(), b[:, None], upper=True).sum() + L.matmul(A, b).sum())
+
+
+def test_torch_linalg_agrees_with_torch():
+    torch = real_torch()
+    A0, b0 = [[2.0, 1.0, 0.5], [0.3, 3.0, -1.0], [0.1, 0.2, 1.5]], [1.0, -2.0, 0.5]
+    A, b = gt.tensor(A0, dtype=gt.float64, requires_grad=True), gt.tensor(b0, dtype=gt.float64, requires_grad=True)
+    tA = torch.tensor(A0, dtype=torch.float64, requires_grad=True)
+    tb = torch.tensor(b0, dtype=torch.float64, requires_grad=True)
+    ours, theirs = _linalg(gt, A, b), _linalg(torch, tA, tb)
+    ours.backward()
+    theirs.backward()
+    assert ours.item() == pytest.approx(theirs.item(), rel=1e-13)
+    close(A.grad, tA.grad, rtol=1e-11)
+    close(b.grad, tb.grad, rtol=1e-11)
+
+
+def test_torch_linalg_has_torchs_names_only():
+    with pytest.raises(NotImplementedError, match="torch.linalg.qr is not supported"):
+        gt.linalg.qr(gt.eye(2))
+    assert not hasattr(gt.linalg, "sin")  # (torch.sin is torch's, not torch.linalg's)
+    # torch.linalg.norm(A, 2) of a matrix is its largest singular value, not the Frobenius norm
+    assert gt.linalg.norm(gt.tensor([[3.0, 0.0], [0.0, 4.0]]), 2).item() == 4.0
+
+
+def _indexed(m, x, W):
+    """x and W indexed as PyTorch code does: masks, arrays and lists of indices, None, ... and a 0-d tensor."""
+    return (x[x > 0].sum() + (x[:, None] * W[0][None, :3].sum() ** 2).sum() * 0.01 + (W[m.tensor([1, 0, 1])] * 2).sum()
+            + W[:, [0, 2]].prod() + x[[True, False, True, False]].sum() * 3 + W[..., 1].sum() + x[m.tensor(2)])
+
+
+def test_indexing_by_masks_and_arrays_agrees_with_torch():
+    torch = real_torch()
+    x0, W0 = [1.0, -2.0, 3.0, -0.5], [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+    x, W = gt.tensor(x0, requires_grad=True), gt.tensor(W0, requires_grad=True)
+    tx, tW = torch.tensor(x0, requires_grad=True), torch.tensor(W0, requires_grad=True)
+    ours, theirs = _indexed(gt, x, W), _indexed(torch, tx, tW)
+    assert ours.item() == theirs.item()
+    ours.backward()
+    theirs.backward()
+    close(x.grad, tx.grad, rtol=0)
+    close(W.grad, tW.grad, rtol=0)
+    assert [x[x > 0].grad_fn.name(), W[:, [0, 2]].grad_fn.name(), x[1].grad_fn.name()] == \
+           [tx[tx > 0].grad_fn.name(), tW[:, [0, 2]].grad_fn.name(), tx[1].grad_fn.name()]
+
+
+def test_assignment_through_a_mask_and_indices():
+    y = gt.tensor([1.0, -2.0, 3.0, -0.5])
+    y[y < 0] = 0
+    y[gt.tensor([0])] = 7
+    y[[2]] = 5
+    # torch 2.13 gives [7.0, 0.0, 5.0, 0.0]
+    assert y.tolist() == [7.0, 0.0, 5.0, 0.0]
+
 TRANSPOSES = [  # the same call in gradcli.torch and in torch, on m (2 x 3) and c (2 x 3 x 4)
     ("m.t()", lambda t, m, c: m.t()), ("torch.t(m)", lambda t, m, c: t.t(m)), ("m.T", lambda t, m, c: m.T),
     ("m.transpose(0, 1)", lambda t, m, c: m.transpose(0, 1)), ("torch.transpose(c, 0, 2)", lambda t, m, c: t.transpose(c, 0, 2)),

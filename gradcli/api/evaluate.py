@@ -339,7 +339,7 @@ def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor], items: 
         return kids[-1]
     if kind == "index":
         target, *items = kids
-        return index(target, items, node.args[1:])
+        return index(target, items, [is_mask(n) for n in node.args[1:]], [n.span for n in node.args[1:]])
     if kind in ("none", "ellipsis"):
         return None if kind == "none" else Ellipsis
     if kind == "slice":

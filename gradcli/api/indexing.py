@@ -48,8 +48,9 @@ def _booleans(node: Expr) -> bool:
     return node.kind == "num" and node.text in BOOLEANS
 
 
-def index(target: Any, items: list, nodes: tuple[Expr, ...]) -> Any:
-    """target[items]; nodes are the items' expressions (which say whether an array is a mask)."""
+def index(target: Any, items: list, masks: list[bool], spans: list | None = None) -> Any:
+    """target[items]; masks: whether each item is written as a mask (is_mask of its expression, or a bool tensor
+    under `gradcli run`); spans: where each item is written, which an error about it points at."""
     if isinstance(target, tuple):  # x.shape[0]
         if len(items) != 1 or not isinstance(items[0], (Tensor, slice)) or getattr(items[0], "ndim", 0):
             raise GradcliError("a shape takes one index, as in x.shape[0]", kind="index")
@@ -58,9 +59,9 @@ def index(target: Any, items: list, nodes: tuple[Expr, ...]) -> Any:
         return target[normalize_key((_whole(items[0]),), (len(target),))[0]]
     if not isinstance(target, Tensor):
         raise GradcliError("only an array can be indexed", kind="syntax")
-    kinds = [_kind(item, node) for item, node in zip(items, nodes)]
+    kinds = [_kind(item, mask) for item, mask in zip(items, masks)]
     # An error about the array or the mask points at it.
-    spans = {kind: node.span for kind, node in zip(kinds, nodes)}
+    spans = dict(zip(kinds, spans or [None] * len(kinds)))
     items, kinds = _expand_ellipsis(target, items, kinds)
     if "mask" in kinds:
         return _masked(target, items, kinds, spans["mask"])
@@ -69,14 +70,14 @@ def index(target: Any, items: list, nodes: tuple[Expr, ...]) -> Any:
     return _basic(target, items)
 
 
-def _kind(item: Any, node: Expr | None) -> str:
+def _kind(item: Any, mask: bool) -> str:
     if item is None:
         return "new"
     if item is Ellipsis:
         return "ellipsis"
     if isinstance(item, slice):
         return "slice"
-    if node is not None and is_mask(node):
+    if mask:
         return "mask"
     if isinstance(item, Tensor) and item.ndim == 0:
         return "whole"

@@ -14,6 +14,7 @@ from typing import Any
 
 # (torch.autograd, torch.nn, torch.optim; imported first: they load the modules the names below come from)
 import gradcli.torch.autograd as autograd
+import gradcli.torch.linalg as linalg
 import gradcli.torch.nn as nn
 import gradcli.torch.optim as optim
 import gradcli.torch.special as special
@@ -32,7 +33,7 @@ double = float64
 
 __all__ = ["DoubleTensor", "FloatTensor", "Size", "Tensor", "Unsupported", "arange", "as_tensor", "autograd", "bool",
            "double", "dtype", "empty", "empty_like", "enable_grad", "eye", "float", "float32", "float64",
-           "from_numpy", "full", "full_like", "get_default_dtype", "is_grad_enabled", "linspace", "manual_seed", "nn",
+           "from_numpy", "full", "full_like", "get_default_dtype", "is_grad_enabled", "linalg", "linspace", "manual_seed", "nn",
            "no_grad", "ones", "ones_like", "optim", "rand", "rand_like", "randn", "randn_like", "set_default_dtype",
            "set_grad_enabled", "special", "stack", "tensor", "zeros", "zeros_like"]
 

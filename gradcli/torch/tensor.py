@@ -14,6 +14,7 @@ import numpy as np
 
 import gradcli.ops  # noqa: F401  (importing it registers the operations)
 from gradcli.api.evaluate import bind
+from gradcli.api.indexing import index
 from gradcli.autodiff import engine
 from gradcli.autodiff.op import FUNCTIONS, Op, paired
 from gradcli.errors import GradcliError
@@ -262,10 +263,10 @@ class Tensor:
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._write("index assignment")
-        key = engine.normalize_key(key, self._t.shape)
-        if not _records(value) and self._t.grad_fn is None:
-            self._t.data[key] = np.asarray(value._t.data if isinstance(value, Tensor) else value)
+        if not _records(value) and self._t.grad_fn is None:  # (x[x < 0] = 0: numpy's indexing, any key)
+            self._t.data[_numpy_key(key)] = np.asarray(value._t.data if isinstance(value, Tensor) else value)
             return
+        key = engine.normalize_key(_numpy_key(key), self._t.shape)
         # Recorded: the entries at key come from value, the others from self (where's gradient routing).
         mask = np.zeros(self._t.shape, dtype=bool)
         mask[key] = True
@@ -302,8 +303,10 @@ class Tensor:
     mH = mT  # (the conjugate transpose of a real tensor)
 
     def __getitem__(self, key: Any) -> Tensor:
+        items = list(key) if isinstance(key, tuple) else [key]
+        masks = [_is_mask(item) for item in items]
         try:
-            return wrap(self._t[_operand_key(key)], self._bool)
+            return wrap(index(self._t, [_index_item(item) for item in items], masks), self._bool)
         except GradcliError as err:
             raise core.as_torch_error(err) from None
 
@@ -378,9 +381,9 @@ class Tensor:
 Node.wrap = staticmethod(wrap)  # (grad_fn.variable, for an AccumulateGrad)
 
 
-def apply(op: Op, name: str, args: tuple, kwargs: dict, method: bool = False) -> Any:
-    """op called as torch.name(*args, **kwargs), or as the method x.name(*args[1:], **kwargs) (PyTorch's keywords
-    and defaults), as a façade tensor."""
+def apply(op: Op, name: str, args: tuple, kwargs: dict, method: bool = False, module: str = "torch") -> Any:
+    """op called as module.name(*args, **kwargs) (torch, torch.linalg), or as the method x.name(*args[1:], **kwargs)
+    (PyTorch's keywords and defaults), as a façade tensor."""
     count = len(args) if op.arity is None else op.arity
     # (the tensor inputs by position: the first ones, those around the dim of gather(x, dim, index), or those
     # after the order of torch.polygamma(n, x))
@@ -392,7 +395,7 @@ def apply(op: Op, name: str, args: tuple, kwargs: dict, method: bool = False) ->
     else:
         inputs = [core.unwrap(a) if i in slots else core.as_parameter(a) for i, a in enumerate(args)]
     keywords = {k: (core.unwrap(v) if k in op.inputs else core.as_parameter(v)) for k, v in kwargs.items()}
-    call_node = Expr("call", (0, 0), value=name, text=f".{name}" if method else f"torch.{name}")
+    call_node = Expr("call", (0, 0), value=name, text=f".{name}" if method else f"{module}.{name}")
     try:
         tensors, params = bind(op, call_node, inputs, keywords)
         if op.parts is not None:  # torch.chunk(x, 3): a tuple of the pieces
@@ -449,14 +452,15 @@ def return_type(function: str) -> type:
     return found
 
 
-def function(name: str):
-    """torch.name as a function, from the registry; Unsupported when gradcli has no such operation."""
+def function(name: str, module: str = "torch"):
+    """module.name (torch.name, torch.linalg.name) as a function, from the registry; Unsupported when gradcli has
+    no such operation."""
     op = FUNCTIONS.get(name)
     if op is None or op.constructor:
-        raise core.unsupported(f"torch.{name}")
+        raise core.unsupported(f"{module}.{name}")
 
     def torch_function(*args: Any, **kwargs: Any) -> Any:
-        return apply(op, name, args, kwargs)
+        return apply(op, name, args, kwargs, module=module)
 
     torch_function.__name__ = name
     torch_function.__doc__ = op.doc
@@ -474,13 +478,32 @@ def _cast(t: engine.Tensor, wanted: np.dtype) -> engine.Tensor:
     return engine.Tensor._result(t.data.astype(wanted), None)
 
 
-def _operand_key(key: Any) -> Any:
+def _is_mask(item: Any) -> bool:
+    """Whether an index item selects as a mask: a bool tensor (x > 0), or a list or array of True and False."""
+    if isinstance(item, Tensor):
+        return item._bool
+    return isinstance(item, (list, np.ndarray)) and np.asarray(item).dtype == np.bool_
+
+
+def _index_item(item: Any) -> Any:
+    """An index item as the expression language's indexing reads it: numbers and arrays of them as tensors;
+    slices, None and ... as they are."""
+    if isinstance(item, Tensor):
+        return item._t
+    if isinstance(item, (bool, np.bool_)):
+        raise core.unsupported("a True or False index")
+    if isinstance(item, (int, np.integer, list, np.ndarray)):
+        return engine.Tensor(np.asarray(item, dtype=np.float64))
+    return item
+
+
+def _numpy_key(key: Any) -> Any:
+    """An index as numpy reads it: a tensor as its array (a mask as bools, indices as whole numbers)."""
     if isinstance(key, tuple):
-        return tuple(_operand_key(k) for k in key)
+        return tuple(_numpy_key(k) for k in key)
     if isinstance(key, Tensor):
-        if key._t.ndim == 0:
-            return int(key.item())
-        raise core.unsupported("indexing by a tensor")
+        data = key._t.data
+        return data.astype(bool) if key._bool else data.astype(np.intp)
     return key
 
 
