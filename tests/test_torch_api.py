@@ -229,6 +229,41 @@ def test_assignment_through_a_mask_and_indices():
     # torch 2.13 gives [7.0, 0.0, 5.0, 0.0]
     assert y.tolist() == [7.0, 0.0, 5.0, 0.0]
 
+
+def test_parameter_is_a_leaf_that_requires_grad():
+    torch = real_torch()
+    for m in (gt, torch):
+        made = m.ones(2, requires_grad=True) * 3
+        p = m.nn.Parameter(made)
+        assert (p.is_leaf, p.grad_fn, p.requires_grad, isinstance(p, m.Tensor)) == (True, None, True, True)
+    assert repr(gt.nn.Parameter(gt.ones(2))) == repr(torch.nn.Parameter(torch.ones(2))) == \
+        "Parameter containing:\ntensor([1., 1.], requires_grad=True)"
+    assert repr(gt.nn.Parameter(gt.ones(2), requires_grad=False)) == "Parameter containing:\ntensor([1., 1.])"
+    w, tw = gt.nn.Parameter(gt.tensor([1.0, 2.0])), torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+    for m, v in ((gt, w), (torch, tw)):
+        (v ** 2).sum().backward()
+        m.optim.SGD([v], lr=0.1).step()
+    assert w.tolist() == tw.tolist() and type(w * 2).__name__ == "Tensor"
+
+
+def test_allclose_equal_device_and_cuda_answer_as_torch():
+    torch = real_torch()
+    for m in (gt, torch):
+        a, b = m.tensor([1.0, 2.0]), m.tensor([1.0, 2.0 + 1e-6])
+        assert (m.allclose(a, b), m.allclose(a, b, rtol=0, atol=1e-7), a.allclose(b), m.equal(a, b), a.equal(a),
+                m.equal(a, m.tensor([1.0, 2.0, 3.0]))) == (True, False, True, False, True, False)
+        device = m.device("cuda" if m.cuda.is_available() else "cpu")
+        x = m.ones(2).to(device)
+        assert (str(device), repr(device), str(x.device), x.device == device) == \
+               ("cpu", "device(type='cpu')", "cpu", True)
+
+
+def test_a_left_out_bound_keeps_the_tensors_dtype():
+    torch = real_torch()
+    m, tm = gt.tensor([[1.0, 2.0], [3.0, 4.0]]), torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert repr(m.clamp(min=2)) == repr(tm.clamp(min=2)) == "tensor([[2., 2.],\n        [3., 4.]])"
+    assert repr(gt.clamp(m, max=2.5)) == repr(torch.clamp(tm, max=2.5))
+
 TRANSPOSES = [  # the same call in gradcli.torch and in torch, on m (2 x 3) and c (2 x 3 x 4)
     ("m.t()", lambda t, m, c: m.t()), ("torch.t(m)", lambda t, m, c: t.t(m)), ("m.T", lambda t, m, c: m.T),
     ("m.transpose(0, 1)", lambda t, m, c: m.transpose(0, 1)), ("torch.transpose(c, 0, 2)", lambda t, m, c: t.transpose(c, 0, 2)),

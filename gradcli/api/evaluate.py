@@ -619,9 +619,11 @@ def bind(op: Op, node: Expr, args: list, keywords: dict) -> tuple[list, dict]:
     if op.needs_one and all(inputs[op.inputs.index(name)] is None for name in op.needs_one):
         raise GradcliError(f"{node.value}() needs {' or '.join(op.needs_one)} (either or both), as in PyTorch: "
                            f"it takes {_listed(op)}", kind="syntax")
+    # A left-out input takes the dtype of the tensors given (x.clamp(min=2) of a float32 x stays float32).
+    given = next((i.data.dtype for i in inputs if isinstance(i, Tensor)), None)
     for slot, name in enumerate(op.inputs):
         if inputs[slot] is None and name in op.optional:
-            inputs[slot] = Tensor(op.optional[name])
+            inputs[slot] = Tensor(op.optional[name], dtype=given)
     missing = [name for name, i in zip(parameters(op), inputs) if i is None]
     if missing:
         raise GradcliError(f"{node.value}() is missing {' and '.join(missing)}: it takes {_listed(op)}",

@@ -14,11 +14,12 @@ from typing import Any
 
 # (torch.autograd, torch.nn, torch.optim; imported first: they load the modules the names below come from)
 import gradcli.torch.autograd as autograd
+import gradcli.torch.cuda as cuda
 import gradcli.torch.linalg as linalg
 import gradcli.torch.nn as nn
 import gradcli.torch.optim as optim
 import gradcli.torch.special as special
-from gradcli.torch.core import Unsupported, dtype, float32, float64
+from gradcli.torch.core import Unsupported, device, dtype, float32, float64
 from gradcli.torch.core import bool_ as bool  # torch.bool (shadows the builtin here only)
 from gradcli.torch.creation import (DoubleTensor, FloatTensor, arange, as_tensor, empty, empty_like, eye, from_numpy,
                                     full, full_like, get_default_dtype, linspace, manual_seed, ones, ones_like, rand,
@@ -31,11 +32,20 @@ __version__ = "2.13.0+gradcli"
 float = float32  # torch.float and torch.double, as PyTorch spells them
 double = float64
 
-__all__ = ["DoubleTensor", "FloatTensor", "Size", "Tensor", "Unsupported", "arange", "as_tensor", "autograd", "bool",
-           "double", "dtype", "empty", "empty_like", "enable_grad", "eye", "float", "float32", "float64",
-           "from_numpy", "full", "full_like", "get_default_dtype", "is_grad_enabled", "linalg", "linspace", "manual_seed", "nn",
-           "no_grad", "ones", "ones_like", "optim", "rand", "rand_like", "randn", "randn_like", "set_default_dtype",
-           "set_grad_enabled", "special", "stack", "tensor", "zeros", "zeros_like"]
+__all__ = ["allclose", "arange", "as_tensor", "autograd", "bool", "cuda", "device", "double",
+           "DoubleTensor", "dtype", "empty", "empty_like", "enable_grad", "equal", "eye", "float",
+           "float32", "float64", "FloatTensor", "from_numpy", "full", "full_like", "get_default_dtype",
+           "is_grad_enabled", "linalg", "linspace", "manual_seed", "nn", "no_grad", "ones", "ones_like",
+           "optim", "rand", "rand_like", "randn", "randn_like", "set_default_dtype", "set_grad_enabled",
+           "Size", "special", "stack", "Tensor", "tensor", "Unsupported", "zeros", "zeros_like"]
+
+
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    return input.allclose(other, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
+def equal(input: Tensor, other: Tensor) -> bool:
+    return input.equal(other)
 
 
 def is_tensor(obj: Any) -> bool:

@@ -25,6 +25,31 @@ def unsupported(what: str) -> Unsupported:
     return Unsupported(f"{what} is not supported: {SUBSET}")
 
 
+class device:  # (lower case, as torch.device)
+    """torch.device: gradcli computes on the CPU, so every tensor's device is cpu. A script's choice of
+    device (torch.device("cuda" if torch.cuda.is_available() else "cpu")) reads cpu; "cuda" is refused."""
+
+    def __init__(self, type: Any = "cpu", index: int | None = None):
+        if str(type).split(":")[0] != "cpu":
+            raise unsupported(f"torch.device({str(type)!r}): gradcli computes on the CPU, and")
+        self.type, self.index = "cpu", None
+
+    def __repr__(self) -> str:
+        return "device(type='cpu')"
+
+    def __str__(self) -> str:
+        return "cpu"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, device)
+
+    def __hash__(self) -> int:
+        return hash("cpu")
+
+
+CPU = device()
+
+
 class dtype:  # (lower case: torch.float32 is an instance of torch.dtype)
     """A torch dtype: float32 and float64 compute; bool marks the results of comparisons."""
 

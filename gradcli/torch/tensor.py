@@ -43,6 +43,10 @@ def wrap(t: engine.Tensor, is_bool: bool = False) -> Tensor:
     return out
 
 
+def _operand_array(value: Any) -> np.ndarray:
+    return value._t.data if isinstance(value, Tensor) else np.asarray(value)
+
+
 def _operand(value: Any) -> Any:
     if isinstance(value, Tensor):
         return value._t
@@ -311,8 +315,12 @@ class Tensor:
             raise core.as_torch_error(err) from None
 
     # -- dtype ---------------------------------------------------------------------------
+    @property
+    def device(self) -> core.device:
+        return core.CPU
+
     def to(self, dtype: Any = None, *args: Any, **kwargs: Any) -> Tensor:
-        if isinstance(dtype, str) or (dtype is None and "dtype" not in kwargs):
+        if isinstance(dtype, (str, core.device)) or (dtype is None and "dtype" not in kwargs):
             return self  # a device: gradcli computes on the CPU
         return self.type(kwargs.get("dtype", dtype))
 
@@ -364,6 +372,14 @@ class Tensor:
     def __itruediv__(self, o): return self.div_(o) if not _records(self) and not _records(o) else self / o
 
     __hash__ = object.__hash__
+
+    def allclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+        """Whether |self - other| <= atol + rtol * |other| everywhere (broadcast), as torch.allclose."""
+        return bool(np.allclose(self._t.data, _operand_array(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+    def equal(self, other: Any) -> bool:
+        """Whether other has self's shape and entries, as torch.equal (nan is never equal)."""
+        return bool(np.array_equal(self._t.data, _operand_array(other)))
 
     def __getattr__(self, name: str) -> Any:
         # x.pow(2), x.mean(dim=0), x.exp(): every method of the expression language, from the registry
