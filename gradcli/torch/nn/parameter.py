@@ -3,7 +3,6 @@ tensor it is made from (as PyTorch's shares its storage), printed as "Parameter 
 
 from __future__ import annotations
 
-from typing import Any
 
 from gradcli.autodiff import engine
 from gradcli.torch.creation import empty
