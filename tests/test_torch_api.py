@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 import subprocess
+import warnings
 import sys
 from pathlib import Path
 
@@ -263,6 +264,55 @@ def test_a_left_out_bound_keeps_the_tensors_dtype():
     m, tm = gt.tensor([[1.0, 2.0], [3.0, 4.0]]), torch.tensor([[1.0, 2.0], [3.0, 4.0]])
     assert repr(m.clamp(min=2)) == repr(tm.clamp(min=2)) == "tensor([[2., 2.],\n        [3., 4.]])"
     assert repr(gt.clamp(m, max=2.5)) == repr(torch.clamp(tm, max=2.5))
+
+
+def _hooked(m):
+    """Hooks on a leaf and on an intermediate tensor (one printing, one doubling, one removed), as PyTorch runs
+    them: in the order registered, before the gradient goes on or into .grad; retain_grad keeps the hooked one."""
+    x = m.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.tolist()))
+    x.register_hook(lambda g: g * 2)
+    y = x * 3
+    y.retain_grad()
+    y.register_hook(lambda g: g + 1)
+    gone = y.register_hook(lambda g: g * 100)
+    gone.remove()
+    (y ** 2).sum().backward()
+    return x.grad.tolist(), y.grad.tolist(), seen
+
+
+def test_tensor_hooks_run_as_pytorchs():
+    torch = real_torch()
+    assert _hooked(gt) == _hooked(torch)
+    # torch 2.13: ([24.0, -30.0, 78.0], [4.0, -5.0, 13.0], [[12.0, -15.0, 39.0]])
+    assert _hooked(gt)[0] == [24.0, -30.0, 78.0]
+    with pytest.raises(RuntimeError, match="cannot register a hook on a tensor that doesn't require gradient"):
+        gt.ones(2).register_hook(print)
+
+
+def _anomalies(m):
+    found = []
+    x = m.tensor([0.0, 1.0], requires_grad=True)
+    with m.autograd.detect_anomaly():
+        try:
+            (x.sqrt() * 0).sum().backward()
+        except RuntimeError as err:
+            found.append(str(err))
+    found.append(m.is_anomaly_enabled())
+    with m.autograd.set_detect_anomaly(True):
+        found.append(m.is_anomaly_enabled())
+    (x.sqrt() * 0).sum().backward()  # (off again: the nan reaches .grad)
+    return found, str(x.grad.tolist())
+
+
+def test_anomaly_detection_stops_at_the_first_nan_as_pytorch():
+    torch = real_torch()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (PyTorch warns that anomaly detection is slow)
+        theirs = _anomalies(torch)
+    assert _anomalies(gt) == theirs == (["Function 'SqrtBackward0' returned nan values in its 0th output.", False,
+                                         True], "[nan, 0.0]")
 
 TRANSPOSES = [  # the same call in gradcli.torch and in torch, on m (2 x 3) and c (2 x 3 x 4)
     ("m.t()", lambda t, m, c: m.t()), ("torch.t(m)", lambda t, m, c: t.t(m)), ("m.T", lambda t, m, c: m.T),

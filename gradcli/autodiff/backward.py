@@ -91,6 +91,7 @@ def run_backward(
     create_graph: bool = False,
     observer: Any = None,
     order: list | None = None,
+    hooks: dict | None = None,
 ) -> dict[LeafNode, Tensor]:
     """One backward pass from (output, cotangent) pairs; returns cotangents at the leaves.
 
@@ -98,6 +99,8 @@ def run_backward(
     works on trailing axes, and each cotangent is summed back to its input's shape (batch
     axes kept) here, once. `observer(node, g, cts)`, if given, sees each step (explain).
     order: creation_order of the seeds' nodes, when the caller has it already.
+    hooks: node -> a function of the whole cotangent reaching it, giving the one it passes on (or a leaf keeps):
+    PyTorch's tensor hooks (x.register_hook), which run before the node's rule.
     A seed the caller keeps no reference to belongs to the pass, which may write into it.
     """
     grads, roots = _seeded(seeds, create_graph)
@@ -108,6 +111,8 @@ def run_backward(
         for node in creation_order(roots) if order is None else order:
             if node not in grads:
                 continue
+            if hooks is not None and node in hooks:
+                grads[node] = hooks[node](grads[node])
             if type(node) is LeafNode:
                 leaves[node] = grads.pop(node)
                 continue

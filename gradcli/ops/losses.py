@@ -152,6 +152,14 @@ def _cross_entropy(x, target, weight=None, reduction="mean", ignore_index=IGNORE
     return nll * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
 
 
+def _cross_entropy_name(shapes, params):
+    """PyTorch's node for cross_entropy, the last of its parts: nll_loss's against class indices (an add once
+    smoothed); against probabilities, the mean's division or the negated sum."""
+    if tuple(shapes[1]) == tuple(shapes[0]):
+        return "DivBackward1" if params.get("reduction", "mean") == "mean" else "NegBackward0"
+    return "NllLossBackward0" if not params.get("label_smoothing") else "AddBackward0"
+
+
 def _weighted(terms, weight):
     return terms if weight is None else terms * weight
 
@@ -181,7 +189,7 @@ composite(name="cross_entropy", family="loss", arity=3, inputs=("input", "target
               "input without its class axis: no gradient) or -sum(target * log_softmax) against probabilities "
               "(a target shaped like the input: it gets its gradient); " + WEIGHT_DOC,
           composite=_cross_entropy, keywords=("reduction", "ignore_index", "label_smoothing"), positional=0,
-          kinds={**REDUCTION_KIND, "label_smoothing": "real"},
+          kinds={**REDUCTION_KIND, "label_smoothing": "real"}, torch_name=_cross_entropy_name,
           samples=CLASS_SAMPLES + (
               Sample(((2, 3), (2, 3)), ("real", "probability")),
               Sample(((2, 3), (2,), (3,)), ("real", "mask", "positive"), params={"label_smoothing": 0.2}),

@@ -48,6 +48,10 @@ def equal(input: Tensor, other: Tensor) -> bool:
     return input.equal(other)
 
 
+def is_anomaly_enabled() -> bool:
+    return autograd.anomaly.is_anomaly_enabled()
+
+
 def is_tensor(obj: Any) -> bool:
     return isinstance(obj, Tensor)
 

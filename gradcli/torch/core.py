@@ -3,6 +3,7 @@ inside a façade tensor, and gradcli's errors as the exceptions PyTorch raises."
 
 from __future__ import annotations
 
+import itertools
 import sys
 import weakref
 from typing import Any
@@ -129,14 +130,35 @@ def user_line_span() -> tuple[int, int] | None:
 
 
 def call(op: Any, *inputs: Any, **params: Any) -> engine.Tensor:
-    """engine.call; while gradcli run traces, the new node also keeps its line and forward value."""
+    """engine.call, with numpy's floating-point warnings off (PyTorch gives nan and inf silently); while gradcli
+    run traces, the new node also keeps its line and forward value."""
     if TRACE.file is None:
-        return engine.call(op, *inputs, **params)
-    with engine.source_span(user_line_span()):
+        with np.errstate(all="ignore"):
+            return engine.call(op, *inputs, **params)
+    with engine.source_span(user_line_span()), np.errstate(all="ignore"):
         result = engine.call(op, *inputs, **params)
     if result.grad_fn is not None:
         TRACE.values[id(result.grad_fn)] = (result.grad_fn, result.data)
     return result
+
+
+# Anomaly detection (torch.autograd.set_detect_anomaly): whether backward passes stop at a NaN
+ANOMALY = {"on": False}
+
+# Tensor hooks (x.register_hook): engine tensor -> {handle id: function of its gradient}, in the order registered
+HOOKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+class RemovableHandle:
+    """What register_hook gives: remove() takes the hook away."""
+
+    _ids = itertools.count()  # (not id(self): a handle dropped at once would give its id to the next)
+
+    def __init__(self, hooks: dict):
+        self._hooks, self.id = hooks, next(self._ids)
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
 
 
 # Non-leaf tensors whose gradient a backward pass keeps in .grad (x.retain_grad()): id(node) -> the tensor

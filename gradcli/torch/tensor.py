@@ -189,6 +189,16 @@ class Tensor:
         self._t.grad = None if value is None else value._t.data
         self._grad = None
 
+    def register_hook(self, hook: Any) -> core.RemovableHandle:
+        """hook(grad) runs when this tensor's gradient is computed, before it goes on (or into a leaf's .grad); a
+        tensor it returns replaces the gradient. As PyTorch's Tensor.register_hook."""
+        if not self._t.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        hooks = core.HOOKS.setdefault(self._t, {})
+        handle = core.RemovableHandle(hooks)
+        hooks[handle.id] = lambda g: hook(wrap(g))
+        return handle
+
     def retain_grad(self) -> None:
         """Keep this non-leaf tensor's gradient in .grad on backward passes (a leaf keeps its own anyway)."""
         if not self._t.requires_grad:

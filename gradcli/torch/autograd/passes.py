@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 import gradcli.torch.core as core
+from gradcli.torch.autograd.anomaly import check_for_nan
 from gradcli.autodiff import engine
 from gradcli.errors import GradcliError
 
@@ -54,9 +55,16 @@ def _seeds(outputs: Any, gradients: Any) -> list[tuple[engine.Tensor, engine.Ten
     return seeds
 
 
-def _run(seeds: list, retain_graph: bool, create_graph: bool, observer: Any = None) -> dict:
+def _run(seeds: list, retain_graph: bool, create_graph: bool, keep_retained: bool = False) -> dict:
+    """The engine's pass; keep_retained: retained tensors' gradients go to their .grad (backward, not grad)."""
+    watching = [f for f, on in ((_keep_retained, keep_retained and core.RETAINED), (check_for_nan, core.ANOMALY["on"]))
+                if on]
+    observer = None if not watching else watching[0] if len(watching) == 1 else \
+        (lambda node, g, cts: [f(node, g, cts) for f in watching])
     try:
-        return engine.run_backward(seeds, retain_graph=retain_graph, create_graph=create_graph, observer=observer)
+        with np.errstate(all="ignore"):  # (PyTorch gives nan and inf silently)
+            return engine.run_backward(seeds, retain_graph=retain_graph, create_graph=create_graph, observer=observer,
+                                       hooks=_hooks() if core.HOOKS else None)
     except GradcliError as err:
         if err.kind == "grad" and "second time" in err.message:
             raise RuntimeError(SECOND_TIME) from None
@@ -69,7 +77,7 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     retain = retained(retain_graph, create_graph, retain_variables)
     seeds = _seeds(tensors, grad_tensors)
     afterwards = [hook(seeds) for hook in core.BACKWARD_HOOKS]  # (gradcli run --explain, --graph)
-    leaves = _run(seeds, retain, create_graph, _keep_retained if core.RETAINED else None)
+    leaves = _run(seeds, retain, create_graph, keep_retained=True)
     del seeds  # (so that the pass owns its seeds)
     for leaf_node, ct in leaves.items():
         _accumulate(leaf_node.tensor, ct if create_graph else ct.data)
@@ -85,6 +93,31 @@ def _accumulate(t: engine.Tensor, value: Any) -> None:
         t.grad = engine.call("add", previous, value)
     else:
         previous += value  # in place, as PyTorch accumulates: a name for x.grad sees the sum
+
+
+def _hooks() -> dict:
+    """The tensor hooks of this pass (x.register_hook): each tensor's node -> its hooks in the order registered,
+    each given the gradient the one before gave (a hook giving None keeps it), as PyTorch runs them."""
+    found = {}
+    for t, functions in list(core.HOOKS.items()):
+        node = engine.edge_of(t)
+        if node is not None and functions:
+            found[node] = _hooked(t, list(functions.values()))
+    return found
+
+
+def _hooked(t: engine.Tensor, functions: list) -> Any:
+    def run(g: engine.Tensor) -> engine.Tensor:
+        for function in functions:
+            given = function(g)
+            if given is not None:
+                changed = core.unwrap(given)
+                if changed.shape != g.shape:
+                    raise RuntimeError(f"hook changed the gradient's shape from {list(g.shape)} to "
+                                       f"{list(changed.shape)}")
+                g = changed
+        return g
+    return run
 
 
 def _keep_retained(node: Any, g: engine.Tensor, cts: tuple) -> None:
