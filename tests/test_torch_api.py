@@ -314,6 +314,36 @@ def test_anomaly_detection_stops_at_the_first_nan_as_pytorch():
     assert _anomalies(gt) == theirs == (["Function 'SqrtBackward0' returned nan values in its 0th output.", False,
                                          True], "[nan, 0.0]")
 
+
+def _operators(m, x):
+    """Python's operators on tensors and numbers, masks combined, and the functions whose node PyTorch names by
+    which operands are tensors."""
+    mask = x > 0
+    return [x % 0.7, 5.0 % x, abs(x), +x, -x, x ** 2, 2 ** x, x.abs() ** x, 1 - x, 2 / x, 3 / x, ~mask,
+            mask & (x < 2), mask | (x < 0), mask ^ (x < 2), m.pow(2, x), m.fmod(x, x), m.fmod(x, 2.0),
+            m.remainder(x, x), m.sub(x, 2)]
+
+
+def test_operators_and_their_nodes_agree_with_torch():
+    torch = real_torch()
+    values = np.random.default_rng(5).standard_normal(200).astype(np.float32) * 3
+    x, tx = gt.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    for i, (ours, theirs) in enumerate(zip(_operators(gt, x), _operators(torch, tx))):
+        # To the bit (3 / x is PyTorch's reciprocal(x) * 3, which differs from a division in a third of entries),
+        # but for float32 powers, which numpy's and PyTorch's kernels round differently in a few entries.
+        if i in (6, 7, 15):
+            np.testing.assert_allclose(ours.tolist(), theirs.tolist(), rtol=2.5e-7)
+        else:
+            assert ours.tolist() == theirs.tolist()
+        assert (ours.grad_fn and ours.grad_fn.name()) == (theirs.grad_fn and theirs.grad_fn.name())
+        assert ours.dtype == (gt.bool if theirs.dtype == torch.bool else gt.float32)
+    # (all but 5.0 % x, whose derivative PyTorch has not implemented)
+    sum(o.sum() for i, o in enumerate(_operators(gt, x)[:11]) if i != 1).backward()
+    sum(o.sum() for i, o in enumerate(_operators(torch, tx)[:11]) if i != 1).backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=2e-6)
+    with pytest.raises(NotImplementedError, match="~ of a float tensor"):
+        ~x
+
 TRANSPOSES = [  # the same call in gradcli.torch and in torch, on m (2 x 3) and c (2 x 3 x 4)
     ("m.t()", lambda t, m, c: m.t()), ("torch.t(m)", lambda t, m, c: t.t(m)), ("m.T", lambda t, m, c: m.T),
     ("m.transpose(0, 1)", lambda t, m, c: m.transpose(0, 1)), ("torch.transpose(c, 0, 2)", lambda t, m, c: t.transpose(c, 0, 2)),

@@ -353,7 +353,10 @@ class Tensor:
 
     # -- operators -------------------------------------------------------------------------
     def _op(self, name: str, *args: Any) -> Tensor:
-        return wrap(core.call(name, *(_operand(a) for a in args)), is_bool=name in COMPARISONS)
+        out = wrap(core.call(name, *(_operand(a) for a in args)), is_bool=name in GIVES_BOOL)
+        if out._t.grad_fn is not None:
+            out._title = operand_title(name, args)
+        return out
 
     def __add__(self, o): return self._op("add", self, o)
     def __radd__(self, o): return self._op("add", o, self)
@@ -362,7 +365,11 @@ class Tensor:
     def __mul__(self, o): return self._op("mul", self, o)
     def __rmul__(self, o): return self._op("mul", o, self)
     def __truediv__(self, o): return self._op("div", self, o)
-    def __rtruediv__(self, o): return self._op("div", o, self)
+    def __rtruediv__(self, o): return self._op("mul", self._op("reciprocal", self), o)  # (PyTorch's 2 / x, to its bits)
+    def __mod__(self, o): return self._op("remainder", self, o)
+    def __rmod__(self, o): return self._op("remainder", o, self)
+    def __floordiv__(self, o): return self._op("floor_divide", self, o)
+    def __rfloordiv__(self, o): return self._op("floor_divide", o, self)
     def __pow__(self, o): return self._op("pow", self, o)
     def __rpow__(self, o): return self._op("pow", o, self)
     def __matmul__(self, o): return self._op("matmul", self, o)
@@ -370,6 +377,18 @@ class Tensor:
     def __neg__(self): return self._op("neg", self)
     def __pos__(self): return self
     def __abs__(self): return self._op("abs", self)
+    def __invert__(self): return self._logical("logical_not", self)
+    def __and__(self, o): return self._logical("logical_and", self, o)
+    def __or__(self, o): return self._logical("logical_or", self, o)
+    def __xor__(self, o): return self._logical("logical_xor", self, o)
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    def _logical(self, name: str, *args: Any) -> Tensor:
+        """~m, m & n, m | n, m ^ n of bool tensors (masks), as PyTorch's (its bitwise ones on integers are not here)."""
+        if not all(a._bool for a in args if isinstance(a, Tensor)):
+            raise core.unsupported(f"{'~' if name == 'logical_not' else name.split('_')[1]} of a float tensor "
+                                   f"(PyTorch's bitwise operations take bool and integer tensors)")
+        return self._op(name, *args)
     def __lt__(self, o): return self._op("lt", self, o)
     def __le__(self, o): return self._op("le", self, o)
     def __gt__(self, o): return self._op("gt", self, o)
@@ -430,7 +449,9 @@ def apply(op: Op, name: str, args: tuple, kwargs: dict, method: bool = False, mo
         result = core.call(op, *tensors, **params)
     except GradcliError as err:
         raise core.as_torch_error(err) from None
-    out = wrap(result, is_bool=op.name in COMPARISONS)
+    out = wrap(result, is_bool=op.name in GIVES_BOOL)
+    if result.grad_fn is not None and op.name in _BY_OPERANDS:
+        out._title = operand_title(op.name, tuple(args))
     if op.composite is not None and result.grad_fn is not None:
         out._title = op.node_name(tuple(np.shape(core.unwrap(t).data if isinstance(core.unwrap(t), engine.Tensor) else t)
                                          for t in tensors), params)
@@ -453,7 +474,24 @@ def apply_part(op: Op, tensors: list, params: dict, part: int) -> Tensor:
     return piece
 
 
-COMPARISONS = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
+# PyTorch's node names where they depend on which operands are tensors and which are Python numbers (the
+# registry names a node from shapes alone): (operation, kind of each operand) -> name
+_OPERAND_NAMES = {("sub", "number", "tensor"): "RsubBackward1", ("pow", "tensor", "tensor"): "PowBackward1",
+                  ("pow", "number", "tensor"): "PowBackward2", ("remainder", "tensor", "tensor"): "RemainderBackward1",
+                  ("remainder", "number", "tensor"): "torch::autograd::NotImplemented", ("fmod", "tensor", "tensor"): "FmodBackward1"}
+
+
+_BY_OPERANDS = frozenset(name for name, *_ in _OPERAND_NAMES)
+
+
+def operand_title(name: str, args: tuple) -> str | None:
+    """PyTorch's name for the node of operation name on args, where it differs from the registry's; else None."""
+    return _OPERAND_NAMES.get((name, *("tensor" if isinstance(a, Tensor) else "number" for a in args)))
+
+
+# The operations whose results are bool tensors in PyTorch: comparisons, and the logical ones (masks combined).
+GIVES_BOOL = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not",
+                        "isclose"})
 
 
 class ValuesIndices(NamedTuple):
