@@ -311,3 +311,18 @@ def check_every_sample_and_kink(name):
         check_documented_kink(name, index)
         if kink.noted:
             check_kink_is_noted(name, index)
+
+
+# -- PyTorch's names for the same calls (tests that use them import torch first) ------------------------------
+TORCH_KEYWORDS = {"axis": "dim", "keepdims": "keepdim", "ddof": "correction", "p": "p", "n": "n", "dims": "dims",
+                  "equation": "equation"}  # gradcli's parameter names -> PyTorch's
+
+
+def module_of(torch, name: str) -> str | None:
+    """The prefix under which PyTorch has the function name, if it has it (F first: torch's own
+    binary_cross_entropy_with_logits does not take the mean)."""
+    for prefix, module in (("F", torch.nn.functional), ("torch", torch), ("torch.linalg", torch.linalg),
+                           ("torch.special", torch.special)):
+        if hasattr(module, name):
+            return prefix
+    return None

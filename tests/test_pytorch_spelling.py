@@ -18,6 +18,7 @@ from gradcli.autodiff.op import FUNCTIONS, OPS
 from gradcli.errors import GradcliError
 from gradcli.lang.parser import parse
 from gradcli.lang.printer import sexpr, unparse
+from opchecks import TORCH_KEYWORDS, module_of
 
 X = np.array([[1.0, 2.0, 4.0], [3.0, 5.0, 9.0]])
 
@@ -414,28 +415,14 @@ PUBLIC = sorted(name for name, op in OPS.items() if op.public and not op.constru
 # broadcast against the logits, margin_ranking_loss's inputs of different shapes.
 TORCH_REFUSES = {("outer", ((), (2,))), ("prod", ((2, 3, 2),)), ("binary_cross_entropy_with_logits", ((2, 3), (3,))),
                  ("margin_ranking_loss", ((2, 3), (3,), (2, 3))), ("cross", ((2, 2), (2,)))}
-TORCH_KEYWORDS = {"axis": "dim", "keepdims": "keepdim", "ddof": "correction", "p": "p", "n": "n", "dims": "dims",
-                  "equation": "equation"}
-
-
-def _module_of(torch, name: str) -> str | None:
-    """The prefix under which PyTorch has the function name, if it has it (F first: torch's own
-    binary_cross_entropy_with_logits does not take the mean)."""
-    for prefix, module in (("F", torch.nn.functional), ("torch", torch), ("torch.linalg", torch.linalg),
-                           ("torch.special", torch.special)):
-        if hasattr(module, name):
-            return prefix
-    return None
-
-
 def _spellings(torch, op) -> list[tuple[str, str]]:
     """(how, name) for every way to call op: plain, under torch's and numpy's prefixes, as a method."""
     names = list(op.aliases) if op.symbol else [op.name, *op.aliases]
     forms = []
     for name in names:
         forms.append(("plain", name))
-        if _module_of(torch, name):
-            forms.append((_module_of(torch, name), name))
+        if module_of(torch, name):
+            forms.append((module_of(torch, name), name))
         if (hasattr(np, name) or hasattr(np.linalg, name)) and name not in op.torch_only:
             forms.append(("np" if hasattr(np, name) else "np.linalg", name))
         if op.is_method:
@@ -519,7 +506,7 @@ def _reference(torch, op, inputs, params: dict, torch_side: bool):
         fn = twin if twin is not None else getattr(F, op.name)
         return fn(*inputs, **params)
     name = op.aliases[0] if op.symbol else op.name
-    return getattr(eval_module(torch, _module_of(torch, name)), name)(*inputs, **kw)
+    return getattr(eval_module(torch, module_of(torch, name)), name)(*inputs, **kw)
 
 
 def _torch_norm(torch, x, p=None, dim=None, keepdim=False):

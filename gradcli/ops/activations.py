@@ -109,8 +109,9 @@ _elementwise("selu", "scale * elu(x, alpha) with PyTorch's constants (alpha 1.67
              lambda x: F.elu(x, SELU_ALPHA) * SELU_SCALE,
              lambda sp, x: SELU_SCALE * sp.Piecewise((x, x > 0), (SELU_ALPHA * (sp.exp(x) - 1), True)),
              kinks=(Kink(([0.0],), ([SELU_ALPHA * SELU_SCALE],), note="selu'(0) = alpha * scale, as PyTorch",
-                         noted=False),))
-_elementwise("tanhshrink", "x - tanh(x)", lambda x: x - F.tanh(x), lambda sp, x: x - sp.tanh(x), domain="real")
+                         noted=False),), torch_name="EluBackward0")
+_elementwise("tanhshrink", "x - tanh(x)", lambda x: x - F.tanh(x), lambda sp, x: x - sp.tanh(x), domain="real",
+             torch_name="SubBackward0")
 _elementwise("frac", "x - trunc(x), the fractional part with x's sign (gradient 1, as PyTorch)",
              lambda x: x - F.trunc(x), lambda sp, x: x - sp.sign(x) * sp.floor(sp.Abs(x)),
              kinks=(Kink(([1.0],), ([1.0],), note="frac'(1) = 1, as PyTorch (trunc passes no gradient)",

@@ -89,7 +89,7 @@ composite(name="deg2rad", doc="degrees to radians, x * (pi / 180)", signature="d
 composite(name="rad2deg", doc="radians to degrees, x * (180 / pi)", signature="rad2deg(x)", family="elementwise",
           aliases=("degrees",), torch_name="Rad2DegBackward0", composite=lambda x: x * (180.0 / math.pi),
           samples=tuple(Sample((s,)) for s in SAMPLE_SHAPES))
-composite(name="float_power", doc="a ** b, as torch.float_power (the gradient of pow)",
+composite(name="float_power", torch_name="PowBackward1", doc="a ** b, as torch.float_power (the gradient of pow)",
           signature="float_power(input, exponent)", family="binary", arity=2, inputs=("input", "exponent"),
           composite=lambda a, b: a ** b, samples=pair_samples(("positive", "real")))
 # -- lerp ---------------------------------------------------------------------------------------------

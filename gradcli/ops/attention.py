@@ -259,7 +259,17 @@ def _interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=
     return x
 
 
-composite(name="interpolate", family="nn",
+def _interpolate_name(shapes, params):
+    """PyTorch's upsampling kernel's node for the mode and the number of spatial axes (area: an adaptive pool)."""
+    axes, mode = len(shapes[0]) - 2, params.get("mode", "nearest")
+    if mode == "area":
+        return "SqueezeBackward1" if axes == 1 else f"AdaptiveAvgPool{axes}DBackward0"
+    kernel = {"nearest": "Nearest", "nearest-exact": "NearestExact"}.get(mode, mode.replace("bi", "Bi").replace(
+        "tri", "Tri").capitalize())
+    return f"Upsample{kernel}{axes}DBackward0"
+
+
+composite(name="interpolate", torch_name=_interpolate_name, family="nn",
           signature="interpolate(input, size=None, scale_factor=None, mode='nearest', align_corners=None, "
                     "recompute_scale_factor=None, antialias=False)",
           doc="x (N, C, d1, ...) resampled to size (or d * scale_factor, floored) as "
@@ -378,7 +388,7 @@ def _bilinear(x1, x2, weight, bias=None):
     return out if bias is None else out + bias
 
 
-composite(name="bilinear", family="nn", signature="bilinear(input1, input2, weight, bias=None)",
+composite(name="bilinear", torch_name=lambda shapes, params: "AddBackward0" if shapes[3] != () else "ViewBackward0", family="nn", signature="bilinear(input1, input2, weight, bias=None)",
           doc="x1ᵀ A x2 + b for each output feature, as torch.nn.functional.bilinear (nn.Bilinear): weight (out, "
               "in1, in2), bias (out,)",
           inputs=("input1", "input2", "weight", "bias"), arity=4, optional={"bias": 0.0}, method=False,

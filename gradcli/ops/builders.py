@@ -114,7 +114,7 @@ def _cartesian_prod(*xs):
     return F.permute(F.stack(*_column_grid(xs), item_ndim=1), perm=(1, 0))
 
 
-composite(name="cartesian_prod", family="array", signature="cartesian_prod(*tensors)", arity=None, method=False,
+composite(name="cartesian_prod", torch_name="StackBackward0", family="array", signature="cartesian_prod(*tensors)", arity=None, method=False,
           doc="the Cartesian product of vectors, one row per choice of an entry from each (the last varies "
               "fastest), as torch.cartesian_prod",
           composite=_cartesian_prod, samples=(Sample(((2,), (3,))), Sample(((2,), (1,), (2,))), Sample(((3,),))))
@@ -199,7 +199,8 @@ def _sympy_vander(sp, x, N=None, increasing=False):
     return out if increasing else out[:, ::-1]
 
 
-composite(name="vander", family="array", signature="vander(x, N=None, increasing=False)", sympy=_sympy_vander,
+composite(name="vander", torch_name=lambda shapes, params: "torch::autograd::CopySlices" if params.get("increasing")
+          else "FlipBackward0", family="array", signature="vander(x, N=None, increasing=False)", sympy=_sympy_vander,
           doc="the Vandermonde matrix of a vector: columns x**(N-1), ..., x, 1 (N = len(x) by default; increasing "
               "reverses them), as torch.vander and numpy's vander",
           composite=_vander, keywords=("N", "increasing"), positional=2, method=False, linalg={"increasing": True},

@@ -56,7 +56,7 @@ unary("log", np.log, lambda n, g: (g / n.x,), lambda sp, x: sp.log(x),
       "natural logarithm (gradient inf at 0)", domain="positive", local="1/x", taylor=lambda n, x: T.log(x, n.ans),
       kinks=(Kink((0.0,), (np.inf,), note="log'(0) = 1/0 = inf", noted=False),))
 unary("log1p", np.log1p, lambda n, g: (g / (n.x + 1.0),), lambda sp, x: sp.log(1 + x),
-      "log(1 + x), accurate for small x", domain="positive", local="1/(1 + x)",
+      "log(1 + x), accurate for small x", domain="positive", local="1/(1 + x)", torch_name="Log1PBackward0",
       taylor=lambda n, x: T.log(T.offset(x, 1.0), n.ans))
 unary("expm1", np.expm1, lambda n, g: (g * (n.ans + 1.0),), lambda sp, x: sp.exp(x) - 1,
       "exp(x) - 1, accurate for small x", saves="output", local="out + 1",
@@ -163,5 +163,5 @@ primitive(name="softplus", doc="log(1 + exp(beta x)) / beta, computed without ov
           words=Words(("x",), vjp=("g × sigmoid(beta × {x}) (g where beta × {x} > threshold)",)),
           samples=(*(Sample((s,)) for s in SAMPLE_SHAPES), Sample(((3,),), params={"beta": 2.0}),
                    Sample(((2, 3),), params={"beta": 0.5, "threshold": 0.3})))
-primitive(name="square", batching="trailing", doc="x**2", signature="square(x)", family="elementwise",
+primitive(name="square", torch_name="PowBackward0", batching="trailing", doc="x**2", signature="square(x)", family="elementwise",
           composite=lambda x: F.pow(x, 2.0), samples=tuple(Sample((s,)) for s in SAMPLE_SHAPES))

@@ -156,8 +156,11 @@ def _matmul(a, b):
 
 
 def _matmul_name(shapes, params):
+    # PyTorch's node follows the kernel its matmul picks: dot, mv, mm; a vector times a matrix squeezes mm's
+    # result; a matrix times a stack clones its broadcast; other stacks are folded into one product and viewed.
     a, b = (len(s) for s in shapes)
-    return {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (2, 2): "MmBackward0"}.get((a, b), "MatmulBackward0")
+    named = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (2, 2): "MmBackward0", (1, 2): "SqueezeBackward4"}
+    return named.get((a, b), "CloneBackward0" if a == 2 else "UnsafeViewBackward0")
 
 
 primitive(name="matmul", doc="matrix product a @ b (numpy's matmul; dot is the same for vectors and matrices)",
@@ -185,7 +188,7 @@ def _trace(x):
     return F.sum(flat[0:min(rows, cols) * (cols + 1):cols + 1])
 
 
-primitive(name="outer", batching="loop", doc="outer product of two vectors (inputs are flattened, as numpy)",
+primitive(name="outer", torch_name="MulBackward0", batching="loop", doc="outer product of two vectors (inputs are flattened, as numpy)",
           signature="outer(a, b)", family="linalg", composite=_outer, arity=2,
           samples=(Sample(((3,), (2,))), Sample(((), (2,)))))
 primitive(name="trace", batching="loop", doc="sum of the diagonal of a matrix", signature="trace(x)", family="linalg",
@@ -268,7 +271,7 @@ def _det_backward(n, g):
     return (scale * F.cofactor(n.x),)
 
 
-primitive(name="det", batching="trailing", doc="determinant of a square matrix", signature="det(x)", family="linalg",
+primitive(name="det", torch_name="LinalgDetBackward0", batching="trailing", doc="determinant of a square matrix", signature="det(x)", family="linalg",
           forward=np.linalg.det, backward=_det_backward, shape=lambda s: _square(s)[:-2],
           taylor=lambda n, x: TL.characteristic(x)[0],
           sympy=lambda sp, x: _sympy_matrix_fn(x, _laplace_det),

@@ -234,6 +234,24 @@ def kept(value: float, like):
     return F.where(1.0, value, like)
 
 
+def _reduced_name(unreduced: str):
+    """The node name of a loss PyTorch computes as a composite: its reduction's, or unreduced for 'none'."""
+    def name(shapes, params):
+        return {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(params.get("reduction", "mean"), unreduced)
+    return name
+
+
+def _smooth_l1_name(shapes, params):
+    # (beta = 0 is l1_loss in PyTorch)
+    return _reduced_name("AbsBackward0")(shapes, params) if params.get("beta") == 0 else "SmoothL1LossBackward0"
+
+
+def _kl_div_name(shapes, params):
+    if params.get("reduction") == "batchmean":
+        return "DivBackward0"
+    return _reduced_name("MulBackward0" if params.get("log_target") else "SubBackward0")(shapes, params)
+
+
 def pairwise_loss(name: str, signature: str, doc: str, loss, sympy, *, keywords=(), kinds=None, samples=(), kinks=(),
               domain=("real", "real"), inputs=("input", "target"), optional=None, positional=0, torch_name=""):
     """A loss of broadcast inputs whose entries loss(...) gives (sympy(sp, *scalars, **params) each), reduced
@@ -273,7 +291,8 @@ def _kl_div(x, target, log_target=0):
 pairwise_loss("l1_loss", "l1_loss(input, target, reduction='mean')",
           "mean absolute error: mean(|input - target|) (gradient 0 where they are equal, as PyTorch)",
           lambda x, y: F.abs_diff(x, y), lambda sp, x, y: sp.Abs(x - y),
-          kinks=(Kink(([1.0], [1.0]), ([0.0], [0.0]), note="l1_loss'(0) = 0, as PyTorch's sign(0)", noted=False),))
+          kinks=(Kink(([1.0], [1.0]), ([0.0], [0.0]), note="l1_loss'(0) = 0, as PyTorch's sign(0)", noted=False),),
+          torch_name=_reduced_name("AbsBackward0"))
 pairwise_loss("huber_loss", "huber_loss(input, target, reduction='mean', delta=1.0)",
           "0.5 d**2 where |d| < delta, else delta (|d| - delta/2), d = input - target (at |d| = delta the "
           "gradient is ±delta and the second derivative 0, as PyTorch)",
@@ -289,14 +308,15 @@ pairwise_loss("smooth_l1_loss", "smooth_l1_loss(input, target, reduction='mean',
           keywords=("beta",), kinds={"beta": "real"},
           samples=(Sample(((3,), (3,)), params={"beta": 0.5}), Sample(((3,), (3,)), params={"beta": 0.0})),
           kinks=(Kink(([2.0], [1.5]), ([1.0], [-1.0]), params={"beta": 0.5},
-                      note="at |d| = beta the gradient is 1, from either side", noted=False),))
+                      note="at |d| = beta the gradient is 1, from either side", noted=False),),
+          torch_name=_smooth_l1_name)
 pairwise_loss("kl_div", "kl_div(input, target, reduction='mean', log_target=False)",
           "Kullback-Leibler divergence of target from exp(input), input a log-probability: target * (log(target) "
           "- input), or exp(target) * (target - input) with log_target=True (reduction='batchmean' divides the "
           "sum by the first axis's length, as PyTorch recommends); the target gets its gradient",
           _kl_div, _sympy_kl_div, keywords=("log_target",), kinds={"reduction": (*REDUCTIONS, "batchmean")},
           domain=("real", "probability"),
-          samples=(Sample(((2, 3), (2, 3)), params={"log_target": 1, "reduction": "batchmean"}),))
+          samples=(Sample(((2, 3), (2, 3)), params={"log_target": 1, "reduction": "batchmean"}),), torch_name=_kl_div_name)
 
 
 def _margin_ranking(x1, x2, target, margin=0.0):
@@ -310,6 +330,7 @@ pairwise_loss("margin_ranking_loss", "margin_ranking_loss(input1, input2, target
           keywords=("margin",), kinds={"margin": "real"}, inputs=("input1", "input2", "target"),
           domain=("real", "real", "nonzero"),
           samples=(Sample(((3,), (3,), (3,)), ("real", "real", "nonzero"), params={"margin": 0.5}),),
+          torch_name=_reduced_name("ClampMinBackward0"),
           kinks=(Kink(([1.0], [1.5], [1.0]), ([-1.0], [1.0], [0.5]), params={"margin": 0.5},
                       note="on the hinge (value 0) the gradient passes, as PyTorch's clamp_min", noted=False),))
 

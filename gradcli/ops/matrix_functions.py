@@ -121,7 +121,7 @@ primitive(name="logdet", batching="trailing", doc="log of the determinant (nan w
           signature="logdet(A)", family="linalg", forward=_logdet, shape=lambda s: _square(s)[:-2],
           backward=lambda n, g: (_inverse_transpose_times(n, g),), taylor=lambda n, x: TL.log_abs_det(x, n.ans),
           sympy=lambda sp, x: np.frompyfunc(sp.log, 1, 1)(_sympy_matrix_fn(x, _laplace_det)),
-          samples=SQUARE_SAMPLES, torch_name="LogdetBackward0",
+          samples=SQUARE_SAMPLES, torch_name="WhereBackward0",
           words=Words(("A",), vjp=("g · inv({A})ᵀ",)),
           kinks=(Kink(([[1.0, 2.0], [2.0, 4.0]],), ([[np.nan, np.nan], [np.nan, np.nan]],),
                       note="singular: logdet is -inf and the gradient nan", noted=False),))
@@ -177,7 +177,14 @@ def _matrix_power(a, n=1):
     return result
 
 
-composite(name="matrix_power", doc="A @ A @ ... (n times; n < 0: of inv(A); n = 0: the identity)",
+def _matrix_power_name(shapes, params):
+    n = params["n"]  # PyTorch's: a copy for n = 0, a clone for 1, an inverse for -1, else the last product
+    if n in (0, 1, -1):
+        return {0: "torch::autograd::CopyBackwards", 1: "CloneBackward0", -1: "LinalgInvExBackward0"}[n]
+    return "MmBackward0" if len(shapes[0]) == 2 else "UnsafeViewBackward0"
+
+
+composite(name="matrix_power", torch_name=_matrix_power_name, doc="A @ A @ ... (n times; n < 0: of inv(A); n = 0: the identity)",
           signature="matrix_power(A, n)", family="linalg", composite=_matrix_power, keywords=("n",),
           samples=(Sample(((3, 3),), params={"n": 3}), Sample(((2, 2),), params={"n": 5}),
                    Sample(((2, 2, 2),), "spd", params={"n": -2}), Sample(((2, 2),), params={"n": 1})))

@@ -74,7 +74,7 @@ primitive(name="log_softmax", doc="log(softmax(x)) along axis (default the last)
           taylor=_log_softmax_taylor,
           backward=lambda n, g: (g - F.exp(n.ans) * F.sum(g, axis=n.params["axis"], keepdims=True),),
           words=Words(("x",), vjp=("g - exp({out}) × sum(g)",)))
-composite(name="softmin", doc="softmax(-x) along axis (default the last)", signature="softmin(x, axis=-1)",
+composite(name="softmin", torch_name="SoftmaxBackward0", doc="softmax(-x) along axis (default the last)", signature="softmin(x, axis=-1)",
           family="nn", composite=lambda x, axis=-1: F.softmax(-x, axis=axis), keywords=("axis",),
           samples=AXIS_SAMPLES)
 
@@ -98,7 +98,7 @@ def _sympy_cosine_similarity(sp, x1, x2, axis=1, eps=1e-8):
     return np.asarray(np.sum(x1 * x2, axis=axis) / (lengths[0] * lengths[1]), dtype=object)
 
 
-composite(name="cosine_similarity", sympy=_sympy_cosine_similarity, family="nn",
+composite(name="cosine_similarity", torch_name="SumBackward1", sympy=_sympy_cosine_similarity, family="nn",
           signature="cosine_similarity(x1, x2, axis=1, eps=1e-8)",
           doc="sum(x1 * x2) / (max(|x1|, eps) max(|x2|, eps)) along axis (default 1, as PyTorch), broadcast first",
           composite=_cosine_similarity, arity=2, inputs=("x1", "x2"), keywords=("axis", "eps"), positional=0,
@@ -110,7 +110,7 @@ def _normalize(x, p=2.0, axis=1, eps=1e-12):
     return x / F.clamp_min(F.norm(x, p=p, axis=axis, keepdims=True), eps)
 
 
-composite(name="normalize", family="nn", signature="normalize(x, p=2, axis=1, eps=1e-12)",
+composite(name="normalize", torch_name="DivBackward0", family="nn", signature="normalize(x, p=2, axis=1, eps=1e-12)",
           doc="x / max(norm_p(x), eps) along axis (default 1, as torch.nn.functional.normalize)",
           composite=_normalize, keywords=("p", "axis", "eps"), positional=3, kinds={"p": "real", "eps": "real"},
           method=False, samples=(Sample(((2, 3),), "nonzero"), Sample(((3,),), "nonzero", params={"axis": 0}),

@@ -281,7 +281,7 @@ composite(name="vector_norm", doc="the p-norm of the entries or along axis, a ma
           signature="vector_norm(x, p=2, axis=None)", family="reduction",
           composite=lambda x, p=2.0, axis=None, keepdims=False: F.norm(x, p=p, axis=axis, keepdims=keepdims,
                                                                        matrix=False),
-          keywords=("p", "axis", "keepdims"), kinds={"p": ("real",)},
+          keywords=("p", "axis", "keepdims"), kinds={"p": ("real",)}, torch_name="LinalgVectorNormBackward0",
           samples=(Sample(((2, 3),), "nonzero", {"p": 1.0}), Sample(((2, 3),), "nonzero", {"axis": 0, "p": 3.0})))
 composite(name="matrix_norm", doc="a matrix norm over the last two axes or axis=(rows, cols): 'fro' (default), "
                                   "'nuc', 1, -1, 2, -2, inf, -inf (torch.linalg.matrix_norm)",
@@ -289,6 +289,8 @@ composite(name="matrix_norm", doc="a matrix norm over the last two axes or axis=
           composite=lambda x, p="fro", axis=(-2, -1), keepdims=False: F.norm(x, p=p, axis=axis, keepdims=keepdims,
                                                                              matrix=True),
           keywords=("p", "axis", "keepdims"), kinds={"p": ("real", "fro", "nuc")},
+          torch_name=lambda shapes, params: _torch_name(shapes, {"p": params.get("p", "fro"),
+                                                                 "matrix": params.get("p", "fro") != "fro"}),
           samples=(Sample(((2, 3),), "nonzero"), *(Sample(((2, 3),), "nonzero", {"p": p}) for p in MATRIX_ORDERS[1:]),
                    Sample(((3, 2),), "nonzero", {"p": 2.0}), Sample(((2, 2, 3),), "nonzero", {"p": 2.0}),
                    Sample(((2, 3, 2),), "nonzero", {"p": -1.0, "axis": (2, 0)})))

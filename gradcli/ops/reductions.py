@@ -335,7 +335,7 @@ primitive(name="var", doc="variance, " + _divisor_doc("var"), signature="var(x, 
           forward=_var, backward=lambda n, g: _var_backward(n, _spread(n, g)), shape=reduced_shape,
           sympy=_sympy_spread(root=False), prepare=_prepare_ddof, taylor=lambda n, x: _spread_taylor(n, x, False),
           keywords=("axis", "keepdims", "ddof"),
-          torch_defaults={"ddof": 1}, torch_name=_name("Var"), samples=SPREAD_SAMPLES,
+          torch_defaults={"ddof": 1}, torch_name="VarBackward0", samples=SPREAD_SAMPLES,
           words=Words(("x",), vjp=("g × 2 ({x} - mean({x})) / (count - ddof)",)))
 primitive(name="std", doc="standard deviation, " + _divisor_doc("std") + "; gradient 0 where all entries are equal",
           signature="std(x, axis=None)", family="reduction",
@@ -343,7 +343,7 @@ primitive(name="std", doc="standard deviation, " + _divisor_doc("std") + "; grad
           jvp=_std_jvp,
           shape=reduced_shape, sympy=_sympy_spread(root=True), prepare=_prepare_ddof,
           taylor=lambda n, x: _spread_taylor(n, x, True),
-          keywords=("axis", "keepdims", "ddof"), torch_defaults={"ddof": 1}, torch_name=_name("Std"),
+          keywords=("axis", "keepdims", "ddof"), torch_defaults={"ddof": 1}, torch_name="StdBackward0",
           samples=SPREAD_SAMPLES, saves="both",
           words=Words(("x",), vjp=("g × ({x} - mean({x})) / ((count - ddof) × {out}) (0 where the entries are "
                                    "equal)",)),

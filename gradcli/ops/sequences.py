@@ -178,7 +178,14 @@ def _cumulative_trapezoid(y, x=None, dx=1.0, axis=-1):
 _TRAPEZOID_SAMPLES = (Sample(((5,),)), Sample(((2, 4),), params={"dx": 0.5}),
                       Sample(((3, 2),), params={"axis": 0}), Sample(((4,), (4,))),
                       Sample(((2, 3), (2, 3))), Sample(((3, 2), (3,)), params={"axis": 0}))
-composite(name="trapezoid", family="array", signature="trapezoid(y, x=None, dx=1, dim=-1)",
+def _trapezoid_name(cumulative):
+    # PyTorch's last node: a division by 2 at points x, else the product with dx (the cumulative sum, running)
+    def name(shapes, params):
+        return "DivBackward1" if shapes[1] != () else "CumsumBackward0" if cumulative else "MulBackward1"
+    return name
+
+
+composite(name="trapezoid", torch_name=_trapezoid_name(False), family="array", signature="trapezoid(y, x=None, dx=1, dim=-1)",
           inputs=("y", "x"), arity=2, optional={"x": 1.0}, aliases=("trapz",),
           doc="the trapezoid rule's integral of y along dim, at points x (as y, or one axis) or spaced dx, as "
               "torch.trapezoid", composite=_trapezoid, keywords=("dx", "axis"), kinds={"dx": "real"},
@@ -187,7 +194,7 @@ composite(name="cumulative_trapezoid", family="array", signature="cumulative_tra
           inputs=("y", "x"), arity=2, optional={"x": 1.0},
           doc="the trapezoid rule's running integral of y along dim (one entry fewer), as "
               "torch.cumulative_trapezoid", composite=_cumulative_trapezoid, keywords=("dx", "axis"),
-          kinds={"dx": "real"}, positional=0, batching="loop", torch_name="CumsumBackward0",
+          kinds={"dx": "real"}, positional=0, batching="loop", torch_name=_trapezoid_name(True),
           samples=_TRAPEZOID_SAMPLES)
 
 
@@ -277,7 +284,7 @@ def _pad_name(shapes, params):
     if mode == "constant":
         return "ConstantPadNdBackward0"
     if mode == "circular":
-        return "CatBackward0"
+        return "torch::autograd::CopySlices"
     return f"{'Reflection' if mode == 'reflect' else 'Replication'}Pad{axes}DBackward0"
 
 

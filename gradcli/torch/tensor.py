@@ -478,7 +478,10 @@ def apply_part(op: Op, tensors: list, params: dict, part: int) -> Tensor:
 # registry names a node from shapes alone): (operation, kind of each operand) -> name
 _OPERAND_NAMES = {("sub", "number", "tensor"): "RsubBackward1", ("pow", "tensor", "tensor"): "PowBackward1",
                   ("pow", "number", "tensor"): "PowBackward2", ("remainder", "tensor", "tensor"): "RemainderBackward1",
-                  ("remainder", "number", "tensor"): "torch::autograd::NotImplemented", ("fmod", "tensor", "tensor"): "FmodBackward1"}
+                  ("remainder", "number", "tensor"): "torch::autograd::NotImplemented", ("fmod", "tensor", "tensor"): "FmodBackward1",
+                  ("float_power", "tensor", "number"): "PowBackward0", ("float_power", "number", "tensor"): "PowBackward2",
+                  ("clamp_min", "tensor", "number"): "ClampMinBackward0", ("clamp_max", "tensor", "number"): "ClampMaxBackward0",
+                  ("clip", "tensor", "tensor", "tensor"): "ClampBackward0"}
 
 
 _BY_OPERANDS = frozenset(name for name, *_ in _OPERAND_NAMES)
