@@ -746,6 +746,8 @@ def _parameter(op: Op, key: str, value: Any) -> Any:
         return axes
     if kind == "real" or "real" in words:
         return _real(value, key)
+    if kind == "reals":  # (interpolate's scale_factor: one number, or one an axis)
+        return tuple(_real(v, key) for v in value) if isinstance(value, tuple) else _real(value, key)
     if words:
         raise GradcliError(f"{op.name}() takes {key}= as {' or '.join(map(repr, words))}, as in {key}={words[0]!r}",
                            kind="value")

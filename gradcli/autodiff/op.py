@@ -170,7 +170,7 @@ class Op:
     kinds: what a keyword takes where it is not a whole number (axis= takes an axis or a
         tuple of them, as does a keyword of kind "axis": reshape's shape): "axis pairs" (a
         whole number or a tuple of axis tuples: tensordot's dims), "real" (any number:
-        beta=0.5), "text" (any string: an einsum subscript), or a tuple of the words it
+        beta=0.5), "reals" (a number or a tuple of them: interpolate's scale_factor), "text" (any string: an einsum subscript), or a tuple of the words it
         takes, with "real" among them when a number may stand there too (norm's p: 1, 2,
         inf, "fro", "nuc")
     sequence: its tensor inputs come as one list or tuple of arrays, the first argument

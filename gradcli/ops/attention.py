@@ -224,7 +224,10 @@ def _output_sizes(x, size, scale_factor, recompute_scale_factor) -> tuple[tuple[
             raise GradcliError(f"interpolate(): size {sizes} for an input of {spatial} spatial axes "
                                f"{format_shape(x.shape[2:])}", kind="shape")
         return tuple(sizes), (None,) * spatial
-    scales = (scale_factor,) * spatial
+    scales = scale_factor if isinstance(scale_factor, tuple) else (scale_factor,) * spatial
+    if len(scales) != spatial:
+        raise GradcliError(f"interpolate(): scale_factor {scales} for an input of {spatial} spatial axes "
+                           f"{format_shape(x.shape[2:])}", kind="shape")
     sizes = tuple(int(math.floor(n * s)) for n, s in zip(x.shape[2:], scales))
     return sizes, (None,) * spatial if recompute_scale_factor else scales
 
@@ -277,14 +280,15 @@ composite(name="interpolate", torch_name=_interpolate_name, family="nn",
               "with PyTorch's source indices (align_corners: the corner entries' centres meet)",
           aliases=("upsample",), method=False, composite=_interpolate,
           keywords=("size", "scale_factor", "mode", "align_corners", "recompute_scale_factor", "antialias"),
-          positional=5, kinds={"size": "axis", "scale_factor": "real", "mode": _MODES},
+          positional=5, kinds={"size": "axis", "scale_factor": "reals", "mode": _MODES},
           samples=(Sample(((1, 2, 3),), params={"size": 5}), Sample(((1, 1, 4),), params={"scale_factor": 0.6}),
                    Sample(((1, 1, 3),), params={"size": 7, "mode": "nearest-exact"}),
                    Sample(((1, 2, 3),), params={"scale_factor": 1.7, "mode": "linear"}),
                    Sample(((1, 1, 2, 3),), params={"size": (3, 5), "mode": "bilinear", "align_corners": True}),
                    Sample(((1, 1, 2, 2, 2),), params={"scale_factor": 1.5, "mode": "trilinear"}),
                    Sample(((1, 1, 3, 3),), params={"size": (4, 2), "mode": "bicubic"}),
-                   Sample(((1, 2, 5, 3),), params={"size": (2, 3), "mode": "area"})))
+                   Sample(((1, 2, 5, 3),), params={"size": (2, 3), "mode": "area"}),
+                   Sample(((1, 1, 2, 3),), params={"scale_factor": (1.5, 2.0), "mode": "bilinear"})))
 
 
 # -- rearranging channels -------------------------------------------------------------------------------
