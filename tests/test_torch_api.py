@@ -344,6 +344,24 @@ def test_operators_and_their_nodes_agree_with_torch():
     with pytest.raises(NotImplementedError, match="~ of a float tensor"):
         ~x
 
+
+def _named_results(m):
+    A = m.tensor([[2.0, 1.0], [0.5, 3.0]], requires_grad=True)
+    b = m.tensor([[1.0], [2.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (PyTorch deprecates triangular_solve)
+        solved = m.triangular_solve(b, A.triu())
+    sign, logabsdet = m.linalg.slogdet(A)
+    return [repr(m.linalg.slogdet(A)), repr(m.slogdet(A).logabsdet), repr(solved.solution),
+            repr(solved.cloned_coefficient), repr(sign), repr(logabsdet), repr(m.max(A, 0).values)]
+
+
+def test_results_with_named_fields_are_pytorchs():
+    torch = real_torch()
+    assert _named_results(gt) == _named_results(torch)
+    assert _named_results(gt)[0] == ("torch.return_types.linalg_slogdet(\nsign=tensor(1., grad_fn=<LinalgSlogdetBackward0>),"
+                                     "\nlogabsdet=tensor(1.7047, grad_fn=<LinalgSlogdetBackward0>))")
+
 TRANSPOSES = [  # the same call in gradcli.torch and in torch, on m (2 x 3) and c (2 x 3 x 4)
     ("m.t()", lambda t, m, c: m.t()), ("torch.t(m)", lambda t, m, c: t.t(m)), ("m.T", lambda t, m, c: m.T),
     ("m.transpose(0, 1)", lambda t, m, c: m.transpose(0, 1)), ("torch.transpose(c, 0, 2)", lambda t, m, c: t.transpose(c, 0, 2)),

@@ -204,7 +204,9 @@ class Op:
         PyTorch: torch.sort(x) gives (values, indices), the indices argsort's; torch.var_mean(x)
         gives (var, mean). Used whole, the call is its first part; [1] or .indices takes the
         second (see paired). pair_along: only when a dim is given (torch.max(x, 0); torch.max(x)
-        is one number)
+        is one number). pair_fields: PyTorch's names of the two results (torch.return_types.X), where they are
+        not (values, indices); without a pair, the two the operation stacks on a last axis (slogdet's sign and
+        logabsdet)
     masks: inputs PyTorch reads by truth when given a bool tensor and adds as numbers otherwise
         (scaled_dot_product_attention's attn_mask): one written as a mask (a comparison, .bool(),
         not) reaches the operation as 0 where true and -inf where false, as PyTorch's bool mask
@@ -254,6 +256,7 @@ class Op:
     method: bool = True
     pair: str = ""
     pair_along: bool = False
+    pair_fields: tuple[str, str] | tuple[()] = ()
     parts: Callable[..., int] | None = field(default=None, compare=False)
     masks: tuple[str, ...] = ()
     sequence: bool = False

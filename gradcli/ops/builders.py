@@ -303,7 +303,8 @@ composite(name="triangular_solve", family="linalg",
               "transpose) for A's upper (or lower) triangle, and a copy of A; used whole, the solution",
           inputs=("b", "A"), arity=2, composite=_triangular_solve, sympy=_sympy_triangular_solve,
           keywords=("upper", "transpose", "unitriangular"), positional=3, torch_name="TriangularSolveBackward0",
-          pair="triangular_solve_coefficient", samples=_TRIANGULAR_SAMPLES)
+          pair="triangular_solve_coefficient", pair_fields=("solution", "cloned_coefficient"),
+          samples=_TRIANGULAR_SAMPLES)
 composite(name="triangular_solve_coefficient", family="internal", public=False,
           signature="triangular_solve_coefficient(b, A)", doc="the copy of A in triangular_solve's pair",
           inputs=("b", "A"), arity=2, composite=_coefficient, keywords=("upper", "transpose", "unitriangular"),

@@ -148,6 +148,7 @@ primitive(name="slogdet", batching="trailing", doc="(sign, log|det|) stacked on 
                               "(torch returns the pair; the sign has gradient 0)",
           signature="slogdet(A)", family="linalg", forward=_slogdet, shape=lambda s: _square(s)[:-2] + (2,),
           backward=_slogdet_backward, sympy=_sympy_slogdet, torch_name="LinalgSlogdetBackward0",
+          pair_fields=("sign", "logabsdet"),
           # the sign is piecewise constant: its series is its value
           taylor=lambda n, x: np.stack([T.constant(n.ans[..., 0], len(x) - 1), TL.log_abs_det(x, n.ans[..., 1])],
                                        axis=-1),

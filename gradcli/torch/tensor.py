@@ -455,14 +455,20 @@ def apply(op: Op, name: str, args: tuple, kwargs: dict, method: bool = False, mo
     if op.composite is not None and result.grad_fn is not None:
         out._title = op.node_name(tuple(np.shape(core.unwrap(t).data if isinstance(core.unwrap(t), engine.Tensor) else t)
                                          for t in tensors), params)
+    typed = f"linalg_{name}" if module == "torch.linalg" else name  # (torch.return_types.linalg_slogdet)
+    if op.pair_fields and not op.pair:  # torch.linalg.slogdet(A): the pair gradcli stacks on a last axis
+        first, second = out[..., 0], out[..., 1]
+        first._title = second._title = op.node_name((np.shape(core.unwrap(tensors[0]).data),), params)
+        return return_type(typed, op.pair_fields)(first, second)
     second = paired(name)
     if second is not None and (params.get("axis") is not None or not op.pair_along):
         part = wrap(core.call(second, *tensors, **params))
-        if second.differentiable:  # torch.var_mean(x): a plain tuple, both parts of one node
+        if second.differentiable:  # both parts of one node
             part._title = out._title
-            return out, part
+            if not op.pair_fields:
+                return out, part  # torch.var_mean(x): a plain tuple
         # torch.max(x, dim), torch.sort(x), ...: torch.return_types.max(values, indices)
-        return return_type(op.name)(out, part)  # (whole numbers in the float dtype, as argmax's here)
+        return return_type(typed, op.pair_fields or ("values", "indices"))(out, part)  # (indices as floats here)
     return out
 
 
@@ -476,12 +482,16 @@ def apply_part(op: Op, tensors: list, params: dict, part: int) -> Tensor:
 
 # PyTorch's node names where they depend on which operands are tensors and which are Python numbers (the
 # registry names a node from shapes alone): (operation, kind of each operand) -> name
-_OPERAND_NAMES = {("sub", "number", "tensor"): "RsubBackward1", ("pow", "tensor", "tensor"): "PowBackward1",
-                  ("pow", "number", "tensor"): "PowBackward2", ("remainder", "tensor", "tensor"): "RemainderBackward1",
-                  ("remainder", "number", "tensor"): "torch::autograd::NotImplemented", ("fmod", "tensor", "tensor"): "FmodBackward1",
-                  ("float_power", "tensor", "number"): "PowBackward0", ("float_power", "number", "tensor"): "PowBackward2",
-                  ("clamp_min", "tensor", "number"): "ClampMinBackward0", ("clamp_max", "tensor", "number"): "ClampMaxBackward0",
-                  ("clip", "tensor", "tensor", "tensor"): "ClampBackward0"}
+_OPERAND_NAMES = {
+    ("sub", "number", "tensor"): "RsubBackward1",
+    ("pow", "tensor", "tensor"): "PowBackward1", ("pow", "number", "tensor"): "PowBackward2",
+    ("float_power", "tensor", "number"): "PowBackward0", ("float_power", "number", "tensor"): "PowBackward2",
+    ("remainder", "tensor", "tensor"): "RemainderBackward1",
+    ("remainder", "number", "tensor"): "torch::autograd::NotImplemented",
+    ("fmod", "tensor", "tensor"): "FmodBackward1",
+    ("clamp_min", "tensor", "number"): "ClampMinBackward0", ("clamp_max", "tensor", "number"): "ClampMaxBackward0",
+    ("clip", "tensor", "tensor", "tensor"): "ClampBackward0",
+}
 
 
 _BY_OPERANDS = frozenset(name for name, *_ in _OPERAND_NAMES)
@@ -497,25 +507,34 @@ GIVES_BOOL = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logi
                         "isclose"})
 
 
-class ValuesIndices(NamedTuple):
-    """What torch.max(x, dim), torch.sort(x) and the other calls of a record with a pair give: the pair
-    (values, indices), printed as torch.return_types.max is (return_type gives the class of each function)."""
+class ReturnType(tuple):
+    """What torch.max(x, dim), torch.sort(x), torch.linalg.slogdet(A) and the like give: a pair with PyTorch's
+    field names (values and indices, sign and logabsdet, ...), printed as torch.return_types.max is."""
 
-    values: Any
-    indices: Any
+    __slots__ = ()
+    fields: tuple[str, str] = ("values", "indices")
+
+    def __new__(cls, first: Any, second: Any):
+        return super().__new__(cls, (first, second))
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.fields:
+            return self[self.fields.index(name)]
+        raise AttributeError(f"'torch.return_types.{type(self).__name__}' object has no attribute {name!r}")
 
     def __repr__(self) -> str:
-        return f"torch.return_types.{type(self).__name__}(\nvalues={self.values!r},\nindices={self.indices!r})"
+        shown = ",\n".join(f"{field}={value!r}" for field, value in zip(self.fields, self))
+        return f"torch.return_types.{type(self).__name__}(\n{shown})"
 
 
-_RETURN_TYPES: dict[str, type] = {}
+_RETURN_TYPES: dict[tuple, type] = {}
 
 
-def return_type(function: str) -> type:
-    """torch.return_types.<function>: a ValuesIndices named after the function."""
-    found = _RETURN_TYPES.get(function)
+def return_type(function: str, fields: tuple[str, str] = ("values", "indices")) -> type:
+    """torch.return_types.<function>: a ReturnType named after the function, with its fields."""
+    found = _RETURN_TYPES.get((function, fields))
     if found is None:
-        found = _RETURN_TYPES[function] = type(function, (ValuesIndices,), {"__slots__": ()})
+        found = _RETURN_TYPES[function, fields] = type(function, (ReturnType,), {"__slots__": (), "fields": fields})
     return found
 
 
