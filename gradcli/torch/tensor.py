@@ -8,7 +8,7 @@ tensor that records the update, so a node that saved the old value keeps it.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
