@@ -154,7 +154,7 @@ def test_the_gradient_of_an_unbiased_std():
     ("x.sum(dim=())", "sum() takes no empty tuple of axes: numpy reduces over none of them, PyTorch over all; leave "
      "the axes out to reduce over all", (2, 5)),
     ("()", "the expression must have a numeric value", (0, 2)),
-    ("x.reshape(((),))", "axis must be a whole number", (2, 9)),
+    ("x.reshape(((),))", "shape must be a whole number", (2, 9)),
     ("x.sum(dim=[[0]])", "axis must be a whole number", (2, 5)),
     ("tril(x, diagonal=1, k=1)", "tril() got two values for diagonal (as k too)", (0, 24)),
 ])
@@ -334,8 +334,8 @@ def test_an_attribute_without_brackets_and_an_unknown_prefix_are_syntax_errors()
     with pytest.raises(GradcliError) as info:
         parse("x.sum + 1")
     assert info.value.message == ("unknown attribute 'sum': only .T (transpose), .mT (the last two axes swapped), "
-                                  ".shape, .ndim, and .values and .indices of torch.max(x, dim) are allowed; a "
-                                  "method needs brackets, as in .sum()")
+                                  ".shape, .ndim, and the parts of a pair, as .values and .indices of "
+                                  "torch.max(x, dim), are allowed; a method needs brackets, as in .sum()")
     assert info.value.span == (2, 5)
     with pytest.raises(GradcliError) as info:
         parse("torch.nn.relu(x)")

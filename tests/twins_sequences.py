@@ -68,6 +68,10 @@ def std_mean(x, axis=None, ddof=1, keepdims=False):
     return torch.std_mean(x, axis, correction=ddof, keepdim=bool(keepdims))[0]
 
 
+def aminmax(x, axis=None, keepdims=False):
+    return torch.aminmax(x, dim=axis, keepdim=bool(keepdims))[0]
+
+
 def add(d) -> None:
     """Put the twins in d.TWINS and the generator forms in d.FORMS."""
     d.TWINS.update({name: d.Twin(fn, "array") for name, fn in (
@@ -75,15 +79,15 @@ def add(d) -> None:
         ("median", median), ("cummax", cummax), ("cummin", cummin), ("diff", diff),
         ("logcumsumexp", lambda x, axis: torch.logcumsumexp(x, axis)), ("trapezoid", trapezoid),
         ("cumulative_trapezoid", cumulative_trapezoid), ("pad", pad), ("var_mean", var_mean),
-        ("std_mean", std_mean))})
+        ("std_mean", std_mean), ("aminmax", aminmax))})
     d.FORMS.append((lambda shape: True, lambda b, shape, depth: _sequence(d, b, shape, depth)))
 
 
 def _sequence(d, b, shape, depth):
     if not shape:
-        return b.pick([_median_whole, _reduced_along, _trapezoid, _moments])(d, b, shape, depth)
+        return b.pick([_median_whole, _reduced_along, _trapezoid, _moments, _extremes])(d, b, shape, depth)
     return b.pick([_sorted, _sorted, _msorted, _topk, _reduced_along, _running, _running, _running, _diff,
-                   _trapezoid, _padded, _padded, _moments])(d, b, shape, depth)
+                   _trapezoid, _padded, _padded, _moments, _extremes])(d, b, shape, depth)
 
 
 def _msorted(d, b, shape, depth):
@@ -258,3 +262,17 @@ def _moments(d, b, shape, depth):
     return d._op_node(shape, [x], lambda c: written.format(c[0]) + f"[{part}]", name,
                       lambda v, fn: fn(v[0], int(dim), ddof) if part == 0 else
                       torch_fn(v[0], int(dim), correction=ddof)[1])
+
+
+def _extremes(d, b, shape, depth):
+    """torch.aminmax(x, dim=...) or of the whole array (a number), one part by [0], [1], .min or .max."""
+    whole = not shape and b.rng.random() < 0.5
+    axis = b.rng.randint(0, len(shape))
+    source = (b.rng.randint(2, 4), 3) if whole else shape[:axis] + (b.rng.randint(2, 4),) + shape[axis:]
+    dim = None if whole else b.pick([axis, axis - len(source)])
+    part = b.rng.randint(0, 1)
+    taken = b.pick([f"[{part}]", "." + ("min", "max")[part]])
+    written = "torch.aminmax({})" if whole else b.pick([f"torch.aminmax({{}}, dim={dim})", f"({{}}).aminmax(dim={dim})"])
+    x = b.expr(source, depth)
+    return d._op_node(shape, [x], lambda c: written.format(c[0]) + taken, "aminmax",
+                      lambda v, fn: fn(v[0], dim) if part == 0 else torch.aminmax(v[0], dim=dim)[1])

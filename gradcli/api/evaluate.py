@@ -26,7 +26,7 @@ from gradcli.limits import LIMITS
 from gradcli.ops.common import broadcast_shapes, normalize_axes
 from gradcli.autodiff.op import FUNCTIONS, OPS, Op, paired
 from gradcli.lang.hints import function_hint
-from gradcli.lang.grammar import CONSTANTS, DTYPES
+from gradcli.lang.grammar import CONSTANTS, DTYPES, RESULT_FIELDS
 from gradcli.lang.tree import Expr, defined_name, postorder, recorded, spelling
 
 _NUMERIC_ERRORS = (ValueError, IndexError, ZeroDivisionError, OverflowError, np.linalg.LinAlgError)
@@ -282,8 +282,9 @@ def _gives_parts(node: Expr) -> bool:
 def _part_taken(node: Expr) -> str | int | None:
     """Which part of a paired call's pair node takes (values or indices), or which piece of a call that gives
     a tuple (its position; see _pair_parts), or None."""
-    if node.kind == "attr" and node.value in ("values", "indices") and _paired(node.args[0]):
-        return node.value
+    if node.kind == "attr" and _paired(node.args[0]):  # .values, .indices, or the pair's own names (.min, .max)
+        fields = FUNCTIONS[node.args[0].value].pair_fields or ("values", "indices")
+        return {fields[0]: "values", fields[1]: "indices"}.get(node.value)
     if node.kind == "index" and len(node.args) == 2 and (_paired(node.args[0]) or _gives_parts(node.args[0])):
         item = node.args[1]
         negated = item.kind == "unary" and item.value == "neg" and item.args[0].kind == "num"
@@ -351,9 +352,11 @@ def _apply(node: Expr, kids: list, kws: dict, env: Mapping[str, Tensor], items: 
         return tuple(Tensor(float(n)) for n in _tensor(kids[0]).shape)
     if kind == "attr" and node.value == "ndim":
         return Tensor(float(_tensor(kids[0]).ndim))
-    if kind == "attr" and node.value in ("values", "indices"):  # (not of a paired call: see _pair_parts)
-        raise GradcliError(f".{node.value} takes apart what torch.max(x, dim) or x.max(dim) gives (min too), the "
-                           f"pair (values, indices), as in PyTorch; this value has no .{node.value}", kind="syntax")
+    if kind == "attr" and node.value in RESULT_FIELDS:  # (not of a paired call: see _pair_parts)
+        what = "what torch.max(x, dim) or x.max(dim) gives (min too), the pair (values, indices)" \
+            if node.value in ("values", "indices") else "the pair torch.aminmax or torch.triangular_solve gives"
+        raise GradcliError(f".{node.value} takes apart {what}, as in PyTorch; this value has no .{node.value}",
+                           kind="syntax")
     if kind == "attr" and node.value == "mT":
         matrices = _tensor(kids[0])
         if matrices.ndim < 2:

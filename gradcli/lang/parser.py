@@ -26,7 +26,7 @@ from gradcli.collector import collection_paused
 from gradcli.errors import GradcliError, Span
 from gradcli.lang.grammar import (
     BINARY, BOOLEANS, COMPARISON, CONSTANTS, DTYPES, IF_POWER, KEYWORDS, MODULES, NOT_POWER, NOT_VARIABLES,
-    PRECEDENCE, SPELLINGS, TRAILERS, UNARY_POWER,
+    PRECEDENCE, RESULT_FIELDS, SPELLINGS, TRAILERS, UNARY_POWER,
 )
 from gradcli.lang.programs import check_program
 from gradcli.lang.tokens import Token, place, token_kind, tokenize
@@ -366,12 +366,13 @@ class _Parser:
                 self.pos += 1
                 if self.at("("):
                     expr = self.call(attr.text, attr.span, receiver=expr)
-                elif attr.text in ("T", "mT", "shape", "ndim", "values", "indices"):
+                elif attr.text in ("T", "mT", "shape", "ndim") or attr.text in RESULT_FIELDS:
                     expr = Expr("attr", (self.extent(expr)[0], attr.span[1]), attr.text, (expr,))
                 else:
                     raise self.error(f"unknown attribute {attr.text!r}: only .T (transpose), .mT (the last two "
-                                     f"axes swapped), .shape, .ndim, and .values and .indices of torch.max(x, dim) "
-                                     f"are allowed; a method needs brackets, as in .sum()", attr.span)
+                                     f"axes swapped), .shape, .ndim, and the parts of a pair, as .values and .indices of "
+                                     f"torch.max(x, dim), are allowed; a method needs brackets, as in .sum()",
+                                     attr.span)
 
     # -- programs ----------------------------------------------------------------
     def program(self) -> list[Expr]:
