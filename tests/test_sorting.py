@@ -129,7 +129,7 @@ def test_gradcli_run_gives_torchs_return_types(tmp_path, cli):
 
 
 def test_gradcli_run_prints_pairs_as_torch_and_amax_gives_values_alone(tmp_path, cli):
-    """torch.max(x, 0) prints as torch.return_types.max; torch.amax(x, 0), an alias of max, gives one tensor;
+    """torch.max(x, 0) prints as torch.return_types.max; torch.amax(x, 0) gives one tensor, from its own node;
     torch.var_mean gives a plain tuple whose parts come from one node, VarMeanBackward0."""
     script = tmp_path / "pairs.py"
     script.write_text(
@@ -144,7 +144,7 @@ def test_gradcli_run_prints_pairs_as_torch_and_amax_gives_values_alone(tmp_path,
     assert run.exit_code == 0, run.stderr
     assert run.stdout.splitlines() == [
         "torch.return_types.max(", "values=tensor([2., 3.], grad_fn=<MaxBackward0>),", "indices=tensor([1., 0.]))",
-        "tensor([2., 3.], grad_fn=<MaxBackward0>)", "tensor([1.0000, 0.5000], grad_fn=<MinBackward0>)",
+        "tensor([2., 3.], grad_fn=<AmaxBackward0>)", "tensor([1.0000, 0.5000], grad_fn=<AminBackward0>)",
         "tuple VarMeanBackward0 VarMeanBackward0 [1.5, 1.75]"]
 
 

@@ -79,7 +79,9 @@ def add(d) -> None:
         ("median", median), ("cummax", cummax), ("cummin", cummin), ("diff", diff),
         ("logcumsumexp", lambda x, axis: torch.logcumsumexp(x, axis)), ("trapezoid", trapezoid),
         ("cumulative_trapezoid", cumulative_trapezoid), ("pad", pad), ("var_mean", var_mean),
-        ("std_mean", std_mean), ("aminmax", aminmax))})
+        ("std_mean", std_mean), ("aminmax", aminmax),
+        ("amax", lambda x, axis=(), keepdims=False: torch.amax(x, () if axis is None else axis, bool(keepdims))),
+        ("amin", lambda x, axis=(), keepdims=False: torch.amin(x, () if axis is None else axis, bool(keepdims))))})
     d.FORMS.append((lambda shape: True, lambda b, shape, depth: _sequence(d, b, shape, depth)))
 
 
@@ -265,14 +267,17 @@ def _moments(d, b, shape, depth):
 
 
 def _extremes(d, b, shape, depth):
-    """torch.aminmax(x, dim=...) or of the whole array (a number), one part by [0], [1], .min or .max."""
+    """torch.aminmax(x, dim=...) or of the whole array (a number), one part by [0], [1], .min or .max; or
+    torch.amax or torch.amin."""
     whole = not shape and b.rng.random() < 0.5
+    name = b.pick(["aminmax", "amax", "amin"])
     axis = b.rng.randint(0, len(shape))
     source = (b.rng.randint(2, 4), 3) if whole else shape[:axis] + (b.rng.randint(2, 4),) + shape[axis:]
     dim = None if whole else b.pick([axis, axis - len(source)])
-    part = b.rng.randint(0, 1)
-    taken = b.pick([f"[{part}]", "." + ("min", "max")[part]])
-    written = "torch.aminmax({})" if whole else b.pick([f"torch.aminmax({{}}, dim={dim})", f"({{}}).aminmax(dim={dim})"])
+    part = b.rng.randint(0, 1) if name == "aminmax" else 0
+    taken = b.pick([f"[{part}]", "." + ("min", "max")[part]]) if name == "aminmax" else ""
+    written = f"torch.{name}({{}})" if whole else \
+        b.pick([f"torch.{name}({{}}, dim={dim})", f"({{}}).{name}(dim={dim})"])
     x = b.expr(source, depth)
-    return d._op_node(shape, [x], lambda c: written.format(c[0]) + taken, "aminmax",
+    return d._op_node(shape, [x], lambda c: written.format(c[0]) + taken, name,
                       lambda v, fn: fn(v[0], dim) if part == 0 else torch.aminmax(v[0], dim=dim)[1])

@@ -1,5 +1,6 @@
 """var_mean, std_mean and aminmax, as PyTorch's: the pairs (spread, mean) and (min, max) of x over dim, both
-parts with gradients.
+parts with gradients; and amax and amin, which with aminmax differ from max and min where a slice holds a
+NaN: PyTorch gives each of its entries the gradient NaN (max and min give the NaN entries all of it).
 
 Used whole, a call is its first part, the variance (the standard deviation); torch.var_mean(x)[1]
 is the mean, computed by the record's pair, var_mean_mean, with the same arguments (api/evaluate.py takes
@@ -59,3 +60,11 @@ composite(name="aminmax", family="array", signature="aminmax(x, *, dim=None, kee
 composite(name="aminmax_max", family="internal", public=False, signature="aminmax_max(x)",
           doc="the max of aminmax's pair", composite=_extreme("max"), keywords=("axis", "keepdims"),
           batching="loop", samples=_EXTREME_SAMPLES)
+for _name, _what in (("amax", "max"), ("amin", "min")):
+    composite(name=_name, family="reduction", signature=f"{_name}(x, dim=(), keepdim=False)",
+              doc=f"the {_what}imum over dim (one axis or several; all by default), as torch.{_name}: equal entries "
+                  f"share the gradient; a slice holding a NaN gives each of its entries NaN, as PyTorch's",
+              composite=_extreme(_what), keywords=("axis", "keepdims"), batching="loop",
+              torch_name=f"{_name.capitalize()}Backward0",
+              samples=(Sample(((4,),)), Sample(((2, 3),), params={"axis": 1}),
+                       Sample(((2, 3, 2),), params={"axis": (0, 2), "keepdims": 1})))

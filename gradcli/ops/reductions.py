@@ -242,14 +242,14 @@ reduction("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepd
           kinks=(Kink(([0.0, 2.0, 3.0],), ([6.0, 0.0, 0.0],), note="one zero entry", noted=False),))
 reduction("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), _extreme_backward,
           lambda sp, xs: sp.Max(*xs), "largest entry (ties share the gradient evenly)", saves="both",
-          aliases=("amax",), numbers=(1, 0), pair="argmax", pair_along=True,
+          numbers=(1, 0), pair="argmax", pair_along=True,
           vjp="g, to the entries equal to the maximum (shared evenly at a tie)",
           taylor=lambda n, x: _extreme_taylor(n, x, np.max),
           kinks=(Kink(([1.0, 3.0, 3.0],), ([0.0, 0.5, 0.5],), note="a tie shares the gradient"),),
           kink_check=_extreme_note(_tied_extremes(np.max)))
 reduction("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), _extreme_backward,
           lambda sp, xs: sp.Min(*xs), "smallest entry (ties share the gradient evenly)", saves="both",
-          aliases=("amin",), numbers=(1, 0), pair="argmin", pair_along=True,
+          numbers=(1, 0), pair="argmin", pair_along=True,
           vjp="g, to the entries equal to the minimum (shared evenly at a tie)",
           taylor=lambda n, x: _extreme_taylor(n, x, np.min),
           kinks=(Kink(([2.0, 2.0, 3.0],), ([0.5, 0.5, 0.0],), note="a tie shares the gradient"),),
