@@ -362,6 +362,25 @@ def test_results_with_named_fields_are_pytorchs():
     assert _named_results(gt)[0] == ("torch.return_types.linalg_slogdet(\nsign=tensor(1., grad_fn=<LinalgSlogdetBackward0>),"
                                      "\nlogabsdet=tensor(1.7047, grad_fn=<LinalgSlogdetBackward0>))")
 
+
+def _new_tensors(m):
+    x, y = m.ones(2, dtype=m.float64), m.ones(2)
+    return [repr(t) for t in (x.new_zeros(2, 3), x.new_ones((2,)), x.new_full((2,), 3.5), x.new_tensor([1.0, 2.0]),
+                              y.new_zeros(m.Size([1, 2])), y.new_ones(2, dtype=m.float64))]
+
+
+def test_new_tensors_take_the_dtype_of_the_one_they_come_from():
+    torch = real_torch()
+    assert _new_tensors(gt) == _new_tensors(torch)
+
+
+def test_randint_and_randperm_draw_whole_numbers_in_range():
+    gt.manual_seed(7)
+    drawn = gt.randint(3, 9, (500,)).tolist() + gt.randint(4, size=(2, 50)).flatten().tolist()
+    assert set(drawn[:500]) == {3.0, 4.0, 5.0, 6.0, 7.0, 8.0} and set(drawn[500:]) == {0.0, 1.0, 2.0, 3.0}
+    assert sorted(gt.randperm(6).tolist()) == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert gt.randint(0, 10, (3, 2)).shape == gt.Size([3, 2])
+
 TRANSPOSES = [  # the same call in gradcli.torch and in torch, on m (2 x 3) and c (2 x 3 x 4)
     ("m.t()", lambda t, m, c: m.t()), ("torch.t(m)", lambda t, m, c: t.t(m)), ("m.T", lambda t, m, c: m.T),
     ("m.transpose(0, 1)", lambda t, m, c: m.transpose(0, 1)), ("torch.transpose(c, 0, 2)", lambda t, m, c: t.transpose(c, 0, 2)),

@@ -23,8 +23,8 @@ from gradcli.torch.core import Unsupported, device, dtype, float32, float64
 from gradcli.torch.core import bool_ as bool  # torch.bool (shadows the builtin here only)
 from gradcli.torch.creation import (DoubleTensor, FloatTensor, arange, as_tensor, empty, empty_like, eye, from_numpy,
                                     full, full_like, get_default_dtype, linspace, manual_seed, ones, ones_like, rand,
-                                    rand_like, randn, randn_like, set_default_dtype, stack, tensor, zeros,
-                                    zeros_like)
+                                    rand_like, randint, randn, randn_like, randperm, set_default_dtype, stack, tensor,
+                                    zeros, zeros_like)
 from gradcli.torch.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from gradcli.torch.tensor import Size, Tensor, function  # function: torch.<op name>, in __getattr__
 
@@ -36,8 +36,9 @@ __all__ = ["allclose", "arange", "as_tensor", "autograd", "bool", "cuda", "devic
            "DoubleTensor", "dtype", "empty", "empty_like", "enable_grad", "equal", "eye", "float",
            "float32", "float64", "FloatTensor", "from_numpy", "full", "full_like", "get_default_dtype",
            "is_grad_enabled", "linalg", "linspace", "manual_seed", "nn", "no_grad", "ones", "ones_like",
-           "optim", "rand", "rand_like", "randn", "randn_like", "set_default_dtype", "set_grad_enabled",
-           "Size", "special", "stack", "Tensor", "tensor", "Unsupported", "zeros", "zeros_like"]
+           "optim", "rand", "rand_like", "randint", "randn", "randn_like", "randperm", "set_default_dtype",
+           "set_grad_enabled", "Size", "special", "stack", "Tensor", "tensor", "Unsupported", "zeros",
+           "zeros_like"]
 
 
 def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:

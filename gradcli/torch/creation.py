@@ -91,6 +91,22 @@ def randn(*size: Any, dtype: Any = None, requires_grad: bool = False, **_: Any) 
     return _made(_random["generator"].standard_normal(_sizes(size, _.get("size"))), dtype, requires_grad)
 
 
+def randint(low: int, high: int | None = None, size: Any = None, dtype: Any = None, requires_grad: bool = False,
+            **_: Any) -> Tensor:
+    """Whole numbers drawn from [low, high) (randint(high, size) from [0, high)), as floats: gradcli has no
+    integer tensors."""
+    if size is None:  # torch.randint(10, (3,)): the size in high's place
+        low, high, size = 0, low, high
+    elif high is None:
+        low, high = 0, low
+    return _made(_random["generator"].integers(low, high, _sizes((), size)).astype(np.float64), dtype, requires_grad)
+
+
+def randperm(n: int, dtype: Any = None, requires_grad: bool = False, **_: Any) -> Tensor:
+    """0, ..., n - 1 in a random order, as floats (gradcli has no integer tensors)."""
+    return _made(_random["generator"].permutation(int(n)).astype(np.float64), dtype, requires_grad)
+
+
 def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, **_: Any) -> Tensor:
     return zeros(t.shape, dtype=_like(t, dtype), requires_grad=requires_grad)
 

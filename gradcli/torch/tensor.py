@@ -43,6 +43,11 @@ def wrap(t: engine.Tensor, is_bool: bool = False) -> Tensor:
     return out
 
 
+def _shape(size: tuple) -> tuple:
+    """A size given as numbers (2, 3) or as one sequence ((2, 3), [2, 3], torch.Size)."""
+    return tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+
+
 def _operand_array(value: Any) -> np.ndarray:
     return value._t.data if isinstance(value, Tensor) else np.asarray(value)
 
@@ -401,6 +406,22 @@ class Tensor:
     def __itruediv__(self, o): return self.div_(o) if not _records(self) and not _records(o) else self / o
 
     __hash__ = object.__hash__
+
+    # -- new tensors of this one's dtype (x.new_zeros(2, 3)) -----------------------------------------------
+    def new_tensor(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        return new_tensor(data, core.torch_dtype(self._t.dtype) if dtype is None else dtype, requires_grad)
+
+    def new_full(self, size: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        shape = tuple(size) if isinstance(size, (tuple, list)) else (size,)
+        return self.new_tensor(np.full(shape, float(fill_value)), dtype, requires_grad)
+
+    def new_zeros(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        return self.new_full(_shape(size), 0.0, dtype, requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        return self.new_full(_shape(size), 1.0, dtype, requires_grad)
+
+    new_empty = new_zeros  # (uninitialised memory in PyTorch: zeros here)
 
     def allclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
         """Whether |self - other| <= atol + rtol * |other| everywhere (broadcast), as torch.allclose."""
