@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from gradcli.api import functional
+from gradcli.api.problem import problem
 from gradcli.autodiff.engine import Tensor
 from gradcli.errors import GradcliError
 from gradcli.ops.common import F
@@ -201,6 +202,30 @@ def test_max_pool2d_at_ties_and_nan_in_row_major_order():
         np.testing.assert_array_equal(np.isnan(got.value), np.isnan(fn(torch.tensor(x)).sum().item()))
 
 
+RETURNING_INDICES = [
+    ("F.max_pool1d(x, 2, return_indices=True)", lambda t: TF.max_pool1d(t, 2, return_indices=True), X1),
+    ("F.max_pool1d(x, 3, 1, 1, 1, False, True)", lambda t: TF.max_pool1d(t, 3, 1, 1, 1, False, True), X1[0]),
+    ("F.max_pool2d(x, (2, 3), stride=1, padding=1, return_indices=True)",
+     lambda t: TF.max_pool2d(t, (2, 3), stride=1, padding=1, return_indices=True), X2),
+    ("F.adaptive_max_pool2d(x, (2, 4), return_indices=True)",
+     lambda t: TF.adaptive_max_pool2d(t, (2, 4), return_indices=True), X2[0]),
+    ("F.adaptive_max_pool1d(x, 4, return_indices=True)", lambda t: TF.adaptive_max_pool1d(t, 4, return_indices=True),
+     np.array([[2.0, 2.0, NAN, 1.0, 1.0]])),
+]
+
+
+@pytest.mark.parametrize("text, torch_fn, x", RETURNING_INDICES, ids=[c[0] for c in RETURNING_INDICES])
+def test_return_indices_gives_torchs_pair(text, torch_fn, x):
+    t = torch.tensor(x, requires_grad=True)
+    values, indices = torch_fn(t)
+    (values * torch.linspace(0.5, 2.0, values.numel(), dtype=t.dtype).reshape(values.shape)).sum().backward()
+    weights = np.linspace(0.5, 2.0, values.numel()).reshape(values.shape)
+    got = functional.grad(f"sum(({text})[0] * w) + 0 * sum(({text})[1])", {"x": x, "w": weights}, wrt=["x"])
+    found, _ = problem(f"({text})[1]", {"x": x}).forward()
+    np.testing.assert_array_equal(found.data, indices.double().numpy())  # (whole numbers, as floats here)
+    np.testing.assert_allclose(got.gradients["x"], t.grad.numpy(), rtol=1e-15)
+
+
 def test_infinities_stay_in_their_windows():
     x = np.array([[1.0, INF, 3.0, 2.0, -INF, 5.0, 0.0, 1.0]])
     for call, fn in (("F.avg_pool1d(x, 3, 2, 1)", lambda t: TF.avg_pool1d(t, 3, 2, 1)),
@@ -242,7 +267,6 @@ def test_padding_same_and_valid():
     ("F.conv2d(x2, w2, stride=0)", "stride= takes"),
     ("F.conv2d(x2[..., :1, :1], w2)", "does not fit"),
     ("F.conv_transpose2d(x2, wt, output_padding=1)", "output_padding"),
-    ("F.max_pool2d(x2, 2, return_indices=True)", "return_indices=True is not supported"),
     ("F.max_pool2d(x2, 2, padding=2)", "at most half the kernel"),
     ("F.avg_pool2d(x2, 2, divisor_override=0)", "divisor_override"),
     ("F.fold(x2[0], (4, 3), 2)", "fold\\(\\) into \\(4, 3\\)"),
@@ -275,8 +299,9 @@ def test_the_command_line(cli):
     TF.conv2d(tx, tw, stride=2, padding=1).tanh().sum().backward()
     np.testing.assert_allclose(out["gradients"]["x"], tx.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(out["gradients"]["w"], tw.grad.numpy(), rtol=1e-12)
-    run = cli("grad", "F.max_pool1d(x, 2, return_indices=True).sum()", "--x", "[[1, 2, 3, 4]]")
-    assert run.exit_code != 0 and "return_indices" in run.stderr
+    # return_indices=True makes the call a pair; used whole, it is the values, as torch.max(x, dim)'s pair is
+    run = cli("grad", "F.max_pool1d(x, 2, return_indices=True).sum()", "--x", "[[1, 2, 3, 4]]", "--format", "json")
+    assert run.exit_code == 0 and run.json()["gradients"]["x"] == [[0.0, 1.0, 0.0, 1.0]]
 
 
 def test_gradcli_run_names_torchs_nodes(tmp_path, cli):

@@ -300,8 +300,13 @@ def _paired(node: Expr) -> bool:
     cummin, and max, min or median along a dim, in PyTorch's spelling (a method, torch.)."""
     if node.kind != "call" or paired(node.value) is None or spelling(node) != "torch":
         return False
+    op = FUNCTIONS[node.value]
+    if op.pair_when:  # max_pool1d(x, 2, return_indices=True): a pair only when asked for, by name or position
+        at = (op.arity or 1) + op.keywords.index(op.pair_when)
+        given = dict(node.keywords).get(op.pair_when) or (node.args[at] if len(node.args) > at else None)
+        return given is not None and given.kind == "num" and bool(given.value)
     along = any(k in ("dim", "axis") for k, _ in node.keywords)
-    return along or (len(node.args) >= 2 and _axis_literal(node.args[1])) or not FUNCTIONS[node.value].pair_along
+    return along or (len(node.args) >= 2 and _axis_literal(node.args[1])) or not op.pair_along
 
 
 def _takes_sequence(name: str) -> bool:

@@ -206,7 +206,8 @@ class Op:
         second (see paired). pair_along: only when a dim is given (torch.max(x, 0); torch.max(x)
         is one number). pair_fields: PyTorch's names of the two results (torch.return_types.X), where they are
         not (values, indices); without a pair, the two the operation stacks on a last axis (slogdet's sign and
-        logabsdet)
+        logabsdet). pair_when: a keyword that, given true, makes a call the pair (max_pool's return_indices);
+        without it the call gives its values
     masks: inputs PyTorch reads by truth when given a bool tensor and adds as numbers otherwise
         (scaled_dot_product_attention's attn_mask): one written as a mask (a comparison, .bool(),
         not) reaches the operation as 0 where true and -inf where false, as PyTorch's bool mask
@@ -257,6 +258,7 @@ class Op:
     pair: str = ""
     pair_along: bool = False
     pair_fields: tuple[str, str] | tuple[()] = ()
+    pair_when: str = ""
     parts: Callable[..., int] | None = field(default=None, compare=False)
     masks: tuple[str, ...] = ()
     sequence: bool = False
@@ -300,8 +302,8 @@ class Op:
         if self.kink_check is not None and not any(k.noted for k in self.kinks):
             raise ValueError(f"operation {self.name!r} has a kink_check but documents no kink it fires at")
 
-        if self.pair_along and not self.pair:
-            raise ValueError(f"operation {self.name!r}: pair_along without a pair")
+        if (self.pair_along or self.pair_when) and not self.pair:
+            raise ValueError(f"operation {self.name!r}: pair_along or pair_when without a pair")
         if self.parts is not None and "part" not in self.keywords:
             raise ValueError(f"operation {self.name!r}: a function of parts takes part= among its keywords")
         if self.batching not in (None, "loop", "trailing") and not callable(self.batching):

@@ -209,31 +209,38 @@ def _pick(x, positions):
     return F.pool_pick(x, positions=tuple(positions.reshape(-1).tolist()), shape=positions.shape, src=x.shape)
 
 
-def _refuse_indices(return_indices, name):
-    if return_indices:
-        raise GradcliError(f"{name}(): return_indices=True is not supported: gradcli gives the pooled values "
-                           f"(the default, return_indices=False)", kind="value")
-
-
-def _max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False, *, n, name):
-    _refuse_indices(return_indices, name)
-    x, had_batch = _check_input(x, n, name)
+def _max_windows(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *, n, name):
+    """Per spatial axis, each window's entries and which of them are inside x (N, C, ...): max_pool's."""
     kernel, stride, dilation, _, padding, count = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode,
                                                                  n, name, effective=True)
     windows = []
     for m, k, s, d, (before, _), c in zip(x.shape[2:], kernel, stride, dilation, padding, count):
         index = (np.arange(c) * s - before)[:, None] + np.arange(k) * d
         windows.append((index, (index >= 0) & (index < m)))
-    # (the windows follow from the shapes alone: part of the decision, not one of the arrays it reads)
-    return unbatched(_pick(x, decide(partial(_max_positions, windows=tuple(windows)), x)), had_batch)
+    return tuple(windows)
 
 
-def _adaptive_max_pool(x, output_size, return_indices=False, *, n, name):
-    _refuse_indices(return_indices, name)
+def _adaptive_windows(x, output_size, *, n, name):
+    return tuple(_adaptive_index(m, o) for m, o in zip(x.shape[2:], sizes(output_size, n, "output_size")))
+
+
+def _max_pool(x, *args, return_indices=False, n, name, windows_of=_max_windows, **params):
+    """The picks of each window; return_indices makes the call a pair, whose indices its record's pair gives."""
     x, had_batch = _check_input(x, n, name)
-    out = sizes(output_size, n, "output_size")
-    windows = tuple(_adaptive_index(m, o) for m, o in zip(x.shape[2:], out))
+    # (the windows follow from the shapes alone: part of the decision, not one of the arrays it reads)
+    windows = windows_of(x, *args, n=n, name=name, **params)
     return unbatched(_pick(x, decide(partial(_max_positions, windows=windows), x)), had_batch)
+
+
+def _max_indices(n, name, windows_of):
+    """A max pool's indices, as PyTorch's return_indices=True gives them: each pick's flat position within its
+    channel's spatial plane (whole numbers, as floats here)."""
+    def forward(x, *args, return_indices=False, **params):
+        data = x if x.ndim == n + 2 else x[None]
+        windows = windows_of(data, *args, n=n, name=name, **params)
+        positions = _max_positions(data, windows) % math.prod(data.shape[2:])
+        return (positions if x.ndim == n + 2 else positions[0]).astype(x.dtype)
+    return forward
 
 
 # -- power averages ---------------------------------------------------------------------------------------------
@@ -271,7 +278,7 @@ _POOLS = {  # name: (forward, keywords by position, keywords of the 2-d one only
                  "picks: the first largest in the window's row-major order, the last NaN if it has one"),
     "adaptive_avg_pool": (_adaptive_avg_pool, ("output_size",), (), _adaptive_avg_name,
                           "the mean of each of output_size windows, from floor(i L / out) to ceil((i + 1) L / out)"),
-    "adaptive_max_pool": (_adaptive_max_pool, ("output_size", "return_indices"), (),
+    "adaptive_max_pool": (partial(_max_pool, windows_of=_adaptive_windows), ("output_size", "return_indices"), (),
                           _named("AdaptiveMaxPool2DBackward0"),
                           "the largest entry of each of output_size windows, from floor(i L / out) to "
                           "ceil((i + 1) L / out), picked as max_pool picks"),
@@ -316,6 +323,7 @@ for (_kind, _n), _samples in _SAMPLES.items():
     _forward, _keywords, _more, _name, _what = _POOLS[_kind]
     _keywords += _more if _n == 2 else ()
     _signature = ", ".join(_keywords)
+    _picks = _kind.endswith("max_pool")  # (return_indices=True: the pair (values, indices))
     composite(name=f"{_kind}{_n}d", family="nn", signature=f"{_kind}{_n}d(input, {_signature})",
               doc=f"{_what}, over the last {_n} ax{'is' if _n == 1 else 'es'} of input (N, C, ...) or (C, ...), as "
                   f"torch.nn.functional.{_kind}{_n}d",
@@ -324,4 +332,13 @@ for (_kind, _n), _samples in _SAMPLES.items():
               keywords=_keywords, positional=len(_keywords),
               kinds={k: v for k, v in {**_KINDS, "norm_type": "real"}.items() if k in _keywords},
               method=False, batching="loop", torch_name=_name(_n), samples=_samples,
-              kinks=(_TIES, _NAN) if _kind == "max_pool" and _n == 1 else ())
+              kinks=(_TIES, _NAN) if _kind == "max_pool" and _n == 1 else (),
+              pair=f"{_kind}{_n}d_indices" if _picks else "", pair_when="return_indices" if _picks else "")
+    if _picks:
+        _indices = _max_indices(_n, f"{_kind}{_n}d", _max_windows if _kind == "max_pool" else _adaptive_windows)
+        primitive(name=f"{_kind}{_n}d_indices", family="nn", public=False, signature=f"{_kind}{_n}d_indices(input)",
+                  doc=f"where {_kind}{_n}d's picks are, in each channel's flattened spatial plane",
+                  forward=_indices, shape=lambda s, _indices=_indices, **p: _indices(np.zeros(s), **p).shape,
+                  keywords=_keywords,
+                  positional=len(_keywords), kinds={k: v for k, v in _KINDS.items() if k in _keywords},
+                  differentiable=False, batching="loop", samples=_samples[:1])

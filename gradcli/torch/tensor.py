@@ -482,8 +482,11 @@ def apply(op: Op, name: str, args: tuple, kwargs: dict, method: bool = False, mo
         first._title = second._title = op.node_name((np.shape(core.unwrap(tensors[0]).data),), params)
         return return_type(typed, op.pair_fields)(first, second)
     second = paired(name)
-    if second is not None and (params.get("axis") is not None or not op.pair_along):
+    if second is not None and (params.get(op.pair_when) if op.pair_when else
+                               params.get("axis") is not None or not op.pair_along):
         part = wrap(core.call(second, *tensors, **params))
+        if op.pair_when:  # F.max_pool2d(x, 2, return_indices=True): a plain tuple
+            return out, part
         if second.differentiable:  # both parts of one node
             part._title = out._title
             if not op.pair_fields:
