@@ -387,13 +387,6 @@ class Tensor:
     def __or__(self, o): return self._logical("logical_or", self, o)
     def __xor__(self, o): return self._logical("logical_xor", self, o)
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
-
-    def _logical(self, name: str, *args: Any) -> Tensor:
-        """~m, m & n, m | n, m ^ n of bool tensors (masks), as PyTorch's (its bitwise ones on integers are not here)."""
-        if not all(a._bool for a in args if isinstance(a, Tensor)):
-            raise core.unsupported(f"{'~' if name == 'logical_not' else name.split('_')[1]} of a float tensor "
-                                   f"(PyTorch's bitwise operations take bool and integer tensors)")
-        return self._op(name, *args)
     def __lt__(self, o): return self._op("lt", self, o)
     def __le__(self, o): return self._op("le", self, o)
     def __gt__(self, o): return self._op("gt", self, o)
@@ -407,13 +400,19 @@ class Tensor:
 
     __hash__ = object.__hash__
 
+    def _logical(self, name: str, *args: Any) -> Tensor:
+        """~m, m & n, m | n, m ^ n of bool tensors (masks), as PyTorch's (its bitwise ones on integers are not here)."""
+        if not all(a._bool for a in args if isinstance(a, Tensor)):
+            raise core.unsupported(f"{'~' if name == 'logical_not' else name.split('_')[1]} of a float tensor "
+                                   f"(PyTorch's bitwise operations take bool and integer tensors)")
+        return self._op(name, *args)
+
     # -- new tensors of this one's dtype (x.new_zeros(2, 3)) -----------------------------------------------
     def new_tensor(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
         return new_tensor(data, core.torch_dtype(self._t.dtype) if dtype is None else dtype, requires_grad)
 
     def new_full(self, size: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-        shape = tuple(size) if isinstance(size, (tuple, list)) else (size,)
-        return self.new_tensor(np.full(shape, float(fill_value)), dtype, requires_grad)
+        return self.new_tensor(np.full(_shape((size,)), float(fill_value)), dtype, requires_grad)
 
     def new_zeros(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
         return self.new_full(_shape(size), 0.0, dtype, requires_grad)

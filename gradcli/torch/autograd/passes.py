@@ -59,11 +59,15 @@ def _run(seeds: list, retain_graph: bool, create_graph: bool, keep_retained: boo
     """The engine's pass; keep_retained: retained tensors' gradients go to their .grad (backward, not grad)."""
     watching = [f for f, on in ((_keep_retained, keep_retained and core.RETAINED), (check_for_nan, core.ANOMALY["on"]))
                 if on]
-    observer = None if not watching else watching[0] if len(watching) == 1 else \
-        (lambda node, g, cts: [f(node, g, cts) for f in watching])
+
+    def observer(node: Any, g: engine.Tensor, cts: tuple) -> None:
+        for watch in watching:
+            watch(node, g, cts)
+
     try:
         with np.errstate(all="ignore"):  # (PyTorch gives nan and inf silently)
-            return engine.run_backward(seeds, retain_graph=retain_graph, create_graph=create_graph, observer=observer,
+            return engine.run_backward(seeds, retain_graph=retain_graph, create_graph=create_graph,
+                                       observer=observer if watching else None,
                                        hooks=_hooks() if core.HOOKS else None)
     except GradcliError as err:
         if err.kind == "grad" and "second time" in err.message:
