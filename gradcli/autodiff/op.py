@@ -170,9 +170,9 @@ class Op:
     kinds: what a keyword takes where it is not a whole number (axis= takes an axis or a
         tuple of them, as does a keyword of kind "axis": reshape's shape): "axis pairs" (a
         whole number or a tuple of axis tuples: tensordot's dims), "real" (any number:
-        beta=0.5), "reals" (a number or a tuple of them: interpolate's scale_factor), "text" (any string: an einsum subscript), or a tuple of the words it
-        takes, with "real" among them when a number may stand there too (norm's p: 1, 2,
-        inf, "fro", "nuc")
+        beta=0.5), "reals" (a number or a tuple of them: interpolate's scale_factor), "text"
+        (any string: an einsum subscript), or a tuple of the words it takes, with "real" among
+        them when a number may stand there too (norm's p: 1, 2, inf, "fro", "nuc")
     sequence: its tensor inputs come as one list or tuple of arrays, the first argument
         (cat([x, y], 0), torch.cat((x, y), dim=0)); their shapes need not broadcast
     rest: the keyword that takes every value written past the tensor inputs, as a tuple
@@ -216,9 +216,9 @@ class Op:
         (one of its keywords), and refuses the call used whole; `gradcli run` gives the tuple
     inputs: names a call may give its tensor inputs by (clamp(x, min=0)); optional: the
         value of an input a call leaves out; needs_one: optional inputs of which a call gives one at least
-        (clamp's min and max, as torch.clamp); method: whether x.name() calls it; torch_defaults: parameters a PyTorch spelling
-        (a method, torch., F.) sets where PyTorch's default differs from numpy's; linalg: those torch.linalg.NAME
-        sets where it differs from torch.NAME (torch.linalg.diagonal's dim1=-2, dim2=-1)
+        (clamp's min and max, as torch.clamp); method: whether x.name() calls it; torch_defaults: parameters a
+        PyTorch spelling (a method, torch., F.) sets where PyTorch's default differs from numpy's; linalg: those
+        torch.linalg.NAME sets where it differs from torch.NAME (torch.linalg.diagonal's dim1=-2, dim2=-1)
     """
 
     name: str
@@ -312,7 +312,8 @@ class Op:
             raise ValueError(f"operation {self.name!r}: rest names one of its keywords")
         if set(self.optional) - set(self.inputs) or set(self.needs_one) - set(self.optional) or \
                 set(self.torch_defaults) - set(self.keywords) or set(self.leading) - set(self.keywords) or \
-                set(self.preceding) - set(self.keywords) or set(self.kinds) - set(self.keywords) or set(self.spelled.values()) - set(self.keywords):
+                set(self.preceding) - set(self.keywords) or set(self.kinds) - set(self.keywords) or \
+                set(self.spelled.values()) - set(self.keywords):
             raise ValueError(f"operation {self.name!r}: optional inputs and torch defaults must be declared "
                              f"in inputs and keywords (kinds and spellings too)")
 

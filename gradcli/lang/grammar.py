@@ -25,10 +25,10 @@ NOT_POWER = 8  # not binds looser than a comparison and tighter than and: not a 
 IF_POWER = 2  # a if c else b binds loosest of all
 # Words the grammar reads; none of them is a variable.
 KEYWORDS = {"if", "else", "and", "or", "not", "None"}
-TRAILERS = {"(", "[", "."}
+TRAILERS = {"(", "[", "."}  # what may follow a name or number and belong to it: a call, an index, an attribute
 # The fields of the pairs PyTorch's functions give that an expression may take apart by name (x.max(0).indices,
 # torch.aminmax(x).max, torch.triangular_solve(b, A).solution): an attribute, as .T and .shape are
-RESULT_FIELDS = ("values", "indices", "min", "max", "solution", "cloned_coefficient")  # what may follow a name or number and belong to it: a call, an index, an attribute
+RESULT_FIELDS = ("values", "indices", "min", "max", "solution", "cloned_coefficient")
 LEAVES = {"none": "None", "ellipsis": "..."}  # the index items that are no expression
 # nan and inf as numpy and PyTorch spell them (np.nan, torch.inf); -inf is the minus of inf.
 CONSTANTS = {"pi": 3.141592653589793, "e": 2.718281828459045, "nan": float("nan"), "inf": float("inf")}

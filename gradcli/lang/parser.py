@@ -370,9 +370,9 @@ class _Parser:
                     expr = Expr("attr", (self.extent(expr)[0], attr.span[1]), attr.text, (expr,))
                 else:
                     raise self.error(f"unknown attribute {attr.text!r}: only .T (transpose), .mT (the last two "
-                                     f"axes swapped), .shape, .ndim, and the parts of a pair, as .values and .indices of "
-                                     f"torch.max(x, dim), are allowed; a method needs brackets, as in .sum()",
-                                     attr.span)
+                                     f"axes swapped), .shape, .ndim, and the parts of a pair, as .values and "
+                                     f".indices of torch.max(x, dim), are allowed; a method needs brackets, as in "
+                                     f".sum()", attr.span)
 
     # -- programs ----------------------------------------------------------------
     def program(self) -> list[Expr]:

@@ -163,7 +163,8 @@ def _diag_name(shapes, params):
     return "DiagEmbedBackward0" if len(shapes[0]) == 1 else "DiagonalBackward0_copy"  # (PyTorch 2.13's own names)
 
 
-primitive(name="diag", torch_name=_diag_name, doc="a vector onto the diagonal of a square matrix (diagonal=k: the k-th above), or a "
+primitive(name="diag", torch_name=_diag_name,
+          doc="a vector onto the diagonal of a square matrix (diagonal=k: the k-th above), or a "
           "matrix's diagonal as a vector", signature="diag(x, diagonal=0)", family="array", composite=_diag,
           keywords=("diagonal",), samples=(Sample(((3,),)), Sample(((3, 3),)), Sample(((2,),), params={"diagonal": -1}),
                                            Sample(((3, 4),), params={"diagonal": 1})))

@@ -392,7 +392,8 @@ def _bilinear(x1, x2, weight, bias=None):
     return out if bias is None else out + bias
 
 
-composite(name="bilinear", torch_name=lambda shapes, params: "AddBackward0" if shapes[3] != () else "ViewBackward0", family="nn", signature="bilinear(input1, input2, weight, bias=None)",
+composite(name="bilinear", torch_name=lambda shapes, params: "AddBackward0" if shapes[3] != () else "ViewBackward0",
+          family="nn", signature="bilinear(input1, input2, weight, bias=None)",
           doc="x1ᵀ A x2 + b for each output feature, as torch.nn.functional.bilinear (nn.Bilinear): weight (out, "
               "in1, in2), bias (out,)",
           inputs=("input1", "input2", "weight", "bias"), arity=4, optional={"bias": 0.0}, method=False,

@@ -114,7 +114,8 @@ def _cartesian_prod(*xs):
     return F.permute(F.stack(*_column_grid(xs), item_ndim=1), perm=(1, 0))
 
 
-composite(name="cartesian_prod", torch_name="StackBackward0", family="array", signature="cartesian_prod(*tensors)", arity=None, method=False,
+composite(name="cartesian_prod", torch_name="StackBackward0",
+          family="array", signature="cartesian_prod(*tensors)", arity=None, method=False,
           doc="the Cartesian product of vectors, one row per choice of an entry from each (the last varies "
               "fastest), as torch.cartesian_prod",
           composite=_cartesian_prod, samples=(Sample(((2,), (3,))), Sample(((2,), (1,), (2,))), Sample(((3,),))))

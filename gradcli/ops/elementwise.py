@@ -163,5 +163,6 @@ primitive(name="softplus", doc="log(1 + exp(beta x)) / beta, computed without ov
           words=Words(("x",), vjp=("g × sigmoid(beta × {x}) (g where beta × {x} > threshold)",)),
           samples=(*(Sample((s,)) for s in SAMPLE_SHAPES), Sample(((3,),), params={"beta": 2.0}),
                    Sample(((2, 3),), params={"beta": 0.5, "threshold": 0.3})))
-primitive(name="square", torch_name="PowBackward0", batching="trailing", doc="x**2", signature="square(x)", family="elementwise",
+primitive(name="square", torch_name="PowBackward0",
+          batching="trailing", doc="x**2", signature="square(x)", family="elementwise",
           composite=lambda x: F.pow(x, 2.0), samples=tuple(Sample((s,)) for s in SAMPLE_SHAPES))

@@ -188,7 +188,8 @@ def _trace(x):
     return F.sum(flat[0:min(rows, cols) * (cols + 1):cols + 1])
 
 
-primitive(name="outer", torch_name="MulBackward0", batching="loop", doc="outer product of two vectors (inputs are flattened, as numpy)",
+primitive(name="outer", torch_name="MulBackward0",
+          batching="loop", doc="outer product of two vectors (inputs are flattened, as numpy)",
           signature="outer(a, b)", family="linalg", composite=_outer, arity=2,
           samples=(Sample(((3,), (2,))), Sample(((), (2,)))))
 primitive(name="trace", batching="loop", doc="sum of the diagonal of a matrix", signature="trace(x)", family="linalg",
@@ -271,7 +272,8 @@ def _det_backward(n, g):
     return (scale * F.cofactor(n.x),)
 
 
-primitive(name="det", torch_name="LinalgDetBackward0", batching="trailing", doc="determinant of a square matrix", signature="det(x)", family="linalg",
+primitive(name="det", torch_name="LinalgDetBackward0",
+          batching="trailing", doc="determinant of a square matrix", signature="det(x)", family="linalg",
           forward=np.linalg.det, backward=_det_backward, shape=lambda s: _square(s)[:-2],
           taylor=lambda n, x: TL.characteristic(x)[0],
           sympy=lambda sp, x: _sympy_matrix_fn(x, _laplace_det),

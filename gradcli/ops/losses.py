@@ -316,7 +316,8 @@ pairwise_loss("kl_div", "kl_div(input, target, reduction='mean', log_target=Fals
           "sum by the first axis's length, as PyTorch recommends); the target gets its gradient",
           _kl_div, _sympy_kl_div, keywords=("log_target",), kinds={"reduction": (*REDUCTIONS, "batchmean")},
           domain=("real", "probability"),
-          samples=(Sample(((2, 3), (2, 3)), params={"log_target": 1, "reduction": "batchmean"}),), torch_name=_kl_div_name)
+          samples=(Sample(((2, 3), (2, 3)), params={"log_target": 1, "reduction": "batchmean"}),),
+          torch_name=_kl_div_name)
 
 
 def _margin_ranking(x1, x2, target, margin=0.0):

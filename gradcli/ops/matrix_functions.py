@@ -185,7 +185,8 @@ def _matrix_power_name(shapes, params):
     return "MmBackward0" if len(shapes[0]) == 2 else "UnsafeViewBackward0"
 
 
-composite(name="matrix_power", torch_name=_matrix_power_name, doc="A @ A @ ... (n times; n < 0: of inv(A); n = 0: the identity)",
+composite(name="matrix_power", torch_name=_matrix_power_name,
+          doc="A @ A @ ... (n times; n < 0: of inv(A); n = 0: the identity)",
           signature="matrix_power(A, n)", family="linalg", composite=_matrix_power, keywords=("n",),
           samples=(Sample(((3, 3),), params={"n": 3}), Sample(((2, 2),), params={"n": 5}),
                    Sample(((2, 2, 2),), "spd", params={"n": -2}), Sample(((2, 2),), params={"n": 1})))

@@ -74,7 +74,8 @@ primitive(name="log_softmax", doc="log(softmax(x)) along axis (default the last)
           taylor=_log_softmax_taylor,
           backward=lambda n, g: (g - F.exp(n.ans) * F.sum(g, axis=n.params["axis"], keepdims=True),),
           words=Words(("x",), vjp=("g - exp({out}) × sum(g)",)))
-composite(name="softmin", torch_name="SoftmaxBackward0", doc="softmax(-x) along axis (default the last)", signature="softmin(x, axis=-1)",
+composite(name="softmin", torch_name="SoftmaxBackward0",
+          doc="softmax(-x) along axis (default the last)", signature="softmin(x, axis=-1)",
           family="nn", composite=lambda x, axis=-1: F.softmax(-x, axis=axis), keywords=("axis",),
           samples=AXIS_SAMPLES)
 

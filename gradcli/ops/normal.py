@@ -154,7 +154,8 @@ unary("log_ndtr", log_ndtr, lambda n, g: (g / SQRT_2PI * F.exp(-(n.ans + n.x * n
       "log of the standard normal distribution function, accurate far into both tails", saves="both",
       torch_name="SpecialLogNdtrBackward0",
       local="exp(-(out + x**2/2))/sqrt(2*pi)", taylor=lambda n, x: _solved(n.ans, x, _log_ndtr_rate(x)))
-composite(name="ndtr", torch_name="MulBackward1", doc="the standard normal distribution function (1 + erf(x / sqrt(2))) / 2",
+composite(name="ndtr", torch_name="MulBackward1",
+          doc="the standard normal distribution function (1 + erf(x / sqrt(2))) / 2",
           signature="ndtr(x)", family="elementwise", batching="trailing",
           composite=lambda x: (F.erf(x * SQRT1_2) + 1.0) * 0.5,
           sympy=sympy_elementwise(lambda sp, x: (1 + sp.erf(x / sp.sqrt(2))) / 2),

@@ -28,7 +28,8 @@ def _kron(a, b):
     return F.reshape(product, src=product.shape, dst=tuple(m * n for m, n in zip(sa, sb)))
 
 
-composite(name="kron", torch_name="UnsafeViewBackward0", batching="loop", doc="the Kronecker product (block (i, j) is a[i, j] * b), of any number of axes as torch.kron",
+composite(name="kron", torch_name="UnsafeViewBackward0", batching="loop",
+          doc="the Kronecker product (block (i, j) is a[i, j] * b), of any number of axes as torch.kron",
           signature="kron(a, b)", family="linalg", composite=_kron, arity=2,
           samples=(Sample(((2, 2), (2, 3))), Sample(((3,), (2,))), Sample(((2, 1, 2), (2, 2)))))
 
@@ -54,7 +55,8 @@ def _cross(a, b, axis=-1):
     return F.permute(stacked, perm=tuple(range(1, axis + 1)) + (0,) + tuple(range(axis + 1, len(shape))))
 
 
-composite(name="cross", torch_name="LinalgCrossBackward0", doc="the cross product of 3-vectors along axis (dim=, default -1), broadcast as "
+composite(name="cross", torch_name="LinalgCrossBackward0",
+          doc="the cross product of 3-vectors along axis (dim=, default -1), broadcast as "
                             "torch.linalg.cross (of 2-vectors: the z component, as numpy's)",
           signature="cross(a, b, axis=-1)", family="linalg", composite=_cross, arity=2, keywords=("axis",),
           samples=(Sample(((3,), (3,))), Sample(((2, 3), (3,))), Sample(((3, 2), (3, 2)), params={"axis": 0}),
@@ -94,7 +96,8 @@ def _tensordot(a, b, dims=2):
     return F.reshape(product, src=product.shape, dst=kept_a + kept_b)
 
 
-composite(name="tensordot", torch_name="ViewBackward0", doc="sum over the last dims axes of a and the first dims of b, or over the axes a pair "
+composite(name="tensordot", torch_name="ViewBackward0",
+          doc="sum over the last dims axes of a and the first dims of b, or over the axes a pair "
                                 "of lists names: dims=([1], [0])",
           signature="tensordot(a, b, dims=2)", family="linalg", composite=_tensordot, arity=2, keywords=("dims",),
           kinds={"dims": "axis pairs"}, spelled={"axes": "dims"},

@@ -55,7 +55,8 @@ def _flatten(x, start_dim=0, end_dim=-1):
     return _reshaped(x, x.shape[:start] + (math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:])
 
 
-composite(name="flatten", torch_name="ViewBackward0", doc="the axes from start_dim to end_dim made one (all of them by default)",
+composite(name="flatten", torch_name="ViewBackward0",
+          doc="the axes from start_dim to end_dim made one (all of them by default)",
           signature="flatten(x, start_dim=0, end_dim=-1)", family="array", keywords=("start_dim", "end_dim"),
           positional=2, composite=_flatten,
           samples=(Sample(((2, 3),)), Sample(((2, 3, 2),), params={"start_dim": 1}),
@@ -76,7 +77,8 @@ def _squeeze_name(shapes, params):
     return "SqueezeBackward0" if axis is None else "SqueezeBackward2" if isinstance(axis, tuple) else "SqueezeBackward1"
 
 
-composite(name="squeeze", torch_name=_squeeze_name, doc="drop axes of size 1 (those of dim=, or all)", signature="squeeze(x, dim=None)",
+composite(name="squeeze", torch_name=_squeeze_name,
+          doc="drop axes of size 1 (those of dim=, or all)", signature="squeeze(x, dim=None)",
           family="array", keywords=("axis",), composite=_squeeze,
           samples=(Sample(((2, 1, 3),)), Sample(((1, 3, 1),), params={"axis": 0}),
                    Sample(((1, 3, 1),), params={"axis": (0, 2)})))
@@ -224,7 +226,8 @@ def _tile(x, dims):
     return _reshaped(out, tuple(r * s for r, s in zip(reps, shape)))
 
 
-composite(name="tile", torch_name="RepeatBackward0", doc="copies of x one after another along each axis (torch's x.repeat(2, 1), numpy's tile)",
+composite(name="tile", torch_name="RepeatBackward0",
+          doc="copies of x one after another along each axis (torch's x.repeat(2, 1), numpy's tile)",
           signature="tile(x, *dims)", family="array", aliases=("repeat",), torch_only=("repeat",),
           keywords=("dims",), rest="dims",
           kinds={"dims": "axis"}, composite=_tile,

@@ -296,22 +296,27 @@ def _column(x):
     return _reshaped(x, (max(x.size, 1) if x.ndim else 1, 1)) if x.ndim <= 1 else x
 
 
-composite(name="hstack", torch_name="CatBackward0", family="array", signature="hstack(tensors)", sequence=True, arity=None, method=False,
+composite(name="hstack", torch_name="CatBackward0",
+          family="array", signature="hstack(tensors)", sequence=True, arity=None, method=False,
           doc="arrays joined along their second axis (their first, for vectors and numbers), as torch.hstack",
           composite=_hstack, samples=(Sample(((2,), (3,))), Sample(((2, 1), (2, 3))), Sample(((), (2,)))))
-composite(name="vstack", torch_name="CatBackward0", family="array", signature="vstack(tensors)", sequence=True, arity=None, method=False,
+composite(name="vstack", torch_name="CatBackward0",
+          family="array", signature="vstack(tensors)", sequence=True, arity=None, method=False,
           aliases=("row_stack",), doc="arrays joined along their first axis, vectors as rows, as torch.vstack",
           composite=lambda *xs: _joined("vstack", xs, 2, 0),
           samples=(Sample(((3,), (3,))), Sample(((2, 3), (1, 3))), Sample(((), ()))))
-composite(name="dstack", torch_name="CatBackward0", family="array", signature="dstack(tensors)", sequence=True, arity=None, method=False,
+composite(name="dstack", torch_name="CatBackward0",
+          family="array", signature="dstack(tensors)", sequence=True, arity=None, method=False,
           doc="arrays joined along their third axis (made as torch.atleast_3d makes it), as torch.dstack",
           composite=lambda *xs: _joined("dstack", xs, 3, 2),
           samples=(Sample(((3,), (3,))), Sample(((2, 3), (2, 3))), Sample(((2, 1, 2), (2, 1, 1)))))
-composite(name="column_stack", torch_name="CatBackward0", family="array", signature="column_stack(tensors)", sequence=True, arity=None,
+composite(name="column_stack", torch_name="CatBackward0",
+          family="array", signature="column_stack(tensors)", sequence=True, arity=None,
           method=False, doc="vectors as columns (and matrices as they are) joined side by side, as torch.column_stack",
           composite=lambda *xs: _joined("column_stack", [_column(x) for x in xs], 2, 1),
           samples=(Sample(((3,), (3,))), Sample(((2, 2), (2,))), Sample(((), ()))))
-composite(name="ravel", torch_name="ViewBackward0", family="array", signature="ravel(input)", doc="x's entries in one axis, as torch.ravel",
+composite(name="ravel", torch_name="ViewBackward0",
+          family="array", signature="ravel(input)", doc="x's entries in one axis, as torch.ravel",
           composite=lambda x: _reshaped(x, (x.size,)), samples=(Sample(((2, 3),)), Sample(((),)), Sample(((3,),))))
 
 

@@ -185,7 +185,8 @@ def _trapezoid_name(cumulative):
     return name
 
 
-composite(name="trapezoid", torch_name=_trapezoid_name(False), family="array", signature="trapezoid(y, x=None, dx=1, dim=-1)",
+composite(name="trapezoid", torch_name=_trapezoid_name(False),
+          family="array", signature="trapezoid(y, x=None, dx=1, dim=-1)",
           inputs=("y", "x"), arity=2, optional={"x": 1.0}, aliases=("trapz",),
           doc="the trapezoid rule's integral of y along dim, at points x (as y, or one axis) or spaced dx, as "
               "torch.trapezoid", composite=_trapezoid, keywords=("dx", "axis"), kinds={"dx": "real"},

@@ -187,7 +187,8 @@ unary("logsigmoid", lambda x: -np.logaddexp(0.0, -x), lambda n, g: (g * F.sigmoi
       aliases=("log_sigmoid",), local="sigmoid(-x)", torch_name="LogSigmoidBackward0",
       taylor=lambda n, x: T.integrate(n.ans, x, T.sigmoid(-x, _sigmoid(-x[0]))))
 # A composite, as PyTorch's: its derivatives at +-inf are nan (inf/inf), as PyTorch's are.
-primitive(name="softsign", torch_name="DivBackward0", batching="trailing", doc="x / (1 + abs(x))", signature="softsign(x)", family="elementwise",
+primitive(name="softsign", torch_name="DivBackward0",
+          batching="trailing", doc="x / (1 + abs(x))", signature="softsign(x)", family="elementwise",
           composite=lambda x: x / (F.abs(x) + 1.0), sympy=sympy_elementwise(lambda sp, x: x / (1 + sp.Abs(x))),
           samples=tuple(Sample((s,), "nonzero") for s in SAMPLE_SHAPES))
 unary("asinh", np.arcsinh, lambda n, g: (g * F.rsqrt(n.x * n.x + 1.0),), lambda sp, x: sp.asinh(x),
@@ -406,7 +407,8 @@ _parametrised(
     kink_check=KinkCheck(_on_a_bound, "has x exactly on a bound{where}: x gets the gradient 0 there (as PyTorch's "
                          "hardtanh; clip gives it 1)"),
     taylor=_hardtanh_taylor)
-primitive(name="relu6", torch_name="HardtanhBackward0", batching="trailing", doc="min(max(x, 0), 6), hardtanh(x, 0, 6) (gradient 0 at 0 and 6, as PyTorch)",
+primitive(name="relu6", torch_name="HardtanhBackward0",
+          batching="trailing", doc="min(max(x, 0), 6), hardtanh(x, 0, 6) (gradient 0 at 0 and 6, as PyTorch)",
           signature="relu6(x)", family="elementwise", composite=lambda x: F.hardtanh(x, 0.0, 6.0),
           samples=tuple(Sample((s,), "nonzero") for s in SAMPLE_SHAPES),
           kinks=(Kink((0.0,), (0.0,), note="relu6'(0) = 0, as PyTorch", noted=False),
