@@ -339,6 +339,5 @@ for (_kind, _n), _samples in _SAMPLES.items():
         primitive(name=f"{_kind}{_n}d_indices", family="nn", public=False, signature=f"{_kind}{_n}d_indices(input)",
                   doc=f"where {_kind}{_n}d's picks are, in each channel's flattened spatial plane",
                   forward=_indices, shape=lambda s, _indices=_indices, **p: _indices(np.zeros(s), **p).shape,
-                  keywords=_keywords,
-                  positional=len(_keywords), kinds={k: v for k, v in _KINDS.items() if k in _keywords},
+                  keywords=_keywords, positional=len(_keywords), kinds={k: v for k, v in _KINDS.items() if k in _keywords},
                   differentiable=False, batching="loop", samples=_samples[:1])

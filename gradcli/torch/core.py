@@ -32,7 +32,7 @@ class device:  # (lower case, as torch.device)
 
     def __init__(self, type: Any = "cpu", index: int | None = None):
         if str(type).split(":")[0] != "cpu":
-            raise unsupported(f"torch.device({str(type)!r}): gradcli computes on the CPU, and")
+            raise unsupported(f"torch.device({str(type)!r}) (gradcli computes on the CPU)")
         self.type, self.index = "cpu", None
 
     def __repr__(self) -> str:
