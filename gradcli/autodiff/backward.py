@@ -299,8 +299,8 @@ def accumulate(grads: dict, node: Any, ct: Tensor, create_graph: bool) -> None:
 
 def sum_of(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a + b as a new array (0-d + 0-d gives a numpy scalar: asarray makes it an array)."""
-    if not a.ndim and not b.ndim and a.dtype is b.dtype:  # (into a 0-d array: cheaper than the scalar's conversion)
-        return np.add(a, b, out=np.empty((), a.dtype))
+    if not a.ndim and not b.ndim and a.dtype is b.dtype:  # (out=...: a 0-d array, cheaper than the scalar's conversion)
+        return np.add(a, b, out=...)
     return np.asarray(apply_ufunc(np.add, (a, b)))
 
 

@@ -163,16 +163,16 @@ def _apply_small(op: Op, inputs: tuple, params: dict) -> Tensor | None:
     # (the thread's settings after the inputs: an array input, the common miss, is turned away sooner)
     if not mode.short:
         return None
-    # Into an array made here: on 0-d inputs a ufunc returns a numpy scalar, which costs a conversion
-    # more than the empty array (the same loop computes the entry; a comparison's bool is cast to dtype).
-    # (out= by name: numpy deprecates a third positional argument of maximum and minimum)
-    ans = np.empty((), dtype)
+    # out=... makes a ufunc give a 0-d array where it would give a numpy scalar, which costs a
+    # conversion more (the same loop computes the entry). A comparison's bool is cast to dtype.
     if len(inputs) == 2:
-        op.ufunc(x, y, out=ans)
+        ans = op.ufunc(x, y, out=...)
     elif len(inputs) == 1:
-        op.ufunc(inputs[0].data, out=ans)
+        ans = op.ufunc(inputs[0].data, out=...)
     else:
-        op.ufunc(*[t.data for t in inputs], out=ans)
+        ans = op.ufunc(*[t.data for t in inputs], out=...)
+    if ans.dtype is not dtype:
+        ans = ans.astype(dtype)
     if needs and op.differentiable and mode.grad_enabled:
         return Tensor._result(ans, Node(op, inputs, ans, params))
     return Tensor._result(ans, None)

@@ -68,7 +68,8 @@ class Elementwise:
     """A function of arrays the engine runs as it runs a plain numpy ufunc (on threads, in an
     input's buffer, as a traced step, block by block): it broadcasts its inputs, takes out=, and
     computes each entry from the same entries of its inputs whatever the slice. A subclass
-    defines __call__(*arrays, out=None) (autodiff/power.py)."""
+    defines __call__(*arrays, out=None), where out may also be ... (a 0-d result as an array,
+    as numpy's ufuncs take it) (autodiff/power.py)."""
 
     signature = None
     nout = 1

@@ -74,10 +74,10 @@ class Power(Elementwise):
         except ValueError:  # (not one entry)
             kernel = _CALLED.get(one_number(b))
         if kernel is None:
-            return np.power(a, b, out)
+            return np.power(a, b, out=out)
         if b.ndim > a.ndim or (a.dtype is not b.dtype and a.dtype != b.dtype):  # (np.power's shape and dtype)
             a = np.broadcast_to(np.asarray(a, np.result_type(a, b)), np.broadcast_shapes(a.shape, b.shape))
-        return kernel(a, out)
+        return kernel(a, out=out)
 
 
 power = Power()
