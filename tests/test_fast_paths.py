@@ -321,6 +321,27 @@ def test_a_sums_cotangent_takes_the_plain_rules_numbers():
             np.testing.assert_array_equal(averaged[name], plain_mean[name])
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_seed_of_one_skips_the_products_with_it(dtype, monkeypatch):
+    """A scalar output's seed 1 reaches every term of a sum unchanged, and a product's rule gives the
+    other factor instead of multiplying it by 1: the same bits as multiplying. Another seed is
+    multiplied: a seed of 2 (exact doubling) gives twice the gradient to the bit."""
+    from gradcli.autodiff import backward
+
+    values = {"x": 0.3, "y": 1.7}
+    seen = []
+    unit = backward._unit
+    monkeypatch.setattr(backward, "_unit", lambda seed: seen.append(unit(seed)) or seen[-1])
+    fast = functional.grad(SCALAR_EXPRESSION, values, dtype=dtype)
+    doubled = functional.grad(SCALAR_EXPRESSION, values, dtype=dtype, grad_output=2.0)
+    assert seen[0] is not None and seen[1] is None  # the seed 1 is taken for one, the seed 2 is not
+    monkeypatch.setattr(backward, "_unit", lambda seed: None)
+    plain = functional.grad(SCALAR_EXPRESSION, values, dtype=dtype)
+    for name in values:
+        assert fast.gradients[name].tobytes() == plain.gradients[name].tobytes()
+        assert doubled.gradients[name].tobytes() == (2 * plain.gradients[name]).tobytes()
+
+
 @pytest.mark.parametrize("expr", ["w*x", "x*w", "w*X", "sin(w*x)"])
 def test_a_scalar_factors_gradient_is_a_dot_product(expr):
     # Its cotangent is summed by one dot product instead of a product array: the same value

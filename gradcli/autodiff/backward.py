@@ -104,6 +104,7 @@ def run_backward(
     A seed the caller keeps no reference to belongs to the pass, which may write into it.
     """
     grads, roots = _seeded(seeds, create_graph)
+    unit = None if create_graph or len(grads) != 1 else _unit(next(iter(grads.values())))
     del seeds  # (so that a seed nothing else holds is the pass's own)
     leaves: dict[LeafNode, Tensor] = {}
     with setting("grad_enabled", create_graph), reusing(), collection_paused():
@@ -123,7 +124,7 @@ def run_backward(
                     f"backward if you need to do this",
                     kind="grad",
                 )
-            _step(node, grads, create_graph, observer, outer_given)
+            _step(node, grads, create_graph, observer, outer_given, unit)
             if not retain_graph:
                 node.release()
     if not create_graph:
@@ -143,14 +144,16 @@ def _seeded(seeds: Sequence[tuple[Tensor, Tensor]], create_graph: bool) -> tuple
     return grads, roots
 
 
-def _step(node: Node, grads: dict, create_graph: bool, observer: Any, outer_given: Any) -> None:
+def _step(node: Node, grads: dict, create_graph: bool, observer: Any, outer_given: Any, unit: Tensor | None) -> None:
     """Apply node's rule to its cotangent and send the results on (a function: its names die with it).
 
-    outer_given: mode.given as the pass found it."""
+    outer_given: mode.given as the pass found it; unit: the seed, when it is the number 1."""
     g = grads[node]
     g_shape, g_dtype = g.data.shape, g.data.dtype
     batch_ndim = len(g_shape) - len(node.out_shape)
-    node.uniform = None if not g_shape else _broadcast_scalar(node, g)  # what rules may read
+    # What rules may read. A cotangent that is the seed 1 itself (a term of a sum of terms) is
+    # uniform too: a product's rule then gives the other factor, no product with 1.
+    node.uniform = (1.0 if g is unit else None) if not g_shape else _broadcast_scalar(node, g)
     node.batch = batch_ndim
     if observer is None:
         del g  # (the observer reads g after the rule; else the pass alone holds it, and may give it up)
@@ -189,6 +192,15 @@ def _run_rule(node: Any, grads: dict, key: Any, give_up: bool) -> tuple:
         return node.op.backward(node, grads.pop(key))
     finally:
         mode.given = previous
+
+
+def _unit(seed: Tensor) -> Tensor | None:
+    """seed when it is a 0-d cotangent holding 1, else None."""
+    return seed if not seed.data.ndim and decide(_is_one, seed.data) else None
+
+
+def _is_one(a: np.ndarray) -> bool:
+    return bool(a == 1.0)
 
 
 def _broadcast_scalar(node: Node, g: Tensor) -> float | None:

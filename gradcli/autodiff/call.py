@@ -41,7 +41,7 @@ from weakref import getweakrefcount
 import numpy as np
 
 from gradcli.errors import GradcliError, format_shape
-from gradcli.autodiff.graph import Node
+from gradcli.autodiff.graph import recorded_result
 from gradcli.autodiff.mode import mode, setting
 from gradcli.autodiff.op import OPS, Op
 from gradcli.autodiff.parallel import apply_ufunc
@@ -76,6 +76,7 @@ def function(op: Op) -> Callable[..., Tensor]:
 
 
 Tensor._operate = staticmethod(operate)
+_new = object.__new__
 _NO_PARAMS: dict = {}  # the parameters of every ufunc's node (nothing writes into a node's parameters)
 
 
@@ -112,7 +113,7 @@ def _apply(op: Op, inputs: tuple, params: dict, donate: bool) -> Tensor:
         ans = as_array(ans, dtype)  # a numpy scalar, or a constructor's zeros and ones (exact in float32)
     if mode.recorder is not None:
         mode.recorder.op(op, [t.data for t in tensors], params, ans)
-    result = Tensor._result(ans, Node(op, tensors, ans, params) if record else None)
+    result = recorded_result(op, tensors, ans, params) if record else Tensor._result(ans, None)
     if mode.trace is not None:  # (holding the inputs keeps any of them from taking a later result)
         mode.trace.append((op, tensors, params, result, mode.span))
     if donor is not None and mode.given is not None and mode.given[0] == id(donor):
@@ -174,8 +175,14 @@ def _apply_small(op: Op, inputs: tuple, params: dict) -> Tensor | None:
     if ans.dtype is not dtype:
         ans = ans.astype(dtype)
     if needs and op.differentiable and mode.grad_enabled:
-        return Tensor._result(ans, Node(op, inputs, ans, params))
-    return Tensor._result(ans, None)
+        return recorded_result(op, inputs, ans, params)
+    result = _new(Tensor)  # (Tensor._result's fields, without its call: most results of a scalar pass end here)
+    result.data = ans
+    result.requires_grad = False
+    result.grad = None
+    result.grad_fn = None
+    result._leaf_node = None
+    return result
 
 
 def _dtype(inputs: tuple) -> np.dtype:

@@ -23,42 +23,11 @@ class Node:
 
     Holds what the operation's backward rule needs (inputs and/or the output value, per
     the op's `saves`), the edges to its inputs' nodes, and the span of the
-    sub-expression it came from.
+    sub-expression it came from. Made by `recorded_result`, with the Tensor it is the grad_fn of.
     """
 
     __slots__ = ("op", "params", "next_functions", "in_shapes", "out_shape", "needs",
                  "saved", "_ans", "span", "seq", "freed", "uniform", "batch")
-
-    def __init__(self, op: Op, inputs: Sequence[Tensor], ans: np.ndarray, params: dict):
-        self.op = op
-        self.params = params
-        if len(inputs) == 2:  # (most operations: the pair read without a loop, as this runs for every one)
-            a, b = inputs
-            self.next_functions = (a.grad_fn or (edge_of(a) if a.requires_grad else None),
-                                   b.grad_fn or (edge_of(b) if b.requires_grad else None))
-            self.in_shapes = (a.data.shape, b.data.shape)
-            self.needs = (a.requires_grad, b.requires_grad)
-        elif len(inputs) == 1:  # (a function of one input, sin(x): no list to make)
-            a, = inputs
-            self.next_functions = (a.grad_fn or (edge_of(a) if a.requires_grad else None),)
-            self.in_shapes = (a.data.shape,)
-            self.needs = (a.requires_grad,)
-        else:  # (list comprehensions, not generators)
-            self.next_functions = tuple([t.grad_fn or (edge_of(t) if t.requires_grad else None) for t in inputs])
-            self.in_shapes = tuple([t.data.shape for t in inputs])
-            self.needs = tuple([t.requires_grad for t in inputs])
-        self.out_shape = ans.shape
-        saves = op.saves
-        self.saved = tuple(inputs) if saves == "inputs" or saves == "both" else None
-        self._ans = ans if saves == "output" or saves == "both" else None
-        self.span = mode.span
-        self.seq = next(_sequence)
-        self.freed = False
-        # Set by the backward pass before the rule runs: the one number the cotangent holds when it
-        # is a broadcast scalar (a sum's or a mean's), else None. A rule that reads it needs not
-        # read g to find out, so g can still be read once and given up.
-        self.uniform: float | None = None
-        self.batch = 0  # set with it: how many leading batch axes the cotangent carries
 
     @property
     def name(self) -> str:
@@ -92,6 +61,54 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
+
+
+def recorded_result(op: Op, inputs: Sequence[Tensor], ans: np.ndarray, params: dict) -> Tensor:
+    """The result of op applied to inputs (its value ans) with its Node as grad_fn.
+
+    Node and Tensor are made here without their constructors: this runs for every operation
+    recorded, and a call of __init__ costs more than the fields' stores.
+    """
+    node = _new(Node)
+    node.op = op
+    node.params = params
+    if len(inputs) == 2:  # (most operations: the pair read without a loop)
+        a, b = inputs
+        node.next_functions = (a.grad_fn or (edge_of(a) if a.requires_grad else None),
+                               b.grad_fn or (edge_of(b) if b.requires_grad else None))
+        node.in_shapes = (a.data.shape, b.data.shape)
+        node.needs = (a.requires_grad, b.requires_grad)
+    elif len(inputs) == 1:  # (a function of one input, sin(x): no list to make)
+        a, = inputs
+        node.next_functions = (a.grad_fn or (edge_of(a) if a.requires_grad else None),)
+        node.in_shapes = (a.data.shape,)
+        node.needs = (a.requires_grad,)
+    else:  # (list comprehensions, not generators)
+        node.next_functions = tuple([t.grad_fn or (edge_of(t) if t.requires_grad else None) for t in inputs])
+        node.in_shapes = tuple([t.data.shape for t in inputs])
+        node.needs = tuple([t.requires_grad for t in inputs])
+    node.out_shape = ans.shape
+    saves = op.saves
+    node.saved = tuple(inputs) if saves == "inputs" or saves == "both" else None
+    node._ans = ans if saves == "output" or saves == "both" else None
+    node.span = mode.span
+    node.seq = next(_sequence)
+    node.freed = False
+    # Set by the backward pass before the rule runs: the one number the cotangent holds when it
+    # is a broadcast scalar (a sum's or a mean's), else None. A rule that reads it needs not
+    # read g to find out, so g can still be read once and given up.
+    node.uniform = None
+    node.batch = 0  # set with it: how many leading batch axes the cotangent carries
+    result = _new(Tensor)  # (Tensor._result's fields)
+    result.data = ans
+    result.requires_grad = True
+    result.grad = None
+    result.grad_fn = node
+    result._leaf_node = None
+    return result
+
+
+_new = object.__new__
 
 
 class LeafNode:
