@@ -111,6 +111,7 @@ def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Exp
     parts = _pair_parts(order, tree)
     # _plain's functions, checked against the registry once a walk: by name for operators, else by key
     plains: dict[str | tuple, Callable[..., Tensor] | None] = {}
+    numbers: dict[float, Tensor] = {}
     dtype = mode.dtype
     outer_span = mode.span
     try:
@@ -135,9 +136,18 @@ def _walk(tree: Expr, scope: dict[str, Any], source: str, on_node: Callable[[Exp
                     del value
                     continue
                 if kind == "num":
-                    push(Tensor._result(np.array(node.value, dtype), None))
-                    if on_node is not None:
-                        on_node(node, stack[-1])
+                    # One Tensor for each number of the text, shared by its uses (a 0-d array is never
+                    # written into), unless something sees each node's value.
+                    shared = on_node is None and node.text  # (a number of the text: never -0.0)
+                    value = numbers.get(node.value) if shared else None
+                    if value is None:
+                        value = Tensor._result(np.array(node.value, dtype), None)
+                        if shared:
+                            numbers[node.value] = value
+                        elif on_node is not None:
+                            on_node(node, value)
+                    push(value)
+                    del value
                     continue
                 mode.span = node.span  # (set here rather than by source_span(): this runs for every node)
                 if kind == "binary":  # (an operator's function is found by its name alone)

@@ -125,7 +125,7 @@ def run_backward(
                     kind="grad",
                 )
             _step(node, grads, create_graph, observer, outer_given, unit)
-            if not retain_graph:
+            if not retain_graph and (node.saved is not None or node._ans is not None):  # (else nothing to let go)
                 node.release()
     if not create_graph:
         _own_leaf_arrays(leaves)

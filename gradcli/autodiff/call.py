@@ -42,7 +42,7 @@ import numpy as np
 
 from gradcli.errors import GradcliError, format_shape
 from gradcli.autodiff.graph import recorded_result
-from gradcli.autodiff.mode import mode, setting
+from gradcli.autodiff.mode import RECORDING, mode, setting
 from gradcli.autodiff.op import OPS, Op
 from gradcli.autodiff.parallel import apply_ufunc
 from gradcli.autodiff.tensor import Tensor, as_array, lift
@@ -162,7 +162,8 @@ def _apply_small(op: Op, inputs: tuple, params: dict) -> Tensor | None:
             return None
         needs = True in [t.requires_grad for t in inputs]
     # (the thread's settings after the inputs: an array input, the common miss, is turned away sooner)
-    if not mode.short:
+    short = mode.short
+    if not short:
         return None
     # out=... makes a ufunc give a 0-d array where it would give a numpy scalar, which costs a
     # conversion more (the same loop computes the entry). A comparison's bool is cast to dtype.
@@ -174,7 +175,7 @@ def _apply_small(op: Op, inputs: tuple, params: dict) -> Tensor | None:
         ans = op.ufunc(*[t.data for t in inputs], out=...)
     if ans.dtype is not dtype:
         ans = ans.astype(dtype)
-    if needs and op.differentiable and mode.grad_enabled:
+    if needs and op.differentiable and short == RECORDING:
         return recorded_result(op, inputs, ans, params)
     result = _new(Tensor)  # (Tensor._result's fields, without its call: most results of a scalar pass end here)
     result.data = ans

@@ -33,12 +33,14 @@ class _Mode(threading.local):
     recorder: Any = None  # a trace.Recorder writing down every operation applied (trace.py)
     trace: list | None = None  # when a list: each primitive applied is appended to it (taylor.py)
     # None of vmap, recorder and trace is set and a result of one entry is within the element limit:
-    # a ufunc on 0-d tensors may take call.py's short path. Kept by setting() (one read per operation
-    # instead of four: a long scalar expression is all such operations, forward and backward).
-    short: bool = True
+    # a ufunc on 0-d tensors may take call.py's short path, and then RECORDING when grad_enabled too,
+    # else AHEAD; when not, BLOCKED. Kept by setting() (one read per operation instead of five: a long
+    # scalar expression is all such operations, forward and backward).
+    short: int = 2
 
 
-_SHORT_PATH = frozenset({"vmap", "recorder", "trace", "max_elements"})  # the settings `short` reads
+BLOCKED, AHEAD, RECORDING = 0, 1, 2  # the values of mode.short
+_SHORT_PATH = frozenset({"vmap", "recorder", "trace", "max_elements", "grad_enabled"})  # what `short` reads
 
 
 mode = _Mode()
@@ -61,7 +63,8 @@ def setting(name: str, value: Any) -> Iterator[None]:
 
 def _keep_short() -> None:
     limit = mode.max_elements
-    mode.short = mode.vmap is None and mode.recorder is None and mode.trace is None and (limit is None or limit >= 1)
+    short = mode.vmap is None and mode.recorder is None and mode.trace is None and (limit is None or limit >= 1)
+    mode.short = BLOCKED if not short else RECORDING if mode.grad_enabled else AHEAD
 
 
 def no_grad() -> ContextManager[None]:
