@@ -60,7 +60,9 @@ def read_tokens(source: str) -> list[tuple[str, str, int, bool]] | int:
 
 TRICKY = ["", "   ", "x", "x # a comment", "x # y\n+ 1", "x #\n# z\ny", "a = 1\n  b = (2\n + a)\nb",
           "'# not a comment' + x", "x $ y", "x  $", "#", "# (\nx", "f(x,\n y)[0]\nz", ".5+5.+0x1f_ff",
-          "x...y", "1e3e3", "x\t\r\n\fy", "'a' \"b\" 'c", "x;y;;", "a.b.c(1)", "x # ) ] \n)"]
+          "x...y", "1e3e3", "x\t\r\n\fy", "'a' \"b\" 'c", "x;y;;", "a.b.c(1)", "x # ) ] \n)",
+          "1_000.5e-3 + 0x1_F + 1__0 + 1_ + 1e+ + 1.e5 + 0x", "x\u00a0+\u2003y\u3000\x85", "'a#b' + x # c\n",
+          "x  ", "x # c", "x #\n", "\n\n", "x $", "x\u2212y", "'unclosed", "f(x)[..., None]\n# end\n  "]
 
 
 @pytest.mark.parametrize("source", TRICKY + [t for t, _ in GOLDENS] + [t for t, _, _ in SYNTAX_ERRORS])
@@ -70,7 +72,8 @@ def test_tokens_are_those_of_a_scan_token_after_token(source):
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.sampled_from(["x", "1", ".5", "2e3", " ", "\n", "#", "(", ")", "[", "]", "'", '"', "+",
-                                 "*", "**", ".", "$", "=", ";", "if", "é", "\t"]), max_size=20).map("".join))
+                                 "*", "**", ".", "$", "=", ";", "if", "é", "\t", "_", "e", "0x", "\u3000"]),
+                max_size=20).map("".join))
 def test_tokens_of_random_text_are_those_of_a_scan(source):
     assert read_tokens(source) == scanned(source)
 
