@@ -1,21 +1,26 @@
 """The parser's one-pass shortcuts against the plain way: tokens read by one findall against a
-scan token after token, and the variables and calls a parse records on its root against walks
-of the tree."""
+scan token after token, and the variables, calls and order of the nodes a parse records on its
+root against walks of the tree."""
 
 from __future__ import annotations
 
+import gc
 import re
+import shlex
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import expressions
 from test_parser import GOLDENS, SYNTAX_ERRORS
 
 from gradcli.api.evaluate import check_functions, variables
 from gradcli.errors import GradcliError
 from gradcli.lang import tokens
 from gradcli.lang.parser import parse
-from gradcli.lang.printer import sexpr
+from gradcli.lang.printer import sexpr, unparse
 from gradcli.lang.tree import Expr, postorder, recorded
 from gradcli.limits import LIMITS
 
@@ -78,10 +83,16 @@ def test_tokens_of_random_text_are_those_of_a_scan(source):
     assert read_tokens(source) == scanned(source)
 
 
+def walked(tree: Expr) -> list[Expr]:
+    """The tree's nodes in postorder, found by a walk (a copy of the root holds no record); the copy
+    at the end, where the root was."""
+    return postorder(tree._replace())
+
+
 def walked_calls(tree: Expr) -> list[Expr]:
     """The first call node of each spelling, in postorder."""
     first: dict[tuple[str, str], Expr] = {}
-    for node in postorder(tree):
+    for node in walked(tree):
         if node.kind == "call":
             first.setdefault((node.value, node.text), node)
     return list(first.values())
@@ -100,19 +111,64 @@ def assert_recorded_as_walked(text: str) -> None:
     assert record.variables == walked_variables(tree) == variables(tree)
     spelled = [(n.value, n.text, n.span, n.name_span) for n in walked_calls(tree)]
     assert [(n.value, n.text, n.span, n.name_span) for n in record.calls] == spelled
+    # The very nodes of the tree, in the walk's order, the root itself last.
+    order, walk = postorder(tree), walked(tree)
+    assert len(order) == len(walk) and order[-1] is tree
+    assert all(made is found for made, found in zip(order[:-1], walk[:-1]))
 
 
 RECORDED = [
     "w*x + sin(w) + pi", "x.sum(dim=0) + torch.sin(y) + F.relu(z) + np.pi", "f(g(x), k=h(y))[0].T",
     "sin(x) + torch.sin(x) + x.sin() + sin(y)", "x[1:y, ..., None] + z", "einsum('ij,j->i', A, b)",
     "(a + b) * (c - d)", "not m and x < y", "x if c else y", "f(x) = x*2\ny = f(z)\ny + w", "True + x*False",
-    "max(x, 0) + len(y)", "e * E + inf", "-(a**b**c) @ d",
+    "max(x, 0) + len(y)", "e * E + inf", "-(a**b**c) @ d", "((x))", "(x + 1)", "-(x)", "[x][0]",
+    "x.max(0).indices.T + x[::2, :y][0].sum(dim=(0,), keepdim=True)", "F.linear(x, w, None) * x.to(torch.float64)",
+    "f(x, k=None)[None, ..., 1:]", "(x, (y,), ())[1]", "np.linalg.norm(x.T @ (y - 1)).mean() ** -2",
 ]
 
 
-@pytest.mark.parametrize("text", RECORDED + [t for t, _ in GOLDENS])
-def test_a_parse_records_the_variables_and_calls_a_walk_finds(text):
+def documented_expressions() -> list[str]:
+    """The words of the docs' `$ gradcli ...` examples that parse: the expressions among them."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+    import update_docs
+
+    found = []
+    for path in update_docs.documents():
+        for block in update_docs.console_blocks(path):
+            for command in block.commands:
+                if command.text.startswith("gradcli "):
+                    try:
+                        words = shlex.split(command.text)
+                    except ValueError:  # (a here-document or a quote this reading does not follow)
+                        continue
+                    found += [w for w in words[2:] if not w.startswith("-") and parses(w)]
+    return list(dict.fromkeys(found))
+
+
+def parses(text: str) -> bool:
+    try:
+        parse(text)
+    except GradcliError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("text", RECORDED + [t for t, _ in GOLDENS] + [unparse(parse(t)) for t, _ in GOLDENS])
+def test_a_parse_records_the_variables_calls_and_order_a_walk_finds(text):
     assert_recorded_as_walked(text)
+
+
+def test_the_documented_expressions_record_what_a_walk_finds():
+    documented = documented_expressions()
+    assert len(documented) >= 100
+    for text in documented:
+        assert_recorded_as_walked(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(expressions(smooth=False))
+def test_drawn_expressions_record_what_a_walk_finds(drawn):
+    assert_recorded_as_walked(drawn.text)
 
 
 @pytest.mark.parametrize("seed", range(200))
@@ -144,6 +200,18 @@ def test_a_long_sum_of_products_needs_the_depth_of_one_term(monkeypatch):
     monkeypatch.setattr(LIMITS, "max_depth", 3)
     with pytest.raises(GradcliError, match="nested more than 3 levels"):
         parse(text)
+
+
+def test_a_parsed_tree_is_freed_by_reference_counting():
+    gc.collect()
+    gc.disable()
+    try:
+        tree = parse("sin(x)*2 + y[0].sum(dim=1)")
+        assert recorded(tree) is not None
+        del tree
+        assert gc.collect() == 0  # (nothing was left for the cyclic collector: the record holds no cycle)
+    finally:
+        gc.enable()
 
 
 def test_a_node_is_immutable():

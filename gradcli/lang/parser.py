@@ -48,14 +48,21 @@ class _Parser:
         # reach out to its brackets, so (a - b)**2 spans the whole text.
         self.bracketed: dict[int, Span] = {}
         # What the parse meets, in the order nodes are made (each after its children: postorder),
-        # so that no walk of the tree needs to find it again: name values, and the first call node
-        # of each spelling. A conditional makes where(c, a, b) after reading a, c, b: not postorder.
+        # so that no walk of the tree needs to find it again: every node, name values, and the first
+        # call node of each spelling. A conditional makes where(c, a, b) after reading a, c, b: not
+        # postorder. Every node made is one of the tree's: none is made and then let go or rebuilt.
+        self.made: list[Expr] = []
         self.names: list[str] = []
         self.calls: dict[tuple[str, str], Expr] = {}
         self.in_postorder = True
 
     def extent(self, e: Expr) -> Span:
         return self.bracketed.get(id(e), e.span)
+
+    def keep(self, node: Expr) -> Expr:
+        """node, recorded as made (the hot paths append to self.made themselves)."""
+        self.made.append(node)
+        return node
 
     # -- token helpers -----------------------------------------------------------
     def token(self, i: int) -> Token:
@@ -101,7 +108,7 @@ class _Parser:
                                kind="limit", span=self.tok.span, source=self.source)
         if left is None:
             left = self.atom() or self.prefix(min_bp)
-        texts, lines, bracketed = self.texts, self.lines, self.bracketed
+        texts, lines, bracketed, made = self.texts, self.lines, self.bracketed, self.made
         # (a local: Python compiles a method call on a name imported with `from` as an attribute
         # read, which makes a bound method on every call; BINARY.get was one per operator read)
         operator_of = BINARY.get
@@ -148,6 +155,7 @@ class _Parser:
             else:
                 span = (left.span[0], right.span[1])
             left = _tuple_new(Expr, ("binary", span, name, (left, right), (), "", None))
+            made.append(left)
         self.depth -= 1
         return left
 
@@ -165,14 +173,18 @@ class _Parser:
             self.pos = pos + 1
             start = self.starts[pos]
             value = float(text) if text.isdigit() else _number(text)  # (most numbers are plain digits)
-            return _tuple_new(Expr, ("num", (start, start + len(text)), value, (), (), text, None))
+            node = _tuple_new(Expr, ("num", (start, start + len(text)), value, (), (), text, None))
+            self.made.append(node)
+            return node
         if text.isidentifier() and text not in NOT_VARIABLES:
             if texts[pos + 1] in TRAILERS:
                 return None
             self.pos = pos + 1
             start = self.starts[pos]
             self.names.append(text)
-            return _tuple_new(Expr, ("name", (start, start + len(text)), text, (), (), "", None))
+            node = _tuple_new(Expr, ("name", (start, start + len(text)), text, (), (), "", None))
+            self.made.append(node)
+            return node
         return None
 
     def conditional(self, chosen: Expr) -> Expr:
@@ -187,7 +199,7 @@ class _Parser:
         self.advance()
         other = self.expression(IF_POWER)
         span = (self.extent(chosen)[0], self.extent(other)[1])
-        return Expr("call", span, "where", (condition, chosen, other), (), "if", word.span)
+        return self.keep(Expr("call", span, "where", (condition, chosen, other), (), "if", word.span))
 
     def prefix(self, min_bp: int = 0) -> Expr:
         texts = self.texts
@@ -206,12 +218,13 @@ class _Parser:
                 raise self.error("put 'not ...' in brackets here, as in x * (not m)", tok.span)
             self.advance()
             operand = self.expression(NOT_POWER)
-            return Expr("unary", (tok.span[0], self.extent(operand)[1]), "not", (operand,))
+            return self.keep(Expr("unary", (tok.span[0], self.extent(operand)[1]), "not", (operand,)))
         if text == "-" or text == "+":
             start = self.starts[self.pos]
             self.pos += 1
             operand = self.expression(UNARY_POWER)
-            return Expr("unary", (start, self.extent(operand)[1]), "neg" if text == "-" else "pos", (operand,))
+            return self.keep(Expr("unary", (start, self.extent(operand)[1]), "neg" if text == "-" else "pos",
+                                  (operand,)))
         return self.postfix(self.primary())
 
     def primary(self) -> Expr:
@@ -222,10 +235,10 @@ class _Parser:
         kind = token_kind(text)
         if kind == "number":
             self.pos += 1
-            return Expr("num", span, _number(text), text=text)
+            return self.keep(Expr("num", span, _number(text), text=text))
         if kind == "string":
             self.pos += 1
-            return Expr("str", span, text[1:-1], text=text)
+            return self.keep(Expr("str", span, text[1:-1], text=text))
         if kind == "name" and text in KEYWORDS:
             if text == "None":
                 raise self.error("None has no value: it adds an axis in an index, as in x[None], and leaves out an "
@@ -236,27 +249,27 @@ class _Parser:
                 return self.qualified()
             self.pos += 1
             if text in BOOLEANS:
-                return Expr("num", span, BOOLEANS[text], text=text)
+                return self.keep(Expr("num", span, BOOLEANS[text], text=text))
             self.names.append(text)  # (a name followed by a call's brackets is prefix's)
-            return Expr("name", span, text)
+            return self.keep(Expr("name", span, text))
         if text == "(":
             self.pos += 1
             if self.at(")"):  # the empty tuple: a 0-d shape, as in reshape(x, ())
                 end = self.expect(")", pos)
-                return Expr("tuple", (start, end), None, ())
+                return self.keep(Expr("tuple", (start, end), None, ()))
             items = self.comma_list(")")
             end = self.expect(")", pos)
             if len(items) == 1 and not self.texts[self.pos - 2] == ",":
                 self.bracketed[id(items[0])] = (start, end)
                 return items[0]
-            return Expr("tuple", (start, end), None, tuple(items))
+            return self.keep(Expr("tuple", (start, end), None, tuple(items)))
         if text == "[":
             self.pos += 1
             items = [] if self.at("]") else self.comma_list("]")
             end = self.expect("]", pos)
             if not items:
                 raise self.error("an empty list has no value", (start, end))
-            return Expr("list", (start, end), None, tuple(items))
+            return self.keep(Expr("list", (start, end), None, tuple(items)))
         if kind == "end":
             if pos == 0:
                 raise self.error("the expression is empty", span)
@@ -296,10 +309,10 @@ class _Parser:
             raise self.error(f"{prefix}.{last.text} is not a function gradcli has: {prefix}. is not a prefix it "
                              f"knows ({known})", span)
         if not self.at("(") and last.text in DTYPES:  # torch.float64: the word "float64", written as it was
-            return Expr("str", span, DTYPES[last.text], text=self.source[span[0]:span[1]])
+            return self.keep(Expr("str", span, DTYPES[last.text], text=self.source[span[0]:span[1]]))
         if not self.at("("):
             self.names.append(last.text)
-            return Expr("name", span, last.text)  # np.pi
+            return self.keep(Expr("name", span, last.text))  # np.pi
         return self.call(last.text, span, text=f"{prefix}.{last.text}")
 
     def call(self, name: str, name_span: Span, *, receiver: Expr | None = None, text: str = "") -> Expr:
@@ -331,6 +344,7 @@ class _Parser:
         else:
             node = _tuple_new(Expr, ("call", (name_span[0], end), name, tuple(args), tuple(keywords), text,
                                      name_span))
+        self.made.append(node)
         self.calls.setdefault((name, text), node)
         return node
 
@@ -340,7 +354,7 @@ class _Parser:
         pos = self.pos
         if self.texts[pos] == "None" and self.texts[pos + 1] in (",", ")"):
             self.pos = pos + 1
-            return Expr("none", (self.starts[pos], self.starts[pos] + 4))
+            return self.keep(Expr("none", (self.starts[pos], self.starts[pos] + 4)))
         return self.expression()
 
     def postfix(self, expr: Expr) -> Expr:
@@ -357,7 +371,7 @@ class _Parser:
                     self.pos += 1
                     items.append(self.index_item())
                 end = self.expect("]", pos)
-                expr = Expr("index", (self.extent(expr)[0], end), None, (expr, *items))
+                expr = self.keep(Expr("index", (self.extent(expr)[0], end), None, (expr, *items)))
             else:
                 self.pos += 1
                 attr = self.tok
@@ -367,7 +381,7 @@ class _Parser:
                 if self.at("("):
                     expr = self.call(attr.text, attr.span, receiver=expr)
                 elif attr.text in ("T", "mT", "shape", "ndim") or attr.text in RESULT_FIELDS:
-                    expr = Expr("attr", (self.extent(expr)[0], attr.span[1]), attr.text, (expr,))
+                    expr = self.keep(Expr("attr", (self.extent(expr)[0], attr.span[1]), attr.text, (expr,)))
                 else:
                     raise self.error(f"unknown attribute {attr.text!r}: only .T (transpose), .mT (the last two "
                                      f"axes swapped), .shape, .ndim, and the parts of a pair, as .values and "
@@ -395,7 +409,8 @@ class _Parser:
         if after.text == "=":
             self.pos += 2
             value = self.expression()
-            return Expr("let", (tok.span[0], self.extent(value)[1]), tok.text, (value,), name_span=tok.span)
+            return self.keep(Expr("let", (tok.span[0], self.extent(value)[1]), tok.text, (value,),
+                                  name_span=tok.span))
         if after.text == "(" and self.definition_ahead():
             return self.definition()
         return self.expression()
@@ -422,7 +437,8 @@ class _Parser:
             if p.text in names[:i]:
                 raise self.error(f"{name.text}() names its parameter {p.text!r} twice", p.span)
         body = self.expression()
-        return Expr("def", (name.span[0], self.extent(body)[1]), (name.text, tuple(names), body), name_span=name.span)
+        return self.keep(Expr("def", (name.span[0], self.extent(body)[1]), (name.text, tuple(names), body),
+                              name_span=name.span))
 
     def leftover(self) -> GradcliError:
         tok = self.tok
@@ -445,7 +461,7 @@ class _Parser:
         ends = start_tok.kind != "end" and self.texts[self.pos + 1] in (",", "]")
         if self.at("...") or (start_tok.text == "None" and ends):
             self.pos += 1  # x[..., 0] and x[None]: numpy's ellipsis and new axis
-            return Expr("ellipsis" if start_tok.text == "..." else "none", start_tok.span)
+            return self.keep(Expr("ellipsis" if start_tok.text == "..." else "none", start_tok.span))
         parts: list[Expr | None] = [None, None, None]
         if not self.at(":"):
             parts[0] = self.expression()
@@ -458,7 +474,7 @@ class _Parser:
             if not (self.at(":") or self.at(",") or self.at("]")):
                 parts[slot] = self.expression()
         end = self.token(self.pos - 1).span[1]
-        return Expr("slice", (start_tok.span[0], end), None, tuple(parts))
+        return self.keep(Expr("slice", (start_tok.span[0], end), None, tuple(parts)))
 
 
 def _number(text: str) -> float:
@@ -498,8 +514,11 @@ def _parse(source: str) -> Expr:
     if len(statements) == 1 and statements[0].kind not in ("let", "def"):
         root = _tuple_new(Root, statements[0])
         if parser.in_postorder:
+            # The root is statements[0] made again, and postorder puts it last: kept in its own record, it
+            # would be a cycle, which only the cyclic collector frees.
+            parser.made.pop()
             root.recorded = Recorded([n for n in dict.fromkeys(parser.names) if n not in CONSTANTS],
-                                     list(parser.calls.values()))
+                                     list(parser.calls.values()), parser.made)
         return root
     check_program(statements, source)
     return Expr("program", (0, len(source)), None, tuple(statements))

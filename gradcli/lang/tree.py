@@ -44,10 +44,12 @@ class Expr(NamedTuple):
 
 class Recorded(NamedTuple):
     """What a parse met, so that no walk of the tree looks for it again: the variables in reading
-    order, and the first call node of each spelling, in postorder."""
+    order, the first call node of each spelling, in postorder, and the nodes below the root in
+    postorder (the order the parse made them in)."""
 
     variables: list[str]
     calls: list[Expr]
+    below: list[Expr]
 
 
 class Root(Expr):
@@ -80,10 +82,13 @@ def spelling(call: Expr) -> str:
 def postorder(root: Expr) -> list[Expr]:
     """Every node after its children, children in order, without recursion (deep trees are fine).
 
-    Built as the reverse of a walk that visits a node and then its children from the last
-    to the first: one push and one pop a node, no generator (the tree is walked a few times
-    for every expression).
+    The order the parse recorded, when root has a record; else built as the reverse of a walk
+    that visits a node and then its children from the last to the first: one push and one pop
+    a node, no generator (the tree is walked a few times for every expression).
     """
+    record = recorded(root)
+    if record is not None:
+        return [*record.below, root]
     order: list[Expr] = []
     stack = [root]
     push, pop, visit = stack.append, stack.pop, order.append
