@@ -469,27 +469,33 @@ SCALAR_EXPRESSION = " + ".join(f"sin(x*{i})*{i}" for i in range(1, 40)) + \
 
 
 def _plain_path(monkeypatch):
-    """No operation takes the scalar path (call.py's _apply_small gives the general path its calls)."""
-    from gradcli.autodiff import call as call_module
+    """No operation takes the short path: the thread's mode keeps it blocked, and call.py then gives
+    every call to the general path."""
+    from gradcli.autodiff import mode as mode_module
 
-    monkeypatch.setattr(call_module, "_apply_small", lambda op, inputs, params: None)
+    blocked = mode_module.BLOCKED
+    monkeypatch.setattr(mode_module, "_keep_short", lambda: setattr(mode_module.mode, "short", blocked))
+    monkeypatch.setattr(mode_module.mode, "short", blocked)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_scalar_operations_take_the_plain_paths_numbers(dtype, monkeypatch):
-    """A long expression of 0-d values, its gradient and Hessian: the same bits through the scalar path
-    (which every operation here takes, forward and backward) as through the general one."""
+    """A long expression of 0-d values, its gradient and Hessian: the same bits through the short path
+    (which every operation of the gradient takes, forward and backward) as through the general one."""
     from gradcli.autodiff import call as call_module
 
     values = {"x": 0.3, "y": 1.7}
-    taken = []
-    small = call_module._apply_small
-    monkeypatch.setattr(call_module, "_apply_small", lambda *a: taken.append(a[0].name) or small(*a))
-    fast = functional.grad(SCALAR_EXPRESSION, values, dtype=dtype)
+    ops = {"sin", "mul", "add", "exp", "div", "tanh", "log", "maximum", "abs", "cos"}
     fast_hessian = functional.hessian(SCALAR_EXPRESSION, values, dtype=dtype).hessian
-    assert {"sin", "mul", "add", "exp", "div", "tanh", "log", "maximum", "abs", "cos"} <= set(taken)
+    general = []  # the operations given to the general path
+    real = call_module._apply
+    monkeypatch.setattr(call_module, "_apply", lambda op, *rest: general.append(op.name) or real(op, *rest))
+    fast = functional.grad(SCALAR_EXPRESSION, values, dtype=dtype)
+    assert not (ops - {"mul"}) & set(general)  # (a rule's product with a Python number takes the general path)
+    assert general.count("mul") < 5
     _plain_path(monkeypatch)
     plain = functional.grad(SCALAR_EXPRESSION, values, dtype=dtype)
+    assert ops <= set(general)
     plain_hessian = functional.hessian(SCALAR_EXPRESSION, values, dtype=dtype).hessian
     assert fast.value.dtype == plain.value.dtype == np.dtype(dtype)
     assert fast.value.tobytes() == plain.value.tobytes()

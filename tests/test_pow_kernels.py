@@ -76,7 +76,7 @@ def test_eager(c, dtype, each, torch):
     x = draw(60 if each else 4000, dtype, seed=int(c * 10) + 100)
     w = weights(x)
     value, grad = torch_pow(torch, x, c, w)
-    if each:  # one 0-d value at a time: the scalar path (call.py _apply_small)
+    if each:  # one 0-d value at a time: the short path (call.py _short_first)
         results = [gradcli.grad(f"w * x ** {c!r}", {"x": xi, "w": wi}, wrt=["x"], dtype=dtype) for xi, wi in zip(x, w)]
         got_value, want_value = np.array([r.value for r in results], dtype), w * value
         got_grad = np.array([r.gradients["x"] for r in results], dtype)

@@ -123,7 +123,8 @@ def test_reuse_is_off_where_temporaries_cannot_be_told_apart(monkeypatch):
     # Another Python whose reference counts say nothing: every count reads the same.
     fake = types.SimpleNamespace(getrefcount=lambda obj: 2)
     monkeypatch.setattr(call_module, "sys", fake)
-    for module, name in ((call_module, "_temporary"), (backward_module, "_owned"), (backward_module, "_given")):
+    monkeypatch.setattr(call_module, "_temporary", {})
+    for module, name in ((backward_module, "_owned"), (backward_module, "_given")):
         monkeypatch.setattr(module, name, None)
     got = functional.grad("sum(sin(exp(-x**2)) * x)", {"x": x}).gradients["x"]
     e = np.exp(-x * x)
@@ -136,7 +137,8 @@ def test_reuse_is_off_where_temporaries_cannot_be_told_apart(monkeypatch):
 
 
 def test_reuse_is_on_in_this_python():
-    assert call_module.temporary_holders() != (0, 0) or not hasattr(sys, "getrefcount")
+    for entry in (call_module.OPERATOR, call_module.FUNCTION):
+        assert call_module.temporary_holders(entry) != (0, 0) or not hasattr(sys, "getrefcount")
 
 
 def test_grad_mode_belongs_to_each_thread():

@@ -2,16 +2,16 @@
 
 `call(op, *inputs, **params)` runs op's forward on the inputs' arrays, refuses a result
 over the element limit before computing it, and records a Node when a graph is being
-built. The Tensor operators and `function(op)` (F.<name>, the vocabulary of backward
-rules) enter through `operate`, which may also write an elementwise result into an input's
-array. It does so only when nothing can read that array again:
+built. The Tensor operators (through `operate`) and `function(op)` (F.<name>, the vocabulary
+of backward rules) may also write an elementwise result into an input's array. They do so
+only when nothing can read that array again:
 
 - the input Tensor is an interpreter temporary (`a*b` in `a*b + c`, `cos(x)` in
   `g * cos(x)`): at the check a temporary shows a fixed number of references and a value
   with a name (or held by a list, a dict, a graph node) at least one more. That number
-  is calibrated on first use by sending a known temporary and a known named value down
-  these very paths; if the two read the same (another Python), nothing is ever written
-  into an input;
+  is calibrated on first use, for each of the two entries, by sending a known temporary
+  and a known named value down these very paths; where the two read the same (another
+  Python), nothing is ever written into an input through that entry;
 - it has no weak reference, is not a leaf that requires grad, and its array is of the
   result's dtype (a float64 array never takes a float32 result, nor the reverse), its own
   (not a view), writeable, C-contiguous, shaped like the result, and held by that Tensor
@@ -29,6 +29,9 @@ happens inside `reusing()` (mode.py), which the expression walk and the backward
 enter; a library caller's own Tensor code never has an input written into.
 
 `without_donation()` (mode.py) turns reuse off in a thread: the same numbers, more memory.
+
+A plain ufunc operation on 0-d tensors takes a short path instead (`_short_first`), in the
+one Python call of its function: a long scalar expression is all such operations.
 """
 
 from __future__ import annotations
@@ -50,25 +53,27 @@ from gradcli.autodiff.tensor import Tensor, as_array, lift
 
 def call(name_or_op: str | Op, *inputs: Any, **params: Any) -> Tensor:
     """Apply an operation (by name or record) to tensors (or array-likes); no input is written into."""
-    return _apply(OPS[name_or_op] if isinstance(name_or_op, str) else name_or_op, inputs, params, False)
+    op = OPS[name_or_op] if isinstance(name_or_op, str) else name_or_op
+    if op.ufunc is not None and not params:
+        return (op.applied or _applied(op))[KEEPING](*inputs)
+    return _apply(op, inputs, params, KEEPING)
 
 
 def operate(name_or_op: str | Op, *inputs: Any, **params: Any) -> Tensor:
     """As call, but an elementwise result may take the array of an input that is a temporary."""
     op = OPS[name_or_op] if isinstance(name_or_op, str) else name_or_op
-    small = _apply_small(op, inputs, params) if op.ufunc is not None else None  # (a rule's g * cos(x))
-    return _apply(op, inputs, params, True) if small is None else small
+    if op.ufunc is not None and not params:  # (a rule's g * cos(x))
+        return (op.applied or _applied(op))[OPERATOR](*inputs)
+    return _apply(op, inputs, params, OPERATOR)
 
 
 def function(op: Op) -> Callable[..., Tensor]:
     """op as a function of tensors, as F.<name> gives it to rules: function(OPS['mul'])(a, b)."""
-    if op.ufunc is None:
-        def apply(*inputs: Any, **params: Any) -> Tensor:
-            return operate(op, *inputs, **params)
-    else:  # (a ufunc takes no keywords: no dictionary to make for each call)
-        def apply(*inputs: Any) -> Tensor:
-            small = _apply_small(op, inputs, _NO_PARAMS)  # (before operate: most rule calls in a scalar pass end here)
-            return operate(op, *inputs) if small is None else small
+    if op.ufunc is not None:  # (a ufunc takes no keywords: no dictionary to make for each call)
+        return (op.applied or _applied(op))[FUNCTION]
+
+    def apply(*inputs: Any, **params: Any) -> Tensor:
+        return _apply(op, inputs, params, FUNCTION)
 
     apply.__name__ = op.name
     apply.__doc__ = op.doc
@@ -78,16 +83,84 @@ def function(op: Op) -> Callable[..., Tensor]:
 Tensor._operate = staticmethod(operate)
 _new = object.__new__
 _NO_PARAMS: dict = {}  # the parameters of every ufunc's node (nothing writes into a node's parameters)
+# How an operation was entered, which decides whether its result may take an input's array, and
+# what a temporary input shows there: call() (never), a Tensor operator or operate(), F.<name>.
+KEEPING, OPERATOR, FUNCTION = 0, 1, 2
 
 
-def _apply(op: Op, inputs: tuple, params: dict, donate: bool) -> Tensor:
+def _applied(op: Op) -> tuple[Callable[..., Tensor], ...]:
+    """A plain ufunc op's functions of tensors, one for each entry (KEEPING, OPERATOR, FUNCTION): made
+    once, kept on the record."""
+    made = (_short_first(op, KEEPING), _short_first(op, OPERATOR), _short_first(op, FUNCTION))
+    object.__setattr__(op, "applied", made)
+    return made
+
+
+def _short_first(op: Op, entry: int) -> Callable[..., Tensor]:
+    """A plain ufunc op as a function of tensors: the short path on 0-d tensors of one dtype, the
+    general one (_apply, entered as entry) for any other call.
+
+    The short path does what the general path does on such inputs, without its checks and in
+    this one Python call: one entry is within any element limit but 0, there is no memory to
+    reuse, and the ufunc's loop for these dtypes computes the entry. (A long scalar expression
+    is all such operations, forward and backward.) out=... makes the ufunc give a 0-d array
+    where it would give a numpy scalar, which costs a conversion more; a comparison's bool is
+    cast to the dtype. The thread's settings are read after the inputs: an array input, the
+    common miss, is turned away sooner.
+    """
+    ufunc, differentiable = op.ufunc, op.differentiable
+
+    def apply(*inputs: Any) -> Tensor:
+        ans = None
+        count = len(inputs)
+        if count == 2:  # (most operations: the pair read without a loop, nor a list to unpack)
+            a, b = inputs
+            if type(a) is Tensor and type(b) is Tensor:
+                x, y = a.data, b.data
+                dtype = x.dtype
+                if not x.ndim and not y.ndim and y.dtype is dtype and (short := mode.short):
+                    ans = ufunc(x, y, out=...)
+                    needs = a.requires_grad or b.requires_grad
+        elif count == 1:
+            a, = inputs
+            if type(a) is Tensor:
+                x = a.data
+                dtype = x.dtype
+                if not x.ndim and (short := mode.short):
+                    ans = ufunc(x, out=...)
+                    needs = a.requires_grad
+        elif [type(t) for t in inputs].count(Tensor) == count:
+            arrays = [t.data for t in inputs]
+            dtype = arrays[0].dtype
+            if not any([x.ndim for x in arrays]) and [x.dtype for x in arrays].count(dtype) == count and \
+                    (short := mode.short):
+                ans = ufunc(*arrays, out=...)
+                needs = True in [t.requires_grad for t in inputs]
+        if ans is None:
+            # (what _donor counts: the inputs' holders here are this call's tuple alone, whatever the arity)
+            a = b = x = y = arrays = None
+            return _apply(op, inputs, _NO_PARAMS, entry)
+        if ans.dtype is not dtype:
+            ans = ans.astype(dtype)
+        if needs and differentiable and short == RECORDING:
+            return recorded_result(op, inputs, ans, _NO_PARAMS)
+        result = _new(Tensor)  # (Tensor._result's fields, without its call: most results of a scalar pass end here)
+        result.data = ans
+        result.requires_grad = False
+        result.grad = None
+        result.grad_fn = None
+        result._leaf_node = None
+        return result
+
+    apply.__name__ = op.name
+    apply.__doc__ = op.doc
+    return apply
+
+
+def _apply(op: Op, inputs: tuple, params: dict, entry: int) -> Tensor:
     points = mode.vmap
     if points is not None and points.holds(inputs):
         return points.apply(op, inputs, params)  # its batching rule (vmap.py)
-    if op.ufunc is not None:
-        small = _apply_small(op, inputs, params)
-        if small is not None:
-            return small
     dtype = _dtype(inputs)
     if op.composite is not None:
         return op.composite(*(lift(x, dtype) for x in inputs), **params)
@@ -103,9 +176,9 @@ def _apply(op: Op, inputs: tuple, params: dict, donate: bool) -> Tensor:
     if ufunc is not None:
         arrays = tuple([t.data for t in tensors])
         # (a result of one entry gains nothing from reuse worth the checks: all inputs 0-d give one)
-        if donate and mode.donate and not (record and op.saves in _KEEPS_INPUTS) and \
+        if entry and mode.donate and not (record and op.saves in _KEEPS_INPUTS) and \
                 (True in [a.ndim != 0 for a in arrays]):
-            donor = _donor(tensors, dtype)
+            donor = _donor(tensors, dtype, entry)
         ans = apply_ufunc(ufunc, arrays, None if donor is None else donor.data)
     else:
         ans = op.forward(*(t.data for t in tensors), **params)
@@ -125,65 +198,6 @@ def _apply(op: Op, inputs: tuple, params: dict, donate: bool) -> Tensor:
 
 
 _KEEPS_INPUTS = ("inputs", "both")  # Op.saves that keep the inputs for the backward pass
-
-
-def _apply_small(op: Op, inputs: tuple, params: dict) -> Tensor | None:
-    """A plain ufunc op on 0-d tensors of one dtype, with less Python per operation; None for any other call.
-
-    What the general path does on such inputs, without its checks: one entry is within any
-    element limit but 0, there is no memory to reuse, and the ufunc's loop for these dtypes
-    computes the entry (written into a 0-d array of the dtype, as apply_ufunc's result is made one).
-    (A long scalar expression is all such operations, forward and backward.)
-    """
-    if op.prepare is not None:
-        return None  # (the node would keep the parameters it fills in)
-    if len(inputs) == 2:  # (most operations: the pair read without a loop, nor a list to unpack)
-        a, b = inputs
-        if type(a) is not Tensor or type(b) is not Tensor:
-            return None
-        x, y = a.data, b.data
-        dtype = x.dtype
-        if x.ndim or y.ndim or y.dtype is not dtype:
-            return None
-        needs = a.requires_grad or b.requires_grad
-    else:
-        dtype = None
-        for t in inputs:
-            if type(t) is not Tensor:
-                return None
-            x = t.data
-            if x.ndim:
-                return None
-            if dtype is None:
-                dtype = x.dtype
-            elif x.dtype is not dtype:
-                return None
-        if dtype is None:
-            return None
-        needs = True in [t.requires_grad for t in inputs]
-    # (the thread's settings after the inputs: an array input, the common miss, is turned away sooner)
-    short = mode.short
-    if not short:
-        return None
-    # out=... makes a ufunc give a 0-d array where it would give a numpy scalar, which costs a
-    # conversion more (the same loop computes the entry). A comparison's bool is cast to dtype.
-    if len(inputs) == 2:
-        ans = op.ufunc(x, y, out=...)
-    elif len(inputs) == 1:
-        ans = op.ufunc(inputs[0].data, out=...)
-    else:
-        ans = op.ufunc(*[t.data for t in inputs], out=...)
-    if ans.dtype is not dtype:
-        ans = ans.astype(dtype)
-    if needs and op.differentiable and short == RECORDING:
-        return recorded_result(op, inputs, ans, params)
-    result = _new(Tensor)  # (Tensor._result's fields, without its call: most results of a scalar pass end here)
-    result.data = ans
-    result.requires_grad = False
-    result.grad = None
-    result.grad_fn = None
-    result._leaf_node = None
-    return result
 
 
 def _dtype(inputs: tuple) -> np.dtype:
@@ -219,24 +233,26 @@ def _may_take(t: Tensor, a: np.ndarray, dtype: np.dtype) -> bool:
     return not getweakrefcount(t) and not (t.requires_grad and t.grad_fn is None)
 
 
-_temporary: tuple[int, int] | None = None  # what _donor reads on a temporary input; (0, 0): reuse is off
+# what _donor reads on a temporary input, by entry (OPERATOR, FUNCTION); (0, 0): no reuse through it
+_temporary: dict[int, tuple[int, int]] = {}
 
 
-def temporary_holders() -> tuple[int, int]:
-    """(references to a temporary input, to its array) as _donor reads them; (0, 0) when reuse is off."""
-    if _temporary is None:
+def temporary_holders(entry: int = FUNCTION) -> tuple[int, int]:
+    """(references to a temporary input, to its array) as _donor reads them for an operation entered
+    as entry; (0, 0) when nothing is reused through it."""
+    if not _temporary:
         _calibrate()
-    return _temporary
+    return _temporary.get(entry, (0, 0))
 
 
 _SPENT = np.empty(0)  # what a given-up cotangent holds once its array went to a result
 _SPENT.flags.writeable = False
 
 
-def _donor(tensors: Sequence[Tensor], dtype: np.dtype) -> Tensor | None:
+def _donor(tensors: Sequence[Tensor], dtype: np.dtype, entry: int) -> Tensor | None:
     """An input nothing reads again whose array can take the elementwise result (of dtype), if any."""
     probing = mode.probing
-    temporary = temporary_holders() if probing is None else (0, 0)
+    temporary = temporary_holders(entry) if probing is None else (0, 0)
     if probing is None and not temporary[0]:
         return None
     given = mode.given
@@ -265,11 +281,10 @@ def _donor(tensors: Sequence[Tensor], dtype: np.dtype) -> Tensor | None:
 
 
 def _calibrate() -> None:
-    """Measure what a temporary and a named input show at the check, through both entries."""
-    global _temporary
+    """Measure what a temporary and a named input show at the check, through both entries that reuse."""
     neg = OPS.get("neg")
     if neg is None or not hasattr(sys, "getrefcount"):
-        _temporary = (0, 0)
+        _temporary.update({OPERATOR: (0, 0), FUNCTION: (0, 0)})
         return
     seen: list = []
     with setting("probing", seen), setting("donate", True):
@@ -279,12 +294,12 @@ def _calibrate() -> None:
         function(neg)(_probe())  # F.<name> on a temporary
         function(neg)(named)
     if len(seen) != 4:
-        _temporary = (0, 0)
+        _temporary.update({OPERATOR: (0, 0), FUNCTION: (0, 0)})
         return
     op_temporary, op_named, f_temporary, f_named = seen
-    agree = op_temporary == f_temporary and op_named == f_named
-    apart = agree and op_named == (op_temporary[0] + 1, op_temporary[1])
-    _temporary = op_temporary if apart else (0, 0)
+    # (a named value shows one reference more than a temporary, else the counts tell nothing)
+    for entry, temporary, named in ((OPERATOR, op_temporary, op_named), (FUNCTION, f_temporary, f_named)):
+        _temporary[entry] = temporary if named == (temporary[0] + 1, temporary[1]) else (0, 0)
 
 
 def _probe() -> Tensor:

@@ -274,6 +274,9 @@ class Op:
     batching: Callable[..., Any] | str | None = field(default=None, compare=False)
     replay: Callable[..., Any] | None = field(default=None, compare=False)
     ufunc: np.ufunc | Elementwise | None = field(init=False, default=None, repr=False, compare=False)
+    # A plain ufunc's functions of tensors, without and with memory reuse (call.py), made on first use.
+    applied: tuple[Callable[..., Any], Callable[..., Any]] | None = field(init=False, default=None, repr=False,
+                                                                        compare=False)
 
     def __post_init__(self) -> None:
         # NOTE: np.matmul is a ufunc too, but a generalized one (it has a signature): not elementwise.
