@@ -125,8 +125,12 @@ def run_backward(
                     kind="grad",
                 )
             _step(node, grads, create_graph, observer, outer_given, unit)
-            if not retain_graph and (node.saved is not None or node._ans is not None):  # (else nothing to let go)
-                node.release()
+            if not retain_graph and (node.saved is not None or node._ans is not None):
+                # Let go of what the node kept. Only a node that kept values has lost something a second
+                # pass needs (PyTorch raises there, and lets a pass through a node that saves nothing, such
+                # as a sum's, run again).
+                node.freed = True
+                node.saved = node._ans = None
     if not create_graph:
         _own_leaf_arrays(leaves)
     return leaves
@@ -303,16 +307,18 @@ def accumulate(grads: dict, node: Any, ct: Tensor, create_graph: bool) -> None:
             _pass_owns(existing):  # (in place, a 0-d sum saves nothing worth the checks)
         apply_ufunc(np.add, (existing.data, ct.data), existing.data)
     else:
-        total = sum_of(existing.data, ct.data)
-        if mode.recorder is not None:
-            mode.recorder.ufunc(np.add, (existing.data, ct.data), total)
+        a, b = existing.data, ct.data
+        if not a.ndim and not b.ndim and a.dtype is b.dtype and mode.short:  # (short: nothing records it)
+            total = np.add(a, b, out=...)  # (a 0-d array, cheaper than the scalar's conversion)
+        else:
+            total = sum_of(a, b)
+            if mode.recorder is not None:
+                mode.recorder.ufunc(np.add, (a, b), total)
         grads[node] = Tensor._result(total, None)
 
 
 def sum_of(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a + b as a new array (0-d + 0-d gives a numpy scalar: asarray makes it an array)."""
-    if not a.ndim and not b.ndim and a.dtype is b.dtype:  # (out=...: a 0-d array, cheaper than the scalar's conversion)
-        return np.add(a, b, out=...)
     return np.asarray(apply_ufunc(np.add, (a, b)))
 
 

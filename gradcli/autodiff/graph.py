@@ -52,13 +52,6 @@ class Node:
         """The forward output as a tensor whose grad_fn is this node (for second order)."""
         return Tensor._result(self._ans, self if mode.grad_enabled else None)
 
-    def release(self) -> None:
-        # Only a node that kept values has lost something a second pass needs (PyTorch raises there,
-        # and lets a pass through a node that saves nothing, such as a sum's, run again).
-        self.freed = self.freed or self.saved is not None or self._ans is not None
-        self.saved = None
-        self._ans = None
-
     def __repr__(self) -> str:
         return f"<{self.name}>"
 
@@ -74,13 +67,14 @@ def recorded_result(op: Op, inputs: Sequence[Tensor], ans: np.ndarray, params: d
     node.params = params
     if len(inputs) == 2:  # (most operations: the pair read without a loop)
         a, b = inputs
-        node.next_functions = (a.grad_fn or (edge_of(a) if a.requires_grad else None),
-                               b.grad_fn or (edge_of(b) if b.requires_grad else None))
+        # (a leaf's AccumulateGrad, once made, read without a call: a variable is used many times)
+        node.next_functions = (a.grad_fn or a._leaf_node or (edge_of(a) if a.requires_grad else None),
+                               b.grad_fn or b._leaf_node or (edge_of(b) if b.requires_grad else None))
         node.in_shapes = (a.data.shape, b.data.shape)
         node.needs = (a.requires_grad, b.requires_grad)
     elif len(inputs) == 1:  # (a function of one input, sin(x): no list to make)
         a, = inputs
-        node.next_functions = (a.grad_fn or (edge_of(a) if a.requires_grad else None),)
+        node.next_functions = (a.grad_fn or a._leaf_node or (edge_of(a) if a.requires_grad else None),)
         node.in_shapes = (a.data.shape,)
         node.needs = (a.requires_grad,)
     else:  # (list comprehensions, not generators)

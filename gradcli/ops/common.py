@@ -113,7 +113,7 @@ def factor_cotangent(n: Any, g: Any, i: int, other: Any) -> Any:
         # a sum's cotangent: the other factor itself (times v), no product with g
         return other.detach() if v == 1.0 else F.mul(other, v)
     # (the cheap tests first: most products are of two arrays, or of two numbers)
-    if n.in_shapes[i] == () and other.ndim and other.shape == n.out_shape:
+    if n.in_shapes[i] == () and other.data.ndim and other.data.shape == n.out_shape:
         batch = g.ndim - len(n.out_shape)
         if batch <= 1:
             # A scalar factor's cotangent is the dot product of g and the other factor: one pass,
