@@ -44,7 +44,7 @@ from weakref import getweakrefcount
 import numpy as np
 
 from gradcli.errors import GradcliError, format_shape
-from gradcli.autodiff.graph import recorded_result
+from gradcli.autodiff.graph import recorded_node
 from gradcli.autodiff.mode import RECORDING, mode, setting
 from gradcli.autodiff.op import OPS, Op
 from gradcli.autodiff.parallel import apply_ufunc
@@ -142,13 +142,12 @@ def _short_first(op: Op, entry: int) -> Callable[..., Tensor]:
             return _apply(op, inputs, _NO_PARAMS, entry)
         if ans.dtype is not dtype:
             ans = ans.astype(dtype)
-        if needs and differentiable and short == RECORDING:
-            return recorded_result(op, inputs, ans, _NO_PARAMS)
-        result = _new(Tensor)  # (Tensor._result's fields, without its call: most results of a scalar pass end here)
+        node = recorded_node(op, inputs, ans, _NO_PARAMS) if needs and differentiable and short == RECORDING else None
+        result = _new(Tensor)  # (Tensor._result's fields, without its call: every result of a scalar pass)
         result.data = ans
-        result.requires_grad = False
+        result.requires_grad = node is not None
         result.grad = None
-        result.grad_fn = None
+        result.grad_fn = node
         result._leaf_node = None
         return result
 
@@ -186,7 +185,7 @@ def _apply(op: Op, inputs: tuple, params: dict, entry: int) -> Tensor:
         ans = as_array(ans, dtype)  # a numpy scalar, or a constructor's zeros and ones (exact in float32)
     if mode.recorder is not None:
         mode.recorder.op(op, [t.data for t in tensors], params, ans)
-    result = recorded_result(op, tensors, ans, params) if record else Tensor._result(ans, None)
+    result = Tensor._result(ans, recorded_node(op, tensors, ans, params) if record else None)
     if mode.trace is not None:  # (holding the inputs keeps any of them from taking a later result)
         mode.trace.append((op, tensors, params, result, mode.span))
     if donor is not None and mode.given is not None and mode.given[0] == id(donor):

@@ -23,7 +23,7 @@ class Node:
 
     Holds what the operation's backward rule needs (inputs and/or the output value, per
     the op's `saves`), the edges to its inputs' nodes, and the span of the
-    sub-expression it came from. Made by `recorded_result`, with the Tensor it is the grad_fn of.
+    sub-expression it came from. Made by `recorded_node`.
     """
 
     __slots__ = ("op", "params", "next_functions", "in_shapes", "out_shape", "needs",
@@ -56,11 +56,11 @@ class Node:
         return f"<{self.name}>"
 
 
-def recorded_result(op: Op, inputs: Sequence[Tensor], ans: np.ndarray, params: dict) -> Tensor:
-    """The result of op applied to inputs (its value ans) with its Node as grad_fn.
+def recorded_node(op: Op, inputs: Sequence[Tensor], ans: np.ndarray, params: dict) -> Node:
+    """The Node of op applied to inputs (its value ans), the grad_fn of its result.
 
-    Node and Tensor are made here without their constructors: this runs for every operation
-    recorded, and a call of __init__ costs more than the fields' stores.
+    Made without a constructor: this runs for every operation recorded, and a call of
+    __init__ costs more than the fields' stores.
     """
     node = _new(Node)
     node.op = op
@@ -93,13 +93,7 @@ def recorded_result(op: Op, inputs: Sequence[Tensor], ans: np.ndarray, params: d
     # read g to find out, so g can still be read once and given up.
     node.uniform = None
     node.batch = 0  # set with it: how many leading batch axes the cotangent carries
-    result = _new(Tensor)  # (Tensor._result's fields)
-    result.data = ans
-    result.requires_grad = True
-    result.grad = None
-    result.grad_fn = node
-    result._leaf_node = None
-    return result
+    return node
 
 
 _new = object.__new__
