@@ -1,5 +1,5 @@
 """Text to tokens: one findall over the whole text, giving each token with the spaces and
-comments before it; the tokens as parallel lists (texts, start offsets), and a character no
+comments after it; the tokens as parallel lists (texts, start offsets), and a character no
 token starts with as an error, with a hint when it looks like an operator (− for -); and where
 an offset stands in the source, for messages (`place`).
 """
@@ -9,22 +9,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from itertools import accumulate
-from operator import sub
 from typing import NamedTuple
 
 from gradcli.errors import GradcliError, Span
 
 LOOKALIKES = {"−": "-", "–": "-", "×": "*", "·": "*", "÷": "/", "＊": "*", "＋": "+", "（": "(", "）": ")",
               "，": ",", "²": "**2", "³": "**3"}
-# A token, after the spaces and comments before it (possessive: a comment is never cut short to
-# find a token inside it); at the end, the spaces and comments left and an empty token. One findall
-# reads the whole text in C, as one string a token, with its gap (no group: no tuple a token). The
-# commonest tokens are tried first; a number before the dots, so that .5 is a number. Spaces first,
-# then comments each with the spaces after it, and runs of digits read whole: the same tokens as a
-# gap of (spaces or a comment)* and digits read one by one, in a tenth fewer instructions of the
-# regular expression engine. The repeated groups (a gap's comments, a number's fraction and exponent)
-# are possessive too, as nothing after one could make it give back (the token ends the pattern): a
-# fifth fewer again, with no backtracking to prepare for.
+# A token, then the spaces and comments after it (possessive: a comment is never cut short to find a
+# token inside it); at the end, an empty token. One findall reads the whole text in C, as one string
+# a token with its gap (no group: no tuple a token), and a token starts where the strings before it
+# end. The commonest tokens are tried first; a number before the dots, so that .5 is a number.
+# Spaces first, then comments each with the spaces after it, and runs of digits read whole: the same
+# tokens as a gap of (spaces or a comment)* and digits read one by one, in a tenth fewer instructions
+# of the regular expression engine. The repeated groups (a gap's comments, a number's fraction and
+# exponent) are possessive too, as nothing after one could make it give back: a fifth fewer again,
+# with no backtracking to prepare for.
 GAP = re.compile(r"\s*+(?:\#[^\n]*+\s*+)*+")
 TOKEN = r"""
     (?: \*\*|//|<=|>=|==|!=|[-+*/%@^<>()\[\],:=;]
@@ -35,9 +34,10 @@ TOKEN = r"""
     | '[^'\\\n]*'|"[^"\\\n]*"
     | \Z)
 """
-PIECE = re.compile(GAP.pattern + TOKEN, re.VERBOSE)
-# PIECE for a text with no comment: no comment to look for before each token, an eighth fewer again.
-SPACED = re.compile(r"\s*+" + TOKEN, re.VERBOSE)
+PIECE = re.compile(TOKEN + GAP.pattern, re.VERBOSE)
+# PIECE for a text with no comment: no comment to look for after each token, an eighth fewer again.
+SPACED = re.compile(TOKEN + r"\s*+", re.VERBOSE)
+ONE = re.compile(TOKEN, re.VERBOSE)  # the token of a piece
 QUOTES = ("'", '"')
 
 
@@ -57,28 +57,28 @@ class Tokens(NamedTuple):
 
 
 def tokenize(source: str) -> Tokens:
-    # Each token with the gap before it; a token ends where its piece does, and starts its length before.
+    # Each token with the gap after it, from the end of the gap the text opens with; a token starts where
+    # the piece before it ends. The last piece is the end token, alone.
+    first = GAP.match(source).end()
     if "#" in source:
-        pieces = PIECE.findall(source)
-        texts = [piece[GAP.match(piece).end():] for piece in pieces]
-    else:  # the gaps are spaces, and no token starts with one (str.lstrip's spaces are \s's)
-        pieces = SPACED.findall(source)
-        texts = list(map(str.lstrip, pieces))
-    if len(texts) > 1 and not texts[-2]:
-        del pieces[-1], texts[-1]  # a second, empty match at the end, after the one that read the last spaces
-    ends = list(accumulate(map(len, pieces)))
-    if ends[-1] != len(source):  # findall skipped a character no token starts with
+        pieces = PIECE.findall(source, first)
+        texts = [ONE.match(piece).group() for piece in pieces]
+    else:  # the gaps are spaces, and no token ends with one (str.rstrip's spaces are \s's)
+        pieces = SPACED.findall(source, first)
+        texts = list(map(str.rstrip, pieces))
+    starts = list(accumulate(map(len, pieces), initial=first))
+    if starts.pop() != len(source):  # findall skipped a character no token starts with
         _unexpected(source, _first_gap(source))
     lines: frozenset[int] = frozenset()
     if "\n" in source:
         lines = frozenset(_line_starts(pieces, texts))
-    return Tokens(texts, list(map(sub, ends, map(len, texts))), lines)
+    return Tokens(texts, starts, lines)
 
 
 def _line_starts(pieces: list[str], texts: list[str]) -> Iterator[int]:
     depth = 0  # of brackets: a newline inside them continues the line
-    for i, (piece, text) in enumerate(zip(pieces, texts)):
-        if i and text and depth == 0 and "\n" in piece:  # (no token holds a newline: it is the gap's)
+    for i, text in enumerate(texts):
+        if i and text and depth == 0 and "\n" in pieces[i - 1]:  # (no token holds a newline: the gap does)
             yield i
         if text == "(" or text == "[":
             depth += 1
@@ -88,12 +88,12 @@ def _line_starts(pieces: list[str], texts: list[str]) -> Iterator[int]:
 
 def _first_gap(source: str) -> int:
     """Where reading token after token stops: the first character no token starts with."""
-    pos = 0
-    for m in PIECE.finditer(source):
+    pos = GAP.match(source).end()
+    for m in PIECE.finditer(source, pos):
         if m.start() != pos:
             break
         pos = m.end()
-    return GAP.match(source, pos).end()
+    return pos
 
 
 def _unexpected(source: str, pos: int) -> None:
