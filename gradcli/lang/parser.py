@@ -152,8 +152,8 @@ class _Parser:
                 right = self.expression(rbp)
             if bracketed:
                 span = (bracketed.get(id(left), left.span)[0], bracketed.get(id(right), right.span)[1])
-            else:
-                span = (left.span[0], right.span[1])
+            else:  # (left[1] is left.span: a field read by its index skips the lookup of its name)
+                span = (left[1][0], right[1][1])
             left = _tuple_new(Expr, ("binary", span, name, (left, right), (), "", None))
             made.append(left)
         self.depth -= 1
@@ -323,20 +323,34 @@ class _Parser:
         args: list[Expr] = []
         keywords: list[tuple[str, Expr]] = []
         while texts[self.pos] != ")":
-            if texts[self.pos].isidentifier() and texts[self.pos + 1] == "=":
-                key = self.advance()
-                self.pos += 1
+            key = None
+            pos = self.pos
+            if texts[pos].isidentifier() and texts[pos + 1] == "=":
+                key = self.token(pos)
+                self.pos = pos = pos + 2
                 if any(k == key.text for k, _ in keywords):
                     raise self.error(f"keyword {key.text!r} given twice", key.span)
-                keywords.append((key.text, self.argument()))
+            elif keywords:
+                raise self.error("a positional argument cannot follow a keyword argument", self.tok.span)
+            # None standing alone (F.linear(x, w, None), eps=None) leaves the argument out, as PyTorch's
+            # None does where it is the default.
+            if texts[pos] == "None" and texts[pos + 1] in (",", ")"):
+                self.pos = pos + 1
+                value = self.keep(Expr("none", (self.starts[pos], self.starts[pos] + 4)))
             else:
-                if keywords:
-                    raise self.error("a positional argument cannot follow a keyword argument", self.tok.span)
-                args.append(self.argument())
+                value = self.expression()
+            if key is None:
+                args.append(value)
+            else:
+                keywords.append((key.text, value))
             if texts[self.pos] != ",":
                 break
             self.pos += 1
-        end = self.expect(")", opener)
+        pos = self.pos
+        if texts[pos] != ")":  # (the bracket is read here, and expect called only for its error: a call saved)
+            self.expect(")", opener)
+        self.pos = pos + 1
+        end = self.starts[pos] + 1
         if receiver is not None:
             text = f".{name}"
             node = Expr("call", (self.extent(receiver)[0], end), name, (receiver, *args), tuple(keywords),
@@ -347,15 +361,6 @@ class _Parser:
         self.made.append(node)
         self.calls.setdefault((name, text), node)
         return node
-
-    def argument(self) -> Expr:
-        """A call's argument: an expression, or None standing alone (F.linear(x, w, None), eps=None), which
-        leaves the argument out, as PyTorch's None does where it is the default."""
-        pos = self.pos
-        if self.texts[pos] == "None" and self.texts[pos + 1] in (",", ")"):
-            self.pos = pos + 1
-            return self.keep(Expr("none", (self.starts[pos], self.starts[pos] + 4)))
-        return self.expression()
 
     def postfix(self, expr: Expr) -> Expr:
         texts = self.texts
