@@ -259,6 +259,23 @@ def test_allclose_equal_device_and_cuda_answer_as_torch():
                ("cpu", "device(type='cpu')", "cpu", True)
 
 
+def test_to_reads_a_device_and_a_dtype_as_torch_does():
+    torch = real_torch()
+    for m in (gt, torch):
+        x = m.tensor([1.0, 2.0], dtype=m.float64)
+        got = (x.to("cpu", m.float32).dtype, x.to(device="cpu", dtype=m.float32).dtype, x.to(m.float32).dtype,
+               x.to(m.ones(1)).dtype, x.to("cpu").dtype, x.to(m.device("cpu")) is x, x.to(m.float64) is x)
+        assert [str(d) for d in got[:5]] + list(got[5:]) == \
+            ["torch.float32", "torch.float32", "torch.float32", "torch.float32", "torch.float64", True, True]
+    with pytest.raises(gt.Unsupported, match="cuda"):  # (a CPU-only torch raises too: not compiled with CUDA)
+        gt.ones(2).to("cuda")
+    with pytest.raises(gt.Unsupported, match="cuda"):
+        gt.ones(2).to(device="cuda:0")
+    if not torch.cuda.is_available():
+        with pytest.raises(AssertionError, match="CUDA"):
+            torch.ones(2).to("cuda")
+
+
 def test_a_left_out_bound_keeps_the_tensors_dtype():
     torch = real_torch()
     m, tm = gt.tensor([[1.0, 2.0], [3.0, 4.0]]), torch.tensor([[1.0, 2.0], [3.0, 4.0]])

@@ -334,10 +334,19 @@ class Tensor:
     def device(self) -> core.device:
         return core.CPU
 
-    def to(self, dtype: Any = None, *args: Any, **kwargs: Any) -> Tensor:
-        if isinstance(dtype, (str, core.device)) or (dtype is None and "dtype" not in kwargs):
-            return self  # a device: gradcli computes on the CPU
-        return self.type(kwargs.get("dtype", dtype))
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """x.to(dtype), x.to(device), x.to(device, dtype), x.to(other) and their keywords, as torch's: a
+        device is read as torch.device reads one (the CPU; another is refused), a tensor gives its dtype,
+        and non_blocking and copy change nothing here."""
+        wanted = kwargs.get("dtype")
+        for arg in (*args, kwargs.get("device")):
+            if isinstance(arg, str):
+                core.device(arg)
+            elif isinstance(arg, Tensor):
+                wanted = arg.dtype
+            elif arg is not None and not isinstance(arg, (core.device, bool)):
+                wanted = arg
+        return self if wanted is None else self.type(wanted)
 
     def type(self, dtype: Any = None) -> Any:
         if dtype is None:
